@@ -1,0 +1,207 @@
+import { z } from 'zod';
+import type { SerializedError } from '../errors/index.js';
+import type { Intent } from './intent.js';
+import type { Json, JsonObject } from './json.js';
+import type { Plan, PlanVersionRecord } from './plan.js';
+
+/** The kinds of human-in-the-loop request. */
+export const REQUEST_KINDS = ['plan_review', 'approval', 'input', 'clarification', 'recovery'] as const;
+/** A kind of human-in-the-loop request. */
+export type RequestKind = (typeof REQUEST_KINDS)[number];
+
+/**
+ * A pending human-in-the-loop request. Ids are derived deterministically from the session, turn and
+ * todo (never random), so a replayed or recovered turn asks the same question under the same id and a
+ * client cannot forge a request for a todo that never asked.
+ */
+export interface HitlRequest {
+  id: string;
+  kind: RequestKind;
+  turnId: string;
+  /** The todo it concerns (approval, input, recovery). */
+  todoId?: string;
+  /** What the human is asked. */
+  prompt: string;
+  /** JSON Schema the answer must satisfy (input requests). */
+  schema?: JsonObject;
+  /** Risk level shown with approval requests. */
+  risk?: 'low' | 'medium' | 'high';
+  /** Roles allowed to answer (approval requests); empty or absent means anyone. */
+  roles?: string[];
+  /** Options offered (clarifications, recovery decisions). */
+  options?: string[];
+  createdAt: number;
+  /** When set, the request may be expired by the host (see docs/hitl.md). */
+  expiresAt?: number;
+  /** Extra data for UIs (tool name, input preview, plan version…). */
+  details?: JsonObject;
+}
+
+/** Where a session is. `idle`: no turn in progress. */
+export const SESSION_STATUSES = ['idle', 'running', 'waiting', 'paused'] as const;
+/** Where a session is. */
+export type SessionStatus = (typeof SESSION_STATUSES)[number];
+
+/** The phase of the current turn. */
+export type TurnPhase = 'understanding' | 'planning' | 'reviewing' | 'executing' | 'responding' | 'done';
+
+/** How a turn ended. */
+export type TurnOutcome = 'completed' | 'failed' | 'cancelled';
+
+/** The state of the current (or last) turn, kept small: it is rewritten on every commit. */
+export interface TurnState {
+  id: string;
+  /** 1-based turn number within the session. */
+  index: number;
+  input: string;
+  phase: TurnPhase;
+  intent?: Intent;
+  /** Questions asked and answers received during clarification, in order. */
+  clarifications: { question: string; answer: string; slot?: string }[];
+  planId?: string;
+  planVersion?: number;
+  /** Pending human-in-the-loop requests. */
+  pending: HitlRequest[];
+  /** A pause was requested or is in effect. */
+  paused: boolean;
+  outcome?: TurnOutcome;
+  answer?: string;
+  error?: SerializedError;
+  startedAt: number;
+  endedAt?: number;
+}
+
+/** One past turn remembered for dialogue (bounded list). */
+export interface DialogueTurn {
+  turnId: string;
+  input: string;
+  intent?: string;
+  slots: JsonObject;
+  answer?: string;
+}
+
+/** The small, bounded state of a session, rewritten on every commit. */
+export interface SessionState {
+  turn: TurnState | null;
+  /** Number of turns started. */
+  turns: number;
+  /** Recent turns, newest last (bounded). */
+  dialogue: DialogueTurn[];
+  /** Slots carried across turns for follow-ups ("now do the same for Europe"). */
+  slots: JsonObject;
+  /** Host-provided metadata (tenant, user…). */
+  metadata: JsonObject;
+}
+
+/** The stored session row. */
+export interface SessionRecord {
+  id: string;
+  /** Incremented by every commit (optimistic concurrency). */
+  version: number;
+  status: SessionStatus;
+  /** Seq of the last committed event (0 when none). */
+  lastSeq: number;
+  /** Monotonic fencing token: incremented by every lease acquisition. */
+  leaseEpoch: number;
+  leaseOwner: string | null;
+  /** Epoch ms; meaningful when `leaseOwner` is set. */
+  leaseExpiresAt: number;
+  state: SessionState;
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** Status of one todo within a turn. */
+export const TODO_STATUSES = [
+  'pending',
+  'awaiting_approval',
+  'approved',
+  'awaiting_input',
+  'running',
+  'awaiting_recovery',
+  'completed',
+  'failed',
+  'skipped',
+] as const;
+/** Status of one todo within a turn. */
+export type TodoStatus = (typeof TODO_STATUSES)[number];
+
+/** Why a todo was skipped. */
+export type SkipReason = 'denied' | 'dependency_failed' | 'removed' | 'recovery_skip' | 'cancelled' | 'policy';
+
+/** The stored state of one todo of one turn (upserted as a delta). */
+export interface TodoRecord {
+  sessionId: string;
+  turnId: string;
+  todoId: string;
+  status: TodoStatus;
+  /** How many times its code was started. */
+  attempts: number;
+  /** The idempotency key: hash(sessionId, turnId, todoId). Stable across retries and processes. */
+  idempotencyKey: string;
+  output?: Json;
+  error?: SerializedError;
+  skipReason?: SkipReason;
+  /** Human-readable reason (denial reason, failed dependency…). */
+  reason?: string;
+  cached?: boolean;
+  /** Values provided for input requests, by request key (replayed into `requestInput`). */
+  inputs?: JsonObject;
+  /** Set when a human approved it (actor id). */
+  approvedBy?: string;
+  startedAt?: number;
+  finishedAt?: number;
+}
+
+/** A command waiting in (or applied from) a session's inbox. */
+export interface InboxEntry {
+  id: string;
+  sessionId: string;
+  command: Json;
+  actor: string;
+  receivedAt: number;
+  status: 'pending' | 'applied' | 'rejected';
+  error?: SerializedError;
+}
+
+/** What {@link Agent.getSession} returns. */
+export interface SessionSnapshot {
+  id: string;
+  status: SessionStatus;
+  version: number;
+  lastSeq: number;
+  turn: TurnState | null;
+  /** The current plan of the current turn. */
+  plan: Plan | null;
+  /** Every version of the current turn's plan, oldest first. */
+  planHistory: PlanVersionRecord[];
+  /** Todo states of the current turn, in plan order. */
+  todos: TodoRecord[];
+  /** Pending human-in-the-loop requests. */
+  pending: HitlRequest[];
+  dialogue: DialogueTurn[];
+  lease: { owner: string | null; epoch: number; expiresAt: number };
+  createdAt: number;
+  updatedAt: number;
+}
+
+/** The status union a run resolves to. */
+export const RUN_STATUSES = ['completed', 'waiting', 'paused', 'failed', 'cancelled'] as const;
+
+/** What `run.result()` resolves to. */
+export interface RunResult {
+  status: (typeof RUN_STATUSES)[number];
+  sessionId: string;
+  turnId: string | null;
+  /** The answer text (completed turns). */
+  answer?: string;
+  /** What the session waits for (waiting). */
+  pending: HitlRequest[];
+  /** Why the turn failed (failed) or was cancelled (cancelled). */
+  error?: SerializedError;
+  /** Seq of the last event of this run. */
+  lastSeq: number;
+}
+
+/** zod schema for session metadata given by the host. */
+export const SessionMetadataSchema = z.record(z.string(), z.unknown());

@@ -1,0 +1,142 @@
+import type { AgentEvent } from '../model/events.js';
+import type { PlanVersionRecord } from '../model/plan.js';
+import type { InboxEntry, SessionRecord, SessionState, SessionStatus, TodoRecord } from '../model/session.js';
+import type { SerializedError } from '../errors/index.js';
+
+/** Proof of ownership of a session: the owner id and the fencing epoch it acquired. */
+export interface LeaseToken {
+  owner: string;
+  epoch: number;
+}
+
+/** What creating a session stores. */
+export interface NewSession {
+  id: string;
+  status: SessionStatus;
+  state: SessionState;
+}
+
+/** The acknowledgement of an inbox command, written in the same commit as its effects. */
+export interface InboxAck {
+  commandId: string;
+  status: 'applied' | 'rejected';
+  error?: SerializedError;
+}
+
+/**
+ * Everything one cycle changes, written atomically as deltas. Its size depends on what the cycle did,
+ * never on how long the session has run.
+ */
+export interface Commit {
+  sessionId: string;
+  /** The version the writer read; the commit fails with `CONFLICT` unless it is still current. */
+  expectedVersion: number;
+  /** The writer's lease; the commit fails with `CONFLICT` unless it is the live lease. */
+  lease: LeaseToken;
+  /** New session status (unchanged when omitted). */
+  status?: SessionStatus;
+  /** New small session state (unchanged when omitted). */
+  state?: SessionState;
+  /** Events to append; their seqs must continue the log exactly (lastSeq + 1, + 2, …). */
+  events: AgentEvent[];
+  /** Todo rows to upsert (key: sessionId, turnId, todoId). */
+  todos: TodoRecord[];
+  /** Plan versions to insert (key: sessionId, plan id, version; never overwritten). */
+  planVersions: PlanVersionRecord[];
+  /** Inbox commands to mark applied or rejected. */
+  inboxAcks: InboxAck[];
+  /** After commit: `renew` extends the lease by `leaseTtlMs`; `release` frees it. */
+  leaseAction: 'renew' | 'release';
+  /** Lease duration for `renew`. */
+  leaseTtlMs: number;
+}
+
+/** The result of a successful commit. */
+export interface CommitResult {
+  version: number;
+  lastSeq: number;
+  /** When the lease now expires (0 after release). */
+  leaseExpiresAt: number;
+}
+
+/** A filter for {@link Store.listSessions}. */
+export interface SessionQuery {
+  /** Only these statuses. */
+  status?: SessionStatus[];
+  /** Only sessions whose lease is held but expired at this epoch-ms time (crash recovery). */
+  leaseExpiredBefore?: number;
+  /** Only sessions with pending inbox commands. */
+  hasPendingCommands?: boolean;
+  /** Page after this session id (ids ascending). */
+  after?: string;
+  /** Page size (default 100, max 1000). */
+  limit?: number;
+}
+
+/**
+ * The durable state of sessions: session rows (version + lease), plan versions, todo states, an
+ * append-only event log with per-session seq, and a command inbox.
+ *
+ * The contract (checked by `storeContract` in `dream-agent/testing`, run by every implementation):
+ * - `commit` is atomic and checks, inside the write, that `expectedVersion` is current and that
+ *   `lease` is the live lease (same epoch and owner, not expired by the store's clock); otherwise it
+ *   throws a `CONFLICT` error and changes nothing.
+ * - `acquireLease` succeeds for exactly one of several racing callers; it increments the epoch, so
+ *   every earlier lease token becomes stale; an expired lease can be taken over.
+ * - Events are appended with contiguous seqs; `readEvents` returns them in seq order.
+ * - Returned objects are copies: mutating them never changes stored state.
+ * - An unreachable backend throws `UNAVAILABLE` (retryable), never a partial write.
+ */
+export interface Store {
+  /**
+   * Creates a session and gives its lease to `owner`.
+   *
+   * @throws `SESSION_BUSY` when the id exists
+   */
+  createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }>;
+  /** @returns the session row, or undefined */
+  getSession(sessionId: string): Promise<SessionRecord | undefined>;
+  /** @returns session rows matching the query, ids ascending */
+  listSessions(query: SessionQuery): Promise<SessionRecord[]>;
+  /**
+   * Takes the lease when it is free or expired.
+   *
+   * @returns the new lease token, or undefined when another owner holds a live lease
+   * @throws `SESSION_NOT_FOUND`
+   */
+  acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<LeaseToken | undefined>;
+  /**
+   * Extends a live lease.
+   *
+   * @returns the new expiry, or undefined when the lease is no longer ours
+   */
+  renewLease(sessionId: string, lease: LeaseToken, ttlMs: number): Promise<number | undefined>;
+  /** Frees the lease if it is still ours (no-op otherwise). */
+  releaseLease(sessionId: string, lease: LeaseToken): Promise<void>;
+  /**
+   * Applies one cycle's deltas atomically.
+   *
+   * @throws `CONFLICT` on a stale version or lease; `INVALID_INPUT` on non-contiguous event seqs
+   */
+  commit(commit: Commit): Promise<CommitResult>;
+  /** @returns the todo rows of a turn (any order) */
+  getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]>;
+  /** @returns one plan version, or the latest when `version` is omitted */
+  getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined>;
+  /** @returns the versions of a plan, oldest first */
+  listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]>;
+  /** @returns events with seq > `after` (default 0), at most `limit` (default 1000), seq ascending */
+  readEvents(sessionId: string, options?: { after?: number; limit?: number }): Promise<AgentEvent[]>;
+  /**
+   * Stores a command in the session's inbox. Re-enqueueing an existing id returns the stored entry.
+   *
+   * @throws `SESSION_NOT_FOUND`
+   */
+  enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry>;
+  /** @returns pending inbox commands, oldest first */
+  pendingCommands(sessionId: string): Promise<InboxEntry[]>;
+  /** @returns one inbox entry */
+  getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined>;
+  /** Releases connections (optional). */
+  close?(): Promise<void>;
+}

@@ -1,0 +1,64 @@
+import type { Json, JsonObject } from '../model/json.js';
+import type { ExecutionContext } from '../layers.js';
+
+/** Approval settings of a tool. */
+export interface ToolApproval {
+  required: boolean;
+  reason?: string;
+  risk?: 'low' | 'medium' | 'high';
+  /** Roles allowed to grant; empty means any actor. */
+  roles?: string[];
+}
+
+/** The result of validating a value against a tool schema. */
+export type ValidationResult = { ok: true; value: Json } | { ok: false; issues: { path: string; message: string }[] };
+
+/**
+ * A registered tool as the engine sees it: metadata, validators and an invoker. Both YAML tools and
+ * `defineTool` tools end up in this shape.
+ */
+export interface ToolHandle {
+  name: string;
+  /** Version string (from the definition; YAML tools default to a content hash). */
+  version: string;
+  description: string;
+  domain: string;
+  tags: string[];
+  approval: ToolApproval;
+  idempotent: boolean;
+  /** Execution-cache TTL in seconds; absent means not cached. */
+  cacheTtlSeconds?: number;
+  timeoutMs?: number;
+  retries?: { max: number; backoffMs: number };
+  /** The input JSON Schema (for planners and docs). */
+  inputSchema: JsonObject;
+  outputSchema?: JsonObject;
+  /** Where it was defined (file path for YAML tools). */
+  source?: string;
+  validateInput(input: Json): ValidationResult;
+  validateOutput(output: Json): ValidationResult;
+  /** Runs the handler once (no validation, retries or caching: the ToolExecutor adds those). */
+  invoke(input: Json, ctx: ToolContext): Promise<Json>;
+}
+
+/** Context passed to a tool handler. */
+export interface ToolContext {
+  signal: AbortSignal;
+  idempotencyKey: string;
+  sessionId: string;
+  turnId: string;
+  todoId: string;
+  attempt: number;
+  progress: ExecutionContext['progress'];
+  delta: ExecutionContext['delta'];
+  requestInput: ExecutionContext['requestInput'];
+  logger: ExecutionContext['logger'];
+}
+
+/** Read access to the registered tools: what the engine and the layers need. */
+export interface ToolCatalog {
+  /** @returns the tool (latest version when `version` is omitted), or undefined */
+  get(name: string, version?: string): ToolHandle | undefined;
+  /** @returns every registered tool (latest versions) */
+  list(): ToolHandle[];
+}

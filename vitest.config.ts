@@ -1,0 +1,22 @@
+import { fileURLToPath } from 'node:url';
+import { defineConfig } from 'vitest/config';
+
+const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
+
+export default defineConfig({
+  resolve: {
+    alias: [
+      { find: /^dream-agent\/testing$/, replacement: here('./src/testing/index.ts') },
+      { find: /^dream-agent$/, replacement: here('./src/index.ts') },
+      { find: /^@dream-agent\/([a-z0-9-]+)$/, replacement: here('./adapters/$1/src/index.ts') },
+    ],
+  },
+  test: {
+    include: ['test/**/*.test.ts', 'adapters/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
+    globalSetup: ['./test/setup/global.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 120_000,
+    pool: 'forks',
+    reporters: ['default'],
+  },
+});
