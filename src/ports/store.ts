@@ -63,7 +63,7 @@ export interface CommitResult {
 export interface SessionQuery {
   /** Only these statuses. */
   status?: SessionStatus[];
-  /** Only sessions whose lease is held but expired at this epoch-ms time (crash recovery). */
+  /** Only sessions whose lease is not live at this epoch-ms time: released, or expired (crash recovery). */
   leaseExpiredBefore?: number;
   /** Only sessions with pending inbox commands. */
   hasPendingCommands?: boolean;

@@ -33,6 +33,11 @@ export interface ToolHandle {
   /** The input JSON Schema (for planners and docs). */
   inputSchema: JsonObject;
   outputSchema?: JsonObject;
+  /**
+   * A hash of the whole definition: changes whenever the definition does, even when `version` is set
+   * explicitly and not bumped (the registry uses it to tell a real change from a re-save).
+   */
+  revision?: string;
   /** Where it was defined (file path for YAML tools). */
   source?: string;
   validateInput(input: Json): ValidationResult;
@@ -49,6 +54,10 @@ export interface ToolContext {
   turnId: string;
   todoId: string;
   attempt: number;
+  /** 0 on the first call of this execution, 1 on the first retry, and so on. */
+  retry?: number;
+  /** The version of the tool being run. */
+  toolVersion?: string;
   progress: ExecutionContext['progress'];
   delta: ExecutionContext['delta'];
   requestInput: ExecutionContext['requestInput'];
@@ -61,4 +70,33 @@ export interface ToolCatalog {
   get(name: string, version?: string): ToolHandle | undefined;
   /** @returns every registered tool (latest versions) */
   list(): ToolHandle[];
+  /**
+   * Finds tools relevant to a query (names, descriptions, tags); optional.
+   *
+   * @param query - free text
+   * @param k - how many hits at most
+   * @returns the best hits first
+   */
+  search?(query: string, k?: number): Promise<ToolSearchHit[]>;
+}
+
+/** A problem in a tool definition, located in its file. */
+export interface ToolDefinitionError {
+  /** The file (as given to the loader); `<code>` for tools defined in code. */
+  file: string;
+  /** 1-based line of the offending key (1 when unknown). */
+  line: number;
+  /** 1-based column of the offending key (1 when unknown). */
+  column: number;
+  /** The key path inside the file (`[1].input.properties.period.type`); empty for file-level errors. */
+  path: string;
+  /** What is wrong and what was expected. */
+  message: string;
+}
+
+/** One result of a tool search. */
+export interface ToolSearchHit {
+  tool: ToolHandle;
+  /** Relevance; higher is better (lexical scores and vector similarities are not comparable). */
+  score: number;
 }

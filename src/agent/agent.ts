@@ -1,0 +1,651 @@
+import { DreamAgentError, deserializeError, isDreamAgentError } from '../errors/index.js';
+import { Supervisor } from '../execution/supervisor.js';
+import type { Executor } from '../layers.js';
+import { actorId } from '../model/commands.js';
+import type { AgentEvent } from '../model/events.js';
+import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
+import type { Plan } from '../model/plan.js';
+import type { RunResult, SessionRecord, SessionSnapshot, SessionState, SessionStatus } from '../model/session.js';
+import { eventsTopic, inboxTopic, type EventBus } from '../ports/bus.js';
+import type { Cache } from '../ports/cache.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import { silentLogger, type Logger } from '../ports/logger.js';
+import { MemoryEventBus } from '../ports/memory/bus.js';
+import { MemoryStore } from '../ports/memory/store.js';
+import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
+import type { ToolCatalog } from '../tools/types.js';
+import { parseCommand, validateCommand } from './commands.js';
+import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
+import { resultOf, SessionDriver, type DriverDeps } from './driver.js';
+import { defaultNodeId, newId } from './ids.js';
+import type { AgentOptions } from './options.js';
+import { Run } from './run.js';
+
+interface Active {
+  listeners: Set<(event: AgentEvent) => void>;
+  driver: SessionDriver | undefined;
+  done: Promise<RunResult>;
+}
+
+const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
+
+/** A cache that never hits: used only when no cache is configured. */
+class NoCache implements Cache {
+  async get(): Promise<undefined> {
+    return Promise.resolve(undefined);
+  }
+  async set(): Promise<void> {
+    return Promise.resolve();
+  }
+  async delete(): Promise<void> {
+    return Promise.resolve();
+  }
+}
+
+/** Options of {@link Agent.run}. */
+export interface RunOptions {
+  /** Continue this session (a new turn) or create it with this id; a new id when omitted. */
+  sessionId?: string;
+  /** Host metadata stored with a new session (tenant, user…), passed to every layer. */
+  metadata?: JsonObject;
+}
+
+/** Options of {@link Agent.events}. */
+export interface EventsOptions {
+  /** Only events with a seq greater than this (default 0: from the start). */
+  after?: number;
+  /** Keep following live events after the replay (default false). */
+  follow?: boolean;
+  /** Stops following. */
+  signal?: AbortSignal;
+}
+
+/** A row of {@link Agent.listSessions}. */
+export interface SessionSummary {
+  id: string;
+  status: SessionStatus;
+  turnId: string | null;
+  input: string | null;
+  pending: number;
+  updatedAt: number;
+}
+
+const emptyState = (metadata: JsonObject): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata });
+
+/**
+ * The agent: hosts sessions whose turns flow through Cognitive → Planning → Execution → Response, with a
+ * human in the loop. Every human action is a {@link Command}; every state change is an event with a
+ * per-session `seq`; every cycle is one atomic commit to the {@link Store}. A session waiting for a
+ * human holds nothing in memory, and any Agent sharing the Store — another process, another server —
+ * can apply the next command or continue it after a crash.
+ *
+ * @example
+ * ```ts
+ * const agent = new Agent({ tools, planner, hitl: { planReview: 'always' } });
+ * const run = agent.run('analyse last quarter by region');
+ * for await (const e of run) console.log(e.seq, e.type);
+ * const r = await run.result(); // { status: 'waiting', pending: [{ kind: 'plan_review', … }] }
+ * await agent.send(r.sessionId, { type: 'plan.approve', actor: 'alice' }).result();
+ * ```
+ */
+export class Agent {
+  /** This agent's id in leases. */
+  readonly nodeId: string;
+  readonly #store: Store;
+  readonly #bus: EventBus;
+  readonly #clock: Clock;
+  readonly #logger: Logger;
+  readonly #deps: Omit<DriverDeps, 'onEvent' | 'onAcks'>;
+  readonly #active = new Map<string, Active>();
+  readonly #followers = new Map<string, Set<(event: AgentEvent) => void>>();
+  readonly #ackWaiters = new Map<string, Set<(ack: InboxAck) => void>>();
+  readonly #maxInputBytes: number;
+  readonly #maxCommandBytes: number;
+  readonly #leaseTtlMs: number;
+  #closing = false;
+
+  /**
+   * @param options - layers, ports and policies; everything has a default
+   * @throws `INVALID_INPUT` for invalid options (e.g. concurrency below 1)
+   */
+  constructor(options: AgentOptions = {}) {
+    const concurrency = options.concurrency ?? 1;
+    if (!Number.isInteger(concurrency) || concurrency < 1) {
+      throw new DreamAgentError('INVALID_INPUT', `concurrency must be an integer ≥ 1, got ${String(options.concurrency)}`);
+    }
+    const leaseTtlMs = options.leaseTtlMs ?? 30_000;
+    if (!(leaseTtlMs >= 10)) throw new DreamAgentError('INVALID_INPUT', `leaseTtlMs must be ≥ 10, got ${String(options.leaseTtlMs)}`);
+    this.nodeId = options.nodeId ?? defaultNodeId();
+    this.#clock = options.clock ?? systemClock;
+    this.#logger = options.logger ?? silentLogger;
+    if (!options.store) {
+      this.#logger.warn({}, 'dream-agent: no store configured; using MemoryStore — sessions do not survive a restart');
+    }
+    this.#store = options.store ?? new MemoryStore({ clock: this.#clock });
+    this.#bus = options.bus ?? new MemoryEventBus();
+    this.#leaseTtlMs = leaseTtlMs;
+    this.#maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
+    this.#maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
+    const tools = options.tools ?? emptyCatalog;
+    const cache = options.cache ?? new NoCache();
+    const defaultExecutor: Executor | undefined = undefined;
+    const supervisor = new Supervisor(options.executors ?? {}, defaultExecutor, () => tools.list().map((t) => t.domain));
+    this.#deps = {
+      store: this.#store,
+      bus: this.#bus,
+      clock: this.#clock,
+      logger: this.#logger,
+      cache,
+      tools,
+      cognitive: options.cognitive ?? new PassthroughCognitive(),
+      planner: options.planner ?? new FunctionPlanner(() => ({ todos: [] })),
+      responder: options.responder ?? new TemplateResponder(),
+      executorFor: (domain) => supervisor.executorFor(domain),
+      domains: () => supervisor.domains(),
+      hitl: options.hitl ?? {},
+      approvals: options.hitl?.approvals,
+      concurrency,
+      resources: options.resources ?? {},
+      failurePolicy: options.failurePolicy ?? 'continue',
+      todoTimeoutMs: options.todoTimeoutMs,
+      leaseTtlMs,
+      maxCommandBytes: this.#maxCommandBytes,
+      maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
+      dialogueTurns: options.dialogueTurns ?? 10,
+    };
+  }
+
+  /** The store this agent writes to. */
+  get store(): Store {
+    return this.#store;
+  }
+
+  // ------------------------------------------------------------------ public API
+
+  /**
+   * Starts a turn: a new session, or a new turn of an idle session.
+   *
+   * @param input - the user's request
+   * @param options - session id and metadata
+   * @returns a Run streaming the turn's events until the session rests
+   * @throws (through the Run) `INVALID_INPUT`, `PAYLOAD_TOO_LARGE`, `SESSION_BUSY` when the session is mid-turn, `CLOSED`
+   */
+  run(input: string, options: RunOptions = {}): Run {
+    const sessionId = options.sessionId ?? newId('ses');
+    const run = new Run(sessionId);
+    this.#start(run, async () => {
+      this.#assertOpen();
+      if (typeof input !== 'string' || input.trim().length === 0) {
+        throw new DreamAgentError('INVALID_INPUT', 'input must be a non-empty string');
+      }
+      const size = Buffer.byteLength(input, 'utf8');
+      if (size > this.#maxInputBytes) {
+        throw new DreamAgentError('PAYLOAD_TOO_LARGE', `input is ${size} bytes; the limit is ${this.#maxInputBytes}`, { details: { size } });
+      }
+      if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(sessionId)) {
+        throw new DreamAgentError('INVALID_INPUT', `session ids use letters, digits, "_", ".", ":" and "-" (1–128), got "${sessionId.slice(0, 140)}"`);
+      }
+      if (options.metadata !== undefined && jsonByteLength(options.metadata) > this.#maxInputBytes) {
+        throw new DreamAgentError('PAYLOAD_TOO_LARGE', 'metadata is too large');
+      }
+      if (this.#active.has(sessionId)) throw this.#busy(sessionId);
+      let lease: LeaseToken | undefined;
+      const existing = await this.#store.getSession(sessionId);
+      if (!existing) {
+        try {
+          lease = (await this.#store.createSession({ id: sessionId, status: 'running', state: emptyState(options.metadata ?? {}) }, this.nodeId, this.#leaseTtlMs)).lease;
+        } catch (e) {
+          if (!isDreamAgentError(e, 'SESSION_BUSY')) throw e;
+        }
+      }
+      if (!lease) {
+        const rec = existing ?? (await this.#store.getSession(sessionId));
+        if (rec?.state.turn && rec.state.turn.phase !== 'done') throw this.#busy(sessionId);
+        lease = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
+        if (!lease) throw this.#busy(sessionId);
+      }
+      const turnId = newId('turn');
+      const active = this.#startActive(sessionId, lease, 'run', (driver) => {
+        const turn = driver.record.state.turn;
+        if (turn && turn.phase !== 'done') throw this.#busy(sessionId);
+        driver.startTurn(turnId, input);
+      });
+      return this.#attach(run, active, 0);
+    });
+    return run;
+  }
+
+  /**
+   * Sends a human action to a session. The command is validated against the session's current state
+   * (a bad one is refused with a typed error and changes nothing), stored in the session's inbox, and
+   * applied by the session's owner at the next cycle boundary — by this agent when nobody owns it.
+   *
+   * @param sessionId - the session
+   * @param command - a {@link Command} (untrusted JSON is fine: it is validated)
+   * @returns a Run streaming what the command causes until the session rests again
+   * @throws (through the Run) `INVALID_INPUT`, `PAYLOAD_TOO_LARGE`, `SESSION_NOT_FOUND`, `INVALID_STATE`, `REQUEST_NOT_FOUND`, `STALE_VERSION`, `INVALID_EDIT`, `FORBIDDEN`, `CLOSED`
+   */
+  send(sessionId: string, command: unknown): Run {
+    const run = new Run(sessionId);
+    this.#start(run, async () => {
+      this.#assertOpen();
+      const cmd = parseCommand(command, this.#maxCommandBytes);
+      const rec = await this.#store.getSession(sessionId);
+      if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+      const turn = rec.state.turn;
+      const plan = turn?.planId ? ((await this.#store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null) : null;
+      const todos = turn ? await this.#store.getTodos(sessionId, turn.id) : [];
+      const domains = this.#deps.domains();
+      validateCommand(cmd, {
+        record: rec,
+        plan,
+        todos: new Map(todos.map((t) => [t.todoId, t])),
+        validation: { ...(domains ? { domains } : {}), hasTool: (n) => this.#deps.tools.get(n) !== undefined },
+      });
+      const commandId = cmd.commandId ?? newId('cmd');
+      const entry = await this.#store.enqueueCommand({
+        id: commandId,
+        sessionId,
+        command: cmd as unknown as Json,
+        actor: actorId(cmd.actor),
+        receivedAt: this.#clock.now(),
+      });
+      if (entry.status === 'rejected' && entry.error) throw deserializeError(entry.error);
+      if (entry.status === 'applied') return resultOf((await this.#store.getSession(sessionId)) ?? rec);
+      this.#bus.publish(inboxTopic(sessionId), { commandId, type: cmd.type }).catch(() => undefined);
+      this.#active.get(sessionId)?.driver?.wake(cmd.type);
+      return this.#process(run, sessionId, commandId, rec.lastSeq);
+    });
+    return run;
+  }
+
+  /**
+   * Continues a session: after a pause (sends `resume`), after a restart or a crash (claims the session
+   * and continues where the store says it is — completed todos never run again), or simply reports
+   * where a resting session stands.
+   *
+   * @param sessionId - the session
+   * @returns a Run until the session rests
+   * @throws (through the Run) `SESSION_NOT_FOUND`, `CLOSED`
+   */
+  resume(sessionId: string): Run {
+    const run = new Run(sessionId);
+    this.#start(run, async () => {
+      this.#assertOpen();
+      const rec = await this.#store.getSession(sessionId);
+      if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+      if (rec.state.turn?.paused && rec.state.turn.phase !== 'done') {
+        const inner = this.send(sessionId, { type: 'resume', actor: 'system' });
+        inner.onAny((e) => run.push(e));
+        return inner.result();
+      }
+      return this.#continue(run, sessionId, rec);
+    });
+    return run;
+  }
+
+  /**
+   * Claims sessions whose owner died (lease expired while running) or that have unapplied commands and
+   * no owner, and continues them. Call it at start-up and periodically from workers.
+   *
+   * @param options - how many sessions to claim at most (default 100)
+   * @returns the ids of the sessions claimed by this agent
+   */
+  async recover(options: { limit?: number } = {}): Promise<string[]> {
+    this.#assertOpen();
+    const now = this.#clock.now();
+    const limit = options.limit ?? 100;
+    const candidates = new Map<string, SessionRecord>();
+    for (const r of await this.#store.listSessions({ status: ['running'], leaseExpiredBefore: now, limit })) candidates.set(r.id, r);
+    for (const r of await this.#store.listSessions({ hasPendingCommands: true, leaseExpiredBefore: now, limit })) candidates.set(r.id, r);
+    const claimed: string[] = [];
+    for (const rec of candidates.values()) {
+      if (this.#active.has(rec.id)) continue;
+      const lease = await this.#store.acquireLease(rec.id, this.nodeId, this.#leaseTtlMs);
+      if (!lease) continue;
+      claimed.push(rec.id);
+      const active = this.#startActive(rec.id, lease, rec.status === 'running' ? 'recovery' : 'command');
+      active.done.catch((e: unknown) => this.#logger.warn({ sessionId: rec.id, err: String(e) }, 'recovered session stopped'));
+    }
+    return claimed;
+  }
+
+  /**
+   * The state of a session: status, plan and its version history, todo states, pending requests.
+   *
+   * @param sessionId - the session
+   * @returns a snapshot (a copy)
+   * @throws `SESSION_NOT_FOUND`
+   */
+  async getSession(sessionId: string): Promise<SessionSnapshot> {
+    const rec = await this.#store.getSession(sessionId);
+    if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    const turn = rec.state.turn;
+    let plan: Plan | null = null;
+    let history: SessionSnapshot['planHistory'] = [];
+    let todos: SessionSnapshot['todos'] = [];
+    if (turn) {
+      if (turn.planId) {
+        history = await this.#store.listPlanVersions(sessionId, turn.planId);
+        plan = history.find((h) => h.plan.version === turn.planVersion)?.plan ?? history.at(-1)?.plan ?? null;
+      }
+      const rows = await this.#store.getTodos(sessionId, turn.id);
+      const order = new Map((plan?.todos ?? []).map((t, i) => [t.id, i]));
+      todos = [...rows].sort((a, b) => (order.get(a.todoId) ?? 1e9) - (order.get(b.todoId) ?? 1e9));
+    }
+    return {
+      id: rec.id,
+      status: rec.status,
+      version: rec.version,
+      lastSeq: rec.lastSeq,
+      turn,
+      plan,
+      planHistory: history,
+      todos,
+      pending: turn?.pending ?? [],
+      dialogue: rec.state.dialogue,
+      lease: { owner: rec.leaseOwner, epoch: rec.leaseEpoch, expiresAt: rec.leaseExpiresAt },
+      createdAt: rec.createdAt,
+      updatedAt: rec.updatedAt,
+    };
+  }
+
+  /**
+   * Lists sessions from the Store — across every node sharing it — e.g. all sessions waiting for a human.
+   *
+   * @param query - status filter and paging
+   * @returns summaries, ids ascending
+   */
+  async listSessions(query: { status?: SessionStatus[]; after?: string; limit?: number } = {}): Promise<SessionSummary[]> {
+    const rows = await this.#store.listSessions(query);
+    return rows.map((r) => ({
+      id: r.id,
+      status: r.status,
+      turnId: r.state.turn?.id ?? null,
+      input: r.state.turn?.input ?? null,
+      pending: r.state.turn?.pending.length ?? 0,
+      updatedAt: r.updatedAt,
+    }));
+  }
+
+  /**
+   * Replays a session's events from the durable log, then (with `follow`) tails live events. Each event
+   * is delivered once, in seq order, without gaps: a follower that missed bus messages repairs from
+   * the Store.
+   *
+   * @param sessionId - the session
+   * @param options - `after` seq, `follow`, `signal`
+   * @returns an async iterable of events
+   */
+  events(sessionId: string, options: EventsOptions = {}): AsyncIterable<AgentEvent> {
+    return { [Symbol.asyncIterator]: () => this.#follow(sessionId, options)[Symbol.asyncIterator]() };
+  }
+
+  /**
+   * Stops this agent. With `drain` (the default) todos in flight finish and are committed, then every
+   * session this agent drives is released (sessions that were still running are picked up by
+   * `recover()` on another node); without it, in-flight todos are aborted.
+   *
+   * @param options - `drain` (default true)
+   */
+  async close(options: { drain?: boolean } = {}): Promise<void> {
+    if (this.#closing) return;
+    this.#closing = true;
+    const drain = options.drain ?? true;
+    const all = [...this.#active.values()];
+    for (const a of all) a.driver?.stop(!drain);
+    await Promise.allSettled(all.map((a) => a.done));
+  }
+
+  // ------------------------------------------------------------------ internals
+
+  #assertOpen(): void {
+    if (this.#closing) throw new DreamAgentError('CLOSED', 'the agent is closed');
+  }
+
+  #busy(sessionId: string): DreamAgentError {
+    return new DreamAgentError('SESSION_BUSY', `session "${sessionId}" is in the middle of a turn; send a command or wait for it to finish`, {
+      details: { sessionId },
+    });
+  }
+
+  #start(run: Run, body: () => Promise<RunResult>): void {
+    body().then(
+      (r) => run.finish(r),
+      (e: unknown) => run.fail(e),
+    );
+  }
+
+  #driverDeps(active: Active, sessionId: string): DriverDeps {
+    return {
+      ...this.#deps,
+      onEvent: (event) => {
+        for (const l of active.listeners) l(event);
+        for (const l of this.#followers.get(sessionId) ?? []) l(event);
+      },
+      onAcks: (acks) => {
+        for (const ack of acks) for (const w of this.#ackWaiters.get(ack.commandId) ?? []) w(ack);
+      },
+    };
+  }
+
+  #startActive(sessionId: string, lease: LeaseToken, reason: 'run' | 'command' | 'recovery' | 'restart', init?: (driver: SessionDriver) => void): Active {
+    const active: Active = { listeners: new Set(), driver: undefined, done: Promise.resolve(undefined as unknown as RunResult) };
+    this.#active.set(sessionId, active);
+    active.done = (async () => {
+      let unsubscribe: (() => Promise<void>) | undefined;
+      let current: LeaseToken = lease;
+      try {
+        unsubscribe = await this.#bus.subscribe(inboxTopic(sessionId), (msg) => {
+          const type = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['type'] : undefined;
+          active.driver?.wake(typeof type === 'string' ? type : undefined);
+        });
+        let why = reason;
+        for (let first = true; ; first = false) {
+          const driver = await SessionDriver.load(this.#driverDeps(active, sessionId), sessionId, current);
+          active.driver = driver;
+          if (first && init) {
+            try {
+              init(driver);
+            } catch (e) {
+              await this.#store.releaseLease(sessionId, current).catch(() => undefined);
+              throw e;
+            }
+          }
+          const result = await driver.drive(why);
+          if (this.#closing) return result;
+          // Close the race with a command that arrived while we were releasing: look once more.
+          const pending = await this.#store.pendingCommands(sessionId);
+          if (pending.length === 0) return result;
+          const next = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
+          if (!next) return result;
+          current = next;
+          why = 'command';
+        }
+      } finally {
+        this.#active.delete(sessionId);
+        await unsubscribe?.().catch(() => undefined);
+      }
+    })();
+    active.done.catch(() => undefined);
+    return active;
+  }
+
+  async #attach(run: Run, active: Active, afterSeq: number): Promise<RunResult> {
+    const listener = (e: AgentEvent): void => {
+      if (e.seq > afterSeq) run.push(e);
+    };
+    active.listeners.add(listener);
+    try {
+      return await active.done;
+    } finally {
+      active.listeners.delete(listener);
+    }
+  }
+
+  /** Waits until a command has been applied (by whichever node owns the session), streaming events. */
+  async #process(run: Run, sessionId: string, commandId: string, afterSeq: number): Promise<RunResult> {
+    let seen = afterSeq;
+    const forward = (e: AgentEvent): void => {
+      if (e.seq > seen) {
+        seen = e.seq;
+        run.push(e);
+      }
+    };
+    for (;;) {
+      const active = this.#active.get(sessionId);
+      let local: RunResult | undefined;
+      if (active) {
+        active.driver?.wake();
+        local = await this.#attach({ push: forward } as unknown as Run, active, afterSeq).catch((e: unknown) => {
+          if (isDreamAgentError(e, 'CONFLICT')) return undefined;
+          throw e;
+        });
+      } else {
+        const lease = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
+        if (lease) {
+          this.#startActive(sessionId, lease, 'command');
+          continue;
+        }
+        await this.#waitRemote(sessionId, commandId, () => seen, forward);
+      }
+      const entry = await this.#store.getCommand(sessionId, commandId);
+      if (entry?.status === 'rejected') throw entry.error ? deserializeError(entry.error) : new DreamAgentError('INTERNAL', 'command rejected');
+      if (entry?.status === 'applied') {
+        if (local) return local;
+        const rec = await this.#store.getSession(sessionId);
+        if (rec && (rec.leaseOwner === null || rec.leaseExpiresAt <= this.#clock.now())) {
+          for (const e of await this.#store.readEvents(sessionId, { after: seen, limit: 10_000 })) forward(e);
+          return resultOf(rec);
+        }
+      }
+    }
+  }
+
+  /** Follows a session driven by another node until our command is acked and the session rests, or its lease frees. */
+  async #waitRemote(sessionId: string, commandId: string, seen: () => number, forward: (e: AgentEvent) => void): Promise<void> {
+    let wake: (() => void) | undefined;
+    const off = await this.#bus.subscribe(eventsTopic(sessionId), () => wake?.());
+    try {
+      for (;;) {
+        for (const e of await this.#store.readEvents(sessionId, { after: seen(), limit: 1000 })) forward(e);
+        const rec = await this.#store.getSession(sessionId);
+        if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`);
+        const leaseFree = rec.leaseOwner === null || rec.leaseExpiresAt <= this.#clock.now();
+        if (leaseFree) return;
+        const entry = await this.#store.getCommand(sessionId, commandId);
+        if (entry?.status === 'rejected') return;
+        await new Promise<void>((resolve) => {
+          const t = setTimeout(resolve, 50);
+          wake = () => {
+            clearTimeout(t);
+            resolve();
+          };
+        });
+      }
+    } finally {
+      await off().catch(() => undefined);
+    }
+  }
+
+  async #continue(run: Run, sessionId: string, rec: SessionRecord): Promise<RunResult> {
+    const active = this.#active.get(sessionId);
+    if (active) return this.#attach(run, active, rec.lastSeq);
+    const lease = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
+    if (!lease) {
+      // Another node is driving it: follow until it rests.
+      let seen = rec.lastSeq;
+      const forward = (e: AgentEvent): void => {
+        if (e.seq > seen) {
+          seen = e.seq;
+          run.push(e);
+        }
+      };
+      await this.#waitRemote(sessionId, '', () => seen, forward);
+      const now = await this.#store.getSession(sessionId);
+      return resultOf(now ?? rec);
+    }
+    const next = this.#startActive(sessionId, lease, rec.status === 'running' ? 'recovery' : 'restart');
+    return this.#attach(run, next, rec.lastSeq);
+  }
+
+  async *#follow(sessionId: string, options: EventsOptions): AsyncGenerator<AgentEvent> {
+    let last = options.after ?? 0;
+    const queue: AgentEvent[] = [];
+    let wake: (() => void) | undefined;
+    const notify = (): void => {
+      const w = wake;
+      wake = undefined;
+      w?.();
+    };
+    const local = (e: AgentEvent): void => {
+      queue.push(e);
+      notify();
+    };
+    let off: (() => Promise<void>) | undefined;
+    if (options.follow) {
+      const set = this.#followers.get(sessionId) ?? new Set();
+      set.add(local);
+      this.#followers.set(sessionId, set);
+      off = await this.#bus.subscribe(eventsTopic(sessionId), (msg) => {
+        const events = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['events'] : undefined;
+        if (Array.isArray(events)) for (const e of events) queue.push(e as unknown as AgentEvent);
+        notify();
+      });
+    }
+    const onAbort = (): void => notify();
+    options.signal?.addEventListener('abort', onAbort);
+    try {
+      for (;;) {
+        const page = await this.#store.readEvents(sessionId, { after: last, limit: 1000 });
+        for (const e of page) {
+          last = e.seq;
+          yield e;
+        }
+        if (page.length < 1000) break;
+      }
+      if (!options.follow) return;
+      while (!options.signal?.aborted && !this.#closing) {
+        queue.sort((a, b) => a.seq - b.seq);
+        let gap = false;
+        while (queue.length > 0) {
+          const e = queue.shift() as AgentEvent;
+          if (e.seq <= last) continue;
+          if (e.seq > last + 1) {
+            gap = true;
+            break;
+          }
+          last = e.seq;
+          yield e;
+        }
+        if (gap) {
+          queue.length = 0;
+          for (const e of await this.#store.readEvents(sessionId, { after: last, limit: 1000 })) {
+            last = e.seq;
+            yield e;
+          }
+          continue;
+        }
+        const timedOut = await new Promise<boolean>((resolve) => {
+          const t = setTimeout(() => resolve(true), 1000);
+          wake = () => {
+            clearTimeout(t);
+            resolve(false);
+          };
+        });
+        if (timedOut) {
+          // Safety net for a bus that dropped messages: read what the store has.
+          for (const e of await this.#store.readEvents(sessionId, { after: last, limit: 1000 })) {
+            last = e.seq;
+            yield e;
+          }
+        }
+      }
+    } finally {
+      options.signal?.removeEventListener('abort', onAbort);
+      this.#followers.get(sessionId)?.delete(local);
+      if (this.#followers.get(sessionId)?.size === 0) this.#followers.delete(sessionId);
+      await off?.().catch(() => undefined);
+    }
+  }
+}

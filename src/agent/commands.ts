@@ -1,0 +1,161 @@
+import { z } from 'zod';
+import { DreamAgentError } from '../errors/index.js';
+import { applyPlanEdits } from '../hitl/edits.js';
+import type { PlanValidationOptions } from '../dag/validate.js';
+import { actorRoles, CommandSchema, type Command } from '../model/commands.js';
+import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
+import type { Plan } from '../model/plan.js';
+import type { HitlRequest, RequestKind, SessionRecord, TodoRecord } from '../model/session.js';
+
+/** What command validation looks at: the session row, its plan and its todo rows. */
+export interface CommandView {
+  record: SessionRecord;
+  plan: Plan | null;
+  todos: ReadonlyMap<string, TodoRecord>;
+  validation: PlanValidationOptions;
+}
+
+/**
+ * Parses an untrusted command.
+ *
+ * @param input - anything (JSON from a client)
+ * @param maxBytes - size limit
+ * @returns the validated command
+ * @throws `PAYLOAD_TOO_LARGE` over the limit; `INVALID_INPUT` with the zod issues otherwise
+ */
+export function parseCommand(input: unknown, maxBytes: number): Command {
+  let size: number;
+  try {
+    size = jsonByteLength(input);
+  } catch (e) {
+    throw new DreamAgentError('INVALID_INPUT', 'command is not JSON-serialisable', { cause: e });
+  }
+  if (size > maxBytes) {
+    throw new DreamAgentError('PAYLOAD_TOO_LARGE', `command is ${size} bytes; the limit is ${maxBytes}`, { details: { size, maxBytes } });
+  }
+  const parsed = CommandSchema.safeParse(input);
+  if (!parsed.success) {
+    const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+    const first = issues[0];
+    throw new DreamAgentError('INVALID_INPUT', `invalid command: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`, {
+      details: { issues },
+    });
+  }
+  return parsed.data;
+}
+
+/** Todo ids that may no longer be edited (started, waiting on a human for input, or finished). */
+export function lockedTodos(todos: ReadonlyMap<string, TodoRecord>): Set<string> {
+  const locked = new Set<string>();
+  for (const [id, t] of todos) if (t.status !== 'pending' && t.status !== 'awaiting_approval') locked.add(id);
+  return locked;
+}
+
+function pendingRequest(view: CommandView, requestId: string, kind: RequestKind): HitlRequest {
+  const turn = view.record.state.turn;
+  const req = turn?.pending.find((r) => r.id === requestId);
+  if (!req) {
+    throw new DreamAgentError('REQUEST_NOT_FOUND', `no pending request "${requestId}"`, { details: { requestId } });
+  }
+  if (req.kind !== kind) {
+    throw new DreamAgentError('INVALID_STATE', `request "${requestId}" is a ${req.kind} request, not ${kind}`, {
+      details: { requestId, kind: req.kind },
+    });
+  }
+  return req;
+}
+
+const schemaCache = new WeakMap<JsonObject, z.ZodType>();
+
+/**
+ * Validates a value against a JSON Schema (zod 4's `fromJSONSchema`).
+ *
+ * @returns the list of issues (empty when valid)
+ */
+export function validateAgainstSchema(schema: JsonObject, value: Json): string[] {
+  let validator = schemaCache.get(schema);
+  if (!validator) {
+    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
+    schemaCache.set(schema, validator);
+  }
+  const result = validator.safeParse(value);
+  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`);
+}
+
+/**
+ * Checks that a command fits the session's current state, without changing anything. Used by any node
+ * before a command enters the inbox, and again by the owner when it applies it.
+ *
+ * @param command - a parsed command
+ * @param view - session row, plan and todos
+ * @returns the plan that plan edits would produce (for plan.edit / plan.approve with edits)
+ * @throws `INVALID_STATE`, `REQUEST_NOT_FOUND`, `STALE_VERSION`, `INVALID_EDIT`, `INVALID_INPUT`, `FORBIDDEN`
+ */
+export function validateCommand(command: Command, view: CommandView): { plan?: Plan } {
+  const turn = view.record.state.turn;
+  const active = turn !== null && turn.phase !== 'done';
+  const state = (msg: string): DreamAgentError =>
+    new DreamAgentError('INVALID_STATE', msg, { details: { command: command.type, phase: turn?.phase ?? null, status: view.record.status } });
+  switch (command.type) {
+    case 'plan.approve':
+    case 'plan.edit': {
+      if (!active || !view.plan) throw state(`${command.type}: the session has no plan under review or in execution`);
+      const reviewing = turn.phase === 'reviewing';
+      if (command.type === 'plan.approve' && !reviewing) throw state('plan.approve: the plan is not awaiting review');
+      if (command.type === 'plan.edit' && !reviewing && turn.phase !== 'executing') {
+        throw state(`plan.edit: the plan cannot be edited while the turn is ${turn.phase}`);
+      }
+      if (command.baseVersion !== undefined && command.baseVersion !== view.plan.version) {
+        throw new DreamAgentError('STALE_VERSION', `plan is at version ${view.plan.version}, the edit was based on ${command.baseVersion}`, {
+          details: { current: view.plan.version, base: command.baseVersion },
+        });
+      }
+      const edits = command.edits ?? [];
+      if (edits.length === 0) return {};
+      const plan = applyPlanEdits(view.plan, edits, { locked: reviewing ? new Set() : lockedTodos(view.todos), validation: view.validation });
+      return { plan };
+    }
+    case 'plan.reject':
+      if (!active || turn.phase !== 'reviewing') throw state('plan.reject: the plan is not awaiting review');
+      return {};
+    case 'approval.grant':
+    case 'approval.deny': {
+      const req = pendingRequest(view, command.requestId, 'approval');
+      const roles = req.roles ?? [];
+      if (roles.length > 0 && !actorRoles(command.actor).some((r) => roles.includes(r))) {
+        throw new DreamAgentError('FORBIDDEN', `approving "${req.todoId ?? req.id}" needs one of the roles ${roles.join(', ')}`, {
+          details: { requestId: req.id, roles },
+        });
+      }
+      return {};
+    }
+    case 'input.provide': {
+      const req = pendingRequest(view, command.requestId, 'input');
+      if (req.schema) {
+        const issues = validateAgainstSchema(req.schema, command.value);
+        if (issues.length > 0) {
+          throw new DreamAgentError('INVALID_INPUT', `value does not match the requested schema: ${issues[0] ?? ''}`, {
+            details: { requestId: req.id, issues },
+          });
+        }
+      }
+      return {};
+    }
+    case 'clarification.answer':
+      pendingRequest(view, command.requestId, 'clarification');
+      return {};
+    case 'recovery.resolve':
+      pendingRequest(view, command.requestId, 'recovery');
+      return {};
+    case 'pause':
+      if (!active) throw state('pause: no turn is in progress');
+      if (turn.paused) throw state('pause: the session is already paused');
+      return {};
+    case 'resume':
+      if (!active || !turn.paused) throw state('resume: the session is not paused');
+      return {};
+    case 'cancel':
+      if (!active) throw state('cancel: no turn is in progress');
+      return {};
+  }
+}

@@ -1,0 +1,1024 @@
+import { readyTodos, blockedByFailure, allTerminal, selectWithLimits, isTerminal } from '../dag/scheduler.js';
+import { resolveInput } from '../dag/refs.js';
+import { findPlanIssues, type PlanValidationOptions } from '../dag/validate.js';
+import { withTimeout } from '../dag/runner.js';
+import { DreamAgentError, isDreamAgentError, serializeError, type SerializedError } from '../errors/index.js';
+import type { Cognitive, ExecutionContext, Executor, InputRequestSpec, Planner, Responder, TurnSummary } from '../layers.js';
+import { actorId, type Command } from '../model/commands.js';
+import type { AgentEvent, EventDraft } from '../model/events.js';
+import { IntentSchema } from '../model/intent.js';
+import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
+import { PlanDraftSchema, type Plan, type PlanVersionRecord, type Todo } from '../model/plan.js';
+import type { HitlRequest, InboxEntry, RunResult, SessionRecord, SkipReason, TodoRecord, TodoStatus, TurnState } from '../model/session.js';
+import { eventsTopic, type EventBus } from '../ports/bus.js';
+import type { Cache } from '../ports/cache.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
+import type { ToolCatalog } from '../tools/types.js';
+import { parseCommand, validateCommand, type CommandView } from './commands.js';
+import { idempotencyKey, requestIds } from './ids.js';
+import type { ApprovalPolicy, HitlOptions } from './options.js';
+
+/** Everything a driver needs, resolved by the Agent. @internal */
+export interface DriverDeps {
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  cache: Cache;
+  tools: ToolCatalog;
+  cognitive: Cognitive;
+  planner: Planner;
+  responder: Responder;
+  executorFor: (domain: string) => Executor | undefined;
+  domains: () => string[] | undefined;
+  hitl: HitlOptions;
+  approvals: ApprovalPolicy | undefined;
+  concurrency: number;
+  resources: Record<string, number>;
+  failurePolicy: 'continue' | 'fail-turn';
+  todoTimeoutMs: number | undefined;
+  leaseTtlMs: number;
+  maxCommandBytes: number;
+  maxOutputBytes: number;
+  dialogueTurns: number;
+  /** Live delivery of each event as it is emitted (before its commit). */
+  onEvent: (event: AgentEvent) => void;
+  /** Called with the acks of every successful commit. */
+  onAcks: (acks: InboxAck[]) => void;
+}
+
+/** Thrown through an executor when a todo asks for human input; never escapes the driver. */
+class SuspendForInput extends Error {
+  constructor(readonly spec: InputRequestSpec & { key: string }) {
+    super('todo suspended for human input');
+  }
+}
+
+const clone = <T>(v: T): T => structuredClone(v);
+
+/**
+ * Drives one session while holding its lease: applies inbox commands at cycle boundaries, runs the
+ * four layers, executes todos one per cycle (or N ready ones), commits every cycle as one atomic
+ * delta, and comes to rest — releasing the lease — when the session waits for a human, is paused,
+ * or the turn ended. Nothing of a resting session stays in memory.
+ *
+ * @internal
+ */
+export class SessionDriver {
+  readonly #d: DriverDeps;
+  #rec: SessionRecord;
+  readonly #lease: LeaseToken;
+  #plan: Plan | null;
+  readonly #todos: Map<string, TodoRecord>;
+  #seq: number;
+  #buffer: AgentEvent[] = [];
+  readonly #dirty = new Set<string>();
+  #planVersions: PlanVersionRecord[] = [];
+  #acks: InboxAck[] = [];
+  #commitChain: Promise<unknown> = Promise.resolve();
+  #lost: DreamAgentError | undefined;
+  #turnAbort = new AbortController();
+  #inboxDirty = true;
+  #wakers: (() => void)[] = [];
+  #cancel: { actor: string; reason?: string } | undefined;
+  #pauseActor = 'anonymous';
+  #pauseAnnounced: boolean;
+  #failTurn: SerializedError | undefined;
+  #stopping = false;
+  #heartbeat: AbortController | undefined;
+  readonly #running = new Map<string, Promise<void>>();
+
+  private constructor(deps: DriverDeps, rec: SessionRecord, lease: LeaseToken, plan: Plan | null, todos: TodoRecord[]) {
+    this.#d = deps;
+    this.#rec = rec;
+    this.#lease = lease;
+    this.#plan = plan;
+    this.#todos = new Map(todos.map((t) => [t.todoId, t]));
+    this.#seq = rec.lastSeq;
+    this.#pauseAnnounced = rec.state.turn?.paused ?? false;
+  }
+
+  /** Loads a session the caller holds the lease of. */
+  static async load(deps: DriverDeps, sessionId: string, lease: LeaseToken, record?: SessionRecord): Promise<SessionDriver> {
+    const rec = record ?? (await deps.store.getSession(sessionId));
+    if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    const turn = rec.state.turn;
+    let plan: Plan | null = null;
+    let todos: TodoRecord[] = [];
+    if (turn && turn.phase !== 'done') {
+      if (turn.planId) plan = (await deps.store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null;
+      todos = await deps.store.getTodos(sessionId, turn.id);
+    }
+    return new SessionDriver(deps, clone(rec), lease, plan, clone(todos));
+  }
+
+  get sessionId(): string {
+    return this.#rec.id;
+  }
+
+  get record(): SessionRecord {
+    return this.#rec;
+  }
+
+  /** Wakes the loop: new inbox commands may be waiting. */
+  wake(commandType?: string): void {
+    this.#inboxDirty = true;
+    // Cancel must not wait for the todo in flight: abort it now; the command itself is applied
+    // (and recorded) at the next boundary.
+    if (commandType === 'cancel') this.#turnAbort.abort(new DreamAgentError('ABORTED', 'turn cancelled'));
+    const w = this.#wakers;
+    this.#wakers = [];
+    for (const fn of w) fn();
+  }
+
+  /** Stops dispatching new todos; in-flight todos finish; the lease is released without resting. */
+  stop(abort: boolean): void {
+    this.#stopping = true;
+    if (abort) this.#turnAbort.abort(new DreamAgentError('CLOSED', 'agent closed'));
+    this.wake();
+  }
+
+  #wakePromise(): Promise<void> {
+    return new Promise<void>((resolve) => this.#wakers.push(resolve));
+  }
+
+  // ---------------------------------------------------------------- events and commits
+
+  #emit(draft: EventDraft): void {
+    if (this.#lost) return;
+    this.#seq += 1;
+    const event = { ...draft, sessionId: this.#rec.id, turnId: this.#rec.state.turn?.id ?? null, seq: this.#seq, at: this.#d.clock.now() } as AgentEvent;
+    this.#buffer.push(event);
+    this.#d.onEvent(event);
+  }
+
+  #touch(todoId: string): TodoRecord {
+    const rec = this.#todos.get(todoId);
+    if (!rec) throw new DreamAgentError('INTERNAL', `no todo record "${todoId}"`);
+    this.#dirty.add(todoId);
+    return rec;
+  }
+
+  #ensureTodoRecords(): void {
+    const turn = this.#rec.state.turn;
+    if (!turn || !this.#plan) return;
+    for (const todo of this.#plan.todos) {
+      if (this.#todos.has(todo.id)) continue;
+      this.#todos.set(todo.id, {
+        sessionId: this.#rec.id,
+        turnId: turn.id,
+        todoId: todo.id,
+        status: 'pending',
+        attempts: 0,
+        idempotencyKey: idempotencyKey(this.#rec.id, turn.id, todo.id),
+      });
+      this.#dirty.add(todo.id);
+    }
+  }
+
+  /** Commits everything buffered, as one atomic delta. Serialised: one commit in flight at a time. */
+  commit(leaseAction: 'renew' | 'release' = 'renew'): Promise<void> {
+    const next = this.#commitChain.then(() => this.#doCommit(leaseAction));
+    this.#commitChain = next.catch(() => undefined);
+    return next;
+  }
+
+  async #doCommit(leaseAction: 'renew' | 'release'): Promise<void> {
+    if (this.#lost) throw this.#lost;
+    const events = this.#buffer;
+    this.#buffer = [];
+    const todos = [...this.#dirty].flatMap((id) => {
+      const t = this.#todos.get(id);
+      return t ? [clone(t)] : [];
+    });
+    this.#dirty.clear();
+    const planVersions = this.#planVersions;
+    this.#planVersions = [];
+    const acks = this.#acks;
+    this.#acks = [];
+    const commit = {
+      sessionId: this.#rec.id,
+      expectedVersion: this.#rec.version,
+      lease: this.#lease,
+      status: this.#rec.status,
+      state: clone(this.#rec.state),
+      events,
+      todos,
+      planVersions,
+      inboxAcks: acks,
+      leaseAction,
+      leaseTtlMs: this.#d.leaseTtlMs,
+    };
+    let retried = false;
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        const res = await this.#d.store.commit(commit);
+        this.#rec.version = res.version;
+        this.#rec.lastSeq = res.lastSeq;
+        break;
+      } catch (e) {
+        if (isDreamAgentError(e, 'CONFLICT') && retried && (await this.#committedAnyway(commit.expectedVersion, events))) break;
+        if (isDreamAgentError(e, 'CONFLICT') || isDreamAgentError(e, 'INVALID_INPUT')) {
+          this.#lose(e);
+          throw this.#lost ?? e;
+        }
+        if (isDreamAgentError(e) && !e.retryable && e.code !== 'UNAVAILABLE') throw e;
+        // Fail closed: the store blinked. Never continue without recording; wait and retry the
+        // same commit. If the lease runs out meanwhile, the retry gets CONFLICT and we stop.
+        retried = true;
+        this.#d.logger.warn({ sessionId: this.#rec.id, attempt, err: String(e) }, 'commit failed; retrying');
+        await this.#d.clock.sleep(Math.min(100 * 2 ** attempt, 5000));
+      }
+    }
+    if (acks.length > 0) this.#d.onAcks(acks);
+    if (events.length > 0) {
+      this.#d.bus.publish(eventsTopic(this.#rec.id), { events: events as unknown as Json }).catch((err: unknown) => {
+        this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'event publish failed; followers repair from the store');
+      });
+    }
+  }
+
+  /** After a retried commit conflicts: was it our own first attempt that landed? */
+  async #committedAnyway(expectedVersion: number, events: AgentEvent[]): Promise<boolean> {
+    try {
+      const rec = await this.#d.store.getSession(this.#rec.id);
+      const lastSeq = events.at(-1)?.seq ?? this.#rec.lastSeq;
+      if (rec && rec.version === expectedVersion + 1 && rec.leaseEpoch === this.#lease.epoch && rec.lastSeq === lastSeq) {
+        this.#rec.version = rec.version;
+        this.#rec.lastSeq = rec.lastSeq;
+        return true;
+      }
+    } catch {
+      /* treat as not committed */
+    }
+    return false;
+  }
+
+  #lose(cause: unknown): void {
+    if (this.#lost) return;
+    this.#lost = new DreamAgentError('CONFLICT', `lost ownership of session "${this.#rec.id}"; another node continues it`, {
+      cause,
+      details: { sessionId: this.#rec.id, epoch: this.#lease.epoch },
+    });
+    this.#turnAbort.abort(this.#lost);
+    this.#heartbeat?.abort();
+    this.wake();
+  }
+
+  get lost(): DreamAgentError | undefined {
+    return this.#lost;
+  }
+
+  #startHeartbeat(): void {
+    const ctrl = new AbortController();
+    this.#heartbeat = ctrl;
+    const every = Math.max(Math.floor(this.#d.leaseTtlMs / 3), 1);
+    const loop = async (): Promise<void> => {
+      while (!ctrl.signal.aborted) {
+        await this.#d.clock.sleep(every, ctrl.signal);
+        if (ctrl.signal.aborted) return;
+        try {
+          const until = await this.#d.store.renewLease(this.#rec.id, this.#lease, this.#d.leaseTtlMs);
+          if (until === undefined) this.#lose(new Error('lease renewal refused'));
+        } catch (err) {
+          this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'lease renewal failed; retrying');
+        }
+      }
+    };
+    loop().catch(() => undefined);
+  }
+
+  // ---------------------------------------------------------------- the loop
+
+  /**
+   * Advances the session until it rests.
+   *
+   * @param reason - why this driver started (a run, a command, recovery)
+   * @returns the result; throws CONFLICT when ownership was lost
+   */
+  async drive(reason: 'run' | 'command' | 'recovery' | 'restart'): Promise<RunResult> {
+    this.#startHeartbeat();
+    try {
+      this.#startup(reason);
+      for (;;) {
+        if (this.#lost) throw this.#lost;
+        await this.#drainInbox();
+        const turn = this.#rec.state.turn;
+        if (this.#cancel && turn && turn.phase !== 'done') {
+          await this.#settleRunning();
+          this.#finishCancelled(this.#cancel.actor, this.#cancel.reason);
+          continue;
+        }
+        if (!turn || turn.phase === 'done' || turn.paused || this.#stopping) return await this.#rest();
+        switch (turn.phase) {
+          case 'understanding':
+            if (turn.pending.some((r) => r.kind === 'clarification')) return await this.#rest();
+            await this.#guardLayer(() => this.#understand(turn));
+            break;
+          case 'planning':
+            await this.#guardLayer(() => this.#planTurn(turn));
+            break;
+          case 'reviewing':
+            return await this.#rest();
+          case 'executing':
+            if ((await this.#execute(turn)) === 'rest') return await this.#rest();
+            break;
+          case 'responding':
+            await this.#guardLayer(() => this.#respond(turn));
+            break;
+        }
+      }
+    } finally {
+      this.#heartbeat?.abort();
+    }
+  }
+
+  #startup(reason: 'run' | 'command' | 'recovery' | 'restart'): void {
+    const turn = this.#rec.state.turn;
+    if (!turn || turn.phase === 'done') return;
+    let recovered = false;
+    for (const rec of this.#todos.values()) {
+      if (rec.status !== 'running') continue;
+      // A start was committed but no outcome: the process that ran it died (or lost its lease).
+      recovered = true;
+      const todo = this.#plan?.todos.find((t) => t.id === rec.todoId);
+      if (todo && this.#isIdempotent(todo)) {
+        const r = this.#touch(rec.todoId);
+        r.status = r.approvedBy !== undefined ? 'approved' : 'pending';
+      } else {
+        const r = this.#touch(rec.todoId);
+        r.status = 'awaiting_recovery';
+        const request: HitlRequest = {
+          id: requestIds.recovery(turn.id, rec.todoId, rec.attempts),
+          kind: 'recovery',
+          turnId: turn.id,
+          todoId: rec.todoId,
+          prompt: `"${todo?.title ?? rec.todoId}" was running when its process stopped and is not idempotent: did it take effect? Retry, mark it done, or skip it.`,
+          options: ['retry', 'mark_done', 'skip'],
+          createdAt: this.#d.clock.now(),
+          details: { tool: todo?.tool ?? null, attempts: rec.attempts },
+        };
+        turn.pending = [...turn.pending.filter((p) => p.id !== request.id), request];
+        this.#emit({ type: 'recovery.requested', request });
+      }
+    }
+    if (recovered || reason === 'recovery') {
+      this.#emit({ type: 'run.resumed', actor: 'system', reason: 'recovery' });
+    }
+    if (this.#rec.status !== 'running' && !turn.paused) this.#rec.status = 'running';
+  }
+
+  async #guardLayer(fn: () => Promise<void>): Promise<void> {
+    try {
+      await fn();
+    } catch (e) {
+      if (this.#lost) throw this.#lost;
+      if (this.#cancel) return; // the cancel path finishes the turn
+      this.#failTurnNow(serializeError(e));
+      await this.commit();
+    }
+  }
+
+  #layerContext(turn: TurnState): { sessionId: string; turnId: string; signal: AbortSignal; clock: Clock; logger: Logger; metadata: JsonObject } {
+    return {
+      sessionId: this.#rec.id,
+      turnId: turn.id,
+      signal: this.#turnAbort.signal,
+      clock: this.#d.clock,
+      logger: this.#d.logger,
+      metadata: this.#rec.state.metadata,
+    };
+  }
+
+  async #understand(turn: TurnState): Promise<void> {
+    const raw = await this.#d.cognitive.understand(turn.input, {
+      ...this.#layerContext(turn),
+      history: clone(this.#rec.state.dialogue),
+      slots: clone(this.#rec.state.slots),
+      clarifications: clone(turn.clarifications),
+    });
+    const parsed = IntentSchema.safeParse(raw);
+    if (!parsed.success) {
+      throw new DreamAgentError('INVALID_INPUT', `the cognitive layer returned an invalid intent: ${parsed.error.issues[0]?.message ?? ''}`, {
+        details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      });
+    }
+    const intent = parsed.data;
+    turn.intent = intent;
+    this.#emit({ type: 'intent.detected', intent });
+    if (intent.clarification || intent.missingSlots.length > 0) {
+      const max = this.#d.hitl.maxClarifications ?? 3;
+      if (turn.clarifications.length >= max) {
+        this.#failTurnNow({
+          code: 'INVALID_INPUT',
+          message: `the request is still unclear after ${max} clarifications`,
+          retryable: false,
+          details: { missingSlots: intent.missingSlots },
+        });
+      } else {
+        const slot = intent.clarification?.slot ?? intent.missingSlots[0];
+        const request: HitlRequest = {
+          id: requestIds.clarification(turn.id, turn.clarifications.length + 1),
+          kind: 'clarification',
+          turnId: turn.id,
+          prompt: intent.clarification?.question ?? `Please tell me the ${intent.missingSlots.join(', ')}.`,
+          createdAt: this.#d.clock.now(),
+          details: { intent: intent.name, confidence: intent.confidence, ...(slot !== undefined ? { slot } : {}) },
+          ...(intent.clarification?.options ? { options: intent.clarification.options } : {}),
+        };
+        turn.pending = [...turn.pending, request];
+        this.#rec.status = 'waiting';
+        this.#emit({ type: 'clarification.requested', request });
+      }
+    } else {
+      turn.phase = 'planning';
+    }
+    await this.commit();
+  }
+
+  #validationOptions(): PlanValidationOptions {
+    const domains = this.#d.domains();
+    return { ...(domains ? { domains } : {}), hasTool: (name) => this.#d.tools.get(name) !== undefined };
+  }
+
+  async #planTurn(turn: TurnState): Promise<void> {
+    const intent = turn.intent;
+    if (!intent) throw new DreamAgentError('INTERNAL', 'planning without an intent');
+    const draftRaw = await this.#d.planner.plan(intent, {
+      ...this.#layerContext(turn),
+      input: turn.input,
+      tools: this.#d.tools,
+      domains: this.#d.domains() ?? [],
+      history: clone(this.#rec.state.dialogue),
+    });
+    const parsed = PlanDraftSchema.safeParse(draftRaw);
+    if (!parsed.success) {
+      throw new DreamAgentError('INVALID_PLAN', `the planner returned an invalid plan: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`, {
+        details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
+      });
+    }
+    const issues = findPlanIssues(parsed.data.todos, this.#validationOptions());
+    if (issues.length > 0) {
+      throw new DreamAgentError('INVALID_PLAN', `the planner returned an invalid plan: ${issues[0]?.message ?? ''}`, { details: { issues: issues as unknown as Json } });
+    }
+    const plan: Plan = { id: `${turn.id}-plan`, version: 1, todos: parsed.data.todos, ...(parsed.data.rationale ? { rationale: parsed.data.rationale } : {}) };
+    this.#setPlan(plan, [], 'planner');
+    this.#emit({ type: 'plan.created', plan: clone(plan) });
+    const review = this.#d.hitl.planReview ?? 'never';
+    const needsReview = review === 'always' || (typeof review === 'function' && review(clone(plan), clone(intent)));
+    if (needsReview) {
+      const request: HitlRequest = {
+        id: requestIds.planReview(turn.id),
+        kind: 'plan_review',
+        turnId: turn.id,
+        prompt: 'Review the plan: approve it, edit it, or reject it.',
+        createdAt: this.#d.clock.now(),
+        details: { planId: plan.id, version: plan.version },
+      };
+      turn.pending = [...turn.pending, request];
+      turn.phase = 'reviewing';
+      this.#rec.status = 'waiting';
+      this.#emit({ type: 'plan.review.requested', request, plan: clone(plan) });
+    } else {
+      this.#approvePlan(turn, 'auto');
+    }
+    await this.commit();
+  }
+
+  #setPlan(plan: Plan, edits: PlanVersionRecord['edits'], actor: string): void {
+    const turn = this.#rec.state.turn;
+    if (!turn) return;
+    this.#plan = plan;
+    turn.planId = plan.id;
+    turn.planVersion = plan.version;
+    this.#planVersions.push({ sessionId: this.#rec.id, turnId: turn.id, plan: clone(plan), edits: clone(edits), actor, createdAt: this.#d.clock.now() });
+  }
+
+  #approvePlan(turn: TurnState, actor: string): void {
+    if (!this.#plan) return;
+    turn.pending = turn.pending.filter((r) => r.kind !== 'plan_review');
+    turn.phase = 'executing';
+    this.#rec.status = 'running';
+    this.#ensureTodoRecords();
+    this.#emit({ type: 'plan.approved', planId: this.#plan.id, version: this.#plan.version, actor });
+  }
+
+  #isIdempotent(todo: Todo): boolean {
+    const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
+    // A todo may lower but never raise its tool's idempotency: a planner (or an LLM) must not be able to
+    // make a non-idempotent effect re-runnable after a crash.
+    const base = tool ? tool.idempotent : (todo.idempotent ?? false);
+    return base && todo.idempotent !== false;
+  }
+
+  #states(): Map<string, TodoStatus> {
+    const m = new Map<string, TodoStatus>();
+    for (const [id, r] of this.#todos) m.set(id, r.status);
+    for (const id of this.#running.keys()) m.set(id, 'running');
+    return m;
+  }
+
+  #skip(todoId: string, reason: SkipReason, detail?: string): void {
+    const r = this.#touch(todoId);
+    r.status = 'skipped';
+    r.skipReason = reason;
+    if (detail !== undefined) r.reason = detail;
+    r.finishedAt = this.#d.clock.now();
+    this.#emit({ type: 'todo.skipped', todoId, reason, ...(detail !== undefined ? { detail } : {}) });
+  }
+
+  async #approvalDecision(todo: Todo, turn: TurnState): Promise<{ kind: 'run' } | { kind: 'ask'; roles?: string[]; risk?: 'low' | 'medium' | 'high'; reason?: string } | { kind: 'deny'; reason: string } | { kind: 'auto' }> {
+    const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
+    const todoApproval = todo.approval === undefined ? undefined : typeof todo.approval === 'boolean' ? { required: todo.approval } : todo.approval;
+    // The todo can add a gate but never remove the tool's.
+    const flagged = (tool?.approval.required ?? false) || (todoApproval?.required ?? false);
+    const roles = [...(tool?.approval.roles ?? []), ...(todoApproval && 'roles' in todoApproval ? (todoApproval.roles ?? []) : [])];
+    const risk = (todoApproval && 'risk' in todoApproval ? todoApproval.risk : undefined) ?? tool?.approval.risk;
+    const reason = (todoApproval && 'reason' in todoApproval ? todoApproval.reason : undefined) ?? tool?.approval.reason;
+    const ask = { kind: 'ask' as const, ...(roles.length ? { roles } : {}), ...(risk ? { risk } : {}), ...(reason ? { reason } : {}) };
+    if (this.#d.approvals && this.#plan) {
+      const decision = await this.#d.approvals(clone(todo), {
+        sessionId: this.#rec.id,
+        turnId: turn.id,
+        plan: clone(this.#plan),
+        ...(tool ? { tool } : {}),
+        flagged,
+        metadata: clone(this.#rec.state.metadata),
+      });
+      if (decision === 'require') return ask;
+      if (decision === 'approve') return { kind: 'auto' };
+      if (typeof decision === 'object') return { kind: 'deny', reason: decision.deny };
+    }
+    return flagged ? ask : { kind: 'run' };
+  }
+
+  async #execute(turn: TurnState): Promise<'rest' | 'continue'> {
+    const plan = this.#plan;
+    if (!plan) throw new DreamAgentError('INTERNAL', 'executing without a plan');
+    this.#ensureTodoRecords();
+    for (;;) {
+      if (this.#lost) throw this.#lost;
+      await this.#drainInbox();
+      const current = this.#plan ?? plan;
+      if (this.#cancel || turn.paused || this.#stopping || this.#failTurn) {
+        if (this.#running.size > 0) {
+          await this.#raceRunning();
+          continue;
+        }
+        if (this.#failTurn && !this.#cancel) {
+          this.#failTurnNow(this.#failTurn);
+          await this.commit();
+        }
+        return 'continue';
+      }
+      // Todos that can never run because a dependency failed, was denied or skipped.
+      for (const t of blockedByFailure(current.todos, this.#states())) {
+        if (!this.#running.has(t.id)) this.#skip(t.id, 'dependency_failed', `a dependency of "${t.id}" did not complete`);
+      }
+      const runnable: Todo[] = [];
+      let gated = false;
+      for (const todo of readyTodos(current.todos, this.#states())) {
+        if (this.#running.has(todo.id)) continue;
+        const rec = this.#todos.get(todo.id);
+        if (!rec) continue;
+        if (rec.status === 'pending') {
+          const decision = await this.#approvalDecision(todo, turn);
+          if (decision.kind === 'ask') {
+            const r = this.#touch(todo.id);
+            r.status = 'awaiting_approval';
+            const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
+            const request: HitlRequest = {
+              id: requestIds.approval(turn.id, todo.id),
+              kind: 'approval',
+              turnId: turn.id,
+              todoId: todo.id,
+              prompt: decision.reason ?? `Approve "${todo.title}"${todo.tool ? ` (${todo.tool})` : ''}?`,
+              createdAt: this.#d.clock.now(),
+              details: { title: todo.title, tool: todo.tool ?? null, domain: todo.domain, input: todo.input, toolDescription: tool?.description ?? null },
+              ...(decision.risk ? { risk: decision.risk } : {}),
+              ...(decision.roles ? { roles: decision.roles } : {}),
+              ...(this.#d.hitl.approvalTtlMs ? { expiresAt: this.#d.clock.now() + this.#d.hitl.approvalTtlMs } : {}),
+            };
+            turn.pending = [...turn.pending, request];
+            this.#emit({ type: 'approval.requested', request });
+            gated = true;
+            continue;
+          }
+          if (decision.kind === 'deny') {
+            this.#emit({ type: 'approval.resolved', requestId: requestIds.approval(turn.id, todo.id), todoId: todo.id, granted: false, actor: 'policy', reason: decision.reason });
+            this.#skip(todo.id, 'policy', decision.reason);
+            gated = true;
+            continue;
+          }
+          if (decision.kind === 'auto') {
+            const r = this.#touch(todo.id);
+            r.status = 'approved';
+            r.approvedBy = 'policy';
+          }
+        }
+        runnable.push(todo);
+      }
+      const runningTodos = current.todos.filter((t) => this.#running.has(t.id));
+      const start = selectWithLimits(runnable, runningTodos, { concurrency: this.#d.concurrency, resources: this.#d.resources });
+      for (const todo of start) {
+        const p = this.#runTodo(todo, turn).finally(() => this.#running.delete(todo.id));
+        this.#running.set(todo.id, p);
+        p.catch(() => undefined);
+      }
+      if (this.#running.size === 0) {
+        if (allTerminal(current.todos, this.#states())) {
+          turn.phase = 'responding';
+          return 'continue';
+        }
+        if (gated) await this.commit();
+        if (turn.pending.length === 0) {
+          throw new DreamAgentError('INTERNAL', 'no todo can run and nothing is awaited', { details: { states: Object.fromEntries(this.#states()) } });
+        }
+        return 'rest';
+      }
+      if (gated && start.length === 0) await this.commit();
+      await this.#raceRunning();
+    }
+  }
+
+  async #raceRunning(): Promise<void> {
+    const running = [...this.#running.values()];
+    await Promise.race([Promise.race(running.map((p) => p.then(() => undefined, () => undefined))), this.#wakePromise()]);
+    if (this.#lost) throw this.#lost;
+  }
+
+  async #settleRunning(): Promise<void> {
+    while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
+  }
+
+  #outputs(): Map<string, Json> {
+    const m = new Map<string, Json>();
+    for (const [id, r] of this.#todos) if (r.status === 'completed') m.set(id, r.output ?? null);
+    return m;
+  }
+
+  async #runTodo(todo: Todo, turn: TurnState): Promise<void> {
+    const rec = this.#touch(todo.id);
+    const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
+    rec.status = 'running';
+    rec.attempts += 1;
+    rec.startedAt = this.#d.clock.now();
+    const started = rec.startedAt;
+    this.#emit({ type: 'todo.started', todoId: todo.id, attempt: rec.attempts, idempotencyKey: rec.idempotencyKey, ...(todo.tool ? { tool: todo.tool } : {}) });
+    // Never twice: the start of a non-idempotent todo is durable before its code runs, so a crash
+    // between start and outcome is detected and handed to a human instead of silently re-run.
+    if (!this.#isIdempotent(todo)) await this.commit();
+    let suspended: (InputRequestSpec & { key: string }) | undefined;
+    let inputCalls = 0;
+    const executor = this.#d.executorFor(todo.domain);
+    try {
+      if (!executor) throw new DreamAgentError('INVALID_PLAN', `no executor for domain "${todo.domain}"`, { details: { domain: todo.domain } });
+      const input = resolveInput(todo.input, this.#outputs());
+      const timeout = todo.timeoutMs ?? tool?.timeoutMs ?? this.#d.todoTimeoutMs;
+      const result = await withTimeout(
+        (signal) => {
+          const ctx: ExecutionContext = {
+            ...this.#layerContext(turn),
+            signal,
+            todoId: todo.id,
+            idempotencyKey: rec.idempotencyKey,
+            attempt: rec.attempts,
+            plan: clone(this.#plan ?? { id: '', version: 1, todos: [] }),
+            progress: (message, pct) => {
+              if (!signal.aborted) this.#emit({ type: 'todo.progress', todoId: todo.id, message: String(message), ...(pct !== undefined ? { pct } : {}) });
+            },
+            delta: (text) => {
+              if (!signal.aborted) this.#emit({ type: 'todo.output.delta', todoId: todo.id, delta: String(text) });
+            },
+            requestInput: async (spec) => {
+              await Promise.resolve();
+              inputCalls += 1;
+              const key = spec.key ?? `input-${inputCalls}`;
+              const provided = rec.inputs?.[key];
+              if (provided !== undefined) return clone(provided);
+              suspended = { ...spec, key };
+              throw new SuspendForInput(suspended);
+            },
+            tools: this.#d.tools,
+            cache: this.#d.cache,
+          };
+          return executor.execute(clone(todo), input, ctx);
+        },
+        timeout,
+        this.#turnAbort.signal,
+      );
+      if (suspended) throw new SuspendForInput(suspended);
+      const output = result.output ?? null;
+      const size = jsonByteLength(output);
+      if (size > this.#d.maxOutputBytes) {
+        throw new DreamAgentError('PAYLOAD_TOO_LARGE', `output of "${todo.id}" is ${size} bytes; the limit is ${this.#d.maxOutputBytes}`, { details: { size } });
+      }
+      if (this.#lost) return;
+      rec.status = 'completed';
+      rec.output = clone(output);
+      rec.cached = result.cached === true;
+      rec.finishedAt = this.#d.clock.now();
+      this.#dirty.add(todo.id);
+      this.#emit({ type: 'todo.completed', todoId: todo.id, output: clone(output), cached: result.cached === true, durationMs: rec.finishedAt - started });
+    } catch (e) {
+      if (this.#lost) return;
+      if (suspended) {
+        rec.status = 'awaiting_input';
+        this.#dirty.add(todo.id);
+        const request: HitlRequest = {
+          id: requestIds.input(turn.id, todo.id, suspended.key),
+          kind: 'input',
+          turnId: turn.id,
+          todoId: todo.id,
+          prompt: suspended.prompt,
+          createdAt: this.#d.clock.now(),
+          details: { key: suspended.key, title: todo.title },
+          ...(suspended.schema ? { schema: suspended.schema } : {}),
+        };
+        turn.pending = [...turn.pending.filter((r) => r.id !== request.id), request];
+        this.#emit({ type: 'input.requested', request });
+      } else if (this.#cancel || this.#turnAbort.signal.aborted) {
+        // Cancelled (or the agent is closing): the cancel path records the outcome.
+        rec.status = this.#stopping && !this.#cancel ? rec.status : 'running';
+        if (this.#stopping && !this.#cancel) return;
+      } else {
+        const error = serializeError(e, 'TOOL_FAILED');
+        rec.status = 'failed';
+        rec.error = error;
+        rec.finishedAt = this.#d.clock.now();
+        this.#dirty.add(todo.id);
+        this.#emit({ type: 'todo.failed', todoId: todo.id, error, attempt: rec.attempts });
+        if (this.#d.failurePolicy === 'fail-turn') this.#failTurn = error;
+      }
+    }
+    if (this.#cancel && rec.status === 'running') return; // recorded by the cancel path
+    await this.commit();
+  }
+
+  async #respond(turn: TurnState): Promise<void> {
+    const ordered = (this.#plan?.todos ?? []).flatMap((t) => {
+      const r = this.#todos.get(t.id);
+      return r ? [clone(r)] : [];
+    });
+    const summary: TurnSummary = { input: turn.input, plan: clone(this.#plan), todos: ordered, ...(turn.intent ? { intent: clone(turn.intent) } : {}) };
+    const answer = await this.#d.responder.respond(summary, {
+      ...this.#layerContext(turn),
+      delta: (text) => this.#emit({ type: 'response.delta', delta: String(text) }),
+      history: clone(this.#rec.state.dialogue),
+    });
+    const text = typeof answer === 'string' ? answer : String(answer);
+    this.#emit({ type: 'response.completed', text });
+    turn.answer = text;
+    turn.outcome = 'completed';
+    turn.phase = 'done';
+    turn.pending = [];
+    turn.endedAt = this.#d.clock.now();
+    this.#remember(turn);
+    this.#emit({ type: 'turn.completed', answer: text });
+    await this.commit();
+  }
+
+  #remember(turn: TurnState): void {
+    const slots = turn.intent?.slots ?? {};
+    this.#rec.state.slots = { ...this.#rec.state.slots, ...slots };
+    this.#rec.state.dialogue = [
+      ...this.#rec.state.dialogue,
+      { turnId: turn.id, input: turn.input, slots: clone(slots), ...(turn.intent ? { intent: turn.intent.name } : {}), ...(turn.answer !== undefined ? { answer: turn.answer.slice(0, 2000) } : {}) },
+    ].slice(-this.#d.dialogueTurns);
+  }
+
+  #failTurnNow(error: SerializedError): void {
+    const turn = this.#rec.state.turn;
+    if (!turn || turn.phase === 'done') return;
+    for (const [id, r] of this.#todos) if (!isTerminal(r.status) && !this.#running.has(id)) this.#skip(id, 'cancelled', 'the turn failed');
+    turn.outcome = 'failed';
+    turn.error = error;
+    turn.phase = 'done';
+    turn.pending = [];
+    turn.endedAt = this.#d.clock.now();
+    this.#failTurn = undefined;
+    this.#remember(turn);
+    this.#emit({ type: 'turn.failed', error });
+  }
+
+  #finishCancelled(actor: string, reason?: string): void {
+    const turn = this.#rec.state.turn;
+    this.#cancel = undefined;
+    if (!turn || turn.phase === 'done') return;
+    for (const [id, r] of this.#todos) if (!isTerminal(r.status)) this.#skip(id, 'cancelled', reason ?? 'the run was cancelled');
+    turn.outcome = 'cancelled';
+    turn.error = { code: 'ABORTED', message: reason ?? 'cancelled', retryable: false, details: { actor } };
+    turn.phase = 'done';
+    turn.pending = [];
+    turn.paused = false;
+    turn.endedAt = this.#d.clock.now();
+    this.#remember(turn);
+    this.#emit({ type: 'run.cancelled', actor, ...(reason !== undefined ? { reason } : {}) });
+    this.#turnAbort = new AbortController();
+  }
+
+  async #rest(): Promise<RunResult> {
+    const turn = this.#rec.state.turn;
+    if (this.#stopping && turn && turn.phase !== 'done' && !turn.paused) {
+      // Graceful shutdown: leave the session running with its lease released; recover() elsewhere continues it.
+      this.#rec.status = 'running';
+    } else {
+      this.#rec.status = !turn || turn.phase === 'done' ? 'idle' : turn.paused ? 'paused' : turn.pending.length > 0 ? 'waiting' : 'running';
+    }
+    if (turn?.paused && !this.#pauseAnnounced && turn.phase !== 'done') {
+      this.#pauseAnnounced = true;
+      this.#emit({ type: 'run.paused', actor: this.#pauseActor });
+    }
+    await this.commit('release');
+    return this.result();
+  }
+
+  /** The run result for the session's current state. */
+  result(): RunResult {
+    return resultOf(this.#rec);
+  }
+
+  // ---------------------------------------------------------------- commands
+
+  async #drainInbox(): Promise<void> {
+    if (!this.#inboxDirty || this.#lost) return;
+    this.#inboxDirty = false;
+    let entries: InboxEntry[];
+    try {
+      entries = await this.#d.store.pendingCommands(this.#rec.id);
+    } catch (e) {
+      this.#inboxDirty = true;
+      this.#d.logger.warn({ sessionId: this.#rec.id, err: String(e) }, 'reading the inbox failed; will retry');
+      await this.#d.clock.sleep(200);
+      return;
+    }
+    if (entries.length === 0) return;
+    for (const entry of entries) this.#applyEntry(entry);
+    await this.commit();
+  }
+
+  #view(): CommandView {
+    return { record: this.#rec, plan: this.#plan, todos: this.#todos, validation: this.#validationOptions() };
+  }
+
+  #applyEntry(entry: InboxEntry): void {
+    let command: Command;
+    try {
+      command = parseCommand(entry.command, this.#d.maxCommandBytes);
+      const { plan } = validateCommand(command, this.#view());
+      this.#apply(command, entry.actor, plan);
+      this.#acks.push({ commandId: entry.id, status: 'applied' });
+    } catch (e) {
+      if (!isDreamAgentError(e)) throw e;
+      const error = e.toJSON();
+      this.#acks.push({ commandId: entry.id, status: 'rejected', error });
+      const type = typeof entry.command === 'object' && entry.command !== null && !Array.isArray(entry.command) ? String(entry.command['type']) : 'unknown';
+      this.#emit({ type: 'command.rejected', commandId: entry.id, commandType: type, error, actor: entry.actor });
+    }
+  }
+
+  #apply(command: Command, actor: string, editedPlan: Plan | undefined): void {
+    const turn = this.#rec.state.turn;
+    if (!turn) return;
+    const removeRequest = (id: string): void => {
+      turn.pending = turn.pending.filter((r) => r.id !== id);
+    };
+    switch (command.type) {
+      case 'plan.approve':
+      case 'plan.edit': {
+        if (editedPlan && this.#plan) {
+          const previous = this.#plan;
+          const edits = command.edits ?? [];
+          this.#setPlan(editedPlan, edits, actor);
+          this.#emit({ type: 'plan.updated', plan: clone(editedPlan), edits: clone(edits), actor });
+          if (turn.phase === 'executing') {
+            const kept = new Set(editedPlan.todos.map((t) => t.id));
+            for (const t of previous.todos) {
+              if (!kept.has(t.id) && this.#todos.has(t.id)) {
+                const rec = this.#todos.get(t.id);
+                if (rec?.status === 'awaiting_approval') removeRequest(requestIds.approval(turn.id, t.id));
+                this.#skip(t.id, 'removed', `removed by ${actor}`);
+              }
+            }
+            this.#ensureTodoRecords();
+          }
+        }
+        if (command.type === 'plan.approve') this.#approvePlan(turn, actor);
+        return;
+      }
+      case 'plan.reject': {
+        const plan = this.#plan;
+        removeRequest(requestIds.planReview(turn.id));
+        if (plan) this.#emit({ type: 'plan.rejected', planId: plan.id, version: plan.version, actor, ...(command.reason !== undefined ? { reason: command.reason } : {}) });
+        this.#finishCancelled(actor, command.reason ?? 'plan rejected');
+        return;
+      }
+      case 'approval.grant':
+      case 'approval.deny': {
+        const req = turn.pending.find((r) => r.id === command.requestId);
+        const todoId = req?.todoId ?? '';
+        removeRequest(command.requestId);
+        const granted = command.type === 'approval.grant';
+        const reason = command.type === 'approval.deny' ? command.reason : undefined;
+        this.#emit({ type: 'approval.resolved', requestId: command.requestId, todoId, granted, actor, ...(reason !== undefined ? { reason } : {}) });
+        if (granted) {
+          const r = this.#touch(todoId);
+          r.status = 'approved';
+          r.approvedBy = actor;
+        } else {
+          this.#skip(todoId, 'denied', reason ?? `denied by ${actor}`);
+        }
+        return;
+      }
+      case 'input.provide': {
+        const req = turn.pending.find((r) => r.id === command.requestId);
+        const todoId = req?.todoId ?? '';
+        const key = String(req?.details?.['key'] ?? '');
+        removeRequest(command.requestId);
+        const r = this.#touch(todoId);
+        r.inputs = { ...(r.inputs ?? {}), [key]: clone(command.value) };
+        r.status = r.approvedBy !== undefined ? 'approved' : 'pending';
+        this.#emit({ type: 'input.received', requestId: command.requestId, todoId, actor });
+        return;
+      }
+      case 'clarification.answer': {
+        const req = turn.pending.find((r) => r.id === command.requestId);
+        removeRequest(command.requestId);
+        const slot = req?.details?.['slot'];
+        turn.clarifications = [...turn.clarifications, { question: req?.prompt ?? '', answer: command.answer, ...(typeof slot === 'string' ? { slot } : {}) }];
+        turn.phase = 'understanding';
+        this.#emit({ type: 'clarification.answered', requestId: command.requestId, answer: command.answer, actor });
+        return;
+      }
+      case 'recovery.resolve': {
+        const req = turn.pending.find((r) => r.id === command.requestId);
+        const todoId = req?.todoId ?? '';
+        removeRequest(command.requestId);
+        this.#emit({ type: 'recovery.resolved', requestId: command.requestId, todoId, decision: command.decision, actor });
+        const r = this.#touch(todoId);
+        if (command.decision === 'retry') r.status = r.approvedBy !== undefined ? 'approved' : 'pending';
+        else if (command.decision === 'skip') this.#skip(todoId, 'recovery_skip', `skipped by ${actor} after a crash`);
+        else {
+          r.status = 'completed';
+          r.output = clone(command.output ?? null);
+          r.finishedAt = this.#d.clock.now();
+          this.#emit({ type: 'todo.completed', todoId, output: clone(r.output), cached: false, durationMs: 0 });
+        }
+        return;
+      }
+      case 'pause':
+        turn.paused = true;
+        this.#pauseActor = actor;
+        this.#pauseAnnounced = false;
+        return;
+      case 'resume':
+        turn.paused = false;
+        this.#pauseAnnounced = false;
+        this.#rec.status = 'running';
+        this.#emit({ type: 'run.resumed', actor, reason: 'command' });
+        return;
+      case 'cancel':
+        this.#cancel = { actor, ...(command.reason !== undefined ? { reason: command.reason } : {}) };
+        this.#turnAbort.abort(new DreamAgentError('ABORTED', command.reason ?? 'cancelled'));
+        return;
+    }
+  }
+
+  /** Starts a new turn in this (idle) session. */
+  startTurn(turnId: string, input: string): void {
+    const state = this.#rec.state;
+    state.turns += 1;
+    const turn: TurnState = { id: turnId, index: state.turns, input, phase: 'understanding', clarifications: [], pending: [], paused: false, startedAt: this.#d.clock.now() };
+    state.turn = turn;
+    this.#rec.status = 'running';
+    this.#plan = null;
+    this.#todos.clear();
+    this.#pauseAnnounced = false;
+    this.#emit({ type: 'turn.started', input, index: turn.index });
+  }
+
+  /** @returns the commands' owner actor id helper for callers */
+  static actorOf(command: Command): string {
+    return actorId(command.actor);
+  }
+}
+
+/**
+ * The run result a session record stands for.
+ *
+ * @param rec - a session row
+ * @returns the status union and what goes with it
+ */
+export function resultOf(rec: SessionRecord): RunResult {
+  const turn = rec.state.turn;
+  const base = { sessionId: rec.id, turnId: turn?.id ?? null, lastSeq: rec.lastSeq, pending: clone(turn?.pending ?? []) };
+  if (!turn) return { ...base, status: 'completed' };
+  if (turn.phase === 'done') {
+    const status = turn.outcome === 'failed' ? 'failed' : turn.outcome === 'cancelled' ? 'cancelled' : 'completed';
+    return { ...base, status, ...(turn.answer !== undefined ? { answer: turn.answer } : {}), ...(turn.error ? { error: clone(turn.error) } : {}) };
+  }
+  if (turn.paused) return { ...base, status: 'paused' };
+  return { ...base, status: 'waiting' };
+}

@@ -1,0 +1,96 @@
+import type { Cognitive, Executor, Planner, Responder } from '../layers.js';
+import type { Intent } from '../model/intent.js';
+import type { JsonObject } from '../model/json.js';
+import type { Plan, Todo } from '../model/plan.js';
+import type { EventBus } from '../ports/bus.js';
+import type { Cache } from '../ports/cache.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
+import type { Store } from '../ports/store.js';
+import type { ToolCatalog, ToolHandle } from '../tools/types.js';
+
+/** What an {@link ApprovalPolicy} decides for one todo. */
+export type ApprovalDecision =
+  /** Ask a human. */
+  | 'require'
+  /** Run without asking (recorded as approved by `policy`). */
+  | 'approve'
+  /** Skip the todo and its dependents, with a reason. */
+  | { deny: string }
+  /** Fall back to the todo's and the tool's flags. */
+  | undefined;
+
+/** What an approval policy sees. */
+export interface ApprovalContext {
+  sessionId: string;
+  turnId: string;
+  plan: Plan;
+  /** The todo's tool, when it has one. */
+  tool?: ToolHandle;
+  /** Whether the todo's or the tool's flag asks for approval. */
+  flagged: boolean;
+  metadata: JsonObject;
+}
+
+/**
+ * Decides approval gates in code: require a human, auto-approve or auto-deny with a reason. A tool
+ * marked `approval: true` can be auto-approved only by this policy — never by a planner or an LLM.
+ */
+export type ApprovalPolicy = (todo: Todo, ctx: ApprovalContext) => ApprovalDecision | Promise<ApprovalDecision>;
+
+/** Human-in-the-loop settings. */
+export interface HitlOptions {
+  /** When to ask a human to review the plan before execution (default `never`). */
+  planReview?: 'always' | 'never' | ((plan: Plan, intent: Intent | undefined) => boolean);
+  /** Approval policy, consulted for every todo before it starts. */
+  approvals?: ApprovalPolicy;
+  /** How many clarification rounds before the turn fails (default 3). */
+  maxClarifications?: number;
+  /** Lifetime of approval requests in ms; sets `expiresAt` (informational, default none). */
+  approvalTtlMs?: number;
+}
+
+/** Size limits for untrusted payloads (bytes of JSON). */
+export interface LimitOptions {
+  /** User input text (default 64 KiB). */
+  maxInputBytes?: number;
+  /** One command (default 256 KiB). */
+  maxCommandBytes?: number;
+  /** One todo output (default 4 MiB). */
+  maxOutputBytes?: number;
+}
+
+/** Options of the {@link Agent}. Every layer and port is replaceable; all have defaults. */
+export interface AgentOptions {
+  /** The tools todos may use (a registry or anything with `get`/`list`). */
+  tools?: ToolCatalog;
+  /** Durable state (default: a {@link MemoryStore} — not durable across restarts; a warning is logged). */
+  store?: Store;
+  /** Execution cache (default: memory). */
+  cache?: Cache;
+  /** Wakes owners and carries events across nodes (default: in-process). */
+  bus?: EventBus;
+  cognitive?: Cognitive;
+  planner?: Planner;
+  /** Executors by domain; `*` is the fallback for every other domain. */
+  executors?: Record<string, Executor>;
+  responder?: Responder;
+  hitl?: HitlOptions;
+  /** How many ready todos may run at once (default 1: one todo per cycle). */
+  concurrency?: number;
+  /** Per resource class limits (`todo.resource ?? todo.domain`), e.g. `{ ops: 1 }`. */
+  resources?: Record<string, number>;
+  /** `continue` (default): a failed todo skips its dependents, independent todos go on. `fail-turn`: the turn fails. */
+  failurePolicy?: 'continue' | 'fail-turn';
+  /** Default per-todo timeout in ms (a tool's or todo's own timeout wins). */
+  todoTimeoutMs?: number;
+  /** Lease duration in ms (default 30 000); renewed every third of it while a session is driven. */
+  leaseTtlMs?: number;
+  /** Identifies this node in leases (default: host-pid-random). */
+  nodeId?: string;
+  clock?: Clock;
+  logger?: Logger;
+  limits?: LimitOptions;
+  /** How many recent turns the dialogue keeps (default 10). */
+  dialogueTurns?: number;
+}

@@ -1,0 +1,105 @@
+/**
+ * dream-agent — an embeddable TypeScript SDK for enterprise AI agents with a durable human in the loop.
+ *
+ * Named exports, grouped by topic. Adapters (PostgreSQL, SQLite, Redis, OpenAI, Anthropic…) are
+ * separate packages under `@dream-agent/*`; contract suites and fakes live in `dream-agent/testing`.
+ *
+ * @packageDocumentation
+ */
+
+// Agent and runs
+export { Agent } from './agent/agent.js';
+export type { RunOptions, EventsOptions, SessionSummary } from './agent/agent.js';
+export { Run } from './agent/run.js';
+export type { AgentOptions, HitlOptions, LimitOptions, ApprovalPolicy, ApprovalDecision, ApprovalContext } from './agent/options.js';
+export { parseCommand, validateCommand, validateAgainstSchema, lockedTodos } from './agent/commands.js';
+export type { CommandView } from './agent/commands.js';
+export { idempotencyKey, requestIds } from './agent/ids.js';
+export { PassthroughCognitive, FunctionPlanner, TemplateResponder } from './agent/defaults.js';
+
+// Errors
+export { DreamAgentError, ERROR_CODES, isDreamAgentError, serializeError, deserializeError } from './errors/index.js';
+export type { ErrorCode, SerializedError, DreamAgentErrorOptions } from './errors/index.js';
+
+// Domain model
+export { JsonSchema, JsonObjectSchema, jsonByteLength } from './model/json.js';
+export type { Json, JsonObject } from './model/json.js';
+export { IntentSchema, EntitySchema } from './model/intent.js';
+export type { Intent, Entity } from './model/intent.js';
+export {
+  TodoSchema,
+  TodoIdSchema,
+  TodoApprovalSchema,
+  TodoPatchSchema,
+  PlanSchema,
+  PlanDraftSchema,
+  PlanEditSchema,
+  isOutputRef,
+} from './model/plan.js';
+export type { Todo, TodoInput, Plan, PlanDraft, PlanEdit, PlanVersionRecord, OutputRef } from './model/plan.js';
+export { CommandSchema, ActorSchema, actorId, actorRoles } from './model/commands.js';
+export type { Command, CommandInput, CommandType, Actor } from './model/commands.js';
+export { AGENT_EVENT_TYPES, REQUEST_EVENT } from './model/events.js';
+export type { AgentEvent, AgentEventType, EventOf, EventEnvelope, EventPayloads, EventDraft } from './model/events.js';
+export { REQUEST_KINDS, SESSION_STATUSES, TODO_STATUSES, RUN_STATUSES } from './model/session.js';
+export type {
+  HitlRequest,
+  RequestKind,
+  SessionStatus,
+  TurnPhase,
+  TurnOutcome,
+  TurnState,
+  DialogueTurn,
+  SessionState,
+  SessionRecord,
+  TodoStatus,
+  TodoRecord,
+  SkipReason,
+  InboxEntry,
+  SessionSnapshot,
+  RunResult,
+} from './model/session.js';
+
+// Layers
+export type {
+  LayerContext,
+  Cognitive,
+  CognitiveContext,
+  Planner,
+  PlanningContext,
+  Executor,
+  ExecutionContext,
+  ExecutionResult,
+  InputRequestSpec,
+  Responder,
+  ResponseContext,
+  TurnSummary,
+} from './layers.js';
+export { Supervisor, SEED_DOMAINS } from './execution/supervisor.js';
+
+// DAG
+export { findPlanIssues, validatePlan, topologicalOrder } from './dag/validate.js';
+export type { PlanValidationIssue, PlanValidationOptions, PlanIssueCode } from './dag/validate.js';
+export { readyTodos, blockedByFailure, isTerminal, allTerminal, selectWithLimits, resourceClass } from './dag/scheduler.js';
+export type { TodoStateView, ScheduleLimits } from './dag/scheduler.js';
+export { collectRefs, resolveInput, getPath } from './dag/refs.js';
+export { runDag, withTimeout } from './dag/runner.js';
+export type { DagRunReport, DagRunOptions, DagTodoContext } from './dag/runner.js';
+export { applyPlanEdits, planDiff } from './hitl/edits.js';
+export type { ApplyPlanEditsOptions, PlanDiff } from './hitl/edits.js';
+
+// Ports and in-memory implementations
+export type { Store, Commit, CommitResult, LeaseToken, NewSession, InboxAck, SessionQuery } from './ports/store.js';
+export type { Cache } from './ports/cache.js';
+export type { EventBus, BusHandler } from './ports/bus.js';
+export { eventsTopic, inboxTopic } from './ports/bus.js';
+export type { Clock } from './ports/clock.js';
+export { systemClock } from './ports/clock.js';
+export type { Logger } from './ports/logger.js';
+export { silentLogger, consoleLogger } from './ports/logger.js';
+export { MemoryStore } from './ports/memory/store.js';
+export type { MemoryStoreOptions } from './ports/memory/store.js';
+export { MemoryEventBus } from './ports/memory/bus.js';
+
+// Tools (types; the registry is added by the tools module)
+export type { ToolHandle, ToolContext, ToolCatalog, ToolApproval, ValidationResult } from './tools/types.js';

@@ -1,0 +1,38 @@
+import { EventEmitter } from 'eventemitter3';
+import type { Json } from '../../model/json.js';
+import type { BusHandler, EventBus } from '../bus.js';
+
+/**
+ * The in-process {@link EventBus}: delivers to subscribers of the same `MemoryEventBus` instance. Share
+ * one instance between several Agents in a process (tests, workers) to let them wake each other.
+ * Messages are cloned so subscribers never alias the publisher's objects.
+ */
+export class MemoryEventBus implements EventBus {
+  readonly #emitter = new EventEmitter();
+
+  async publish(topic: string, message: Json): Promise<void> {
+    await Promise.resolve();
+    const handlers = this.#emitter.listeners(topic) as BusHandler[];
+    for (const h of handlers) {
+      try {
+        h(structuredClone(message));
+      } catch {
+        // A failing subscriber must not break the publisher or the other subscribers.
+      }
+    }
+  }
+
+  async subscribe(topic: string, handler: BusHandler): Promise<() => Promise<void>> {
+    await Promise.resolve();
+    this.#emitter.on(topic, handler);
+    return async () => {
+      await Promise.resolve();
+      this.#emitter.off(topic, handler);
+    };
+  }
+
+  /** Number of subscriptions on a topic (tests use it to check nothing leaks). */
+  listenerCount(topic: string): number {
+    return this.#emitter.listenerCount(topic);
+  }
+}

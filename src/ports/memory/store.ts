@@ -1,0 +1,260 @@
+import { DreamAgentError } from '../../errors/index.js';
+import type { AgentEvent } from '../../model/events.js';
+import type { PlanVersionRecord } from '../../model/plan.js';
+import type { InboxEntry, SessionRecord, TodoRecord } from '../../model/session.js';
+import { systemClock, type Clock } from '../clock.js';
+import type { Commit, CommitResult, LeaseToken, NewSession, SessionQuery, Store } from '../store.js';
+
+interface SessionSlot {
+  record: SessionRecord;
+  events: AgentEvent[];
+  /** key: `${turnId}\u0000${todoId}` */
+  todos: Map<string, TodoRecord>;
+  /** key: planId → versions ascending */
+  plans: Map<string, PlanVersionRecord[]>;
+  inbox: Map<string, InboxEntry>;
+}
+
+const clone = <T>(value: T): T => structuredClone(value);
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** The clock that decides lease expiry (default: system clock). */
+  clock?: Pick<Clock, 'now'>;
+}
+
+/**
+ * The in-memory {@link Store}: the default, and the reference implementation of the contract.
+ * Everything is copied in and out (`structuredClone`), so callers can never alias stored state.
+ * It is not durable: a process restart loses every session — use `@dream-agent/sqlite` or
+ * `@dream-agent/postgres` when a human may answer after a restart.
+ *
+ * @example
+ * ```ts
+ * const agent = new Agent({ store: new MemoryStore(), ... });
+ * ```
+ */
+export class MemoryStore implements Store {
+  readonly #sessions = new Map<string, SessionSlot>();
+  readonly #clock: Pick<Clock, 'now'>;
+
+  /** @param options - clock */
+  constructor(options: MemoryStoreOptions = {}) {
+    this.#clock = options.clock ?? systemClock;
+  }
+
+  #slot(sessionId: string): SessionSlot {
+    const slot = this.#sessions.get(sessionId);
+    if (!slot) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    return slot;
+  }
+
+  async createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+    await Promise.resolve();
+    if (this.#sessions.has(session.id)) {
+      throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, { details: { sessionId: session.id } });
+    }
+    const now = this.#clock.now();
+    const record: SessionRecord = {
+      id: session.id,
+      version: 1,
+      status: session.status,
+      lastSeq: 0,
+      leaseEpoch: 1,
+      leaseOwner: owner,
+      leaseExpiresAt: now + leaseTtlMs,
+      state: clone(session.state),
+      createdAt: now,
+      updatedAt: now,
+    };
+    this.#sessions.set(session.id, { record, events: [], todos: new Map(), plans: new Map(), inbox: new Map() });
+    return { record: clone(record), lease: { owner, epoch: 1 } };
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | undefined> {
+    await Promise.resolve();
+    const slot = this.#sessions.get(sessionId);
+    return slot ? clone(slot.record) : undefined;
+  }
+
+  async listSessions(query: SessionQuery): Promise<SessionRecord[]> {
+    await Promise.resolve();
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    const ids = [...this.#sessions.keys()].sort();
+    const out: SessionRecord[] = [];
+    for (const id of ids) {
+      if (query.after !== undefined && id <= query.after) continue;
+      const slot = this.#sessions.get(id);
+      if (!slot) continue;
+      const r = slot.record;
+      if (query.status && !query.status.includes(r.status)) continue;
+      if (query.leaseExpiredBefore !== undefined && r.leaseOwner !== null && r.leaseExpiresAt > query.leaseExpiredBefore) continue;
+      if (query.hasPendingCommands && ![...slot.inbox.values()].some((e) => e.status === 'pending')) continue;
+      out.push(clone(r));
+      if (out.length >= limit) break;
+    }
+    return out;
+  }
+
+  #leaseLive(r: SessionRecord, now: number): boolean {
+    return r.leaseOwner !== null && r.leaseExpiresAt > now;
+  }
+
+  async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<LeaseToken | undefined> {
+    await Promise.resolve();
+    const r = this.#slot(sessionId).record;
+    const now = this.#clock.now();
+    if (this.#leaseLive(r, now)) return undefined;
+    r.leaseEpoch += 1;
+    r.leaseOwner = owner;
+    r.leaseExpiresAt = now + ttlMs;
+    return { owner, epoch: r.leaseEpoch };
+  }
+
+  #isOurs(r: SessionRecord, lease: LeaseToken, now: number): boolean {
+    return r.leaseEpoch === lease.epoch && r.leaseOwner === lease.owner && r.leaseExpiresAt > now;
+  }
+
+  async renewLease(sessionId: string, lease: LeaseToken, ttlMs: number): Promise<number | undefined> {
+    await Promise.resolve();
+    const r = this.#slot(sessionId).record;
+    const now = this.#clock.now();
+    if (!this.#isOurs(r, lease, now)) return undefined;
+    r.leaseExpiresAt = now + ttlMs;
+    return r.leaseExpiresAt;
+  }
+
+  async releaseLease(sessionId: string, lease: LeaseToken): Promise<void> {
+    await Promise.resolve();
+    const r = this.#slot(sessionId).record;
+    if (r.leaseEpoch === lease.epoch && r.leaseOwner === lease.owner) {
+      r.leaseOwner = null;
+      r.leaseExpiresAt = 0;
+    }
+  }
+
+  async commit(c: Commit): Promise<CommitResult> {
+    await Promise.resolve();
+    const slot = this.#slot(c.sessionId);
+    const r = slot.record;
+    const now = this.#clock.now();
+    if (r.version !== c.expectedVersion) {
+      throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`, {
+        details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
+      });
+    }
+    if (!this.#isOurs(r, c.lease, now)) {
+      throw new DreamAgentError('CONFLICT', `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`, {
+        details: { sessionId: c.sessionId, epoch: c.lease.epoch, currentEpoch: r.leaseEpoch, owner: r.leaseOwner },
+      });
+    }
+    let seq = r.lastSeq;
+    for (const e of c.events) {
+      seq += 1;
+      if (e.seq !== seq || e.sessionId !== c.sessionId) {
+        throw new DreamAgentError('INVALID_INPUT', `event seq ${e.seq} does not continue the log at ${seq}`, {
+          details: { sessionId: c.sessionId, expectedSeq: seq, seq: e.seq },
+        });
+      }
+    }
+    for (const p of c.planVersions) {
+      const versions = slot.plans.get(p.plan.id) ?? [];
+      if (versions.some((v) => v.plan.version === p.plan.version)) {
+        throw new DreamAgentError('CONFLICT', `plan ${p.plan.id} version ${p.plan.version} already exists`, {
+          details: { planId: p.plan.id, version: p.plan.version },
+        });
+      }
+    }
+    for (const a of c.inboxAcks) {
+      if (!slot.inbox.has(a.commandId)) {
+        throw new DreamAgentError('INVALID_INPUT', `no inbox command "${a.commandId}"`, { details: { commandId: a.commandId } });
+      }
+    }
+    // All checks passed: apply (nothing above has written).
+    for (const e of c.events) slot.events.push(clone(e));
+    for (const t of c.todos) slot.todos.set(`${t.turnId}\u0000${t.todoId}`, clone(t));
+    for (const p of c.planVersions) {
+      const versions = slot.plans.get(p.plan.id) ?? [];
+      versions.push(clone(p));
+      versions.sort((a, b) => a.plan.version - b.plan.version);
+      slot.plans.set(p.plan.id, versions);
+    }
+    for (const a of c.inboxAcks) {
+      const entry = slot.inbox.get(a.commandId);
+      if (entry) {
+        entry.status = a.status;
+        if (a.error) entry.error = clone(a.error);
+      }
+    }
+    r.version += 1;
+    r.lastSeq = seq;
+    if (c.status !== undefined) r.status = c.status;
+    if (c.state !== undefined) r.state = clone(c.state);
+    r.updatedAt = now;
+    if (c.leaseAction === 'release') {
+      r.leaseOwner = null;
+      r.leaseExpiresAt = 0;
+    } else {
+      r.leaseExpiresAt = now + c.leaseTtlMs;
+    }
+    return { version: r.version, lastSeq: r.lastSeq, leaseExpiresAt: r.leaseExpiresAt };
+  }
+
+  async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
+    await Promise.resolve();
+    const slot = this.#sessions.get(sessionId);
+    if (!slot) return [];
+    return [...slot.todos.values()].filter((t) => t.turnId === turnId).map(clone);
+  }
+
+  async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
+    await Promise.resolve();
+    const versions = this.#sessions.get(sessionId)?.plans.get(planId);
+    if (!versions || versions.length === 0) return undefined;
+    const found = version === undefined ? versions[versions.length - 1] : versions.find((v) => v.plan.version === version);
+    return found ? clone(found) : undefined;
+  }
+
+  async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
+    await Promise.resolve();
+    return (this.#sessions.get(sessionId)?.plans.get(planId) ?? []).map(clone);
+  }
+
+  async readEvents(sessionId: string, options: { after?: number; limit?: number } = {}): Promise<AgentEvent[]> {
+    await Promise.resolve();
+    const slot = this.#sessions.get(sessionId);
+    if (!slot) return [];
+    const after = options.after ?? 0;
+    const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
+    // seq n lives at index n-1: slicing is O(limit), not O(history).
+    return slot.events.slice(Math.max(after, 0), Math.max(after, 0) + limit).map(clone);
+  }
+
+  async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {
+    await Promise.resolve();
+    const slot = this.#slot(entry.sessionId);
+    const existing = slot.inbox.get(entry.id);
+    if (existing) return clone(existing);
+    const stored: InboxEntry = { ...clone(entry), status: 'pending' };
+    slot.inbox.set(entry.id, stored);
+    return clone(stored);
+  }
+
+  async pendingCommands(sessionId: string): Promise<InboxEntry[]> {
+    await Promise.resolve();
+    const slot = this.#sessions.get(sessionId);
+    if (!slot) return [];
+    return [...slot.inbox.values()].filter((e) => e.status === 'pending').map(clone);
+  }
+
+  async getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined> {
+    await Promise.resolve();
+    const entry = this.#sessions.get(sessionId)?.inbox.get(commandId);
+    return entry ? clone(entry) : undefined;
+  }
+
+  /** Number of sessions held (for tests and benchmarks). */
+  get size(): number {
+    return this.#sessions.size;
+  }
+}

@@ -1,0 +1,58 @@
+import { describe, expect, it } from 'vitest';
+import type { Cache } from '../../ports/cache.js';
+
+/** What a Cache factory returns. */
+export interface CacheContractSubject {
+  cache: Cache;
+  /** Moves time forward by `ms` for TTL checks (a manual clock, or a real sleep for servers with their own clock). */
+  advance: (ms: number) => Promise<void>;
+  cleanup?: () => Promise<void>;
+}
+
+/**
+ * The Cache contract suite: round-trips, misses, TTL expiry, delete, overwrite.
+ *
+ * @param name - shown in the describe block
+ * @param factory - creates a fresh cache
+ */
+export function cacheContract(name: string, factory: () => Promise<CacheContractSubject>): void {
+  describe(`Cache contract: ${name}`, () => {
+    const run = (title: string, fn: (s: CacheContractSubject) => Promise<void>): void => {
+      it(title, async () => {
+        const s = await factory();
+        try {
+          await fn(s);
+        } finally {
+          await s.cleanup?.();
+        }
+      });
+    };
+    const key = (): string => `k-${Math.random().toString(36).slice(2)}`;
+
+    run('round-trips JSON values and misses unknown keys', async ({ cache }) => {
+      const k = key();
+      expect(await cache.get(k)).toBeUndefined();
+      const value = { rows: [{ region: 'EMEA', total: 12.5 }], ok: true, none: null };
+      await cache.set(k, value, 60_000);
+      expect(await cache.get(k)).toEqual(value);
+      await cache.set(k, 'replaced', 60_000);
+      expect(await cache.get(k)).toBe('replaced');
+    });
+
+    run('entries expire after their TTL', async ({ cache, advance }) => {
+      const k = key();
+      await cache.set(k, 1, 1000);
+      expect(await cache.get(k)).toBe(1);
+      await advance(1500);
+      expect(await cache.get(k)).toBeUndefined();
+    });
+
+    run('delete removes an entry and is a no-op for unknown keys', async ({ cache }) => {
+      const k = key();
+      await cache.set(k, [1, 2], 60_000);
+      await cache.delete(k);
+      await cache.delete(key());
+      expect(await cache.get(k)).toBeUndefined();
+    });
+  });
+}

@@ -1,0 +1,398 @@
+import { describe, expect, it } from 'vitest';
+import { isDreamAgentError } from '../../errors/index.js';
+import type { EventOf } from '../../model/events.js';
+import type { SessionState } from '../../model/session.js';
+import type { Commit, LeaseToken, Store } from '../../ports/store.js';
+import { ManualClock } from '../clock.js';
+
+/** What a store factory gets: a manual clock the store must use for lease expiry. */
+export interface StoreContractContext {
+  clock: ManualClock;
+}
+
+/** What a store factory returns. */
+export interface StoreContractSubject {
+  store: Store;
+  /** Called after each test (drop tables, close pools…). */
+  cleanup?: () => Promise<void>;
+}
+
+/** Options of {@link storeContract}. */
+export interface StoreContractOptions {
+  /** Cases to skip, each with the reason printed in the test name. */
+  skip?: Record<string, string>;
+}
+
+const TTL = 30_000;
+
+const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} });
+
+let idCounter = 0;
+const newId = (): string => `s-${Date.now().toString(36)}-${(idCounter += 1)}-${Math.random().toString(36).slice(2, 8)}`;
+
+const event = (sessionId: string, seq: number, at = 0): EventOf<'todo.progress'> => ({
+  type: 'todo.progress',
+  sessionId,
+  turnId: 't1',
+  seq,
+  at,
+  todoId: 'a',
+  message: `step ${seq}`,
+});
+
+const commitOf = (sessionId: string, expectedVersion: number, lease: LeaseToken, patch: Partial<Commit> = {}): Commit => ({
+  sessionId,
+  expectedVersion,
+  lease,
+  events: [],
+  todos: [],
+  planVersions: [],
+  inboxAcks: [],
+  leaseAction: 'renew',
+  leaseTtlMs: TTL,
+  ...patch,
+});
+
+async function expectCode(p: Promise<unknown>, code: string): Promise<void> {
+  try {
+    await p;
+  } catch (e) {
+    expect(isDreamAgentError(e), `expected a DreamAgentError, got ${String(e)}`).toBe(true);
+    expect((e as { code: string }).code).toBe(code);
+    return;
+  }
+  throw new Error(`expected the call to fail with ${code}`);
+}
+
+/**
+ * The Store contract suite. Every Store implementation runs it against its real backend — the memory
+ * store in the core, PostgreSQL and SQLite in their adapters. Beyond the happy path it checks stale
+ * versions, stale and expired leases, racing owners, seq continuity, atomicity and copy semantics.
+ *
+ * @param name - shown in the describe block
+ * @param factory - creates a fresh store for each test, using the given manual clock for lease expiry
+ * @param options - cases to skip (each with a reason)
+ * @example
+ * ```ts
+ * storeContract('MemoryStore', async ({ clock }) => ({ store: new MemoryStore({ clock }) }));
+ * ```
+ */
+export function storeContract(
+  name: string,
+  factory: (ctx: StoreContractContext) => Promise<StoreContractSubject>,
+  options: StoreContractOptions = {},
+): void {
+  describe(`Store contract: ${name}`, () => {
+    const cases: [string, (store: Store, clock: ManualClock) => Promise<void>][] = [];
+    const test = (title: string, fn: (store: Store, clock: ManualClock) => Promise<void>): void => {
+      cases.push([title, fn]);
+    };
+
+    test('createSession stores the row with version 1 and gives the lease to the creator', async (store, clock) => {
+      const id = newId();
+      const { record, lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'node-a', TTL);
+      expect(record).toMatchObject({ id, version: 1, status: 'running', lastSeq: 0, leaseOwner: 'node-a' });
+      expect(lease.owner).toBe('node-a');
+      expect(record.leaseEpoch).toBe(lease.epoch);
+      expect(record.leaseExpiresAt).toBe(clock.now() + TTL);
+      const loaded = await store.getSession(id);
+      expect(loaded).toEqual(record);
+    });
+
+    test('createSession on an existing id fails with SESSION_BUSY and changes nothing', async (store) => {
+      const id = newId();
+      const { record } = await store.createSession({ id, status: 'running', state: emptyState() }, 'node-a', TTL);
+      await expectCode(store.createSession({ id, status: 'idle', state: { ...emptyState(), turns: 9 } }, 'node-b', TTL), 'SESSION_BUSY');
+      expect(await store.getSession(id)).toEqual(record);
+    });
+
+    test('unknown sessions: getSession is undefined, acquireLease fails with SESSION_NOT_FOUND', async (store) => {
+      expect(await store.getSession(newId())).toBeUndefined();
+      await expectCode(store.acquireLease(newId(), 'x', TTL), 'SESSION_NOT_FOUND');
+      await expectCode(store.enqueueCommand({ id: 'c1', sessionId: newId(), command: { type: 'pause' }, actor: 'a', receivedAt: 0 }), 'SESSION_NOT_FOUND');
+    });
+
+    test('commit applies every delta atomically and bumps version and lastSeq', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'n', TTL);
+      await store.enqueueCommand({ id: 'cmd-1', sessionId: id, command: { type: 'pause' }, actor: 'alice', receivedAt: 1 });
+      const state = { ...emptyState(), turns: 1 };
+      const res = await store.commit(
+        commitOf(id, 1, lease, {
+          status: 'paused',
+          state,
+          events: [event(id, 1), event(id, 2)],
+          todos: [{ sessionId: id, turnId: 't1', todoId: 'a', status: 'completed', attempts: 1, idempotencyKey: 'k', output: { n: 1 } }],
+          planVersions: [{ sessionId: id, turnId: 't1', plan: { id: 'p1', version: 1, todos: [] }, edits: [], actor: 'planner', createdAt: 1 }],
+          inboxAcks: [{ commandId: 'cmd-1', status: 'applied' }],
+        }),
+      );
+      expect(res.version).toBe(2);
+      expect(res.lastSeq).toBe(2);
+      const rec = await store.getSession(id);
+      expect(rec).toMatchObject({ version: 2, lastSeq: 2, status: 'paused', state });
+      expect((await store.readEvents(id)).map((e) => e.seq)).toEqual([1, 2]);
+      expect(await store.getTodos(id, 't1')).toEqual([
+        { sessionId: id, turnId: 't1', todoId: 'a', status: 'completed', attempts: 1, idempotencyKey: 'k', output: { n: 1 } },
+      ]);
+      expect((await store.getPlan(id, 'p1'))?.plan.version).toBe(1);
+      expect(await store.pendingCommands(id)).toEqual([]);
+      expect((await store.getCommand(id, 'cmd-1'))?.status).toBe('applied');
+    });
+
+    test('a commit with a stale version fails with CONFLICT and writes nothing', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'n', TTL);
+      await store.commit(commitOf(id, 1, lease, { events: [event(id, 1)] }));
+      await expectCode(
+        store.commit(
+          commitOf(id, 1, lease, {
+            events: [event(id, 2)],
+            todos: [{ sessionId: id, turnId: 't1', todoId: 'x', status: 'running', attempts: 1, idempotencyKey: 'k' }],
+            status: 'idle',
+          }),
+        ),
+        'CONFLICT',
+      );
+      const rec = await store.getSession(id);
+      expect(rec).toMatchObject({ version: 2, lastSeq: 1, status: 'running' });
+      expect(await store.readEvents(id)).toHaveLength(1);
+      expect(await store.getTodos(id, 't1')).toEqual([]);
+    });
+
+    test('concurrent commits on the same version: exactly one succeeds', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'n', TTL);
+      const results = await Promise.allSettled(
+        [0, 1, 2, 3].map((i) => {
+          const ev = event(id, 1);
+          ev.message = `writer ${i}`;
+          return store.commit(commitOf(id, 1, lease, { events: [ev] }));
+        }),
+      );
+      expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
+      for (const r of results) if (r.status === 'rejected') expect(isDreamAgentError(r.reason, 'CONFLICT')).toBe(true);
+      expect(await store.readEvents(id)).toHaveLength(1);
+      expect((await store.getSession(id))?.version).toBe(2);
+    });
+
+    test('two owners racing for a free lease: exactly one wins', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'waiting', state: emptyState() }, 'creator', TTL);
+      await store.releaseLease(id, lease);
+      const tokens = await Promise.all(['a', 'b', 'c', 'd'].map((o) => store.acquireLease(id, o, TTL)));
+      const winners = tokens.filter((t): t is LeaseToken => t !== undefined);
+      expect(winners).toHaveLength(1);
+      const rec = await store.getSession(id);
+      expect(rec?.leaseOwner).toBe(winners[0]?.owner);
+      expect(rec?.leaseEpoch).toBe(winners[0]?.epoch);
+      expect(winners[0]?.epoch).toBeGreaterThan(lease.epoch);
+    });
+
+    test('a live lease cannot be taken; an expired one is taken over with a higher epoch (manual clock)', async (store, clock) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      expect(await store.acquireLease(id, 'b', TTL)).toBeUndefined();
+      clock.advance(TTL - 1);
+      expect(await store.acquireLease(id, 'b', TTL)).toBeUndefined();
+      clock.advance(2);
+      const taken = await store.acquireLease(id, 'b', TTL);
+      expect(taken).toEqual({ owner: 'b', epoch: lease.epoch + 1 });
+      expect((await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id)).not.toContain(id);
+    });
+
+    test('the old owner cannot commit, renew or release after a takeover (fencing)', async (store, clock) => {
+      const id = newId();
+      const { lease: old } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      clock.advance(TTL + 1);
+      const fresh = await store.acquireLease(id, 'b', TTL);
+      expect(fresh).toBeDefined();
+      await expectCode(store.commit(commitOf(id, 1, old, { events: [event(id, 1)] })), 'CONFLICT');
+      expect(await store.renewLease(id, old, TTL)).toBeUndefined();
+      await store.releaseLease(id, old);
+      expect((await store.getSession(id))?.leaseOwner).toBe('b');
+      if (!fresh) return;
+      await store.commit(commitOf(id, 1, fresh, { events: [event(id, 1)] }));
+      expect((await store.readEvents(id)).map((e) => e.seq)).toEqual([1]);
+    });
+
+    test('an owner whose lease expired cannot commit even if nobody took over', async (store, clock) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      clock.advance(TTL + 1);
+      await expectCode(store.commit(commitOf(id, 1, lease, { events: [event(id, 1)] })), 'CONFLICT');
+      expect(await store.readEvents(id)).toEqual([]);
+      expect((await store.listSessions({ leaseExpiredBefore: clock.now() })).map((s) => s.id)).toContain(id);
+    });
+
+    test('renewLease extends a live lease; commit renews or releases as asked', async (store, clock) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      clock.advance(TTL - 10);
+      const until = await store.renewLease(id, lease, TTL);
+      expect(until).toBe(clock.now() + TTL);
+      clock.advance(TTL - 10);
+      const r1 = await store.commit(commitOf(id, 1, lease));
+      expect(r1.leaseExpiresAt).toBe(clock.now() + TTL);
+      const r2 = await store.commit(commitOf(id, 2, lease, { leaseAction: 'release' }));
+      expect(r2.version).toBe(3);
+      const rec = await store.getSession(id);
+      expect(rec?.leaseOwner).toBeNull();
+      expect(await store.acquireLease(id, 'b', TTL)).toEqual({ owner: 'b', epoch: lease.epoch + 1 });
+    });
+
+    test('a released lease token is stale: re-acquiring gives a new epoch', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      await store.releaseLease(id, lease);
+      const again = await store.acquireLease(id, 'a', TTL);
+      expect(again?.epoch).toBe(lease.epoch + 1);
+      await expectCode(store.commit(commitOf(id, 1, lease)), 'CONFLICT');
+    });
+
+    test('events must continue the log exactly: a gap or a repeat fails and writes nothing', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      await expectCode(store.commit(commitOf(id, 1, lease, { events: [event(id, 2)] })), 'INVALID_INPUT');
+      await store.commit(commitOf(id, 1, lease, { events: [event(id, 1), event(id, 2)] }));
+      await expectCode(store.commit(commitOf(id, 2, lease, { events: [event(id, 2)] })), 'INVALID_INPUT');
+      await expectCode(store.commit(commitOf(id, 2, lease, { events: [event(id, 3), event(id, 5)] })), 'INVALID_INPUT');
+      const rec = await store.getSession(id);
+      expect(rec).toMatchObject({ version: 2, lastSeq: 2 });
+    });
+
+    test('readEvents pages by seq with after and limit; seqs are strictly increasing without gaps', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      let version = 1;
+      let seq = 0;
+      for (let batch = 0; batch < 5; batch += 1) {
+        const events = Array.from({ length: batch + 1 }, () => event(id, (seq += 1)));
+        await store.commit(commitOf(id, version, lease, { events }));
+        version += 1;
+      }
+      const all = await store.readEvents(id);
+      expect(all.map((e) => e.seq)).toEqual(Array.from({ length: 15 }, (_, i) => i + 1));
+      expect((await store.readEvents(id, { after: 10 })).map((e) => e.seq)).toEqual([11, 12, 13, 14, 15]);
+      expect((await store.readEvents(id, { after: 3, limit: 2 })).map((e) => e.seq)).toEqual([4, 5]);
+      expect(await store.readEvents(id, { after: 15 })).toEqual([]);
+      expect(all[0]).toEqual(event(id, 1));
+    });
+
+    test('todo rows are upserted by (turn, todo); other turns are separate', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      const row = { sessionId: id, turnId: 't1', todoId: 'a', status: 'running' as const, attempts: 1, idempotencyKey: 'k' };
+      await store.commit(commitOf(id, 1, lease, { todos: [row, { ...row, turnId: 't2' }] }));
+      await store.commit(commitOf(id, 2, lease, { todos: [{ ...row, status: 'completed', output: [1, 'two', { three: 3 }] }] }));
+      expect(await store.getTodos(id, 't1')).toEqual([{ ...row, status: 'completed', output: [1, 'two', { three: 3 }] }]);
+      expect((await store.getTodos(id, 't2'))[0]?.status).toBe('running');
+    });
+
+    test('plan versions are append-only: latest, by version, history; a duplicate version conflicts', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      const pv = (version: number) => ({
+        sessionId: id,
+        turnId: 't1',
+        plan: { id: 'p', version, todos: [{ id: `t${version}`, title: 'x', domain: 'data', input: {}, dependsOn: [] }] },
+        edits: [],
+        actor: version === 1 ? 'planner' : 'alice',
+        createdAt: version,
+      });
+      await store.commit(commitOf(id, 1, lease, { planVersions: [pv(1)] }));
+      await store.commit(commitOf(id, 2, lease, { planVersions: [pv(2), pv(3)] }));
+      expect((await store.getPlan(id, 'p'))?.plan.version).toBe(3);
+      expect((await store.getPlan(id, 'p', 2))?.actor).toBe('alice');
+      expect(await store.getPlan(id, 'p', 9)).toBeUndefined();
+      expect((await store.listPlanVersions(id, 'p')).map((v) => v.plan.version)).toEqual([1, 2, 3]);
+      await expectCode(store.commit(commitOf(id, 3, lease, { planVersions: [pv(3)], events: [event(id, 1)] })), 'CONFLICT');
+      expect(await store.readEvents(id)).toEqual([]);
+    });
+
+    test('the inbox keeps commands in order, de-duplicates ids and acks them in commits', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'waiting', state: emptyState() }, 'a', TTL);
+      const first = await store.enqueueCommand({ id: 'c1', sessionId: id, command: { type: 'pause' }, actor: 'alice', receivedAt: 1 });
+      expect(first.status).toBe('pending');
+      await store.enqueueCommand({ id: 'c2', sessionId: id, command: { type: 'resume' }, actor: 'bob', receivedAt: 2 });
+      const dup = await store.enqueueCommand({ id: 'c1', sessionId: id, command: { type: 'cancel' }, actor: 'eve', receivedAt: 3 });
+      expect(dup.command).toEqual({ type: 'pause' });
+      expect((await store.pendingCommands(id)).map((c) => c.id)).toEqual(['c1', 'c2']);
+      expect((await store.listSessions({ hasPendingCommands: true })).map((s) => s.id)).toContain(id);
+      await store.commit(
+        commitOf(id, 1, lease, {
+          inboxAcks: [
+            { commandId: 'c1', status: 'applied' },
+            { commandId: 'c2', status: 'rejected', error: { code: 'INVALID_STATE', message: 'not paused', retryable: false, details: {} } },
+          ],
+        }),
+      );
+      expect(await store.pendingCommands(id)).toEqual([]);
+      expect((await store.getCommand(id, 'c2'))?.error?.code).toBe('INVALID_STATE');
+      expect((await store.listSessions({ hasPendingCommands: true })).map((s) => s.id)).not.toContain(id);
+      await expectCode(store.commit(commitOf(id, 2, lease, { inboxAcks: [{ commandId: 'nope', status: 'applied' }] })), 'INVALID_INPUT');
+    });
+
+    test('returned objects are copies: mutating them never changes stored state', async (store) => {
+      const id = newId();
+      const { record, lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      record.state.turns = 42;
+      const ev = event(id, 1);
+      await store.commit(commitOf(id, 1, lease, { events: [ev] }));
+      ev.message = 'mutated after commit';
+      const loaded = await store.getSession(id);
+      expect(loaded?.state.turns).toBe(0);
+      if (loaded) loaded.status = 'idle';
+      const events = await store.readEvents(id);
+      expect(events[0]).toMatchObject({ message: 'step 1' });
+      (events[0] as { message: string }).message = 'changed';
+      expect((await store.readEvents(id))[0]).toMatchObject({ message: 'step 1' });
+      expect((await store.getSession(id))?.status).toBe('running');
+    });
+
+    test('listSessions filters by status and expired lease and pages by id', async (store, clock) => {
+      const prefix = newId();
+      const ids = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
+      const leases: LeaseToken[] = [];
+      for (const [i, sid] of ids.entries()) {
+        const { lease } = await store.createSession({ id: sid, status: i === 1 ? 'waiting' : 'running', state: emptyState() }, 'n', TTL);
+        leases.push(lease);
+      }
+      const first = leases[1];
+      if (first) await store.releaseLease(ids[1] ?? '', first);
+      const waiting = (await store.listSessions({ status: ['waiting'], limit: 1000 })).map((s) => s.id);
+      expect(waiting).toContain(ids[1]);
+      expect(waiting).not.toContain(ids[0]);
+      clock.advance(TTL + 1);
+      const expired = (await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id);
+      expect(expired).toEqual(expect.arrayContaining([ids[0], ids[1], ids[2]]));
+      const stuck = (await store.listSessions({ status: ['running'], leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id);
+      expect(stuck).toEqual(expect.arrayContaining([ids[0], ids[2]]));
+      expect(stuck).not.toContain(ids[1]);
+      const liveId = `${prefix}-d`;
+      await store.createSession({ id: liveId, status: 'running', state: emptyState() }, 'n', TTL);
+      expect((await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id)).not.toContain(liveId);
+      const page = await store.listSessions({ after: ids[0] ?? '', limit: 1 });
+      expect(page).toHaveLength(1);
+      expect((page[0]?.id ?? '') > (ids[0] ?? '')).toBe(true);
+    });
+
+    for (const [title, fn] of cases) {
+      const reason = options.skip?.[title];
+      if (reason !== undefined) {
+        it.skip(`${title} — skipped: ${reason}`, () => undefined);
+        continue;
+      }
+      it(title, async () => {
+        const clock = new ManualClock();
+        const subject = await factory({ clock });
+        try {
+          await fn(subject.store, clock);
+        } finally {
+          await subject.cleanup?.();
+        }
+      });
+    }
+  });
+}

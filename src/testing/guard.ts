@@ -1,0 +1,63 @@
+import { DreamAgentError } from '../errors/index.js';
+import type { Commit, Store } from '../ports/store.js';
+
+/**
+ * Wraps a Store and fails loudly when the engine mutates an object after handing it to `commit`, or
+ * mutates an object the store returned (returned objects are deep-frozen). Catches the aliasing bugs
+ * that make in-memory tests pass while a real database would have stored something else.
+ *
+ * @param inner - the store to wrap
+ * @returns a store with the same behaviour plus the checks; call `verify()` at the end of a test
+ */
+export function guardStore(inner: Store): Store & { verify(): void; commits: number } {
+  const committed: { commit: Commit; json: string }[] = [];
+  let commits = 0;
+  const check = (): void => {
+    for (const c of committed) {
+      if (JSON.stringify(c.commit) !== c.json) {
+        throw new DreamAgentError('INTERNAL', `an object passed to commit() for "${c.commit.sessionId}" was mutated after the commit`);
+      }
+    }
+  };
+  const freeze = <T>(value: T): T => {
+    if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+      Object.freeze(value);
+      for (const v of Object.values(value as Record<string, unknown>)) freeze(v);
+    }
+    return value;
+  };
+  const wrap =
+    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
+    async (...args: A): Promise<R> => {
+      check();
+      return freeze(await fn(...args));
+    };
+  const guarded: Store & { verify(): void; commits: number } = {
+    createSession: wrap(inner.createSession.bind(inner)),
+    getSession: wrap(inner.getSession.bind(inner)),
+    listSessions: wrap(inner.listSessions.bind(inner)),
+    acquireLease: wrap(inner.acquireLease.bind(inner)),
+    renewLease: wrap(inner.renewLease.bind(inner)),
+    releaseLease: wrap(inner.releaseLease.bind(inner)),
+    commit: async (c) => {
+      check();
+      const result = await inner.commit(c);
+      commits += 1;
+      committed.push({ commit: c, json: JSON.stringify(c) });
+      if (committed.length > 500) committed.shift();
+      return freeze(result);
+    },
+    getTodos: wrap(inner.getTodos.bind(inner)),
+    getPlan: wrap(inner.getPlan.bind(inner)),
+    listPlanVersions: wrap(inner.listPlanVersions.bind(inner)),
+    readEvents: wrap(inner.readEvents.bind(inner)),
+    enqueueCommand: wrap(inner.enqueueCommand.bind(inner)),
+    pendingCommands: wrap(inner.pendingCommands.bind(inner)),
+    getCommand: wrap(inner.getCommand.bind(inner)),
+    verify: check,
+    get commits() {
+      return commits;
+    },
+  };
+  return guarded;
+}

@@ -1,0 +1,13 @@
+/**
+ * `dream-agent/testing`: contract suites every port implementation runs, and fakes that keep tests honest.
+ *
+ * @packageDocumentation
+ */
+export { ManualClock } from './clock.js';
+export { guardStore } from './guard.js';
+export { storeContract } from './contracts/store.js';
+export type { StoreContractContext, StoreContractSubject, StoreContractOptions } from './contracts/store.js';
+export { busContract } from './contracts/bus.js';
+export type { BusContractSubject } from './contracts/bus.js';
+export { cacheContract } from './contracts/cache.js';
+export type { CacheContractSubject } from './contracts/cache.js';
