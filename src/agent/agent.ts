@@ -626,6 +626,7 @@ export class Agent {
           }
           continue;
         }
+        if (options.signal?.aborted) break;
         const timedOut = await new Promise<boolean>((resolve) => {
           const t = setTimeout(() => resolve(true), 1000);
           wake = () => {

@@ -11,3 +11,5 @@ export { busContract } from './contracts/bus.js';
 export type { BusContractSubject } from './contracts/bus.js';
 export { cacheContract } from './contracts/cache.js';
 export type { CacheContractSubject } from './contracts/cache.js';
+export { pausableStore } from './pausable.js';
+export type { PausableStore } from './pausable.js';

@@ -182,8 +182,10 @@ export function zodIssueList(
         if (issue.format === 'regex') {
           if (tooLong.has(formatPath(path))) break;
           const src = 'pattern' in issue && typeof issue.pattern === 'string' ? issue.pattern : '';
-          const original = patterns.get(src.replace(/^\/(.*)\/[a-z]*$/s, '$1')) ?? src;
-          out.push({ segments: path, message: `does not match the pattern ${original}` });
+          const original = patterns.get(src.replace(/^\/(.*)\/[a-z]*$/s, '$1'));
+          // A schema-author message (zod `.regex(re, message)`) says more than the pattern does.
+          const custom = original === undefined && !issue.message.startsWith('Invalid string');
+          out.push({ segments: path, message: custom ? issue.message : `does not match the pattern ${original ?? src}` });
         } else {
           out.push({ segments: path, message: `is not a valid ${issue.format}` });
         }
@@ -196,12 +198,15 @@ export function zodIssueList(
         let message: string;
         switch (issue.origin) {
           case 'string':
-            message = `expected a string of ${word} ${String(limit)} characters`;
+            message =
+              issue.code === 'too_small' && Number(limit) === 1
+                ? 'expected a non-empty string'
+                : `expected a string of ${word} ${String(limit)} character${Number(limit) === 1 ? '' : 's'}`;
             if (issue.code === 'too_big') tooLong.add(formatPath(path));
             break;
           case 'array':
           case 'set':
-            message = `expected ${word} ${String(limit)} items`;
+            message = `expected ${word} ${String(limit)} item${Number(limit) === 1 ? '' : 's'}`;
             break;
           default:
             message = `expected a number ${issue.code === 'too_big' ? (excl ? '<' : '<=') : excl ? '>' : '>='} ${String(limit)}`;

@@ -37,14 +37,16 @@ export interface WireReply {
 /** An injected fault. */
 export type WireFault =
   /** Reply with this status and an error body in the provider's format. */
-  | { type: 'status'; status: number; headers?: Record<string, string>; message?: string }
+  | { type: 'status'; status: number; headers?: Record<string, string>; message?: string; code?: string }
   /** 200 with a body that is not JSON (JSON replies) or an SSE event whose data is not JSON (streams). */
   | { type: 'malformed' }
   /**
    * Streams only: stop after `afterEvents` SSE events, by destroying the socket (`destroy`, default)
    * or by ending the response cleanly without the terminal events (`end`).
    */
-  | { type: 'cut'; afterEvents: number; mode?: 'destroy' | 'end' };
+  | { type: 'cut'; afterEvents: number; mode?: 'destroy' | 'end' }
+  /** Streams only: after `afterEvents` events, send the provider's in-stream error event and end. */
+  | { type: 'stream-error'; afterEvents: number; message?: string };
 
 /** One scripted step. */
 export interface WireStep {
@@ -151,7 +153,7 @@ export async function startLlmServer(): Promise<LlmServer> {
     }
     const fault = step?.fault;
     if (fault?.type === 'status') {
-      writeError(res, route, fault.status, fault.headers ?? {}, fault.message ?? `scripted status ${fault.status}`);
+      writeError(res, route, fault.status, fault.headers ?? {}, fault.message ?? `scripted status ${fault.status}`, fault.code);
       return;
     }
     const reply = step?.reply ?? {};
@@ -177,6 +179,16 @@ export async function startLlmServer(): Promise<LlmServer> {
       if (fault?.type === 'cut' && n >= fault.afterEvents) {
         if (fault.mode === 'end') res.end();
         else res.destroy();
+        return;
+      }
+      if (fault?.type === 'stream-error' && n >= fault.afterEvents) {
+        const message = fault.message ?? 'Overloaded';
+        res.write(
+          route === 'openai'
+            ? `data: ${JSON.stringify({ error: { message, type: 'server_error', param: null, code: null } })}\n\n`
+            : `event: error\ndata: ${JSON.stringify({ type: 'error', error: { type: 'overloaded_error', message } })}\n\n`,
+        );
+        res.end();
         return;
       }
       if (fault?.type === 'malformed' && n === 1) {
@@ -231,11 +243,12 @@ function writeError(
   status: number,
   headers: Record<string, string>,
   message: string,
+  code: string | null = null,
 ): void {
   const body =
     route === 'anthropic'
       ? { type: 'error', error: { type: anthropicErrorType(status), message } }
-      : { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code: null } };
+      : { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code } };
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
