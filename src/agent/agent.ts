@@ -155,6 +155,11 @@ export class Agent {
     };
   }
 
+  /** Number of sessions this agent is driving right now (waiting and paused sessions are never held). */
+  get activeSessions(): number {
+    return this.#active.size;
+  }
+
   /** The store this agent writes to. */
   get store(): Store {
     return this.#store;

@@ -96,6 +96,8 @@ export class SessionDriver {
     this.#lease = lease;
     this.#plan = plan;
     this.#todos = new Map(todos.map((t) => [t.todoId, t]));
+    this.#statusView = new LiveStatusView(this.#todos, this.#running);
+    this.#unhappy = todos.some((t) => t.status === 'failed' || t.status === 'skipped');
     this.#seq = rec.lastSeq;
     this.#pauseAnnounced = rec.state.turn?.paused ?? false;
   }
@@ -138,10 +140,6 @@ export class SessionDriver {
     this.#stopping = true;
     if (abort) this.#turnAbort.abort(new DreamAgentError('CLOSED', 'agent closed'));
     this.wake();
-  }
-
-  #wakePromise(): Promise<void> {
-    return new Promise<void>((resolve) => this.#wakers.push(resolve));
   }
 
   // ---------------------------------------------------------------- events and commits
@@ -513,14 +511,15 @@ export class SessionDriver {
     return base && todo.idempotent !== false;
   }
 
-  #states(): Map<string, TodoStatus> {
-    const m = new Map<string, TodoStatus>();
-    for (const [id, r] of this.#todos) m.set(id, r.status);
-    for (const id of this.#running.keys()) m.set(id, 'running');
-    return m;
+  /** A live view of todo statuses (O(1) to create; the scheduler only calls `get`). */
+  #states(): ReadonlyMap<string, TodoStatus> {
+    return this.#statusView;
   }
 
+  readonly #statusView: ReadonlyMap<string, TodoStatus>;
+
   #skip(todoId: string, reason: SkipReason, detail?: string): void {
+    this.#unhappy = true;
     const r = this.#touch(todoId);
     r.status = 'skipped';
     r.skipReason = reason;
@@ -574,12 +573,17 @@ export class SessionDriver {
         return 'continue';
       }
       // Todos that can never run because a dependency failed, was denied or skipped.
-      for (const t of blockedByFailure(current.todos, this.#states())) {
-        if (!this.#running.has(t.id)) this.#skip(t.id, 'dependency_failed', `a dependency of "${t.id}" did not complete`);
+      // Only todos that are not finished can become ready or blocked: scanning them keeps a long
+      // chain's cycle cost from growing with everything that already completed.
+      const open = current.todos.filter((t) => !isTerminal(this.#todos.get(t.id)?.status ?? 'pending'));
+      if (this.#unhappy) {
+        for (const t of blockedByFailure(current.todos, this.#states())) {
+          if (!this.#running.has(t.id)) this.#skip(t.id, 'dependency_failed', `a dependency of "${t.id}" did not complete`);
+        }
       }
       const runnable: Todo[] = [];
       let gated = false;
-      for (const todo of readyTodos(current.todos, this.#states())) {
+      for (const todo of readyTodos(open, this.#states())) {
         if (this.#running.has(todo.id)) continue;
         const rec = this.#todos.get(todo.id);
         if (!rec) continue;
@@ -634,7 +638,8 @@ export class SessionDriver {
         }
         if (gated) await this.commit();
         if (turn.pending.length === 0) {
-          throw new DreamAgentError('INTERNAL', 'no todo can run and nothing is awaited', { details: { states: Object.fromEntries(this.#states()) } });
+          const states = Object.fromEntries([...this.#todos].map(([id, r]) => [id, r.status]));
+          throw new DreamAgentError('INTERNAL', 'no todo can run and nothing is awaited', { details: { states } });
         }
         return 'rest';
       }
@@ -645,7 +650,17 @@ export class SessionDriver {
 
   async #raceRunning(): Promise<void> {
     const running = [...this.#running.values()];
-    await Promise.race([Promise.race(running.map((p) => p.then(() => undefined, () => undefined))), this.#wakePromise()]);
+    let waker: (() => void) | undefined;
+    const woken = new Promise<void>((resolve) => {
+      waker = resolve;
+      this.#wakers.push(resolve);
+    });
+    try {
+      await Promise.race([Promise.race(running.map((p) => p.then(() => undefined, () => undefined))), woken]);
+    } finally {
+      // Drop our waker so a long run without commands does not accumulate closures.
+      this.#wakers = this.#wakers.filter((w) => w !== waker);
+    }
     if (this.#lost) throw this.#lost;
   }
 
@@ -653,11 +668,26 @@ export class SessionDriver {
     while (this.#running.size > 0) await Promise.allSettled([...this.#running.values()]);
   }
 
-  #outputs(): Map<string, Json> {
+  /** Outputs of a todo's completed dependencies: references may only name dependencies. */
+  #outputs(todo: Todo): Map<string, Json> {
     const m = new Map<string, Json>();
-    for (const [id, r] of this.#todos) if (r.status === 'completed') m.set(id, r.output ?? null);
+    for (const id of todo.dependsOn) {
+      const r = this.#todos.get(id);
+      if (r?.status === 'completed') m.set(id, r.output ?? null);
+    }
     return m;
   }
+
+  /** The current plan, deep-frozen once per version and shared by every executor context. */
+  #frozenPlan(): Plan {
+    const plan = this.#plan ?? { id: '', version: 1, todos: [] };
+    if (this.#frozen?.source !== plan) this.#frozen = { source: plan, frozen: deepFreeze(clone(plan)) };
+    return this.#frozen.frozen;
+  }
+
+  #frozen: { source: Plan; frozen: Plan } | undefined;
+  /** Some todo failed or was skipped: dependents may be blocked (checked only then). */
+  #unhappy = false;
 
   async #runTodo(todo: Todo, turn: TurnState): Promise<void> {
     const rec = this.#touch(todo.id);
@@ -675,7 +705,7 @@ export class SessionDriver {
     const executor = this.#d.executorFor(todo.domain);
     try {
       if (!executor) throw new DreamAgentError('INVALID_PLAN', `no executor for domain "${todo.domain}"`, { details: { domain: todo.domain } });
-      const input = resolveInput(todo.input, this.#outputs());
+      const input = resolveInput(todo.input, this.#outputs(todo));
       const timeout = todo.timeoutMs ?? tool?.timeoutMs ?? this.#d.todoTimeoutMs;
       const result = await withTimeout(
         (signal) => {
@@ -685,7 +715,7 @@ export class SessionDriver {
             todoId: todo.id,
             idempotencyKey: rec.idempotencyKey,
             attempt: rec.attempts,
-            plan: clone(this.#plan ?? { id: '', version: 1, todos: [] }),
+            plan: this.#frozenPlan(),
             progress: (message, pct) => {
               if (!signal.aborted) this.#emit({ type: 'todo.progress', todoId: todo.id, message: String(message), ...(pct !== undefined ? { pct } : {}) });
             },
@@ -746,6 +776,7 @@ export class SessionDriver {
       } else {
         const error = serializeError(e, 'TOOL_FAILED');
         rec.status = 'failed';
+        this.#unhappy = true;
         rec.error = error;
         rec.finishedAt = this.#d.clock.now();
         this.#dirty.add(todo.id);
@@ -1021,4 +1052,30 @@ export function resultOf(rec: SessionRecord): RunResult {
   }
   if (turn.paused) return { ...base, status: 'paused' };
   return { ...base, status: 'waiting' };
+}
+
+/** Todo statuses read live from the driver's records; running todos read as `running`. */
+class LiveStatusView extends Map<string, TodoStatus> {
+  constructor(
+    private readonly todos: ReadonlyMap<string, TodoRecord>,
+    private readonly running: ReadonlyMap<string, unknown>,
+  ) {
+    super();
+  }
+
+  override get(id: string): TodoStatus | undefined {
+    return this.running.has(id) ? 'running' : this.todos.get(id)?.status;
+  }
+
+  override has(id: string): boolean {
+    return this.todos.has(id);
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
 }

@@ -64,7 +64,11 @@ const OutputSchema = z.object({
     .nullish()
     .transform((v) => v ?? []),
   clarification: z
-    .object({ question: z.string().min(1), slot: z.string().nullish(), options: z.array(z.string()).nullish() })
+    .object({
+      question: z.string().min(1),
+      slot: z.string().nullish(),
+      options: z.array(z.string()).nullish(),
+    })
     .nullish(),
 });
 type Output = z.infer<typeof OutputSchema>;
@@ -87,7 +91,11 @@ const OUTPUT_JSON_SCHEMA: JsonObject = {
     missingSlots: { type: 'array', items: { type: 'string' } },
     clarification: {
       anyOf: [
-        { type: 'object', properties: { question: { type: 'string' }, slot: { type: 'string' } }, required: ['question'] },
+        {
+          type: 'object',
+          properties: { question: { type: 'string' }, slot: { type: 'string' } },
+          required: ['question'],
+        },
         { type: 'null' },
       ],
     },
@@ -218,12 +226,16 @@ export class LlmCognitive implements Cognitive {
     if (first !== undefined) {
       const asked = o.clarification;
       const slotOfQuestion = asked?.slot ?? undefined;
-      const usable = asked !== null && asked !== undefined && (slotOfQuestion === undefined || missing.includes(slotOfQuestion));
+      const usable =
+        asked !== null &&
+        asked !== undefined &&
+        (slotOfQuestion === undefined || missing.includes(slotOfQuestion));
       const slot = usable ? (slotOfQuestion ?? first) : first;
       const question = usable
         ? asked.question
         : defaultClarification(slotSpecs.find((s) => s.name === first) ?? { name: first });
-      const options = usable && asked.options !== null && asked.options !== undefined ? asked.options : undefined;
+      const options =
+        usable && asked.options !== null && asked.options !== undefined ? asked.options : undefined;
       intent.clarification = { question, slot, ...(options === undefined ? {} : { options }) };
     }
     return intent;

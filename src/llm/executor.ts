@@ -90,10 +90,15 @@ export class LlmExecutor implements Executor {
       throw toLlmError(error, ctx.signal);
     }
     if (result === undefined) {
-      throw new DreamAgentError('LLM_ERROR', 'the model stream ended without a final result', { retryable: true });
+      throw new DreamAgentError('LLM_ERROR', 'the model stream ended without a final result', {
+        retryable: true,
+      });
     }
     // Prefer the assembled result: adapters guarantee it equals the deltas, but it is authoritative.
-    const output: LlmExecutorOutput = { text: result.text === '' ? text : result.text, truncated: result.finishReason === 'length' };
+    const output: LlmExecutorOutput = {
+      text: result.text === '' ? text : result.text,
+      truncated: result.finishReason === 'length',
+    };
     return { output };
   }
 }

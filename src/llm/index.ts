@@ -4,7 +4,12 @@
  *
  * @packageDocumentation
  */
-export { LlmCognitive, type LlmCognitiveOptions, type LlmIntentSlot, type LlmIntentSpec } from './cognitive.js';
+export {
+  LlmCognitive,
+  type LlmCognitiveOptions,
+  type LlmIntentSlot,
+  type LlmIntentSpec,
+} from './cognitive.js';
 export { LlmExecutor, type LlmExecutorOptions, type LlmExecutorOutput } from './executor.js';
 export { LlmPlanner, rankToolsLexically, type LlmPlannerOptions, type ToolSearch } from './planner.js';
 export { LlmResponder, type LlmResponderOptions } from './responder.js';

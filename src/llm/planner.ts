@@ -150,7 +150,9 @@ export class LlmPlanner implements Planner {
 
   async #plan(intent: Intent, ctx: PlanningContext): Promise<PlanDraft> {
     const tools = await this.#selectTools(intent, ctx);
-    const toolFree = (this.#options.toolFreeDomains ?? ['insight', 'content']).filter((d) => ctx.domains.includes(d));
+    const toolFree = (this.#options.toolFreeDomains ?? ['insight', 'content']).filter((d) =>
+      ctx.domains.includes(d),
+    );
     const maxTodos = this.#options.maxTodos ?? 20;
     const maxHistory = this.#options.maxHistory ?? 4;
     const messages = plannerPrompt({
@@ -188,7 +190,11 @@ export class LlmPlanner implements Planner {
       if (issues.length > 0) throw invalidPlan(issues, undefined, 0);
       return draft;
     } catch (error) {
-      if (isDreamAgentError(error, 'LLM_INVALID_OUTPUT') && error.details['stage'] === 'validate' && last !== undefined) {
+      if (
+        isDreamAgentError(error, 'LLM_INVALID_OUTPUT') &&
+        error.details['stage'] === 'validate' &&
+        last !== undefined
+      ) {
         throw invalidPlan(last.issues, error.details['raw'], error.details['attempts'], error);
       }
       throw error;
@@ -199,7 +205,9 @@ export class LlmPlanner implements Planner {
     const all = ctx.tools.list();
     const k = this.#options.maxTools ?? 20;
     if (all.length <= k) return all;
-    const query = [ctx.input, intent.name, ...Object.values(intent.slots).map((v) => JSON.stringify(v))].join(' ');
+    const query = [ctx.input, intent.name, ...Object.values(intent.slots).map((v) => JSON.stringify(v))].join(
+      ' ',
+    );
     const search = this.#options.searchTools ?? rankToolsLexically;
     const found = await search(query, k, ctx.tools);
     return found.slice(0, k);
@@ -218,7 +226,8 @@ export class LlmPlanner implements Planner {
       });
     }
     for (const [index, r] of raw.todos.entries()) {
-      const toolName = r.tool === null || r.tool === undefined || r.tool.trim() === '' ? undefined : r.tool.trim();
+      const toolName =
+        r.tool === null || r.tool === undefined || r.tool.trim() === '' ? undefined : r.tool.trim();
       const tool = toolName === undefined ? undefined : ctx.tools.get(toolName);
       let domain: string;
       if (tool !== undefined) {
@@ -250,7 +259,11 @@ export class LlmPlanner implements Planner {
       const parsed = TodoSchema.safeParse(candidate);
       if (!parsed.success) {
         for (const message of formatZodIssues(parsed.error)) {
-          issues.push({ code: 'invalid_input', todoId: r.id, message: `todo #${index + 1} ("${r.id}"): ${message}` });
+          issues.push({
+            code: 'invalid_input',
+            todoId: r.id,
+            message: `todo #${index + 1} ("${r.id}"): ${message}`,
+          });
         }
         continue;
       }
@@ -290,8 +303,12 @@ function validateToolInput(todo: Todo, catalog: ToolCatalog): string[] {
   if (todo.tool === undefined) return [];
   const tool = catalog.get(todo.tool);
   if (tool === undefined) return [];
-  const refKeys = new Set(Object.keys(todo.input).filter((k) => collectRefs(todo.input[k] as Json).length > 0));
-  const concrete: JsonObject = Object.fromEntries(Object.entries(todo.input).filter(([k]) => !refKeys.has(k)));
+  const refKeys = new Set(
+    Object.keys(todo.input).filter((k) => collectRefs(todo.input[k] as Json).length > 0),
+  );
+  const concrete: JsonObject = Object.fromEntries(
+    Object.entries(todo.input).filter(([k]) => !refKeys.has(k)),
+  );
   let result;
   try {
     result = tool.validateInput(concrete);
@@ -301,7 +318,9 @@ function validateToolInput(todo: Todo, catalog: ToolCatalog): string[] {
   if (result.ok) return [];
   return result.issues
     .filter((issue) => !mentionsAny(issue, refKeys))
-    .map((issue) => (issue.path === '' || issue.path === '/' ? issue.message : `${issue.path}: ${issue.message}`));
+    .map((issue) =>
+      issue.path === '' || issue.path === '/' ? issue.message : `${issue.path}: ${issue.message}`,
+    );
 }
 
 function mentionsAny(issue: { path: string; message: string }, keys: ReadonlySet<string>): boolean {
@@ -309,7 +328,9 @@ function mentionsAny(issue: { path: string; message: string }, keys: ReadonlySet
   const first = issue.path.replace(/^[$#]?[./]?/, '').split(/[./[\]]/)[0] ?? '';
   if (keys.has(first)) return true;
   // "missing required property 'x'" style messages name the key instead of pointing at it.
-  return [...keys].some((k) => new RegExp(`['"\`]${k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}['"\`]`).test(issue.message));
+  return [...keys].some((k) =>
+    new RegExp(`['"\`]${k.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}['"\`]`).test(issue.message),
+  );
 }
 
 function invalidPlan(
@@ -323,7 +344,11 @@ function invalidPlan(
   return new DreamAgentError(
     'INVALID_PLAN',
     `the model's plan is invalid${typeof attempts === 'number' && attempts > 0 ? ` after ${attempts} attempt(s)` : ''}: ${first}${more > 0 ? ` (and ${more} more)` : ''}`,
-    { retryable: false, cause, details: { issues: issues.map((i) => ({ ...i })), raw: raw ?? null, attempts: attempts ?? null } },
+    {
+      retryable: false,
+      cause,
+      details: { issues: issues.map((i) => ({ ...i })), raw: raw ?? null, attempts: attempts ?? null },
+    },
   );
 }
 

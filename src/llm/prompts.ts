@@ -137,7 +137,9 @@ export function cognitivePrompt(p: CognitivePromptInput): ChatMessage[] {
       ? ''
       : dataBlock(
           'clarifications',
-          p.clarifications.map((c) => `Q: ${c.question}${c.slot === undefined ? '' : ` [${c.slot}]`}\nA: ${c.answer}`).join('\n'),
+          p.clarifications
+            .map((c) => `Q: ${c.question}${c.slot === undefined ? '' : ` [${c.slot}]`}\nA: ${c.answer}`)
+            .join('\n'),
         ),
     p.retrieved.length === 0 ? '' : dataBlock('retrieved context', p.retrieved.join('\n---\n')),
     dataBlock('user request', p.input),
@@ -296,7 +298,12 @@ export function executorPrompt(p: ExecutorPromptInput): ChatMessage[] {
  * @param p - the todo title, the (possibly truncated) content, and the target size
  * @returns the messages
  */
-export function summarisePrompt(p: { request: string; title: string; content: string; maxTokens: number }): ChatMessage[] {
+export function summarisePrompt(p: {
+  request: string;
+  title: string;
+  content: string;
+  maxTokens: number;
+}): ChatMessage[] {
   return [
     {
       role: 'system',
@@ -307,7 +314,9 @@ export function summarisePrompt(p: { request: string; title: string; content: st
     },
     {
       role: 'user',
-      content: [dataBlock('user request', p.request), dataBlock(`result of "${p.title}"`, p.content)].join('\n\n'),
+      content: [dataBlock('user request', p.request), dataBlock(`result of "${p.title}"`, p.content)].join(
+        '\n\n',
+      ),
     },
   ];
 }
@@ -337,7 +346,7 @@ export interface ResponderPromptInput {
  */
 export function responderPrompt(p: ResponderPromptInput): ChatMessage[] {
   const system = [
-    'You are the answering stage of an enterprise assistant. Answer the user\'s request in natural language from the results of the steps that ran.',
+    "You are the answering stage of an enterprise assistant. Answer the user's request in natural language from the results of the steps that ran.",
     'Be concise and concrete. Mention failed or skipped steps honestly and never claim that something happened when its step did not complete.',
     DATA_RULE,
   ].join('\n');

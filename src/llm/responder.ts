@@ -103,7 +103,11 @@ export class LlmResponder implements Responder {
     }));
   }
 
-  async #budget(turn: TurnSummary, sections: ResponseSection[], ctx: ResponseContext): Promise<ResponseSection[]> {
+  async #budget(
+    turn: TurnSummary,
+    sections: ResponseSection[],
+    ctx: ResponseContext,
+  ): Promise<ResponseSection[]> {
     const budget = this.#options.maxContextTokens ?? 6000;
     const sizes = sections.map((s) => estimateTokens(s.content));
     const shares = fairShares(sizes, budget);
@@ -120,7 +124,12 @@ export class LlmResponder implements Responder {
     return out;
   }
 
-  async #summarise(request: string, section: ResponseSection, share: number, ctx: ResponseContext): Promise<string> {
+  async #summarise(
+    request: string,
+    section: ResponseSection,
+    share: number,
+    ctx: ResponseContext,
+  ): Promise<string> {
     const maxInput = this.#options.maxSummaryInputTokens ?? 12_000;
     const input = truncate(section.content, maxInput);
     try {

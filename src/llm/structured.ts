@@ -106,7 +106,8 @@ export async function generateObject<T>(
     let result: GenerateResult;
     try {
       result = await model.generate({
-        messages,
+        // A copy per call: the repair loop appends to `messages`, and a model may keep the request.
+        messages: [...messages],
         responseFormat: {
           type: 'json',
           schema: jsonSchema,
@@ -140,7 +141,13 @@ export async function generateObject<T>(
     `the model output failed ${failure.stage === 'validate' ? 'validation' : 'its schema'} after ${maxRepairs + 1} attempt(s): ${failure.issues[0] ?? 'unknown issue'}`,
     {
       retryable: false,
-      details: { raw: failure.text, issues: failure.issues, stage: failure.stage, attempts: maxRepairs + 1, usage },
+      details: {
+        raw: failure.text,
+        issues: failure.issues,
+        stage: failure.stage,
+        attempts: maxRepairs + 1,
+        usage,
+      },
     },
   );
 }
@@ -216,6 +223,20 @@ function toZod<T>(schema: ObjectSchema<T>): z.ZodType<T> {
   }
 }
 
+/** The deepest nesting accepted in structured output. */
+const MAX_DEPTH = 64;
+
+function depthExceeds(value: unknown, max: number): boolean {
+  const stack: [unknown, number][] = [[value, 0]];
+  while (stack.length > 0) {
+    const [v, depth] = stack.pop() as [unknown, number];
+    if (typeof v !== 'object' || v === null) continue;
+    if (depth >= max) return true;
+    for (const child of Array.isArray(v) ? v : Object.values(v)) stack.push([child, depth + 1]);
+  }
+  return false;
+}
+
 function outputText(result: GenerateResult): string {
   if (result.text.trim() !== '') return result.text;
   // Some models answer a JSON request with a tool call instead of text: accept its arguments.
@@ -223,14 +244,27 @@ function outputText(result: GenerateResult): string {
   return call === undefined ? result.text : call.arguments;
 }
 
-function checkOutput<T>(text: string, schema: z.ZodType<T>, validate?: (value: T) => readonly string[]): Check<T> {
+function checkOutput<T>(
+  text: string,
+  schema: z.ZodType<T>,
+  validate?: (value: T) => readonly string[],
+): Check<T> {
   const parsed = parseJsonOutput(text);
   if (parsed === undefined) {
     return {
       ok: false,
       stage: 'parse',
-      issues: [text.trim() === '' ? 'the answer was empty: a JSON value is required' : 'the answer is not valid JSON'],
+      issues: [
+        text.trim() === ''
+          ? 'the answer was empty: a JSON value is required'
+          : 'the answer is not valid JSON',
+      ],
     };
+  }
+  // Schema validators and JSON.stringify recurse: a pathologically deep value (a model looping on
+  // "[[[[…") would overflow the stack with an untyped RangeError. Refuse it as invalid output instead.
+  if (depthExceeds(parsed.value, MAX_DEPTH)) {
+    return { ok: false, stage: 'schema', issues: [`the value is nested more than ${MAX_DEPTH} levels deep`] };
   }
   const result = schema.safeParse(parsed.value);
   if (!result.success) return { ok: false, stage: 'schema', issues: formatZodIssues(result.error) };

@@ -164,7 +164,11 @@ export interface LanguageModel {
 }
 
 /** An all-zero {@link TokenUsage}. */
-export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({ inputTokens: 0, outputTokens: 0, totalTokens: 0 });
+export const ZERO_USAGE: Readonly<TokenUsage> = Object.freeze({
+  inputTokens: 0,
+  outputTokens: 0,
+  totalTokens: 0,
+});
 
 /**
  * Adds token usages.
@@ -200,7 +204,9 @@ export async function collectStream(
     else if (chunk.type === 'finish') result = chunk.result;
   }
   if (result === undefined) {
-    throw new DreamAgentError('LLM_ERROR', 'the model stream ended without a final result', { retryable: true });
+    throw new DreamAgentError('LLM_ERROR', 'the model stream ended without a final result', {
+      retryable: true,
+    });
   }
   return result;
 }
@@ -217,17 +223,25 @@ export function parseToolArguments(call: ToolCall): JsonObject {
   try {
     value = JSON.parse(call.arguments === '' ? '{}' : call.arguments);
   } catch (cause) {
-    throw new DreamAgentError('LLM_INVALID_OUTPUT', `the arguments of tool call "${call.name}" are not valid JSON`, {
-      cause,
-      retryable: false,
-      details: { tool: call.name, raw: call.arguments },
-    });
+    throw new DreamAgentError(
+      'LLM_INVALID_OUTPUT',
+      `the arguments of tool call "${call.name}" are not valid JSON`,
+      {
+        cause,
+        retryable: false,
+        details: { tool: call.name, raw: call.arguments },
+      },
+    );
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
-    throw new DreamAgentError('LLM_INVALID_OUTPUT', `the arguments of tool call "${call.name}" are not a JSON object`, {
-      retryable: false,
-      details: { tool: call.name, raw: call.arguments },
-    });
+    throw new DreamAgentError(
+      'LLM_INVALID_OUTPUT',
+      `the arguments of tool call "${call.name}" are not a JSON object`,
+      {
+        retryable: false,
+        details: { tool: call.name, raw: call.arguments },
+      },
+    );
   }
   return value as JsonObject;
 }
@@ -277,7 +291,10 @@ export class UsageTracker {
   constructor(options: UsageTrackerOptions = {}) {
     const max = options.maxRecords ?? 1000;
     if (!Number.isInteger(max) || max < 0) {
-      throw new DreamAgentError('INVALID_INPUT', `maxRecords must be a non-negative integer, got ${String(max)}`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `maxRecords must be a non-negative integer, got ${String(max)}`,
+      );
     }
     this.#max = max;
     this.#now = options.now ?? Date.now;
@@ -289,7 +306,12 @@ export class UsageTracker {
    * @param entry - provider, model, layer and usage of the call
    * @returns the stored record
    */
-  record(entry: { provider: string; model: string; layer?: string | undefined; usage: TokenUsage }): UsageRecord {
+  record(entry: {
+    provider: string;
+    model: string;
+    layer?: string | undefined;
+    usage: TokenUsage;
+  }): UsageRecord {
     const record: UsageRecord = {
       provider: entry.provider,
       model: entry.model,
@@ -365,14 +387,23 @@ export class UsageTracker {
  * @param defaultLayer - the label for requests that carry no `layer`
  * @returns a model with the same provider and model id
  */
-export function withUsageTracking(model: LanguageModel, tracker: UsageTracker, defaultLayer?: string): LanguageModel {
+export function withUsageTracking(
+  model: LanguageModel,
+  tracker: UsageTracker,
+  defaultLayer?: string,
+): LanguageModel {
   const label = (request: GenerateRequest): string | undefined => request.layer ?? defaultLayer;
   return {
     provider: model.provider,
     model: model.model,
     async generate(request) {
       const result = await model.generate(request);
-      tracker.record({ provider: model.provider, model: result.model, layer: label(request), usage: result.usage });
+      tracker.record({
+        provider: model.provider,
+        model: result.model,
+        layer: label(request),
+        usage: result.usage,
+      });
       return result;
     },
     async *stream(request) {
@@ -405,7 +436,10 @@ export function toLlmError(error: unknown, signal?: AbortSignal): DreamAgentErro
     return new DreamAgentError('ABORTED', 'the model call was aborted', { cause: error, retryable: false });
   }
   const message = error instanceof Error ? error.message : String(error);
-  return new DreamAgentError('LLM_ERROR', `the model call failed: ${message}`, { cause: error, retryable: true });
+  return new DreamAgentError('LLM_ERROR', `the model call failed: ${message}`, {
+    cause: error,
+    retryable: true,
+  });
 }
 
 /**

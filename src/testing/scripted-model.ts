@@ -55,7 +55,10 @@ export interface ScriptedFailure {
 export type ScriptedTurn =
   | ScriptedReply
   | ScriptedFailure
-  | ((request: GenerateRequest, index: number) => ScriptedReply | ScriptedFailure | Promise<ScriptedReply | ScriptedFailure>);
+  | ((
+      request: GenerateRequest,
+      index: number,
+    ) => ScriptedReply | ScriptedFailure | Promise<ScriptedReply | ScriptedFailure>);
 
 /** Options of a {@link ScriptedModel}. */
 export interface ScriptedModelOptions {
@@ -186,12 +189,17 @@ export class ScriptedModel implements LanguageModel {
     const inputTokens =
       reply.usage?.inputTokens ?? request.messages.reduce((n, m) => n + estimateTokens(m.content), 0);
     const outputTokens =
-      reply.usage?.outputTokens ?? estimateTokens(text) + toolCalls.reduce((n, c) => n + estimateTokens(c.arguments), 0);
+      reply.usage?.outputTokens ??
+      estimateTokens(text) + toolCalls.reduce((n, c) => n + estimateTokens(c.arguments), 0);
     return {
       text,
       toolCalls,
       finishReason: reply.finishReason ?? (toolCalls.length > 0 ? 'tool_calls' : 'stop'),
-      usage: { inputTokens, outputTokens, totalTokens: reply.usage?.totalTokens ?? inputTokens + outputTokens },
+      usage: {
+        inputTokens,
+        outputTokens,
+        totalTokens: reply.usage?.totalTokens ?? inputTokens + outputTokens,
+      },
       model: request.model ?? this.model,
       id: `scripted-${this.#calls}`,
     };
@@ -204,7 +212,10 @@ function splitWords(text: string): string[] {
 
 function throwIfAborted(signal: AbortSignal | undefined): void {
   if (signal?.aborted) {
-    throw new DreamAgentError('ABORTED', 'the model call was aborted', { cause: signal.reason, retryable: false });
+    throw new DreamAgentError('ABORTED', 'the model call was aborted', {
+      cause: signal.reason,
+      retryable: false,
+    });
   }
 }
 
@@ -214,7 +225,12 @@ function sleep(ms: number, signal: AbortSignal | undefined): Promise<void> {
   return new Promise((resolve, reject) => {
     const onAbort = (): void => {
       clearTimeout(timer);
-      reject(new DreamAgentError('ABORTED', 'the model call was aborted', { cause: signal?.reason, retryable: false }));
+      reject(
+        new DreamAgentError('ABORTED', 'the model call was aborted', {
+          cause: signal?.reason,
+          retryable: false,
+        }),
+      );
     };
     const timer = setTimeout(() => {
       signal?.removeEventListener('abort', onAbort);

@@ -42,7 +42,10 @@ function write(value: unknown, out: string[], seen: Set<object>): void {
       return;
     case 'number':
       if (!Number.isFinite(value)) {
-        throw new DreamAgentError('INVALID_INPUT', `cannot canonicalise the non-finite number ${String(value)}`);
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `cannot canonicalise the non-finite number ${String(value)}`,
+        );
       }
       out.push(Object.is(value, -0) ? '0' : JSON.stringify(value));
       return;

@@ -8,9 +8,20 @@ import { z } from 'zod';
 import { DreamAgentError } from '../errors/index.js';
 import type { Json, JsonObject } from '../model/json.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
-import { createHttpInvoker, HTTP_METHODS, type HttpHandlerOptions, type HttpHandlerSpec } from './handlers/http.js';
+import {
+  createHttpInvoker,
+  HTTP_METHODS,
+  type HttpHandlerOptions,
+  type HttpHandlerSpec,
+} from './handlers/http.js';
 import { formatZodIssues, validateWithZod } from './json-schema.js';
-import type { ToolApproval, ToolContext, ToolDefinitionError, ToolHandle, ValidationResult } from './types.js';
+import type {
+  ToolApproval,
+  ToolContext,
+  ToolDefinitionError,
+  ToolHandle,
+  ValidationResult,
+} from './types.js';
 
 /** Tool names: a letter, then letters, digits, `_`, `.`, `:` or `-`; at most 128 characters; no `@`. */
 export const TOOL_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
@@ -83,7 +94,15 @@ export function normalizeApproval(a: z.output<typeof ToolApprovalInputSchema>): 
 /** The parts of a handle that come from the metadata. */
 export type ToolMeta = Pick<
   ToolHandle,
-  'name' | 'description' | 'domain' | 'tags' | 'approval' | 'idempotent' | 'cacheTtlSeconds' | 'timeoutMs' | 'retries'
+  | 'name'
+  | 'description'
+  | 'domain'
+  | 'tags'
+  | 'approval'
+  | 'idempotent'
+  | 'cacheTtlSeconds'
+  | 'timeoutMs'
+  | 'retries'
 >;
 
 /**
@@ -148,7 +167,8 @@ function findNonJson(v: unknown, path: string, depth: number): { path: string; w
         return undefined;
       }
       const proto = Object.getPrototypeOf(v) as unknown;
-      if (proto !== Object.prototype && proto !== null) return { path, what: `an instance of ${(v as object).constructor.name}` };
+      if (proto !== Object.prototype && proto !== null)
+        return { path, what: `an instance of ${(v as object).constructor.name}` };
       for (const [k, item] of Object.entries(v)) {
         const b = findNonJson(item, path === '' ? k : `${path}.${k}`, depth + 1);
         if (b) return b;
@@ -162,8 +182,7 @@ function findNonJson(v: unknown, path: string, depth: number): { path: string; w
 
 /** A code tool's handler: a function of the parsed input, or an http endpoint. */
 export type CodeToolHandler<I extends z.ZodType, O extends z.ZodType> =
-  | ((input: z.output<I>, ctx: ToolContext) => z.input<O> | Promise<z.input<O>>)
-  | { http: HttpHandlerSpec };
+  ((input: z.output<I>, ctx: ToolContext) => z.input<O> | Promise<z.input<O>>) | { http: HttpHandlerSpec };
 
 /** What {@link defineTool} takes: the fields of a YAML definition, with zod schemas and a function. */
 export interface DefineToolOptions<I extends z.ZodType, O extends z.ZodType> {
@@ -234,7 +253,8 @@ export function defineTool<I extends z.ZodType, O extends z.ZodType = z.ZodType<
   const inputSchema = toJson(input);
   const outputSchema = output === undefined ? undefined : toJson(output);
   const meta = toolMetaFields(parsed.data);
-  const handlerSource: Json = typeof handler === 'function' ? handler.toString() : (handler.http as unknown as Json);
+  const handlerSource: Json =
+    typeof handler === 'function' ? handler.toString() : (handler.http as unknown as Json);
   const revision = contentVersion({
     meta: metaInput as unknown as Json,
     input: inputSchema,
@@ -252,7 +272,9 @@ export function defineTool<I extends z.ZodType, O extends z.ZodType = z.ZodType<
       const msg = formatZodIssues(httpSpec.error.issues, handler.http)
         .map((i) => `handler.http.${i.path}: ${i.message}`)
         .join('; ');
-      throw new DreamAgentError('TOOL_INVALID', `invalid tool definition "${meta.name}": ${msg}`, { retryable: false });
+      throw new DreamAgentError('TOOL_INVALID', `invalid tool definition "${meta.name}": ${msg}`, {
+        retryable: false,
+      });
     }
     invoke = createHttpInvoker(meta.name, httpSpec.data as HttpHandlerSpec, http);
   }
@@ -264,7 +286,8 @@ export function defineTool<I extends z.ZodType, O extends z.ZodType = z.ZodType<
     inputSchema,
     source: '<code>',
     validateInput: (value) => validateWithZod(input, value),
-    validateOutput: (value) => (output === undefined ? checkJsonValue(value) : validateWithZod(output, value)),
+    validateOutput: (value) =>
+      output === undefined ? checkJsonValue(value) : validateWithZod(output, value),
     invoke,
   };
   if (outputSchema !== undefined) handle.outputSchema = outputSchema;

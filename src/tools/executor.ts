@@ -35,7 +35,15 @@ export interface ToolExecutorOptions {
   defaultTimeoutMs?: number;
 }
 
-const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'ETIMEDOUT', 'EPIPE', 'EAI_AGAIN', 'ENOTFOUND', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ETIMEDOUT',
+  'EPIPE',
+  'EAI_AGAIN',
+  'ENOTFOUND',
+  'UND_ERR_SOCKET',
+]);
 
 /**
  * Runs the todo's tool. Use one instance for every domain (data, insight, content, ops, custom).
@@ -66,7 +74,9 @@ export class ToolExecutor implements Executor {
    */
   resolve(todo: Todo, tools: ToolCatalog): ToolHandle {
     if (todo.tool === undefined) {
-      throw new DreamAgentError('TOOL_NOT_FOUND', `todo "${todo.id}" names no tool`, { details: { todoId: todo.id } });
+      throw new DreamAgentError('TOOL_NOT_FOUND', `todo "${todo.id}" names no tool`, {
+        details: { todoId: todo.id },
+      });
     }
     const pinned = todo.metadata?.[TOOL_VERSION_METADATA_KEY];
     const version = typeof pinned === 'string' ? pinned : undefined;
@@ -74,7 +84,9 @@ export class ToolExecutor implements Executor {
     if (tool === undefined) {
       throw new DreamAgentError(
         'TOOL_NOT_FOUND',
-        version === undefined ? `tool "${todo.tool}" is not registered` : `tool "${todo.tool}" version "${version}" is not registered`,
+        version === undefined
+          ? `tool "${todo.tool}" is not registered`
+          : `tool "${todo.tool}" version "${version}" is not registered`,
         { details: { todoId: todo.id, tool: todo.tool, ...(version === undefined ? {} : { version }) } },
       );
     }
@@ -97,22 +109,32 @@ export class ToolExecutor implements Executor {
 
     const checked = tool.validateInput(input);
     if (!checked.ok) {
-      throw new DreamAgentError('INVALID_INPUT', `invalid input for tool "${tool.name}": ${describeIssues(checked)}`, {
-        details: { ...details, issues: checked.issues },
-      });
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `invalid input for tool "${tool.name}": ${describeIssues(checked)}`,
+        {
+          details: { ...details, issues: checked.issues },
+        },
+      );
     }
     const value = checked.value;
 
     const cache = this.options.cache === false ? undefined : (this.options.cache ?? ctx.cache);
     const ttl = tool.cacheTtlSeconds;
-    const key = cache !== undefined && ttl !== undefined && ttl > 0 ? toolCacheKey(tool.name, tool.version, value) : undefined;
+    const key =
+      cache !== undefined && ttl !== undefined && ttl > 0
+        ? toolCacheKey(tool.name, tool.version, value)
+        : undefined;
     if (cache !== undefined && key !== undefined) {
       try {
         const hit = await cache.get(key);
         if (hit !== undefined) {
           const valid = tool.validateOutput(hit);
           if (valid.ok) return { output: valid.value, cached: true };
-          ctx.logger.warn({ ...details, issues: valid.issues }, 'cached tool output no longer valid; running the tool');
+          ctx.logger.warn(
+            { ...details, issues: valid.issues },
+            'cached tool output no longer valid; running the tool',
+          );
         }
       } catch (err) {
         // A cache must never fail a todo: an error is a miss.
@@ -123,10 +145,14 @@ export class ToolExecutor implements Executor {
     const raw = await this.runWithRetries(tool, todo, value, ctx);
     const out = tool.validateOutput(raw === undefined ? null : raw);
     if (!out.ok) {
-      throw new DreamAgentError('TOOL_FAILED', `tool "${tool.name}" returned invalid output: ${describeIssues(out)}`, {
-        retryable: false,
-        details: { ...details, issues: out.issues },
-      });
+      throw new DreamAgentError(
+        'TOOL_FAILED',
+        `tool "${tool.name}" returned invalid output: ${describeIssues(out)}`,
+        {
+          retryable: false,
+          details: { ...details, issues: out.issues },
+        },
+      );
     }
     if (cache !== undefined && key !== undefined && ttl !== undefined) {
       try {
@@ -138,7 +164,12 @@ export class ToolExecutor implements Executor {
     return { output: out.value, cached: false };
   }
 
-  private async runWithRetries(tool: ToolHandle, todo: Todo, input: Json, ctx: ExecutionContext): Promise<Json> {
+  private async runWithRetries(
+    tool: ToolHandle,
+    todo: Todo,
+    input: Json,
+    ctx: ExecutionContext,
+  ): Promise<Json> {
     const max = tool.retries?.max ?? 0;
     const base = tool.retries?.backoffMs ?? 500;
     const timeoutMs = todo.timeoutMs ?? tool.timeoutMs ?? this.options.defaultTimeoutMs;
@@ -158,7 +189,14 @@ export class ToolExecutor implements Executor {
         const after = err.details['retryAfterMs'];
         if (typeof after === 'number') delay = Math.max(delay, Math.min(after, this.maxBackoffMs));
         ctx.logger.debug(
-          { tool: tool.name, version: tool.version, todoId: todo.id, retry: retry + 1, delayMs: delay, code: err.code },
+          {
+            tool: tool.name,
+            version: tool.version,
+            todoId: todo.id,
+            retry: retry + 1,
+            delayMs: delay,
+            code: err.code,
+          },
           'retrying tool',
         );
         try {

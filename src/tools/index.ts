@@ -34,6 +34,7 @@ export {
   loadToolFile,
   parseToolFile,
   YamlToolDefinitionSchema,
+  DEFAULT_MAX_TOOL_FILE_BYTES,
   type ToolFileOptions,
   type ToolFileResult,
   type YamlToolDefinition,

@@ -55,10 +55,22 @@ export interface JsonValidator {
 }
 
 /** The result of {@link compileJsonSchema}. */
-export type CompileJsonSchemaResult = { ok: true; validator: JsonValidator } | { ok: false; issues: SchemaIssue[] };
+export type CompileJsonSchemaResult =
+  { ok: true; validator: JsonValidator } | { ok: false; issues: SchemaIssue[] };
 
 const JSON_TYPES = ['string', 'number', 'integer', 'boolean', 'object', 'array', 'null'] as const;
-const SCHEMA_KEYWORDS = ['additionalProperties', 'additionalItems', 'not', 'contains', 'propertyNames', 'if', 'then', 'else', 'unevaluatedProperties', 'unevaluatedItems'];
+const SCHEMA_KEYWORDS = [
+  'additionalProperties',
+  'additionalItems',
+  'not',
+  'contains',
+  'propertyNames',
+  'if',
+  'then',
+  'else',
+  'unevaluatedProperties',
+  'unevaluatedItems',
+];
 const SCHEMA_MAP_KEYWORDS = ['properties', 'patternProperties', '$defs', 'definitions', 'dependentSchemas'];
 const SCHEMA_LIST_KEYWORDS = ['allOf', 'anyOf', 'oneOf', 'prefixItems'];
 const NUMBER_KEYWORDS = ['minimum', 'maximum', 'exclusiveMinimum', 'exclusiveMaximum', 'multipleOf'];
@@ -83,12 +95,18 @@ export function compileJsonSchema(schema: unknown, limits: JsonSchemaLimits = {}
   const lim = { ...DEFAULT_JSON_SCHEMA_LIMITS, ...limits };
   const issues: SchemaIssue[] = [];
   if (typeof schema !== 'boolean' && !isPlainObject(schema)) {
-    return { ok: false, issues: [{ path: [], message: `expected a JSON Schema object, got ${describe(schema)}` }] };
+    return {
+      ok: false,
+      issues: [{ path: [], message: `expected a JSON Schema object, got ${describe(schema)}` }],
+    };
   }
   const counter = { nodes: 0, tooBig: false };
   countNodes(schema, counter, lim.maxNodes);
   if (counter.tooBig) {
-    return { ok: false, issues: [{ path: [], message: `schema is too large (more than ${lim.maxNodes} nodes)` }] };
+    return {
+      ok: false,
+      issues: [{ path: [], message: `schema is too large (more than ${lim.maxNodes} nodes)` }],
+    };
   }
   const patterns = new Map<string, string>();
   const rewritten = checkNode(schema, [], 0, schema, lim, issues, patterns);
@@ -97,7 +115,10 @@ export function compileJsonSchema(schema: unknown, limits: JsonSchemaLimits = {}
   try {
     zodSchema = z.fromJSONSchema(rewritten as Parameters<typeof z.fromJSONSchema>[0]);
   } catch (e) {
-    return { ok: false, issues: [{ path: [], message: `unsupported schema: ${e instanceof Error ? e.message : String(e)}` }] };
+    return {
+      ok: false,
+      issues: [{ path: [], message: `unsupported schema: ${e instanceof Error ? e.message : String(e)}` }],
+    };
   }
   return {
     ok: true,
@@ -140,7 +161,10 @@ export function formatZodIssues(
   value: unknown,
   patterns: Map<string, string> = new Map(),
 ): { path: string; message: string }[] {
-  return zodIssueList(zodIssues, value, patterns).map((i) => ({ path: formatPath(i.segments), message: i.message }));
+  return zodIssueList(zodIssues, value, patterns).map((i) => ({
+    path: formatPath(i.segments),
+    message: i.message,
+  }));
 }
 
 /**
@@ -166,16 +190,19 @@ export function zodIssueList(
       case 'invalid_type':
         out.push({
           segments: path,
-          message: at.found ? `expected ${issue.expected}, got ${describe(at.value)}` : `is required (expected ${issue.expected})`,
+          message: at.found
+            ? `expected ${issue.expected}, got ${describe(at.value)}`
+            : `is required (expected ${issue.expected})`,
         });
         break;
       case 'unrecognized_keys':
-        for (const key of issue.keys) out.push({ segments: [...path, key], message: 'is not an allowed property' });
+        for (const key of issue.keys)
+          out.push({ segments: [...path, key], message: 'is not an allowed property' });
         break;
       case 'invalid_value':
         out.push({
           segments: path,
-          message: `expected ${issue.values.length === 1 ? '' : 'one of '}${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${at.found ? JSON.stringify(at.value) ?? describe(at.value) : 'nothing'}`,
+          message: `expected ${issue.values.length === 1 ? '' : 'one of '}${issue.values.map((v) => JSON.stringify(v)).join(', ')}, got ${at.found ? (JSON.stringify(at.value) ?? describe(at.value)) : 'nothing'}`,
         });
         break;
       case 'invalid_format':
@@ -185,7 +212,10 @@ export function zodIssueList(
           const original = patterns.get(src.replace(/^\/(.*)\/[a-z]*$/s, '$1'));
           // A schema-author message (zod `.regex(re, message)`) says more than the pattern does.
           const custom = original === undefined && !issue.message.startsWith('Invalid string');
-          out.push({ segments: path, message: custom ? issue.message : `does not match the pattern ${original ?? src}` });
+          out.push({
+            segments: path,
+            message: custom ? issue.message : `does not match the pattern ${original ?? src}`,
+          });
         } else {
           out.push({ segments: path, message: `is not a valid ${issue.format}` });
         }
@@ -239,7 +269,9 @@ export function zodIssueList(
     }
   }
   // A string that is too long also fails its (length-guarded) pattern: report only the length.
-  return out.filter((i) => !(tooLong.has(formatPath(i.segments)) && i.message.startsWith('does not match the pattern')));
+  return out.filter(
+    (i) => !(tooLong.has(formatPath(i.segments)) && i.message.startsWith('does not match the pattern')),
+  );
 }
 
 /**
@@ -318,7 +350,8 @@ function checkNode(
     return node;
   }
   const out: Record<string, unknown> = { ...node };
-  const sub = (v: unknown, p: (string | number)[]): unknown => checkNode(v, p, depth + 1, root, lim, issues, patterns);
+  const sub = (v: unknown, p: (string | number)[]): unknown =>
+    checkNode(v, p, depth + 1, root, lim, issues, patterns);
 
   if ('type' in node) {
     const t = node['type'];
@@ -336,7 +369,10 @@ function checkNode(
     if (!(k in node)) continue;
     const m = node[k];
     if (!isPlainObject(m)) {
-      issues.push({ path: [...path, k], message: `expected an object mapping names to schemas, got ${describe(m)}` });
+      issues.push({
+        path: [...path, k],
+        message: `expected an object mapping names to schemas, got ${describe(m)}`,
+      });
       continue;
     }
     const copy: Record<string, unknown> = {};
@@ -350,23 +386,34 @@ function checkNode(
     if (!(k in node)) continue;
     const l = node[k];
     if (!Array.isArray(l) || l.length === 0) {
-      issues.push({ path: [...path, k], message: `expected a non-empty list of schemas, got ${describe(l)}` });
+      issues.push({
+        path: [...path, k],
+        message: `expected a non-empty list of schemas, got ${describe(l)}`,
+      });
       continue;
     }
     out[k] = l.map((s, i) => sub(s, [...path, k, i]));
   }
   if ('items' in node) {
     const items = node['items'];
-    out['items'] = Array.isArray(items) ? items.map((s, i) => sub(s, [...path, 'items', i])) : sub(items, [...path, 'items']);
+    out['items'] = Array.isArray(items)
+      ? items.map((s, i) => sub(s, [...path, 'items', i]))
+      : sub(items, [...path, 'items']);
   }
   if ('required' in node) {
     const r = node['required'];
     if (!Array.isArray(r) || r.some((x) => typeof x !== 'string')) {
-      issues.push({ path: [...path, 'required'], message: `expected a list of property names, got ${describe(r)}` });
+      issues.push({
+        path: [...path, 'required'],
+        message: `expected a list of property names, got ${describe(r)}`,
+      });
     }
   }
   if ('enum' in node && !Array.isArray(node['enum'])) {
-    issues.push({ path: [...path, 'enum'], message: `expected a list of values, got ${describe(node['enum'])}` });
+    issues.push({
+      path: [...path, 'enum'],
+      message: `expected a list of values, got ${describe(node['enum'])}`,
+    });
   }
   for (const k of NUMBER_KEYWORDS) {
     if (k in node && (typeof node[k] !== 'number' || !Number.isFinite(node[k]))) {
@@ -376,13 +423,19 @@ function checkNode(
   for (const k of COUNT_KEYWORDS) {
     const v = node[k];
     if (k in node && (typeof v !== 'number' || !Number.isInteger(v) || v < 0)) {
-      issues.push({ path: [...path, k], message: `expected a non-negative integer, got ${JSON.stringify(v) ?? describe(v)}` });
+      issues.push({
+        path: [...path, k],
+        message: `expected a non-negative integer, got ${JSON.stringify(v) ?? describe(v)}`,
+      });
     }
   }
   if ('$ref' in node) {
     const ref = node['$ref'];
     if (typeof ref !== 'string' || !ref.startsWith('#')) {
-      issues.push({ path: [...path, '$ref'], message: `only local references ("#/...") are supported, got ${JSON.stringify(ref)}` });
+      issues.push({
+        path: [...path, '$ref'],
+        message: `only local references ("#/...") are supported, got ${JSON.stringify(ref)}`,
+      });
     } else if (!resolvePointer(root, ref)) {
       issues.push({ path: [...path, '$ref'], message: `reference ${JSON.stringify(ref)} does not resolve` });
     }
@@ -390,13 +443,17 @@ function checkNode(
   if ('pattern' in node) {
     const p = node['pattern'];
     if (typeof p !== 'string') {
-      issues.push({ path: [...path, 'pattern'], message: `expected a regular expression string, got ${describe(p)}` });
+      issues.push({
+        path: [...path, 'pattern'],
+        message: `expected a regular expression string, got ${describe(p)}`,
+      });
     } else if (checkPattern(p, [...path, 'pattern'], lim, issues)) {
       const guarded = `^(?![\\s\\S]{${lim.maxPatternInputLength + 1}})[\\s\\S]*?(?:${p})`;
       patterns.set(guarded, `/${p}/`);
       out['pattern'] = guarded;
       const max = node['maxLength'];
-      if (typeof max !== 'number' || max > lim.maxPatternInputLength) out['maxLength'] = lim.maxPatternInputLength;
+      if (typeof max !== 'number' || max > lim.maxPatternInputLength)
+        out['maxLength'] = lim.maxPatternInputLength;
     }
   }
   return out;
@@ -408,7 +465,8 @@ function resolvePointer(root: unknown, ref: string): boolean {
   let cur: unknown = root;
   for (const raw of ref.slice(2).split('/')) {
     const key = decodeURIComponent(raw).replace(/~1/g, '/').replace(/~0/g, '~');
-    if (typeof cur !== 'object' || cur === null || !Object.prototype.hasOwnProperty.call(cur, key)) return false;
+    if (typeof cur !== 'object' || cur === null || !Object.prototype.hasOwnProperty.call(cur, key))
+      return false;
     cur = (cur as Record<string, unknown>)[key];
   }
   return true;
@@ -422,7 +480,10 @@ function checkPattern(p: string, path: (string | number)[], lim: Limits, issues:
   try {
     new RegExp(p);
   } catch (e) {
-    issues.push({ path, message: `invalid regular expression: ${e instanceof Error ? e.message : String(e)}` });
+    issues.push({
+      path,
+      message: `invalid regular expression: ${e instanceof Error ? e.message : String(e)}`,
+    });
     return false;
   }
   const unsafe = unsafePatternReason(p);
@@ -470,7 +531,14 @@ interface Frame {
   alternation: boolean;
 }
 
-const newFrame = (): Frame => ({ repeated: [], fixed: [], all: [], firsts: [], started: false, alternation: false });
+const newFrame = (): Frame => ({
+  repeated: [],
+  fixed: [],
+  all: [],
+  firsts: [],
+  started: false,
+  alternation: false,
+});
 
 /**
  * A conservative static check for regexes that can backtrack exponentially: a repeated group that

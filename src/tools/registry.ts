@@ -23,7 +23,12 @@ import type { Embedder, VectorStore } from '../ports/vector.js';
 import { sha256Hex } from './canonical.js';
 import { LexicalToolIndex, toolSearchText } from './search.js';
 import type { ToolCatalog, ToolDefinitionError, ToolHandle, ToolSearchHit } from './types.js';
-import { parseToolFile, type ToolFileOptions, type ToolFileResult } from './yaml.js';
+import {
+  DEFAULT_MAX_TOOL_FILE_BYTES,
+  parseToolFile,
+  type ToolFileOptions,
+  type ToolFileResult,
+} from './yaml.js';
 
 /** Payloads of the registry's events. */
 export interface ToolRegistryEvents {
@@ -138,6 +143,8 @@ export class ToolRegistry implements ToolCatalog {
   private readonly vectorPending = new Map<string, ToolHandle | null>();
   private vectorFlush: Promise<void> = Promise.resolve();
   private vectorScheduled = false;
+  /** While a file is swapped in, events wait here so observers only ever see the whole new state. */
+  private deferred: (() => void)[] | undefined;
 
   /** @param options - logger, versions kept, vector search, file options */
   constructor(private readonly options: ToolRegistryOptions = {}) {
@@ -261,7 +268,14 @@ export class ToolRegistry implements ToolCatalog {
       this.removeFile(abs);
       return { file: abs, tools: [], errors: [], fatal: false };
     }
-    return (await this.syncFile(abs, { mtimeMs: st.mtimeMs, size: st.size }, true)) ?? { file: abs, tools: [], errors: [], fatal: false };
+    return (
+      (await this.syncFile(abs, { mtimeMs: st.mtimeMs, size: st.size }, true)) ?? {
+        file: abs,
+        tools: [],
+        errors: [],
+        fatal: false,
+      }
+    );
   }
 
   /**
@@ -397,7 +411,8 @@ export class ToolRegistry implements ToolCatalog {
         const matches = await vectorStore.query(vector, k, { kind: VECTOR_KIND });
         const hits: ToolSearchHit[] = [];
         for (const m of matches) {
-          const name = typeof m.metadata?.['name'] === 'string' ? m.metadata['name'] : m.id.replace(/^tool:/, '');
+          const name =
+            typeof m.metadata?.['name'] === 'string' ? m.metadata['name'] : m.id.replace(/^tool:/, '');
           const tool = this.get(name);
           if (tool !== undefined) hits.push({ tool, score: m.score });
         }
@@ -419,6 +434,10 @@ export class ToolRegistry implements ToolCatalog {
   // ---------------------------------------------------------------------------------------------
 
   private emit<K extends ToolRegistryEventName>(event: K, payload: ToolRegistryEvents[K]): void {
+    if (this.deferred !== undefined) {
+      this.deferred.push(() => this.emit(event, payload));
+      return;
+    }
     // Listeners are called one by one so that a throwing observer cannot stop the others — or leave
     // the registry half-updated.
     for (const fn of this.emitter.listeners(event)) {
@@ -440,7 +459,13 @@ export class ToolRegistry implements ToolCatalog {
       return 'registered';
     }
     const same = e.versions.get(tool.version);
-    if (same === tool || (same !== undefined && same === e.latest && same.revision !== undefined && same.revision === tool.revision)) {
+    if (
+      same === tool ||
+      (same !== undefined &&
+        same === e.latest &&
+        same.revision !== undefined &&
+        same.revision === tool.revision)
+    ) {
       return 'unchanged';
     }
     const previous = e.latest;
@@ -545,7 +570,11 @@ export class ToolRegistry implements ToolCatalog {
     else await this.syncFile(path, { mtimeMs: st.mtimeMs, size: st.size }, false);
   }
 
-  private async syncFile(file: string, st: { mtimeMs: number; size: number }, force: boolean): Promise<ToolFileResult | undefined> {
+  private async syncFile(
+    file: string,
+    st: { mtimeMs: number; size: number },
+    force: boolean,
+  ): Promise<ToolFileResult | undefined> {
     const r = await this.readChanged(file, st, force);
     if (r === undefined) return undefined;
     const applied = this.applyFile(r);
@@ -559,8 +588,9 @@ export class ToolRegistry implements ToolCatalog {
     force: boolean,
   ): Promise<LoadedFile | undefined> {
     const prev = this.files.get(file);
-    if (!force && prev !== undefined && prev.mtimeMs === st.mtimeMs && prev.size === st.size) return undefined;
-    const max = this.options.files?.maxFileBytes ?? 1024 * 1024;
+    if (!force && prev !== undefined && prev.mtimeMs === st.mtimeMs && prev.size === st.size)
+      return undefined;
+    const max = this.options.files?.maxFileBytes ?? DEFAULT_MAX_TOOL_FILE_BYTES;
     let text: string;
     try {
       text = st.size > max ? '' : await readFile(file, 'utf8');
@@ -570,6 +600,12 @@ export class ToolRegistry implements ToolCatalog {
         return undefined;
       }
       throw e;
+    }
+    if (!force && text.trim() === '' && prev !== undefined && prev.names.size > 0) {
+      // Editors and writeFile truncate before writing: an empty read is almost always a save in
+      // progress, not a request to drop every tool. The write that follows triggers another event.
+      // (To remove the tools, delete the file.)
+      return undefined;
     }
     const hash = sha256Hex(text);
     if (!force && prev !== undefined && prev.hash === hash) {
@@ -582,7 +618,15 @@ export class ToolRegistry implements ToolCatalog {
         ? {
             file,
             tools: [],
-            errors: [{ file, line: 1, column: 1, path: '', message: `file is too large (${st.size} bytes; the limit is ${max})` }],
+            errors: [
+              {
+                file,
+                line: 1,
+                column: 1,
+                path: '',
+                message: `file is too large (${st.size} bytes; the limit is ${max})`,
+              },
+            ],
             fatal: true,
           }
         : parseToolFile(text, file, this.options.files);
@@ -594,6 +638,17 @@ export class ToolRegistry implements ToolCatalog {
     tools: ToolHandle[];
     errors: ToolDefinitionError[];
   } {
+    this.deferred = [];
+    try {
+      return this.swapFile(r);
+    } finally {
+      const events = this.deferred;
+      this.deferred = undefined;
+      for (const fire of events) fire();
+    }
+  }
+
+  private swapFile(r: LoadedFile): { tools: ToolHandle[]; errors: ToolDefinitionError[] } {
     const file = r.file;
     const errors = [...r.errors];
     const prev = this.files.get(file);

@@ -7,7 +7,25 @@
  */
 import type { ToolHandle, ToolSearchHit } from './types.js';
 
-const STOPWORDS = new Set(['a', 'an', 'and', 'the', 'of', 'for', 'to', 'in', 'on', 'by', 'with', 'or', 'from', 'is', 'it', 'me', 'my']);
+const STOPWORDS = new Set([
+  'a',
+  'an',
+  'and',
+  'the',
+  'of',
+  'for',
+  'to',
+  'in',
+  'on',
+  'by',
+  'with',
+  'or',
+  'from',
+  'is',
+  'it',
+  'me',
+  'my',
+]);
 
 /**
  * Splits text into lowercase search terms: camelCase and separators split words, stop words are

@@ -11,7 +11,8 @@ export interface ToolApproval {
 }
 
 /** The result of validating a value against a tool schema. */
-export type ValidationResult = { ok: true; value: Json } | { ok: false; issues: { path: string; message: string }[] };
+export type ValidationResult =
+  { ok: true; value: Json } | { ok: false; issues: { path: string; message: string }[] };
 
 /**
  * A registered tool as the engine sees it: metadata, validators and an invoker. Both YAML tools and

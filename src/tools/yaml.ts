@@ -12,8 +12,19 @@ import { readFile, stat } from 'node:fs/promises';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { z } from 'zod';
 import type { Json, JsonObject } from '../model/json.js';
-import { checkJsonValue, contentVersion, HttpHandlerSpecSchema, toolMetaFields, toolMetaShape } from './define.js';
-import { checkHttpSpec, createHttpInvoker, type HttpHandlerOptions, type HttpHandlerSpec } from './handlers/http.js';
+import {
+  checkJsonValue,
+  contentVersion,
+  HttpHandlerSpecSchema,
+  toolMetaFields,
+  toolMetaShape,
+} from './define.js';
+import {
+  checkHttpSpec,
+  createHttpInvoker,
+  type HttpHandlerOptions,
+  type HttpHandlerSpec,
+} from './handlers/http.js';
 import { createModuleInvoker, resolveModulePath } from './handlers/module.js';
 import { compileJsonSchema, formatPath, zodIssueList, type JsonSchemaLimits } from './json-schema.js';
 import type { ToolDefinitionError, ToolHandle } from './types.js';
@@ -42,11 +53,14 @@ export const YamlToolDefinitionSchema = z.strictObject({
 /** One YAML tool definition, as written. */
 export type YamlToolDefinition = z.input<typeof YamlToolDefinitionSchema>;
 
+/** The default size limit of one tool file (256 KiB). */
+export const DEFAULT_MAX_TOOL_FILE_BYTES = 256 * 1024;
+
 /** Options for loading tool files. */
 export interface ToolFileOptions {
   /** Bounds on input/output JSON Schemas. */
   schemaLimits?: JsonSchemaLimits;
-  /** Largest accepted file, in bytes (default 1 MiB). */
+  /** Largest accepted file, in bytes (default 256 KiB: YAML parsing costs a few µs per byte, and tool files are small). */
   maxFileBytes?: number;
   /** Options of http handlers (env, fetch). */
   http?: HttpHandlerOptions;
@@ -83,7 +97,7 @@ export function formatToolDefinitionError(e: ToolDefinitionError): string {
  * @returns the tools and errors; never throws for a bad file
  */
 export async function loadToolFile(file: string, options: ToolFileOptions = {}): Promise<ToolFileResult> {
-  const max = options.maxFileBytes ?? 1024 * 1024;
+  const max = options.maxFileBytes ?? DEFAULT_MAX_TOOL_FILE_BYTES;
   try {
     const st = await stat(file);
     if (st.size > max) return fatal(file, `file is too large (${st.size} bytes; the limit is ${max})`);
@@ -111,8 +125,9 @@ function fatal(file: string, message: string, line = 1, column = 1): ToolFileRes
  * ```
  */
 export function parseToolFile(text: string, file: string, options: ToolFileOptions = {}): ToolFileResult {
-  const max = options.maxFileBytes ?? 1024 * 1024;
-  if (Buffer.byteLength(text) > max) return fatal(file, `file is too large (${Buffer.byteLength(text)} bytes; the limit is ${max})`);
+  const max = options.maxFileBytes ?? DEFAULT_MAX_TOOL_FILE_BYTES;
+  if (Buffer.byteLength(text) > max)
+    return fatal(file, `file is too large (${Buffer.byteLength(text)} bytes; the limit is ${max})`);
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter });
   if (!Array.isArray(docs)) return { file, tools: [], errors: [], fatal: false }; // empty stream
@@ -125,7 +140,13 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
     for (const err of doc.errors) {
       const pos = err.linePos?.[0] ?? { line: 1, col: 1 };
       const message = (err.message.split('\n')[0] ?? err.message).replace(/ at line \d+, column \d+:?$/, '');
-      errors.push({ file, line: pos.line, column: pos.col, path: '', message: `YAML syntax error: ${message}` });
+      errors.push({
+        file,
+        line: pos.line,
+        column: pos.col,
+        path: '',
+        message: `YAML syntax error: ${message}`,
+      });
     }
   }
   if (errors.length > 0) return { file, tools: [], errors, fatal: true };
@@ -137,7 +158,12 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
       js = doc.toJS({ maxAliasCount: 100 });
     } catch (e) {
       const start = doc.contents?.range?.[0] ?? 0;
-      return fatal(file, `cannot read the document: ${e instanceof Error ? e.message : String(e)}`, at(start).line, at(start).column);
+      return fatal(
+        file,
+        `cannot read the document: ${e instanceof Error ? e.message : String(e)}`,
+        at(start).line,
+        at(start).column,
+      );
     }
     if (js === null || js === undefined) continue;
     if (Array.isArray(js)) js.forEach((raw, i) => entries.push({ raw, prefix: [i], doc }));
@@ -153,7 +179,10 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
       errors.push({ file, ...at(locate(doc, full)), path: formatPath(full), message });
     };
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
-      report([], `expected a tool definition (a mapping), got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}`);
+      report(
+        [],
+        `expected a tool definition (a mapping), got ${raw === null ? 'null' : Array.isArray(raw) ? 'a list' : typeof raw}`,
+      );
       continue;
     }
     const before = errors.length;
@@ -173,7 +202,10 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
 
     let invoke: ToolHandle['invoke'] | undefined;
     if (def.handler.module !== undefined) {
-      const spec = { module: def.handler.module, ...(def.handler.export === undefined ? {} : { export: def.handler.export }) };
+      const spec = {
+        module: def.handler.module,
+        ...(def.handler.export === undefined ? {} : { export: def.handler.export }),
+      };
       const resolved = resolveModulePath(spec, file);
       if ('error' in resolved) report(['handler', 'module'], resolved.error);
       else invoke = createModuleInvoker(def.name, spec, resolved.path);
@@ -185,11 +217,13 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
     }
 
     const dupLine = seen.get(def.name);
-    if (dupLine !== undefined) report(['name'], `duplicate tool name "${def.name}" (first defined at line ${dupLine})`);
+    if (dupLine !== undefined)
+      report(['name'], `duplicate tool name "${def.name}" (first defined at line ${dupLine})`);
     else seen.set(def.name, at(locate(doc, [...prefix, 'name'])).line);
     const namePos = at(locate(doc, [...prefix, 'name']));
 
-    if (errors.length > before || !input.ok || invoke === undefined || (output !== undefined && !output.ok)) continue;
+    if (errors.length > before || !input.ok || invoke === undefined || (output !== undefined && !output.ok))
+      continue;
     const revision = contentVersion(raw as Json);
     nameLines[def.name] = namePos;
     const handle: ToolHandle = {

@@ -8,7 +8,7 @@
  * request with nothing scripted gets a non-retryable 500 so that a test fails loudly.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 
 /** Which protocol endpoint a request hit. */
 export type WireRoute = 'openai' | 'anthropic' | 'embeddings';
@@ -93,7 +93,7 @@ export interface LlmServer {
 export async function startLlmServer(): Promise<LlmServer> {
   const steps: WireStep[] = [];
   const requests: RecordedRequest[] = [];
-  const sockets = new Set<import('node:net').Socket>();
+  const sockets = new Set<Socket>();
   let counter = 0;
 
   const take = (route: WireRoute): WireStep | undefined => {
@@ -148,12 +148,25 @@ export async function startLlmServer(): Promise<LlmServer> {
       if (res.destroyed || req.socket.destroyed) return;
     }
     if (step === undefined && route !== 'embeddings') {
-      writeError(res, route, 500, { 'x-should-retry': 'false' }, 'llm-server: no scripted step for this request');
+      writeError(
+        res,
+        route,
+        500,
+        { 'x-should-retry': 'false' },
+        'llm-server: no scripted step for this request',
+      );
       return;
     }
     const fault = step?.fault;
     if (fault?.type === 'status') {
-      writeError(res, route, fault.status, fault.headers ?? {}, fault.message ?? `scripted status ${fault.status}`, fault.code);
+      writeError(
+        res,
+        route,
+        fault.status,
+        fault.headers ?? {},
+        fault.message ?? `scripted status ${fault.status}`,
+        fault.code,
+      );
       return;
     }
     const reply = step?.reply ?? {};
@@ -174,7 +187,11 @@ export async function startLlmServer(): Promise<LlmServer> {
       return;
     }
     const events = route === 'openai' ? openaiEvents(id, body, reply) : anthropicEvents(id, body, reply);
-    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', 'x-request-id': `req_${id}` });
+    res.writeHead(200, {
+      'content-type': 'text/event-stream',
+      'cache-control': 'no-cache',
+      'x-request-id': `req_${id}`,
+    });
     for (const [n, event] of events.entries()) {
       if (fault?.type === 'cut' && n >= fault.afterEvents) {
         if (fault.mode === 'end') res.end();
@@ -192,7 +209,9 @@ export async function startLlmServer(): Promise<LlmServer> {
         return;
       }
       if (fault?.type === 'malformed' && n === 1) {
-        res.write(route === 'openai' ? 'data: {"choices": [\n\n' : 'event: content_block_delta\ndata: {"type": \n\n');
+        res.write(
+          route === 'openai' ? 'data: {"choices": [\n\n' : 'event: content_block_delta\ndata: {"type": \n\n',
+        );
         res.end();
         return;
       }
@@ -248,7 +267,14 @@ function writeError(
   const body =
     route === 'anthropic'
       ? { type: 'error', error: { type: anthropicErrorType(status), message } }
-      : { error: { message, type: status === 429 ? 'rate_limit_exceeded' : 'server_error', param: null, code } };
+      : {
+          error: {
+            message,
+            type: status === 429 ? 'rate_limit_exceeded' : 'server_error',
+            param: null,
+            code,
+          },
+        };
   res.writeHead(status, { 'content-type': 'application/json', ...headers });
   res.end(JSON.stringify(body));
 }
@@ -310,13 +336,22 @@ function openaiCompletion(id: number, body: Record<string, unknown>, reply: Wire
         finish_reason: finishOf(reply),
       },
     ],
-    usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+    usage: {
+      prompt_tokens: usage.input,
+      completion_tokens: usage.output,
+      total_tokens: usage.input + usage.output,
+    },
     system_fingerprint: 'fp_local',
   };
 }
 
 function openaiEvents(id: number, body: Record<string, unknown>, reply: WireReply): string[] {
-  const base = { id: `chatcmpl-${id}`, object: 'chat.completion.chunk', created: 1_700_000_000, model: modelOf(body) };
+  const base = {
+    id: `chatcmpl-${id}`,
+    object: 'chat.completion.chunk',
+    created: 1_700_000_000,
+    model: modelOf(body),
+  };
   const includeUsage =
     typeof body['stream_options'] === 'object' &&
     body['stream_options'] !== null &&
@@ -330,7 +365,14 @@ function openaiEvents(id: number, body: Record<string, unknown>, reply: WireRepl
     const args = argsText(c);
     events.push(
       chunk({
-        tool_calls: [{ index: i, id: c.id ?? `call_${id}_${i}`, type: 'function', function: { name: c.name, arguments: '' } }],
+        tool_calls: [
+          {
+            index: i,
+            id: c.id ?? `call_${id}_${i}`,
+            type: 'function',
+            function: { name: c.name, arguments: '' },
+          },
+        ],
       }),
     );
     const mid = Math.ceil(args.length / 2);
@@ -345,7 +387,11 @@ function openaiEvents(id: number, body: Record<string, unknown>, reply: WireRepl
       `data: ${JSON.stringify({
         ...base,
         choices: [],
-        usage: { prompt_tokens: usage.input, completion_tokens: usage.output, total_tokens: usage.input + usage.output },
+        usage: {
+          prompt_tokens: usage.input,
+          completion_tokens: usage.output,
+          total_tokens: usage.input + usage.output,
+        },
       })}\n\n`,
     );
   }
@@ -355,12 +401,18 @@ function openaiEvents(id: number, body: Record<string, unknown>, reply: WireRepl
 
 // ---- Anthropic Messages ------------------------------------------------------------------------
 
-const STOP_REASONS = { stop: 'end_turn', length: 'max_tokens', tool_calls: 'tool_use', content_filter: 'refusal' } as const;
+const STOP_REASONS = {
+  stop: 'end_turn',
+  length: 'max_tokens',
+  tool_calls: 'tool_use',
+  content_filter: 'refusal',
+} as const;
 
 function anthropicMessage(id: number, body: Record<string, unknown>, reply: WireReply): unknown {
   const usage = usageOf(reply);
   const content: unknown[] = [];
-  if (reply.text !== undefined && reply.text !== '') content.push({ type: 'text', text: reply.text, citations: null });
+  if (reply.text !== undefined && reply.text !== '')
+    content.push({ type: 'text', text: reply.text, citations: null });
   for (const [i, c] of (reply.toolCalls ?? []).entries()) {
     // A real API always sends an object here; raw text that is not JSON is sent as a string to simulate garbage.
     let input: unknown;
@@ -379,7 +431,12 @@ function anthropicMessage(id: number, body: Record<string, unknown>, reply: Wire
     content,
     stop_reason: STOP_REASONS[finishOf(reply)],
     stop_sequence: null,
-    usage: { input_tokens: usage.input, output_tokens: usage.output, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+    usage: {
+      input_tokens: usage.input,
+      output_tokens: usage.output,
+      cache_creation_input_tokens: 0,
+      cache_read_input_tokens: 0,
+    },
   };
 }
 
@@ -397,14 +454,21 @@ function anthropicEvents(id: number, body: Record<string, unknown>, reply: WireR
         content: [],
         stop_reason: null,
         stop_sequence: null,
-        usage: { input_tokens: usage.input, output_tokens: 1, cache_creation_input_tokens: 0, cache_read_input_tokens: 0 },
+        usage: {
+          input_tokens: usage.input,
+          output_tokens: 1,
+          cache_creation_input_tokens: 0,
+          cache_read_input_tokens: 0,
+        },
       },
     }),
     'event: ping\ndata: {"type": "ping"}\n\n',
   ];
   let index = 0;
   if (reply.text !== undefined && reply.text !== '') {
-    events.push(ev('content_block_start', { index, content_block: { type: 'text', text: '', citations: null } }));
+    events.push(
+      ev('content_block_start', { index, content_block: { type: 'text', text: '', citations: null } }),
+    );
     for (const piece of reply.chunks ?? words(reply.text)) {
       events.push(ev('content_block_delta', { index, delta: { type: 'text_delta', text: piece } }));
     }
@@ -421,7 +485,10 @@ function anthropicEvents(id: number, body: Record<string, unknown>, reply: WireR
     );
     const mid = Math.ceil(args.length / 2);
     for (const part of [args.slice(0, mid), args.slice(mid)]) {
-      if (part !== '') events.push(ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: part } }));
+      if (part !== '')
+        events.push(
+          ev('content_block_delta', { index, delta: { type: 'input_json_delta', partial_json: part } }),
+        );
     }
     events.push(ev('content_block_stop', { index }));
     index += 1;
@@ -438,7 +505,12 @@ function anthropicEvents(id: number, body: Record<string, unknown>, reply: WireR
 
 // ---- OpenAI Embeddings -------------------------------------------------------------------------
 
-function writeEmbeddings(res: ServerResponse, body: Record<string, unknown>, reply: WireReply, fault: WireFault | undefined): void {
+function writeEmbeddings(
+  res: ServerResponse,
+  body: Record<string, unknown>,
+  reply: WireReply,
+  fault: WireFault | undefined,
+): void {
   if (fault?.type === 'malformed') {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"data": [');

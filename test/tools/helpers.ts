@@ -27,8 +27,19 @@ export function manualClock(start = 1_000_000): Clock & { sleeps: number[]; adva
 }
 
 /** Builds a todo. */
-export function todo(tool: string | undefined, input: Record<string, Json> = {}, extra: Partial<Todo> = {}): Todo {
-  return TodoSchema.parse({ id: 't1', title: 'test', domain: 'data', ...(tool === undefined ? {} : { tool }), input, ...extra });
+export function todo(
+  tool: string | undefined,
+  input: Record<string, Json> = {},
+  extra: Partial<Todo> = {},
+): Todo {
+  return TodoSchema.parse({
+    id: 't1',
+    title: 'test',
+    domain: 'data',
+    ...(tool === undefined ? {} : { tool }),
+    input,
+    ...extra,
+  });
 }
 
 /** An execution context with recorders for progress and deltas. */
@@ -62,7 +73,11 @@ export function context(
 }
 
 /** Resolves when `predicate` holds for an event, or rejects after `ms`. */
-export function waitFor<T>(subscribe: (fn: (p: T) => void) => () => void, predicate: (p: T) => boolean, ms = 5000): Promise<T> {
+export function waitFor<T>(
+  subscribe: (fn: (p: T) => void) => () => void,
+  predicate: (p: T) => boolean,
+  ms = 5000,
+): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
       off();

@@ -1,7 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { compileJsonSchema, unsafePatternReason } from '../../src/tools/json-schema.js';
 
-const compile = (schema: unknown): NonNullable<Extract<ReturnType<typeof compileJsonSchema>, { ok: true }>['validator']> => {
+const compile = (
+  schema: unknown,
+): NonNullable<Extract<ReturnType<typeof compileJsonSchema>, { ok: true }>['validator']> => {
   const r = compileJsonSchema(schema);
   if (!r.ok) throw new Error(JSON.stringify(r.issues));
   return r.validator;
@@ -43,17 +45,46 @@ describe('compileJsonSchema', () => {
   });
 
   it('resolves local $refs and refuses remote ones', () => {
-    const v = compile({ type: 'object', properties: { p: { $ref: '#/$defs/s' } }, $defs: { s: { type: 'string' } } });
+    const v = compile({
+      type: 'object',
+      properties: { p: { $ref: '#/$defs/s' } },
+      $defs: { s: { type: 'string' } },
+    });
     expect(v.validate({ p: 1 }).ok).toBe(false);
     const r = compileJsonSchema({ $ref: 'https://evil.example/schema.json' });
-    expect(r).toEqual({ ok: false, issues: [{ path: ['$ref'], message: 'only local references ("#/...") are supported, got "https://evil.example/schema.json"' }] });
+    expect(r).toEqual({
+      ok: false,
+      issues: [
+        {
+          path: ['$ref'],
+          message: 'only local references ("#/...") are supported, got "https://evil.example/schema.json"',
+        },
+      ],
+    });
   });
 
   it('rejects patterns that backtrack catastrophically and accepts common safe ones', () => {
-    for (const p of ['(a+)+$', '(a*)*b', '(a|a)*', '(a|ab)*c', '(\\w|\\d)+$', '(.*a){12}', '^(a?){25}a{25}$', '(x+x+)+y']) {
+    for (const p of [
+      '(a+)+$',
+      '(a*)*b',
+      '(a|a)*',
+      '(a|ab)*c',
+      '(\\w|\\d)+$',
+      '(.*a){12}',
+      '^(a?){25}a{25}$',
+      '(x+x+)+y',
+    ]) {
       expect(unsafePatternReason(p), p).toBeDefined();
     }
-    for (const p of ['^[a-z]+$', '^\\d{3}-\\d{4}$', '(foo|bar)+', '^([a-z0-9-]+\\.)+[a-z]{2,}$', '[a-z]+(\\.[a-z]+)*', '(\\d+,)*\\d+', '^(\\s|,)+$']) {
+    for (const p of [
+      '^[a-z]+$',
+      '^\\d{3}-\\d{4}$',
+      '(foo|bar)+',
+      '^([a-z0-9-]+\\.)+[a-z]{2,}$',
+      '[a-z]+(\\.[a-z]+)*',
+      '(\\d+,)*\\d+',
+      '^(\\s|,)+$',
+    ]) {
       expect(unsafePatternReason(p), p).toBeUndefined();
     }
   });
@@ -76,9 +107,14 @@ describe('compileJsonSchema', () => {
   it('reports invalid regular expressions and non-schema values', () => {
     expect(compileJsonSchema({ type: 'string', pattern: '(' })).toMatchObject({
       ok: false,
-      issues: [{ path: ['pattern'], message: expect.stringMatching(/^invalid regular expression: /) as unknown }],
+      issues: [
+        { path: ['pattern'], message: expect.stringMatching(/^invalid regular expression: /) as unknown },
+      ],
     });
-    expect(compileJsonSchema('string')).toEqual({ ok: false, issues: [{ path: [], message: 'expected a JSON Schema object, got string' }] });
+    expect(compileJsonSchema('string')).toEqual({
+      ok: false,
+      issues: [{ path: [], message: 'expected a JSON Schema object, got string' }],
+    });
     expect(compileJsonSchema({ properties: 5 })).toEqual({
       ok: false,
       issues: [{ path: ['properties'], message: 'expected an object mapping names to schemas, got integer' }],

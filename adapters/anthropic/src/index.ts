@@ -84,11 +84,17 @@ export class AnthropicModel implements LanguageModel {
    */
   constructor(options: AnthropicModelOptions) {
     if (typeof options.model !== 'string' || options.model === '') {
-      throw new DreamAgentError('INVALID_INPUT', 'AnthropicModel needs a model id, e.g. { model: "claude-sonnet-4-5" }');
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        'AnthropicModel needs a model id, e.g. { model: "claude-sonnet-4-5" }',
+      );
     }
     const max = options.defaultMaxTokens ?? 4096;
     if (!Number.isInteger(max) || max < 1) {
-      throw new DreamAgentError('INVALID_INPUT', `defaultMaxTokens must be a positive integer, got ${String(max)}`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `defaultMaxTokens must be a positive integer, got ${String(max)}`,
+      );
     }
     this.model = options.model;
     this.#defaultMaxTokens = max;
@@ -126,7 +132,10 @@ export class AnthropicModel implements LanguageModel {
       return {
         text: structuredText ?? text,
         toolCalls,
-        finishReason: structuredText !== undefined && message.stop_reason === 'tool_use' ? 'stop' : mapStop(message.stop_reason),
+        finishReason:
+          structuredText !== undefined && message.stop_reason === 'tool_use'
+            ? 'stop'
+            : mapStop(message.stop_reason),
         usage: mapUsage(message.usage),
         model: message.model,
         id: message.id,
@@ -144,7 +153,10 @@ export class AnthropicModel implements LanguageModel {
     let structuredText: string | undefined;
     const calls: ToolCall[] = [];
     /** Content block index → what it is. */
-    const blocks = new Map<number, { kind: 'text' } | { kind: 'tool'; call: number } | { kind: 'structured' } | { kind: 'other' }>();
+    const blocks = new Map<
+      number,
+      { kind: 'text' } | { kind: 'tool'; call: number } | { kind: 'structured' } | { kind: 'other' }
+    >();
     let stop: FinishReason | undefined;
     let stopped = false;
     let usage: TokenUsage = { inputTokens: 0, outputTokens: 0, totalTokens: 0 };
@@ -168,7 +180,11 @@ export class AnthropicModel implements LanguageModel {
                 yield { type: 'text.delta', text: block.text };
               }
             } else if (block.type === 'tool_use') {
-              if (structured !== undefined && block.name === structured.name && structuredText === undefined) {
+              if (
+                structured !== undefined &&
+                block.name === structured.name &&
+                structuredText === undefined
+              ) {
                 blocks.set(event.index, { kind: 'structured' });
                 structuredText = '';
               } else {
@@ -190,7 +206,12 @@ export class AnthropicModel implements LanguageModel {
             } else if (delta.type === 'input_json_delta' && kind?.kind === 'tool') {
               const call = calls[kind.call] as ToolCall;
               call.arguments += delta.partial_json;
-              yield { type: 'tool_call.delta', index: kind.call, id: call.id, argumentsDelta: delta.partial_json };
+              yield {
+                type: 'tool_call.delta',
+                index: kind.call,
+                id: call.id,
+                argumentsDelta: delta.partial_json,
+              };
             } else if (delta.type === 'input_json_delta' && kind?.kind === 'structured') {
               structuredText = (structuredText ?? '') + delta.partial_json;
               // The JSON answer streams as text, unless it has to be unwrapped at the end.
@@ -233,7 +254,14 @@ export class AnthropicModel implements LanguageModel {
     }
     yield {
       type: 'finish',
-      result: { text: finalText, toolCalls: calls, finishReason: stop, usage, model, ...(id === undefined ? {} : { id }) },
+      result: {
+        text: finalText,
+        toolCalls: calls,
+        finishReason: stop,
+        usage,
+        model,
+        ...(id === undefined ? {} : { id }),
+      },
     };
   }
 
@@ -291,7 +319,10 @@ export class AnthropicModel implements LanguageModel {
  * @param messages - the conversation
  * @returns the system prompt and the messages
  */
-export function toAnthropicMessages(messages: readonly ChatMessage[]): { system: string; messages: MessageParam[] } {
+export function toAnthropicMessages(messages: readonly ChatMessage[]): {
+  system: string;
+  messages: MessageParam[];
+} {
   const system: string[] = [];
   const out: { role: 'user' | 'assistant'; content: ContentBlockParam[] }[] = [];
   const push = (role: 'user' | 'assistant', blocks: ContentBlockParam[]): void => {
@@ -342,7 +373,9 @@ export function toAnthropicMessages(messages: readonly ChatMessage[]): { system:
 function parseObject(text: string): Record<string, unknown> {
   try {
     const value: unknown = JSON.parse(text);
-    return typeof value === 'object' && value !== null && !Array.isArray(value) ? (value as Record<string, unknown>) : { value };
+    return typeof value === 'object' && value !== null && !Array.isArray(value)
+      ? (value as Record<string, unknown>)
+      : { value };
   } catch {
     return {};
   }
@@ -371,7 +404,9 @@ function optionsOf(request: GenerateRequest): { signal?: AbortSignal } {
 }
 
 function mapStop(reason: string | null | undefined): FinishReason {
-  switch (reason) {
+  switch (reason ?? null) {
+    case null:
+      return 'other';
     case 'end_turn':
     case 'stop_sequence':
       return 'stop';
@@ -397,7 +432,9 @@ interface WireUsage {
 function mapUsage(usage: WireUsage | null | undefined): TokenUsage {
   // Total input is input + cache writes + cache reads (the API reports them apart).
   const inputTokens =
-    (usage?.input_tokens ?? 0) + (usage?.cache_creation_input_tokens ?? 0) + (usage?.cache_read_input_tokens ?? 0);
+    (usage?.input_tokens ?? 0) +
+    (usage?.cache_creation_input_tokens ?? 0) +
+    (usage?.cache_read_input_tokens ?? 0);
   const outputTokens = usage?.output_tokens ?? 0;
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
 }
@@ -458,7 +495,11 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
 export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAgentError {
   if (isDreamAgentError(error)) return error;
   if (signal?.aborted || error instanceof Anthropic.APIUserAbortError) {
-    return new DreamAgentError('ABORTED', 'the Anthropic call was aborted', { cause: error, retryable: false, details: details() });
+    return new DreamAgentError('ABORTED', 'the Anthropic call was aborted', {
+      cause: error,
+      retryable: false,
+      details: details(),
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
   const className = error instanceof Error ? error.constructor.name : '';
@@ -486,15 +527,23 @@ export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAg
       typeof e.type === 'string'
         ? e.type
         : typeof (e.error as { error?: { type?: unknown } } | undefined)?.error?.type === 'string'
-          ? ((e.error as { error: { type: string } }).error.type)
+          ? (e.error as { error: { type: string } }).error.type
           : null;
-    const base = details({ status: status ?? null, type, requestId: typeof e.requestID === 'string' ? e.requestID : null });
+    const base = details({
+      status: status ?? null,
+      type,
+      requestId: typeof e.requestID === 'string' ? e.requestID : null,
+    });
     if (status === 401 || status === 403) {
-      return new DreamAgentError('UNAUTHENTICATED', `Anthropic rejected the credentials (${status}): ${message}`, {
-        cause: error,
-        retryable: false,
-        details: base,
-      });
+      return new DreamAgentError(
+        'UNAUTHENTICATED',
+        `Anthropic rejected the credentials (${status}): ${message}`,
+        {
+          cause: error,
+          retryable: false,
+          details: base,
+        },
+      );
     }
     if (status === 429) {
       const after = retryAfterMs(e.headers);
@@ -506,11 +555,15 @@ export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAg
     }
     // No status: an `error` event inside a stream (e.g. overloaded_error) — transient by nature.
     const retryable = status === undefined || status === 408 || status === 409 || status >= 500;
-    return new DreamAgentError('LLM_ERROR', `Anthropic request failed${status === undefined ? '' : ` (${status})`}: ${message}`, {
-      cause: error,
-      retryable,
-      details: base,
-    });
+    return new DreamAgentError(
+      'LLM_ERROR',
+      `Anthropic request failed${status === undefined ? '' : ` (${status})`}: ${message}`,
+      {
+        cause: error,
+        retryable,
+        details: base,
+      },
+    );
   }
   if (error instanceof SyntaxError) {
     return new DreamAgentError('LLM_ERROR', `Anthropic sent a malformed response: ${message}`, {

@@ -70,7 +70,8 @@ describe('AnthropicModel.generate', () => {
     });
     const req = server.requests[0];
     expect(req?.route).toBe('anthropic');
-    expect(req?.headers['x-api-key']).toBe('sk-ant-test');
+    // This SDK line sends the key as a bearer token (older lines used x-api-key).
+    expect(String(req?.headers['authorization'] ?? req?.headers['x-api-key'])).toContain('sk-ant-test');
     expect(req?.headers['anthropic-version']).toBeTypeOf('string');
     expect(req?.body).toEqual({
       model: 'claude-test',
@@ -89,10 +90,21 @@ describe('AnthropicModel.generate', () => {
   });
 
   it('sends tools with input_schema and tool choice; returns tool_use blocks as tool calls', async () => {
-    server.script({ reply: { text: 'Let me check.', toolCalls: [{ id: 'toolu_1', name: 'sales_query', arguments: { period: 'Q3' } }] } });
+    server.script({
+      reply: {
+        text: 'Let me check.',
+        toolCalls: [{ id: 'toolu_1', name: 'sales_query', arguments: { period: 'Q3' } }],
+      },
+    });
     const result = await model().generate({
       messages: [{ role: 'user', content: 'sales?' }],
-      tools: [{ name: 'sales_query', description: 'Query sales', parameters: { type: 'object', properties: { period: { type: 'string' } } } }],
+      tools: [
+        {
+          name: 'sales_query',
+          description: 'Query sales',
+          parameters: { type: 'object', properties: { period: { type: 'string' } } },
+        },
+      ],
       toolChoice: 'required',
     });
     expect(result.text).toBe('Let me check.');
@@ -144,7 +156,10 @@ describe('AnthropicModel.generate', () => {
   it('carries structured output as a forced tool call and returns its input as JSON text', async () => {
     server.script({ reply: { toolCalls: [{ name: 'place', arguments: { city: 'Paris' } }] } });
     const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
-    const result = await model().generate({ ...hello, responseFormat: { type: 'json', schema, name: 'place' } });
+    const result = await model().generate({
+      ...hello,
+      responseFormat: { type: 'json', schema, name: 'place' },
+    });
     expect(JSON.parse(result.text)).toEqual({ city: 'Paris' });
     expect(result.toolCalls).toEqual([]);
     expect(result.finishReason).toBe('stop');
@@ -155,7 +170,9 @@ describe('AnthropicModel.generate', () => {
   });
 
   it('wraps a non-object schema as { value } and unwraps the answer', async () => {
-    server.script({ reply: { toolCalls: [{ name: 'structured_output', arguments: { value: ['a', 'b'] } }] } });
+    server.script({
+      reply: { toolCalls: [{ name: 'structured_output', arguments: { value: ['a', 'b'] } }] },
+    });
     const result = await model().generate({
       ...hello,
       responseFormat: { type: 'json', schema: { type: 'array', items: { type: 'string' } } },
@@ -165,7 +182,11 @@ describe('AnthropicModel.generate', () => {
       {
         name: 'structured_output',
         description: 'Return the answer as the input of this tool.',
-        input_schema: { type: 'object', properties: { value: { type: 'array', items: { type: 'string' } } }, required: ['value'] },
+        input_schema: {
+          type: 'object',
+          properties: { value: { type: 'array', items: { type: 'string' } } },
+          required: ['value'],
+        },
       },
     ]);
   });
@@ -192,21 +213,25 @@ describe('AnthropicModel.generate', () => {
     const tracker = new UsageTracker();
     const llm = withUsageTracking(new AnthropicModel({ model: 'claude-test', client }), tracker, 'planner');
     await llm.generate(hello);
-    expect(server.requests[0]?.headers['x-api-key']).toBe('own');
-    expect(tracker.byModel()).toEqual({ 'anthropic:claude-test': { inputTokens: 4, outputTokens: 2, totalTokens: 6 } });
+    expect(
+      String(server.requests[0]?.headers['authorization'] ?? server.requests[0]?.headers['x-api-key']),
+    ).toContain('own');
+    expect(tracker.byModel()).toEqual({
+      'anthropic:claude-test': { inputTokens: 4, outputTokens: 2, totalTokens: 6 },
+    });
     expect(Object.keys(tracker.byLayer())).toEqual(['planner']);
   });
 });
 
 describe('AnthropicModel.stream', () => {
   it('streams text deltas and ends with the result and usage from message_start/message_delta', async () => {
-    server.script({ reply: { text: 'one two three', chunks: ['one ', 'two ', 'three'], usage: { input: 8, output: 3 } } });
+    server.script({
+      reply: { text: 'one two three', chunks: ['one ', 'two ', 'three'], usage: { input: 8, output: 3 } },
+    });
     const chunks = await drain(model().stream(hello));
-    expect(chunks.filter((c) => c.type === 'text.delta').map((c) => (c.type === 'text.delta' ? c.text : ''))).toEqual([
-      'one ',
-      'two ',
-      'three',
-    ]);
+    expect(
+      chunks.filter((c) => c.type === 'text.delta').map((c) => (c.type === 'text.delta' ? c.text : '')),
+    ).toEqual(['one ', 'two ', 'three']);
     expect(finish(chunks)).toMatchObject({
       text: 'one two three',
       finishReason: 'stop',
@@ -241,9 +266,14 @@ describe('AnthropicModel.stream', () => {
   });
 
   it('streams structured output as JSON text deltas', async () => {
-    server.script({ reply: { toolCalls: [{ name: 'result', arguments: { city: 'Paris', country: 'France' } }] } });
+    server.script({
+      reply: { toolCalls: [{ name: 'result', arguments: { city: 'Paris', country: 'France' } }] },
+    });
     const chunks = await drain(
-      model().stream({ ...hello, responseFormat: { type: 'json', schema: { type: 'object' }, name: 'result' } }),
+      model().stream({
+        ...hello,
+        responseFormat: { type: 'json', schema: { type: 'object' }, name: 'result' },
+      }),
     );
     const streamed = chunks.map((c) => (c.type === 'text.delta' ? c.text : '')).join('');
     expect(JSON.parse(streamed)).toEqual({ city: 'Paris', country: 'France' });
@@ -276,7 +306,10 @@ describe('AnthropicModel.stream', () => {
   });
 
   it('an in-stream error event (overloaded) fails with a retryable LLM_ERROR', async () => {
-    server.script({ reply: { text: 'a b c' }, fault: { type: 'stream-error', afterEvents: 3, message: 'Overloaded' } });
+    server.script({
+      reply: { text: 'a b c' },
+      fault: { type: 'stream-error', afterEvents: 3, message: 'Overloaded' },
+    });
     const error = await caught(drain(model().stream(hello)));
     expect(error.code).toBe('LLM_ERROR');
     expect(error.retryable).toBe(true);
@@ -285,7 +318,12 @@ describe('AnthropicModel.stream', () => {
 
   it('a malformed SSE event fails with a retryable LLM_ERROR', async () => {
     server.script({ reply: { text: 'a b c' }, fault: { type: 'malformed' } });
-    const client = new Anthropic({ apiKey: 'k', baseURL: server.anthropicBaseURL, maxRetries: 0, logLevel: 'off' });
+    const client = new Anthropic({
+      apiKey: 'k',
+      baseURL: server.anthropicBaseURL,
+      maxRetries: 0,
+      logLevel: 'off',
+    });
     const error = await caught(drain(model({ client }).stream(hello)));
     expect(error.code).toBe('LLM_ERROR');
     expect(error.retryable).toBe(true);
@@ -323,7 +361,10 @@ describe('AnthropicModel errors', () => {
   });
 
   it('the client honours Retry-After and retries a 429, then succeeds', async () => {
-    server.script({ fault: { type: 'status', status: 429, headers: { 'retry-after': '0.01' } } }, { reply: { text: 'after wait' } });
+    server.script(
+      { fault: { type: 'status', status: 429, headers: { 'retry-after': '0.01' } } },
+      { reply: { text: 'after wait' } },
+    );
     const result = await model({ maxRetries: 1 }).generate(hello);
     expect(result.text).toBe('after wait');
     expect(server.requests).toHaveLength(2);
@@ -356,7 +397,12 @@ describe('AnthropicModel errors', () => {
   });
 
   it('an unreachable server → retryable LLM_ERROR', async () => {
-    const dead = new AnthropicModel({ model: 'm', apiKey: 'k', baseURL: 'http://127.0.0.1:1', maxRetries: 0 });
+    const dead = new AnthropicModel({
+      model: 'm',
+      apiKey: 'k',
+      baseURL: 'http://127.0.0.1:1',
+      maxRetries: 0,
+    });
     const error = await caught(dead.generate(hello));
     expect(error.code).toBe('LLM_ERROR');
     expect(error.retryable).toBe(true);
@@ -370,7 +416,9 @@ describe('AnthropicModel errors', () => {
 
   it('validates its options', () => {
     expect(() => new AnthropicModel({ model: '' })).toThrow(/model id/);
-    expect(() => new AnthropicModel({ model: 'm', apiKey: 'k', defaultMaxTokens: 0 })).toThrow(/defaultMaxTokens/);
+    expect(() => new AnthropicModel({ model: 'm', apiKey: 'k', defaultMaxTokens: 0 })).toThrow(
+      /defaultMaxTokens/,
+    );
   });
 });
 

@@ -107,7 +107,10 @@ export class OpenAIModel implements LanguageModel {
    */
   constructor(options: OpenAIModelOptions) {
     if (typeof options.model !== 'string' || options.model === '') {
-      throw new DreamAgentError('INVALID_INPUT', 'OpenAIModel needs a model id, e.g. { model: "gpt-4.1-mini" }');
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        'OpenAIModel needs a model id, e.g. { model: "gpt-4.1-mini" }',
+      );
     }
     this.model = options.model;
     this.client = createOpenAIClient(options);
@@ -121,7 +124,10 @@ export class OpenAIModel implements LanguageModel {
       const completion = await this.client.chat.completions.create(this.#params(request), optionsOf(request));
       const choice = completion.choices[0];
       if (choice === undefined) {
-        throw new DreamAgentError('LLM_ERROR', 'OpenAI returned no choices', { retryable: true, details: details() });
+        throw new DreamAgentError('LLM_ERROR', 'OpenAI returned no choices', {
+          retryable: true,
+          details: details(),
+        });
       }
       const message = choice.message;
       const toolCalls: ToolCall[] = [];
@@ -156,7 +162,11 @@ export class OpenAIModel implements LanguageModel {
     let id: string | undefined;
     try {
       const stream = await this.client.chat.completions.create(
-        { ...this.#params(request), stream: true, ...(includeUsage ? { stream_options: { include_usage: true } } : {}) },
+        {
+          ...this.#params(request),
+          stream: true,
+          ...(includeUsage ? { stream_options: { include_usage: true } } : {}),
+        },
         optionsOf(request),
       );
       for await (const chunk of stream) {
@@ -218,7 +228,8 @@ export class OpenAIModel implements LanguageModel {
     };
     if (request.temperature !== undefined) params.temperature = request.temperature;
     if (request.maxTokens !== undefined) {
-      if ((this.#options.maxTokensParameter ?? 'max_completion_tokens') === 'max_tokens') params.max_tokens = request.maxTokens;
+      if ((this.#options.maxTokensParameter ?? 'max_completion_tokens') === 'max_tokens')
+        params.max_tokens = request.maxTokens;
       else params.max_completion_tokens = request.maxTokens;
     }
     if (request.stop !== undefined && request.stop.length > 0) params.stop = request.stop;
@@ -251,7 +262,10 @@ export class OpenAIModel implements LanguageModel {
       // JSON mode needs the word "JSON" and the shape in the prompt.
       params.messages = [
         ...params.messages,
-        { role: 'system', content: `Answer with a JSON value matching this JSON Schema:\n${JSON.stringify(format.schema)}` },
+        {
+          role: 'system',
+          content: `Answer with a JSON value matching this JSON Schema:\n${JSON.stringify(format.schema)}`,
+        },
       ];
     }
     return params;
@@ -296,7 +310,9 @@ function optionsOf(request: GenerateRequest): { signal?: AbortSignal } {
 }
 
 function mapFinish(reason: string | null | undefined): FinishReason {
-  switch (reason) {
+  switch (reason ?? null) {
+    case null:
+      return 'other';
     case 'stop':
       return 'stop';
     case 'length':
@@ -364,10 +380,17 @@ export function retryAfterMs(headers: Headers | undefined, now: number = Date.no
 export function mapOpenAIError(error: unknown, signal?: AbortSignal): DreamAgentError {
   if (isDreamAgentError(error)) return error;
   if (signal?.aborted || error instanceof OpenAI.APIUserAbortError) {
-    return new DreamAgentError('ABORTED', 'the OpenAI call was aborted', { cause: error, retryable: false, details: details() });
+    return new DreamAgentError('ABORTED', 'the OpenAI call was aborted', {
+      cause: error,
+      retryable: false,
+      details: details(),
+    });
   }
   const message = error instanceof Error ? error.message : String(error);
-  if (error instanceof OpenAI.APIConnectionTimeoutError || (isConnectionError(error) && /timed? ?out/i.test(message))) {
+  if (
+    error instanceof OpenAI.APIConnectionTimeoutError ||
+    (isConnectionError(error) && /timed? ?out/i.test(message))
+  ) {
     return new DreamAgentError('TIMEOUT', `the OpenAI request timed out: ${message}`, {
       cause: error,
       retryable: true,
@@ -391,11 +414,15 @@ export function mapOpenAIError(error: unknown, signal?: AbortSignal): DreamAgent
       requestId: typeof e.requestID === 'string' ? e.requestID : null,
     });
     if (status === 401 || status === 403) {
-      return new DreamAgentError('UNAUTHENTICATED', `OpenAI rejected the credentials (${status}): ${message}`, {
-        cause: error,
-        retryable: false,
-        details: base,
-      });
+      return new DreamAgentError(
+        'UNAUTHENTICATED',
+        `OpenAI rejected the credentials (${status}): ${message}`,
+        {
+          cause: error,
+          retryable: false,
+          details: base,
+        },
+      );
     }
     if (status === 429) {
       const after = retryAfterMs(e.headers);
@@ -408,11 +435,15 @@ export function mapOpenAIError(error: unknown, signal?: AbortSignal): DreamAgent
       });
     }
     const retryable = status === undefined || status === 408 || status === 409 || status >= 500;
-    return new DreamAgentError('LLM_ERROR', `OpenAI request failed${status === undefined ? '' : ` (${status})`}: ${message}`, {
-      cause: error,
-      retryable,
-      details: base,
-    });
+    return new DreamAgentError(
+      'LLM_ERROR',
+      `OpenAI request failed${status === undefined ? '' : ` (${status})`}: ${message}`,
+      {
+        cause: error,
+        retryable,
+        details: base,
+      },
+    );
   }
   if (error instanceof SyntaxError) {
     return new DreamAgentError('LLM_ERROR', `OpenAI sent a malformed response: ${message}`, {
@@ -479,7 +510,10 @@ export class OpenAIEmbedder {
     this.client = createOpenAIClient(options);
     const batch = options.batchSize ?? 512;
     if (!Number.isInteger(batch) || batch < 1 || batch > 2048) {
-      throw new DreamAgentError('INVALID_INPUT', `batchSize must be an integer from 1 to 2048, got ${String(batch)}`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `batchSize must be an integer from 1 to 2048, got ${String(batch)}`,
+      );
     }
     this.#batchSize = batch;
   }

@@ -19,7 +19,13 @@ beforeEach(() => {
 });
 
 function model(options: Partial<ConstructorParameters<typeof OpenAIModel>[0]> = {}): OpenAIModel {
-  return new OpenAIModel({ model: 'gpt-test', apiKey: 'sk-test', baseURL: server.openaiBaseURL, maxRetries: 0, ...options });
+  return new OpenAIModel({
+    model: 'gpt-test',
+    apiKey: 'sk-test',
+    baseURL: server.openaiBaseURL,
+    maxRetries: 0,
+    ...options,
+  });
 }
 
 const hello: GenerateRequest = {
@@ -74,7 +80,11 @@ describe('OpenAIModel.generate', () => {
 
   it('uses max_tokens for older compatible servers and a per-request model override', async () => {
     server.script({ reply: { text: 'ok' } });
-    const result = await model({ maxTokensParameter: 'max_tokens' }).generate({ ...hello, maxTokens: 9, model: 'other' });
+    const result = await model({ maxTokensParameter: 'max_tokens' }).generate({
+      ...hello,
+      maxTokens: 9,
+      model: 'other',
+    });
     expect(server.requests[0]?.body).toMatchObject({ max_tokens: 9, model: 'other' });
     expect(server.requests[0]?.body['max_completion_tokens']).toBeUndefined();
     expect(result.model).toBe('other');
@@ -82,11 +92,20 @@ describe('OpenAIModel.generate', () => {
 
   it('sends tools and tool choice, and returns tool calls with their raw arguments', async () => {
     server.script({
-      reply: { toolCalls: [{ id: 'call_1', name: 'sales_query', arguments: { period: 'Q3' } }], usage: { input: 5, output: 9 } },
+      reply: {
+        toolCalls: [{ id: 'call_1', name: 'sales_query', arguments: { period: 'Q3' } }],
+        usage: { input: 5, output: 9 },
+      },
     });
     const result = await model().generate({
       messages: [{ role: 'user', content: 'sales?' }],
-      tools: [{ name: 'sales_query', description: 'Query sales', parameters: { type: 'object', properties: { period: { type: 'string' } } } }],
+      tools: [
+        {
+          name: 'sales_query',
+          description: 'Query sales',
+          parameters: { type: 'object', properties: { period: { type: 'string' } } },
+        },
+      ],
       toolChoice: { name: 'sales_query' },
     });
     expect(result.finishReason).toBe('tool_calls');
@@ -103,7 +122,11 @@ describe('OpenAIModel.generate', () => {
     await model().generate({
       messages: [
         { role: 'user', content: 'sales?' },
-        { role: 'assistant', content: '', toolCalls: [{ id: 'c1', name: 'sales_query', arguments: '{"period":"Q3"}' }] },
+        {
+          role: 'assistant',
+          content: '',
+          toolCalls: [{ id: 'c1', name: 'sales_query', arguments: '{"period":"Q3"}' }],
+        },
         { role: 'tool', toolCallId: 'c1', content: '{"total":42}' },
       ],
     });
@@ -112,7 +135,9 @@ describe('OpenAIModel.generate', () => {
       {
         role: 'assistant',
         content: null,
-        tool_calls: [{ id: 'c1', type: 'function', function: { name: 'sales_query', arguments: '{"period":"Q3"}' } }],
+        tool_calls: [
+          { id: 'c1', type: 'function', function: { name: 'sales_query', arguments: '{"period":"Q3"}' } },
+        ],
       },
       { role: 'tool', tool_call_id: 'c1', content: '{"total":42}' },
     ]);
@@ -121,7 +146,10 @@ describe('OpenAIModel.generate', () => {
   it('requests structured output as a JSON-schema response format', async () => {
     server.script({ reply: { text: '{"city":"Paris"}' } });
     const schema = { type: 'object', properties: { city: { type: 'string' } }, required: ['city'] };
-    const result = await model().generate({ ...hello, responseFormat: { type: 'json', schema, name: 'place' } });
+    const result = await model().generate({
+      ...hello,
+      responseFormat: { type: 'json', schema, name: 'place' },
+    });
     expect(JSON.parse(result.text)).toEqual({ city: 'Paris' });
     expect(server.requests[0]?.body['response_format']).toEqual({
       type: 'json_schema',
@@ -132,7 +160,10 @@ describe('OpenAIModel.generate', () => {
   it('falls back to JSON mode with the schema in the prompt for older compatible servers', async () => {
     server.script({ reply: { text: '{"city":"Paris"}' } });
     const schema = { type: 'object', properties: { city: { type: 'string' } } };
-    await model({ structuredOutput: 'json_object' }).generate({ ...hello, responseFormat: { type: 'json', schema } });
+    await model({ structuredOutput: 'json_object' }).generate({
+      ...hello,
+      responseFormat: { type: 'json', schema },
+    });
     const body = server.requests[0]?.body;
     expect(body?.['response_format']).toEqual({ type: 'json_object' });
     const messages = body?.['messages'] as { role: string; content: string }[];
@@ -169,7 +200,10 @@ describe('OpenAIModel.generate', () => {
   });
 
   it('records usage per call, per layer and per model through withUsageTracking', async () => {
-    server.script({ reply: { text: 'a', usage: { input: 10, output: 1 } } }, { reply: { text: 'b', usage: { input: 20, output: 2 } } });
+    server.script(
+      { reply: { text: 'a', usage: { input: 10, output: 1 } } },
+      { reply: { text: 'b', usage: { input: 20, output: 2 } } },
+    );
     const tracker = new UsageTracker();
     const llm = withUsageTracking(model(), tracker);
     await llm.generate({ ...hello, layer: 'cognitive' });
@@ -179,15 +213,21 @@ describe('OpenAIModel.generate', () => {
       cognitive: { inputTokens: 10, outputTokens: 1, totalTokens: 11 },
       responder: { inputTokens: 20, outputTokens: 2, totalTokens: 22 },
     });
-    expect(tracker.byModel()).toEqual({ 'openai:gpt-test': { inputTokens: 30, outputTokens: 3, totalTokens: 33 } });
+    expect(tracker.byModel()).toEqual({
+      'openai:gpt-test': { inputTokens: 30, outputTokens: 3, totalTokens: 33 },
+    });
   });
 });
 
 describe('OpenAIModel.stream', () => {
   it('streams text deltas and ends with the full result and usage (include_usage)', async () => {
-    server.script({ reply: { text: 'one two three', chunks: ['one ', 'two ', 'three'], usage: { input: 8, output: 3 } } });
+    server.script({
+      reply: { text: 'one two three', chunks: ['one ', 'two ', 'three'], usage: { input: 8, output: 3 } },
+    });
     const chunks = await drain(model().stream(hello));
-    const deltas = chunks.filter((c) => c.type === 'text.delta').map((c) => (c.type === 'text.delta' ? c.text : ''));
+    const deltas = chunks
+      .filter((c) => c.type === 'text.delta')
+      .map((c) => (c.type === 'text.delta' ? c.text : ''));
     expect(deltas).toEqual(['one ', 'two ', 'three']);
     const last = chunks.at(-1);
     expect(last?.type).toBe('finish');
@@ -269,7 +309,10 @@ describe('OpenAIModel.stream', () => {
   });
 
   it('an in-stream error event fails with a retryable LLM_ERROR carrying the message', async () => {
-    server.script({ reply: { text: 'a b c' }, fault: { type: 'stream-error', afterEvents: 2, message: 'engine overloaded' } });
+    server.script({
+      reply: { text: 'a b c' },
+      fault: { type: 'stream-error', afterEvents: 2, message: 'engine overloaded' },
+    });
     const error = await caught(drain(model().stream(hello)));
     expect(error.code).toBe('LLM_ERROR');
     expect(error.retryable).toBe(true);
@@ -316,14 +359,20 @@ describe('OpenAIModel errors', () => {
   });
 
   it('the client honours Retry-After and retries a 429, then succeeds', async () => {
-    server.script({ fault: { type: 'status', status: 429, headers: { 'retry-after': '0.01' } } }, { reply: { text: 'after wait' } });
+    server.script(
+      { fault: { type: 'status', status: 429, headers: { 'retry-after': '0.01' } } },
+      { reply: { text: 'after wait' } },
+    );
     const result = await model({ maxRetries: 1 }).generate(hello);
     expect(result.text).toBe('after wait');
     expect(server.requests).toHaveLength(2);
   });
 
   it('the client retries a 500 on a stream request before any byte, then streams', async () => {
-    server.script({ fault: { type: 'status', status: 500, headers: { 'retry-after-ms': '5' } } }, { reply: { text: 'fine now' } });
+    server.script(
+      { fault: { type: 'status', status: 500, headers: { 'retry-after-ms': '5' } } },
+      { reply: { text: 'fine now' } },
+    );
     const chunks = await drain(model({ maxRetries: 1 }).stream(hello));
     const last = chunks.at(-1);
     expect(last?.type === 'finish' && last.result.text).toBe('fine now');
@@ -375,7 +424,12 @@ describe('OpenAIModel errors', () => {
   });
 
   it('an unreachable server → retryable LLM_ERROR', async () => {
-    const dead = new OpenAIModel({ model: 'm', apiKey: 'k', baseURL: 'http://127.0.0.1:1/v1', maxRetries: 0 });
+    const dead = new OpenAIModel({
+      model: 'm',
+      apiKey: 'k',
+      baseURL: 'http://127.0.0.1:1/v1',
+      maxRetries: 0,
+    });
     const error = await caught(dead.generate(hello));
     expect(error.code).toBe('LLM_ERROR');
     expect(error.retryable).toBe(true);
@@ -403,13 +457,22 @@ describe('OpenAIModel errors', () => {
 
 describe('OpenAIEmbedder', () => {
   function embedder(options: Partial<ConstructorParameters<typeof OpenAIEmbedder>[0]> = {}): OpenAIEmbedder {
-    return new OpenAIEmbedder({ apiKey: 'sk-test', baseURL: server.openaiBaseURL, maxRetries: 0, ...options });
+    return new OpenAIEmbedder({
+      apiKey: 'sk-test',
+      baseURL: server.openaiBaseURL,
+      maxRetries: 0,
+      ...options,
+    });
   }
 
   it('embeds texts in order, decoding the base64 wire format the client asks for', async () => {
     const vectors = await embedder({ dimensions: 16 }).embed(['alpha', 'beta']);
     expect(vectors).toEqual([deterministicVector('alpha', 16), deterministicVector('beta', 16)]);
-    expect(server.requests[0]?.body).toMatchObject({ model: 'text-embedding-3-small', input: ['alpha', 'beta'], dimensions: 16 });
+    expect(server.requests[0]?.body).toMatchObject({
+      model: 'text-embedding-3-small',
+      input: ['alpha', 'beta'],
+      dimensions: 16,
+    });
   });
 
   it('batches large inputs and keeps the order; learns the dimensions', async () => {

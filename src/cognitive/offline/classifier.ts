@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import { DreamAgentError } from '../../errors/index.js';
-import { Tokenizer, charNgrams } from './tokenize.js';
+import { Tokenizer } from './tokenize.js';
 import type { Token } from './tokenize.js';
 
 /** One labelled utterance. */
@@ -95,75 +95,107 @@ function mulberry32(seed: number): () => number {
 }
 
 /**
- * Raw feature counts of one utterance, in two blocks: words (lemma unigrams and bigrams, with a start
- * marker so that `what is…` differs from `…is what`) and characters (n-grams of each normalised word).
+ * Raw feature counts of one utterance. Features are 32-bit FNV-1a hashes (computed without building
+ * substrings: featurising is then allocation-light), in three kinds: lemma unigrams, lemma bigrams (with
+ * a start marker, so `what is…` differs from `…is what`) and character n-grams of each normalised word,
+ * padded with spaces so prefixes and suffixes differ (typo tolerance). At ~25,000 distinct features a
+ * 32-bit collision is a rare, harmless event.
  */
-function rawFeatures(tokens: readonly Token[], cfg: ResolvedOptions): Map<string, number>[] {
+interface RawFeatures {
+  unigrams: Map<number, number>;
+  bigrams: Map<number, number>;
+  chars: Map<number, number>;
+}
+
+const FNV_OFFSET = 0x811c9dc5;
+function fnvStep(h: number, code: number): number {
+  return Math.imul(h ^ code, 0x01000193) >>> 0;
+}
+function fnvString(h: number, text: string): number {
+  for (let i = 0; i < text.length; i++) h = fnvStep(h, text.charCodeAt(i));
+  return h;
+}
+function bump(m: Map<number, number>, k: number): void {
+  m.set(k, (m.get(k) ?? 0) + 1);
+}
+
+function rawFeatures(tokens: readonly Token[], cfg: ResolvedOptions): RawFeatures {
   const { charRange } = cfg;
-  const words = new Map<string, number>();
-  const chars = new Map<string, number>();
-  const add = (m: Map<string, number>, k: string): void => {
-    m.set(k, (m.get(k) ?? 0) + 1);
-  };
-  let prev = '<s>';
+  const out: RawFeatures = { unigrams: new Map(), bigrams: new Map(), chars: new Map() };
+  let prev = fnvString(FNV_OFFSET ^ 2, '<s>');
   for (const t of tokens) {
-    add(words, `w ${t.lemma}`);
-    add(words, `b ${prev} ${t.lemma}`);
-    prev = t.lemma;
+    const uni = fnvString(FNV_OFFSET ^ 1, t.lemma);
+    bump(out.unigrams, uni);
+    bump(out.bigrams, fnvStep(fnvString(fnvStep(prev, 32), t.lemma), 2));
+    prev = fnvString(FNV_OFFSET ^ 2, t.lemma);
     if (charRange !== null && t.type !== 'number') {
-      for (const g of charNgrams(t.normal, charRange[0], charRange[1])) add(chars, g);
+      const [min, max] = charRange;
+      const w = t.normal;
+      const len = w.length + 2; // padded with a space on each side
+      for (let i = 0; i + min <= len; i++) {
+        let h = FNV_OFFSET ^ 3;
+        for (let n = 1; n <= max && i + n <= len; n++) {
+          const at = i + n - 1;
+          h = fnvStep(h, at === 0 || at === len - 1 ? 32 : w.charCodeAt(at - 1));
+          if (n >= min) bump(out.chars, h);
+        }
+      }
     }
   }
-  return [words, chars];
+  return out;
 }
 
 /** The vocabulary and IDF weights learnt from the training set. */
 class Featurizer {
-  readonly index = new Map<string, number>();
+  readonly index = new Map<number, number>();
   idf: Float32Array = new Float32Array(0);
   constructor(
     readonly tokenizer: Tokenizer,
     readonly cfg: ResolvedOptions,
   ) {}
 
-  /** Builds the vocabulary and IDF from raw feature maps; features seen in fewer than `minDf` examples are dropped. */
-  fit(raws: readonly Map<string, number>[][], minDf: number): void {
-    const counts = new Map<string, number>();
-    for (const blocks of raws) {
-      for (const block of blocks) {
-        for (const key of block.keys()) counts.set(key, (counts.get(key) ?? 0) + 1);
-      }
-    }
+  /** Builds the vocabulary and IDF; bigrams and n-grams seen in fewer than `minDf` examples are dropped. */
+  fit(raws: readonly RawFeatures[], minDf: number): void {
     const df: number[] = [];
-    for (const [key, d] of counts) {
-      if (d < minDf && !key.startsWith('w ')) continue;
-      this.index.set(key, df.length);
-      df.push(d);
-    }
+    const count = (pick: (r: RawFeatures) => Map<number, number>, min: number): void => {
+      const counts = new Map<number, number>();
+      for (const r of raws) for (const key of pick(r).keys()) counts.set(key, (counts.get(key) ?? 0) + 1);
+      for (const [key, d] of counts) {
+        if (d < min || this.index.has(key)) continue;
+        this.index.set(key, df.length);
+        df.push(d);
+      }
+    };
+    count((r) => r.unigrams, 1);
+    count((r) => r.bigrams, minDf);
+    count((r) => r.chars, minDf);
     const n = raws.length;
     this.idf = Float32Array.from(df, (d) => Math.log((1 + n) / (1 + d)) + 1);
   }
 
   /** Tokenises and extracts raw features. */
-  raw(text: string): Map<string, number>[] {
+  raw(text: string): RawFeatures {
     return rawFeatures(this.tokenizer.tokens(text), this.cfg);
   }
 
   /** Sublinear TF × IDF, each block L2-normalised and weighted, the whole L2-normalised. */
-  vector(blocks: readonly Map<string, number>[]): SparseVector {
+  vector(raw: RawFeatures): SparseVector {
+    const blocks = [[raw.unigrams, raw.bigrams], [raw.chars]];
     const idx: number[] = [];
     const val: number[] = [];
     let total = 0;
-    blocks.forEach((block, b) => {
+    blocks.forEach((maps, b) => {
       const start = idx.length;
       let norm = 0;
-      for (const [key, count] of block) {
-        const i = this.index.get(key);
-        if (i === undefined) continue;
-        const v = (1 + Math.log(count)) * (this.idf[i] ?? 1);
-        idx.push(i);
-        val.push(v);
-        norm += v * v;
+      for (const block of maps) {
+        for (const [key, count] of block) {
+          const i = this.index.get(key);
+          if (i === undefined) continue;
+          const v = (1 + Math.log(count)) * this.idf[i]!;
+          idx.push(i);
+          val.push(v);
+          norm += v * v;
+        }
       }
       if (norm === 0) return;
       const scale = (b === 0 ? 1 : this.cfg.charWeight) / Math.sqrt(norm);
@@ -225,6 +257,11 @@ interface LinearModel {
   bias: Float64Array;
 }
 
+/** Margin above which an example is skipped by shrinking (1 = it caused no update when last seen). */
+const SHRINK_MARGIN = 1.05;
+/** Consecutive epochs an example may be skipped before it is checked again. */
+const SHRINK_EPOCHS = 2;
+
 /**
  * Trains a multiclass linear model with the averaged passive-aggressive algorithm (PA-I, Crammer et al.
  * 2006, max-loss variant): for each example, if the gold class does not beat the best rival by a margin
@@ -249,6 +286,10 @@ function trainLinear(
   const scores = new Float64Array(classes);
   const order = Array.from(xs.keys());
   const random = mulberry32(o.seed);
+  // Shrinking (as in LIBLINEAR): an example that cleared the margin when last seen is skipped for up to
+  // SHRINK_EPOCHS epochs — it would most likely cause no update — then checked again.
+  const margins = new Float32Array(xs.length).fill(-Infinity);
+  const skipped = new Uint8Array(xs.length);
   let t = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
     for (let i = order.length - 1; i > 0; i--) {
@@ -262,6 +303,11 @@ function trainLinear(
       const y = ys[r]!;
       const nnz = idx.length;
       t++;
+      if (margins[r]! > SHRINK_MARGIN && skipped[r]! < SHRINK_EPOCHS) {
+        skipped[r] = skipped[r]! + 1;
+        continue;
+      }
+      skipped[r] = 0;
       scores.set(bias);
       for (let k = 0; k < nnz; k++) {
         const base = idx[k]! * classes;
@@ -276,6 +322,7 @@ function trainLinear(
           rival = c;
         }
       }
+      margins[r] = scores[y]! - best;
       const loss = 1 - (scores[y]! - best);
       if (rival < 0 || loss <= 0) continue;
       // ‖x‖² = 1 (features are L2-normalised) plus 1 for the bias; two classes move, hence 2·2.
@@ -386,7 +433,7 @@ export class IntentClassifier {
     const tokenizer = options.tokenizer ?? new Tokenizer();
     const labelIndex = new Map(labels.map((l, i) => [l, i]));
     const fitOn = (
-      train: readonly Map<string, number>[][],
+      train: readonly RawFeatures[],
       ys: readonly number[],
     ): { featurizer: Featurizer; model: LinearModel } => {
       const featurizer = new Featurizer(tokenizer, o);
@@ -428,11 +475,11 @@ export class IntentClassifier {
         fold.forEach((k, i) => (k === f ? testIdx : trainIdx).push(i));
         if (testIdx.length === 0 || trainIdx.length === 0) continue;
         const part = fitOn(
-          trainIdx.map((i) => raws[i] ?? []),
+          trainIdx.map((i) => raws[i]!),
           trainIdx.map((i) => ys[i] ?? 0),
         );
         for (const i of testIdx) {
-          heldLogits.push(logitsOf(part.model, part.featurizer.vector(raws[i] ?? []), labels.length));
+          heldLogits.push(logitsOf(part.model, part.featurizer.vector(raws[i]!), labels.length));
           heldGold.push(ys[i] ?? 0);
         }
       }

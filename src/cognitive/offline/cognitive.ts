@@ -39,6 +39,11 @@ export interface OfflineCognitiveOptions {
   memory?: ContextMemory;
   /** How many memories to recall (default 3). */
   recall?: number;
+  /**
+   * A classifier already trained on these intents (e.g. shared by layers with different thresholds);
+   * when given, nothing is trained.
+   */
+  model?: IntentClassifier;
 }
 
 /** {@link Classification} plus the out-of-scope decision. */
@@ -95,24 +100,22 @@ export class OfflineCognitive implements Cognitive {
         'the offline classifier needs at least two classes: declare a second intent or some `oos` examples',
       );
     }
+    if (options.model !== undefined) {
+      const labels = new Set(options.model.labels);
+      const expected = new Set(examples.map((e) => e.label));
+      if (labels.size !== expected.size || [...expected].some((l) => !labels.has(l))) {
+        throw new DreamAgentError('INVALID_INPUT', 'the given model was not trained on these intents', {
+          details: { modelLabels: [...labels], intents: [...expected] },
+        });
+      }
+      this.classifier = options.model;
+      return;
+    }
     const calibration = options.calibration?.map((c) => ({ text: c.text, label: c.intent }));
     this.classifier = IntentClassifier.train(
       examples,
       calibration === undefined ? { ...options.classifier } : { ...options.classifier, calibration },
     );
-  }
-
-  /** Copies this layer with another threshold, sharing the trained model. */
-  #withThreshold(threshold: number): OfflineCognitive {
-    const copy = Object.create(OfflineCognitive.prototype) as OfflineCognitive;
-    Object.assign(copy, { intents: this.intents, threshold, classifier: this.classifier });
-    // Private fields cannot be copied by Object.assign: rebuild through a bound helper instead.
-    return OfflineCognitive.#adopt(copy, this, threshold);
-  }
-
-  static #adopt(copy: OfflineCognitive, from: OfflineCognitive, threshold: number): OfflineCognitive {
-    void copy;
-    return Reflect.construct(ThresholdView, [from, threshold], OfflineCognitive) as OfflineCognitive;
   }
 
   /**
@@ -126,7 +129,7 @@ export class OfflineCognitive implements Cognitive {
     if (!(threshold >= 0 && threshold <= 1)) {
       throw new DreamAgentError('INVALID_INPUT', `threshold must be in [0, 1], got ${threshold}`);
     }
-    return this.#withThreshold(threshold);
+    return new OfflineCognitive(this.intents, { ...this.#options, threshold, model: this.classifier });
   }
 
   /**
@@ -199,7 +202,7 @@ export class OfflineCognitive implements Cognitive {
       if (cue === 'strong' || (cue === 'weak' && !otherIntent) || (classification.outOfScope && fillsPrevious && tokenCount(input) <= 6)) {
         followUp = true;
         name = previous.intent;
-        confidence = classification.ranking.find((r) => r.intent === name)?.confidence ?? this.classifier.classify(input, this.classifier.labels.length).ranking.find((r) => r.intent === name)?.confidence ?? 0;
+        confidence = this.#confidenceOf(input, name);
         carried = Object.keys(ctx.slots).length > 0 ? ctx.slots : previous.slots;
       }
     }
@@ -252,6 +255,12 @@ export class OfflineCognitive implements Cognitive {
     return intent;
   }
 
+  /** The calibrated probability the classifier gives `intent` for `text`. */
+  #confidenceOf(text: string, intent: string): number {
+    const all = this.classifier.classify(text, this.classifier.labels.length).ranking;
+    return all.find((r) => r.intent === intent)?.confidence ?? 0;
+  }
+
   /** Classifies the input, or — after "I did not understand" questions — the input with the answers. */
   #classifyWithAnswers(input: string, answers: readonly string[]): OfflineClassification {
     const base = this.classify(input);
@@ -260,18 +269,6 @@ export class OfflineCognitive implements Cognitive {
     const inScope = candidates.filter((c) => !c.outOfScope);
     const pool = inScope.length > 0 ? inScope : candidates;
     return pool.reduce((a, b) => (b.confidence > a.confidence ? b : a));
-  }
-}
-
-/**
- * A view of an {@link OfflineCognitive} with another threshold; built by `withThreshold`, shares the model.
- * @internal
- */
-class ThresholdView extends OfflineCognitive {
-  constructor(from: OfflineCognitive, threshold: number) {
-    void from;
-    void threshold;
-    super({ intents: [{ name: 'x', examples: ['x'] }], oos: ['y'] });
   }
 }
 

@@ -8,7 +8,7 @@
  * @packageDocumentation
  */
 import winkNLP from 'wink-nlp';
-import type { WinkMethods } from 'wink-nlp';
+import type { ItsFunction, WinkMethods } from 'wink-nlp';
 import model from 'wink-eng-lite-web-model';
 
 /** One token of the input. */
@@ -78,7 +78,8 @@ export class Tokenizer {
     const its = w.its;
     const toks = w.readDoc(clipped).tokens();
     const normals = toks.out(its.normal) as string[];
-    const lemmas = toks.out(its.lemma) as string[];
+    // wink's typings declare `its.lemma` with the model-addons parameter it receives at run time.
+    const lemmas = toks.out(its.lemma as unknown as ItsFunction<string>) as string[];
     const types = toks.out(its.type) as string[];
     const stops = toks.out(its.stopWordFlag) as boolean[];
     const out: Token[] = [];

@@ -39,7 +39,8 @@ export class MemoryCache implements Cache {
    */
   constructor(options: MemoryCacheOptions = {}) {
     const max = options.max ?? 1000;
-    if (!Number.isInteger(max) || max < 1) throw new RangeError(`MemoryCache: max must be a positive integer, got ${max}`);
+    if (!Number.isInteger(max) || max < 1)
+      throw new RangeError(`MemoryCache: max must be a positive integer, got ${max}`);
     if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes < 1)) {
       throw new RangeError(`MemoryCache: maxBytes must be a positive integer, got ${options.maxBytes}`);
     }
@@ -47,7 +48,11 @@ export class MemoryCache implements Cache {
     this.lru =
       options.maxBytes === undefined
         ? new LRUCache<string, Entry>({ max })
-        : new LRUCache<string, Entry>({ max, maxSize: options.maxBytes, sizeCalculation: (e) => Math.max(1, e.text.length) });
+        : new LRUCache<string, Entry>({
+            max,
+            maxSize: options.maxBytes,
+            sizeCalculation: (e) => Math.max(1, e.text.length),
+          });
   }
 
   /** @inheritDoc */

@@ -72,7 +72,10 @@ export function checkHttpSpec(spec: HttpHandlerSpec): { path: (string | number)[
   try {
     parsed = new URL(probe);
   } catch {
-    issues.push({ path: ['url'], message: `expected an absolute http(s) URL, got ${JSON.stringify(spec.url)}` });
+    issues.push({
+      path: ['url'],
+      message: `expected an absolute http(s) URL, got ${JSON.stringify(spec.url)}`,
+    });
   }
   if (parsed && parsed.protocol !== 'http:' && parsed.protocol !== 'https:') {
     issues.push({ path: ['url'], message: `expected an http or https URL, got ${parsed.protocol}` });
@@ -80,7 +83,10 @@ export function checkHttpSpec(spec: HttpHandlerSpec): { path: (string | number)[
   for (const [name, value] of Object.entries(spec.headers ?? {})) {
     for (const m of value.matchAll(ENV_TOKEN)) {
       if (!ENV_NAME.test(m[1] ?? '')) {
-        issues.push({ path: ['headers', name], message: `unsupported substitution ${m[0]} (expected \${env:NAME})` });
+        issues.push({
+          path: ['headers', name],
+          message: `unsupported substitution ${m[0]} (expected \${env:NAME})`,
+        });
       }
     }
   }
@@ -128,9 +134,13 @@ export function createHttpInvoker(
       if (envName !== undefined) return encodeURIComponent(env(envName, 'url'));
       const v = fields[field as string];
       if (v === undefined || v === null) {
-        throw new DreamAgentError('INVALID_INPUT', `tool "${toolName}": input field "${field}" is required by the URL`, {
-          details: details({ field }),
-        });
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `tool "${toolName}": input field "${field}" is required by the URL`,
+          {
+            details: details({ field }),
+          },
+        );
       }
       return encodeURIComponent(typeof v === 'string' ? v : JSON.stringify(v));
     });
@@ -141,10 +151,14 @@ export function createHttpInvoker(
         headers.set(name, value);
       } catch {
         // The platform's message quotes the value, which may be a secret: say which header, not what.
-        throw new DreamAgentError('TOOL_INVALID', `tool "${toolName}": header ${name} has an invalid name or value`, {
-          retryable: false,
-          details: details({ header: name }),
-        });
+        throw new DreamAgentError(
+          'TOOL_INVALID',
+          `tool "${toolName}": header ${name} has an invalid name or value`,
+          {
+            retryable: false,
+            details: details({ header: name }),
+          },
+        );
       }
     }
     headers.set('idempotency-key', ctx.idempotencyKey);
@@ -156,14 +170,23 @@ export function createHttpInvoker(
 
     let res: Response;
     try {
-      res = await (options.fetch ?? fetch)(url, { method, headers, ...(body === undefined ? {} : { body }), signal: ctx.signal });
+      res = await (options.fetch ?? fetch)(url, {
+        method,
+        headers,
+        ...(body === undefined ? {} : { body }),
+        signal: ctx.signal,
+      });
     } catch (e) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
-      throw new DreamAgentError('TOOL_FAILED', `tool "${toolName}": ${method} ${spec.url} failed: ${networkMessage(e)}`, {
-        cause: e,
-        retryable: true,
-        details: details(),
-      });
+      throw new DreamAgentError(
+        'TOOL_FAILED',
+        `tool "${toolName}": ${method} ${spec.url} failed: ${networkMessage(e)}`,
+        {
+          cause: e,
+          retryable: true,
+          details: details(),
+        },
+      );
     }
     let text: string;
     try {
@@ -174,23 +197,31 @@ export function createHttpInvoker(
     } catch (e) {
       if (ctx.signal.aborted) throw abortReason(ctx.signal);
       if (isDreamAgentError(e)) throw e;
-      throw new DreamAgentError('TOOL_FAILED', `tool "${toolName}": reading the response failed: ${networkMessage(e)}`, {
-        cause: e,
-        retryable: true,
-        details: details({ status: res.status }),
-      });
+      throw new DreamAgentError(
+        'TOOL_FAILED',
+        `tool "${toolName}": reading the response failed: ${networkMessage(e)}`,
+        {
+          cause: e,
+          retryable: true,
+          details: details({ status: res.status }),
+        },
+      );
     }
     if (!res.ok) {
       const retryable = res.status >= 500 || res.status === 429 || res.status === 408;
       const retryAfterMs = parseRetryAfter(res.headers.get('retry-after'));
-      throw new DreamAgentError('TOOL_FAILED', `tool "${toolName}": ${method} ${spec.url} returned HTTP ${res.status}`, {
-        retryable,
-        details: details({
-          status: res.status,
-          body: text.length > 500 ? `${text.slice(0, 500)}…` : text,
-          ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
-        }),
-      });
+      throw new DreamAgentError(
+        'TOOL_FAILED',
+        `tool "${toolName}": ${method} ${spec.url} returned HTTP ${res.status}`,
+        {
+          retryable,
+          details: details({
+            status: res.status,
+            body: text.length > 500 ? `${text.slice(0, 500)}…` : text,
+            ...(retryAfterMs === undefined ? {} : { retryAfterMs }),
+          }),
+        },
+      );
     }
     let data: Json;
     if (text.trim() === '') {
@@ -211,10 +242,14 @@ export function createHttpInvoker(
     return mapResponse(data, spec.response);
 
     function tooLarge(bytes: number): DreamAgentError {
-      return new DreamAgentError('PAYLOAD_TOO_LARGE', `tool "${toolName}": the response (${bytes} bytes) exceeds ${maxBytes} bytes`, {
-        retryable: false,
-        details: details({ status: res.status, bytes }),
-      });
+      return new DreamAgentError(
+        'PAYLOAD_TOO_LARGE',
+        `tool "${toolName}": the response (${bytes} bytes) exceeds ${maxBytes} bytes`,
+        {
+          retryable: false,
+          details: details({ status: res.status, bytes }),
+        },
+      );
     }
   };
 }

@@ -29,7 +29,10 @@ export interface ModuleHandlerSpec {
  * @param definitionFile - the YAML file the spec came from
  * @returns the absolute module path, or an error message
  */
-export function resolveModulePath(spec: ModuleHandlerSpec, definitionFile: string): { path: string } | { error: string } {
+export function resolveModulePath(
+  spec: ModuleHandlerSpec,
+  definitionFile: string,
+): { path: string } | { error: string } {
   const m = spec.module;
   if (!(m.startsWith('./') || m.startsWith('../') || isAbsolute(m))) {
     return { error: `expected a relative ("./…") or absolute file path, got ${JSON.stringify(m)}` };
@@ -60,11 +63,15 @@ export function createModuleInvoker(
     try {
       mod = (await import(pathToFileURL(modulePath).href)) as Record<string, unknown>;
     } catch (e) {
-      throw new DreamAgentError('TOOL_INVALID', `tool "${toolName}": cannot load handler module ${spec.module}`, {
-        cause: e,
-        retryable: false,
-        details: { tool: toolName, module: spec.module },
-      });
+      throw new DreamAgentError(
+        'TOOL_INVALID',
+        `tool "${toolName}": cannot load handler module ${spec.module}`,
+        {
+          cause: e,
+          retryable: false,
+          details: { tool: toolName, module: spec.module },
+        },
+      );
     }
     const fn = mod[exportName];
     if (typeof fn !== 'function') {

@@ -1,0 +1,54 @@
+import { z } from 'zod';
+import { JsonObjectSchema, SESSION_STATUSES } from 'dream-agent';
+
+const sessionId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:-]+$/, 'session ids use letters, digits, "_", ".", ":" and "-"');
+
+/** Body of `POST /sessions`: start a turn (a new session, or a new turn of an idle one). */
+export const StartTurnSchema = z
+  .object({
+    /** The user's request. */
+    input: z.string().min(1).max(64 * 1024),
+    /** Continue this session, or create it with this id. */
+    sessionId: sessionId.optional(),
+    /** Host metadata stored with a new session. */
+    metadata: JsonObjectSchema.optional(),
+  })
+  .strict();
+
+/** Body of `POST /sessions/{id}/turns`: a new turn of an existing session. */
+export const NewTurnSchema = z.object({ input: z.string().min(1).max(64 * 1024) }).strict();
+
+/** Query of `GET /sessions`. */
+export const ListQuerySchema = z
+  .object({
+    /** Comma-separated statuses, e.g. `waiting,paused`. */
+    status: z
+      .string()
+      .transform((s) => s.split(',').filter((x) => x.length > 0))
+      .pipe(z.array(z.enum(SESSION_STATUSES)).max(SESSION_STATUSES.length))
+      .optional(),
+    after: sessionId.optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+/** Query of `GET /sessions/{id}/events`. */
+export const EventsQuerySchema = z
+  .object({
+    after: z.coerce.number().int().min(0).optional(),
+    limit: z.coerce.number().int().min(1).max(1000).optional(),
+  })
+  .strict();
+
+/** Query of `GET /sessions/{id}/stream` (`Last-Event-ID` wins over `after`). */
+export const StreamQuerySchema = z.object({ after: z.coerce.number().int().min(0).optional() }).strict();
+
+/** Query of the POST routes: `wait=true` answers when the session rests (200) instead of on acceptance (202). */
+export const WaitQuerySchema = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
+
+/** A session id in a path. */
+export const SessionIdSchema = sessionId;

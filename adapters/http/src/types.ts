@@ -1,0 +1,52 @@
+import type { IncomingMessage } from 'node:http';
+import type { Command, SerializedError } from 'dream-agent';
+
+/** The authenticated caller, as the host's `authenticate` hook returns it. */
+export interface Principal {
+  /** Stable id; stamped as the `actor` of every command the caller sends. */
+  id: string;
+  /** Roles; passed with the actor so per-request approver roles are enforced by the core. */
+  roles: readonly string[];
+}
+
+/** What a caller is about to do; given to the host's `authorize` hook. */
+export type Operation =
+  | { kind: 'read'; sessionId?: string }
+  | { kind: 'start'; sessionId?: string; input: string }
+  | { kind: 'command'; sessionId: string; command: Command }
+  | { kind: 'resume'; sessionId: string };
+
+/** Credentials found on a request: a bearer token (`Authorization: Bearer …` or `X-API-Key`). */
+export interface Credentials {
+  /** The token, when one was sent. Query strings are never read: they end up in logs. */
+  token: string | undefined;
+  /** The raw request, for hosts that authenticate on other headers (mTLS, cookies…). */
+  req: IncomingMessage;
+}
+
+/** One accepted or refused command (or turn start), reported to the host's audit hook. */
+export interface CommandRecord {
+  transport: 'http' | 'ws';
+  principal: Principal;
+  sessionId: string | undefined;
+  /** The command type, or `turn.start` for a new turn. */
+  type: string;
+  commandId: string | undefined;
+  outcome: 'accepted' | 'rejected';
+  error?: SerializedError;
+  /** The command (or `{ input }` for a turn start) as applied, with the actor stamped. */
+  payload: unknown;
+}
+
+/** Authentication, authorisation and audit hooks shared by the HTTP and WebSocket transports. */
+export interface TransportHooks {
+  /**
+   * Identifies the caller. Throw a `UNAUTHENTICATED` DreamAgentError to refuse (401). When omitted,
+   * every caller is `anonymous` and a command's own `actor` field is kept — only for trusted networks.
+   */
+  authenticate?: (credentials: Credentials) => Principal | Promise<Principal>;
+  /** Decides whether the principal may perform the operation; throw `FORBIDDEN` to refuse (403). */
+  authorize?: (principal: Principal, operation: Operation) => void | Promise<void>;
+  /** Called for every command and turn start, accepted or refused (audit log, metrics). */
+  onCommand?: (record: CommandRecord) => void;
+}

@@ -1,0 +1,501 @@
+import { createHash } from 'node:crypto';
+import type { Pool, PoolClient, QueryResultRow } from 'pg';
+import { DreamAgentError } from 'dream-agent';
+import type {
+  AgentEvent,
+  Commit,
+  CommitResult,
+  InboxEntry,
+  LeaseToken,
+  NewSession,
+  PlanVersionRecord,
+  SessionQuery,
+  SessionRecord,
+  SessionState,
+  SessionStatus,
+  Store,
+  TodoRecord,
+  Json,
+  SerializedError,
+} from 'dream-agent';
+import { openPool, quoteIdent, withClient, type PoolHandle, type PostgresConnection, type RetryMode } from './connection.js';
+import { DEFAULT_SCHEMA, migrate, type MigrateResult } from './migrate.js';
+
+/** Options of {@link PostgresStore}. */
+export type PostgresStoreOptions = PostgresConnection & {
+  /** The schema holding the tables (default `dream_agent`); create it with {@link migrate}. */
+  schema?: string;
+  /**
+   * The clock that decides lease expiry. Default: the database clock (`statement_timestamp()`), the one
+   * clock every node agrees on. Tests pass a manual clock.
+   */
+  clock?: { now(): number };
+  /**
+   * How long reads and idempotent writes retry while PostgreSQL is unreachable before throwing
+   * `UNAVAILABLE` (default 30 s). Commits are never retried here when their outcome is unknown: the
+   * engine retries them and checks whether the first attempt landed.
+   */
+  retryTimeoutMs?: number;
+};
+
+/** A session whose lease was claimed by {@link PostgresStore.claimStale}. */
+export interface ClaimedSession {
+  sessionId: string;
+  lease: LeaseToken;
+}
+
+interface SessionRow extends QueryResultRow {
+  id: string;
+  version: string;
+  status: string;
+  last_seq: string;
+  lease_epoch: string;
+  lease_owner: string | null;
+  lease_expires_at: string;
+  state: SessionState;
+  created_at: string;
+  updated_at: string;
+}
+
+interface InboxRow extends QueryResultRow {
+  id: string;
+  session_id: string;
+  command: Json;
+  actor: string;
+  received_at: string;
+  status: InboxEntry['status'];
+  error: SerializedError | null;
+}
+
+interface CommitRow extends QueryResultRow {
+  version: string | null;
+  last_seq: string | null;
+  lease_expires_at: string | null;
+  cur_version: string | null;
+  cur_last_seq: string | null;
+  cur_epoch: string | null;
+  cur_owner: string | null;
+  cur_expires: string | null;
+  now: string;
+}
+
+const SESSION_COLUMNS = 'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at';
+const INBOX_COLUMNS = 'id, session_id, command, actor, received_at, status, error';
+
+const toRecord = (r: SessionRow): SessionRecord => ({
+  id: r.id,
+  version: Number(r.version),
+  status: r.status as SessionStatus,
+  lastSeq: Number(r.last_seq),
+  leaseEpoch: Number(r.lease_epoch),
+  leaseOwner: r.lease_owner,
+  leaseExpiresAt: Number(r.lease_expires_at),
+  state: r.state,
+  createdAt: Number(r.created_at),
+  updatedAt: Number(r.updated_at),
+});
+
+const toEntry = (r: InboxRow): InboxEntry => ({
+  id: r.id,
+  sessionId: r.session_id,
+  command: r.command,
+  actor: r.actor,
+  receivedAt: Number(r.received_at),
+  status: r.status,
+  ...(r.error ? { error: r.error } : {}),
+});
+
+const notFound = (sessionId: string): DreamAgentError =>
+  new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+
+/**
+ * The PostgreSQL {@link Store}: durable sessions shared by any number of API nodes and workers.
+ *
+ * Every commit is ONE SQL statement (writable CTEs) sent as one prepared-statement round trip: the
+ * session row is updated with the version and lease/fencing check inside its `WHERE`, and the cycle's
+ * events, todo rows, plan versions and inbox acks are written only when that update matched — a
+ * statement is atomic, so a stale writer, a paused owner whose lease expired, or a seq gap writes
+ * nothing. Leases are timed by the database clock (or an injected clock), so nodes with skewed clocks
+ * still agree who owns a session.
+ *
+ * Connection loss maps to `UNAVAILABLE` (retryable); reads retry by themselves for `retryTimeoutMs`.
+ *
+ * @example
+ * ```ts
+ * import pg from 'pg';
+ * import { PostgresStore } from '@dream-agent/postgres';
+ * const store = new PostgresStore({ pool: new pg.Pool({ connectionString: process.env.DATABASE_URL }) });
+ * await store.migrate();
+ * const agent = new Agent({ store, bus: new PostgresEventBus({ connectionString: process.env.DATABASE_URL! }) });
+ * ```
+ */
+export class PostgresStore implements Store {
+  readonly #handle: PoolHandle;
+  readonly #schema: string;
+  readonly #s: string;
+  readonly #clock: { now(): number } | undefined;
+  readonly #retryMs: number;
+  readonly #sql: ReturnType<typeof statements>;
+  readonly #names: Record<keyof ReturnType<typeof statements>, string>;
+
+  /**
+   * @param options - the user's `pg.Pool` (`{ pool }`) or `{ connectionString }` (or the string itself), schema, clock
+   * @throws `INVALID_INPUT` for a bad schema name
+   */
+  constructor(options: PostgresStoreOptions | string) {
+    const opts: PostgresStoreOptions = typeof options === 'string' ? { connectionString: options } : options;
+    this.#handle = openPool(opts);
+    this.#schema = opts.schema ?? DEFAULT_SCHEMA;
+    this.#s = quoteIdent(this.#schema);
+    this.#clock = opts.clock;
+    this.#retryMs = opts.retryTimeoutMs ?? 30_000;
+    this.#sql = statements(this.#s);
+    const tag = createHash('sha1').update(this.#schema).digest('hex').slice(0, 8);
+    const names = {} as Record<keyof ReturnType<typeof statements>, string>;
+    for (const k of Object.keys(this.#sql) as (keyof ReturnType<typeof statements>)[]) names[k] = `dream_${k}_${tag}`;
+    this.#names = names;
+  }
+
+  /** The pool this store queries (yours, or the one it created from a connection string). */
+  get pool(): Pool {
+    return this.#handle.pool;
+  }
+
+  /**
+   * Applies missing schema migrations (see {@link migrate}).
+   *
+   * @returns what was applied
+   */
+  async migrate(): Promise<MigrateResult> {
+    return migrate(this.#handle.pool, { schema: this.#schema });
+  }
+
+  #now(): number | null {
+    return this.#clock ? this.#clock.now() : null;
+  }
+
+  async #q<R extends QueryResultRow>(key: keyof ReturnType<typeof statements>, values: unknown[], mode: RetryMode, client?: PoolClient): Promise<R[]> {
+    const config = { name: this.#names[key], text: this.#sql[key], values };
+    if (client) return (await client.query<R>(config)).rows;
+    return withClient(this.#handle.pool, key, mode, this.#retryMs, async (c) => (await c.query<R>(config)).rows);
+  }
+
+  async createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+    const rows = await this.#q<SessionRow>('create', [session.id, session.status, owner, leaseTtlMs, JSON.stringify(session.state), this.#now()], 'before-send');
+    const row = rows[0];
+    if (!row) throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, { details: { sessionId: session.id } });
+    const record = toRecord(row);
+    return { record, lease: { owner, epoch: record.leaseEpoch } };
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const row = (await this.#q<SessionRow>('get', [sessionId], 'always'))[0];
+    return row ? toRecord(row) : undefined;
+  }
+
+  async listSessions(query: SessionQuery): Promise<SessionRecord[]> {
+    const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    const where: string[] = [];
+    const values: unknown[] = [];
+    const param = (v: unknown): string => {
+      values.push(v);
+      return `$${values.length}`;
+    };
+    if (query.status) where.push(`status = ANY(${param(query.status)}::text[])`);
+    if (query.leaseExpiredBefore !== undefined) where.push(`(lease_owner IS NULL OR lease_expires_at <= ${param(query.leaseExpiredBefore)}::bigint)`);
+    if (query.hasPendingCommands) where.push(`EXISTS (SELECT 1 FROM ${this.#s}.inbox i WHERE i.session_id = s.id AND i.status = 'pending')`);
+    if (query.after !== undefined) where.push(`id > ${param(query.after)}`);
+    const text = `SELECT ${SESSION_COLUMNS} FROM ${this.#s}.sessions s ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
+    const rows = await withClient(this.#handle.pool, 'listSessions', 'always', this.#retryMs, async (c) => (await c.query<SessionRow>(text, values)).rows);
+    return rows.map(toRecord);
+  }
+
+  /**
+   * Claims up to `limit` sessions that are `running` but whose lease expired (their owner died) with
+   * `FOR UPDATE SKIP LOCKED`, so several workers calling it at once claim disjoint sets without waiting
+   * on each other. Each claim increments the epoch like {@link acquireLease}.
+   *
+   * @param limit - how many at most
+   * @param owner - the claiming node's id
+   * @param ttlMs - the lease duration
+   * @returns the claimed sessions and their fresh leases
+   */
+  async claimStale(limit: number, owner: string, ttlMs: number): Promise<ClaimedSession[]> {
+    const rows = await this.#q<{ id: string; lease_epoch: string }>('claim', [Math.max(1, Math.floor(limit)), owner, ttlMs, this.#now()], 'before-send');
+    return rows.map((r) => ({ sessionId: r.id, lease: { owner, epoch: Number(r.lease_epoch) } }));
+  }
+
+  async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<LeaseToken | undefined> {
+    const row = (await this.#q<{ epoch: string | null; found: boolean }>('acquire', [sessionId, owner, ttlMs, this.#now()], 'before-send'))[0];
+    if (!row?.found) throw notFound(sessionId);
+    return row.epoch === null ? undefined : { owner, epoch: Number(row.epoch) };
+  }
+
+  async renewLease(sessionId: string, lease: LeaseToken, ttlMs: number): Promise<number | undefined> {
+    // Idempotent: renewing twice (a retry after an unknown outcome) is the same as renewing once.
+    const row = (await this.#q<{ until: string | null; found: boolean }>('renew', [sessionId, lease.epoch, lease.owner, ttlMs, this.#now()], 'always'))[0];
+    if (!row?.found) throw notFound(sessionId);
+    return row.until === null ? undefined : Number(row.until);
+  }
+
+  async releaseLease(sessionId: string, lease: LeaseToken): Promise<void> {
+    const row = (await this.#q<{ found: boolean }>('release', [sessionId, lease.epoch, lease.owner], 'always'))[0];
+    if (!row?.found) throw notFound(sessionId);
+  }
+
+  async commit(c: Commit): Promise<CommitResult> {
+    const first = c.events[0]?.seq ?? 0;
+    let eventsOk = true;
+    let badSeq: number | undefined;
+    for (const [i, e] of c.events.entries()) {
+      if (e.seq !== first + i || e.sessionId !== c.sessionId) {
+        eventsOk = false;
+        badSeq = e.seq;
+        break;
+      }
+    }
+    // Last write wins within one commit, as in the reference store (and ON CONFLICT cannot touch a row twice).
+    const todos = [...new Map(c.todos.map((t) => [`${t.turnId}\u0000${t.todoId}`, t])).values()];
+    const acks = [...new Map(c.inboxAcks.map((a) => [a.commandId, a])).values()];
+    const values = [
+      c.sessionId,
+      c.expectedVersion,
+      c.lease.epoch,
+      c.lease.owner,
+      this.#now(),
+      c.status ?? null,
+      c.state === undefined ? null : JSON.stringify(c.state),
+      c.events.length,
+      first,
+      eventsOk,
+      JSON.stringify(c.events),
+      JSON.stringify(todos),
+      JSON.stringify(c.planVersions),
+      JSON.stringify(acks),
+      acks.length,
+      c.leaseAction === 'release',
+      c.leaseTtlMs,
+    ];
+    let row: CommitRow | undefined;
+    try {
+      row = (await this.#q<CommitRow>('commit', values, 'before-send'))[0];
+    } catch (e) {
+      const code = (e as { cause?: { code?: unknown } }).cause?.code;
+      if (code === '23505') {
+        throw new DreamAgentError('CONFLICT', `a plan version in this commit already exists in session "${c.sessionId}"`, {
+          cause: e,
+          details: { sessionId: c.sessionId, planVersions: c.planVersions.map((p) => ({ planId: p.plan.id, version: p.plan.version })) },
+        });
+      }
+      if (code === 'DA001') {
+        throw new DreamAgentError('INVALID_INPUT', `an inbox ack names a command that is not in the inbox of "${c.sessionId}"`, {
+          cause: e,
+          details: { sessionId: c.sessionId, commandIds: acks.map((a) => a.commandId) },
+        });
+      }
+      throw e;
+    }
+    if (!row) throw new DreamAgentError('INTERNAL', 'commit returned no row');
+    if (row.version !== null) {
+      return { version: Number(row.version), lastSeq: Number(row.last_seq), leaseExpiresAt: Number(row.lease_expires_at) };
+    }
+    // Nothing was written: say why, in the reference store's order (version, lease, seq).
+    if (row.cur_version === null) throw notFound(c.sessionId);
+    const actual = Number(row.cur_version);
+    if (actual !== c.expectedVersion) {
+      throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" is at version ${actual}, not ${c.expectedVersion}`, {
+        details: { sessionId: c.sessionId, expected: c.expectedVersion, actual },
+      });
+    }
+    const now = Number(row.now);
+    if (Number(row.cur_epoch) !== c.lease.epoch || row.cur_owner !== c.lease.owner || Number(row.cur_expires) <= now) {
+      throw new DreamAgentError('CONFLICT', `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`, {
+        details: { sessionId: c.sessionId, epoch: c.lease.epoch, currentEpoch: Number(row.cur_epoch), owner: row.cur_owner },
+      });
+    }
+    const expectedSeq = Number(row.cur_last_seq) + 1;
+    if (c.events.length > 0 && (!eventsOk || first !== expectedSeq)) {
+      throw new DreamAgentError('INVALID_INPUT', `event seq ${badSeq ?? first} does not continue the log at ${expectedSeq}`, {
+        details: { sessionId: c.sessionId, expectedSeq, seq: badSeq ?? first },
+      });
+    }
+    // Everything looked right in our snapshot, yet the guarded update matched nothing: a concurrent
+    // writer committed (or took the lease) between our snapshot and the row lock.
+    throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" was changed by a concurrent writer`, {
+      details: { sessionId: c.sessionId, expected: c.expectedVersion },
+    });
+  }
+
+  async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
+    return (await this.#q<{ record: TodoRecord }>('todos', [sessionId, turnId], 'always')).map((r) => r.record);
+  }
+
+  async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
+    const rows = await this.#q<{ record: PlanVersionRecord }>('plan', [sessionId, planId, version ?? null], 'always');
+    return rows[0]?.record;
+  }
+
+  async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
+    return (await this.#q<{ record: PlanVersionRecord }>('plans', [sessionId, planId], 'always')).map((r) => r.record);
+  }
+
+  async readEvents(sessionId: string, options: { after?: number; limit?: number } = {}): Promise<AgentEvent[]> {
+    const after = Math.max(options.after ?? 0, 0);
+    const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
+    return (await this.#q<{ event: AgentEvent }>('events', [sessionId, after, limit], 'always')).map((r) => r.event);
+  }
+
+  async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {
+    // Idempotent by id: a retry after an unknown outcome returns the stored entry.
+    const rows = await this.#q<InboxRow & { found: boolean }>(
+      'enqueue',
+      [entry.sessionId, entry.id, JSON.stringify(entry.command), entry.actor, entry.receivedAt],
+      'always',
+    );
+    const row = rows.find((r) => r.id !== null);
+    if (row) return toEntry(row);
+    if (!rows[0]?.found) throw notFound(entry.sessionId);
+    // Inserted concurrently by another node after our snapshot: read it.
+    const again = await this.getCommand(entry.sessionId, entry.id);
+    if (!again) throw new DreamAgentError('INTERNAL', `inbox command "${entry.id}" vanished`);
+    return again;
+  }
+
+  async pendingCommands(sessionId: string): Promise<InboxEntry[]> {
+    return (await this.#q<InboxRow>('pending', [sessionId], 'always')).map(toEntry);
+  }
+
+  async getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined> {
+    const row = (await this.#q<InboxRow>('command', [sessionId, commandId], 'always'))[0];
+    return row ? toEntry(row) : undefined;
+  }
+
+  /**
+   * Bytes of WAL PostgreSQL has written so far (`pg_current_wal_lsn()`): benchmarks diff it around
+   * cycles to show that a commit's size does not grow with history.
+   *
+   * @returns the current WAL position in bytes
+   */
+  async walPosition(): Promise<number> {
+    const rows = await withClient(this.#handle.pool, 'walPosition', 'always', this.#retryMs, async (c) => {
+      return (await c.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS b`)).rows;
+    });
+    return Number(rows[0]?.b ?? 0);
+  }
+
+  /** Ends the pool when this store created it (a pool you passed in stays yours to end). */
+  async close(): Promise<void> {
+    if (this.#handle.owned) await this.#handle.pool.end();
+  }
+}
+
+/** The store's SQL, with the schema spliced in (identifiers cannot be parameters). */
+function statements(s: string) {
+  const now = `COALESCE($NOW::bigint, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)`;
+  const withNow = (sql: string, n: number): string => sql.replaceAll('$NOW', () => `$${n}`);
+  return {
+    create: withNow(
+      `WITH n AS (SELECT ${now} AS now)
+       INSERT INTO ${s}.sessions (id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at)
+       SELECT $1, 1, $2, 0, 1, $3, n.now + $4::bigint, $5::jsonb, n.now, n.now FROM n
+       ON CONFLICT (id) DO NOTHING
+       RETURNING ${SESSION_COLUMNS}`,
+      6,
+    ),
+    get: `SELECT ${SESSION_COLUMNS} FROM ${s}.sessions WHERE id = $1`,
+    acquire: withNow(
+      `WITH n AS (SELECT ${now} AS now),
+       u AS (
+         UPDATE ${s}.sessions SET lease_epoch = lease_epoch + 1, lease_owner = $2, lease_expires_at = n.now + $3::bigint
+         FROM n WHERE id = $1 AND (lease_owner IS NULL OR lease_expires_at <= n.now)
+         RETURNING lease_epoch)
+       SELECT (SELECT lease_epoch FROM u) AS epoch, EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found`,
+      4,
+    ),
+    claim: withNow(
+      `WITH n AS (SELECT ${now} AS now),
+       c AS (
+         SELECT id FROM ${s}.sessions, n
+         WHERE status = 'running' AND (lease_owner IS NULL OR lease_expires_at <= n.now)
+         ORDER BY id LIMIT $1 FOR UPDATE SKIP LOCKED)
+       UPDATE ${s}.sessions t SET lease_epoch = t.lease_epoch + 1, lease_owner = $2, lease_expires_at = n.now + $3::bigint
+       FROM c, n WHERE t.id = c.id
+       RETURNING t.id, t.lease_epoch`,
+      4,
+    ),
+    renew: withNow(
+      `WITH n AS (SELECT ${now} AS now),
+       u AS (
+         UPDATE ${s}.sessions SET lease_expires_at = n.now + $4::bigint
+         FROM n WHERE id = $1 AND lease_epoch = $2 AND lease_owner = $3 AND lease_expires_at > n.now
+         RETURNING lease_expires_at)
+       SELECT (SELECT lease_expires_at FROM u) AS until, EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found`,
+      5,
+    ),
+    release: `WITH u AS (
+         UPDATE ${s}.sessions SET lease_owner = NULL, lease_expires_at = 0
+         WHERE id = $1 AND lease_epoch = $2 AND lease_owner = $3
+         RETURNING 1)
+       SELECT EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found, (SELECT count(*) FROM u) AS released`,
+    // $1 id, $2 expected version, $3 epoch, $4 owner, $5 now|null, $6 status|null, $7 state|null,
+    // $8 event count, $9 first seq, $10 events internally contiguous, $11 events, $12 todos,
+    // $13 plan versions, $14 acks, $15 ack count, $16 release, $17 ttl
+    commit: withNow(
+      `WITH n AS (SELECT ${now} AS now),
+       cur AS (SELECT version, last_seq, lease_epoch, lease_owner, lease_expires_at FROM ${s}.sessions WHERE id = $1),
+       s AS (
+         UPDATE ${s}.sessions SET
+           version = version + 1,
+           last_seq = last_seq + $8::int,
+           status = COALESCE($6::text, status),
+           state = COALESCE($7::jsonb, state),
+           updated_at = n.now,
+           lease_owner = CASE WHEN $16::boolean THEN NULL ELSE lease_owner END,
+           lease_expires_at = CASE WHEN $16::boolean THEN 0 ELSE n.now + $17::bigint END
+         FROM n
+         WHERE id = $1 AND version = $2::bigint AND lease_epoch = $3::bigint AND lease_owner = $4 AND lease_expires_at > n.now
+           AND $10::boolean AND ($8::int = 0 OR last_seq = $9::bigint - 1)
+         RETURNING version, last_seq, lease_expires_at),
+       ev AS (
+         INSERT INTO ${s}.events (session_id, seq, event)
+         SELECT $1, (e->>'seq')::bigint, e FROM jsonb_array_elements($11::jsonb) e WHERE EXISTS (SELECT 1 FROM s)),
+       td AS (
+         INSERT INTO ${s}.todos (session_id, turn_id, todo_id, record)
+         SELECT $1, t->>'turnId', t->>'todoId', t FROM jsonb_array_elements($12::jsonb) t WHERE EXISTS (SELECT 1 FROM s)
+         ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = EXCLUDED.record),
+       pv AS (
+         INSERT INTO ${s}.plan_versions (session_id, plan_id, version, record)
+         SELECT $1, p->'plan'->>'id', (p->'plan'->>'version')::int, p FROM jsonb_array_elements($13::jsonb) p WHERE EXISTS (SELECT 1 FROM s)),
+       ack AS (
+         UPDATE ${s}.inbox i SET status = a->>'status', error = a->'error'
+         FROM jsonb_array_elements($14::jsonb) a
+         WHERE i.session_id = $1 AND i.id = a->>'commandId' AND EXISTS (SELECT 1 FROM s)
+         RETURNING 1)
+       SELECT s.version, s.last_seq, s.lease_expires_at,
+              cur.version AS cur_version, cur.last_seq AS cur_last_seq, cur.lease_epoch AS cur_epoch,
+              cur.lease_owner AS cur_owner, cur.lease_expires_at AS cur_expires, n.now,
+              CASE WHEN s.version IS NOT NULL AND (SELECT count(*) FROM ack) <> $15::int
+                   THEN ${s}.dream_fail('DA001', 'inbox ack for an unknown command') END AS ack_check
+       FROM n LEFT JOIN cur ON true LEFT JOIN s ON true`,
+      5,
+    ),
+    todos: `SELECT record FROM ${s}.todos WHERE session_id = $1 AND turn_id = $2`,
+    plan: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 AND ($3::int IS NULL OR version = $3::int)
+           ORDER BY version DESC LIMIT 1`,
+    plans: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 ORDER BY version`,
+    events: `SELECT event FROM ${s}.events WHERE session_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::int`,
+    enqueue: `WITH ins AS (
+         INSERT INTO ${s}.inbox (session_id, id, command, actor, received_at)
+         SELECT $1, $2, $3::jsonb, $4, $5::bigint WHERE EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1)
+         ON CONFLICT (session_id, id) DO NOTHING
+         RETURNING ${INBOX_COLUMNS}),
+       found AS (SELECT EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found)
+       SELECT ins.*, found.found FROM ins, found
+       UNION ALL
+       SELECT ${INBOX_COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}, found.found FROM ${s}.inbox i, found WHERE i.session_id = $1 AND i.id = $2
+       UNION ALL
+       SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, found.found FROM found`,
+    pending: `SELECT ${INBOX_COLUMNS} FROM ${s}.inbox WHERE session_id = $1 AND status = 'pending' ORDER BY n`,
+    command: `SELECT ${INBOX_COLUMNS} FROM ${s}.inbox WHERE session_id = $1 AND id = $2`,
+  };
+}
