@@ -175,7 +175,10 @@ function findNonJson(v: unknown, path: string, depth: number): { path: string; w
       }
       return undefined;
     }
-    default:
+    case 'undefined':
+    case 'bigint':
+    case 'function':
+    case 'symbol':
       return { path, what: typeof v };
   }
 }

@@ -238,6 +238,11 @@ export function zodIssueList(
           case 'set':
             message = `expected ${word} ${String(limit)} item${Number(limit) === 1 ? '' : 's'}`;
             break;
+          case 'number':
+          case 'int':
+          case 'bigint':
+          case 'date':
+          case 'file':
           default:
             message = `expected a number ${issue.code === 'too_big' ? (excl ? '<' : '<=') : excl ? '>' : '>='} ${String(limit)}`;
         }

@@ -13,9 +13,8 @@ function shuffleKeys(value: Json, seed: number): Json {
       .map((k, i) => ({ k, r: Math.sin(seed * 9301 + i * 49297) }))
       .sort((a, b) => a.r - b.r)
       .map((x) => x.k);
-    const out: Record<string, Json> = {};
-    for (const k of order) out[k] = shuffleKeys(value[k] as Json, seed + 1);
-    return out;
+    // fromEntries, not assignment: a "__proto__" key must stay an own property.
+    return Object.fromEntries(order.map((k) => [k, shuffleKeys(value[k] as Json, seed + 1)]));
   }
   return value;
 }
@@ -43,6 +42,9 @@ describe('canonicalJson', () => {
       }),
       { numRuns: 300 },
     );
+    // The case fast-check once found: a "__proto__" key.
+    const tricky = JSON.parse('{"b":1,"__proto__":{"x":null}}') as Json;
+    expect(canonicalJson(tricky)).toBe('{"__proto__":{"x":null},"b":1}');
   });
 
   it('property: the canonical form parses back to an equal value', () => {

@@ -1,8 +1,16 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { generateObject, isDreamAgentError, UsageTracker, withUsageTracking } from 'dream-agent';
+import {
+  generateObject,
+  isDreamAgentError,
+  LlmPlanner,
+  LlmResponder,
+  UsageTracker,
+  withUsageTracking,
+} from 'dream-agent';
 import type { DreamAgentError, GenerateRequest, StreamChunk } from 'dream-agent';
+import { planningContext, responseContext } from '../../../test/llm/fixtures.js';
 import { startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
 import { AnthropicModel, mapAnthropicError, retryAfterMs, toAnthropicMessages } from '../src/index.js';
 
@@ -440,5 +448,49 @@ describe('toAnthropicMessages', () => {
         ],
       },
     ]);
+  });
+});
+
+describe('LLM-backed layers over the anthropic adapter', () => {
+  const intent = {
+    name: 'sales.report',
+    confidence: 0.9,
+    entities: [],
+    slots: { period: 'Q3' },
+    missingSlots: [],
+  };
+  const fetch = { id: 'fetch', title: 'Fetch', tool: 'sales.query', input: { period: 'Q3' }, dependsOn: [] };
+
+  it('LlmPlanner repairs a cyclic plan over real HTTP and returns the valid one', async () => {
+    const cyclic = {
+      todos: [
+        { ...fetch, dependsOn: ['write'] },
+        { id: 'write', title: 'Write', domain: 'content', input: {}, dependsOn: ['fetch'] },
+      ],
+    };
+    const fixed = {
+      todos: [fetch, { id: 'write', title: 'Write', domain: 'content', input: {}, dependsOn: ['fetch'] }],
+    };
+    server.script(
+      { reply: { toolCalls: [{ name: 'plan', arguments: cyclic }] } },
+      { reply: { toolCalls: [{ name: 'plan', arguments: fixed }] } },
+    );
+    const draft = await new LlmPlanner({ model: model() }).plan(intent, planningContext());
+    expect(draft.todos.map((t) => t.id)).toEqual(['fetch', 'write']);
+    expect(server.requests).toHaveLength(2);
+    expect(JSON.stringify(server.requests[1]?.body['messages'])).toContain(
+      'dependency cycle: fetch → write → fetch',
+    );
+  });
+
+  it('LlmResponder streams its answer from the wire as response deltas', async () => {
+    server.script({ reply: { text: 'Sales rose in Q3.', chunks: ['Sales ', 'rose ', 'in Q3.'] } });
+    const ctx = responseContext();
+    const answer = await new LlmResponder({ model: model() }).respond(
+      { input: 'how were sales?', plan: null, todos: [] },
+      ctx,
+    );
+    expect(answer).toBe('Sales rose in Q3.');
+    expect(ctx.deltas).toEqual(['Sales ', 'rose ', 'in Q3.']);
   });
 });

@@ -9,6 +9,7 @@ import OpenAI from 'openai';
 import { DreamAgentError, isDreamAgentError } from 'dream-agent';
 import type {
   ChatMessage,
+  Embedder,
   FinishReason,
   GenerateRequest,
   GenerateResult,
@@ -471,42 +472,71 @@ function isConnectionError(error: unknown): boolean {
   return name === 'APIConnectionError' || name === 'APIConnectionTimeoutError';
 }
 
+/** Output sizes of OpenAI's embedding models, used when `dimensions` is not given. */
+const KNOWN_DIMENSIONS: Readonly<Record<string, number>> = {
+  'text-embedding-3-small': 1536,
+  'text-embedding-3-large': 3072,
+  'text-embedding-ada-002': 1536,
+};
+
 /** Options of {@link OpenAIEmbedder}. */
 export interface OpenAIEmbedderOptions extends OpenAIClientOptions {
   /** Embedding model, default `text-embedding-3-small`. */
   model?: string;
-  /** Output dimensions (text-embedding-3 models can shorten vectors). */
+  /**
+   * Vector length. Required for models it does not know (e.g. on a compatible server); for
+   * `text-embedding-3-*` models a smaller value is sent to the API, which shortens the vectors.
+   */
   dimensions?: number;
   /** Texts per request (default 512; the API allows up to 2048). */
   batchSize?: number;
 }
 
 /**
- * An embedder on the OpenAI embeddings endpoint. Batches large inputs and returns vectors in input
- * order; errors map as for {@link OpenAIModel}.
+ * An {@link Embedder} on the OpenAI embeddings endpoint (or a compatible one). Batches large inputs,
+ * returns vectors in input order, and checks every vector has `dimensions` entries; errors map as for
+ * {@link OpenAIModel}.
  *
  * @example
  * ```ts
  * const embedder = new OpenAIEmbedder({ model: 'text-embedding-3-small' });
  * const [v] = await embedder.embed(['quarterly sales by region']);
+ * const local = new OpenAIEmbedder({ model: 'nomic-embed-text', dimensions: 768, baseURL: 'http://localhost:11434/v1', apiKey: 'ollama' });
  * ```
  */
-export class OpenAIEmbedder {
+export class OpenAIEmbedder implements Embedder {
   /** The embedding model id. */
   readonly model: string;
-  /** Vector length, when fixed by the options (otherwise known after the first call). */
-  dimensions: number | undefined;
+  /** The length of every vector returned. */
+  readonly dimensions: number;
   /** The underlying client. */
   readonly client: OpenAI;
   readonly #batchSize: number;
+  readonly #sendDimensions: boolean;
 
   /**
    * @param options - model, dimensions, client or connection options
-   * @throws DreamAgentError `INVALID_INPUT` for a batch size outside 1–2048
+   * @throws DreamAgentError `INVALID_INPUT` for a batch size outside 1–2048, bad dimensions, or an
+   *   unknown model without `dimensions`
    */
   constructor(options: OpenAIEmbedderOptions = {}) {
     this.model = options.model ?? 'text-embedding-3-small';
-    this.dimensions = options.dimensions;
+    const dimensions = options.dimensions ?? KNOWN_DIMENSIONS[this.model];
+    if (dimensions === undefined) {
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `OpenAIEmbedder does not know the size of "${this.model}" vectors: pass { dimensions }`,
+      );
+    }
+    if (!Number.isInteger(dimensions) || dimensions < 1) {
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `dimensions must be a positive integer, got ${String(dimensions)}`,
+      );
+    }
+    this.dimensions = dimensions;
+    // Only text-embedding-3 models accept `dimensions`; other servers may reject the parameter.
+    this.#sendDimensions = options.dimensions !== undefined && this.model.startsWith('text-embedding-3');
     this.client = createOpenAIClient(options);
     const batch = options.batchSize ?? 512;
     if (!Number.isInteger(batch) || batch < 1 || batch > 2048) {
@@ -525,6 +555,7 @@ export class OpenAIEmbedder {
    * @param options - an abort signal
    * @returns one vector per text, in order
    * @throws DreamAgentError as {@link mapOpenAIError}; `LLM_ERROR` when the response lacks a vector
+   *   (retryable) or a vector has the wrong length (not retryable: the model does not match `dimensions`)
    */
   async embed(texts: readonly string[], options: { signal?: AbortSignal } = {}): Promise<number[][]> {
     const out: number[][] = [];
@@ -537,7 +568,7 @@ export class OpenAIEmbedder {
           {
             model: this.model,
             input: batch,
-            ...(this.dimensions === undefined ? {} : { dimensions: this.dimensions }),
+            ...(this.#sendDimensions ? { dimensions: this.dimensions } : {}),
           },
           options.signal === undefined ? {} : { signal: options.signal },
         );
@@ -553,10 +584,16 @@ export class OpenAIEmbedder {
             details: details(),
           });
         }
+        if (v.length !== this.dimensions) {
+          throw new DreamAgentError(
+            'LLM_ERROR',
+            `"${this.model}" returned a vector of ${v.length} dimensions; ${this.dimensions} were expected`,
+            { retryable: false, details: details({ expected: this.dimensions, received: v.length }) },
+          );
+        }
         out.push(v);
       }
     }
-    if (this.dimensions === undefined && out[0] !== undefined) this.dimensions = out[0].length;
     return out;
   }
 }

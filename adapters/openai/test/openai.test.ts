@@ -1,8 +1,16 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { generateObject, isDreamAgentError, UsageTracker, withUsageTracking } from 'dream-agent';
+import {
+  generateObject,
+  isDreamAgentError,
+  LlmPlanner,
+  LlmResponder,
+  UsageTracker,
+  withUsageTracking,
+} from 'dream-agent';
 import type { DreamAgentError, GenerateRequest, StreamChunk } from 'dream-agent';
+import { planningContext, responseContext } from '../../../test/llm/fixtures.js';
 import { deterministicVector, startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
 import { mapOpenAIError, OpenAIEmbedder, OpenAIModel, retryAfterMs } from '../src/index.js';
 
@@ -475,13 +483,26 @@ describe('OpenAIEmbedder', () => {
     });
   });
 
-  it('batches large inputs and keeps the order; learns the dimensions', async () => {
-    const e = embedder({ batchSize: 2 });
+  it('batches large inputs and keeps the order', async () => {
+    const e = embedder({ batchSize: 2, dimensions: 8 });
     const texts = ['a1', 'b2', 'c3', 'd4', 'e5'];
     const vectors = await e.embed(texts);
-    expect(server.requests).toHaveLength(3);
+    expect(server.requests.map((r) => r.body['input'])).toEqual([['a1', 'b2'], ['c3', 'd4'], ['e5']]);
     expect(vectors).toEqual(texts.map((t) => deterministicVector(t, 8)));
-    expect(e.dimensions).toBe(8);
+  });
+
+  it('knows the size of OpenAI models, needs dimensions for others, and checks vector lengths', async () => {
+    expect(embedder().dimensions).toBe(1536);
+    expect(embedder({ model: 'text-embedding-3-large' }).dimensions).toBe(3072);
+    expect(() => embedder({ model: 'nomic-embed-text' })).toThrow(/pass \{ dimensions \}/);
+    // A non-OpenAI model: `dimensions` is not sent (compatible servers may reject it) and the server's
+    // 8-dimensional vectors do not match the declared 16.
+    const local = embedder({ model: 'nomic-embed-text', dimensions: 16 });
+    const error = await caught(local.embed(['x']));
+    expect(server.requests[0]?.body['dimensions']).toBeUndefined();
+    expect(error.code).toBe('LLM_ERROR');
+    expect(error.retryable).toBe(false);
+    expect(error.details).toMatchObject({ expected: 16, received: 8 });
   });
 
   it('makes no request for an empty list and maps errors', async () => {
@@ -492,7 +513,49 @@ describe('OpenAIEmbedder', () => {
     expect(error.code).toBe('UNAUTHENTICATED');
   });
 
-  it('rejects a bad batch size', () => {
+  it('rejects a bad batch size or dimensions', () => {
     expect(() => embedder({ batchSize: 0 })).toThrow(/batchSize/);
+    expect(() => embedder({ dimensions: -1 })).toThrow(/dimensions.*-1/);
+  });
+});
+
+describe('LLM-backed layers over the openai adapter', () => {
+  const intent = {
+    name: 'sales.report',
+    confidence: 0.9,
+    entities: [],
+    slots: { period: 'Q3' },
+    missingSlots: [],
+  };
+  const fetch = { id: 'fetch', title: 'Fetch', tool: 'sales.query', input: { period: 'Q3' }, dependsOn: [] };
+
+  it('LlmPlanner repairs a cyclic plan over real HTTP and returns the valid one', async () => {
+    const cyclic = {
+      todos: [
+        { ...fetch, dependsOn: ['write'] },
+        { id: 'write', title: 'Write', domain: 'content', input: {}, dependsOn: ['fetch'] },
+      ],
+    };
+    const fixed = {
+      todos: [fetch, { id: 'write', title: 'Write', domain: 'content', input: {}, dependsOn: ['fetch'] }],
+    };
+    server.script({ reply: { text: JSON.stringify(cyclic) } }, { reply: { text: JSON.stringify(fixed) } });
+    const draft = await new LlmPlanner({ model: model() }).plan(intent, planningContext());
+    expect(draft.todos.map((t) => t.id)).toEqual(['fetch', 'write']);
+    expect(server.requests).toHaveLength(2);
+    expect(JSON.stringify(server.requests[1]?.body['messages'])).toContain(
+      'dependency cycle: fetch → write → fetch',
+    );
+  });
+
+  it('LlmResponder streams its answer from the wire as response deltas', async () => {
+    server.script({ reply: { text: 'Sales rose in Q3.', chunks: ['Sales ', 'rose ', 'in Q3.'] } });
+    const ctx = responseContext();
+    const answer = await new LlmResponder({ model: model() }).respond(
+      { input: 'how were sales?', plan: null, todos: [] },
+      ctx,
+    );
+    expect(answer).toBe('Sales rose in Q3.');
+    expect(ctx.deltas).toEqual(['Sales ', 'rose ', 'in Q3.']);
   });
 });

@@ -58,7 +58,7 @@ export class MemoryVectorStore implements VectorStore {
    * @param items - the vectors
    * @throws DreamAgentError `INVALID_INPUT` for an empty id, a non-finite value or a length mismatch
    */
-  upsert(items: VectorItem[]): Promise<void> {
+  async upsert(items: VectorItem[]): Promise<void> {
     for (const item of items) {
       if (typeof item.id !== 'string' || item.id === '') throw new DreamAgentError('INVALID_INPUT', 'upsert: an id must be a non-empty string');
       this.#check(item.vector, `upsert ${item.id}`);
@@ -72,7 +72,6 @@ export class MemoryVectorStore implements VectorStore {
       if (item.metadata !== undefined) entry.metadata = structuredClone(item.metadata);
       this.#items.set(item.id, entry);
     }
-    return Promise.resolve();
   }
 
   /**
@@ -84,7 +83,7 @@ export class MemoryVectorStore implements VectorStore {
    * @returns matches, highest cosine first (ties by id)
    * @throws DreamAgentError `INVALID_INPUT` for a bad vector or `k`
    */
-  query(vector: number[], k: number, filter?: JsonObject): Promise<VectorMatch[]> {
+  async query(vector: number[], k: number, filter?: JsonObject): Promise<VectorMatch[]> {
     this.#check(vector, 'query');
     if (!Number.isInteger(k) || k < 0) throw new DreamAgentError('INVALID_INPUT', `query: k must be a non-negative integer, got ${k}`);
     let norm = 0;
@@ -102,7 +101,7 @@ export class MemoryVectorStore implements VectorStore {
       matches.push(match);
     }
     matches.sort((a, b) => b.score - a.score || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-    return Promise.resolve(matches.slice(0, k));
+    return matches.slice(0, k);
   }
 
   /**
@@ -110,9 +109,8 @@ export class MemoryVectorStore implements VectorStore {
    *
    * @param ids - the ids
    */
-  delete(ids: string[]): Promise<void> {
+  async delete(ids: string[]): Promise<void> {
     for (const id of ids) this.#items.delete(id);
     if (this.#items.size === 0) this.#dimensions = undefined;
-    return Promise.resolve();
   }
 }

@@ -1,0 +1,147 @@
+import { Redis } from 'ioredis';
+import type { Cache, Json } from 'dream-agent';
+
+/** How the Redis adapters reach Redis: your own ioredis client, or a URL (the adapter owns that client). */
+export type RedisConnection = { client: Redis } | { url: string };
+
+/** Options of {@link RedisCache}. */
+export type RedisCacheOptions = RedisConnection & {
+  /** Key prefix separating this cache from everything else in the database (default `dream-agent:cache`). */
+  namespace?: string;
+  /**
+   * A version baked into every key (default `1`). Bumping it invalidates every entry at once (old keys
+   * simply expire), e.g. when the shape of cached tool results changes in a deploy.
+   */
+  version?: string | number;
+  /** How long one Redis call may take before it counts as a miss (default 250 ms). */
+  timeoutMs?: number;
+};
+
+/** Counters of a {@link RedisCache}. */
+export interface CacheMetrics {
+  hits: number;
+  misses: number;
+  sets: number;
+  /** Calls that failed or timed out (each `get` among them also counted as a miss). */
+  errors: number;
+}
+
+/**
+ * @internal creates an ioredis client for an adapter: commands issued while (re)connecting wait in the
+ * offline queue, but each is rejected after one failed reconnection attempt (so an outage never grows
+ * the queue without bound), and every call is also bounded by the adapter's own timeout.
+ */
+export function ownClient(url: string): Redis {
+  const client = new Redis(url, {
+    enableOfflineQueue: true,
+    maxRetriesPerRequest: 1,
+    connectTimeout: 2_000,
+    retryStrategy: (times) => Math.min(times * 100, 2_000),
+  });
+  client.on('error', () => undefined);
+  return client;
+}
+
+/** @internal resolves `p`, or rejects after `ms`. */
+export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    return await Promise.race([
+      p,
+      new Promise<never>((_, reject) => {
+        timer = setTimeout(() => reject(new Error(`redis ${what} timed out after ${ms} ms`)), ms);
+      }),
+    ]);
+  } finally {
+    if (timer) clearTimeout(timer);
+  }
+}
+
+/**
+ * The execution {@link Cache} on Redis: TTL per entry (`SET … PX`), a namespace and a version in
+ * every key, and hit/miss/error counters. It never fails a run: when Redis is down or slow, `get` is a
+ * miss and `set`/`delete` are skipped (and counted in {@link RedisCache.metrics}).
+ *
+ * @example
+ * ```ts
+ * import { Redis } from 'ioredis';
+ * const cache = new RedisCache({ client: new Redis(process.env.REDIS_URL!), namespace: 'acme:agent' });
+ * const agent = new Agent({ store, cache });
+ * ```
+ */
+export class RedisCache implements Cache {
+  readonly #client: Redis;
+  readonly #owned: boolean;
+  readonly #prefix: string;
+  readonly #timeoutMs: number;
+  readonly #metrics: CacheMetrics = { hits: 0, misses: 0, sets: 0, errors: 0 };
+
+  /**
+   * @param options - your ioredis client or a URL, namespace, version, timeout; a string is taken as the URL
+   */
+  constructor(options: RedisCacheOptions | string) {
+    const opts: RedisCacheOptions = typeof options === 'string' ? { url: options } : options;
+    this.#owned = !('client' in opts);
+    this.#client = 'client' in opts ? opts.client : ownClient(opts.url);
+    this.#prefix = `${opts.namespace ?? 'dream-agent:cache'}:v${String(opts.version ?? 1)}:`;
+    this.#timeoutMs = opts.timeoutMs ?? 250;
+  }
+
+  /**
+   * The Redis key of a cache key.
+   *
+   * @param key - the cache key
+   * @returns `<namespace>:v<version>:<key>`
+   */
+  keyOf(key: string): string {
+    return `${this.#prefix}${key}`;
+  }
+
+  async get(key: string): Promise<Json | undefined> {
+    try {
+      const text = await withTimeout(this.#client.get(this.keyOf(key)), this.#timeoutMs, 'GET');
+      if (text === null) {
+        this.#metrics.misses += 1;
+        return undefined;
+      }
+      this.#metrics.hits += 1;
+      return JSON.parse(text) as Json;
+    } catch {
+      this.#metrics.errors += 1;
+      this.#metrics.misses += 1;
+      return undefined;
+    }
+  }
+
+  async set(key: string, value: Json, ttlMs: number): Promise<void> {
+    try {
+      if (!(ttlMs > 0)) {
+        await withTimeout(this.#client.del(this.keyOf(key)), this.#timeoutMs, 'DEL');
+        return;
+      }
+      await withTimeout(this.#client.set(this.keyOf(key), JSON.stringify(value), 'PX', Math.ceil(ttlMs)), this.#timeoutMs, 'SET');
+      this.#metrics.sets += 1;
+    } catch {
+      this.#metrics.errors += 1;
+    }
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await withTimeout(this.#client.del(this.keyOf(key)), this.#timeoutMs, 'DEL');
+    } catch {
+      this.#metrics.errors += 1;
+    }
+  }
+
+  /** @returns a copy of the hit/miss/set/error counters */
+  metrics(): CacheMetrics {
+    return { ...this.#metrics };
+  }
+
+  /** Closes the client when this cache created it (a client you passed in stays yours). */
+  async close(): Promise<void> {
+    if (this.#owned) this.#client.disconnect();
+    await Promise.resolve();
+  }
+}

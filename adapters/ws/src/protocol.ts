@@ -1,0 +1,132 @@
+/**
+ * The WebSocket protocol of dream-agent, shared by the server and the client. Types and constants
+ * only: this module is safe to load in browsers.
+ *
+ * @packageDocumentation
+ */
+import type { AgentEvent, CommandInput, JsonObject, RunResult, SessionSnapshot, SessionStatus, SessionSummary } from 'dream-agent';
+
+/** The subprotocol both sides speak (`Sec-WebSocket-Protocol`). */
+export const PROTOCOL = 'dream-agent.v1';
+
+/**
+ * Prefix of the subprotocol entry that carries a bearer token from browsers, which cannot set headers
+ * on a WebSocket: `new WebSocket(url, ['dream-agent.v1', 'bearer.' + token])`. The server never echoes it.
+ */
+export const BEARER_PREFIX = 'bearer.';
+
+/** Close codes the server uses. */
+export const CLOSE_CODES = {
+  /** Normal closure. */
+  NORMAL: 1000,
+  /** The server is shutting down; reconnect to another node. */
+  GOING_AWAY: 1001,
+  /** A message broke the protocol badly enough to end the connection. */
+  POLICY_VIOLATION: 1008,
+  /** A message exceeded `maxPayloadBytes`. */
+  MESSAGE_TOO_BIG: 1009,
+  /** The client read too slowly: its send queue exceeded `maxBufferedBytes`. Reconnect and resume with `after`. */
+  SLOW_CONSUMER: 4008,
+  /** The client missed heartbeats. */
+  HEARTBEAT_TIMEOUT: 4009,
+} as const;
+
+/** Subscribe to a session's events; replayed from the Store after `after`, then live. Re-subscribing replaces the subscription. */
+export interface SubscribeMessage {
+  type: 'subscribe';
+  id?: string;
+  sessionId: string;
+  /** Only events with a greater seq (default 0: everything). */
+  after?: number;
+}
+/** Stop receiving a session's events. */
+export interface UnsubscribeMessage {
+  type: 'unsubscribe';
+  id?: string;
+  sessionId: string;
+}
+/** Send a Command — the same JSON as the in-process API and REST. */
+export interface CommandMessage {
+  type: 'command';
+  id?: string;
+  sessionId: string;
+  command: CommandInput;
+  /** Answer when the session rests (a RunResult) instead of on acceptance. */
+  wait?: boolean;
+}
+/** Start a turn (a new session, or a new turn of an idle one). */
+export interface StartMessage {
+  type: 'start';
+  id?: string;
+  input: string;
+  sessionId?: string;
+  metadata?: JsonObject;
+  wait?: boolean;
+}
+/** Read a session snapshot. */
+export interface GetMessage {
+  type: 'get';
+  id?: string;
+  sessionId: string;
+}
+/** List sessions (e.g. those waiting for a human). */
+export interface ListMessage {
+  type: 'list';
+  id?: string;
+  status?: SessionStatus[];
+  after?: string;
+  limit?: number;
+}
+/** Every message a client may send. */
+export type ClientMessage = SubscribeMessage | UnsubscribeMessage | CommandMessage | StartMessage | GetMessage | ListMessage;
+
+/** What a command or start answers without `wait`. */
+export interface AcceptedResult {
+  status: 'accepted';
+  sessionId: string;
+  /** Seq of the first event it caused. */
+  firstSeq: number;
+}
+
+/** The server's first message after the handshake. */
+export interface WelcomeMessage {
+  type: 'welcome';
+  protocol: typeof PROTOCOL;
+  principal: { id: string; roles: string[] };
+  heartbeatMs: number;
+  maxPayloadBytes: number;
+}
+/** A subscription is live (replay follows). */
+export interface SubscribedMessage {
+  type: 'subscribed';
+  id?: string;
+  sessionId: string;
+  after: number;
+}
+/** A subscription ended. */
+export interface UnsubscribedMessage {
+  type: 'unsubscribed';
+  id?: string;
+  sessionId: string;
+}
+/** One event of a subscribed session. `event.seq` is what a reconnecting client resumes `after`. */
+export interface EventMessage {
+  type: 'event';
+  event: AgentEvent;
+}
+/** The answer to a request with an `id`. */
+export interface ResultMessage {
+  type: 'result';
+  id?: string;
+  result: AcceptedResult | RunResult | SessionSnapshot | { sessions: SessionSummary[] };
+}
+/** A refused message: `{ code, message, details }` as in the REST API. Nothing changed. */
+export interface ErrorMessage {
+  type: 'error';
+  id?: string;
+  /** The session of a failed subscription, when it was one. */
+  sessionId?: string;
+  error: { code: string; message: string; details: Record<string, unknown> };
+}
+/** Every message the server sends. */
+export type ServerMessage = WelcomeMessage | SubscribedMessage | UnsubscribedMessage | EventMessage | ResultMessage | ErrorMessage;

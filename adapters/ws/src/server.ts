@@ -1,0 +1,505 @@
+import type { IncomingMessage, Server } from 'node:http';
+import type { Duplex } from 'node:stream';
+import { WebSocketServer, type WebSocket } from 'ws';
+import { z } from 'zod';
+import {
+  DreamAgentError,
+  isDreamAgentError,
+  JsonObjectSchema,
+  parseCommand,
+  serializeError,
+  SESSION_STATUSES,
+  type Actor,
+  type Agent,
+  type AgentEvent,
+  type Command,
+  type Logger,
+  type Run,
+  type SerializedError,
+} from 'dream-agent';
+import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerMessage } from './protocol.js';
+
+/** The authenticated caller. */
+export interface WsPrincipal {
+  id: string;
+  roles: readonly string[];
+}
+
+/** What a caller is about to do (the same shape as the HTTP transport's `Operation`). */
+export type WsOperation =
+  | { kind: 'read'; sessionId?: string }
+  | { kind: 'start'; sessionId?: string; input: string }
+  | { kind: 'command'; sessionId: string; command: Command };
+
+/** One accepted or refused command (or turn start), for the audit hook. */
+export interface WsCommandRecord {
+  transport: 'ws';
+  principal: WsPrincipal;
+  sessionId: string | undefined;
+  type: string;
+  commandId: string | undefined;
+  outcome: 'accepted' | 'rejected';
+  error?: SerializedError;
+  payload: unknown;
+}
+
+/** Why a connection ended, for logs and metrics. */
+export type DropReason = 'slow_consumer' | 'heartbeat_timeout' | 'message_too_big' | 'closed' | 'shutdown';
+
+/** Options of {@link createWsServer}. */
+export interface WsServerOptions {
+  /** Attach to this server's `upgrade` events (otherwise call {@link AgentWsServer.handleUpgrade} yourself). */
+  server?: Server;
+  /** The path served (default `/ws`); other upgrade paths are left alone. */
+  path?: string;
+  /**
+   * Identifies the caller at the handshake from a bearer token (`Authorization: Bearer …`, `X-API-Key`, or
+   * the subprotocol entry `bearer.<token>` browsers use). Never from the query string. Throw
+   * `UNAUTHENTICATED` to refuse: the handshake gets `401` and no WebSocket is opened. Omitted: anonymous.
+   */
+  authenticate?: (credentials: { token: string | undefined; req: IncomingMessage }) => WsPrincipal | Promise<WsPrincipal>;
+  /** Decides whether the principal may perform an operation; throw `FORBIDDEN` to refuse it (an error message, the connection stays). */
+  authorize?: (principal: WsPrincipal, operation: WsOperation) => void | Promise<void>;
+  /**
+   * Allowed `Origin`s (exact, e.g. `https://ops.example.com`), or a predicate. Default: same origin as the
+   * `Host` header. Requests without an `Origin` (non-browser clients) are allowed; they still need a token.
+   */
+  allowedOrigins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
+  /** Largest accepted message in bytes (default 256 KiB); larger closes with 1009. */
+  maxPayloadBytes?: number;
+  /** Bytes that may wait to be sent to one client before it is dropped with 4008 (default 1 MiB). */
+  maxBufferedBytes?: number;
+  /** Ping interval in ms; a client that misses a pong is dropped (default 30 000; 0 disables). */
+  heartbeatMs?: number;
+  /** Subscriptions per connection (default 100). */
+  maxSubscriptions?: number;
+  /** Messages per second per connection, with a burst of twice that (default 50); excess gets `RATE_LIMITED`. */
+  messagesPerSecond?: number;
+  /** How long a dropped client gets to receive its close frame before the socket is destroyed (default 1000 ms). */
+  closeGraceMs?: number;
+  /** Called for every command and turn start, accepted or refused. */
+  onCommand?: (record: WsCommandRecord) => void;
+  /** Called when a connection ends. */
+  onDisconnect?: (info: { principal: WsPrincipal; reason: DropReason; code: number }) => void;
+  logger?: Logger;
+}
+
+/** Counters for metrics. */
+export interface WsStats {
+  connections: number;
+  subscriptions: number;
+  eventsSent: number;
+  dropped: Record<DropReason, number>;
+  handshakesRefused: number;
+}
+
+/** A running WebSocket transport. */
+export interface AgentWsServer {
+  /** Completes an upgrade for the configured path (auth, origin check, then the WebSocket). */
+  handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void;
+  /** Counters for metrics. */
+  stats(): WsStats;
+  /** Bytes waiting to be sent, per open connection (for tests and memory dashboards). */
+  bufferedAmounts(): number[];
+  /** Closes every connection with 1001 and detaches from the server. */
+  close(): Promise<void>;
+}
+
+const id = z.string().min(1).max(128).optional();
+const sessionId = z
+  .string()
+  .min(1)
+  .max(128)
+  .regex(/^[A-Za-z0-9_.:-]+$/);
+
+/** The client messages, validated strictly (unknown fields are an error). */
+const ClientMessageSchema = z.discriminatedUnion('type', [
+  z.object({ type: z.literal('subscribe'), id, sessionId, after: z.number().int().min(0).optional() }).strict(),
+  z.object({ type: z.literal('unsubscribe'), id, sessionId }).strict(),
+  z.object({ type: z.literal('command'), id, sessionId, command: z.unknown(), wait: z.boolean().optional() }).strict(),
+  z
+    .object({ type: z.literal('start'), id, input: z.string().min(1).max(64 * 1024), sessionId: sessionId.optional(), metadata: JsonObjectSchema.optional(), wait: z.boolean().optional() })
+    .strict(),
+  z.object({ type: z.literal('get'), id, sessionId }).strict(),
+  z
+    .object({
+      type: z.literal('list'),
+      id,
+      status: z.array(z.enum(SESSION_STATUSES)).max(4).optional(),
+      after: sessionId.optional(),
+      limit: z.number().int().min(1).max(1000).optional(),
+    })
+    .strict(),
+]);
+
+interface Conn {
+  ws: WebSocket;
+  principal: WsPrincipal;
+  subs: Map<string, AbortController>;
+  alive: boolean;
+  dead: boolean;
+  tokens: number;
+  lastRefill: number;
+}
+
+/** Reads a bearer token from the handshake: header, API-key header, or subprotocol — never the URL. */
+function handshakeToken(req: IncomingMessage): string | undefined {
+  const h = req.headers.authorization;
+  if (typeof h === 'string') {
+    const m = /^Bearer\s+(\S+)\s*$/i.exec(h);
+    if (m) return m[1];
+  }
+  const k = req.headers['x-api-key'];
+  if (typeof k === 'string' && k.length > 0) return k;
+  const p = req.headers['sec-websocket-protocol'];
+  if (typeof p === 'string') {
+    for (const entry of p.split(',')) {
+      const v = entry.trim();
+      if (v.startsWith(BEARER_PREFIX) && v.length > BEARER_PREFIX.length) return v.slice(BEARER_PREFIX.length);
+    }
+  }
+  return undefined;
+}
+
+function refuse(socket: Duplex, status: number, code: string, message: string): void {
+  const body = JSON.stringify({ error: { code, message, details: {} } });
+  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Error';
+  socket.end(
+    `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}\r\n${body}`,
+  );
+  setTimeout(() => socket.destroy(), 100).unref();
+}
+
+function originAllowed(req: IncomingMessage, allowed: WsServerOptions['allowedOrigins']): boolean {
+  const origin = req.headers.origin;
+  if (typeof origin !== 'string') return true;
+  if (typeof allowed === 'function') return allowed(origin, req);
+  if (allowed) return allowed.includes(origin);
+  try {
+    return new URL(origin).host === req.headers.host;
+  } catch {
+    return false;
+  }
+}
+
+function errorOf(e: unknown): { code: string; message: string; details: Record<string, unknown> } {
+  if (!isDreamAgentError(e)) return { code: 'INTERNAL', message: 'internal error', details: {} };
+  const s = serializeError(e);
+  return { code: s.code, message: s.message, details: s.details };
+}
+
+function settle(run: Run, wait: boolean): Promise<AcceptedResult | Awaited<ReturnType<Run['result']>>> {
+  if (wait) return run.result();
+  return new Promise((resolve, reject) => {
+    const off = run.onAny((e: AgentEvent) => {
+      if (e.type === 'command.rejected') return;
+      off();
+      resolve({ status: 'accepted', sessionId: e.sessionId, firstSeq: e.seq });
+    });
+    run.result().then(
+      (r) => {
+        off();
+        resolve(r);
+      },
+      (e: unknown) => {
+        off();
+        reject(e);
+      },
+    );
+  });
+}
+
+/**
+ * The WebSocket transport: clients subscribe to sessions (replayed from the Store after `after`, then
+ * live — no gaps, no duplicates) and send Commands (the same JSON as the in-process API). Auth happens at
+ * the handshake; origins are checked; messages, send queues and message rates are bounded; dead peers are
+ * found by heartbeats.
+ *
+ * @param agent - the agent to expose
+ * @param options - server/path, auth hooks, limits
+ * @returns the running transport
+ * @example
+ * ```ts
+ * const server = http.createServer(app);
+ * const ws = createWsServer(agent, { server, path: '/ws', authenticate, authorize });
+ * server.listen(3000);
+ * ```
+ */
+export function createWsServer(agent: Agent, options: WsServerOptions = {}): AgentWsServer {
+  const path = options.path ?? '/ws';
+  const maxPayload = options.maxPayloadBytes ?? 256 * 1024;
+  const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
+  const heartbeatMs = options.heartbeatMs ?? 30_000;
+  const maxSubs = options.maxSubscriptions ?? 100;
+  const rate = options.messagesPerSecond ?? 50;
+  const grace = options.closeGraceMs ?? 1000;
+  const logger = options.logger;
+  const conns = new Set<Conn>();
+  const stats: WsStats = {
+    connections: 0,
+    subscriptions: 0,
+    eventsSent: 0,
+    dropped: { slow_consumer: 0, heartbeat_timeout: 0, message_too_big: 0, closed: 0, shutdown: 0 },
+    handshakesRefused: 0,
+  };
+  const wss = new WebSocketServer({
+    noServer: true,
+    maxPayload,
+    perMessageDeflate: false,
+    // Answer with our protocol only; the bearer entry is never echoed back.
+    handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
+  });
+
+  function drop(conn: Conn, code: number, reason: string): void {
+    if (conn.dead) return;
+    conn.dead = true;
+    for (const ac of conn.subs.values()) ac.abort();
+    conn.subs.clear();
+    try {
+      conn.ws.close(code, reason);
+    } catch {
+      /* already closing */
+    }
+    // A client that does not read will never see the close frame: destroy the socket after a grace period.
+    setTimeout(() => conn.ws.terminate(), grace).unref();
+  }
+
+  function send(conn: Conn, msg: ServerMessage): boolean {
+    if (conn.dead || conn.ws.readyState !== conn.ws.OPEN) return false;
+    const text = JSON.stringify(msg);
+    if (conn.ws.bufferedAmount + Buffer.byteLength(text) > maxBuffered) {
+      stats.dropped.slow_consumer += 1;
+      logger?.warn({ principal: conn.principal.id, buffered: conn.ws.bufferedAmount }, 'ws: slow consumer dropped');
+      drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue limit exceeded');
+      return false;
+    }
+    conn.ws.send(text);
+    return true;
+  }
+
+  function reply(conn: Conn, reqId: string | undefined, result: Extract<ServerMessage, { type: 'result' }>['result']): void {
+    send(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
+  }
+
+  function fail(conn: Conn, reqId: string | undefined, e: unknown, sessionId?: string): void {
+    if (!isDreamAgentError(e)) logger?.error({ err: e instanceof Error ? e.stack : String(e) }, 'ws: unexpected error');
+    send(conn, { type: 'error', ...(reqId !== undefined ? { id: reqId } : {}), ...(sessionId !== undefined ? { sessionId } : {}), error: errorOf(e) });
+  }
+
+  async function subscribe(conn: Conn, reqId: string | undefined, sid: string, after: number): Promise<void> {
+    await options.authorize?.(conn.principal, { kind: 'read', sessionId: sid });
+    await agent.getSession(sid);
+    if (!conn.subs.has(sid) && conn.subs.size >= maxSubs) {
+      throw new DreamAgentError('RATE_LIMITED', `at most ${maxSubs} subscriptions per connection`, { details: { maxSubscriptions: maxSubs } });
+    }
+    conn.subs.get(sid)?.abort();
+    const ac = new AbortController();
+    conn.subs.set(sid, ac);
+    stats.subscriptions += 1;
+    send(conn, { type: 'subscribed', ...(reqId !== undefined ? { id: reqId } : {}), sessionId: sid, after });
+    try {
+      for await (const event of agent.events(sid, { after, follow: true, signal: ac.signal })) {
+        if (ac.signal.aborted) break;
+        if (!send(conn, { type: 'event', event })) break;
+        stats.eventsSent += 1;
+      }
+    } catch (e) {
+      if (!ac.signal.aborted) fail(conn, undefined, e, sid);
+    } finally {
+      stats.subscriptions -= 1;
+      if (conn.subs.get(sid) === ac) conn.subs.delete(sid);
+    }
+  }
+
+  function actorFor(conn: Conn, claimed: Actor | undefined): Actor | undefined {
+    if (!options.authenticate) return claimed;
+    return { id: conn.principal.id, roles: [...conn.principal.roles] };
+  }
+
+  async function onMessage(conn: Conn, data: Buffer, isBinary: boolean): Promise<void> {
+    const now = Date.now();
+    conn.tokens = Math.min(rate * 2, conn.tokens + ((now - conn.lastRefill) / 1000) * rate);
+    conn.lastRefill = now;
+    if (conn.tokens < 1) {
+      fail(conn, undefined, new DreamAgentError('RATE_LIMITED', `more than ${rate} messages per second`));
+      return;
+    }
+    conn.tokens -= 1;
+    if (isBinary) {
+      fail(conn, undefined, new DreamAgentError('INVALID_INPUT', 'binary messages are not supported; send JSON text'));
+      return;
+    }
+    let raw: unknown;
+    try {
+      raw = JSON.parse(data.toString('utf8'));
+    } catch {
+      fail(conn, undefined, new DreamAgentError('INVALID_INPUT', 'the message is not valid JSON'));
+      return;
+    }
+    const reqId = typeof raw === 'object' && raw !== null && 'id' in raw && typeof raw.id === 'string' && raw.id.length <= 128 ? raw.id : undefined;
+    const parsed = ClientMessageSchema.safeParse(raw);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
+      const first = issues[0];
+      fail(conn, reqId, new DreamAgentError('INVALID_INPUT', `invalid message: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`, { details: { issues } }));
+      return;
+    }
+    const msg = parsed.data;
+    try {
+      switch (msg.type) {
+        case 'subscribe':
+          await subscribe(conn, msg.id, msg.sessionId, msg.after ?? 0);
+          return;
+        case 'unsubscribe': {
+          conn.subs.get(msg.sessionId)?.abort();
+          conn.subs.delete(msg.sessionId);
+          send(conn, { type: 'unsubscribed', ...(msg.id !== undefined ? { id: msg.id } : {}), sessionId: msg.sessionId });
+          return;
+        }
+        case 'get':
+          await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
+          reply(conn, msg.id, await agent.getSession(msg.sessionId));
+          return;
+        case 'list': {
+          await options.authorize?.(conn.principal, { kind: 'read' });
+          const sessions = await agent.listSessions({
+            ...(msg.status ? { status: msg.status } : {}),
+            ...(msg.after !== undefined ? { after: msg.after } : {}),
+            ...(msg.limit !== undefined ? { limit: msg.limit } : {}),
+          });
+          reply(conn, msg.id, { sessions });
+          return;
+        }
+        case 'start': {
+          await options.authorize?.(conn.principal, msg.sessionId === undefined ? { kind: 'start', input: msg.input } : { kind: 'start', sessionId: msg.sessionId, input: msg.input });
+          const run = agent.run(msg.input, { ...(msg.sessionId !== undefined ? { sessionId: msg.sessionId } : {}), ...(msg.metadata !== undefined ? { metadata: msg.metadata } : {}) });
+          const record = { transport: 'ws' as const, principal: conn.principal, sessionId: run.sessionId, type: 'turn.start', commandId: undefined, payload: { input: msg.input, sessionId: msg.sessionId } };
+          try {
+            reply(conn, msg.id, await settle(run, msg.wait ?? false));
+            options.onCommand?.({ ...record, outcome: 'accepted' });
+          } catch (e) {
+            options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });
+            throw e;
+          }
+          return;
+        }
+        case 'command': {
+          let command: Command;
+          try {
+            command = parseCommand(msg.command, maxPayload);
+          } catch (e) {
+            const t = typeof msg.command === 'object' && msg.command !== null && 'type' in msg.command ? String(msg.command.type).slice(0, 64) : 'invalid';
+            options.onCommand?.({ transport: 'ws', principal: conn.principal, sessionId: msg.sessionId, type: t, commandId: undefined, outcome: 'rejected', error: serializeError(e), payload: null });
+            throw e;
+          }
+          await options.authorize?.(conn.principal, { kind: 'command', sessionId: msg.sessionId, command });
+          const actor = actorFor(conn, command.actor);
+          const stamped: Command = { ...command, ...(actor !== undefined ? { actor } : {}) };
+          const record = { transport: 'ws' as const, principal: conn.principal, sessionId: msg.sessionId, type: command.type, commandId: command.commandId, payload: stamped };
+          try {
+            reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
+            options.onCommand?.({ ...record, outcome: 'accepted' });
+          } catch (e) {
+            options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });
+            throw e;
+          }
+          return;
+        }
+      }
+    } catch (e) {
+      fail(conn, msg.id, e, msg.type === 'subscribe' ? msg.sessionId : undefined);
+    }
+  }
+
+  function onConnection(ws: WebSocket, principal: WsPrincipal): void {
+    const conn: Conn = { ws, principal, subs: new Map(), alive: true, dead: false, tokens: rate * 2, lastRefill: Date.now() };
+    conns.add(conn);
+    stats.connections += 1;
+    ws.on('pong', () => {
+      conn.alive = true;
+    });
+    ws.on('message', (data: Buffer, isBinary: boolean) => {
+      void onMessage(conn, data, isBinary);
+    });
+    ws.on('error', (err) => {
+      logger?.debug({ err: err.message }, 'ws: connection error');
+    });
+    ws.on('close', (code) => {
+      conns.delete(conn);
+      stats.connections -= 1;
+      for (const ac of conn.subs.values()) ac.abort();
+      conn.subs.clear();
+      const reason: DropReason =
+        code === CLOSE_CODES.SLOW_CONSUMER ? 'slow_consumer' : code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'message_too_big' : code === CLOSE_CODES.HEARTBEAT_TIMEOUT ? 'heartbeat_timeout' : code === CLOSE_CODES.GOING_AWAY ? 'shutdown' : 'closed';
+      if (reason === 'message_too_big' || reason === 'closed') stats.dropped[reason] += 1;
+      conn.dead = true;
+      options.onDisconnect?.({ principal, reason, code });
+    });
+    send(conn, { type: 'welcome', protocol: PROTOCOL, principal: { id: principal.id, roles: [...principal.roles] }, heartbeatMs, maxPayloadBytes: maxPayload });
+  }
+
+  const timer =
+    heartbeatMs > 0
+      ? setInterval(() => {
+          for (const conn of conns) {
+            if (conn.dead) continue;
+            if (!conn.alive) {
+              stats.dropped.heartbeat_timeout += 1;
+              drop(conn, CLOSE_CODES.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+              conn.ws.terminate();
+              continue;
+            }
+            conn.alive = false;
+            try {
+              conn.ws.ping();
+            } catch {
+              /* closing */
+            }
+          }
+        }, heartbeatMs)
+      : undefined;
+  timer?.unref();
+
+  async function upgrade(req: IncomingMessage, socket: Duplex, head: Buffer): Promise<void> {
+    socket.on('error', () => undefined);
+    if (!originAllowed(req, options.allowedOrigins)) {
+      stats.handshakesRefused += 1;
+      refuse(socket, 403, 'FORBIDDEN', 'origin not allowed');
+      return;
+    }
+    let principal: WsPrincipal = { id: 'anonymous', roles: [] };
+    if (options.authenticate) {
+      try {
+        principal = await options.authenticate({ token: handshakeToken(req), req });
+      } catch (e) {
+        stats.handshakesRefused += 1;
+        const err = errorOf(e);
+        const status = err.code === 'FORBIDDEN' ? 403 : err.code === 'UNAUTHENTICATED' ? 401 : err.code === 'RATE_LIMITED' ? 429 : 500;
+        refuse(socket, status, err.code, err.code === 'INTERNAL' ? 'authentication failed' : err.message);
+        return;
+      }
+    }
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+  }
+
+  const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== path) return; // another handler may own it
+    void upgrade(req, socket, head);
+  };
+  options.server?.on('upgrade', onUpgrade);
+
+  return {
+    handleUpgrade(req, socket, head) {
+      void upgrade(req, socket, head);
+    },
+    stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
+    bufferedAmounts: () => [...conns].map((c) => c.ws.bufferedAmount),
+    async close() {
+      if (timer) clearInterval(timer);
+      options.server?.off('upgrade', onUpgrade);
+      for (const conn of conns) drop(conn, CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      await new Promise<void>((resolve) => wss.close(() => resolve()));
+    },
+  };
+}
