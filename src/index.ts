@@ -36,7 +36,7 @@ export {
   PlanEditSchema,
   isOutputRef,
 } from './model/plan.js';
-export type { Todo, TodoInput, Plan, PlanDraft, PlanEdit, PlanVersionRecord, OutputRef } from './model/plan.js';
+export type { Todo, TodoInput, Plan, PlanDraft, PlanDraftInput, PlanEdit, PlanVersionRecord, OutputRef } from './model/plan.js';
 export { CommandSchema, ActorSchema, actorId, actorRoles } from './model/commands.js';
 export type { Command, CommandInput, CommandType, Actor } from './model/commands.js';
 export { AGENT_EVENT_TYPES, REQUEST_EVENT } from './model/events.js';
@@ -103,3 +103,49 @@ export { MemoryEventBus } from './ports/memory/bus.js';
 
 // Tools (types; the registry is added by the tools module)
 export type { ToolHandle, ToolContext, ToolCatalog, ToolApproval, ValidationResult } from './tools/types.js';
+
+// Language models (the port) and the LLM-backed layers
+export { UsageTracker, withUsageTracking, collectStream, parseToolArguments, toLlmError, addUsage, estimateTokens, ZERO_USAGE } from './ports/llm.js';
+export type {
+  LanguageModel,
+  GenerateRequest,
+  GenerateResult,
+  StreamChunk,
+  TokenUsage,
+  FinishReason,
+  ChatMessage,
+  SystemMessage,
+  UserMessage,
+  AssistantMessage,
+  ToolResultMessage,
+  ToolSpec,
+  ToolCall,
+  ToolChoice,
+  ResponseFormat,
+  UsageRecord,
+  UsageTrackerOptions,
+} from './ports/llm.js';
+export { LlmCognitive, LlmPlanner, LlmExecutor, LlmResponder, rankToolsLexically, generateObject, parseJsonOutput, toJsonSchema, formatZodIssues, MAX_REPAIRS } from './llm/index.js';
+export type {
+  LlmCognitiveOptions,
+  LlmIntentSlot,
+  LlmIntentSpec,
+  LlmExecutorOptions,
+  LlmExecutorOutput,
+  LlmPlannerOptions,
+  ToolSearch,
+  LlmResponderOptions,
+  GenerateObjectOptions,
+  GenerateObjectResult,
+  ObjectSchema,
+  OutputFailureStage,
+} from './llm/index.js';
+
+// Vectors
+export type { Embedder, VectorStore, VectorItem, VectorMatch } from './ports/vector.js';
+
+// Offline layers
+export { RecipePlanner, parseRecipes, slotLabel, RecipesFileSchema } from './planning/recipes.js';
+export type { RecipesFile, Recipe, RecipePlannerOptions } from './planning/recipes.js';
+export { SummaryResponder, summariseOutput, summariseRows, collectArtefacts, formatNumber } from './response/summary.js';
+export type { SummaryResponderOptions } from './response/summary.js';

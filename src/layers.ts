@@ -8,7 +8,7 @@ import type { Clock } from './ports/clock.js';
 import type { Logger } from './ports/logger.js';
 import type { Intent } from './model/intent.js';
 import type { Json, JsonObject } from './model/json.js';
-import type { Plan, PlanDraft, Todo } from './model/plan.js';
+import type { Plan, PlanDraftInput, Todo } from './model/plan.js';
 import type { DialogueTurn, TodoRecord } from './model/session.js';
 import type { ToolCatalog } from './tools/types.js';
 
@@ -60,7 +60,7 @@ export interface Planner {
    * @param ctx - tools, domains, dialogue
    * @returns the todos (order matters: it breaks scheduling ties)
    */
-  plan(intent: Intent, ctx: PlanningContext): Promise<PlanDraft>;
+  plan(intent: Intent, ctx: PlanningContext): Promise<PlanDraftInput>;
 }
 
 /** A request for information from a human, made by an executor mid-todo. */

@@ -1,7 +1,7 @@
 import type { Cognitive, Planner, Responder, TurnSummary } from '../layers.js';
 import type { Intent } from '../model/intent.js';
 import type { Json } from '../model/json.js';
-import type { PlanDraft } from '../model/plan.js';
+import type { PlanDraftInput } from '../model/plan.js';
 
 /**
  * A Cognitive layer that understands nothing: every input becomes the intent `default` with full
@@ -17,9 +17,9 @@ export class PassthroughCognitive implements Cognitive {
 /** A planner from a function: the simplest way to plug in your own planning. */
 export class FunctionPlanner implements Planner {
   /** @param fn - returns the todos for an intent */
-  constructor(private readonly fn: (intent: Intent, input: string) => PlanDraft | Promise<PlanDraft>) {}
+  constructor(private readonly fn: (intent: Intent, input: string) => PlanDraftInput | Promise<PlanDraftInput>) {}
 
-  async plan(intent: Intent, ctx: { input: string }): Promise<PlanDraft> {
+  async plan(intent: Intent, ctx: { input: string }): Promise<PlanDraftInput> {
     return this.fn(intent, ctx.input);
   }
 }

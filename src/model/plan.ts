@@ -80,8 +80,10 @@ export const PlanDraftSchema = z.object({
   todos: z.array(TodoSchema),
   rationale: z.string().optional(),
 });
-/** What a planner returns. */
+/** A plan draft after validation (defaults applied). */
 export type PlanDraft = z.infer<typeof PlanDraftSchema>;
+/** What a planner may return: todos as written (defaults such as `input: {}` and `dependsOn: []` optional). */
+export type PlanDraftInput = z.input<typeof PlanDraftSchema>;
 
 /** A patch to a todo: any field but `id`. */
 export const TodoPatchSchema = TodoSchema.omit({ id: true }).partial().strict();

@@ -14,7 +14,8 @@ describe('intent accuracy on a hand-written labelled set (quickstart intents)', 
     for (const [text, gold] of LABELLED) {
       const c = cognitive.classify(text);
       const predicted = c.outOfScope ? UNKNOWN_INTENT : c.intent;
-      if (predicted !== gold) misses.push(`${JSON.stringify(text)}: ${gold} → ${predicted} (${c.confidence.toFixed(2)})`);
+      if (predicted !== gold)
+        misses.push(`${JSON.stringify(text)}: ${gold} → ${predicted} (${c.confidence.toFixed(2)})`);
     }
     const accuracy = 1 - misses.length / LABELLED.length;
     console.info(

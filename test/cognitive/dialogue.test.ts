@@ -25,7 +25,12 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
     expect(IntentSchema.parse(intent)).toEqual(intent);
     expect(intent.name).toBe('sales.report');
     expect(intent.confidence).toBeGreaterThan(0.5);
-    expect(intent.slots).toEqual({ period: Q1_2026, region: 'EMEA', recipient: 'team@example.com', metric: 'revenue' });
+    expect(intent.slots).toEqual({
+      period: Q1_2026,
+      region: 'EMEA',
+      recipient: 'team@example.com',
+      metric: 'revenue',
+    });
     expect(intent.missingSlots).toEqual([]);
     expect(intent.clarification).toBeUndefined();
   });
@@ -38,7 +43,11 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
 
     const second = await quickstart().understand(
       'analyse our sales in APAC',
-      context({ clarifications: [{ question: 'Which period should I analyse?', answer: 'last quarter', slot: 'period' }] }),
+      context({
+        clarifications: [
+          { question: 'Which period should I analyse?', answer: 'last quarter', slot: 'period' },
+        ],
+      }),
     );
     expect(second.slots).toMatchObject({ period: Q1_2026, region: 'APAC' });
     expect(second.missingSlots).toEqual([]);
@@ -70,7 +79,11 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
     expect(first.clarification).toEqual({ question: 'Who should I send it to?', slot: 'recipient' });
     const second = await quickstart().understand(
       'email the report please',
-      context({ clarifications: [{ question: 'Who should I send it to?', answer: 'to Ann@Example.com', slot: 'recipient' }] }),
+      context({
+        clarifications: [
+          { question: 'Who should I send it to?', answer: 'to Ann@Example.com', slot: 'recipient' },
+        ],
+      }),
     );
     expect(second.slots['recipient']).toBe('ann@example.com');
     expect(second.missingSlots).toEqual([]);
@@ -84,7 +97,11 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
 
     const answered = await quickstart().understand(
       'do the numbers thing',
-      context({ clarifications: [{ question: vague.clarification?.question ?? '', answer: 'a sales report for last quarter' }] }),
+      context({
+        clarifications: [
+          { question: vague.clarification?.question ?? '', answer: 'a sales report for last quarter' },
+        ],
+      }),
     );
     expect(answered.name).toBe('sales.report');
     expect(answered.slots['period']).toEqual(Q1_2026);
@@ -116,9 +133,16 @@ describe('follow-ups reuse the previous turn', () => {
   });
 
   it('"and for March?" overrides the period only', async () => {
-    const intent = await quickstart().understand('and for March?', context({ history: [previous], slots: {} }));
+    const intent = await quickstart().understand(
+      'and for March?',
+      context({ history: [previous], slots: {} }),
+    );
     expect(intent.name).toBe('sales.report');
-    expect(intent.slots).toEqual({ period: { from: '2026-03-01', to: '2026-03-31' }, region: 'North America', metric: 'revenue' });
+    expect(intent.slots).toEqual({
+      period: { from: '2026-03-01', to: '2026-03-31' },
+      region: 'North America',
+      metric: 'revenue',
+    });
   });
 
   it('a short fragment that only fits the previous intent is a follow-up ("APAC, Q3 2025")', async () => {
@@ -128,7 +152,10 @@ describe('follow-ups reuse the previous turn', () => {
   });
 
   it('a new, clear request is not a follow-up and carries nothing', async () => {
-    const intent = await quickstart().understand('top 3 products in APAC', context({ history: [previous], slots: previous.slots }));
+    const intent = await quickstart().understand(
+      'top 3 products in APAC',
+      context({ history: [previous], slots: previous.slots }),
+    );
     expect(intent.name).toBe('sales.top_products');
     expect(intent.slots).toEqual({ region: 'APAC', limit: 3 });
     expect(intent.metadata?.['followUp']).toBeUndefined();
@@ -154,11 +181,34 @@ describe('follow-ups reuse the previous turn', () => {
 
 describe('context memory', () => {
   it('recalls the most relevant past turns of the session into metadata.context', async () => {
-    const memory = new ContextMemory({ embedder: new HashingEmbedder({ dimensions: 256 }), store: new MemoryVectorStore() });
-    await memory.remember({ id: 'a', text: 'sales for EMEA in Q1', summary: 'revenue 1.2M EUR', metadata: { sessionId: 's1' } });
-    await memory.remember({ id: 'b', text: 'top products in APAC', summary: 'Widget Pro first', metadata: { sessionId: 's1' } });
-    await memory.remember({ id: 'c', text: 'sales for EMEA in Q1', summary: 'other session', metadata: { sessionId: 's2' } });
-    const cognitive = new OfflineCognitive(QUICKSTART_INTENTS, { clock: fixedClock, memory, recall: 2, model: quickstart().classifier });
+    const memory = new ContextMemory({
+      embedder: new HashingEmbedder({ dimensions: 256 }),
+      store: new MemoryVectorStore(),
+    });
+    await memory.remember({
+      id: 'a',
+      text: 'sales for EMEA in Q1',
+      summary: 'revenue 1.2M EUR',
+      metadata: { sessionId: 's1' },
+    });
+    await memory.remember({
+      id: 'b',
+      text: 'top products in APAC',
+      summary: 'Widget Pro first',
+      metadata: { sessionId: 's1' },
+    });
+    await memory.remember({
+      id: 'c',
+      text: 'sales for EMEA in Q1',
+      summary: 'other session',
+      metadata: { sessionId: 's2' },
+    });
+    const cognitive = new OfflineCognitive(QUICKSTART_INTENTS, {
+      clock: fixedClock,
+      memory,
+      recall: 2,
+      model: quickstart().classifier,
+    });
     const intent = await cognitive.understand('how did EMEA sales do in Q1?', context());
     const recalled = intent.metadata?.['context'];
     expect(Array.isArray(recalled)).toBe(true);

@@ -58,7 +58,11 @@ describe('periods and dates relative to the session clock', () => {
     ['on March 5, 2025', '2025-03-05'],
     ['on the 5th of March 2025', '2025-03-05'],
   ])('%s → date %s', (text, value) => {
-    expect(find(text).filter((e) => e.type === 'date').map((e) => e.value)).toEqual([value]);
+    expect(
+      find(text)
+        .filter((e) => e.type === 'date')
+        .map((e) => e.value),
+    ).toEqual([value]);
   });
 
   it('rejects impossible dates and does not read "may" the verb as a month', () => {
@@ -110,7 +114,11 @@ describe('gazetteers', () => {
     ['sales of Widget Pro', 'product', 'Widget Pro'],
     ['gadgetx orders', 'product', 'Gadget X'],
   ])('%s → %s %s', (text, type, value) => {
-    expect(find(text).filter((e) => e.type === type).map((e) => e.value)).toEqual([value]);
+    expect(
+      find(text)
+        .filter((e) => e.type === type)
+        .map((e) => e.value),
+    ).toEqual([value]);
   });
 
   it('matches whole words only and prefers the longest phrase', () => {

@@ -12,7 +12,9 @@ export const NOW = Date.UTC(2026, 4, 14, 10, 0, 0);
 /** A clock stuck at {@link NOW}. */
 export const fixedClock: Clock = { now: () => NOW, sleep: () => Promise.resolve() };
 
-export const QUICKSTART_INTENTS = fileURLToPath(new URL('../../examples/quickstart/intents.yaml', import.meta.url));
+export const QUICKSTART_INTENTS = fileURLToPath(
+  new URL('../../examples/quickstart/intents.yaml', import.meta.url),
+);
 
 let shared: OfflineCognitive | undefined;
 /** The quickstart's cognitive layer, trained once per test file. */

@@ -20,17 +20,30 @@ describe('intents YAML', () => {
     const file = loadIntentsFile(QUICKSTART_INTENTS);
     expect(file.intents.map((i) => i.name)).toContain('sales.report');
     const report = file.intents.find((i) => i.name === 'sales.report');
-    expect(report?.slots.find((s) => s.name === 'period')).toMatchObject({ required: true, question: 'Which period should I analyse?' });
+    expect(report?.slots.find((s) => s.name === 'period')).toMatchObject({
+      required: true,
+      question: 'Which period should I analyse?',
+    });
     expect(report?.slots.find((s) => s.name === 'region')?.required).toBe(false);
     for (const intent of file.intents) expect(intent.examples.length).toBeGreaterThanOrEqual(10);
     expect(Object.keys(file.gazetteers)).toEqual(expect.arrayContaining(['region', 'product']));
   });
 
   it('names the file, line and column of an unknown slot type', () => {
-    const yaml = ['intents:', '  - name: a', '    examples: [x]', '    slots:', '      - name: where', '        type: planet', ''].join('\n');
+    const yaml = [
+      'intents:',
+      '  - name: a',
+      '    examples: [x]',
+      '    slots:',
+      '      - name: where',
+      '        type: planet',
+      '',
+    ].join('\n');
     const e = failure(() => loadIntents(yaml, 'my-intents.yaml'));
     expect(e.code).toBe('INVALID_INPUT');
-    expect(e.message).toMatch(/^my-intents\.yaml:6:15: intents\.0\.slots\.0\.type: unknown slot type "planet"/);
+    expect(e.message).toMatch(
+      /^my-intents\.yaml:6:15: intents\.0\.slots\.0\.type: unknown slot type "planet"/,
+    );
     expect(e.details).toMatchObject({ file: 'my-intents.yaml', line: 6 });
   });
 
@@ -41,7 +54,11 @@ describe('intents YAML', () => {
   });
 
   it.each([
-    ['duplicate intents', 'intents:\n  - { name: a, examples: [x] }\n  - { name: a, examples: [y] }\n', /:3:\d+: intents\.1\.name: duplicate intent "a"/],
+    [
+      'duplicate intents',
+      'intents:\n  - { name: a, examples: [x] }\n  - { name: a, examples: [y] }\n',
+      /:3:\d+: intents\.1\.name: duplicate intent "a"/,
+    ],
     ['the reserved name', 'intents:\n  - { name: unknown, examples: [x] }\n', /reserved for out-of-scope/],
     ['an intent without examples', 'intents:\n  - { name: a, examples: [] }\n', /at least one example/],
     ['a missing key, reported at its parent', 'intents:\n  - { name: a }\n', /:2:\d+: intents\.0\.examples/],
@@ -56,7 +73,9 @@ describe('intents YAML', () => {
   });
 
   it('needs two classes to learn, and rejects a bad threshold', () => {
-    expect(failure(() => new OfflineCognitive({ intents: [{ name: 'a', examples: ['x'] }] })).message).toMatch(/at least two classes/);
+    expect(
+      failure(() => new OfflineCognitive({ intents: [{ name: 'a', examples: ['x'] }] })).message,
+    ).toMatch(/at least two classes/);
     const ok = new OfflineCognitive({ intents: [{ name: 'a', examples: ['x'] }], oos: ['y'] });
     expect(ok.classifier.labels).toEqual(['a', 'unknown']);
     expect(failure(() => ok.withThreshold(1.5)).code).toBe('INVALID_INPUT');

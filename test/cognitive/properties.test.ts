@@ -5,13 +5,18 @@ import { extractEntities } from '../../src/cognitive/offline/entities.js';
 import { Tokenizer } from '../../src/cognitive/offline/tokenize.js';
 import { NOW, quickstart } from './helpers.js';
 
+// prettier-ignore
 const words = fc.constantFrom(
   'sales', 'last', 'quarter', 'Q3', '2025', 'March', 'past', '30', 'days', 'EMEA', 'europe', '$1,200', '3k', 'EUR',
   '12%', 'bob@example.com', 'the', 'same', 'for', 'now', 'next', 'week', 'month', 'year', 'to', 'date', '-', ',',
   'from', '2026-01-01', 'between', 'and', 'in', 'may', 'top', 'five', 'é', '🙂', '',
-); // prettier-ignore
+);
 const phrase = fc.array(words, { maxLength: 12 }).map((w) => w.join(' '));
-const anyText = fc.oneof(fc.string({ maxLength: 200 }), fc.string({ unit: 'grapheme', maxLength: 80 }), phrase);
+const anyText = fc.oneof(
+  fc.string({ maxLength: 200 }),
+  fc.string({ unit: 'grapheme', maxLength: 80 }),
+  phrase,
+);
 
 describe('properties', () => {
   it('the tokenizer never throws and yields lower-case, non-empty tokens', () => {
@@ -49,20 +54,24 @@ describe('properties', () => {
   it('entity extraction never throws; spans match the text and never overlap; periods run from ≤ to', () => {
     const gazetteers = { region: { EMEA: ['europe'], APAC: ['asia pacific'] } };
     fc.assert(
-      fc.property(anyText, fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2090, 0, 1) }), (text, now) => {
-        const entities = extractEntities(text, { now, gazetteers });
-        let end = 0;
-        for (const e of entities) {
-          expect(e.start).toBeGreaterThanOrEqual(end);
-          expect(text.slice(e.start, e.end)).toBe(e.text);
-          end = e.end ?? 0;
-          if (e.type === 'period') {
-            const v = e.value as { from: string; to: string };
-            expect(v.from <= v.to).toBe(true);
-            expect(v.from).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+      fc.property(
+        anyText,
+        fc.integer({ min: Date.UTC(1990, 0, 1), max: Date.UTC(2090, 0, 1) }),
+        (text, now) => {
+          const entities = extractEntities(text, { now, gazetteers });
+          let end = 0;
+          for (const e of entities) {
+            expect(e.start).toBeGreaterThanOrEqual(end);
+            expect(text.slice(e.start, e.end)).toBe(e.text);
+            end = e.end ?? 0;
+            if (e.type === 'period') {
+              const v = e.value as { from: string; to: string };
+              expect(v.from <= v.to).toBe(true);
+              expect(v.from).toMatch(/^\d{4}-\d{2}-\d{2}$/);
+            }
           }
-        }
-      }),
+        },
+      ),
       { numRuns: 400 },
     );
   });

@@ -39,15 +39,27 @@ describe('MemoryVectorStore', () => {
   it('rejects mismatched dimensions and non-finite values with INVALID_INPUT', async () => {
     const store = new MemoryVectorStore();
     await store.upsert([{ id: 'x', vector: [1, 0] }]);
-    await expect(store.upsert([{ id: 'y', vector: [1, 0, 0] }])).rejects.toSatisfy((e) => isDreamAgentError(e, 'INVALID_INPUT'));
-    await expect(store.query([Number.NaN, 0], 1)).rejects.toSatisfy((e) => isDreamAgentError(e, 'INVALID_INPUT'));
+    await expect(store.upsert([{ id: 'y', vector: [1, 0, 0] }])).rejects.toSatisfy((e) =>
+      isDreamAgentError(e, 'INVALID_INPUT'),
+    );
+    await expect(store.query([Number.NaN, 0], 1)).rejects.toSatisfy((e) =>
+      isDreamAgentError(e, 'INVALID_INPUT'),
+    );
   });
 });
 
 describe('HashingEmbedder (lexical)', () => {
   it('puts texts sharing words and spellings close, unrelated texts far', async () => {
-    const embedder = new HashingEmbedder({ dimensions: 512, corpus: ['sales in EMEA', 'top products', 'weather today'] });
-    const [a, b, typo, other] = await embedder.embed(['Q3 sales in EMEA', 'EMEA sales for Q3', 'Q3 slaes in EMAE', 'tell me a joke']);
+    const embedder = new HashingEmbedder({
+      dimensions: 512,
+      corpus: ['sales in EMEA', 'top products', 'weather today'],
+    });
+    const [a, b, typo, other] = await embedder.embed([
+      'Q3 sales in EMEA',
+      'EMEA sales for Q3',
+      'Q3 slaes in EMAE',
+      'tell me a joke',
+    ]);
     expect(cosine(a!, b!)).toBeGreaterThan(0.6);
     expect(cosine(a!, typo!)).toBeGreaterThan(0.15);
     expect(cosine(a!, typo!)).toBeGreaterThan(cosine(a!, other!) + 0.1);
@@ -70,11 +82,24 @@ describe('HashingEmbedder (lexical)', () => {
 describe('ContextMemory', () => {
   it('remembers turns with their results and recalls the most relevant in scope', async () => {
     const memory = new ContextMemory({ embedder: new HashingEmbedder(), store: new MemoryVectorStore() });
-    await memory.remember({ id: '1', text: 'analyse sales for Q1 in EMEA', summary: 'revenue 1.2M', metadata: { sessionId: 's' } });
-    await memory.remember({ id: '2', text: 'email the report to ann@example.com', metadata: { sessionId: 's' } });
+    await memory.remember({
+      id: '1',
+      text: 'analyse sales for Q1 in EMEA',
+      summary: 'revenue 1.2M',
+      metadata: { sessionId: 's' },
+    });
+    await memory.remember({
+      id: '2',
+      text: 'email the report to ann@example.com',
+      metadata: { sessionId: 's' },
+    });
     await memory.remember({ id: '3', text: 'top products in APAC', metadata: { sessionId: 'other' } });
     const recalled = await memory.recall('what was the EMEA revenue again?', 2, { sessionId: 's' });
-    expect(recalled[0]).toMatchObject({ id: '1', text: 'analyse sales for Q1 in EMEA', summary: 'revenue 1.2M' });
+    expect(recalled[0]).toMatchObject({
+      id: '1',
+      text: 'analyse sales for Q1 in EMEA',
+      summary: 'revenue 1.2M',
+    });
     expect(recalled.every((r) => r.metadata['sessionId'] === 's')).toBe(true);
     await memory.forget(['1']);
     expect((await memory.recall('EMEA revenue', 5, { sessionId: 's' })).map((r) => r.id)).not.toContain('1');

@@ -1,6 +1,6 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent, FunctionPlanner, MemoryStore, type AgentEvent, type AgentOptions, type TodoInput } from 'dream-agent';
+import { Agent, FunctionPlanner, MemoryStore, PlanDraftSchema, type AgentEvent, type AgentOptions, type TodoInput } from 'dream-agent';
 import { Recorder, scriptedExecutor, todo } from '../agent/fixtures.js';
 
 /** The plan used by transport tests: review → fetch → ask (input) → send (approval, role `approver`). */
@@ -18,7 +18,7 @@ export function journeyAgent(todos: TodoInput[] = journeyTodos(), extra: Partial
   const store = new MemoryStore();
   const agent = new Agent({
     store,
-    planner: new FunctionPlanner(() => ({ todos })),
+    planner: new FunctionPlanner(() => PlanDraftSchema.parse({ todos })),
     executors: { work: scriptedExecutor(rec) },
     hitl: { planReview: 'always' },
     ...extra,

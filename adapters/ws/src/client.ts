@@ -8,15 +8,18 @@
 import type { AgentEvent, CommandInput, JsonObject, RunResult, SessionSnapshot, SessionStatus, SessionSummary } from 'dream-agent';
 import { BEARER_PREFIX, PROTOCOL, type AcceptedResult, type ClientMessage, type ServerMessage, type WelcomeMessage } from './protocol.js';
 
+/** An event handler property, declared bivariantly so both the DOM's and `ws`'s handler types fit. */
+type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
+
 /** The part of the WebSocket API the client uses (the browser's `WebSocket` and the `ws` package both fit). */
 export interface WebSocketLike {
   readonly readyState: number;
   send(data: string): void;
   close(code?: number, reason?: string): void;
-  onopen: ((ev: unknown) => void) | null;
-  onclose: ((ev: { code: number; reason: string }) => void) | null;
-  onerror: ((ev: unknown) => void) | null;
-  onmessage: ((ev: { data: unknown }) => void) | null;
+  onopen: Handler<unknown> | null;
+  onclose: Handler<{ code: number; reason: string }> | null;
+  onerror: Handler<unknown> | null;
+  onmessage: Handler<{ data: unknown }> | null;
 }
 
 /** A WebSocket constructor. */

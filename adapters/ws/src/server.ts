@@ -138,6 +138,8 @@ interface Conn {
   subs: Map<string, AbortController>;
   alive: boolean;
   dead: boolean;
+  /** Why the server dropped it (set before the close completes). */
+  reason: DropReason | undefined;
   tokens: number;
   lastRefill: number;
 }
@@ -250,9 +252,10 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     handleProtocols: (protocols) => (protocols.has(PROTOCOL) ? PROTOCOL : false),
   });
 
-  function drop(conn: Conn, code: number, reason: string): void {
+  function drop(conn: Conn, code: number, reason: string, why: DropReason): void {
     if (conn.dead) return;
     conn.dead = true;
+    conn.reason = why;
     for (const ac of conn.subs.values()) ac.abort();
     conn.subs.clear();
     try {
@@ -270,7 +273,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     if (conn.ws.bufferedAmount + Buffer.byteLength(text) > maxBuffered) {
       stats.dropped.slow_consumer += 1;
       logger?.warn({ principal: conn.principal.id, buffered: conn.ws.bufferedAmount }, 'ws: slow consumer dropped');
-      drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue limit exceeded');
+      drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue limit exceeded', 'slow_consumer');
       return false;
     }
     conn.ws.send(text);
@@ -412,7 +415,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   }
 
   function onConnection(ws: WebSocket, principal: WsPrincipal): void {
-    const conn: Conn = { ws, principal, subs: new Map(), alive: true, dead: false, tokens: rate * 2, lastRefill: Date.now() };
+    const conn: Conn = { ws, principal, subs: new Map(), alive: true, dead: false, reason: undefined, tokens: rate * 2, lastRefill: Date.now() };
     conns.add(conn);
     stats.connections += 1;
     ws.on('pong', () => {
@@ -429,9 +432,9 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       stats.connections -= 1;
       for (const ac of conn.subs.values()) ac.abort();
       conn.subs.clear();
-      const reason: DropReason =
-        code === CLOSE_CODES.SLOW_CONSUMER ? 'slow_consumer' : code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'message_too_big' : code === CLOSE_CODES.HEARTBEAT_TIMEOUT ? 'heartbeat_timeout' : code === CLOSE_CODES.GOING_AWAY ? 'shutdown' : 'closed';
-      if (reason === 'message_too_big' || reason === 'closed') stats.dropped[reason] += 1;
+      const reason: DropReason = conn.reason ?? (code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'message_too_big' : 'closed');
+      if (conn.reason === undefined) stats.dropped[reason] += 1;
+      if (reason === 'shutdown') stats.dropped.shutdown += 1;
       conn.dead = true;
       options.onDisconnect?.({ principal, reason, code });
     });
@@ -445,7 +448,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             if (conn.dead) continue;
             if (!conn.alive) {
               stats.dropped.heartbeat_timeout += 1;
-              drop(conn, CLOSE_CODES.HEARTBEAT_TIMEOUT, 'heartbeat timeout');
+              drop(conn, CLOSE_CODES.HEARTBEAT_TIMEOUT, 'heartbeat timeout', 'heartbeat_timeout');
               conn.ws.terminate();
               continue;
             }
@@ -498,7 +501,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     async close() {
       if (timer) clearInterval(timer);
       options.server?.off('upgrade', onUpgrade);
-      for (const conn of conns) drop(conn, CLOSE_CODES.GOING_AWAY, 'server shutting down');
+      for (const conn of conns) drop(conn, CLOSE_CODES.GOING_AWAY, 'server shutting down', 'shutdown');
       await new Promise<void>((resolve) => wss.close(() => resolve()));
     },
   };

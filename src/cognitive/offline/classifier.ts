@@ -370,9 +370,13 @@ function resolve(options: ClassifierOptions, n: number): ResolvedOptions {
     minDf: options.minDf ?? Math.max(1, Math.round(n / 5000)),
   };
   const bad = (name: string, value: unknown): never => {
-    throw new DreamAgentError('INVALID_INPUT', `classifier option ${name} is invalid: ${JSON.stringify(value)}`, {
-      details: { option: name, value },
-    });
+    throw new DreamAgentError(
+      'INVALID_INPUT',
+      `classifier option ${name} is invalid: ${JSON.stringify(value)}`,
+      {
+        details: { option: name, value },
+      },
+    );
   };
   if (!Number.isInteger(o.epochs) || o.epochs < 1) bad('epochs', o.epochs);
   if (!(o.aggressiveness > 0) || !Number.isFinite(o.aggressiveness)) bad('aggressiveness', o.aggressiveness);
@@ -380,7 +384,10 @@ function resolve(options: ClassifierOptions, n: number): ResolvedOptions {
   if (!(o.charWeight >= 0) || !Number.isFinite(o.charWeight)) bad('charWeight', o.charWeight);
   if (!Number.isInteger(o.minDf) || o.minDf < 1) bad('minDf', o.minDf);
   const r = o.charRange;
-  if (r !== null && !(Number.isInteger(r[0]) && Number.isInteger(r[1]) && r[0] >= 1 && r[1] >= r[0] && r[1] <= 8)) {
+  if (
+    r !== null &&
+    !(Number.isInteger(r[0]) && Number.isInteger(r[1]) && r[0] >= 1 && r[1] >= r[0] && r[1] <= 8)
+  ) {
     bad('charNgrams', r);
   }
   return o;
@@ -407,7 +414,12 @@ export class IntentClassifier {
   readonly #featurizer: Featurizer;
   readonly #model: LinearModel;
 
-  private constructor(labels: readonly string[], temperature: number, featurizer: Featurizer, model: LinearModel) {
+  private constructor(
+    labels: readonly string[],
+    temperature: number,
+    featurizer: Featurizer,
+    model: LinearModel,
+  ) {
     this.labels = labels;
     this.temperature = temperature;
     this.#featurizer = featurizer;
@@ -426,9 +438,13 @@ export class IntentClassifier {
     const o = resolve(options, examples.length);
     const labels = [...new Set(examples.map((e) => e.label))];
     if (labels.length < 2) {
-      throw new DreamAgentError('INVALID_INPUT', `a classifier needs at least two labels, got ${labels.length}`, {
-        details: { labels },
-      });
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `a classifier needs at least two labels, got ${labels.length}`,
+        {
+          details: { labels },
+        },
+      );
     }
     const tokenizer = options.tokenizer ?? new Tokenizer();
     const labelIndex = new Map(labels.map((l, i) => [l, i]));

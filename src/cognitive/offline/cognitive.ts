@@ -84,7 +84,10 @@ export class OfflineCognitive implements Cognitive {
    * @throws DreamAgentError `INVALID_INPUT` for an invalid file or option, or fewer than two classes to learn
    */
   constructor(intents: IntentsFile | IntentsFileInput | string | URL, options: OfflineCognitiveOptions = {}) {
-    this.intents = typeof intents === 'string' || intents instanceof URL ? loadIntentsFile(intents) : parseIntents(intents);
+    this.intents =
+      typeof intents === 'string' || intents instanceof URL
+        ? loadIntentsFile(intents)
+        : parseIntents(intents);
     this.threshold = options.threshold ?? this.intents.threshold ?? DEFAULT_THRESHOLD;
     if (!(this.threshold >= 0 && this.threshold <= 1)) {
       throw new DreamAgentError('INVALID_INPUT', `threshold must be in [0, 1], got ${options.threshold}`);
@@ -92,7 +95,8 @@ export class OfflineCognitive implements Cognitive {
     this.#options = options;
     this.#specs = new Map(this.intents.intents.map((i) => [i.name, i]));
     const examples: TrainingExample[] = [];
-    for (const intent of this.intents.intents) for (const text of intent.examples) examples.push({ text, label: intent.name });
+    for (const intent of this.intents.intents)
+      for (const text of intent.examples) examples.push({ text, label: intent.name });
     for (const text of this.intents.oos) examples.push({ text, label: UNKNOWN_INTENT });
     if (new Set(examples.map((e) => e.label)).size < 2) {
       throw new DreamAgentError(
@@ -155,7 +159,8 @@ export class OfflineCognitive implements Cognitive {
     const inScope = heldOut.filter((h) => h.gold !== UNKNOWN_INTENT);
     if (inScope.length === 0) return DEFAULT_THRESHOLD;
     const accuracy = (t: number): number =>
-      inScope.filter((h) => h.classification.intent === h.gold && h.classification.confidence >= t).length / inScope.length;
+      inScope.filter((h) => h.classification.intent === h.gold && h.classification.confidence >= t).length /
+      inScope.length;
     const base = accuracy(0);
     let best = 0;
     for (let t = 0.01; t < 1; t += 0.01) {
@@ -197,9 +202,15 @@ export class OfflineCognitive implements Cognitive {
       const prevSpec = this.#specs.get(previous.intent);
       const fillsPrevious =
         prevSpec !== undefined &&
-        entities.some((e) => prevSpec.slots.some((s) => s.type === e.type || (s.type === 'period' && e.type === 'date')));
+        entities.some((e) =>
+          prevSpec.slots.some((s) => s.type === e.type || (s.type === 'period' && e.type === 'date')),
+        );
       const otherIntent = !classification.outOfScope && classification.intent !== previous.intent;
-      if (cue === 'strong' || (cue === 'weak' && !otherIntent) || (classification.outOfScope && fillsPrevious && tokenCount(input) <= 6)) {
+      if (
+        cue === 'strong' ||
+        (cue === 'weak' && !otherIntent) ||
+        (classification.outOfScope && fillsPrevious && tokenCount(input) <= 6)
+      ) {
         followUp = true;
         name = previous.intent;
         confidence = this.#confidenceOf(input, name);
@@ -210,7 +221,9 @@ export class OfflineCognitive implements Cognitive {
     const metadata: JsonObject = { ranking: rankingJson(classification.ranking), threshold: this.threshold };
     if (followUp) metadata['followUp'] = true;
     if (this.#options.memory !== undefined) {
-      const recalled = await this.#options.memory.recall(input, this.#options.recall ?? 3, { sessionId: ctx.sessionId });
+      const recalled = await this.#options.memory.recall(input, this.#options.recall ?? 3, {
+        sessionId: ctx.sessionId,
+      });
       metadata['context'] = recalled.map((r) => {
         const item: JsonObject = { id: r.id, text: r.text, score: round(r.score) };
         if (r.summary !== undefined) item['summary'] = r.summary;
@@ -220,7 +233,9 @@ export class OfflineCognitive implements Cognitive {
 
     const spec = this.#specs.get(name);
     if (spec === undefined) {
-      const guesses = classification.ranking.filter((r) => r.intent !== UNKNOWN_INTENT && this.#specs.has(r.intent)).slice(0, 3);
+      const guesses = classification.ranking
+        .filter((r) => r.intent !== UNKNOWN_INTENT && this.#specs.has(r.intent))
+        .slice(0, 3);
       const top = guesses[0] !== undefined ? this.#specs.get(guesses[0].intent) : undefined;
       const question =
         (top !== undefined && classification.intent === top.name ? top.clarification : undefined) ??
@@ -232,7 +247,10 @@ export class OfflineCognitive implements Cognitive {
         entities,
         slots: {},
         missingSlots: [],
-        clarification: { question, options: guesses.map((g) => this.#specs.get(g.intent)?.description ?? g.intent) },
+        clarification: {
+          question,
+          options: guesses.map((g) => this.#specs.get(g.intent)?.description ?? g.intent),
+        },
         metadata,
       };
     }

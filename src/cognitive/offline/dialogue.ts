@@ -34,7 +34,8 @@ function coerce(slotType: string, entity: Entity): Json | undefined {
   const v = entity.value;
   if (slotType === 'period' && entity.type === 'date' && typeof v === 'string') return { from: v, to: v };
   if (slotType === 'date' && entity.type === 'period') {
-    if (typeof v === 'object' && v !== null && !Array.isArray(v) && v['from'] === v['to']) return v['from'] ?? null;
+    if (typeof v === 'object' && v !== null && !Array.isArray(v) && v['from'] === v['to'])
+      return v['from'] ?? null;
     return undefined;
   }
   return v;
@@ -93,9 +94,11 @@ export function slotFromAnswer(slot: SlotSpec, answer: string, options: EntityOp
 }
 
 /** Phrases that make an utterance a follow-up whatever else it says. */
-const STRONG_FOLLOW_UP = /\b(?:the\s+same|same\s+(?:thing|for|but)|again|as\s+well|instead|likewise|similarly|too)\b/i;
+const STRONG_FOLLOW_UP =
+  /\b(?:the\s+same|same\s+(?:thing|for|but)|again|as\s+well|instead|likewise|similarly|too)\b/i;
 /** Openings that make a short utterance a follow-up unless it clearly asks for something else. */
-const WEAK_FOLLOW_UP = /^\s*(?:and|now|then|also|ok(?:ay)?|what\s+about|how\s+about|same|but|for|in|with|only|just)\b/i;
+const WEAK_FOLLOW_UP =
+  /^\s*(?:and|now|then|also|ok(?:ay)?|what\s+about|how\s+about|same|but|for|in|with|only|just)\b/i;
 
 /** How strongly an utterance reads as a follow-up of the previous turn. */
 export type FollowUpCue = 'strong' | 'weak' | 'none';

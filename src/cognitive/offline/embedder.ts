@@ -69,12 +69,18 @@ export class HashingEmbedder implements Embedder {
   constructor(options: HashingEmbedderOptions = {}) {
     this.dimensions = options.dimensions ?? 512;
     if (!Number.isInteger(this.dimensions) || this.dimensions < 8 || this.dimensions > 1 << 20) {
-      throw new DreamAgentError('INVALID_INPUT', `HashingEmbedder: dimensions must be an integer in [8, 2^20], got ${this.dimensions}`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `HashingEmbedder: dimensions must be an integer in [8, 2^20], got ${this.dimensions}`,
+      );
     }
     this.#charRange = options.charNgrams ?? [3, 4];
     const [lo, hi] = this.#charRange;
     if (!(Number.isInteger(lo) && Number.isInteger(hi) && lo >= 1 && hi >= lo && hi <= 8)) {
-      throw new DreamAgentError('INVALID_INPUT', `HashingEmbedder: bad charNgrams ${JSON.stringify(this.#charRange)}`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `HashingEmbedder: bad charNgrams ${JSON.stringify(this.#charRange)}`,
+      );
     }
     this.#charWeight = options.charWeight ?? 0.5;
     this.#tokenizer = options.tokenizer ?? new Tokenizer();
@@ -83,7 +89,8 @@ export class HashingEmbedder implements Embedder {
     if (corpus.length > 0) {
       const df = new Float64Array(this.dimensions);
       for (const text of corpus) {
-        for (const block of this.#features(text)) for (const bucket of block.keys()) df[bucket] = df[bucket]! + 1;
+        for (const block of this.#features(text))
+          for (const bucket of block.keys()) df[bucket] = df[bucket]! + 1;
       }
       const n = corpus.length;
       for (let i = 0; i < this.dimensions; i++) this.#idf[i] = Math.log((1 + n) / (1 + df[i]!)) + 1;
@@ -97,7 +104,7 @@ export class HashingEmbedder implements Embedder {
     const add = (m: Map<number, number>, key: string, seed: number): void => {
       const h = fnv1a(key, seed);
       const bucket = h % this.dimensions;
-      const sign = (h >>> 31) === 1 ? -1 : 1;
+      const sign = h >>> 31 === 1 ? -1 : 1;
       m.set(bucket, (m.get(bucket) ?? 0) + sign);
     };
     const tokens = this.#tokenizer.tokens(text).filter((t) => !t.stop && t.type !== 'symbol');

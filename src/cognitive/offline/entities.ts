@@ -78,33 +78,39 @@ function validDate(y: number, m: number, d: number): Day | undefined {
   return day.m === m && day.d === d ? day : undefined;
 }
 
+// prettier-ignore
 const MONTHS: Readonly<Record<string, number>> = {
   jan: 0, january: 0, feb: 1, february: 1, mar: 2, march: 2, apr: 3, april: 3, may: 4, jun: 5, june: 5,
   jul: 6, july: 6, aug: 7, august: 7, sep: 8, sept: 8, september: 8, oct: 9, october: 9, nov: 10,
   november: 10, dec: 11, december: 11,
-}; // prettier-ignore
-const MONTH_RE = 'jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?';
+};
+const MONTH_RE =
+  'jan(?:uary)?|feb(?:ruary)?|mar(?:ch)?|apr(?:il)?|may|june?|july?|aug(?:ust)?|sept?(?:ember)?|oct(?:ober)?|nov(?:ember)?|dec(?:ember)?';
 
+// prettier-ignore
 const NUMBER_WORDS: Readonly<Record<string, number>> = {
   two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10, eleven: 11, twelve: 12,
   thirteen: 13, fourteen: 14, fifteen: 15, sixteen: 16, seventeen: 17, eighteen: 18, nineteen: 19, twenty: 20,
   thirty: 30, forty: 40, fifty: 50, sixty: 60, seventy: 70, eighty: 80, ninety: 90, hundred: 100,
-}; // prettier-ignore
+};
 const NUMBER_WORD_RE = Object.keys(NUMBER_WORDS).join('|');
+// prettier-ignore
 const ORDINALS: Readonly<Record<string, number>> = {
-  first: 1, '1st': 1, second: 2, '2nd': 2, third: 3, '3rd': 3, fourth: 4, '4th': 4, last: 0,
-}; // prettier-ignore
+  first: 1, '1st': 1, second: 2, '2nd': 2, third: 3, '3rd': 3, fourth: 4, '4th': 4,
+};
 
+// prettier-ignore
 const MULTIPLIERS: Readonly<Record<string, number>> = {
   k: 1e3, thousand: 1e3, m: 1e6, mm: 1e6, million: 1e6, b: 1e9, bn: 1e9, billion: 1e9,
-}; // prettier-ignore
+};
 const MULT_RE = 'k|thousand|mm|million|bn|billion|m|b';
 const CURRENCY_SYMBOLS: Readonly<Record<string, string>> = { $: 'USD', '€': 'EUR', '£': 'GBP', '¥': 'JPY' };
+// prettier-ignore
 const CURRENCY_WORDS: Readonly<Record<string, string>> = {
   usd: 'USD', dollar: 'USD', dollars: 'USD', bucks: 'USD', eur: 'EUR', euro: 'EUR', euros: 'EUR', gbp: 'GBP',
   pound: 'GBP', pounds: 'GBP', jpy: 'JPY', yen: 'JPY', chf: 'CHF', francs: 'CHF', cad: 'CAD', aud: 'AUD',
   inr: 'INR', rupees: 'INR', cny: 'CNY', yuan: 'CNY',
-}; // prettier-ignore
+};
 const CURRENCY_WORD_RE = Object.keys(CURRENCY_WORDS).join('|');
 const NUM_RE = '\\d{1,3}(?:,\\d{3})+(?:\\.\\d+)?|\\d+(?:\\.\\d+)?';
 
@@ -129,132 +135,228 @@ type Rule = (m: RegExpExecArray, today: Day) => { type: string; value: Entity['v
 function rules(): [RegExp, number, Rule][] {
   const year = (s: string | undefined, fallback: number): number => (s === undefined ? fallback : Number(s));
   return [
-    [/\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g, 0, (m) => ({ type: 'email', value: m[0].toLowerCase() })],
+    [
+      /\b[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}\b/g,
+      0,
+      (m) => ({ type: 'email', value: m[0].toLowerCase() }),
+    ],
     // from 2025-01-01 to 2025-03-31
-    [/\b(?:from|between)\s+(\d{4})-(\d{2})-(\d{2})\s+(?:to|and|until|till|through|-)\s+(\d{4})-(\d{2})-(\d{2})\b/gi, 1, (m) => {
-      const a = validDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-      const b = validDate(Number(m[4]), Number(m[5]) - 1, Number(m[6]));
-      return a && b ? { type: 'period', value: range(a, b) } : undefined;
-    }],
+    [
+      /\b(?:from|between)\s+(\d{4})-(\d{2})-(\d{2})\s+(?:to|and|until|till|through|-)\s+(\d{4})-(\d{2})-(\d{2})\b/gi,
+      1,
+      (m) => {
+        const a = validDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+        const b = validDate(Number(m[4]), Number(m[5]) - 1, Number(m[6]));
+        return a && b ? { type: 'period', value: range(a, b) } : undefined;
+      },
+    ],
     // the past 30 days, last 2 quarters, next three weeks
-    [new RegExp(`\\b(?:(?:in|over|during|for)\\s+)?(?:the\\s+)?(past|last|previous|prior|next|coming)\\s+(\\d+|${NUMBER_WORD_RE})\\s+(days?|weeks?|months?|quarters?|years?)\\b`, 'gi'), 2, (m, today) => {
-      const n = numberOf(m[2] ?? '');
-      if (!(n >= 1 && n <= 10_000)) return undefined;
-      const unit = (m[3] ?? '').toLowerCase().replace(/s$/, '');
-      const forward = /next|coming/i.test(m[1] ?? '');
-      const months = unit === 'month' ? n : unit === 'quarter' ? 3 * n : unit === 'year' ? 12 * n : 0;
-      const days = unit === 'day' ? n : unit === 'week' ? 7 * n : 0;
-      if (forward) {
-        const end = months > 0 ? addDays(addMonths(today, months), -1) : addDays(today, days - 1);
-        return { type: 'period', value: range(today, end) };
-      }
-      const start = months > 0 ? addDays(addMonths(today, -months), 1) : addDays(today, 1 - days);
-      return { type: 'period', value: range(start, today) };
-    }],
+    [
+      new RegExp(
+        `\\b(?:(?:in|over|during|for)\\s+)?(?:the\\s+)?(past|last|previous|prior|next|coming)\\s+(\\d+|${NUMBER_WORD_RE})\\s+(days?|weeks?|months?|quarters?|years?)\\b`,
+        'gi',
+      ),
+      2,
+      (m, today) => {
+        const n = numberOf(m[2] ?? '');
+        if (!(n >= 1 && n <= 10_000)) return undefined;
+        const unit = (m[3] ?? '').toLowerCase().replace(/s$/, '');
+        const forward = /next|coming/i.test(m[1] ?? '');
+        const months = unit === 'month' ? n : unit === 'quarter' ? 3 * n : unit === 'year' ? 12 * n : 0;
+        const days = unit === 'day' ? n : unit === 'week' ? 7 * n : 0;
+        if (forward) {
+          const end = months > 0 ? addDays(addMonths(today, months), -1) : addDays(today, days - 1);
+          return { type: 'period', value: range(today, end) };
+        }
+        const start = months > 0 ? addDays(addMonths(today, -months), 1) : addDays(today, 1 - days);
+        return { type: 'period', value: range(start, today) };
+      },
+    ],
     // last week, this quarter, next year
-    [/\b(last|previous|prior|this|current|next|coming)\s+(week|month|quarter|year)\b/gi, 3, (m, today) => {
-      const rel = (m[1] ?? '').toLowerCase();
-      const shift = rel === 'this' || rel === 'current' ? 0 : rel === 'next' || rel === 'coming' ? 1 : -1;
-      switch ((m[2] ?? '').toLowerCase()) {
-        case 'week': {
-          const dow = (new Date(Date.UTC(today.y, today.m, today.d)).getUTCDay() + 6) % 7; // Monday = 0
-          const monday = addDays(today, -dow + 7 * shift);
-          return { type: 'period', value: range(monday, addDays(monday, 6)) };
+    [
+      /\b(last|previous|prior|this|current|next|coming)\s+(week|month|quarter|year)\b/gi,
+      3,
+      (m, today) => {
+        const rel = (m[1] ?? '').toLowerCase();
+        const shift = rel === 'this' || rel === 'current' ? 0 : rel === 'next' || rel === 'coming' ? 1 : -1;
+        switch ((m[2] ?? '').toLowerCase()) {
+          case 'week': {
+            const dow = (new Date(Date.UTC(today.y, today.m, today.d)).getUTCDay() + 6) % 7; // Monday = 0
+            const monday = addDays(today, -dow + 7 * shift);
+            return { type: 'period', value: range(monday, addDays(monday, 6)) };
+          }
+          case 'month': {
+            const first = mk(today.y, today.m + shift, 1);
+            return { type: 'period', value: monthRange(first.y, first.m) };
+          }
+          case 'quarter': {
+            const q0 = Math.floor(today.m / 3) + shift; // may be −1 or 4: mk normalises
+            const first = mk(today.y, q0 * 3, 1);
+            return { type: 'period', value: quarterRange(first.y, Math.floor(first.m / 3) + 1) };
+          }
+          default:
+            return { type: 'period', value: range(mk(today.y + shift, 0, 1), mk(today.y + shift, 11, 31)) };
         }
-        case 'month': {
-          const first = mk(today.y, today.m + shift, 1);
-          return { type: 'period', value: monthRange(first.y, first.m) };
-        }
-        case 'quarter': {
-          const q0 = Math.floor(today.m / 3) + shift; // may be −1 or 4: mk normalises
-          const first = mk(today.y, q0 * 3, 1);
-          return { type: 'period', value: quarterRange(first.y, Math.floor(first.m / 3) + 1) };
-        }
-        default:
-          return { type: 'period', value: range(mk(today.y + shift, 0, 1), mk(today.y + shift, 11, 31)) };
-      }
-    }],
+      },
+    ],
     // year to date, month-to-date, QTD
-    [/\b(?:(year|month|quarter)[\s-]+to[\s-]+date|(ytd|mtd|qtd))\b/gi, 3, (m, today) => {
-      const unit = (m[1] ?? m[2] ?? '').toLowerCase()[0];
-      const start = unit === 'y' ? mk(today.y, 0, 1) : unit === 'm' ? mk(today.y, today.m, 1) : mk(today.y, Math.floor(today.m / 3) * 3, 1);
-      return { type: 'period', value: range(start, today) };
-    }],
-    [/\b(yesterday|today|tomorrow)\b/gi, 3, (m, today) => {
-      const w = (m[1] ?? '').toLowerCase();
-      return { type: 'date', value: iso(addDays(today, w === 'yesterday' ? -1 : w === 'tomorrow' ? 1 : 0)) };
-    }],
+    [
+      /\b(?:(year|month|quarter)[\s-]+to[\s-]+date|(ytd|mtd|qtd))\b/gi,
+      3,
+      (m, today) => {
+        const unit = (m[1] ?? m[2] ?? '').toLowerCase()[0];
+        const start =
+          unit === 'y'
+            ? mk(today.y, 0, 1)
+            : unit === 'm'
+              ? mk(today.y, today.m, 1)
+              : mk(today.y, Math.floor(today.m / 3) * 3, 1);
+        return { type: 'period', value: range(start, today) };
+      },
+    ],
+    [
+      /\b(yesterday|today|tomorrow)\b/gi,
+      3,
+      (m, today) => {
+        const w = (m[1] ?? '').toLowerCase();
+        return {
+          type: 'date',
+          value: iso(addDays(today, w === 'yesterday' ? -1 : w === 'tomorrow' ? 1 : 0)),
+        };
+      },
+    ],
     // Q3 2025, Q3 of FY2025, third quarter of 2025, Q3
-    [/\b(?:q([1-4])|(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter)(?:\s*(?:of\s+)?(?:fy\s?)?((?:19|20)\d{2}))?\b/gi, 4, (m, today) => {
-      const q = m[1] !== undefined ? Number(m[1]) : (ORDINALS[(m[2] ?? '').toLowerCase()] ?? 1);
-      // Without a year: the most recent such quarter that has started.
-      const y = year(m[3], q - 1 <= Math.floor(today.m / 3) ? today.y : today.y - 1);
-      return { type: 'period', value: quarterRange(y, q) };
-    }],
+    [
+      /\b(?:q([1-4])|(first|second|third|fourth|1st|2nd|3rd|4th)\s+quarter)(?:\s*(?:of\s+)?(?:fy\s?)?((?:19|20)\d{2}))?\b/gi,
+      4,
+      (m, today) => {
+        const q = m[1] !== undefined ? Number(m[1]) : (ORDINALS[(m[2] ?? '').toLowerCase()] ?? 1);
+        // Without a year: the most recent such quarter that has started.
+        const y = year(m[3], q - 1 <= Math.floor(today.m / 3) ? today.y : today.y - 1);
+        return { type: 'period', value: quarterRange(y, q) };
+      },
+    ],
     // 2025 Q3, 2025-Q3
-    [/\b((?:19|20)\d{2})[\s-]?q([1-4])\b/gi, 4, (m) => ({ type: 'period', value: quarterRange(Number(m[1]), Number(m[2])) })],
+    [
+      /\b((?:19|20)\d{2})[\s-]?q([1-4])\b/gi,
+      4,
+      (m) => ({ type: 'period', value: quarterRange(Number(m[1]), Number(m[2])) }),
+    ],
     // ISO date
-    [/\b(\d{4})-(\d{2})-(\d{2})\b/g, 5, (m) => {
-      const d = validDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
-      return d ? { type: 'date', value: iso(d) } : undefined;
-    }],
+    [
+      /\b(\d{4})-(\d{2})-(\d{2})\b/g,
+      5,
+      (m) => {
+        const d = validDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]));
+        return d ? { type: 'date', value: iso(d) } : undefined;
+      },
+    ],
     // March 5, 2025 / March 5th
-    [new RegExp(`\\b(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?(?:,?\\s+((?:19|20)\\d{2}))?\\b`, 'gi'), 5, (m, today) => {
-      const mo = MONTHS[(m[1] ?? '').toLowerCase()] ?? 0;
-      const d = validDate(year(m[3], today.y), mo, Number(m[2]));
-      return d ? { type: 'date', value: iso(d) } : undefined;
-    }],
+    [
+      new RegExp(`\\b(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?(?:,?\\s+((?:19|20)\\d{2}))?\\b`, 'gi'),
+      5,
+      (m, today) => {
+        const mo = MONTHS[(m[1] ?? '').toLowerCase()] ?? 0;
+        const d = validDate(year(m[3], today.y), mo, Number(m[2]));
+        return d ? { type: 'date', value: iso(d) } : undefined;
+      },
+    ],
     // 5 March 2025 / 5th of March
-    [new RegExp(`\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:of\\s+)?(${MONTH_RE})\\b(?:,?\\s+((?:19|20)\\d{2}))?`, 'gi'), 5, (m, today) => {
-      const mo = MONTHS[(m[2] ?? '').toLowerCase()] ?? 0;
-      const d = validDate(year(m[3], today.y), mo, Number(m[1]));
-      return d ? { type: 'date', value: iso(d) } : undefined;
-    }],
+    [
+      new RegExp(
+        `\\b(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:of\\s+)?(${MONTH_RE})\\b(?:,?\\s+((?:19|20)\\d{2}))?`,
+        'gi',
+      ),
+      5,
+      (m, today) => {
+        const mo = MONTHS[(m[2] ?? '').toLowerCase()] ?? 0;
+        const d = validDate(year(m[3], today.y), mo, Number(m[1]));
+        return d ? { type: 'date', value: iso(d) } : undefined;
+      },
+    ],
     // March 2025, in March ("may" only with a year or a preposition: it is also a verb)
-    [new RegExp(`\\b(?:(in|for|during|of|since|last|this)\\s+)?(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?((?:19|20)\\d{2}))?`, 'gi'), 6, (m, today) => {
-      const word = (m[2] ?? '').toLowerCase();
-      if (word === 'may' && m[1] === undefined && m[3] === undefined) return undefined;
-      const mo = MONTHS[word] ?? 0;
-      const rel = (m[1] ?? '').toLowerCase();
-      // Without a year: the most recent such month that has started ("last March": the one before).
-      let y = year(m[3], mo <= today.m ? today.y : today.y - 1);
-      if (m[3] === undefined && rel === 'last' && mo === today.m) y -= 1;
-      if (m[3] === undefined && rel === 'this') y = today.y;
-      return { type: 'period', value: monthRange(y, mo) };
-    }],
+    [
+      new RegExp(
+        `\\b(?:(in|for|during|of|since|last|this)\\s+)?(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?((?:19|20)\\d{2}))?`,
+        'gi',
+      ),
+      6,
+      (m, today) => {
+        const word = (m[2] ?? '').toLowerCase();
+        if (word === 'may' && m[1] === undefined && m[3] === undefined) return undefined;
+        const mo = MONTHS[word] ?? 0;
+        const rel = (m[1] ?? '').toLowerCase();
+        // Without a year: the most recent such month that has started ("last March": the one before).
+        let y = year(m[3], mo <= today.m ? today.y : today.y - 1);
+        if (m[3] === undefined && rel === 'last' && mo === today.m) y -= 1;
+        if (m[3] === undefined && rel === 'this') y = today.y;
+        return { type: 'period', value: monthRange(y, mo) };
+      },
+    ],
     // in 2024, for FY2024, during 2023
-    [/\b(?:(?:in|for|during|of|since|year|fy)\s?)((?:19|20)\d{2})\b/gi, 7, (m) => {
-      const y = Number(m[1]);
-      return { type: 'period', value: range(mk(y, 0, 1), mk(y, 11, 31)) };
-    }],
+    [
+      /\b(?:(?:in|for|during|of|since|year|fy)\s?)((?:19|20)\d{2})\b/gi,
+      7,
+      (m) => {
+        const y = Number(m[1]);
+        return { type: 'period', value: range(mk(y, 0, 1), mk(y, 11, 31)) };
+      },
+    ],
     // 12.5%, 12 percent
-    [new RegExp(`(?<![\\w.])(-?(?:${NUM_RE}))\\s?(?:%|percent\\b|per\\s+cent\\b|pct\\b)`, 'gi'), 8, (m) => ({
-      type: 'percent',
-      value: parseNumber(m[1] ?? ''),
-    })],
+    [
+      new RegExp(`(?<![\\w.])(-?(?:${NUM_RE}))\\s?(?:%|percent\\b|per\\s+cent\\b|pct\\b)`, 'gi'),
+      8,
+      (m) => ({
+        type: 'percent',
+        value: parseNumber(m[1] ?? ''),
+      }),
+    ],
     // $1,200  €3.5k  £2 million
-    [new RegExp(`([$€£¥])\\s?(${NUM_RE})(?:\\s?(${MULT_RE})\\b)?`, 'gi'), 8, (m) => ({
-      type: 'money',
-      value: { amount: parseNumber(m[2] ?? '', m[3]), currency: CURRENCY_SYMBOLS[m[1] ?? '$'] ?? 'USD' },
-    })],
+    [
+      new RegExp(`([$€£¥])\\s?(${NUM_RE})(?:\\s?(${MULT_RE})\\b)?`, 'gi'),
+      8,
+      (m) => ({
+        type: 'money',
+        value: { amount: parseNumber(m[2] ?? '', m[3]), currency: CURRENCY_SYMBOLS[m[1] ?? '$'] ?? 'USD' },
+      }),
+    ],
     // 3k EUR, 1,200 dollars, 2.5 million euros
-    [new RegExp(`(?<![\\w.])(${NUM_RE})\\s?(?:(${MULT_RE})\\s?)?(${CURRENCY_WORD_RE})\\b`, 'gi'), 8, (m) => ({
-      type: 'money',
-      value: { amount: parseNumber(m[1] ?? '', m[2]), currency: CURRENCY_WORDS[(m[3] ?? '').toLowerCase()] ?? 'USD' },
-    })],
+    [
+      new RegExp(`(?<![\\w.])(${NUM_RE})\\s?(?:(${MULT_RE})\\s?)?(${CURRENCY_WORD_RE})\\b`, 'gi'),
+      8,
+      (m) => ({
+        type: 'money',
+        value: {
+          amount: parseNumber(m[1] ?? '', m[2]),
+          currency: CURRENCY_WORDS[(m[3] ?? '').toLowerCase()] ?? 'USD',
+        },
+      }),
+    ],
     // EUR 3,000
-    [new RegExp(`\\b(${CURRENCY_WORD_RE})\\s?(${NUM_RE})(?:\\s?(${MULT_RE})\\b)?`, 'gi'), 8, (m) => {
-      const code = CURRENCY_WORDS[(m[1] ?? '').toLowerCase()];
-      return code === undefined || !/^[a-z]{3}$/i.test(m[1] ?? '')
-        ? undefined
-        : { type: 'money', value: { amount: parseNumber(m[2] ?? '', m[3]), currency: code } };
-    }],
+    [
+      new RegExp(`\\b(${CURRENCY_WORD_RE})\\s?(${NUM_RE})(?:\\s?(${MULT_RE})\\b)?`, 'gi'),
+      8,
+      (m) => {
+        const code = CURRENCY_WORDS[(m[1] ?? '').toLowerCase()];
+        return code === undefined || !/^[a-z]{3}$/i.test(m[1] ?? '')
+          ? undefined
+          : { type: 'money', value: { amount: parseNumber(m[2] ?? '', m[3]), currency: code } };
+      },
+    ],
     // 1,200  3.5k  2 million
-    [new RegExp(`(?<![\\w.$€£¥-])(-?(?:${NUM_RE}))(?:\\s?(${MULT_RE})\\b)?(?![\\w])`, 'gi'), 10, (m) => ({
-      type: 'number',
-      value: parseNumber(m[1] ?? '', m[2]),
-    })],
-    [new RegExp(`\\b(${NUMBER_WORD_RE})\\b`, 'gi'), 11, (m) => ({ type: 'number', value: numberOf(m[1] ?? '') })],
+    [
+      new RegExp(`(?<![\\w.$€£¥-])(-?(?:${NUM_RE}))(?:\\s?(${MULT_RE})\\b)?(?![\\w])`, 'gi'),
+      10,
+      (m) => ({
+        type: 'number',
+        value: parseNumber(m[1] ?? '', m[2]),
+      }),
+    ],
+    [
+      new RegExp(`\\b(${NUMBER_WORD_RE})\\b`, 'gi'),
+      11,
+      (m) => ({ type: 'number', value: numberOf(m[1] ?? '') }),
+    ],
   ];
 }
 
@@ -277,10 +379,14 @@ function foldKeepingOffsets(text: string): string {
 }
 
 function normalisePhrase(phrase: string): string {
-  return fold(phrase).trim().replace(/[\s-]+/g, ' ');
+  return fold(phrase)
+    .trim()
+    .replace(/[\s-]+/g, ' ');
 }
 
-function gazetteerMatchers(gazetteers: Readonly<Record<string, Gazetteer>>): { type: string; re: RegExp; lookup: Map<string, string> }[] {
+function gazetteerMatchers(
+  gazetteers: Readonly<Record<string, Gazetteer>>,
+): { type: string; re: RegExp; lookup: Map<string, string> }[] {
   const cached = gazetteerCache.get(gazetteers);
   if (cached) return cached;
   const out = Object.entries(gazetteers).map(([type, entries]) => {
@@ -331,7 +437,8 @@ export function extractEntities(text: string, options: EntityOptions): Entity[] 
         continue;
       }
       const found = rule(m, today);
-      if (found) candidates.push({ ...found, text: m[0], start: m.index, end: m.index + m[0].length, priority });
+      if (found)
+        candidates.push({ ...found, text: m[0], start: m.index, end: m.index + m[0].length, priority });
     }
   }
   if (options.gazetteers) {
@@ -342,11 +449,20 @@ export function extractEntities(text: string, options: EntityOptions): Entity[] 
         const key = lookup.get((m[1] ?? '').replace(/[\s-]+/g, ' '));
         if (key === undefined) continue;
         const end = m.index + m[0].length;
-        candidates.push({ type, value: key, text: text.slice(m.index, end), start: m.index, end, priority: 9 });
+        candidates.push({
+          type,
+          value: key,
+          text: text.slice(m.index, end),
+          start: m.index,
+          end,
+          priority: 9,
+        });
       }
     }
   }
-  candidates.sort((a, b) => b.end - b.start - (a.end - a.start) || a.priority - b.priority || a.start - b.start);
+  candidates.sort(
+    (a, b) => b.end - b.start - (a.end - a.start) || a.priority - b.priority || a.start - b.start,
+  );
   const taken: Candidate[] = [];
   for (const c of candidates) {
     if (taken.every((t) => c.end <= t.start || c.start >= t.end)) taken.push(c);

@@ -19,10 +19,23 @@ export {
   loadIntentsFile,
   parseIntents,
 } from './intents.js';
-export type { BuiltinSlotType, Gazetteer, IntentSpec, IntentsFile, IntentsFileInput, SlotSpec } from './intents.js';
+export type {
+  BuiltinSlotType,
+  Gazetteer,
+  IntentSpec,
+  IntentsFile,
+  IntentsFileInput,
+  SlotSpec,
+} from './intents.js';
 export { extractEntities } from './entities.js';
 export type { EntityOptions, MoneyValue, PeriodValue } from './entities.js';
-export { followUpCue, previousIntentTurn, resolveSlots, slotFromAnswer, slotsFromEntities } from './dialogue.js';
+export {
+  followUpCue,
+  previousIntentTurn,
+  resolveSlots,
+  slotFromAnswer,
+  slotsFromEntities,
+} from './dialogue.js';
 export type { FollowUpCue, SlotInputs, SlotResolution } from './dialogue.js';
 export { Tokenizer, charNgrams, fold } from './tokenize.js';
 export type { Token, TokenizerOptions } from './tokenize.js';

@@ -13,7 +13,15 @@ import { DreamAgentError } from '../../errors/index.js';
 import { JsonSchema } from '../../model/json.js';
 
 /** Slot types understood by the entity extractor; any gazetteer name is a slot type too. */
-export const BUILTIN_SLOT_TYPES = ['period', 'date', 'number', 'money', 'percent', 'email', 'string'] as const;
+export const BUILTIN_SLOT_TYPES = [
+  'period',
+  'date',
+  'number',
+  'money',
+  'percent',
+  'email',
+  'string',
+] as const;
 /** A built-in slot type. */
 export type BuiltinSlotType = (typeof BUILTIN_SLOT_TYPES)[number];
 
@@ -80,13 +88,21 @@ export const IntentsFileSchema = z
     const seen = new Set<string>();
     file.intents.forEach((intent, i) => {
       if (seen.has(intent.name)) {
-        ctx.addIssue({ code: 'custom', path: ['intents', i, 'name'], message: `duplicate intent "${intent.name}"` });
+        ctx.addIssue({
+          code: 'custom',
+          path: ['intents', i, 'name'],
+          message: `duplicate intent "${intent.name}"`,
+        });
       }
       seen.add(intent.name);
       const slotNames = new Set<string>();
       intent.slots.forEach((slot, j) => {
         if (slotNames.has(slot.name)) {
-          ctx.addIssue({ code: 'custom', path: ['intents', i, 'slots', j, 'name'], message: `duplicate slot "${slot.name}"` });
+          ctx.addIssue({
+            code: 'custom',
+            path: ['intents', i, 'slots', j, 'name'],
+            message: `duplicate slot "${slot.name}"`,
+          });
         }
         slotNames.add(slot.name);
         const builtin = (BUILTIN_SLOT_TYPES as readonly string[]).includes(slot.type);
@@ -118,9 +134,17 @@ export function parseIntents(value: unknown, source = '<intents>'): IntentsFile 
   if (result.success) return result.data;
   const issue = result.error.issues[0];
   const path = issue?.path.map(String) ?? [];
-  throw new DreamAgentError('INVALID_INPUT', `${source}: ${path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, {
-    details: { file: source, path, issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })) },
-  });
+  throw new DreamAgentError(
+    'INVALID_INPUT',
+    `${source}: ${path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+    {
+      details: {
+        file: source,
+        path,
+        issues: result.error.issues.map((i) => ({ path: i.path.map(String), message: i.message })),
+      },
+    },
+  );
 }
 
 /**
@@ -165,9 +189,13 @@ export function loadIntents(yamlText: string, file = '<intents>'): IntentsFile {
     }
   }
   const where = path.map(String).join('.') || '(root)';
-  throw new DreamAgentError('INVALID_INPUT', `${file}:${line}:${col}: ${where}: ${issue?.message ?? 'invalid'}`, {
-    details: { file, line, column: col, path: path.map(String) },
-  });
+  throw new DreamAgentError(
+    'INVALID_INPUT',
+    `${file}:${line}:${col}: ${where}: ${issue?.message ?? 'invalid'}`,
+    {
+      details: { file, line, column: col, path: path.map(String) },
+    },
+  );
 }
 
 /**
@@ -183,7 +211,10 @@ export function loadIntentsFile(path: string | URL): IntentsFile {
   try {
     text = readFileSync(file, 'utf8');
   } catch (cause) {
-    throw new DreamAgentError('INVALID_INPUT', `${file}: cannot read the intents file`, { cause, details: { file } });
+    throw new DreamAgentError('INVALID_INPUT', `${file}: cannot read the intents file`, {
+      cause,
+      details: { file },
+    });
   }
   return loadIntents(text, file);
 }

@@ -73,7 +73,10 @@ export class ContextMemory {
     const body = entry.summary === undefined ? entry.text : `${entry.text}\n${entry.summary}`;
     const [vector] = await this.#embedder.embed([body]);
     if (vector === undefined || vector.length !== this.#embedder.dimensions) {
-      throw new DreamAgentError('INVALID_INPUT', `the embedder returned no vector of ${this.#embedder.dimensions} dimensions`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `the embedder returned no vector of ${this.#embedder.dimensions} dimensions`,
+      );
     }
     const metadata: JsonObject = { ...entry.metadata, text: entry.text };
     if (entry.summary !== undefined) metadata['summary'] = entry.summary;

@@ -41,7 +41,10 @@ export class MemoryVectorStore implements VectorStore {
 
   #check(vector: readonly number[], what: string): void {
     if (!Array.isArray(vector) || vector.length === 0 || !vector.every((v) => Number.isFinite(v))) {
-      throw new DreamAgentError('INVALID_INPUT', `${what}: a vector must be a non-empty array of finite numbers`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `${what}: a vector must be a non-empty array of finite numbers`,
+      );
     }
     if (this.#dimensions !== undefined && vector.length !== this.#dimensions) {
       throw new DreamAgentError(
@@ -60,7 +63,8 @@ export class MemoryVectorStore implements VectorStore {
    */
   async upsert(items: VectorItem[]): Promise<void> {
     for (const item of items) {
-      if (typeof item.id !== 'string' || item.id === '') throw new DreamAgentError('INVALID_INPUT', 'upsert: an id must be a non-empty string');
+      if (typeof item.id !== 'string' || item.id === '')
+        throw new DreamAgentError('INVALID_INPUT', 'upsert: an id must be a non-empty string');
       this.#check(item.vector, `upsert ${item.id}`);
       this.#dimensions ??= item.vector.length;
     }
@@ -85,7 +89,8 @@ export class MemoryVectorStore implements VectorStore {
    */
   async query(vector: number[], k: number, filter?: JsonObject): Promise<VectorMatch[]> {
     this.#check(vector, 'query');
-    if (!Number.isInteger(k) || k < 0) throw new DreamAgentError('INVALID_INPUT', `query: k must be a non-negative integer, got ${k}`);
+    if (!Number.isInteger(k) || k < 0)
+      throw new DreamAgentError('INVALID_INPUT', `query: k must be a non-negative integer, got ${k}`);
     let norm = 0;
     for (const v of vector) norm += v * v;
     const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
