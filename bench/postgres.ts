@@ -14,7 +14,16 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import { Agent, FunctionPlanner, MemoryStore, type AgentEvent, type Commit, type SessionState, type Store, type TodoRecord } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  type AgentEvent,
+  type Commit,
+  type SessionState,
+  type Store,
+  type TodoRecord,
+} from 'dream-agent';
 import { PostgresStore, migrate } from '@dream-agent/postgres';
 import { SqliteStore } from '@dream-agent/sqlite';
 import { startPostgres } from '../test/setup/services.js';
@@ -27,7 +36,16 @@ const TTL = 60_000;
 const now = (): number => performance.now();
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
 const state = (i: number): SessionState => ({
-  turn: { id: 'turn', index: 1, input: 'bench', phase: 'executing', clarifications: [], pending: [], paused: false, startedAt: i },
+  turn: {
+    id: 'turn',
+    index: 1,
+    input: 'bench',
+    phase: 'executing',
+    clarifications: [],
+    pending: [],
+    paused: false,
+    startedAt: i,
+  },
   turns: 1,
   dialogue: [],
   slots: { region: 'EMEA' },
@@ -35,18 +53,74 @@ const state = (i: number): SessionState => ({
 });
 const output = { text: 'x'.repeat(1000) };
 
-function cycleCommit(sessionId: string, version: number, lastSeq: number, lease: { owner: string; epoch: number }, i: number): Commit {
-  const todo: TodoRecord = { sessionId, turnId: 'turn', todoId: `t${i}`, status: 'completed', attempts: 1, idempotencyKey: `k${i}`, output, startedAt: i, finishedAt: i };
+function cycleCommit(
+  sessionId: string,
+  version: number,
+  lastSeq: number,
+  lease: { owner: string; epoch: number },
+  i: number,
+): Commit {
+  const todo: TodoRecord = {
+    sessionId,
+    turnId: 'turn',
+    todoId: `t${i}`,
+    status: 'completed',
+    attempts: 1,
+    idempotencyKey: `k${i}`,
+    output,
+    startedAt: i,
+    finishedAt: i,
+  };
   const events = [
-    { type: 'todo.started', sessionId, turnId: 'turn', seq: lastSeq + 1, at: i, todoId: `t${i}`, attempt: 1, idempotencyKey: `k${i}` },
-    { type: 'todo.completed', sessionId, turnId: 'turn', seq: lastSeq + 2, at: i, todoId: `t${i}`, output, cached: false, durationMs: 1 },
+    {
+      type: 'todo.started',
+      sessionId,
+      turnId: 'turn',
+      seq: lastSeq + 1,
+      at: i,
+      todoId: `t${i}`,
+      attempt: 1,
+      idempotencyKey: `k${i}`,
+    },
+    {
+      type: 'todo.completed',
+      sessionId,
+      turnId: 'turn',
+      seq: lastSeq + 2,
+      at: i,
+      todoId: `t${i}`,
+      output,
+      cached: false,
+      durationMs: 1,
+    },
   ] as AgentEvent[];
-  return { sessionId, expectedVersion: version, lease, status: 'running', state: state(i), events, todos: [todo], planVersions: [], inboxAcks: [], leaseAction: 'renew', leaseTtlMs: TTL };
+  return {
+    sessionId,
+    expectedVersion: version,
+    lease,
+    status: 'running',
+    state: state(i),
+    events,
+    todos: [todo],
+    planVersions: [],
+    inboxAcks: [],
+    leaseAction: 'renew',
+    leaseTtlMs: TTL,
+  };
 }
 
 /** Runs `cycles` commits on one session; returns per-cycle latencies (ms). */
-async function storeCycles(store: Store, sessionId: string, cycles: number, onCycle?: (i: number) => Promise<void>): Promise<number[]> {
-  const { record, lease } = await store.createSession({ id: sessionId, status: 'running', state: state(0) }, 'bench', TTL);
+async function storeCycles(
+  store: Store,
+  sessionId: string,
+  cycles: number,
+  onCycle?: (i: number) => Promise<void>,
+): Promise<number[]> {
+  const { record, lease } = await store.createSession(
+    { id: sessionId, status: 'running', state: state(0) },
+    'bench',
+    TTL,
+  );
   let version = record.version;
   let lastSeq = record.lastSeq;
   const lat: number[] = [];
@@ -77,12 +151,20 @@ async function storeBench(label: string, mk: () => Store, cycles: number): Promi
   await storeCycles(store, `${tag}-warm`, 50);
   const lat = await storeCycles(store, `${tag}-one`, cycles);
   const t = now();
-  const all = await Promise.all(Array.from({ length: SESSIONS }, (_, i) => storeCycles(store, `${tag}-many-${i}`, Math.floor(cycles / 2))));
+  const all = await Promise.all(
+    Array.from({ length: SESSIONS }, (_, i) =>
+      storeCycles(store, `${tag}-many-${i}`, Math.floor(cycles / 2)),
+    ),
+  );
   const elapsed = (now() - t) / 1000;
   const total = all.reduce((a, l) => a + l.length, 0);
   await store.close?.();
   return {
-    oneSession: { cycles, ...stats(lat), cyclesPerSec: round(1000 / (lat.reduce((a, b) => a + b, 0) / lat.length), 0) },
+    oneSession: {
+      cycles,
+      ...stats(lat),
+      cyclesPerSec: round(1000 / (lat.reduce((a, b) => a + b, 0) / lat.length), 0),
+    },
     [`${SESSIONS}Sessions`]: { cycles: total, cyclesPerSec: round(total / elapsed, 0), ...stats(all.flat()) },
   };
 }
@@ -90,9 +172,20 @@ async function storeBench(label: string, mk: () => Store, cycles: number): Promi
 async function agentBench(mk: () => Store, todos: number): Promise<Record<string, unknown>> {
   const store = mk();
   const planner = new FunctionPlanner(() => ({
-    todos: Array.from({ length: todos }, (_, i) => ({ id: `t${i}`, title: `t${i}`, domain: 'work', dependsOn: i ? [`t${i - 1}`] : [], input: {}, idempotent: true })),
+    todos: Array.from({ length: todos }, (_, i) => ({
+      id: `t${i}`,
+      title: `t${i}`,
+      domain: 'work',
+      dependsOn: i ? [`t${i - 1}`] : [],
+      input: {},
+      idempotent: true,
+    })),
   }));
-  const agent = new Agent({ store, planner, executors: { work: { execute: async () => Promise.resolve({ output: { ok: true } }) } } });
+  const agent = new Agent({
+    store,
+    planner,
+    executors: { work: { execute: async () => Promise.resolve({ output: { ok: true } }) } },
+  });
   await agent.run('warm').result();
   let t = now();
   await agent.run('one').result();
@@ -102,7 +195,11 @@ async function agentBench(mk: () => Store, todos: number): Promise<Record<string
   const many = (now() - t) / 1000;
   await agent.close();
   await store.close?.();
-  return { todosPerTurn: todos, oneSession: { todosPerSec: round(todos / one, 0) }, [`${SESSIONS}Sessions`]: { todosPerSec: round((todos * SESSIONS) / many, 0) } };
+  return {
+    todosPerTurn: todos,
+    oneSession: { todosPerSec: round(todos / one, 0) },
+    [`${SESSIONS}Sessions`]: { todosPerSec: round((todos * SESSIONS) / many, 0) },
+  };
 }
 
 async function main(): Promise<void> {
@@ -112,7 +209,9 @@ async function main(): Promise<void> {
     const pool = new pg.Pool({ connectionString: server.url, max: 16 });
     await migrate(pool);
     // ---- raw commit rate: single-row INSERT transactions (what pgbench's simplest script does)
-    await pool.query('CREATE TABLE raw_commits (id bigserial PRIMARY KEY, v integer NOT NULL, at timestamptz NOT NULL DEFAULT now())');
+    await pool.query(
+      'CREATE TABLE raw_commits (id bigserial PRIMARY KEY, v integer NOT NULL, at timestamptz NOT NULL DEFAULT now())',
+    );
     const rawOne = async (n: number): Promise<number[]> => {
       const c = await pool.connect();
       const lat: number[] = [];
@@ -126,12 +225,15 @@ async function main(): Promise<void> {
     };
     await rawOne(200);
     const raw1 = await rawOne(RAW_N);
-    let t = now();
+    const t = now();
     const raw8 = await Promise.all(Array.from({ length: SESSIONS }, () => rawOne(Math.floor(RAW_N / 2))));
     const raw8Secs = (now() - t) / 1000;
     const raw = {
       oneClient: { commits: RAW_N, ...stats(raw1) },
-      [`${SESSIONS}Clients`]: { commits: raw8.flat().length, commitsPerSec: round(raw8.flat().length / raw8Secs, 0) },
+      [`${SESSIONS}Clients`]: {
+        commits: raw8.flat().length,
+        commitsPerSec: round(raw8.flat().length / raw8Secs, 0),
+      },
     };
 
     // ---- round trips per commit
@@ -143,7 +245,11 @@ async function main(): Promise<void> {
       return (original as (...a: unknown[]) => unknown).apply(this, args);
     };
     pg.Client.prototype.query = counting as typeof original;
-    const { record, lease } = await pgStore.createSession({ id: `rt2-${Date.now()}`, status: 'running', state: state(0) }, 'b', TTL);
+    const { record, lease } = await pgStore.createSession(
+      { id: `rt2-${Date.now()}`, status: 'running', state: state(0) },
+      'b',
+      TTL,
+    );
     queries = 0;
     await pgStore.commit(cycleCommit(record.id, 1, 0, lease, 1));
     const roundTripsPerCommit = queries;
@@ -182,7 +288,10 @@ async function main(): Promise<void> {
         ...postgres,
         roundTripsPerCommit,
         commitLatencyRatioToRaw: round(one.meanMs / (raw.oneClient.meanMs || 1), 2),
-        throughputRatioToRaw8: round(many.cyclesPerSec / ((raw[`${SESSIONS}Clients`] as { commitsPerSec: number }).commitsPerSec || 1), 2),
+        throughputRatioToRaw8: round(
+          many.cyclesPerSec / ((raw[`${SESSIONS}Clients`] as { commitsPerSec: number }).commitsPerSec || 1),
+          2,
+        ),
         scalingOneTo8Sessions: round(many.cyclesPerSec / one.cyclesPerSec, 2),
         walBytesPerCycle: wal,
         cycleDeltaPayloadBytes: payloadBytes,
@@ -190,7 +299,11 @@ async function main(): Promise<void> {
       sqlite,
       memory,
       agentTurns: { postgres: agentPg, sqlite: agentSqlite, memory: agentMemory },
-      targets: { roundTripsPerCommit: 1, commitLatencyRatioToRaw: '<= 1.5', walBytesPerCycle: 'flat from cycle 10 to 500' },
+      targets: {
+        roundTripsPerCommit: 1,
+        commitLatencyRatioToRaw: '<= 1.5',
+        walBytesPerCycle: 'flat from cycle 10 to 500',
+      },
     };
     console.log(JSON.stringify(result, null, 2));
   } finally {

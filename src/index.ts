@@ -11,7 +11,7 @@
 export { Agent } from './agent/agent.js';
 export type { RunOptions, EventsOptions, SessionSummary } from './agent/agent.js';
 export { Run } from './agent/run.js';
-export type { AgentOptions, HitlOptions, LimitOptions, ApprovalPolicy, ApprovalDecision, ApprovalContext } from './agent/options.js';
+export type { AgentOptions, HitlOptions, LimitOptions, ApprovalPolicy, ApprovalDecision, ApprovalContext, TurnMemory } from './agent/options.js';
 export { parseCommand, validateCommand, validateAgainstSchema, lockedTodos } from './agent/commands.js';
 export type { CommandView } from './agent/commands.js';
 export { idempotencyKey, requestIds } from './agent/ids.js';
@@ -101,8 +101,53 @@ export { MemoryStore } from './ports/memory/store.js';
 export type { MemoryStoreOptions } from './ports/memory/store.js';
 export { MemoryEventBus } from './ports/memory/bus.js';
 
-// Tools (types; the registry is added by the tools module)
-export type { ToolHandle, ToolContext, ToolCatalog, ToolApproval, ValidationResult } from './tools/types.js';
+// Tools
+export type { ToolHandle, ToolContext, ToolCatalog, ToolApproval, ValidationResult, ToolDefinitionError, ToolSearchHit } from './tools/types.js';
+export {
+  ToolRegistry,
+  ToolExecutor,
+  TOOL_VERSION_METADATA_KEY,
+  defineTool,
+  TOOL_NAME_PATTERN,
+  parseToolFile,
+  loadToolFile,
+  formatToolDefinitionError,
+  YamlToolDefinitionSchema,
+  DEFAULT_MAX_TOOL_FILE_BYTES,
+  compileJsonSchema,
+  DEFAULT_JSON_SCHEMA_LIMITS,
+  canonicalJson,
+  toolCacheKey,
+  LexicalToolIndex,
+  tokenize,
+  HTTP_METHODS,
+} from './tools/index.js';
+export type {
+  ToolRegistryEvents,
+  ToolRegistryEventName,
+  ToolRegistryOptions,
+  ToolFilter,
+  WatchOptions,
+  ToolWatcher,
+  DiscoverResult,
+  ToolExecutorOptions,
+  DefineToolOptions,
+  CodeToolHandler,
+  ToolApprovalInput,
+  ToolFileOptions,
+  ToolFileResult,
+  YamlToolDefinition,
+  JsonSchemaLimits,
+  JsonValidator,
+  CompileJsonSchemaResult,
+  SchemaIssue,
+  HttpHandlerSpec,
+  HttpHandlerOptions,
+  ModuleHandlerSpec,
+  ToolHandlerFn,
+} from './tools/index.js';
+export { MemoryCache } from './ports/memory/cache.js';
+export type { MemoryCacheOptions } from './ports/memory/cache.js';
 
 // Language models (the port) and the LLM-backed layers
 export { UsageTracker, withUsageTracking, collectStream, parseToolArguments, toLlmError, addUsage, estimateTokens, ZERO_USAGE } from './ports/llm.js';
@@ -149,3 +194,58 @@ export { RecipePlanner, parseRecipes, slotLabel, RecipesFileSchema } from './pla
 export type { RecipesFile, Recipe, RecipePlannerOptions } from './planning/recipes.js';
 export { SummaryResponder, summariseOutput, summariseRows, collectArtefacts, formatNumber } from './response/summary.js';
 export type { SummaryResponderOptions } from './response/summary.js';
+
+// Offline cognitive layer (intents in YAML, classifier, entities, dialogue, context memory)
+export {
+  OfflineCognitive,
+  DEFAULT_THRESHOLD,
+  IntentClassifier,
+  loadIntents,
+  loadIntentsFile,
+  parseIntents,
+  IntentsFileSchema,
+  IntentSpecSchema,
+  SlotSpecSchema,
+  GazetteerSchema,
+  BUILTIN_SLOT_TYPES,
+  UNKNOWN_INTENT,
+  extractEntities,
+  resolveSlots,
+  slotsFromEntities,
+  slotFromAnswer,
+  followUpCue,
+  previousIntentTurn,
+  Tokenizer,
+  charNgrams,
+  fold,
+  HashingEmbedder,
+  ContextMemory,
+} from './cognitive/offline/index.js';
+export type {
+  OfflineCognitiveOptions,
+  OfflineClassification,
+  ScoredUtterance,
+  Classification,
+  ClassifierOptions,
+  RankedIntent,
+  TrainingExample,
+  IntentsFile,
+  IntentsFileInput,
+  IntentSpec,
+  SlotSpec,
+  Gazetteer,
+  BuiltinSlotType,
+  EntityOptions,
+  PeriodValue,
+  MoneyValue,
+  FollowUpCue,
+  SlotInputs,
+  SlotResolution,
+  Token,
+  TokenizerOptions,
+  HashingEmbedderOptions,
+  ContextMemoryOptions,
+  MemoryEntry,
+  Recollection,
+} from './cognitive/offline/index.js';
+export { MemoryVectorStore } from './ports/memory/vector.js';

@@ -7,10 +7,11 @@ import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import type { Plan } from '../model/plan.js';
 import type { RunResult, SessionRecord, SessionSnapshot, SessionState, SessionStatus } from '../model/session.js';
 import { eventsTopic, inboxTopic, type EventBus } from '../ports/bus.js';
-import type { Cache } from '../ports/cache.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
 import { MemoryEventBus } from '../ports/memory/bus.js';
+import { MemoryCache } from '../ports/memory/cache.js';
+import { ToolExecutor } from '../tools/executor.js';
 import { MemoryStore } from '../ports/memory/store.js';
 import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
@@ -28,19 +29,6 @@ interface Active {
 }
 
 const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
-
-/** A cache that never hits: used only when no cache is configured. */
-class NoCache implements Cache {
-  async get(): Promise<undefined> {
-    return Promise.resolve(undefined);
-  }
-  async set(): Promise<void> {
-    return Promise.resolve();
-  }
-  async delete(): Promise<void> {
-    return Promise.resolve();
-  }
-}
 
 /** Options of {@link Agent.run}. */
 export interface RunOptions {
@@ -127,8 +115,9 @@ export class Agent {
     this.#maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
     this.#maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
     const tools = options.tools ?? emptyCatalog;
-    const cache = options.cache ?? new NoCache();
-    const defaultExecutor: Executor | undefined = undefined;
+    const cache = options.cache ?? new MemoryCache({ clock: this.#clock });
+    // The tool executor serves the seed domains and every domain a registered tool declares.
+    const defaultExecutor: Executor = new ToolExecutor({ tools, cache, clock: this.#clock, ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}) });
     const supervisor = new Supervisor(options.executors ?? {}, defaultExecutor, () => tools.list().map((t) => t.domain));
     this.#deps = {
       store: this.#store,
@@ -152,6 +141,7 @@ export class Agent {
       maxCommandBytes: this.#maxCommandBytes,
       maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
       dialogueTurns: options.dialogueTurns ?? 10,
+      memory: options.memory,
     };
   }
 

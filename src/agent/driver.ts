@@ -16,9 +16,10 @@ import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
+import { TOOL_VERSION_METADATA_KEY } from '../tools/executor.js';
 import { parseCommand, validateCommand, type CommandView } from './commands.js';
 import { idempotencyKey, requestIds } from './ids.js';
-import type { ApprovalPolicy, HitlOptions } from './options.js';
+import type { ApprovalPolicy, HitlOptions, TurnMemory } from './options.js';
 
 /** Everything a driver needs, resolved by the Agent. @internal */
 export interface DriverDeps {
@@ -43,6 +44,7 @@ export interface DriverDeps {
   maxCommandBytes: number;
   maxOutputBytes: number;
   dialogueTurns: number;
+  memory: TurnMemory | undefined;
   /** Live delivery of each event as it is emitted (before its commit). */
   onEvent: (event: AgentEvent) => void;
   /** Called with the acks of every successful commit. */
@@ -695,6 +697,9 @@ export class SessionDriver {
     rec.status = 'running';
     rec.attempts += 1;
     rec.startedAt = this.#d.clock.now();
+    // A todo that started with tool version N finishes with N, even if the tool is hot-reloaded meanwhile.
+    if (tool && rec.toolVersion === undefined) rec.toolVersion = tool.version;
+    const pinned: Todo = rec.toolVersion === undefined ? todo : { ...todo, metadata: { ...(todo.metadata ?? {}), [TOOL_VERSION_METADATA_KEY]: rec.toolVersion } };
     const started = rec.startedAt;
     this.#emit({ type: 'todo.started', todoId: todo.id, attempt: rec.attempts, idempotencyKey: rec.idempotencyKey, ...(todo.tool ? { tool: todo.tool } : {}) });
     // Never twice: the start of a non-idempotent todo is durable before its code runs, so a crash
@@ -734,7 +739,7 @@ export class SessionDriver {
             tools: this.#d.tools,
             cache: this.#d.cache,
           };
-          return executor.execute(clone(todo), input, ctx);
+          return executor.execute(clone(pinned), input, ctx);
         },
         timeout,
         this.#turnAbort.signal,
@@ -809,6 +814,10 @@ export class SessionDriver {
     this.#remember(turn);
     this.#emit({ type: 'turn.completed', answer: text });
     await this.commit();
+    // Best effort, after the commit: memory is for context, never a reason to fail or repeat a turn.
+    this.#d.memory
+      ?.remember({ id: turn.id, text: turn.input, summary: text.slice(0, 2000), metadata: { sessionId: this.#rec.id, intent: turn.intent?.name ?? null } })
+      .catch((err: unknown) => this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'remembering the turn failed'));
   }
 
   #remember(turn: TurnState): void {

@@ -60,6 +60,15 @@ export interface LimitOptions {
   maxOutputBytes?: number;
 }
 
+/**
+ * Long-term memory of turns (e.g. `ContextMemory` over a VectorStore). After every completed turn the
+ * agent remembers its input and answer under the turn id (re-remembering replaces, so replays are safe);
+ * a Cognitive layer given the same memory recalls the most relevant turns into its context.
+ */
+export interface TurnMemory {
+  remember(entry: { id: string; text: string; summary?: string; metadata?: JsonObject }): Promise<unknown>;
+}
+
 /** Options of the {@link Agent}. Every layer and port is replaceable; all have defaults. */
 export interface AgentOptions {
   /** The tools todos may use (a registry or anything with `get`/`list`). */
@@ -91,6 +100,8 @@ export interface AgentOptions {
   clock?: Clock;
   logger?: Logger;
   limits?: LimitOptions;
+  /** Where completed turns are remembered for context retrieval (optional). */
+  memory?: TurnMemory;
   /** How many recent turns the dialogue keeps (default 10). */
   dialogueTurns?: number;
 }

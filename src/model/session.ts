@@ -149,6 +149,8 @@ export interface TodoRecord {
   inputs?: JsonObject;
   /** Set when a human approved it (actor id). */
   approvedBy?: string;
+  /** The tool version the todo first started with; re-runs (after input or a crash) use the same. */
+  toolVersion?: string;
   startedAt?: number;
   finishedAt?: number;
 }

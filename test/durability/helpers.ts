@@ -20,7 +20,10 @@ export interface Worker {
  * @returns the worker
  */
 export function spawnWorker(args: Record<string, unknown>): Worker {
-  const proc = spawn(process.execPath, ['--import', 'tsx', workerPath, JSON.stringify(args)], { cwd: root, stdio: ['pipe', 'pipe', 'pipe'] });
+  const proc = spawn(process.execPath, ['--import', 'tsx', workerPath, JSON.stringify(args)], {
+    cwd: root,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const messages: Record<string, unknown>[] = [];
   const stderr: string[] = [];
   let buf = '';
@@ -41,7 +44,9 @@ export function spawnWorker(args: Record<string, unknown>): Worker {
     stderr.push(d.toString('utf8'));
     if (stderr.length > 200) stderr.shift();
   });
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => proc.once('exit', (code, signal) => resolve({ code, signal })));
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) =>
+    proc.once('exit', (code, signal) => resolve({ code, signal })),
+  );
   return { proc, messages, stderr, exit };
 }
 
@@ -53,7 +58,11 @@ export function spawnWorker(args: Record<string, unknown>): Worker {
  * @param timeoutMs - how long to wait
  * @returns the message
  */
-export async function waitForMessage(w: Worker, pred: (m: Record<string, unknown>) => boolean, timeoutMs = 60_000): Promise<Record<string, unknown>> {
+export async function waitForMessage(
+  w: Worker,
+  pred: (m: Record<string, unknown>) => boolean,
+  timeoutMs = 60_000,
+): Promise<Record<string, unknown>> {
   const start = Date.now();
   let exited = false;
   void w.exit.then(() => (exited = true));
@@ -61,7 +70,10 @@ export async function waitForMessage(w: Worker, pred: (m: Record<string, unknown
     const m = w.messages.find(pred);
     if (m) return m;
     if (exited) throw new Error(`worker exited before the expected message; stderr:\n${w.stderr.join('')}`);
-    if (Date.now() - start > timeoutMs) throw new Error(`no expected message after ${timeoutMs} ms; got ${JSON.stringify(w.messages)}; stderr:\n${w.stderr.join('')}`);
+    if (Date.now() - start > timeoutMs)
+      throw new Error(
+        `no expected message after ${timeoutMs} ms; got ${JSON.stringify(w.messages)}; stderr:\n${w.stderr.join('')}`,
+      );
     await new Promise((r) => setTimeout(r, 10));
   }
 }

@@ -52,7 +52,12 @@ async function reconcile(seen: Set<string>): Promise<void> {
       if (req.kind !== 'recovery' || seen.has(req.id)) continue;
       seen.add(req.id);
       agent
-        .send(rec.id, { type: 'recovery.resolve', requestId: req.id, decision: 'mark_done', actor: 'reconciler' })
+        .send(rec.id, {
+          type: 'recovery.resolve',
+          requestId: req.id,
+          decision: 'mark_done',
+          actor: 'reconciler',
+        })
         .result()
         .catch(() => seen.delete(req.id));
     }
@@ -68,8 +73,13 @@ async function crash(): Promise<void> {
       await agent.recover({ limit: 100 });
       await reconcile(seen);
       while (active.size < (args.maxActive ?? 0)) {
-        const n = Number((await effects.query<{ n: string }>(`SELECT nextval('effects.session_seq') AS n`)).rows[0]?.n);
-        const p = agent.run('run the chain', { sessionId: `${args.prefix ?? 'crash'}-${n}` }).result().catch(() => undefined);
+        const n = Number(
+          (await effects.query<{ n: string }>(`SELECT nextval('effects.session_seq') AS n`)).rows[0]?.n,
+        );
+        const p = agent
+          .run('run the chain', { sessionId: `${args.prefix ?? 'crash'}-${n}` })
+          .result()
+          .catch(() => undefined);
         active.add(p);
         void p.finally(() => active.delete(p));
       }

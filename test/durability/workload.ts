@@ -41,18 +41,16 @@ export const isIdempotentIndex = (i: number): boolean => i % 4 !== 3;
  * @returns a planner producing the chain `t00 → t01 → …`
  */
 export function chainPlanner(todos: number): FunctionPlanner {
-  return new FunctionPlanner(
-    (): PlanDraft => ({
-      todos: Array.from({ length: todos }, (_, i) => ({
-        id: `t${String(i).padStart(2, '0')}`,
-        title: `Step ${i}`,
-        domain: 'work',
-        dependsOn: i === 0 ? [] : [`t${String(i - 1).padStart(2, '0')}`],
-        input: {},
-        idempotent: isIdempotentIndex(i),
-      })),
-    }),
-  );
+  return new FunctionPlanner((): PlanDraft => ({
+    todos: Array.from({ length: todos }, (_, i) => ({
+      id: `t${String(i).padStart(2, '0')}`,
+      title: `Step ${i}`,
+      domain: 'work',
+      dependsOn: i === 0 ? [] : [`t${String(i - 1).padStart(2, '0')}`],
+      input: {},
+      idempotent: isIdempotentIndex(i),
+    })),
+  }));
 }
 
 /** Options of {@link effectsExecutor}. */
@@ -97,7 +95,10 @@ export function effectsExecutor(pool: pg.Pool, options: EffectsExecutorOptions =
           [ctx.idempotencyKey, ctx.sessionId, todo.id],
         );
       } else {
-        await pool.query(`INSERT INTO effects.nonidem (session_id, todo_id) VALUES ($1, $2)`, [ctx.sessionId, todo.id]);
+        await pool.query(`INSERT INTO effects.nonidem (session_id, todo_id) VALUES ($1, $2)`, [
+          ctx.sessionId,
+          todo.id,
+        ]);
       }
       return { output: { todo: todo.id } };
     },

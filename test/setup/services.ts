@@ -104,7 +104,10 @@ export interface PostgresService {
 
 /** Options of {@link startPostgres}. */
 export interface StartPostgresOptions {
-  /** `fsync` (default false for tests; benchmarks pass true to measure real commits). */
+  /**
+   * `fsync` and `full_page_writes` (default off for tests: durable against a killed server, not against
+   * power loss; benchmarks pass true to measure real commits).
+   */
   fsync?: boolean;
   /** `max_connections` (default 100). */
   maxConnections?: number;
@@ -122,13 +125,20 @@ function pgUser(): { name: string; uid: number; gid: number } | undefined {
     }
   }
   const created = spawnSync('useradd', ['--system', '--no-create-home', 'dreamtest'], { encoding: 'utf8' });
-  if (created.status !== 0) throw new Error(`cannot create an unprivileged user for PostgreSQL: ${created.stderr}`);
+  if (created.status !== 0)
+    throw new Error(`cannot create an unprivileged user for PostgreSQL: ${created.stderr}`);
   return pgUser();
 }
 
-function runAs(user: { name: string } | undefined, bin: string, args: string[]): { status: number | null; out: string } {
+function runAs(
+  user: { name: string } | undefined,
+  bin: string,
+  args: string[],
+): { status: number | null; out: string } {
   const exe = findBinary(bin) ?? bin;
-  const r = user ? spawnSync('runuser', ['-u', user.name, '--', exe, ...args], { encoding: 'utf8' }) : spawnSync(exe, args, { encoding: 'utf8' });
+  const r = user
+    ? spawnSync('runuser', ['-u', user.name, '--', exe, ...args], { encoding: 'utf8' })
+    : spawnSync(exe, args, { encoding: 'utf8' });
   return { status: r.status, out: `${r.stdout ?? ''}${r.stderr ?? ''}` };
 }
 
@@ -144,7 +154,17 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
   const user = pgUser();
   const dataDir = mkdtempSync(join(tmpdir(), 'dream-pg-'));
   if (user) chownSync(dataDir, user.uid, user.gid);
-  const init = runAs(user, 'initdb', ['-D', dataDir, '-U', 'postgres', '--auth=trust', '--no-sync', '-E', 'UTF8', '--locale=C']);
+  const init = runAs(user, 'initdb', [
+    '-D',
+    dataDir,
+    '-U',
+    'postgres',
+    '--auth=trust',
+    '--no-sync',
+    '-E',
+    'UTF8',
+    '--locale=C',
+  ]);
   if (init.status !== 0) throw new Error(`initdb failed:\n${init.out}`);
   const port = await freePort();
   const conf = [
@@ -152,13 +172,26 @@ export async function startPostgres(options: StartPostgresOptions = {}): Promise
     `-k ${dataDir}`,
     `-c listen_addresses=127.0.0.1`,
     `-c fsync=${options.fsync === true ? 'on' : 'off'}`,
-    `-c synchronous_commit=${options.fsync === true ? 'on' : 'off'}`,
+    // synchronous_commit stays on even without fsync: a server killed with -m immediate must not forget
+    // commits it acknowledged (the OS still has the WAL); fsync only matters for power loss.
+    `-c synchronous_commit=on`,
     `-c full_page_writes=${options.fsync === true ? 'on' : 'off'}`,
     `-c max_connections=${options.maxConnections ?? 100}`,
   ].join(' ');
   let running = false;
   const pgStart = async (): Promise<void> => {
-    const r = runAs(user, 'pg_ctl', ['-D', dataDir, '-o', conf, '-l', join(dataDir, 'server.log'), '-w', '-t', '60', 'start']);
+    const r = runAs(user, 'pg_ctl', [
+      '-D',
+      dataDir,
+      '-o',
+      conf,
+      '-l',
+      join(dataDir, 'server.log'),
+      '-w',
+      '-t',
+      '60',
+      'start',
+    ]);
     if (r.status !== 0) throw new Error(`pg_ctl start failed:\n${r.out}`);
     running = true;
     await waitForPort(port);
@@ -204,7 +237,8 @@ async function waitForPort(port: number, timeoutMs = 20_000): Promise<void> {
       s.connect(port, '127.0.0.1');
     });
     if (ok) return;
-    if (Date.now() - start > timeoutMs) throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
+    if (Date.now() - start > timeoutMs)
+      throw new Error(`nothing listens on 127.0.0.1:${port} after ${timeoutMs} ms`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -236,9 +270,13 @@ export async function startRedis(): Promise<RedisService> {
   let child: ChildProcess | undefined;
   const launch = async (): Promise<void> => {
     const exe = findBinary('redis-server') ?? 'redis-server';
-    const proc = spawn(exe, ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir], {
-      stdio: 'ignore',
-    });
+    const proc = spawn(
+      exe,
+      ['--port', String(port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no', '--dir', dir],
+      {
+        stdio: 'ignore',
+      },
+    );
     child = proc;
     await waitForPort(port);
   };

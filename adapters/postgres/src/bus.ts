@@ -60,8 +60,15 @@ export class PostgresEventBus implements EventBus {
    * @throws `INVALID_INPUT` for a bad channel name
    */
   constructor(options: PostgresEventBusOptions | string) {
-    const opts: PostgresEventBusOptions = typeof options === 'string' ? { connectionString: options } : options;
-    this.#conn = 'pool' in opts ? { pool: opts.pool } : { connectionString: opts.connectionString, ...(opts.poolConfig ? { poolConfig: opts.poolConfig } : {}) };
+    const opts: PostgresEventBusOptions =
+      typeof options === 'string' ? { connectionString: options } : options;
+    this.#conn =
+      'pool' in opts
+        ? { pool: opts.pool }
+        : {
+            connectionString: opts.connectionString,
+            ...(opts.poolConfig ? { poolConfig: opts.poolConfig } : {}),
+          };
     this.#channel = opts.channel ?? 'dream_agent_bus';
     quoteIdent(this.#channel);
     this.#reconnectMs = opts.reconnectMs ?? 250;
@@ -83,13 +90,24 @@ export class PostgresEventBus implements EventBus {
       const id = randomUUID();
       const n = Math.ceil(bytes.length / CHUNK_BYTES);
       for (let i = 0; i < n; i += 1) {
-        payloads.push(JSON.stringify({ t: topic, id, i, n, d: bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).toString('base64') }));
+        payloads.push(
+          JSON.stringify({
+            t: topic,
+            id,
+            i,
+            n,
+            d: bytes.subarray(i * CHUNK_BYTES, (i + 1) * CHUNK_BYTES).toString('base64'),
+          }),
+        );
       }
     }
     const client = await this.#connect();
     try {
       // One statement, one transaction: the chunks are delivered together and in order.
-      await client.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, i) ORDER BY i', [this.#channel, payloads]);
+      await client.query(
+        'SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, i) ORDER BY i',
+        [this.#channel, payloads],
+      );
     } catch (e) {
       throw toAgentError(e, 'publish');
     }
@@ -149,7 +167,10 @@ export class PostgresEventBus implements EventBus {
           pc.release(destroy ? true : undefined);
         };
       } else {
-        const c = new pg.Client({ connectionString: this.#conn.connectionString, connectionTimeoutMillis: 5_000 });
+        const c = new pg.Client({
+          connectionString: this.#conn.connectionString,
+          connectionTimeoutMillis: 5_000,
+        });
         await c.connect();
         client = c;
         release = async () => {
@@ -166,7 +187,10 @@ export class PostgresEventBus implements EventBus {
       client.removeListener('notification', onNotification);
       void release(true);
       if (!this.#closed) {
-        this.#logger.warn({ err: String(err ?? 'ended') }, 'PostgresEventBus: listening connection lost; reconnecting');
+        this.#logger.warn(
+          { err: String(err ?? 'ended') },
+          'PostgresEventBus: listening connection lost; reconnecting',
+        );
         this.#scheduleReconnect();
       }
     };
@@ -214,7 +238,12 @@ export class PostgresEventBus implements EventBus {
     if (typeof msg.t !== 'string') return;
     const handlers = this.#handlers.get(msg.t);
     let message: Json;
-    if (typeof msg.id === 'string' && typeof msg.i === 'number' && typeof msg.n === 'number' && typeof msg.d === 'string') {
+    if (
+      typeof msg.id === 'string' &&
+      typeof msg.i === 'number' &&
+      typeof msg.n === 'number' &&
+      typeof msg.d === 'string'
+    ) {
       if (!handlers) return;
       const whole = this.#assemble(msg.id, msg.i, msg.n, msg.d);
       if (whole === undefined) return;
@@ -235,7 +264,11 @@ export class PostgresEventBus implements EventBus {
   #assemble(id: string, i: number, n: number, d: string): Json | undefined {
     const now = Date.now();
     for (const [k, p] of this.#partials) if (now - p.at > PARTIAL_TTL_MS) this.#partials.delete(k);
-    const p = this.#partials.get(id) ?? { parts: new Array<string | undefined>(n).fill(undefined), got: 0, at: now };
+    const p = this.#partials.get(id) ?? {
+      parts: new Array<string | undefined>(n).fill(undefined),
+      got: 0,
+      at: now,
+    };
     if (i < 0 || i >= n || p.parts[i] !== undefined) return undefined;
     p.parts[i] = d;
     p.got += 1;
@@ -243,7 +276,9 @@ export class PostgresEventBus implements EventBus {
     if (p.got < n) return undefined;
     this.#partials.delete(id);
     try {
-      return JSON.parse(Buffer.concat(p.parts.map((x) => Buffer.from(x ?? '', 'base64'))).toString('utf8')) as Json;
+      return JSON.parse(
+        Buffer.concat(p.parts.map((x) => Buffer.from(x ?? '', 'base64'))).toString('utf8'),
+      ) as Json;
     } catch {
       return undefined;
     }

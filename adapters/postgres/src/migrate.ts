@@ -34,7 +34,10 @@ export const DEFAULT_SCHEMA = 'dream_agent';
  * await migrate({ connectionString: process.env.DATABASE_URL! });
  * ```
  */
-export async function migrate(connection: PostgresConnection | Pool, options: MigrateOptions = {}): Promise<MigrateResult> {
+export async function migrate(
+  connection: PostgresConnection | Pool,
+  options: MigrateOptions = {},
+): Promise<MigrateResult> {
   const handle = isPool(connection) ? { pool: connection, owned: false } : openPool(connection);
   const schema = options.schema ?? DEFAULT_SCHEMA;
   const s = quoteIdent(schema);
@@ -42,6 +45,8 @@ export async function migrate(connection: PostgresConnection | Pool, options: Mi
     const client = await handle.pool.connect().catch((e: unknown) => {
       throw toAgentError(e, 'migrate');
     });
+    const swallow = (): void => undefined;
+    client.on('error', swallow);
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock(hashtext($1))', [`dream_agent.migrate:${schema}`]);
@@ -49,17 +54,25 @@ export async function migrate(connection: PostgresConnection | Pool, options: Mi
       await client.query(
         `CREATE TABLE IF NOT EXISTS ${s}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
       );
-      const done = new Set((await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map((r) => r.version));
+      const done = new Set(
+        (await client.query<{ version: number }>(`SELECT version FROM ${s}.schema_migrations`)).rows.map(
+          (r) => r.version,
+        ),
+      );
       const applied: number[] = [];
       for (const m of MIGRATIONS) {
         if (done.has(m.version)) continue;
         await client.query(`SET LOCAL search_path TO ${s}, pg_catalog`);
         await client.query(m.sql);
-        await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [m.version, m.name]);
+        await client.query(`INSERT INTO ${s}.schema_migrations (version, name) VALUES ($1, $2)`, [
+          m.version,
+          m.name,
+        ]);
         applied.push(m.version);
       }
       await client.query('COMMIT');
       const version = Math.max(0, ...done, ...applied);
+      client.removeListener('error', swallow);
       client.release();
       return { applied, version };
     } catch (e) {
@@ -74,5 +87,10 @@ export async function migrate(connection: PostgresConnection | Pool, options: Mi
 
 /** @internal */
 export function isPool(value: unknown): value is Pool {
-  return typeof value === 'object' && value !== null && typeof (value as { connect?: unknown }).connect === 'function' && typeof (value as { query?: unknown }).query === 'function';
+  return (
+    typeof value === 'object' &&
+    value !== null &&
+    typeof (value as { connect?: unknown }).connect === 'function' &&
+    typeof (value as { query?: unknown }).query === 'function'
+  );
 }

@@ -18,7 +18,14 @@ import type {
   Json,
   SerializedError,
 } from 'dream-agent';
-import { openPool, quoteIdent, withClient, type PoolHandle, type PostgresConnection, type RetryMode } from './connection.js';
+import {
+  openPool,
+  quoteIdent,
+  withClient,
+  type PoolHandle,
+  type PostgresConnection,
+  type RetryMode,
+} from './connection.js';
 import { DEFAULT_SCHEMA, migrate, type MigrateResult } from './migrate.js';
 
 /** Options of {@link PostgresStore}. */
@@ -79,7 +86,8 @@ interface CommitRow extends QueryResultRow {
   now: string;
 }
 
-const SESSION_COLUMNS = 'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at';
+const SESSION_COLUMNS =
+  'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at';
 const INBOX_COLUMNS = 'id, session_id, command, actor, received_at, status, error';
 
 const toRecord = (r: SessionRow): SessionRecord => ({
@@ -152,7 +160,8 @@ export class PostgresStore implements Store {
     this.#sql = statements(this.#s);
     const tag = createHash('sha1').update(this.#schema).digest('hex').slice(0, 8);
     const names = {} as Record<keyof ReturnType<typeof statements>, string>;
-    for (const k of Object.keys(this.#sql) as (keyof ReturnType<typeof statements>)[]) names[k] = `dream_${k}_${tag}`;
+    for (const k of Object.keys(this.#sql) as (keyof ReturnType<typeof statements>)[])
+      names[k] = `dream_${k}_${tag}`;
     this.#names = names;
   }
 
@@ -174,16 +183,38 @@ export class PostgresStore implements Store {
     return this.#clock ? this.#clock.now() : null;
   }
 
-  async #q<R extends QueryResultRow>(key: keyof ReturnType<typeof statements>, values: unknown[], mode: RetryMode, client?: PoolClient): Promise<R[]> {
+  async #q<R extends QueryResultRow>(
+    key: keyof ReturnType<typeof statements>,
+    values: unknown[],
+    mode: RetryMode,
+    client?: PoolClient,
+  ): Promise<R[]> {
     const config = { name: this.#names[key], text: this.#sql[key], values };
     if (client) return (await client.query<R>(config)).rows;
-    return withClient(this.#handle.pool, key, mode, this.#retryMs, async (c) => (await c.query<R>(config)).rows);
+    return withClient(
+      this.#handle.pool,
+      key,
+      mode,
+      this.#retryMs,
+      async (c) => (await c.query<R>(config)).rows,
+    );
   }
 
-  async createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }> {
-    const rows = await this.#q<SessionRow>('create', [session.id, session.status, owner, leaseTtlMs, JSON.stringify(session.state), this.#now()], 'before-send');
+  async createSession(
+    session: NewSession,
+    owner: string,
+    leaseTtlMs: number,
+  ): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+    const rows = await this.#q<SessionRow>(
+      'create',
+      [session.id, session.status, owner, leaseTtlMs, JSON.stringify(session.state), this.#now()],
+      'before-send',
+    );
     const row = rows[0];
-    if (!row) throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, { details: { sessionId: session.id } });
+    if (!row)
+      throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, {
+        details: { sessionId: session.id },
+      });
     const record = toRecord(row);
     return { record, lease: { owner, epoch: record.leaseEpoch } };
   }
@@ -202,11 +233,21 @@ export class PostgresStore implements Store {
       return `$${values.length}`;
     };
     if (query.status) where.push(`status = ANY(${param(query.status)}::text[])`);
-    if (query.leaseExpiredBefore !== undefined) where.push(`(lease_owner IS NULL OR lease_expires_at <= ${param(query.leaseExpiredBefore)}::bigint)`);
-    if (query.hasPendingCommands) where.push(`EXISTS (SELECT 1 FROM ${this.#s}.inbox i WHERE i.session_id = s.id AND i.status = 'pending')`);
+    if (query.leaseExpiredBefore !== undefined)
+      where.push(`(lease_owner IS NULL OR lease_expires_at <= ${param(query.leaseExpiredBefore)}::bigint)`);
+    if (query.hasPendingCommands)
+      where.push(
+        `EXISTS (SELECT 1 FROM ${this.#s}.inbox i WHERE i.session_id = s.id AND i.status = 'pending')`,
+      );
     if (query.after !== undefined) where.push(`id > ${param(query.after)}`);
     const text = `SELECT ${SESSION_COLUMNS} FROM ${this.#s}.sessions s ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
-    const rows = await withClient(this.#handle.pool, 'listSessions', 'always', this.#retryMs, async (c) => (await c.query<SessionRow>(text, values)).rows);
+    const rows = await withClient(
+      this.#handle.pool,
+      'listSessions',
+      'always',
+      this.#retryMs,
+      async (c) => (await c.query<SessionRow>(text, values)).rows,
+    );
     return rows.map(toRecord);
   }
 
@@ -221,25 +262,43 @@ export class PostgresStore implements Store {
    * @returns the claimed sessions and their fresh leases
    */
   async claimStale(limit: number, owner: string, ttlMs: number): Promise<ClaimedSession[]> {
-    const rows = await this.#q<{ id: string; lease_epoch: string }>('claim', [Math.max(1, Math.floor(limit)), owner, ttlMs, this.#now()], 'before-send');
+    const rows = await this.#q<{ id: string; lease_epoch: string }>(
+      'claim',
+      [Math.max(1, Math.floor(limit)), owner, ttlMs, this.#now()],
+      'before-send',
+    );
     return rows.map((r) => ({ sessionId: r.id, lease: { owner, epoch: Number(r.lease_epoch) } }));
   }
 
   async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<LeaseToken | undefined> {
-    const row = (await this.#q<{ epoch: string | null; found: boolean }>('acquire', [sessionId, owner, ttlMs, this.#now()], 'before-send'))[0];
+    const row = (
+      await this.#q<{ epoch: string | null; found: boolean }>(
+        'acquire',
+        [sessionId, owner, ttlMs, this.#now()],
+        'before-send',
+      )
+    )[0];
     if (!row?.found) throw notFound(sessionId);
     return row.epoch === null ? undefined : { owner, epoch: Number(row.epoch) };
   }
 
   async renewLease(sessionId: string, lease: LeaseToken, ttlMs: number): Promise<number | undefined> {
     // Idempotent: renewing twice (a retry after an unknown outcome) is the same as renewing once.
-    const row = (await this.#q<{ until: string | null; found: boolean }>('renew', [sessionId, lease.epoch, lease.owner, ttlMs, this.#now()], 'always'))[0];
+    const row = (
+      await this.#q<{ until: string | null; found: boolean }>(
+        'renew',
+        [sessionId, lease.epoch, lease.owner, ttlMs, this.#now()],
+        'always',
+      )
+    )[0];
     if (!row?.found) throw notFound(sessionId);
     return row.until === null ? undefined : Number(row.until);
   }
 
   async releaseLease(sessionId: string, lease: LeaseToken): Promise<void> {
-    const row = (await this.#q<{ found: boolean }>('release', [sessionId, lease.epoch, lease.owner], 'always'))[0];
+    const row = (
+      await this.#q<{ found: boolean }>('release', [sessionId, lease.epoch, lease.owner], 'always')
+    )[0];
     if (!row?.found) throw notFound(sessionId);
   }
 
@@ -282,42 +341,78 @@ export class PostgresStore implements Store {
     } catch (e) {
       const code = (e as { cause?: { code?: unknown } }).cause?.code;
       if (code === '23505') {
-        throw new DreamAgentError('CONFLICT', `a plan version in this commit already exists in session "${c.sessionId}"`, {
-          cause: e,
-          details: { sessionId: c.sessionId, planVersions: c.planVersions.map((p) => ({ planId: p.plan.id, version: p.plan.version })) },
-        });
+        throw new DreamAgentError(
+          'CONFLICT',
+          `a plan version in this commit already exists in session "${c.sessionId}"`,
+          {
+            cause: e,
+            details: {
+              sessionId: c.sessionId,
+              planVersions: c.planVersions.map((p) => ({ planId: p.plan.id, version: p.plan.version })),
+            },
+          },
+        );
       }
       if (code === 'DA001') {
-        throw new DreamAgentError('INVALID_INPUT', `an inbox ack names a command that is not in the inbox of "${c.sessionId}"`, {
-          cause: e,
-          details: { sessionId: c.sessionId, commandIds: acks.map((a) => a.commandId) },
-        });
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `an inbox ack names a command that is not in the inbox of "${c.sessionId}"`,
+          {
+            cause: e,
+            details: { sessionId: c.sessionId, commandIds: acks.map((a) => a.commandId) },
+          },
+        );
       }
       throw e;
     }
     if (!row) throw new DreamAgentError('INTERNAL', 'commit returned no row');
     if (row.version !== null) {
-      return { version: Number(row.version), lastSeq: Number(row.last_seq), leaseExpiresAt: Number(row.lease_expires_at) };
+      return {
+        version: Number(row.version),
+        lastSeq: Number(row.last_seq),
+        leaseExpiresAt: Number(row.lease_expires_at),
+      };
     }
     // Nothing was written: say why, in the reference store's order (version, lease, seq).
     if (row.cur_version === null) throw notFound(c.sessionId);
     const actual = Number(row.cur_version);
     if (actual !== c.expectedVersion) {
-      throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" is at version ${actual}, not ${c.expectedVersion}`, {
-        details: { sessionId: c.sessionId, expected: c.expectedVersion, actual },
-      });
+      throw new DreamAgentError(
+        'CONFLICT',
+        `session "${c.sessionId}" is at version ${actual}, not ${c.expectedVersion}`,
+        {
+          details: { sessionId: c.sessionId, expected: c.expectedVersion, actual },
+        },
+      );
     }
     const now = Number(row.now);
-    if (Number(row.cur_epoch) !== c.lease.epoch || row.cur_owner !== c.lease.owner || Number(row.cur_expires) <= now) {
-      throw new DreamAgentError('CONFLICT', `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`, {
-        details: { sessionId: c.sessionId, epoch: c.lease.epoch, currentEpoch: Number(row.cur_epoch), owner: row.cur_owner },
-      });
+    if (
+      Number(row.cur_epoch) !== c.lease.epoch ||
+      row.cur_owner !== c.lease.owner ||
+      Number(row.cur_expires) <= now
+    ) {
+      throw new DreamAgentError(
+        'CONFLICT',
+        `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`,
+        {
+          details: {
+            sessionId: c.sessionId,
+            epoch: c.lease.epoch,
+            currentEpoch: Number(row.cur_epoch),
+            owner: row.cur_owner,
+          },
+        },
+      );
     }
     const expectedSeq = Number(row.cur_last_seq) + 1;
     if (c.events.length > 0 && (!eventsOk || first !== expectedSeq)) {
-      throw new DreamAgentError('INVALID_INPUT', `event seq ${badSeq ?? first} does not continue the log at ${expectedSeq}`, {
-        details: { sessionId: c.sessionId, expectedSeq, seq: badSeq ?? first },
-      });
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `event seq ${badSeq ?? first} does not continue the log at ${expectedSeq}`,
+        {
+          details: { sessionId: c.sessionId, expectedSeq, seq: badSeq ?? first },
+        },
+      );
     }
     // Everything looked right in our snapshot, yet the guarded update matched nothing: a concurrent
     // writer committed (or took the lease) between our snapshot and the row lock.
@@ -327,22 +422,35 @@ export class PostgresStore implements Store {
   }
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
-    return (await this.#q<{ record: TodoRecord }>('todos', [sessionId, turnId], 'always')).map((r) => r.record);
+    return (await this.#q<{ record: TodoRecord }>('todos', [sessionId, turnId], 'always')).map(
+      (r) => r.record,
+    );
   }
 
   async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
-    const rows = await this.#q<{ record: PlanVersionRecord }>('plan', [sessionId, planId, version ?? null], 'always');
+    const rows = await this.#q<{ record: PlanVersionRecord }>(
+      'plan',
+      [sessionId, planId, version ?? null],
+      'always',
+    );
     return rows[0]?.record;
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
-    return (await this.#q<{ record: PlanVersionRecord }>('plans', [sessionId, planId], 'always')).map((r) => r.record);
+    return (await this.#q<{ record: PlanVersionRecord }>('plans', [sessionId, planId], 'always')).map(
+      (r) => r.record,
+    );
   }
 
-  async readEvents(sessionId: string, options: { after?: number; limit?: number } = {}): Promise<AgentEvent[]> {
+  async readEvents(
+    sessionId: string,
+    options: { after?: number; limit?: number } = {},
+  ): Promise<AgentEvent[]> {
     const after = Math.max(options.after ?? 0, 0);
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
-    return (await this.#q<{ event: AgentEvent }>('events', [sessionId, after, limit], 'always')).map((r) => r.event);
+    return (await this.#q<{ event: AgentEvent }>('events', [sessionId, after, limit], 'always')).map(
+      (r) => r.event,
+    );
   }
 
   async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {
@@ -378,7 +486,9 @@ export class PostgresStore implements Store {
    */
   async walPosition(): Promise<number> {
     const rows = await withClient(this.#handle.pool, 'walPosition', 'always', this.#retryMs, async (c) => {
-      return (await c.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS b`)).rows;
+      return (
+        await c.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS b`)
+      ).rows;
     });
     return Number(rows[0]?.b ?? 0);
   }
@@ -492,7 +602,9 @@ function statements(s: string) {
        found AS (SELECT EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found)
        SELECT ins.*, found.found FROM ins, found
        UNION ALL
-       SELECT ${INBOX_COLUMNS.split(', ').map((c) => `i.${c}`).join(', ')}, found.found FROM ${s}.inbox i, found WHERE i.session_id = $1 AND i.id = $2
+       SELECT ${INBOX_COLUMNS.split(', ')
+         .map((c) => `i.${c}`)
+         .join(', ')}, found.found FROM ${s}.inbox i, found WHERE i.session_id = $1 AND i.id = $2
        UNION ALL
        SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, found.found FROM found`,
     pending: `SELECT ${INBOX_COLUMNS} FROM ${s}.inbox WHERE session_id = $1 AND status = 'pending' ORDER BY n`,

@@ -1,10 +1,22 @@
 import { readFileSync } from 'node:fs';
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
-import { Agent, FunctionPlanner, isDreamAgentError, type AgentEvent, type Executor, type SessionState } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  isDreamAgentError,
+  type AgentEvent,
+  type Executor,
+  type SessionState,
+} from 'dream-agent';
 import { busContract, storeContract } from 'dream-agent/testing';
 import { MIGRATIONS, PostgresEventBus, PostgresStore, migrate } from '@dream-agent/postgres';
-import { freePort, serviceSkipReason, startPostgres, type PostgresService } from '../../../test/setup/services.js';
+import {
+  freePort,
+  serviceSkipReason,
+  startPostgres,
+  type PostgresService,
+} from '../../../test/setup/services.js';
 
 const skip = serviceSkipReason('postgres');
 const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} });
@@ -50,19 +62,35 @@ if (skip) {
       const file = readFileSync(new URL('../src/migrations/001_init.sql', import.meta.url), 'utf8');
       expect(MIGRATIONS[0]?.sql).toBe(file);
       expect(await migrate(pool)).toEqual({ applied: [], version: 1 });
-      const results = await Promise.all([1, 2, 3].map(() => migrate({ connectionString: server.url }, { schema: 'raced' })));
+      const results = await Promise.all(
+        [1, 2, 3].map(() => migrate({ connectionString: server.url }, { schema: 'raced' })),
+      );
       expect(results.map((r) => r.applied).flat()).toEqual([1]);
       expect(results.every((r) => r.version === 1)).toBe(true);
       const store = new PostgresStore({ pool, schema: 'raced' });
-      const { lease } = await store.createSession({ id: 'in-raced', status: 'running', state: emptyState() }, 'n', 30_000);
+      const { lease } = await store.createSession(
+        { id: 'in-raced', status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
       expect(lease.epoch).toBe(1);
     });
 
     it('a commit is one statement on one connection (one round trip), whatever it carries', async () => {
       const store = new PostgresStore({ pool });
       const id = `rt-${Date.now()}`;
-      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'n', 30_000);
-      await store.enqueueCommand({ id: 'c1', sessionId: id, command: { type: 'pause' }, actor: 'a', receivedAt: 1 });
+      const { lease } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
+      await store.enqueueCommand({
+        id: 'c1',
+        sessionId: id,
+        command: { type: 'pause' },
+        actor: 'a',
+        receivedAt: 1,
+      });
       const spy = vi.spyOn(pg.Client.prototype, 'query');
       try {
         await store.commit({
@@ -71,9 +99,38 @@ if (skip) {
           lease,
           status: 'waiting',
           state: { ...emptyState(), turns: 1 },
-          events: [1, 2, 3].map((seq) => ({ type: 'todo.progress', sessionId: id, turnId: 't', seq, at: seq, todoId: 'a', message: 'm' }) as AgentEvent),
-          todos: [{ sessionId: id, turnId: 't', todoId: 'a', status: 'completed', attempts: 1, idempotencyKey: 'k' }],
-          planVersions: [{ sessionId: id, turnId: 't', plan: { id: 'p', version: 1, todos: [] }, edits: [], actor: 'x', createdAt: 1 }],
+          events: [1, 2, 3].map(
+            (seq) =>
+              ({
+                type: 'todo.progress',
+                sessionId: id,
+                turnId: 't',
+                seq,
+                at: seq,
+                todoId: 'a',
+                message: 'm',
+              }) as AgentEvent,
+          ),
+          todos: [
+            {
+              sessionId: id,
+              turnId: 't',
+              todoId: 'a',
+              status: 'completed',
+              attempts: 1,
+              idempotencyKey: 'k',
+            },
+          ],
+          planVersions: [
+            {
+              sessionId: id,
+              turnId: 't',
+              plan: { id: 'p', version: 1, todos: [] },
+              edits: [],
+              actor: 'x',
+              createdAt: 1,
+            },
+          ],
           inboxAcks: [{ commandId: 'c1', status: 'applied' }],
           leaseAction: 'renew',
           leaseTtlMs: 30_000,
@@ -99,7 +156,17 @@ if (skip) {
           sessionId: id,
           expectedVersion: 1,
           lease,
-          events: [{ type: 'todo.progress', sessionId: id, turnId: 't', seq: 1, at: 0, todoId: 'a', message: 'late' } as AgentEvent],
+          events: [
+            {
+              type: 'todo.progress',
+              sessionId: id,
+              turnId: 't',
+              seq: 1,
+              at: 0,
+              todoId: 'a',
+              message: 'late',
+            } as AgentEvent,
+          ],
           todos: [],
           planVersions: [],
           inboxAcks: [],
@@ -120,7 +187,8 @@ if (skip) {
       await migrate(pool, { schema });
       const store = new PostgresStore({ pool, schema });
       const ids = Array.from({ length: 30 }, (_, i) => `dead-${String(i).padStart(2, '0')}`);
-      for (const id of ids) await store.createSession({ id, status: 'running', state: emptyState() }, 'dead-node', 1);
+      for (const id of ids)
+        await store.createSession({ id, status: 'running', state: emptyState() }, 'dead-node', 1);
       await store.createSession({ id: 'alive', status: 'running', state: emptyState() }, 'live-node', 60_000);
       await store.createSession({ id: 'idle', status: 'idle', state: emptyState() }, 'dead-node', 1);
       await sleep(20);
@@ -139,12 +207,26 @@ if (skip) {
     it('a value PostgreSQL cannot store (NUL in JSON) is INVALID_INPUT and writes nothing', async () => {
       const store = new PostgresStore({ pool });
       const id = `nul-${Date.now()}`;
-      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'n', 30_000);
+      const { lease } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
       const bad = store.commit({
         sessionId: id,
         expectedVersion: 1,
         lease,
-        events: [{ type: 'todo.progress', sessionId: id, turnId: 't', seq: 1, at: 0, todoId: 'a', message: 'nul \u0000 here' } as AgentEvent],
+        events: [
+          {
+            type: 'todo.progress',
+            sessionId: id,
+            turnId: 't',
+            seq: 1,
+            at: 0,
+            todoId: 'a',
+            message: 'nul \u0000 here',
+          } as AgentEvent,
+        ],
         todos: [],
         planVersions: [],
         inboxAcks: [],
@@ -157,7 +239,10 @@ if (skip) {
 
     it('an unreachable server is UNAVAILABLE (retryable), never a hang or a generic error', async () => {
       const port = await freePort();
-      const store = new PostgresStore({ connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`, retryTimeoutMs: 200 });
+      const store = new PostgresStore({
+        connectionString: `postgres://postgres@127.0.0.1:${port}/postgres`,
+        retryTimeoutMs: 200,
+      });
       try {
         const err = await store.getSession('x').then(
           () => undefined,
@@ -165,7 +250,9 @@ if (skip) {
         );
         expect(isDreamAgentError(err, 'UNAVAILABLE')).toBe(true);
         expect((err as { retryable: boolean }).retryable).toBe(true);
-        expect(await codeOf(store.createSession({ id: 'x', status: 'idle', state: emptyState() }, 'n', 1000))).toBe('UNAVAILABLE');
+        expect(
+          await codeOf(store.createSession({ id: 'x', status: 'idle', state: emptyState() }, 'n', 1000)),
+        ).toBe('UNAVAILABLE');
       } finally {
         await store.close();
       }
@@ -220,7 +307,11 @@ if (skip) {
         const ctrl = new AbortController();
         const followed: AgentEvent[] = [];
         const following = (async () => {
-          for await (const e of nodeA.events(first.sessionId, { after: first.lastSeq, follow: true, signal: ctrl.signal })) {
+          for await (const e of nodeA.events(first.sessionId, {
+            after: first.lastSeq,
+            follow: true,
+            signal: ctrl.signal,
+          })) {
             followed.push(e);
             if (e.type === 'turn.completed') ctrl.abort();
           }

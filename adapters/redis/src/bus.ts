@@ -95,9 +95,17 @@ export class RedisEventBus implements EventBus {
 
   async publish(topic: string, message: Json): Promise<void> {
     try {
-      await withTimeout(this.#pub.publish(this.#prefix + topic, JSON.stringify(message)), this.#timeoutMs, 'PUBLISH');
+      await withTimeout(
+        this.#pub.publish(this.#prefix + topic, JSON.stringify(message)),
+        this.#timeoutMs,
+        'PUBLISH',
+      );
     } catch (e) {
-      throw new DreamAgentError('UNAVAILABLE', `Redis publish failed: ${e instanceof Error ? e.message : String(e)}`, { retryable: true, cause: e });
+      throw new DreamAgentError(
+        'UNAVAILABLE',
+        `Redis publish failed: ${e instanceof Error ? e.message : String(e)}`,
+        { retryable: true, cause: e },
+      );
     }
   }
 
@@ -129,7 +137,9 @@ export class RedisEventBus implements EventBus {
       const s = this.#subs.get(topic);
       if (!s?.delete(sub) || s.size > 0) return;
       this.#subs.delete(topic);
-      await withTimeout(this.#sub.unsubscribe(this.#prefix + topic), this.#timeoutMs, 'UNSUBSCRIBE').catch(() => undefined);
+      await withTimeout(this.#sub.unsubscribe(this.#prefix + topic), this.#timeoutMs, 'UNSUBSCRIBE').catch(
+        () => undefined,
+      );
     };
   }
 
@@ -158,7 +168,10 @@ export class RedisEventBus implements EventBus {
         this.#deliver(sub, message);
         continue;
       }
-      const events = typeof message === 'object' && message !== null && !Array.isArray(message) ? message['events'] : undefined;
+      const events =
+        typeof message === 'object' && message !== null && !Array.isArray(message)
+          ? message['events']
+          : undefined;
       const list = Array.isArray(events) ? (events as unknown as AgentEvent[]) : [];
       sub.chain = sub.chain.then(() => this.#deliverEvents(sub, list)).catch(() => undefined);
     }
@@ -191,9 +204,15 @@ export class RedisEventBus implements EventBus {
       if (upTo !== undefined && after >= upTo) return;
       let page: AgentEvent[];
       try {
-        page = await this.#store.readEvents(sub.sessionId, { after, limit: upTo === undefined ? 1000 : Math.min(1000, upTo - after) });
+        page = await this.#store.readEvents(sub.sessionId, {
+          after,
+          limit: upTo === undefined ? 1000 : Math.min(1000, upTo - after),
+        });
       } catch (e) {
-        this.#logger.warn({ sessionId: sub.sessionId, err: String(e) }, 'RedisEventBus: gap repair read failed');
+        this.#logger.warn(
+          { sessionId: sub.sessionId, err: String(e) },
+          'RedisEventBus: gap repair read failed',
+        );
         return;
       }
       if (page.length === 0) return;

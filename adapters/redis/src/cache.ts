@@ -119,7 +119,11 @@ export class RedisCache implements Cache {
         await withTimeout(this.#client.del(this.keyOf(key)), this.#timeoutMs, 'DEL');
         return;
       }
-      await withTimeout(this.#client.set(this.keyOf(key), JSON.stringify(value), 'PX', Math.ceil(ttlMs)), this.#timeoutMs, 'SET');
+      await withTimeout(
+        this.#client.set(this.keyOf(key), JSON.stringify(value), 'PX', Math.ceil(ttlMs)),
+        this.#timeoutMs,
+        'SET',
+      );
       this.#metrics.sets += 1;
     } catch {
       this.#metrics.errors += 1;

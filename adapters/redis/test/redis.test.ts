@@ -1,6 +1,14 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { Agent, FunctionPlanner, MemoryStore, type AgentEvent, type Executor, type Json, type SessionState } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  type AgentEvent,
+  type Executor,
+  type Json,
+  type SessionState,
+} from 'dream-agent';
 import { busContract, cacheContract } from 'dream-agent/testing';
 import { RedisCache, RedisEventBus } from '@dream-agent/redis';
 import { freePort, serviceSkipReason, startRedis, type RedisService } from '../../../test/setup/services.js';
@@ -20,7 +28,10 @@ const waitFor = async (cond: () => boolean, what: string): Promise<void> => {
 async function appendEvents(store: MemoryStore, sessionId: string, count: number): Promise<AgentEvent[]> {
   const rec = await store.getSession(sessionId);
   if (!rec) throw new Error('no session');
-  const lease = (await store.acquireLease(sessionId, 'writer', 60_000)) ?? { owner: rec.leaseOwner ?? '', epoch: rec.leaseEpoch };
+  const lease = (await store.acquireLease(sessionId, 'writer', 60_000)) ?? {
+    owner: rec.leaseOwner ?? '',
+    epoch: rec.leaseEpoch,
+  };
   const events = Array.from({ length: count }, (_, i) => ({
     type: 'todo.progress',
     sessionId,
@@ -30,7 +41,17 @@ async function appendEvents(store: MemoryStore, sessionId: string, count: number
     todoId: 'x',
     message: `e${rec.lastSeq + i + 1}`,
   })) as AgentEvent[];
-  await store.commit({ sessionId, expectedVersion: rec.version, lease, events, todos: [], planVersions: [], inboxAcks: [], leaseAction: 'release', leaseTtlMs: 1 });
+  await store.commit({
+    sessionId,
+    expectedVersion: rec.version,
+    lease,
+    events,
+    todos: [],
+    planVersions: [],
+    inboxAcks: [],
+    leaseAction: 'release',
+    leaseTtlMs: 1,
+  });
   return events;
 }
 
@@ -122,7 +143,11 @@ if (skip) {
   describe('RedisEventBus with the Store: gap repair and fallback', () => {
     it('a subscriber that missed messages gets the missing events from the log first, in order, once', async () => {
       const store = new MemoryStore();
-      const { lease } = await store.createSession({ id: 'gap', status: 'running', state: emptyState() }, 'w', 60_000);
+      const { lease } = await store.createSession(
+        { id: 'gap', status: 'running', state: emptyState() },
+        'w',
+        60_000,
+      );
       await store.releaseLease('gap', lease);
       await appendEvents(store, 'gap', 2);
       const pub = new RedisEventBus(server.url);
@@ -147,7 +172,11 @@ if (skip) {
     it('Redis down: subscribers keep receiving events from the Store; publishing fails fast with UNAVAILABLE', async () => {
       const own = await startRedis();
       const store = new MemoryStore();
-      const { lease } = await store.createSession({ id: 'down', status: 'running', state: emptyState() }, 'w', 60_000);
+      const { lease } = await store.createSession(
+        { id: 'down', status: 'running', state: emptyState() },
+        'w',
+        60_000,
+      );
       await store.releaseLease('down', lease);
       const bus = new RedisEventBus({ url: own.url, store, pollMs: 50 });
       try {
@@ -188,7 +217,9 @@ if (skip) {
         store,
         cache,
         bus,
-        planner: new FunctionPlanner(() => ({ todos: [{ id: 'a', title: 'A', domain: 'work', dependsOn: [], input: {}, idempotent: true }] })),
+        planner: new FunctionPlanner(() => ({
+          todos: [{ id: 'a', title: 'A', domain: 'work', dependsOn: [], input: {}, idempotent: true }],
+        })),
         executors: { work: executor },
       });
       try {

@@ -69,7 +69,8 @@ const MIGRATIONS: readonly string[] = [
    CREATE INDEX inbox_pending_idx ON inbox (session_id, n) WHERE status = 'pending';`,
 ];
 
-const SESSION_COLUMNS = 'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at';
+const SESSION_COLUMNS =
+  'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at';
 const INBOX_COLUMNS = 'id, session_id, command, actor, received_at, status, error';
 
 const toRecord = (r: SessionRow): SessionRecord => ({
@@ -103,10 +104,22 @@ function mapError(e: unknown, what: string): DreamAgentError {
   if (isDreamAgentError(e)) return e;
   const code = typeof e === 'object' && e !== null ? (e as { code?: unknown }).code : undefined;
   const message = e instanceof Error ? e.message : String(e);
-  if (code === 'SQLITE_BUSY' || code === 'SQLITE_LOCKED' || code === 'SQLITE_BUSY_SNAPSHOT' || code === 'SQLITE_IOERR') {
-    return new DreamAgentError('UNAVAILABLE', `SQLite is busy (${what}): ${message}`, { retryable: true, cause: e, details: { sqliteCode: String(code) } });
+  if (
+    code === 'SQLITE_BUSY' ||
+    code === 'SQLITE_LOCKED' ||
+    code === 'SQLITE_BUSY_SNAPSHOT' ||
+    code === 'SQLITE_IOERR'
+  ) {
+    return new DreamAgentError('UNAVAILABLE', `SQLite is busy (${what}): ${message}`, {
+      retryable: true,
+      cause: e,
+      details: { sqliteCode: String(code) },
+    });
   }
-  return new DreamAgentError('INTERNAL', `SQLite error (${what}): ${message}`, { cause: e, details: { sqliteCode: typeof code === 'string' ? code : null } });
+  return new DreamAgentError('INTERNAL', `SQLite error (${what}): ${message}`, {
+    cause: e,
+    details: { sqliteCode: typeof code === 'string' ? code : null },
+  });
 }
 
 /**
@@ -177,7 +190,9 @@ export class SqliteStore implements Store {
       renew: db.prepare(
         `UPDATE sessions SET lease_expires_at = ? WHERE id = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ? RETURNING lease_expires_at`,
       ),
-      release: db.prepare(`UPDATE sessions SET lease_owner = NULL, lease_expires_at = 0 WHERE id = ? AND lease_epoch = ? AND lease_owner = ?`),
+      release: db.prepare(
+        `UPDATE sessions SET lease_owner = NULL, lease_expires_at = 0 WHERE id = ? AND lease_epoch = ? AND lease_owner = ?`,
+      ),
       update: db.prepare(
         `UPDATE sessions SET version = version + 1, last_seq = ?, status = COALESCE(?, status), state = COALESCE(?, state),
            updated_at = ?, lease_owner = ?, lease_expires_at = ? WHERE id = ?`,
@@ -187,20 +202,31 @@ export class SqliteStore implements Store {
         `INSERT INTO todos (session_id, turn_id, todo_id, record) VALUES (?, ?, ?, ?)
          ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record`,
       ),
-      insertPlan: db.prepare(`INSERT INTO plan_versions (session_id, plan_id, version, record) VALUES (?, ?, ?, ?)`),
+      insertPlan: db.prepare(
+        `INSERT INTO plan_versions (session_id, plan_id, version, record) VALUES (?, ?, ?, ?)`,
+      ),
       ack: db.prepare(`UPDATE inbox SET status = ?, error = ? WHERE session_id = ? AND id = ?`),
       todos: db.prepare(`SELECT record FROM todos WHERE session_id = ? AND turn_id = ?`),
-      planLatest: db.prepare(`SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version DESC LIMIT 1`),
-      planVersion: db.prepare(`SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? AND version = ?`),
-      plans: db.prepare(`SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version`),
+      planLatest: db.prepare(
+        `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version DESC LIMIT 1`,
+      ),
+      planVersion: db.prepare(
+        `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? AND version = ?`,
+      ),
+      plans: db.prepare(
+        `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version`,
+      ),
       events: db.prepare(`SELECT event FROM events WHERE session_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
       insertInbox: db.prepare(
         `INSERT INTO inbox (session_id, id, command, actor, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`,
       ),
-      pending: db.prepare(`SELECT ${INBOX_COLUMNS} FROM inbox WHERE session_id = ? AND status = 'pending' ORDER BY n`),
+      pending: db.prepare(
+        `SELECT ${INBOX_COLUMNS} FROM inbox WHERE session_id = ? AND status = 'pending' ORDER BY n`,
+      ),
       command: db.prepare(`SELECT ${INBOX_COLUMNS} FROM inbox WHERE session_id = ? AND id = ?`),
     };
-    this.#commitTx = this.#db.transaction((c: Commit, now: number) => this.#applyCommit(c, now)).immediate as (c: Commit, now: number) => CommitResult;
+    this.#commitTx = this.#db.transaction((c: Commit, now: number) => this.#applyCommit(c, now))
+      .immediate as (c: Commit, now: number) => CommitResult;
   }
 
   #migrate(): void {
@@ -228,12 +254,27 @@ export class SqliteStore implements Store {
     return this.#st.getSession.get(sessionId) as SessionRow | undefined;
   }
 
-  async createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+  async createSession(
+    session: NewSession,
+    owner: string,
+    leaseTtlMs: number,
+  ): Promise<{ record: SessionRecord; lease: LeaseToken }> {
     await Promise.resolve();
     const now = this.#clock.now();
     return this.#run('createSession', () => {
-      const info = this.#st.insertSession.run(session.id, session.status, owner, now + leaseTtlMs, JSON.stringify(session.state), now, now);
-      if (info.changes === 0) throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, { details: { sessionId: session.id } });
+      const info = this.#st.insertSession.run(
+        session.id,
+        session.status,
+        owner,
+        now + leaseTtlMs,
+        JSON.stringify(session.state),
+        now,
+        now,
+      );
+      if (info.changes === 0)
+        throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, {
+          details: { sessionId: session.id },
+        });
       const row = this.#row(session.id);
       if (!row) throw notFound(session.id);
       return { record: toRecord(row), lease: { owner, epoch: row.lease_epoch } };
@@ -259,20 +300,24 @@ export class SqliteStore implements Store {
       where.push('(lease_owner IS NULL OR lease_expires_at <= ?)');
       values.push(query.leaseExpiredBefore);
     }
-    if (query.hasPendingCommands) where.push(`EXISTS (SELECT 1 FROM inbox i WHERE i.session_id = s.id AND i.status = 'pending')`);
+    if (query.hasPendingCommands)
+      where.push(`EXISTS (SELECT 1 FROM inbox i WHERE i.session_id = s.id AND i.status = 'pending')`);
     if (query.after !== undefined) {
       where.push('id > ?');
       values.push(query.after);
     }
     const sql = `SELECT ${SESSION_COLUMNS} FROM sessions s ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
-    return this.#run('listSessions', () => (this.#db.prepare(sql).all(...values) as SessionRow[]).map(toRecord));
+    return this.#run('listSessions', () =>
+      (this.#db.prepare(sql).all(...values) as SessionRow[]).map(toRecord),
+    );
   }
 
   async acquireLease(sessionId: string, owner: string, ttlMs: number): Promise<LeaseToken | undefined> {
     await Promise.resolve();
     const now = this.#clock.now();
     return this.#run('acquireLease', () => {
-      const row = this.#st.acquire.get(owner, now + ttlMs, sessionId, now) as { lease_epoch: number } | undefined;
+      const row = this.#st.acquire.get(owner, now + ttlMs, sessionId, now) as
+        { lease_epoch: number } | undefined;
       if (row) return { owner, epoch: row.lease_epoch };
       if (!this.#row(sessionId)) throw notFound(sessionId);
       return undefined;
@@ -283,7 +328,8 @@ export class SqliteStore implements Store {
     await Promise.resolve();
     const now = this.#clock.now();
     return this.#run('renewLease', () => {
-      const row = this.#st.renew.get(now + ttlMs, sessionId, lease.epoch, lease.owner, now) as { lease_expires_at: number } | undefined;
+      const row = this.#st.renew.get(now + ttlMs, sessionId, lease.epoch, lease.owner, now) as
+        { lease_expires_at: number } | undefined;
       if (row) return row.lease_expires_at;
       if (!this.#row(sessionId)) throw notFound(sessionId);
       return undefined;
@@ -302,14 +348,27 @@ export class SqliteStore implements Store {
     const r = this.#row(c.sessionId);
     if (!r) throw notFound(c.sessionId);
     if (r.version !== c.expectedVersion) {
-      throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`, {
-        details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
-      });
+      throw new DreamAgentError(
+        'CONFLICT',
+        `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`,
+        {
+          details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
+        },
+      );
     }
     if (r.lease_epoch !== c.lease.epoch || r.lease_owner !== c.lease.owner || r.lease_expires_at <= now) {
-      throw new DreamAgentError('CONFLICT', `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`, {
-        details: { sessionId: c.sessionId, epoch: c.lease.epoch, currentEpoch: r.lease_epoch, owner: r.lease_owner },
-      });
+      throw new DreamAgentError(
+        'CONFLICT',
+        `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`,
+        {
+          details: {
+            sessionId: c.sessionId,
+            epoch: c.lease.epoch,
+            currentEpoch: r.lease_epoch,
+            owner: r.lease_owner,
+          },
+        },
+      );
     }
     let seq = r.last_seq;
     for (const e of c.events) {
@@ -328,16 +387,28 @@ export class SqliteStore implements Store {
         this.#st.insertPlan.run(c.sessionId, p.plan.id, p.plan.version, JSON.stringify(p));
       } catch (e) {
         if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
-          throw new DreamAgentError('CONFLICT', `plan ${p.plan.id} version ${p.plan.version} already exists`, {
-            details: { planId: p.plan.id, version: p.plan.version },
-          });
+          throw new DreamAgentError(
+            'CONFLICT',
+            `plan ${p.plan.id} version ${p.plan.version} already exists`,
+            {
+              details: { planId: p.plan.id, version: p.plan.version },
+            },
+          );
         }
         throw e;
       }
     }
     for (const a of c.inboxAcks) {
-      const info = this.#st.ack.run(a.status, a.error ? JSON.stringify(a.error) : null, c.sessionId, a.commandId);
-      if (info.changes === 0) throw new DreamAgentError('INVALID_INPUT', `no inbox command "${a.commandId}"`, { details: { commandId: a.commandId } });
+      const info = this.#st.ack.run(
+        a.status,
+        a.error ? JSON.stringify(a.error) : null,
+        c.sessionId,
+        a.commandId,
+      );
+      if (info.changes === 0)
+        throw new DreamAgentError('INVALID_INPUT', `no inbox command "${a.commandId}"`, {
+          details: { commandId: a.commandId },
+        });
     }
     const release = c.leaseAction === 'release';
     const expires = release ? 0 : now + c.leaseTtlMs;
@@ -361,34 +432,59 @@ export class SqliteStore implements Store {
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
     await Promise.resolve();
-    return this.#run('getTodos', () => (this.#st.todos.all(sessionId, turnId) as { record: string }[]).map((r) => JSON.parse(r.record) as TodoRecord));
+    return this.#run('getTodos', () =>
+      (this.#st.todos.all(sessionId, turnId) as { record: string }[]).map(
+        (r) => JSON.parse(r.record) as TodoRecord,
+      ),
+    );
   }
 
   async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
     await Promise.resolve();
-    const row = this.#run('getPlan', () =>
-      (version === undefined ? this.#st.planLatest.get(sessionId, planId) : this.#st.planVersion.get(sessionId, planId, version)) as { record: string } | undefined,
+    const row = this.#run(
+      'getPlan',
+      () =>
+        (version === undefined
+          ? this.#st.planLatest.get(sessionId, planId)
+          : this.#st.planVersion.get(sessionId, planId, version)) as { record: string } | undefined,
     );
     return row ? (JSON.parse(row.record) as PlanVersionRecord) : undefined;
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
     await Promise.resolve();
-    return this.#run('listPlanVersions', () => (this.#st.plans.all(sessionId, planId) as { record: string }[]).map((r) => JSON.parse(r.record) as PlanVersionRecord));
+    return this.#run('listPlanVersions', () =>
+      (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
+        (r) => JSON.parse(r.record) as PlanVersionRecord,
+      ),
+    );
   }
 
-  async readEvents(sessionId: string, options: { after?: number; limit?: number } = {}): Promise<AgentEvent[]> {
+  async readEvents(
+    sessionId: string,
+    options: { after?: number; limit?: number } = {},
+  ): Promise<AgentEvent[]> {
     await Promise.resolve();
     const after = Math.max(options.after ?? 0, 0);
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
-    return this.#run('readEvents', () => (this.#st.events.all(sessionId, after, limit) as { event: string }[]).map((r) => JSON.parse(r.event) as AgentEvent));
+    return this.#run('readEvents', () =>
+      (this.#st.events.all(sessionId, after, limit) as { event: string }[]).map(
+        (r) => JSON.parse(r.event) as AgentEvent,
+      ),
+    );
   }
 
   async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {
     await Promise.resolve();
     return this.#run('enqueueCommand', () => {
       if (!this.#row(entry.sessionId)) throw notFound(entry.sessionId);
-      this.#st.insertInbox.run(entry.sessionId, entry.id, JSON.stringify(entry.command), entry.actor, entry.receivedAt);
+      this.#st.insertInbox.run(
+        entry.sessionId,
+        entry.id,
+        JSON.stringify(entry.command),
+        entry.actor,
+        entry.receivedAt,
+      );
       const row = this.#st.command.get(entry.sessionId, entry.id) as InboxRow | undefined;
       if (!row) throw new DreamAgentError('INTERNAL', `inbox command "${entry.id}" vanished`);
       return toEntry(row);
@@ -402,7 +498,10 @@ export class SqliteStore implements Store {
 
   async getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined> {
     await Promise.resolve();
-    const row = this.#run('getCommand', () => this.#st.command.get(sessionId, commandId) as InboxRow | undefined);
+    const row = this.#run(
+      'getCommand',
+      () => this.#st.command.get(sessionId, commandId) as InboxRow | undefined,
+    );
     return row ? toEntry(row) : undefined;
   }
 

@@ -3,7 +3,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
 import { afterAll, describe, expect, it } from 'vitest';
-import { Agent, FunctionPlanner, isDreamAgentError, type AgentEvent, type Executor, type SessionState } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  isDreamAgentError,
+  type AgentEvent,
+  type Executor,
+  type SessionState,
+} from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
 
@@ -28,12 +35,26 @@ describe('SqliteStore specifics', () => {
     const path = file();
     const a = new SqliteStore(path);
     expect(a.database.pragma('journal_mode', { simple: true })).toBe('wal');
-    const { lease } = await a.createSession({ id: 's1', status: 'running', state: emptyState() }, 'node-a', 30_000);
+    const { lease } = await a.createSession(
+      { id: 's1', status: 'running', state: emptyState() },
+      'node-a',
+      30_000,
+    );
     await a.commit({
       sessionId: 's1',
       expectedVersion: 1,
       lease,
-      events: [{ type: 'todo.progress', sessionId: 's1', turnId: 't', seq: 1, at: 1, todoId: 'x', message: 'one' } as AgentEvent],
+      events: [
+        {
+          type: 'todo.progress',
+          sessionId: 's1',
+          turnId: 't',
+          seq: 1,
+          at: 1,
+          todoId: 'x',
+          message: 'one',
+        } as AgentEvent,
+      ],
       todos: [],
       planVersions: [],
       inboxAcks: [],
@@ -45,7 +66,9 @@ describe('SqliteStore specifics', () => {
     const c = new SqliteStore(path);
     try {
       expect(await b.getSession('s1')).toMatchObject({ version: 2, lastSeq: 1, leaseOwner: null });
-      const winners = (await Promise.all([b.acquireLease('s1', 'b', 30_000), c.acquireLease('s1', 'c', 30_000)])).filter(Boolean);
+      const winners = (
+        await Promise.all([b.acquireLease('s1', 'b', 30_000), c.acquireLease('s1', 'c', 30_000)])
+      ).filter(Boolean);
       expect(winners).toHaveLength(1);
       const loser = winners[0]?.owner === 'b' ? c : b;
       const err = await loser
@@ -93,7 +116,9 @@ describe('SqliteStore specifics', () => {
     await s1.close();
     const s2 = new SqliteStore(path);
     try {
-      const done = await mk(s2).send(first.sessionId, { type: 'approval.grant', requestId: first.pending[0]?.id ?? '', actor: 'x' }).result();
+      const done = await mk(s2)
+        .send(first.sessionId, { type: 'approval.grant', requestId: first.pending[0]?.id ?? '', actor: 'x' })
+        .result();
       expect(done.status).toBe('completed');
       expect(executed).toEqual(['a', 'b']);
       const seqs = (await s2.readEvents(first.sessionId)).map((e) => e.seq);

@@ -1,0 +1,94 @@
+/**
+ * The server's layer and port wiring — the one file to edit to swap in other layers (the offline
+ * cognitive defaults, the recipe planner, LLM layers) or other stores.
+ *
+ * Ports: SQLite (embedded, durable) by default; PostgreSQL when DATABASE_URL is set; Redis as the event
+ * bus when REDIS_URL is set (needed with several nodes); memory for tests. Adapters are loaded by name
+ * at run time so the example starts even when an optional adapter is not installed.
+ */
+import { Agent, MemoryStore, type AgentOptions, type EventBus, type Logger, type Store } from 'dream-agent';
+import type { ServerConfig } from './config.js';
+import { ScenarioCognitive, ScenarioPlanner, scenarioExecutor } from './scenario.js';
+
+/** The agent and what it was built on. */
+export interface AgentWiring {
+  agent: Agent;
+  /** Which store backs it (`memory`, `sqlite:<path>`, `postgres`). */
+  storeName: string;
+  /** Closes the store and bus connections after the agent is closed. */
+  closePorts(): Promise<void>;
+}
+
+type Ctor<T> = new (arg: string) => T;
+
+async function loadExport<T>(moduleName: string, exportName: string): Promise<Ctor<T>> {
+  // A variable specifier keeps the optional adapters out of the type graph: the example must start
+  // (with a clear message) when one of them is not installed.
+  const mod = (await import(moduleName)) as Record<string, unknown>;
+  const ctor = mod[exportName];
+  if (typeof ctor !== 'function') throw new Error(`${moduleName} has no export "${exportName}"`);
+  return ctor as Ctor<T>;
+}
+
+async function createStore(config: ServerConfig, logger: Logger): Promise<{ store: Store; name: string }> {
+  if (config.store === 'memory') return { store: new MemoryStore(), name: 'memory' };
+  if (config.store === 'postgres') {
+    if (!config.databaseUrl) throw new Error('STORE=postgres needs DATABASE_URL');
+    const mod = (await import('@dream-agent/postgres' as string)) as Record<string, unknown>;
+    const migrate = mod['migrate'];
+    if (typeof migrate === 'function') await (migrate as (url: string) => Promise<unknown>)(config.databaseUrl);
+    const Pg = await loadExport<Store>('@dream-agent/postgres', 'PostgresStore');
+    return { store: new Pg(config.databaseUrl), name: 'postgres' };
+  }
+  try {
+    const { mkdirSync } = await import('node:fs');
+    const { dirname } = await import('node:path');
+    mkdirSync(dirname(config.sqlitePath), { recursive: true });
+    const Sqlite = await loadExport<Store>('@dream-agent/sqlite', 'SqliteStore');
+    return { store: new Sqlite(config.sqlitePath), name: `sqlite:${config.sqlitePath}` };
+  } catch (e) {
+    logger.error({ err: e instanceof Error ? e.message : String(e) }, 'SQLite store unavailable — falling back to MemoryStore: SESSIONS WILL NOT SURVIVE A RESTART');
+    return { store: new MemoryStore(), name: 'memory' };
+  }
+}
+
+async function createBus(config: ServerConfig): Promise<EventBus | undefined> {
+  if (!config.redisUrl) return undefined;
+  const Bus = await loadExport<EventBus>('@dream-agent/redis', 'RedisEventBus');
+  return new Bus(config.redisUrl);
+}
+
+/**
+ * Builds the agent the server exposes.
+ *
+ * @param config - server configuration
+ * @param logger - structured logger
+ * @returns the agent and a function closing its ports
+ */
+export async function createAgent(config: ServerConfig, logger: Logger): Promise<AgentWiring> {
+  const { store, name } = await createStore(config, logger);
+  const bus = await createBus(config);
+  const executor = scenarioExecutor(config.stepDelayMs);
+  if (config.llmBaseUrl || config.llmApiKey) {
+    logger.info({}, 'an LLM endpoint is configured; the LLM layers are wired here once available (using the scripted layers meanwhile)');
+  }
+  const options: AgentOptions = {
+    store,
+    ...(bus ? { bus } : {}),
+    cognitive: new ScenarioCognitive(),
+    planner: new ScenarioPlanner(),
+    executors: { data: executor, insight: executor, content: executor, ops: executor, '*': executor },
+    hitl: { planReview: 'always' },
+    logger,
+    ...(config.nodeId ? { nodeId: config.nodeId } : {}),
+  };
+  const agent = new Agent(options);
+  return {
+    agent,
+    storeName: name,
+    async closePorts() {
+      await bus?.close?.();
+      await store.close?.();
+    },
+  };
+}

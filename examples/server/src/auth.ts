@@ -1,0 +1,207 @@
+/**
+ * Authentication and role-based authorisation for the example server.
+ *
+ * - JWTs (jose): HS256 only (the algorithm is pinned, so `alg: none` and algorithm confusion fail),
+ *   `exp` required, `nbf`, `iss` and `aud` checked. Roles come from the `roles` claim.
+ * - API keys: `dak_<id>_<secret>`; only a SHA-256 of the secret is stored, compared in constant time;
+ *   keys are revocable and carry roles.
+ * - Roles: viewer (read), operator (start turns, edit plans, answer input and clarifications,
+ *   pause/resume/cancel), approver (read + approve/deny gates and plans, resolve recoveries), admin (all,
+ *   plus key management and the audit log). Per-request approver roles (e.g. a tool that needs
+ *   `finance`) are enforced by the core against the actor's roles.
+ */
+import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { DreamAgentError, type Command } from 'dream-agent';
+import type { Operation, Principal } from '@dream-agent/http';
+
+/** The four built-in roles. */
+export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+/** A built-in role. */
+export type Role = (typeof ROLES)[number];
+
+/** What a role allows. */
+export type Permission = 'read' | 'start' | 'operate' | 'approve' | 'admin';
+
+const GRANTS: Record<Role, readonly Permission[]> = {
+  viewer: ['read'],
+  operator: ['read', 'start', 'operate'],
+  approver: ['read', 'approve'],
+  admin: ['read', 'start', 'operate', 'approve', 'admin'],
+};
+
+/** Roles an admin holds implicitly, so per-request role lists naming `approver` accept admins too. */
+const IMPLIED: Partial<Record<string, readonly string[]>> = { admin: ['approver', 'operator', 'viewer'] };
+
+const APPROVE_COMMANDS: ReadonlySet<Command['type']> = new Set(['plan.approve', 'plan.reject', 'approval.grant', 'approval.deny', 'recovery.resolve']);
+
+/**
+ * The permissions an operation needs.
+ *
+ * @param op - the operation
+ * @returns every permission required (all must be held)
+ */
+export function permissionsFor(op: Operation): Permission[] {
+  switch (op.kind) {
+    case 'read':
+      return ['read'];
+    case 'start':
+      return ['start'];
+    case 'resume':
+      return ['operate'];
+    case 'command': {
+      if (!APPROVE_COMMANDS.has(op.command.type)) return ['operate'];
+      // Approving with edits also edits the plan.
+      if (op.command.type === 'plan.approve' && (op.command.edits?.length ?? 0) > 0) return ['approve', 'operate'];
+      return ['approve'];
+    }
+  }
+}
+
+/** Whether the principal's roles grant a permission. */
+export function can(principal: Principal, permission: Permission): boolean {
+  return principal.roles.some((r) => (GRANTS[r as Role] ?? []).includes(permission));
+}
+
+/** A stored API key (the secret itself is never stored). */
+export interface ApiKeyRecord {
+  id: string;
+  name: string;
+  /** `dak_<id>`: shown in lists so a key can be recognised. */
+  prefix: string;
+  /** Hex SHA-256 of the secret. */
+  hash: string;
+  roles: string[];
+  createdAt: number;
+  createdBy: string;
+  revokedAt?: number;
+}
+
+const sha256 = (s: string): string => createHash('sha256').update(s).digest('hex');
+
+/** Options of {@link Auth}. */
+export interface AuthOptions {
+  secret: string;
+  issuer: string;
+  audience: string;
+}
+
+/** Verifies credentials and decides permissions. */
+export class Auth {
+  readonly #key: Uint8Array;
+  readonly #options: AuthOptions;
+  readonly #keys = new Map<string, ApiKeyRecord>();
+
+  /** @param options - the HS256 secret, issuer and audience */
+  constructor(options: AuthOptions) {
+    this.#options = options;
+    this.#key = new TextEncoder().encode(options.secret);
+  }
+
+  /**
+   * Identifies the caller from a bearer token (a JWT or an API key).
+   *
+   * @param token - the token, or undefined when none was sent
+   * @returns the principal, with implied roles expanded
+   * @throws `UNAUTHENTICATED` for a missing, malformed, expired, revoked or wrongly signed token
+   */
+  async authenticate(token: string | undefined): Promise<Principal> {
+    if (!token) throw new DreamAgentError('UNAUTHENTICATED', 'missing credentials: send "Authorization: Bearer <token>"');
+    if (token.startsWith('dak_')) return this.#apiKey(token);
+    try {
+      const { payload } = await jwtVerify(token, this.#key, {
+        algorithms: ['HS256'],
+        issuer: this.#options.issuer,
+        audience: this.#options.audience,
+        requiredClaims: ['exp', 'sub'],
+        clockTolerance: 5,
+      });
+      const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
+      return { id: String(payload.sub), roles: expand(roles) };
+    } catch (e) {
+      const why = e instanceof joseErrors.JWTExpired ? 'token expired' : e instanceof joseErrors.JWTClaimValidationFailed ? `token claim "${e.claim}" invalid` : 'invalid token';
+      throw new DreamAgentError('UNAUTHENTICATED', why);
+    }
+  }
+
+  /**
+   * Refuses operations the principal's roles do not allow.
+   *
+   * @throws `FORBIDDEN`
+   */
+  authorize(principal: Principal, op: Operation): void {
+    for (const p of permissionsFor(op)) {
+      if (!can(principal, p)) {
+        const what = op.kind === 'command' ? op.command.type : op.kind;
+        throw new DreamAgentError('FORBIDDEN', `"${principal.id}" may not ${what}: needs the "${p}" permission`, { details: { permission: p, roles: [...principal.roles] } });
+      }
+    }
+  }
+
+  /**
+   * Signs a JWT (dev sign-in and tests).
+   *
+   * @param sub - the user id
+   * @param roles - its roles
+   * @param ttlSeconds - lifetime (default 8 h)
+   * @returns the compact JWT
+   */
+  async sign(sub: string, roles: string[], ttlSeconds = 8 * 3600): Promise<string> {
+    return new SignJWT({ roles })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setSubject(sub)
+      .setIssuer(this.#options.issuer)
+      .setAudience(this.#options.audience)
+      .setIssuedAt()
+      .setExpirationTime(`${ttlSeconds}s`)
+      .sign(this.#key);
+  }
+
+  /**
+   * Creates an API key. The full key is returned once; only its hash is kept.
+   *
+   * @returns the key (`dak_<id>_<secret>`) and its record
+   */
+  createApiKey(name: string, roles: string[], createdBy: string): { key: string; record: ApiKeyRecord } {
+    const id = randomBytes(6).toString('hex');
+    const secret = randomBytes(24).toString('base64url').replace(/_/g, 'x');
+    const record: ApiKeyRecord = { id, name, prefix: `dak_${id}`, hash: sha256(secret), roles: [...roles], createdAt: Date.now(), createdBy };
+    this.#keys.set(id, record);
+    return { key: `dak_${id}_${secret}`, record: { ...record } };
+  }
+
+  /** @returns every key record (hashes included: callers strip them before display) */
+  listApiKeys(): ApiKeyRecord[] {
+    return [...this.#keys.values()].map((k) => ({ ...k }));
+  }
+
+  /**
+   * Revokes a key: it stops working immediately.
+   *
+   * @returns false when there is no such key
+   */
+  revokeApiKey(id: string): boolean {
+    const k = this.#keys.get(id);
+    if (!k) return false;
+    k.revokedAt ??= Date.now();
+    return true;
+  }
+
+  #apiKey(token: string): Principal {
+    const m = /^dak_([0-9a-f]{12})_([A-Za-z0-9-]{16,64})$/.exec(token);
+    const rec = m ? this.#keys.get(m[1] ?? '') : undefined;
+    const given = Buffer.from(sha256(m?.[2] ?? ''), 'hex');
+    const stored = Buffer.from(rec?.hash ?? sha256('-'), 'hex');
+    // Always compare, so an unknown id and a wrong secret take the same time.
+    const ok = timingSafeEqual(given, stored) && rec !== undefined;
+    if (!ok || !rec) throw new DreamAgentError('UNAUTHENTICATED', 'invalid API key');
+    if (rec.revokedAt !== undefined) throw new DreamAgentError('UNAUTHENTICATED', 'API key revoked');
+    return { id: `key:${rec.name}`, roles: expand(rec.roles) };
+  }
+}
+
+function expand(roles: string[]): string[] {
+  const out = new Set(roles);
+  for (const r of roles) for (const i of IMPLIED[r] ?? []) out.add(i);
+  return [...out];
+}

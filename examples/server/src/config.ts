@@ -1,0 +1,84 @@
+/** Everything the example server reads from its environment, parsed once. */
+export interface ServerConfig {
+  host: string;
+  port: number;
+  /** `memory`, `sqlite` (default: embedded and durable) or `postgres` (when DATABASE_URL is set). */
+  store: 'memory' | 'sqlite' | 'postgres';
+  sqlitePath: string;
+  databaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  /** HS256 secret for JWTs (≥ 32 bytes). */
+  jwtSecret: string;
+  jwtIssuer: string;
+  jwtAudience: string;
+  /** Mint sign-in tokens at `POST /auth/dev-token` (the UI's dev sign-in). Never in production. */
+  devAuth: boolean;
+  /** Browser origins allowed by CORS and the WebSocket Origin check (the server's own origin is always allowed). */
+  allowedOrigins: string[];
+  /** Largest accepted request body / WebSocket message, bytes. */
+  maxBodyBytes: number;
+  /** Requests per minute per client IP on the API. */
+  rateLimitPerMinute: number;
+  /** Simulated work per step in the scripted scenario, ms (makes progress visible in the UI). */
+  stepDelayMs: number;
+  /** Per-connection WebSocket send queue limit, bytes. */
+  wsMaxBufferedBytes: number;
+  wsHeartbeatMs: number;
+  logLevel: string;
+  /** How long graceful shutdown waits for runs to drain, ms. */
+  shutdownTimeoutMs: number;
+  /** Node id in leases (several nodes share one Postgres). */
+  nodeId: string | undefined;
+  /** An OpenAI-compatible endpoint for the LLM layers (when the lead wires them). */
+  llmBaseUrl: string | undefined;
+  llmApiKey: string | undefined;
+}
+
+function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
+  const v = env[name];
+  if (v === undefined || v === '') return fallback;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 0) throw new Error(`${name} must be a non-negative integer, got "${v}"`);
+  return n;
+}
+
+/**
+ * Reads the configuration from environment variables (see docs/server.md for the list).
+ *
+ * @param env - the environment (default `process.env`)
+ * @param overrides - values that win over the environment (tests)
+ * @returns the configuration
+ * @throws when a value is malformed, or JWT_SECRET is missing in production
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
+  const production = env['NODE_ENV'] === 'production';
+  const jwtSecret = env['JWT_SECRET'] ?? (production ? '' : 'dev-only-secret-change-me-0123456789abcdef');
+  if (Buffer.byteLength(overrides.jwtSecret ?? jwtSecret) < 32) throw new Error('JWT_SECRET must be at least 32 bytes');
+  const databaseUrl = env['DATABASE_URL'] || undefined;
+  const store = (env['STORE'] as ServerConfig['store'] | undefined) ?? (databaseUrl ? 'postgres' : 'sqlite');
+  if (!['memory', 'sqlite', 'postgres'].includes(store)) throw new Error(`STORE must be memory, sqlite or postgres, got "${store}"`);
+  return {
+    host: env['HOST'] ?? '127.0.0.1',
+    port: int(env, 'PORT', 3000),
+    store,
+    sqlitePath: env['SQLITE_PATH'] ?? './data/dream-agent.db',
+    databaseUrl,
+    redisUrl: env['REDIS_URL'] || undefined,
+    jwtSecret,
+    jwtIssuer: env['JWT_ISSUER'] ?? 'dream-agent-example',
+    jwtAudience: env['JWT_AUDIENCE'] ?? 'dream-agent',
+    devAuth: env['DEV_AUTH'] !== undefined ? env['DEV_AUTH'] === '1' : !production,
+    allowedOrigins: (env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+    maxBodyBytes: int(env, 'MAX_BODY_BYTES', 256 * 1024),
+    rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 600),
+    stepDelayMs: int(env, 'STEP_DELAY_MS', 400),
+    wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1024 * 1024),
+    wsHeartbeatMs: int(env, 'WS_HEARTBEAT_MS', 30_000),
+    logLevel: env['LOG_LEVEL'] ?? 'info',
+    shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000),
+    nodeId: env['NODE_ID'] || undefined,
+    llmBaseUrl: env['OPENAI_BASE_URL'] || undefined,
+    llmApiKey: env['OPENAI_API_KEY'] || env['ANTHROPIC_API_KEY'] || undefined,
+    ...overrides,
+  };
+}
