@@ -3,8 +3,21 @@ import { readFileSync, writeFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import express from 'express';
 import { afterEach, describe, expect, it } from 'vitest';
-import { DreamAgentError, ERROR_CODES, type AgentEvent, type RunResult, type SessionSnapshot } from 'dream-agent';
-import { buildOpenApiDocument, createHandler, createRouter, httpStatusOf, type CommandRecord, type HttpTransportOptions } from '@dream-agent/http';
+import {
+  DreamAgentError,
+  ERROR_CODES,
+  type AgentEvent,
+  type RunResult,
+  type SessionSnapshot,
+} from 'dream-agent';
+import {
+  buildOpenApiDocument,
+  createHandler,
+  createRouter,
+  httpStatusOf,
+  type CommandRecord,
+  type HttpTransportOptions,
+} from '@dream-agent/http';
 import { closeServer, journeyAgent, listen, readSse, request } from '../../../test/transports/helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
@@ -28,12 +41,21 @@ const errorCode = (body: unknown): string => (body as { error: { code: string } 
 describe('REST: the full human-in-the-loop journey over the wire', () => {
   it('start → review → stale/invalid edits refused → edit → approve → input → approval → completed; events replay gap-free', async () => {
     const { base, rec } = await serve();
-    const start = await request(base, 'POST', '/api/sessions', { body: { input: 'send the report', sessionId: 'j1' } });
+    const start = await request(base, 'POST', '/api/sessions', {
+      body: { input: 'send the report', sessionId: 'j1' },
+    });
     expect(start.status).toBe(202);
     expect(start.body).toMatchObject({ status: 'accepted', sessionId: 'j1', firstSeq: 1 });
 
-    const review = await readSse(base, '/api/sessions/j1/stream', (es) => es.some((e) => e.type === 'plan.review.requested'));
-    expect(review.events.map((e) => e.type)).toEqual(['turn.started', 'intent.detected', 'plan.created', 'plan.review.requested']);
+    const review = await readSse(base, '/api/sessions/j1/stream', (es) =>
+      es.some((e) => e.type === 'plan.review.requested'),
+    );
+    expect(review.events.map((e) => e.type)).toEqual([
+      'turn.started',
+      'intent.detected',
+      'plan.created',
+      'plan.review.requested',
+    ]);
     expect(review.ids).toEqual([1, 2, 3, 4]);
 
     const snap = (await request(base, 'GET', '/api/sessions/j1')).body as SessionSnapshot;
@@ -42,49 +64,95 @@ describe('REST: the full human-in-the-loop journey over the wire', () => {
     expect(snap.plan?.todos.map((t) => t.id)).toEqual(['fetch', 'ask', 'send']);
 
     // stale version → 409, cycle → 400; both change nothing
-    const stale = await request(base, 'POST', '/api/sessions/j1/commands', { body: { type: 'plan.edit', baseVersion: 9, edits: [{ op: 'remove', todoId: 'send' }] } });
+    const stale = await request(base, 'POST', '/api/sessions/j1/commands', {
+      body: { type: 'plan.edit', baseVersion: 9, edits: [{ op: 'remove', todoId: 'send' }] },
+    });
     expect([stale.status, errorCode(stale.body)]).toEqual([409, 'STALE_VERSION']);
     const cycle = await request(base, 'POST', '/api/sessions/j1/commands', {
-      body: { type: 'plan.edit', baseVersion: 1, edits: [{ op: 'update', todoId: 'fetch', patch: { dependsOn: ['send'] } }] },
+      body: {
+        type: 'plan.edit',
+        baseVersion: 1,
+        edits: [{ op: 'update', todoId: 'fetch', patch: { dependsOn: ['send'] } }],
+      },
     });
     expect([cycle.status, errorCode(cycle.body)]).toEqual([400, 'INVALID_EDIT']);
     const unchanged = (await request(base, 'GET', '/api/sessions/j1')).body as SessionSnapshot;
-    expect([unchanged.version, unchanged.lastSeq, unchanged.planHistory.length]).toEqual([snap.version, snap.lastSeq, 1]);
+    expect([unchanged.version, unchanged.lastSeq, unchanged.planHistory.length]).toEqual([
+      snap.version,
+      snap.lastSeq,
+      1,
+    ]);
 
     // a good edit, waited for
     const edit = await request(base, 'POST', '/api/sessions/j1/commands?wait=true', {
-      body: { type: 'plan.edit', baseVersion: 1, actor: 'alice', edits: [{ op: 'add', after: 'fetch', todo: { id: 'chart', title: 'Chart', domain: 'work', dependsOn: ['fetch'] } }] },
+      body: {
+        type: 'plan.edit',
+        baseVersion: 1,
+        actor: 'alice',
+        edits: [
+          {
+            op: 'add',
+            after: 'fetch',
+            todo: { id: 'chart', title: 'Chart', domain: 'work', dependsOn: ['fetch'] },
+          },
+        ],
+      },
     });
     expect(edit.status).toBe(200);
     expect((edit.body as RunResult).status).toBe('waiting');
 
-    const approve = await request(base, 'POST', '/api/sessions/j1/commands?wait=1', { body: { type: 'plan.approve', actor: 'alice' } });
+    const approve = await request(base, 'POST', '/api/sessions/j1/commands?wait=1', {
+      body: { type: 'plan.approve', actor: 'alice' },
+    });
     expect(approve.status).toBe(200);
     const waitingInput = approve.body as RunResult;
     expect(waitingInput.pending.map((p) => p.kind)).toEqual(['input']);
 
-    const badValue = await request(base, 'POST', '/api/sessions/j1/commands', { body: { type: 'input.provide', requestId: waitingInput.pending[0]?.id, value: 'x' } });
+    const badValue = await request(base, 'POST', '/api/sessions/j1/commands', {
+      body: { type: 'input.provide', requestId: waitingInput.pending[0]?.id, value: 'x' },
+    });
     expect([badValue.status, errorCode(badValue.body)]).toEqual([400, 'INVALID_INPUT']);
-    const unknownReq = await request(base, 'POST', '/api/sessions/j1/commands', { body: { type: 'input.provide', requestId: 'nope', value: 'team@x.io' } });
+    const unknownReq = await request(base, 'POST', '/api/sessions/j1/commands', {
+      body: { type: 'input.provide', requestId: 'nope', value: 'team@x.io' },
+    });
     expect([unknownReq.status, errorCode(unknownReq.body)]).toEqual([404, 'REQUEST_NOT_FOUND']);
 
-    const provided = await request(base, 'POST', '/api/sessions/j1/commands?wait=true', { body: { type: 'input.provide', requestId: waitingInput.pending[0]?.id, value: 'team@x.io', actor: 'bob' } });
+    const provided = await request(base, 'POST', '/api/sessions/j1/commands?wait=true', {
+      body: {
+        type: 'input.provide',
+        requestId: waitingInput.pending[0]?.id,
+        value: 'team@x.io',
+        actor: 'bob',
+      },
+    });
     const approval = (provided.body as RunResult).pending[0];
     expect(approval).toMatchObject({ kind: 'approval', todoId: 'send', roles: ['approver'] });
 
-    const forbidden = await request(base, 'POST', '/api/sessions/j1/commands', { body: { type: 'approval.grant', requestId: approval?.id, actor: { id: 'v', roles: ['viewer'] } } });
+    const forbidden = await request(base, 'POST', '/api/sessions/j1/commands', {
+      body: { type: 'approval.grant', requestId: approval?.id, actor: { id: 'v', roles: ['viewer'] } },
+    });
     expect([forbidden.status, errorCode(forbidden.body)]).toEqual([403, 'FORBIDDEN']);
 
-    const granted = await request(base, 'POST', '/api/sessions/j1/commands?wait=true', { body: { type: 'approval.grant', requestId: approval?.id, actor: { id: 'ann', roles: ['approver'] } } });
+    const granted = await request(base, 'POST', '/api/sessions/j1/commands?wait=true', {
+      body: { type: 'approval.grant', requestId: approval?.id, actor: { id: 'ann', roles: ['approver'] } },
+    });
     expect(granted.status).toBe(200);
     expect(granted.body).toMatchObject({ status: 'completed' });
     expect(Object.fromEntries(rec.runs)).toEqual({ fetch: 1, chart: 1, ask: 2, send: 1 });
 
     // replay: paging, no gaps
-    const page1 = (await request(base, 'GET', '/api/sessions/j1/events?limit=5')).body as { events: AgentEvent[]; hasMore: boolean; lastSeq: number };
+    const page1 = (await request(base, 'GET', '/api/sessions/j1/events?limit=5')).body as {
+      events: AgentEvent[];
+      hasMore: boolean;
+      lastSeq: number;
+    };
     expect(page1.events.map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
     expect(page1.hasMore).toBe(true);
-    const rest = (await request(base, 'GET', '/api/sessions/j1/events?after=5')).body as { events: AgentEvent[]; hasMore: boolean; lastSeq: number };
+    const rest = (await request(base, 'GET', '/api/sessions/j1/events?after=5')).body as {
+      events: AgentEvent[];
+      hasMore: boolean;
+      lastSeq: number;
+    };
     expect(rest.events.map((e) => e.seq)).toEqual(Array.from({ length: page1.lastSeq - 5 }, (_, i) => i + 6));
     expect(rest.hasMore).toBe(false);
     expect(rest.events.at(-1)?.type).toBe('turn.completed');
@@ -92,7 +160,9 @@ describe('REST: the full human-in-the-loop journey over the wire', () => {
     // waiting sessions are listed; this one is idle now
     const list = (await request(base, 'GET', '/api/sessions?status=waiting')).body as { sessions: unknown[] };
     expect(list.sessions).toEqual([]);
-    const all = (await request(base, 'GET', '/api/sessions')).body as { sessions: { id: string; status: string }[] };
+    const all = (await request(base, 'GET', '/api/sessions')).body as {
+      sessions: { id: string; status: string }[];
+    };
     expect(all.sessions.map((s) => [s.id, s.status])).toEqual([['j1', 'idle']]);
   });
 
@@ -101,8 +171,15 @@ describe('REST: the full human-in-the-loop journey over the wire', () => {
     await request(base, 'POST', '/api/sessions?wait=true', { body: { input: 'go', sessionId: 'r1' } });
     const first = await readSse(base, '/api/sessions/r1/stream', (es) => es.length >= 2);
     expect(first.ids).toEqual([1, 2]);
-    const approving = request(base, 'POST', '/api/sessions/r1/commands?wait=true', { body: { type: 'plan.approve' } });
-    const resumed = await readSse(base, '/api/sessions/r1/stream', (es) => es.some((e) => e.type === 'input.requested'), { 'last-event-id': '2' });
+    const approving = request(base, 'POST', '/api/sessions/r1/commands?wait=true', {
+      body: { type: 'plan.approve' },
+    });
+    const resumed = await readSse(
+      base,
+      '/api/sessions/r1/stream',
+      (es) => es.some((e) => e.type === 'input.requested'),
+      { 'last-event-id': '2' },
+    );
     await approving;
     const seqs = resumed.events.map((e) => e.seq);
     expect(seqs[0]).toBe(3);
@@ -126,8 +203,20 @@ describe('REST: bad requests get typed errors and change nothing', () => {
       ['POST', '/api/sessions/e1/commands', { body: { type: 'plan.explode' } }, 400, 'INVALID_INPUT'],
       ['POST', '/api/sessions/e1/commands', { body: { type: 'pause', extra: 1 } }, 400, 'INVALID_INPUT'],
       ['POST', '/api/sessions/e1/commands', { raw: '{"type": "pause"' }, 400, 'INVALID_INPUT'],
-      ['POST', '/api/sessions/e1/commands', { raw: 'type=pause', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 400, 'INVALID_INPUT'],
-      ['POST', '/api/sessions/e1/commands', { body: { type: 'cancel', reason: 'x'.repeat(300_000) } }, 413, 'PAYLOAD_TOO_LARGE'],
+      [
+        'POST',
+        '/api/sessions/e1/commands',
+        { raw: 'type=pause', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+        400,
+        'INVALID_INPUT',
+      ],
+      [
+        'POST',
+        '/api/sessions/e1/commands',
+        { body: { type: 'cancel', reason: 'x'.repeat(300_000) } },
+        413,
+        'PAYLOAD_TOO_LARGE',
+      ],
       ['POST', '/api/sessions/e1/commands', { body: { type: 'resume' } }, 409, 'INVALID_STATE'],
       ['POST', '/api/sessions/e1/commands?wait=maybe', { body: { type: 'pause' } }, 400, 'INVALID_INPUT'],
       ['POST', '/api/sessions', { body: { input: '' } }, 400, 'INVALID_INPUT'],
@@ -146,15 +235,39 @@ describe('REST: bad requests get typed errors and change nothing', () => {
       expect([method, path, r.status, errorCode(r.body)]).toEqual([method, path, status, code]);
       expect(typeof (r.body as { error: { message: string } }).error.message).toBe('string');
     }
-    const invalid = await request(base, 'POST', '/api/sessions/e1/commands', { body: { type: 'approval.grant' } });
-    expect((invalid.body as { error: { details: { issues: { path: string }[] } } }).error.details.issues[0]?.path).toBe('requestId');
+    const invalid = await request(base, 'POST', '/api/sessions/e1/commands', {
+      body: { type: 'approval.grant' },
+    });
+    expect(
+      (invalid.body as { error: { details: { issues: { path: string }[] } } }).error.details.issues[0]?.path,
+    ).toBe('requestId');
     const after = await agent.getSession('e1');
-    expect([after.version, after.lastSeq, after.pending]).toEqual([before.version, before.lastSeq, before.pending]);
+    expect([after.version, after.lastSeq, after.pending]).toEqual([
+      before.version,
+      before.lastSeq,
+      before.pending,
+    ]);
   });
 
   it('maps every core code to the documented status', () => {
-    const expected: Record<string, number> = { INVALID_INPUT: 400, INVALID_EDIT: 400, UNAUTHENTICATED: 401, FORBIDDEN: 403, SESSION_NOT_FOUND: 404, REQUEST_NOT_FOUND: 404, STALE_VERSION: 409, SESSION_BUSY: 409, INVALID_STATE: 409, CONFLICT: 409, PAYLOAD_TOO_LARGE: 413, RATE_LIMITED: 429, UNAVAILABLE: 503, INTERNAL: 500 };
-    for (const [code, status] of Object.entries(expected)) expect([code, httpStatusOf(code as never)]).toEqual([code, status]);
+    const expected: Record<string, number> = {
+      INVALID_INPUT: 400,
+      INVALID_EDIT: 400,
+      UNAUTHENTICATED: 401,
+      FORBIDDEN: 403,
+      SESSION_NOT_FOUND: 404,
+      REQUEST_NOT_FOUND: 404,
+      STALE_VERSION: 409,
+      SESSION_BUSY: 409,
+      INVALID_STATE: 409,
+      CONFLICT: 409,
+      PAYLOAD_TOO_LARGE: 413,
+      RATE_LIMITED: 429,
+      UNAVAILABLE: 503,
+      INTERNAL: 500,
+    };
+    for (const [code, status] of Object.entries(expected))
+      expect([code, httpStatusOf(code as never)]).toEqual([code, status]);
     for (const code of ERROR_CODES) expect(httpStatusOf(code)).toBeGreaterThanOrEqual(400);
   });
 });
@@ -169,16 +282,29 @@ describe('REST: auth hooks', () => {
         throw new DreamAgentError('UNAUTHENTICATED', 'bad token');
       },
       authorize: (p, op) => {
-        if (op.kind === 'command' && op.command.type === 'approval.grant' && !p.roles.includes('approver')) throw new DreamAgentError('FORBIDDEN', 'approvers only');
+        if (op.kind === 'command' && op.command.type === 'approval.grant' && !p.roles.includes('approver'))
+          throw new DreamAgentError('FORBIDDEN', 'approvers only');
       },
       onCommand: (r) => records.push(r),
     });
     expect((await request(base, 'GET', '/api/sessions')).status).toBe(401);
-    expect((await request(base, 'GET', '/api/sessions', { headers: { authorization: 'Bearer nope' } })).status).toBe(401);
+    expect(
+      (await request(base, 'GET', '/api/sessions', { headers: { authorization: 'Bearer nope' } })).status,
+    ).toBe(401);
     expect((await request(base, 'GET', '/api/sessions?token=op')).status).toBe(401);
     const op = { authorization: 'Bearer op' };
-    expect((await request(base, 'POST', '/api/sessions?wait=true', { body: { input: 'go', sessionId: 'a1' }, headers: op })).status).toBe(200);
-    const r = await request(base, 'POST', '/api/sessions/a1/commands?wait=true', { body: { type: 'plan.approve', actor: 'mallory' }, headers: { 'x-api-key': 'op' } });
+    expect(
+      (
+        await request(base, 'POST', '/api/sessions?wait=true', {
+          body: { input: 'go', sessionId: 'a1' },
+          headers: op,
+        })
+      ).status,
+    ).toBe(200);
+    const r = await request(base, 'POST', '/api/sessions/a1/commands?wait=true', {
+      body: { type: 'plan.approve', actor: 'mallory' },
+      headers: { 'x-api-key': 'op' },
+    });
     expect(r.status).toBe(200);
     const snap = await agent.getSession('a1');
     const approved = [];
@@ -190,7 +316,10 @@ describe('REST: auth hooks', () => {
       ['turn.start', 'olga', 'accepted'],
       ['plan.approve', 'olga', 'accepted'],
     ]);
-    const denied = await request(base, 'POST', '/api/sessions/a1/commands', { body: { type: 'approval.grant', requestId: 'x' }, headers: op });
+    const denied = await request(base, 'POST', '/api/sessions/a1/commands', {
+      body: { type: 'approval.grant', requestId: 'x' },
+      headers: op,
+    });
     expect(denied.status).toBe(403);
   });
 });
@@ -207,10 +336,17 @@ describe('REST: Express router and OpenAPI', () => {
       await closeServer(server);
       await agent.close();
     });
-    const s = await request(base, 'POST', '/v1/sessions?wait=true', { body: { input: 'go', sessionId: 'x1' } });
+    const s = await request(base, 'POST', '/v1/sessions?wait=true', {
+      body: { input: 'go', sessionId: 'x1' },
+    });
     expect(s.status).toBe(200);
-    expect((await request(base, 'GET', '/v1/sessions/x1')).body).toMatchObject({ id: 'x1', status: 'waiting' });
-    expect((await request(base, 'POST', '/v1/sessions/x1/commands', { body: { type: 'nope' } })).status).toBe(400);
+    expect((await request(base, 'GET', '/v1/sessions/x1')).body).toMatchObject({
+      id: 'x1',
+      status: 'waiting',
+    });
+    expect((await request(base, 'POST', '/v1/sessions/x1/commands', { body: { type: 'nope' } })).status).toBe(
+      400,
+    );
     expect((await request(base, 'GET', '/v1/sessions/none')).status).toBe(404);
     const doc = (await request(base, 'GET', '/v1/openapi.json')).body as { openapi: string };
     expect(doc.openapi).toBe('3.1.0');
@@ -224,8 +360,19 @@ describe('REST: Express router and OpenAPI', () => {
     const committed = JSON.parse(readFileSync(file, 'utf8')) as unknown;
     expect(committed).toEqual(JSON.parse(JSON.stringify(doc)));
     const paths = Object.keys(doc['paths'] as object);
-    expect(paths).toEqual(expect.arrayContaining(['/sessions', '/sessions/{id}', '/sessions/{id}/commands', '/sessions/{id}/events', '/sessions/{id}/stream', '/sessions/{id}/turns']));
-    const command = (doc['components'] as { schemas: Record<string, { oneOf?: unknown[] }> }).schemas['Command'];
+    expect(paths).toEqual(
+      expect.arrayContaining([
+        '/sessions',
+        '/sessions/{id}',
+        '/sessions/{id}/commands',
+        '/sessions/{id}/events',
+        '/sessions/{id}/stream',
+        '/sessions/{id}/turns',
+      ]),
+    );
+    const command = (doc['components'] as { schemas: Record<string, { oneOf?: unknown[] }> }).schemas[
+      'Command'
+    ];
     expect(command?.oneOf).toHaveLength(11);
   });
 });

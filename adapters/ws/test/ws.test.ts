@@ -1,8 +1,26 @@
 import http from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
-import { Agent, DreamAgentError, FunctionPlanner, MemoryStore, PlanDraftSchema, type AgentEvent, type RunResult } from 'dream-agent';
-import { AgentClient, AgentClientError, CLOSE_CODES, PROTOCOL, createWsServer, type AgentWsServer, type ServerMessage, type WsCommandRecord, type WsServerOptions } from '@dream-agent/ws';
+import {
+  Agent,
+  DreamAgentError,
+  FunctionPlanner,
+  MemoryStore,
+  PlanDraftSchema,
+  type AgentEvent,
+  type RunResult,
+} from 'dream-agent';
+import {
+  AgentClient,
+  AgentClientError,
+  CLOSE_CODES,
+  PROTOCOL,
+  createWsServer,
+  type AgentWsServer,
+  type ServerMessage,
+  type WsCommandRecord,
+  type WsServerOptions,
+} from '@dream-agent/ws';
 import { closeServer, journeyAgent, listen } from '../../../test/transports/helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
@@ -22,11 +40,15 @@ const auth: Pick<WsServerOptions, 'authenticate' | 'authorize'> = {
     return p;
   },
   authorize: (p, op) => {
-    if (op.kind === 'command' && op.command.type === 'approval.grant' && !p.roles.includes('approver')) throw new DreamAgentError('FORBIDDEN', 'approvers only');
+    if (op.kind === 'command' && op.command.type === 'approval.grant' && !p.roles.includes('approver'))
+      throw new DreamAgentError('FORBIDDEN', 'approvers only');
   },
 };
 
-async function serve(options: WsServerOptions = {}, agent: Agent = journeyAgent().agent): Promise<{ url: string; agent: Agent; ws: AgentWsServer; base: string }> {
+async function serve(
+  options: WsServerOptions = {},
+  agent: Agent = journeyAgent().agent,
+): Promise<{ url: string; agent: Agent; ws: AgentWsServer; base: string }> {
   const server = http.createServer((_, res) => res.writeHead(404).end());
   const ws = createWsServer(agent, { server, ...options });
   const base = await listen(server);
@@ -47,8 +69,12 @@ function raw(url: string, protocols: string[], options: WebSocket.ClientOptions 
     messages.push(JSON.parse(d.toString()) as ServerMessage);
     for (const w of waiters.splice(0)) w();
   });
-  const closed = new Promise<{ code: number; reason: string }>((resolve) => ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })));
-  const refused = new Promise<number>((resolve) => ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)));
+  const closed = new Promise<{ code: number; reason: string }>((resolve) =>
+    ws.on('close', (code, reason) => resolve({ code, reason: reason.toString() })),
+  );
+  const refused = new Promise<number>((resolve) =>
+    ws.on('unexpected-response', (_req, res) => resolve(res.statusCode ?? 0)),
+  );
   ws.on('error', () => undefined);
   async function next(pred: (m: ServerMessage) => boolean): Promise<ServerMessage> {
     for (;;) {
@@ -68,12 +94,21 @@ function client(url: string, token: string, wrap?: (ws: WebSocket) => void): Age
       wrap?.(this);
     }
   }
-  const c = new AgentClient({ url, token, WebSocket: wrap ? Recording : WebSocket, reconnect: { minDelayMs: 10, maxDelayMs: 50 } });
+  const c = new AgentClient({
+    url,
+    token,
+    WebSocket: wrap ? Recording : WebSocket,
+    reconnect: { minDelayMs: 10, maxDelayMs: 50 },
+  });
   cleanups.push(() => c.close());
   return c;
 }
 
-async function until(events: AsyncIterator<AgentEvent>, seen: AgentEvent[], type: AgentEvent['type']): Promise<void> {
+async function until(
+  events: AsyncIterator<AgentEvent>,
+  seen: AgentEvent[],
+  type: AgentEvent['type'],
+): Promise<void> {
   for (;;) {
     const n = await events.next();
     if (n.done) throw new Error(`stream ended before ${type}`);
@@ -98,15 +133,23 @@ describe('WebSocket: the human-in-the-loop journey with the typed client', () =>
     await until(it, seen, 'input.requested');
     const inputReq = seen.at(-1);
     if (inputReq?.type !== 'input.requested') throw new Error('expected input.requested');
-    await expect(operator.send('w1', { type: 'input.provide', requestId: inputReq.request.id, value: 'x' })).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    await expect(
+      operator.send('w1', { type: 'input.provide', requestId: inputReq.request.id, value: 'x' }),
+    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
     await operator.send('w1', { type: 'input.provide', requestId: inputReq.request.id, value: 'team@x.io' });
     await until(it, seen, 'approval.requested');
     const approval = seen.at(-1);
     if (approval?.type !== 'approval.requested') throw new Error('expected approval.requested');
-    const denied = await operator.send('w1', { type: 'approval.grant', requestId: approval.request.id }).catch((e: unknown) => e);
+    const denied = await operator
+      .send('w1', { type: 'approval.grant', requestId: approval.request.id })
+      .catch((e: unknown) => e);
     expect(denied).toBeInstanceOf(AgentClientError);
     expect((denied as AgentClientError).code).toBe('FORBIDDEN');
-    const done = (await approver.send('w1', { type: 'approval.grant', requestId: approval.request.id }, { wait: true })) as RunResult;
+    const done = (await approver.send(
+      'w1',
+      { type: 'approval.grant', requestId: approval.request.id },
+      { wait: true },
+    )) as RunResult;
     expect(done.status).toBe('completed');
     await until(it, seen, 'turn.completed');
     sub.close();
@@ -143,8 +186,18 @@ describe('WebSocket: the human-in-the-loop journey with the typed client', () =>
     expect(r.pending[0]?.kind).toBe('input');
     await until(it, seen, 'input.requested');
     sockets.at(-1)?.terminate();
-    const input = (await agent.send('rc', { type: 'input.provide', requestId: r.pending[0]?.id ?? '', value: 'team@x.io' }).result()).pending[0];
-    await agent.send('rc', { type: 'approval.grant', requestId: input?.id ?? '', actor: { id: 'a', roles: ['approver'] } }).result();
+    const input = (
+      await agent
+        .send('rc', { type: 'input.provide', requestId: r.pending[0]?.id ?? '', value: 'team@x.io' })
+        .result()
+    ).pending[0];
+    await agent
+      .send('rc', {
+        type: 'approval.grant',
+        requestId: input?.id ?? '',
+        actor: { id: 'a', roles: ['approver'] },
+      })
+      .result();
     await until(it, seen, 'turn.completed');
     expect(sockets.length).toBeGreaterThanOrEqual(3);
     expect(states).toContain('reconnecting');
@@ -205,13 +258,28 @@ describe('WebSocket: bad messages, limits and slow consumers', () => {
     await c.next((m) => m.type === 'error' && m.id === `b${bad.length - 1}`);
     const errors = c.messages.filter((m) => m.type === 'error');
     expect(errors).toHaveLength(bad.length);
-    expect(new Set(errors.map((e) => (e.type === 'error' ? e.error.code : '')))).toEqual(new Set(['INVALID_INPUT']));
+    expect(new Set(errors.map((e) => (e.type === 'error' ? e.error.code : '')))).toEqual(
+      new Set(['INVALID_INPUT']),
+    );
     c.ws.send(JSON.stringify({ type: 'subscribe', id: 'nf', sessionId: 'nobody' }));
-    expect(await c.next((m) => m.type === 'error' && m.id === 'nf')).toMatchObject({ error: { code: 'SESSION_NOT_FOUND' } });
-    c.ws.send(JSON.stringify({ type: 'command', id: 'st', sessionId: 'b1', command: { type: 'plan.edit', baseVersion: 5, edits: [{ op: 'remove', todoId: 'send' }] } }));
-    expect(await c.next((m) => m.type === 'error' && m.id === 'st')).toMatchObject({ error: { code: 'STALE_VERSION' } });
+    expect(await c.next((m) => m.type === 'error' && m.id === 'nf')).toMatchObject({
+      error: { code: 'SESSION_NOT_FOUND' },
+    });
+    c.ws.send(
+      JSON.stringify({
+        type: 'command',
+        id: 'st',
+        sessionId: 'b1',
+        command: { type: 'plan.edit', baseVersion: 5, edits: [{ op: 'remove', todoId: 'send' }] },
+      }),
+    );
+    expect(await c.next((m) => m.type === 'error' && m.id === 'st')).toMatchObject({
+      error: { code: 'STALE_VERSION' },
+    });
     c.ws.send(JSON.stringify({ type: 'get', id: 'g', sessionId: 'b1' }));
-    expect(await c.next((m) => m.type === 'result' && m.id === 'g')).toMatchObject({ result: { id: 'b1', status: 'waiting' } });
+    expect(await c.next((m) => m.type === 'result' && m.id === 'g')).toMatchObject({
+      result: { id: 'b1', status: 'waiting' },
+    });
     const after = await agent.getSession('b1');
     expect([after.version, after.lastSeq]).toEqual([before.version, before.lastSeq]);
   });
@@ -222,7 +290,13 @@ describe('WebSocket: bad messages, limits and slow consumers', () => {
     const before = await agent.getSession('o1');
     const c = raw(url, [PROTOCOL, 'bearer.op']);
     await c.next((m) => m.type === 'welcome');
-    c.ws.send(JSON.stringify({ type: 'command', sessionId: 'o1', command: { type: 'cancel', reason: 'x'.repeat(5000) } }));
+    c.ws.send(
+      JSON.stringify({
+        type: 'command',
+        sessionId: 'o1',
+        command: { type: 'cancel', reason: 'x'.repeat(5000) },
+      }),
+    );
     expect((await c.closed).code).toBe(CLOSE_CODES.MESSAGE_TOO_BIG);
     expect((await agent.getSession('o1')).version).toBe(before.version);
   });
@@ -241,7 +315,9 @@ describe('WebSocket: bad messages, limits and slow consumers', () => {
     const chunk = 'x'.repeat(64 * 1024);
     const agent = new Agent({
       store: new MemoryStore(),
-      planner: new FunctionPlanner(() => PlanDraftSchema.parse({ todos: [{ id: 'big', title: 'Big', domain: 'work' }] })),
+      planner: new FunctionPlanner(() =>
+        PlanDraftSchema.parse({ todos: [{ id: 'big', title: 'Big', domain: 'work' }] }),
+      ),
       executors: {
         work: {
           async execute(_todo, _input, ctx) {
@@ -253,7 +329,10 @@ describe('WebSocket: bad messages, limits and slow consumers', () => {
     });
     const maxBufferedBytes = 256 * 1024;
     const drops: string[] = [];
-    const { url, ws } = await serve({ ...auth, maxBufferedBytes, onDisconnect: (d) => drops.push(d.reason) }, agent);
+    const { url, ws } = await serve(
+      { ...auth, maxBufferedBytes, onDisconnect: (d) => drops.push(d.reason) },
+      agent,
+    );
     expect((await agent.run('go', { sessionId: 'slow' }).result()).status).toBe('completed');
     const c = raw(url, [PROTOCOL, 'bearer.op']);
     await c.next((m) => m.type === 'welcome');

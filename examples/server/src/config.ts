@@ -32,6 +32,8 @@ export interface ServerConfig {
   /** An OpenAI-compatible endpoint for the LLM layers (when the lead wires them). */
   llmBaseUrl: string | undefined;
   llmApiKey: string | undefined;
+  /** Express `trust proxy` (behind a load balancer: the number of proxy hops, e.g. 1). */
+  trustProxy: number;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -79,6 +81,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     nodeId: env['NODE_ID'] || undefined,
     llmBaseUrl: env['OPENAI_BASE_URL'] || undefined,
     llmApiKey: env['OPENAI_API_KEY'] || env['ANTHROPIC_API_KEY'] || undefined,
+    trustProxy: int(env, 'TRUST_PROXY', 0),
     ...overrides,
   };
 }

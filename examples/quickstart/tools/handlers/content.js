@@ -4,7 +4,7 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 
 function outDir(ctx) {
-  return resolve(process.env.DREAM_AGENT_OUTPUT ?? 'output', ctx.sessionId);
+  return resolve(process.env.DREAM_AGENT_OUTPUT ?? 'output', ctx.sessionId, ctx.turnId);
 }
 
 const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: 2 }) : String(n ?? '—'));

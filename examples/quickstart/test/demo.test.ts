@@ -1,0 +1,106 @@
+import { spawn } from 'node:child_process';
+import { mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { AgentEvent } from 'dream-agent';
+
+const root = fileURLToPath(new URL('../../..', import.meta.url));
+let out: string;
+
+beforeAll(async () => {
+  out = await mkdtemp(join(tmpdir(), 'dream-demo-'));
+});
+afterAll(async () => {
+  await rm(out, { recursive: true, force: true });
+});
+
+/** Runs the demo as a user would (`tsx examples/quickstart/src/main.ts …`), feeding stdin line by line. */
+function runDemo(args: string[], stdinLines: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'examples/quickstart/src/main.ts', ...args], {
+      cwd: root,
+      env: { ...process.env, DREAM_AGENT_OUTPUT: out, NO_COLOR: '1' },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    for (const line of stdinLines) child.stdin.write(`${line}\n`);
+    child.stdin.end();
+    const timer = setTimeout(() => child.kill('SIGKILL'), 90_000);
+    child.on('error', reject);
+    child.on('close', (code) => {
+      clearTimeout(timer);
+      resolve({ code, stdout, stderr });
+    });
+  });
+}
+
+async function files(dir: string): Promise<string[]> {
+  const entries = await readdir(dir, { recursive: true, withFileTypes: true });
+  return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
+}
+
+describe('the quick-start demo', () => {
+  it('runs unattended (--yes): understanding, plan review, approval, input request, live progress, answer, follow-up', async () => {
+    const { code, stdout, stderr } = await runDemo(['--yes', '--json']);
+    expect(stderr).toBe('');
+    expect(code).toBe(0);
+    const events = stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as AgentEvent);
+    const types = events.map((e) => e.type);
+    for (const t of ['intent.detected', 'plan.review.requested', 'plan.approved', 'todo.progress', 'approval.requested', 'approval.resolved', 'input.requested', 'input.received', 'response.completed']) {
+      expect(types, t).toContain(t);
+    }
+    expect(types.filter((t) => t === 'turn.completed')).toHaveLength(2);
+    const intents = events.filter((e): e is Extract<AgentEvent, { type: 'intent.detected' }> => e.type === 'intent.detected');
+    expect(intents[0]?.intent.name).toBe('sales.report');
+    // the follow-up reuses the previous turn's period and changes only the region
+    expect(intents[1]?.intent.slots['region']).toBe('EMEA');
+    expect(intents[1]?.intent.slots['period']).toEqual(intents[0]?.intent.slots['period']);
+    const written = await files(out);
+    const reports = written.filter((f) => f.endsWith('report.md'));
+    const charts = written.filter((f) => f.endsWith('chart.svg'));
+    const mails = written.filter((f) => f.endsWith('.eml'));
+    expect(reports).toHaveLength(2);
+    expect(charts).toHaveLength(2);
+    expect(mails).toHaveLength(2);
+    const report = await readFile(reports[0] ?? '', 'utf8');
+    expect(report).toMatch(/^# Sales report, /);
+    expect(report).toContain('| North America |');
+    expect(await readFile(charts[0] ?? '', 'utf8')).toMatch(/^<svg [^>]*>.*<rect /s);
+    const mail = await readFile(mails[0] ?? '', 'utf8');
+    expect(mail).toContain('To: team@example.com');
+    expect(mail).toContain('Attachment: ');
+    const answer = events.find((e) => e.type === 'response.completed');
+    expect(answer && 'text' in answer ? answer.text : '').toContain('report.md');
+  });
+
+  it('the interactive path: a refused edit, a removal, approval, and quitting at the follow-up prompt', async () => {
+    await rm(out, { recursive: true, force: true });
+    const { code, stdout } = await runDemo([], ['remove fetch', 'r email', 'a', '']);
+    expect(code).toBe(0);
+    expect(stdout).toMatch(/refused: .*depends on removed/);
+    expect(stdout).toContain('plan updated to v2 by you');
+    expect(stdout).toContain('✓ report');
+    expect(stdout).not.toContain('▶ email');
+    expect(stdout).toContain('turn completed');
+    const written = await files(out);
+    expect(written.filter((f) => f.endsWith('.eml'))).toHaveLength(0);
+    expect(written.filter((f) => f.endsWith('report.md'))).toHaveLength(1);
+  });
+
+  it('a vague request goes through the clarification loop', async () => {
+    const { code, stdout } = await runDemo(['--yes', 'do the numbers thing']);
+    expect(code).toBe(0);
+    expect(stdout).toContain('understood: unknown');
+    expect(stdout).toContain('Do you want me to analyse sales for a period?');
+    expect(stdout).toMatch(/understood: sales\.report/);
+    expect(stdout).toContain('turn completed');
+  });
+});

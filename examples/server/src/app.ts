@@ -1,0 +1,369 @@
+/**
+ * The example server: Express + the REST/SSE router + the WebSocket transport over one agent, with
+ * JWT/API-key auth and roles, an audit log, security headers, CORS allow-list, body and rate limits,
+ * structured logs, Prometheus metrics, health/readiness, graceful shutdown, and the web UI.
+ */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import express, { type NextFunction, type Request, type Response } from 'express';
+import helmet from 'helmet';
+import { rateLimit } from 'express-rate-limit';
+import { pino, type Logger as PinoLogger } from 'pino';
+import { build } from 'esbuild';
+import { DreamAgentError, isDreamAgentError, type Agent, type Logger } from 'dream-agent';
+import { buildOpenApiDocument, createRouter, errorResponse, tokenOf, type CommandRecord, type Operation, type Principal } from '@dream-agent/http';
+import { createWsServer, type AgentWsServer, type WsCommandRecord } from '@dream-agent/ws';
+import { createAgent } from './agent.js';
+import { AuditLog } from './audit.js';
+import { Auth, ROLES } from './auth.js';
+import type { ServerConfig } from './config.js';
+import { createMetrics, type Metrics } from './metrics.js';
+
+/** A started server. */
+export interface RunningServer {
+  /** `http://host:port`. */
+  url: string;
+  http: http.Server;
+  agent: Agent;
+  auth: Auth;
+  audit: AuditLog;
+  ws: AgentWsServer;
+  metrics: Metrics;
+  storeName: string;
+  /** Graceful shutdown: not ready → stop accepting → close sockets (1001) → drain runs → close ports. */
+  close(): Promise<void>;
+}
+
+function asLogger(log: PinoLogger): Logger {
+  return {
+    debug: (o, m) => log.debug(o, m),
+    info: (o, m) => log.info(o, m),
+    warn: (o, m) => log.warn(o, m),
+    error: (o, m) => log.error(o, m),
+  };
+}
+
+function sendError(res: Response, e: unknown): void {
+  const { status, body } = errorResponse(e);
+  res.status(status).json(body);
+}
+
+/** Route label for metrics, without ids (bounded cardinality). */
+function routeLabel(req: Request): string {
+  const p = req.path;
+  if (p.startsWith('/api/sessions/')) return `/api/sessions/:id${p.split('/').length > 4 ? `/${p.split('/')[4] ?? ''}` : ''}`;
+  if (p.startsWith('/api/admin/keys/')) return '/api/admin/keys/:id';
+  if (p.startsWith('/api') || p.startsWith('/auth') || ['/healthz', '/readyz', '/metrics', '/'].includes(p)) return p.slice(0, 40);
+  return 'static';
+}
+
+async function clientBundle(): Promise<string> {
+  let entry: string;
+  try {
+    entry = fileURLToPath(import.meta.resolve('@dream-agent/ws/client'));
+  } catch {
+    entry = fileURLToPath(new URL('../../../adapters/ws/src/client.ts', import.meta.url));
+  }
+  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, minify: false, logLevel: 'silent' });
+  return out.outputFiles[0]?.text ?? '';
+}
+
+/**
+ * Builds and starts the server.
+ *
+ * @param config - the configuration (see config.ts)
+ * @param options - a logger to use instead of a new pino instance
+ * @returns the running server
+ */
+export async function startServer(config: ServerConfig, options: { log?: PinoLogger } = {}): Promise<RunningServer> {
+  const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
+  const logger = asLogger(log);
+  const { agent, storeName, closePorts } = await createAgent(config, logger);
+  const auth = new Auth({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const audit = new AuditLog(asLogger(log.child({ component: 'audit' })));
+  const transports: { ws?: AgentWsServer } = {};
+  const metrics = createMetrics(() => transports.ws);
+  let ready = false;
+  let stopping = false;
+  const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
+  const clientJs = await clientBundle();
+
+  // ---- hooks shared by both transports
+  const authenticate = (transport: 'http' | 'ws') => async (c: { token: string | undefined }): Promise<Principal> => {
+    try {
+      return await auth.authenticate(c.token);
+    } catch (e) {
+      metrics.authFailures.inc({ transport, reason: isDreamAgentError(e) ? e.message.slice(0, 40) : 'error' });
+      throw e;
+    }
+  };
+  const authorize = (transport: 'http' | 'ws') => (principal: Principal, op: Operation): void => {
+    try {
+      auth.authorize(principal, op);
+    } catch (e) {
+      if (op.kind === 'command' || op.kind === 'start' || op.kind === 'resume') {
+        audit.record({
+          actor: principal.id,
+          roles: [...principal.roles],
+          transport,
+          sessionId: op.kind === 'start' ? (op.sessionId ?? null) : op.sessionId,
+          action: op.kind === 'command' ? op.command.type : op.kind === 'start' ? 'turn.start' : 'resume',
+          commandId: op.kind === 'command' ? (op.command.commandId ?? null) : null,
+          outcome: 'forbidden',
+          error: 'FORBIDDEN',
+        });
+      }
+      throw e;
+    }
+  };
+  const onCommand = (r: CommandRecord | WsCommandRecord): void => {
+    metrics.commands.inc({ transport: r.transport, type: r.type, outcome: r.outcome });
+    audit.record({
+      actor: r.principal.id,
+      roles: [...r.principal.roles],
+      transport: r.transport,
+      sessionId: r.sessionId ?? null,
+      action: r.type,
+      commandId: r.commandId ?? null,
+      outcome: r.outcome,
+      error: r.error?.code ?? null,
+    });
+  };
+
+  // ---- the app
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('trust proxy', config.trustProxy);
+  app.use((req, res, next) => {
+    const start = process.hrtime.bigint();
+    res.on('finish', () => {
+      const route = routeLabel(req);
+      const secs = Number(process.hrtime.bigint() - start) / 1e9;
+      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
+      metrics.httpDuration.observe({ method: req.method, route }, secs);
+      if (route !== 'static') log.info({ method: req.method, url: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(secs * 1000), ip: req.ip }, 'request');
+    });
+    next();
+  });
+  app.use(
+    helmet({
+      contentSecurityPolicy: {
+        useDefaults: true,
+        directives: { 'default-src': ["'self'"], 'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'", 'ws:', 'wss:'], 'upgrade-insecure-requests': null },
+      },
+      crossOriginEmbedderPolicy: false,
+    }),
+  );
+  // CORS: an explicit allow-list; other origins get no CORS headers (browsers then block the response).
+  app.use((req, res, next) => {
+    const origin = req.headers.origin;
+    if (typeof origin === 'string' && config.allowedOrigins.includes(origin)) {
+      res.setHeader('access-control-allow-origin', origin);
+      res.setHeader('vary', 'Origin');
+      res.setHeader('access-control-allow-headers', 'authorization, content-type, x-api-key, last-event-id');
+      res.setHeader('access-control-allow-methods', 'GET, POST, DELETE');
+      res.setHeader('access-control-max-age', '600');
+    }
+    if (req.method === 'OPTIONS') {
+      res.status(204).end();
+      return;
+    }
+    next();
+  });
+
+  app.get('/healthz', (_req, res) => {
+    res.json({ status: 'ok' });
+  });
+  app.get('/readyz', (_req, res) => {
+    if (!ready || stopping) {
+      res.status(503).json({ status: stopping ? 'stopping' : 'starting' });
+      return;
+    }
+    agent.listSessions({ limit: 1 }).then(
+      () => res.json({ status: 'ready', store: storeName }),
+      (e: unknown) => res.status(503).json({ status: 'store unavailable', error: e instanceof Error ? e.message : String(e) }),
+    );
+  });
+  app.get('/metrics', (_req, res) => {
+    metrics.registry.metrics().then(
+      (text) => res.type(metrics.registry.contentType).send(text),
+      (e: unknown) => sendError(res, e),
+    );
+  });
+
+  const limiter = rateLimit({
+    windowMs: 60_000,
+    limit: config.rateLimitPerMinute,
+    standardHeaders: 'draft-8',
+    legacyHeaders: false,
+    handler: (_req, res) => sendError(res, new DreamAgentError('RATE_LIMITED', 'too many requests; slow down')),
+  });
+  app.use(['/api', '/auth'], limiter);
+
+  const json = express.json({ limit: config.maxBodyBytes, strict: true });
+  const jsonErrors = (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
+    if (!err) return next();
+    const type = (err as { type?: string }).type;
+    if (type === 'entity.too.large') sendError(res, new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${config.maxBodyBytes} bytes`));
+    else sendError(res, new DreamAgentError('INVALID_INPUT', 'the body is not valid JSON'));
+  };
+
+  if (config.devAuth) {
+    log.warn({}, 'DEV_AUTH is on: POST /auth/dev-token mints tokens for any role — never enable it in production');
+    app.post('/auth/dev-token', json, jsonErrors, (req: Request, res: Response) => {
+      const body = (req.body ?? {}) as { user?: unknown; roles?: unknown };
+      const user = typeof body.user === 'string' && /^[A-Za-z0-9_.@-]{1,64}$/.test(body.user) ? body.user : undefined;
+      const roles = Array.isArray(body.roles) && body.roles.length <= 8 && body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r)) ? (body.roles as string[]) : undefined;
+      if (!user || !roles) {
+        sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { user, roles: string[] }', { details: { knownRoles: [...ROLES] } }));
+        return;
+      }
+      auth.sign(user, roles).then(
+        (token) => res.json({ token, user, roles }),
+        (e: unknown) => sendError(res, e),
+      );
+    });
+  }
+
+  // ---- authenticated admin endpoints (keys, audit) and "who am I"
+  const principalOf = async (req: Request): Promise<Principal> => authenticate('http')({ token: tokenOf(req) });
+  const admin = (fn: (req: Request, res: Response, p: Principal) => void) => (req: Request, res: Response) => {
+    principalOf(req).then(
+      (p) => {
+        if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
+        fn(req, res, p);
+      },
+      (e: unknown) => {
+        throw e;
+      },
+    ).catch((e: unknown) => sendError(res, e));
+  };
+  app.get('/api/me', (req, res) => {
+    principalOf(req).then(
+      (p) => res.json({ id: p.id, roles: p.roles }),
+      (e: unknown) => sendError(res, e),
+    );
+  });
+  app.get('/api/admin/keys', admin((_req, res) => {
+    res.json({ keys: auth.listApiKeys().map(({ hash: _hash, ...k }) => k) });
+  }));
+  app.post('/api/admin/keys', json, jsonErrors, admin((req, res, p) => {
+    const body = (req.body ?? {}) as { name?: unknown; roles?: unknown };
+    const okRoles = Array.isArray(body.roles) && body.roles.length > 0 && body.roles.length <= 8 && body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r));
+    if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(body.name) || !okRoles) {
+      sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { name, roles: string[] }'));
+      return;
+    }
+    const { key, record } = auth.createApiKey(body.name, body.roles as string[], p.id);
+    audit.record({ actor: p.id, roles: [...p.roles], transport: 'http', sessionId: null, action: 'apikey.create', commandId: record.id, outcome: 'accepted', error: null });
+    const { hash: _hash, ...shown } = record;
+    res.status(201).json({ key, record: shown });
+  }));
+  app.delete('/api/admin/keys/:id', admin((req, res, p) => {
+    const id = String(req.params['id']);
+    if (!auth.revokeApiKey(id)) {
+      res.status(404).json({ error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} } });
+      return;
+    }
+    audit.record({ actor: p.id, roles: [...p.roles], transport: 'http', sessionId: null, action: 'apikey.revoke', commandId: id, outcome: 'accepted', error: null });
+    res.json({ revoked: id });
+  }));
+  app.get('/api/audit', admin((req, res) => {
+    const sessionId = typeof req.query['sessionId'] === 'string' ? req.query['sessionId'] : undefined;
+    res.json({ entries: audit.list(sessionId ? { sessionId } : {}) });
+  }));
+
+  // ---- the REST API
+  app.use(
+    '/api',
+    createRouter(agent, {
+      authenticate: authenticate('http'),
+      authorize: authorize('http'),
+      onCommand,
+      maxBodyBytes: config.maxBodyBytes,
+      openapi: buildOpenApiDocument({ serverUrl: '/api', title: 'dream-agent example server' }),
+      logger,
+    }),
+  );
+  app.use('/api', (req, res) => {
+    res.status(404).json({ error: { code: 'ROUTE_NOT_FOUND', message: `no route for ${req.method} ${req.path.slice(0, 200)}`, details: {} } });
+  });
+
+  // ---- the web UI
+  app.get('/vendor/client.js', (_req, res) => {
+    res.type('text/javascript').setHeader('cache-control', 'no-cache');
+    res.send(clientJs);
+  });
+  app.get('/config.json', (_req, res) => {
+    res.json({ devAuth: config.devAuth, roles: ROLES, wsPath: '/ws' });
+  });
+  app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
+  app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    if (!isDreamAgentError(err)) log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error');
+    sendError(res, err);
+  });
+
+  // ---- the HTTP server and the WebSocket transport
+  const server = http.createServer(app);
+  server.headersTimeout = 30_000;
+  server.requestTimeout = 0; // SSE streams are long-lived; idle sockets are still reaped by keepAliveTimeout
+  const ws = createWsServer(agent, {
+    server,
+    path: '/ws',
+    authenticate: authenticate('ws'),
+    authorize: authorize('ws'),
+    allowedOrigins: (origin, req) => {
+      if (config.allowedOrigins.includes(origin)) return true;
+      try {
+        return new URL(origin).host === req.headers.host;
+      } catch {
+        return false;
+      }
+    },
+    maxPayloadBytes: config.maxBodyBytes,
+    maxBufferedBytes: config.wsMaxBufferedBytes,
+    heartbeatMs: config.wsHeartbeatMs,
+    onCommand,
+    onDisconnect: (d) => {
+      if (d.reason !== 'closed') log.warn({ principal: d.principal.id, reason: d.reason, code: d.code }, 'ws: connection dropped');
+    },
+    logger,
+  });
+  transports.ws = ws;
+  await new Promise<void>((resolve) => server.listen(config.port, config.host, resolve));
+  const addr = server.address() as AddressInfo;
+  const url = `http://${addr.address}:${addr.port}`;
+  const claimed = await agent.recover().catch(() => []);
+  ready = true;
+  log.info({ url, store: storeName, recovered: claimed.length, devAuth: config.devAuth }, 'dream-agent example server listening');
+
+  let closing: Promise<void> | undefined;
+  return {
+    url,
+    http: server,
+    agent,
+    auth,
+    audit,
+    ws,
+    metrics,
+    storeName,
+    close() {
+      closing ??= (async () => {
+        stopping = true;
+        log.info({}, 'shutting down: draining runs');
+        const serverClosed = new Promise<void>((resolve) => server.close(() => resolve()));
+        server.closeIdleConnections();
+        await ws.close();
+        const drained = agent.close({ drain: true });
+        const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
+        if ((await Promise.race([drained.then(() => 'ok' as const), timeout])) === 'timeout') log.warn({}, 'drain timed out; leases expire and another node recovers the sessions');
+        server.closeAllConnections();
+        await serverClosed;
+        await closePorts().catch(() => undefined);
+        log.info({}, 'stopped');
+      })();
+      return closing;
+    },
+  };
+}
