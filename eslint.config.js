@@ -1,10 +1,18 @@
 // @ts-check
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   {
-    ignores: ['**/node_modules/**', '**/dist/**', 'docs/api/**', 'coverage/**', 'examples/*/output/**', 'examples/*/public/**'],
+    ignores: [
+      '**/node_modules/**',
+      '**/dist/**',
+      'docs/api/**',
+      'coverage/**',
+      'examples/*/output/**',
+      'examples/*/public/**',
+    ],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,
@@ -15,7 +23,7 @@ export default tseslint.config(
     },
     rules: {
       '@typescript-eslint/no-floating-promises': 'error',
-      '@typescript-eslint/switch-exhaustiveness-check': 'error',
+      '@typescript-eslint/switch-exhaustiveness-check': ['error', { considerDefaultExhaustiveForUnions: true }],
       '@typescript-eslint/no-explicit-any': 'error',
       '@typescript-eslint/consistent-type-imports': 'error',
       '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
@@ -30,11 +38,23 @@ export default tseslint.config(
     },
   },
   {
+    files: ['**/*.js', '**/*.mjs'],
+    languageOptions: { globals: { ...globals.node } },
+  },
+  {
+    files: ['examples/*/public/**/*.js'],
+    languageOptions: { globals: { ...globals.browser } },
+  },
+  {
     files: ['src/**/*.ts'],
     rules: {
       'no-restricted-imports': [
         'error',
-        { patterns: [{ group: ['@dream-agent/*', '**/adapters/**'], message: 'The core never imports an adapter.' }] },
+        {
+          patterns: [
+            { group: ['@dream-agent/*', '**/adapters/**'], message: 'The core never imports an adapter.' },
+          ],
+        },
       ],
     },
   },

@@ -5,7 +5,14 @@
  *   npx tsx bench/core.ts            # full
  *   BENCH_QUICK=1 npx tsx bench/core.ts
  */
-import { Agent, FunctionPlanner, MemoryStore, type Commit, type Executor, type TodoInput } from '../src/index.js';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  type Commit,
+  type Executor,
+  type TodoInput,
+} from '../src/index.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 const noop: Executor = { execute: async (t) => ({ output: t.id }) };
@@ -24,15 +31,30 @@ function chain(n: number): TodoInput[] {
 function fan(n: number): TodoInput[] {
   return [
     { id: 'root', title: 'root', domain: 'work', input: {}, dependsOn: [], idempotent: true },
-    ...Array.from({ length: n }, (_, i) => ({ id: `f${i}`, title: `leaf ${i}`, domain: 'work', input: {}, dependsOn: ['root'], idempotent: true })),
+    ...Array.from({ length: n }, (_, i) => ({
+      id: `f${i}`,
+      title: `leaf ${i}`,
+      domain: 'work',
+      input: {},
+      dependsOn: ['root'],
+      idempotent: true,
+    })),
   ];
 }
 
-async function timeRun(todos: TodoInput[], concurrency: number, reps: number): Promise<{ usPerTodo: number; events: number }> {
+async function timeRun(
+  todos: TodoInput[],
+  concurrency: number,
+  reps: number,
+): Promise<{ usPerTodo: number; events: number }> {
   let best = Infinity;
   let events = 0;
   for (let r = 0; r < reps; r += 1) {
-    const agent = new Agent({ planner: new FunctionPlanner(() => ({ todos })), executors: { work: noop }, concurrency });
+    const agent = new Agent({
+      planner: new FunctionPlanner(() => ({ todos })),
+      executors: { work: noop },
+      concurrency,
+    });
     const t0 = process.hrtime.bigint();
     const run = agent.run('go');
     let n = 0;
@@ -51,7 +73,9 @@ async function langgraphChain(n: number, withSaver: boolean, reps: number): Prom
   try {
     const lg = await import('@langchain/langgraph');
     const { StateGraph, Annotation, MemorySaver, START, END } = lg;
-    const State = Annotation.Root({ count: Annotation<number>({ reducer: (_a: number, b: number) => b, default: () => 0 }) });
+    const State = Annotation.Root({
+      count: Annotation<number>({ reducer: (_a: number, b: number) => b, default: () => 0 }),
+    });
     // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the builder's node-name generics explode on dynamic names
     let g: any = new StateGraph(State);
     for (let i = 0; i < n; i += 1) g = g.addNode(`n${i}`, (s: { count: number }) => ({ count: s.count + 1 }));
@@ -62,7 +86,10 @@ async function langgraphChain(n: number, withSaver: boolean, reps: number): Prom
     let best = Infinity;
     for (let r = 0; r < reps; r += 1) {
       const t0 = process.hrtime.bigint();
-      const stream = await app.stream({ count: 0 }, { recursionLimit: n + 10, streamMode: 'updates', configurable: { thread_id: `t${r}` } });
+      const stream = await app.stream(
+        { count: 0 },
+        { recursionLimit: n + 10, streamMode: 'updates', configurable: { thread_id: `t${r}` } },
+      );
       for await (const _ of stream) {
         /* consume */
       }
@@ -77,20 +104,27 @@ async function langgraphChain(n: number, withSaver: boolean, reps: number): Prom
 
 async function interruptResume(reps: number): Promise<{ p50us: number; p99us: number }> {
   const agent = new Agent({
-    planner: new FunctionPlanner(() => ({ todos: [{ id: 'gate', title: 'gated', domain: 'work', input: {}, dependsOn: [], approval: true }] })),
+    planner: new FunctionPlanner(() => ({
+      todos: [{ id: 'gate', title: 'gated', domain: 'work', input: {}, dependsOn: [], approval: true }],
+    })),
     executors: { work: noop },
   });
   const samples: number[] = [];
   for (let i = 0; i < reps; i += 1) {
     const r = await agent.run('go', { sessionId: `ir-${i}` }).result();
     const t0 = process.hrtime.bigint();
-    const done = await agent.send(`ir-${i}`, { type: 'approval.grant', requestId: r.pending[0]?.id ?? '' }).result();
+    const done = await agent
+      .send(`ir-${i}`, { type: 'approval.grant', requestId: r.pending[0]?.id ?? '' })
+      .result();
     samples.push(Number(process.hrtime.bigint() - t0) / 1e3);
     if (done.status !== 'completed') throw new Error('resume did not complete');
   }
   samples.sort((a, b) => a - b);
   await agent.close();
-  return { p50us: Math.round(samples[Math.floor(samples.length / 2)] ?? 0), p99us: Math.round(samples[Math.floor(samples.length * 0.99)] ?? 0) };
+  return {
+    p50us: Math.round(samples[Math.floor(samples.length / 2)] ?? 0),
+    p99us: Math.round(samples[Math.floor(samples.length * 0.99)] ?? 0),
+  };
 }
 
 async function waitingSessions(n: number): Promise<Record<string, number>> {
@@ -98,7 +132,9 @@ async function waitingSessions(n: number): Promise<Record<string, number>> {
   const store = new MemoryStore();
   const agent = new Agent({
     store,
-    planner: new FunctionPlanner(() => ({ todos: [{ id: 'gate', title: 'gated', domain: 'work', input: {}, dependsOn: [], approval: true }] })),
+    planner: new FunctionPlanner(() => ({
+      todos: [{ id: 'gate', title: 'gated', domain: 'work', input: {}, dependsOn: [], approval: true }],
+    })),
     executors: { work: noop },
   });
   gc?.();
@@ -139,7 +175,8 @@ async function bytesPerCycle(n: number): Promise<Record<string, number>> {
       if (prop === 'commit') {
         return (c: Commit) => {
           // Index commits by the todo they complete, so "cycle k" means the commit that finished todo k.
-          if (c.events.some((e) => e.type === 'todo.completed')) sizes.push(Buffer.byteLength(JSON.stringify(c)));
+          if (c.events.some((e) => e.type === 'todo.completed'))
+            sizes.push(Buffer.byteLength(JSON.stringify(c)));
           return target.commit(c);
         };
       }
@@ -150,19 +187,30 @@ async function bytesPerCycle(n: number): Promise<Record<string, number>> {
   // Each todo appends ~1 KB to its output, as in the peers' measurement.
   const payload = 'x'.repeat(1024);
   const exec: Executor = { execute: async (t) => ({ output: { id: t.id, payload } }) };
-  const agent = new Agent({ store, planner: new FunctionPlanner(() => ({ todos: chain(n) })), executors: { work: exec } });
+  const agent = new Agent({
+    store,
+    planner: new FunctionPlanner(() => ({ todos: chain(n) })),
+    executors: { work: exec },
+  });
   const r = await agent.run('go').result();
   if (r.status !== 'completed') throw new Error('bytes run failed');
   await agent.close();
   const at = (k: number): number => sizes[k - 1] ?? -1;
-  return { cycle10: at(10), cycle100: at(100), cycle500: at(Math.min(500, n)), cycles: sizes.length, ratio500to10: Math.round((at(Math.min(500, n)) / at(10)) * 100) / 100 };
+  return {
+    cycle10: at(10),
+    cycle100: at(100),
+    cycle500: at(Math.min(500, n)),
+    cycles: sizes.length,
+    ratio500to10: Math.round((at(Math.min(500, n)) / at(10)) * 100) / 100,
+  };
 }
 
 async function main(): Promise<void> {
   const reps = quick ? 1 : 3;
   const out: Record<string, unknown> = { bench: 'core', node: process.version, quick };
   const overhead: Record<string, unknown> = {};
-  for (const n of quick ? [10, 100] : [10, 100, 1000]) overhead[`chain${n}`] = await timeRun(chain(n), 1, reps);
+  for (const n of quick ? [10, 100] : [10, 100, 1000])
+    overhead[`chain${n}`] = await timeRun(chain(n), 1, reps);
   for (const n of [10, 100]) overhead[`fanout${n}_c1`] = await timeRun(fan(n), 1, reps);
   for (const n of [10, 100]) overhead[`fanout${n}_c8`] = await timeRun(fan(n), 8, reps);
   out['perTodoOverhead'] = overhead;

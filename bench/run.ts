@@ -7,13 +7,18 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const benches = ['core.ts', 'tools.ts', 'clinc150.ts', 'postgres.ts', 'transports.ts'].filter((b) => existsSync(here(`./${b}`)));
+const benches = ['core.ts', 'tools.ts', 'clinc150.ts', 'postgres.ts', 'transports.ts'].filter((b) =>
+  existsSync(here(`./${b}`)),
+);
 const only = process.argv.slice(2);
 let failed = 0;
 for (const b of benches) {
   if (only.length > 0 && !only.some((o) => b.startsWith(o))) continue;
   process.stderr.write(`\n# bench/${b}\n`);
-  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', here(`./${b}`)], { stdio: 'inherit', env: process.env });
+  const r = spawnSync(process.execPath, ['--expose-gc', '--import', 'tsx', here(`./${b}`)], {
+    stdio: 'inherit',
+    env: process.env,
+  });
   if (r.status !== 0) failed += 1;
 }
 process.exit(failed > 0 ? 1 : 0);

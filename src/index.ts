@@ -11,14 +11,28 @@
 export { Agent } from './agent/agent.js';
 export type { RunOptions, EventsOptions, SessionSummary } from './agent/agent.js';
 export { Run } from './agent/run.js';
-export type { AgentOptions, HitlOptions, LimitOptions, ApprovalPolicy, ApprovalDecision, ApprovalContext, TurnMemory } from './agent/options.js';
+export type {
+  AgentOptions,
+  HitlOptions,
+  LimitOptions,
+  ApprovalPolicy,
+  ApprovalDecision,
+  ApprovalContext,
+  TurnMemory,
+} from './agent/options.js';
 export { parseCommand, validateCommand, validateAgainstSchema, lockedTodos } from './agent/commands.js';
 export type { CommandView } from './agent/commands.js';
 export { idempotencyKey, requestIds } from './agent/ids.js';
 export { PassthroughCognitive, FunctionPlanner, TemplateResponder } from './agent/defaults.js';
 
 // Errors
-export { DreamAgentError, ERROR_CODES, isDreamAgentError, serializeError, deserializeError } from './errors/index.js';
+export {
+  DreamAgentError,
+  ERROR_CODES,
+  isDreamAgentError,
+  serializeError,
+  deserializeError,
+} from './errors/index.js';
 export type { ErrorCode, SerializedError, DreamAgentErrorOptions } from './errors/index.js';
 
 // Domain model
@@ -36,11 +50,27 @@ export {
   PlanEditSchema,
   isOutputRef,
 } from './model/plan.js';
-export type { Todo, TodoInput, Plan, PlanDraft, PlanDraftInput, PlanEdit, PlanVersionRecord, OutputRef } from './model/plan.js';
+export type {
+  Todo,
+  TodoInput,
+  Plan,
+  PlanDraft,
+  PlanDraftInput,
+  PlanEdit,
+  PlanVersionRecord,
+  OutputRef,
+} from './model/plan.js';
 export { CommandSchema, ActorSchema, actorId, actorRoles } from './model/commands.js';
 export type { Command, CommandInput, CommandType, Actor } from './model/commands.js';
 export { AGENT_EVENT_TYPES, REQUEST_EVENT } from './model/events.js';
-export type { AgentEvent, AgentEventType, EventOf, EventEnvelope, EventPayloads, EventDraft } from './model/events.js';
+export type {
+  AgentEvent,
+  AgentEventType,
+  EventOf,
+  EventEnvelope,
+  EventPayloads,
+  EventDraft,
+} from './model/events.js';
 export { REQUEST_KINDS, SESSION_STATUSES, TODO_STATUSES, RUN_STATUSES } from './model/session.js';
 export type {
   HitlRequest,
@@ -80,7 +110,14 @@ export { Supervisor, SEED_DOMAINS } from './execution/supervisor.js';
 // DAG
 export { findPlanIssues, validatePlan, topologicalOrder } from './dag/validate.js';
 export type { PlanValidationIssue, PlanValidationOptions, PlanIssueCode } from './dag/validate.js';
-export { readyTodos, blockedByFailure, isTerminal, allTerminal, selectWithLimits, resourceClass } from './dag/scheduler.js';
+export {
+  readyTodos,
+  blockedByFailure,
+  isTerminal,
+  allTerminal,
+  selectWithLimits,
+  resourceClass,
+} from './dag/scheduler.js';
 export type { TodoStateView, ScheduleLimits } from './dag/scheduler.js';
 export { collectRefs, resolveInput, getPath } from './dag/refs.js';
 export { runDag, withTimeout } from './dag/runner.js';
@@ -89,7 +126,15 @@ export { applyPlanEdits, planDiff } from './hitl/edits.js';
 export type { ApplyPlanEditsOptions, PlanDiff } from './hitl/edits.js';
 
 // Ports and in-memory implementations
-export type { Store, Commit, CommitResult, LeaseToken, NewSession, InboxAck, SessionQuery } from './ports/store.js';
+export type {
+  Store,
+  Commit,
+  CommitResult,
+  LeaseToken,
+  NewSession,
+  InboxAck,
+  SessionQuery,
+} from './ports/store.js';
 export type { Cache } from './ports/cache.js';
 export type { EventBus, BusHandler } from './ports/bus.js';
 export { eventsTopic, inboxTopic } from './ports/bus.js';
@@ -102,7 +147,15 @@ export type { MemoryStoreOptions } from './ports/memory/store.js';
 export { MemoryEventBus } from './ports/memory/bus.js';
 
 // Tools
-export type { ToolHandle, ToolContext, ToolCatalog, ToolApproval, ValidationResult, ToolDefinitionError, ToolSearchHit } from './tools/types.js';
+export type {
+  ToolHandle,
+  ToolContext,
+  ToolCatalog,
+  ToolApproval,
+  ValidationResult,
+  ToolDefinitionError,
+  ToolSearchHit,
+} from './tools/types.js';
 export {
   ToolRegistry,
   ToolExecutor,
@@ -150,7 +203,16 @@ export { MemoryCache } from './ports/memory/cache.js';
 export type { MemoryCacheOptions } from './ports/memory/cache.js';
 
 // Language models (the port) and the LLM-backed layers
-export { UsageTracker, withUsageTracking, collectStream, parseToolArguments, toLlmError, addUsage, estimateTokens, ZERO_USAGE } from './ports/llm.js';
+export {
+  UsageTracker,
+  withUsageTracking,
+  collectStream,
+  parseToolArguments,
+  toLlmError,
+  addUsage,
+  estimateTokens,
+  ZERO_USAGE,
+} from './ports/llm.js';
 export type {
   LanguageModel,
   GenerateRequest,
@@ -170,7 +232,18 @@ export type {
   UsageRecord,
   UsageTrackerOptions,
 } from './ports/llm.js';
-export { LlmCognitive, LlmPlanner, LlmExecutor, LlmResponder, rankToolsLexically, generateObject, parseJsonOutput, toJsonSchema, formatZodIssues, MAX_REPAIRS } from './llm/index.js';
+export {
+  LlmCognitive,
+  LlmPlanner,
+  LlmExecutor,
+  LlmResponder,
+  rankToolsLexically,
+  generateObject,
+  parseJsonOutput,
+  toJsonSchema,
+  formatZodIssues,
+  MAX_REPAIRS,
+} from './llm/index.js';
 export type {
   LlmCognitiveOptions,
   LlmIntentSlot,
@@ -192,7 +265,13 @@ export type { Embedder, VectorStore, VectorItem, VectorMatch } from './ports/vec
 // Offline layers
 export { RecipePlanner, parseRecipes, slotLabel, RecipesFileSchema } from './planning/recipes.js';
 export type { RecipesFile, Recipe, RecipePlannerOptions } from './planning/recipes.js';
-export { SummaryResponder, summariseOutput, summariseRows, collectArtefacts, formatNumber } from './response/summary.js';
+export {
+  SummaryResponder,
+  summariseOutput,
+  summariseRows,
+  collectArtefacts,
+  formatNumber,
+} from './response/summary.js';
 export type { SummaryResponderOptions } from './response/summary.js';
 
 // Offline cognitive layer (intents in YAML, classifier, entities, dialogue, context memory)

@@ -5,7 +5,13 @@ import { actorId } from '../model/commands.js';
 import type { AgentEvent } from '../model/events.js';
 import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import type { Plan } from '../model/plan.js';
-import type { RunResult, SessionRecord, SessionSnapshot, SessionState, SessionStatus } from '../model/session.js';
+import type {
+  RunResult,
+  SessionRecord,
+  SessionSnapshot,
+  SessionState,
+  SessionStatus,
+} from '../model/session.js';
 import { eventsTopic, inboxTopic, type EventBus } from '../ports/bus.js';
 import { systemClock, type Clock } from '../ports/clock.js';
 import { silentLogger, type Logger } from '../ports/logger.js';
@@ -58,7 +64,13 @@ export interface SessionSummary {
   updatedAt: number;
 }
 
-const emptyState = (metadata: JsonObject): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata });
+const emptyState = (metadata: JsonObject): SessionState => ({
+  turn: null,
+  turns: 0,
+  dialogue: [],
+  slots: {},
+  metadata,
+});
 
 /**
  * The agent: hosts sessions whose turns flow through Cognitive → Planning → Execution → Response, with a
@@ -99,15 +111,25 @@ export class Agent {
   constructor(options: AgentOptions = {}) {
     const concurrency = options.concurrency ?? 1;
     if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new DreamAgentError('INVALID_INPUT', `concurrency must be an integer ≥ 1, got ${String(options.concurrency)}`);
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `concurrency must be an integer ≥ 1, got ${String(options.concurrency)}`,
+      );
     }
     const leaseTtlMs = options.leaseTtlMs ?? 30_000;
-    if (!(leaseTtlMs >= 10)) throw new DreamAgentError('INVALID_INPUT', `leaseTtlMs must be ≥ 10, got ${String(options.leaseTtlMs)}`);
+    if (!(leaseTtlMs >= 10))
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `leaseTtlMs must be ≥ 10, got ${String(options.leaseTtlMs)}`,
+      );
     this.nodeId = options.nodeId ?? defaultNodeId();
     this.#clock = options.clock ?? systemClock;
     this.#logger = options.logger ?? silentLogger;
     if (!options.store) {
-      this.#logger.warn({}, 'dream-agent: no store configured; using MemoryStore — sessions do not survive a restart');
+      this.#logger.warn(
+        {},
+        'dream-agent: no store configured; using MemoryStore — sessions do not survive a restart',
+      );
     }
     this.#store = options.store ?? new MemoryStore({ clock: this.#clock });
     this.#bus = options.bus ?? new MemoryEventBus();
@@ -117,8 +139,15 @@ export class Agent {
     const tools = options.tools ?? emptyCatalog;
     const cache = options.cache ?? new MemoryCache({ clock: this.#clock });
     // The tool executor serves the seed domains and every domain a registered tool declares.
-    const defaultExecutor: Executor = new ToolExecutor({ tools, cache, clock: this.#clock, ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}) });
-    const supervisor = new Supervisor(options.executors ?? {}, defaultExecutor, () => tools.list().map((t) => t.domain));
+    const defaultExecutor: Executor = new ToolExecutor({
+      tools,
+      cache,
+      clock: this.#clock,
+      ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}),
+    });
+    const supervisor = new Supervisor(options.executors ?? {}, defaultExecutor, () =>
+      tools.list().map((t) => t.domain),
+    );
     this.#deps = {
       store: this.#store,
       bus: this.#bus,
@@ -175,10 +204,17 @@ export class Agent {
       }
       const size = Buffer.byteLength(input, 'utf8');
       if (size > this.#maxInputBytes) {
-        throw new DreamAgentError('PAYLOAD_TOO_LARGE', `input is ${size} bytes; the limit is ${this.#maxInputBytes}`, { details: { size } });
+        throw new DreamAgentError(
+          'PAYLOAD_TOO_LARGE',
+          `input is ${size} bytes; the limit is ${this.#maxInputBytes}`,
+          { details: { size } },
+        );
       }
       if (!/^[A-Za-z0-9_.:-]{1,128}$/.test(sessionId)) {
-        throw new DreamAgentError('INVALID_INPUT', `session ids use letters, digits, "_", ".", ":" and "-" (1–128), got "${sessionId.slice(0, 140)}"`);
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `session ids use letters, digits, "_", ".", ":" and "-" (1–128), got "${sessionId.slice(0, 140)}"`,
+        );
       }
       if (options.metadata !== undefined && jsonByteLength(options.metadata) > this.#maxInputBytes) {
         throw new DreamAgentError('PAYLOAD_TOO_LARGE', 'metadata is too large');
@@ -188,7 +224,13 @@ export class Agent {
       const existing = await this.#store.getSession(sessionId);
       if (!existing) {
         try {
-          lease = (await this.#store.createSession({ id: sessionId, status: 'running', state: emptyState(options.metadata ?? {}) }, this.nodeId, this.#leaseTtlMs)).lease;
+          lease = (
+            await this.#store.createSession(
+              { id: sessionId, status: 'running', state: emptyState(options.metadata ?? {}) },
+              this.nodeId,
+              this.#leaseTtlMs,
+            )
+          ).lease;
         } catch (e) {
           if (!isDreamAgentError(e, 'SESSION_BUSY')) throw e;
         }
@@ -226,16 +268,24 @@ export class Agent {
       this.#assertOpen();
       const cmd = parseCommand(command, this.#maxCommandBytes);
       const rec = await this.#store.getSession(sessionId);
-      if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+      if (!rec)
+        throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, {
+          details: { sessionId },
+        });
       const turn = rec.state.turn;
-      const plan = turn?.planId ? ((await this.#store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null) : null;
+      const plan = turn?.planId
+        ? ((await this.#store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null)
+        : null;
       const todos = turn ? await this.#store.getTodos(sessionId, turn.id) : [];
       const domains = this.#deps.domains();
       validateCommand(cmd, {
         record: rec,
         plan,
         todos: new Map(todos.map((t) => [t.todoId, t])),
-        validation: { ...(domains ? { domains } : {}), hasTool: (n) => this.#deps.tools.get(n) !== undefined },
+        validation: {
+          ...(domains ? { domains } : {}),
+          hasTool: (n) => this.#deps.tools.get(n) !== undefined,
+        },
       });
       const commandId = cmd.commandId ?? newId('cmd');
       const entry = await this.#store.enqueueCommand({
@@ -268,7 +318,10 @@ export class Agent {
     this.#start(run, async () => {
       this.#assertOpen();
       const rec = await this.#store.getSession(sessionId);
-      if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+      if (!rec)
+        throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, {
+          details: { sessionId },
+        });
       if (rec.state.turn?.paused && rec.state.turn.phase !== 'done') {
         const inner = this.send(sessionId, { type: 'resume', actor: 'system' });
         inner.onAny((e) => run.push(e));
@@ -291,8 +344,14 @@ export class Agent {
     const now = this.#clock.now();
     const limit = options.limit ?? 100;
     const candidates = new Map<string, SessionRecord>();
-    for (const r of await this.#store.listSessions({ status: ['running'], leaseExpiredBefore: now, limit })) candidates.set(r.id, r);
-    for (const r of await this.#store.listSessions({ hasPendingCommands: true, leaseExpiredBefore: now, limit })) candidates.set(r.id, r);
+    for (const r of await this.#store.listSessions({ status: ['running'], leaseExpiredBefore: now, limit }))
+      candidates.set(r.id, r);
+    for (const r of await this.#store.listSessions({
+      hasPendingCommands: true,
+      leaseExpiredBefore: now,
+      limit,
+    }))
+      candidates.set(r.id, r);
     const claimed: string[] = [];
     for (const rec of candidates.values()) {
       if (this.#active.has(rec.id)) continue;
@@ -300,7 +359,9 @@ export class Agent {
       if (!lease) continue;
       claimed.push(rec.id);
       const active = this.#startActive(rec.id, lease, rec.status === 'running' ? 'recovery' : 'command');
-      active.done.catch((e: unknown) => this.#logger.warn({ sessionId: rec.id, err: String(e) }, 'recovered session stopped'));
+      active.done.catch((e: unknown) =>
+        this.#logger.warn({ sessionId: rec.id, err: String(e) }, 'recovered session stopped'),
+      );
     }
     return claimed;
   }
@@ -314,7 +375,8 @@ export class Agent {
    */
   async getSession(sessionId: string): Promise<SessionSnapshot> {
     const rec = await this.#store.getSession(sessionId);
-    if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    if (!rec)
+      throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
     const turn = rec.state.turn;
     let plan: Plan | null = null;
     let history: SessionSnapshot['planHistory'] = [];
@@ -351,7 +413,9 @@ export class Agent {
    * @param query - status filter and paging
    * @returns summaries, ids ascending
    */
-  async listSessions(query: { status?: SessionStatus[]; after?: string; limit?: number } = {}): Promise<SessionSummary[]> {
+  async listSessions(
+    query: { status?: SessionStatus[]; after?: string; limit?: number } = {},
+  ): Promise<SessionSummary[]> {
     const rows = await this.#store.listSessions(query);
     return rows.map((r) => ({
       id: r.id,
@@ -399,9 +463,13 @@ export class Agent {
   }
 
   #busy(sessionId: string): DreamAgentError {
-    return new DreamAgentError('SESSION_BUSY', `session "${sessionId}" is in the middle of a turn; send a command or wait for it to finish`, {
-      details: { sessionId },
-    });
+    return new DreamAgentError(
+      'SESSION_BUSY',
+      `session "${sessionId}" is in the middle of a turn; send a command or wait for it to finish`,
+      {
+        details: { sessionId },
+      },
+    );
   }
 
   #start(run: Run, body: () => Promise<RunResult>): void {
@@ -424,15 +492,25 @@ export class Agent {
     };
   }
 
-  #startActive(sessionId: string, lease: LeaseToken, reason: 'run' | 'command' | 'recovery' | 'restart', init?: (driver: SessionDriver) => void): Active {
-    const active: Active = { listeners: new Set(), driver: undefined, done: Promise.resolve(undefined as unknown as RunResult) };
+  #startActive(
+    sessionId: string,
+    lease: LeaseToken,
+    reason: 'run' | 'command' | 'recovery' | 'restart',
+    init?: (driver: SessionDriver) => void,
+  ): Active {
+    const active: Active = {
+      listeners: new Set(),
+      driver: undefined,
+      done: Promise.resolve(undefined as unknown as RunResult),
+    };
     this.#active.set(sessionId, active);
     active.done = (async () => {
       let unsubscribe: (() => Promise<void>) | undefined;
       let current: LeaseToken = lease;
       try {
         unsubscribe = await this.#bus.subscribe(inboxTopic(sessionId), (msg) => {
-          const type = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['type'] : undefined;
+          const type =
+            typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['type'] : undefined;
           active.driver?.wake(typeof type === 'string' ? type : undefined);
         });
         let why = reason;
@@ -492,10 +570,12 @@ export class Agent {
       let local: RunResult | undefined;
       if (active) {
         active.driver?.wake();
-        local = await this.#attach({ push: forward } as unknown as Run, active, afterSeq).catch((e: unknown) => {
-          if (isDreamAgentError(e, 'CONFLICT')) return undefined;
-          throw e;
-        });
+        local = await this.#attach({ push: forward } as unknown as Run, active, afterSeq).catch(
+          (e: unknown) => {
+            if (isDreamAgentError(e, 'CONFLICT')) return undefined;
+            throw e;
+          },
+        );
       } else {
         const lease = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
         if (lease) {
@@ -505,7 +585,10 @@ export class Agent {
         await this.#waitRemote(sessionId, commandId, () => seen, forward);
       }
       const entry = await this.#store.getCommand(sessionId, commandId);
-      if (entry?.status === 'rejected') throw entry.error ? deserializeError(entry.error) : new DreamAgentError('INTERNAL', 'command rejected');
+      if (entry?.status === 'rejected')
+        throw entry.error
+          ? deserializeError(entry.error)
+          : new DreamAgentError('INTERNAL', 'command rejected');
       if (entry?.status === 'applied') {
         if (local) return local;
         const rec = await this.#store.getSession(sessionId);
@@ -518,7 +601,12 @@ export class Agent {
   }
 
   /** Follows a session driven by another node until our command is acked and the session rests, or its lease frees. */
-  async #waitRemote(sessionId: string, commandId: string, seen: () => number, forward: (e: AgentEvent) => void): Promise<void> {
+  async #waitRemote(
+    sessionId: string,
+    commandId: string,
+    seen: () => number,
+    forward: (e: AgentEvent) => void,
+  ): Promise<void> {
     let wake: (() => void) | undefined;
     const off = await this.#bus.subscribe(eventsTopic(sessionId), () => wake?.());
     try {
@@ -583,7 +671,8 @@ export class Agent {
       set.add(local);
       this.#followers.set(sessionId, set);
       off = await this.#bus.subscribe(eventsTopic(sessionId), (msg) => {
-        const events = typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['events'] : undefined;
+        const events =
+          typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['events'] : undefined;
         if (Array.isArray(events)) for (const e of events) queue.push(e as unknown as AgentEvent);
         notify();
       });

@@ -31,15 +31,21 @@ export function parseCommand(input: unknown, maxBytes: number): Command {
     throw new DreamAgentError('INVALID_INPUT', 'command is not JSON-serialisable', { cause: e });
   }
   if (size > maxBytes) {
-    throw new DreamAgentError('PAYLOAD_TOO_LARGE', `command is ${size} bytes; the limit is ${maxBytes}`, { details: { size, maxBytes } });
+    throw new DreamAgentError('PAYLOAD_TOO_LARGE', `command is ${size} bytes; the limit is ${maxBytes}`, {
+      details: { size, maxBytes },
+    });
   }
   const parsed = CommandSchema.safeParse(input);
   if (!parsed.success) {
     const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
     const first = issues[0];
-    throw new DreamAgentError('INVALID_INPUT', `invalid command: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`, {
-      details: { issues },
-    });
+    throw new DreamAgentError(
+      'INVALID_INPUT',
+      `invalid command: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`,
+      {
+        details: { issues },
+      },
+    );
   }
   return parsed.data;
 }
@@ -55,12 +61,18 @@ function pendingRequest(view: CommandView, requestId: string, kind: RequestKind)
   const turn = view.record.state.turn;
   const req = turn?.pending.find((r) => r.id === requestId);
   if (!req) {
-    throw new DreamAgentError('REQUEST_NOT_FOUND', `no pending request "${requestId}"`, { details: { requestId } });
+    throw new DreamAgentError('REQUEST_NOT_FOUND', `no pending request "${requestId}"`, {
+      details: { requestId },
+    });
   }
   if (req.kind !== kind) {
-    throw new DreamAgentError('INVALID_STATE', `request "${requestId}" is a ${req.kind} request, not ${kind}`, {
-      details: { requestId, kind: req.kind },
-    });
+    throw new DreamAgentError(
+      'INVALID_STATE',
+      `request "${requestId}" is a ${req.kind} request, not ${kind}`,
+      {
+        details: { requestId, kind: req.kind },
+      },
+    );
   }
   return req;
 }
@@ -79,7 +91,9 @@ export function validateAgainstSchema(schema: JsonObject, value: Json): string[]
     schemaCache.set(schema, validator);
   }
   const result = validator.safeParse(value);
-  return result.success ? [] : result.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`);
+  return result.success
+    ? []
+    : result.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`);
 }
 
 /**
@@ -95,24 +109,35 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
   const turn = view.record.state.turn;
   const active = turn !== null && turn.phase !== 'done';
   const state = (msg: string): DreamAgentError =>
-    new DreamAgentError('INVALID_STATE', msg, { details: { command: command.type, phase: turn?.phase ?? null, status: view.record.status } });
+    new DreamAgentError('INVALID_STATE', msg, {
+      details: { command: command.type, phase: turn?.phase ?? null, status: view.record.status },
+    });
   switch (command.type) {
     case 'plan.approve':
     case 'plan.edit': {
-      if (!active || !view.plan) throw state(`${command.type}: the session has no plan under review or in execution`);
+      if (!active || !view.plan)
+        throw state(`${command.type}: the session has no plan under review or in execution`);
       const reviewing = turn.phase === 'reviewing';
-      if (command.type === 'plan.approve' && !reviewing) throw state('plan.approve: the plan is not awaiting review');
+      if (command.type === 'plan.approve' && !reviewing)
+        throw state('plan.approve: the plan is not awaiting review');
       if (command.type === 'plan.edit' && !reviewing && turn.phase !== 'executing') {
         throw state(`plan.edit: the plan cannot be edited while the turn is ${turn.phase}`);
       }
       if (command.baseVersion !== undefined && command.baseVersion !== view.plan.version) {
-        throw new DreamAgentError('STALE_VERSION', `plan is at version ${view.plan.version}, the edit was based on ${command.baseVersion}`, {
-          details: { current: view.plan.version, base: command.baseVersion },
-        });
+        throw new DreamAgentError(
+          'STALE_VERSION',
+          `plan is at version ${view.plan.version}, the edit was based on ${command.baseVersion}`,
+          {
+            details: { current: view.plan.version, base: command.baseVersion },
+          },
+        );
       }
       const edits = command.edits ?? [];
       if (edits.length === 0) return {};
-      const plan = applyPlanEdits(view.plan, edits, { locked: reviewing ? new Set() : lockedTodos(view.todos), validation: view.validation });
+      const plan = applyPlanEdits(view.plan, edits, {
+        locked: reviewing ? new Set() : lockedTodos(view.todos),
+        validation: view.validation,
+      });
       return { plan };
     }
     case 'plan.reject':
@@ -123,9 +148,13 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
       const req = pendingRequest(view, command.requestId, 'approval');
       const roles = req.roles ?? [];
       if (roles.length > 0 && !actorRoles(command.actor).some((r) => roles.includes(r))) {
-        throw new DreamAgentError('FORBIDDEN', `approving "${req.todoId ?? req.id}" needs one of the roles ${roles.join(', ')}`, {
-          details: { requestId: req.id, roles },
-        });
+        throw new DreamAgentError(
+          'FORBIDDEN',
+          `approving "${req.todoId ?? req.id}" needs one of the roles ${roles.join(', ')}`,
+          {
+            details: { requestId: req.id, roles },
+          },
+        );
       }
       return {};
     }
@@ -134,9 +163,13 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
       if (req.schema) {
         const issues = validateAgainstSchema(req.schema, command.value);
         if (issues.length > 0) {
-          throw new DreamAgentError('INVALID_INPUT', `value does not match the requested schema: ${issues[0] ?? ''}`, {
-            details: { requestId: req.id, issues },
-          });
+          throw new DreamAgentError(
+            'INVALID_INPUT',
+            `value does not match the requested schema: ${issues[0] ?? ''}`,
+            {
+              details: { requestId: req.id, issues },
+            },
+          );
         }
       }
       return {};

@@ -17,7 +17,9 @@ export class PassthroughCognitive implements Cognitive {
 /** A planner from a function: the simplest way to plug in your own planning. */
 export class FunctionPlanner implements Planner {
   /** @param fn - returns the todos for an intent */
-  constructor(private readonly fn: (intent: Intent, input: string) => PlanDraftInput | Promise<PlanDraftInput>) {}
+  constructor(
+    private readonly fn: (intent: Intent, input: string) => PlanDraftInput | Promise<PlanDraftInput>,
+  ) {}
 
   async plan(intent: Intent, ctx: { input: string }): Promise<PlanDraftInput> {
     return this.fn(intent, ctx.input);
@@ -40,12 +42,18 @@ export class TemplateResponder implements Responder {
     const titles = new Map((turn.plan?.todos ?? []).map((t) => [t.id, t.title]));
     const lines: string[] = [];
     const done = turn.todos.filter((t) => t.status === 'completed');
-    lines.push(turn.todos.length === 0 ? `Nothing to do for: ${turn.input}` : `Completed ${done.length} of ${turn.todos.length} steps.`);
+    lines.push(
+      turn.todos.length === 0
+        ? `Nothing to do for: ${turn.input}`
+        : `Completed ${done.length} of ${turn.todos.length} steps.`,
+    );
     for (const t of turn.todos) {
       const title = titles.get(t.todoId) ?? t.todoId;
-      if (t.status === 'completed') lines.push(`- ✓ ${title}${t.cached ? ' (cached)' : ''}: ${preview(t.output)}`);
+      if (t.status === 'completed')
+        lines.push(`- ✓ ${title}${t.cached ? ' (cached)' : ''}: ${preview(t.output)}`);
       else if (t.status === 'failed') lines.push(`- ✗ ${title}: ${t.error?.message ?? 'failed'}`);
-      else if (t.status === 'skipped') lines.push(`- ○ ${title}: skipped (${t.skipReason ?? 'unknown'}${t.reason ? `: ${t.reason}` : ''})`);
+      else if (t.status === 'skipped')
+        lines.push(`- ○ ${title}: skipped (${t.skipReason ?? 'unknown'}${t.reason ? `: ${t.reason}` : ''})`);
     }
     const text = lines.join('\n');
     for (const line of lines) ctx.delta(`${line}\n`);

@@ -3,13 +3,30 @@ import { resolveInput } from '../dag/refs.js';
 import { findPlanIssues, type PlanValidationOptions } from '../dag/validate.js';
 import { withTimeout } from '../dag/runner.js';
 import { DreamAgentError, isDreamAgentError, serializeError, type SerializedError } from '../errors/index.js';
-import type { Cognitive, ExecutionContext, Executor, InputRequestSpec, Planner, Responder, TurnSummary } from '../layers.js';
+import type {
+  Cognitive,
+  ExecutionContext,
+  Executor,
+  InputRequestSpec,
+  Planner,
+  Responder,
+  TurnSummary,
+} from '../layers.js';
 import { actorId, type Command } from '../model/commands.js';
 import type { AgentEvent, EventDraft } from '../model/events.js';
 import { IntentSchema } from '../model/intent.js';
 import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import { PlanDraftSchema, type Plan, type PlanVersionRecord, type Todo } from '../model/plan.js';
-import type { HitlRequest, InboxEntry, RunResult, SessionRecord, SkipReason, TodoRecord, TodoStatus, TurnState } from '../model/session.js';
+import type {
+  HitlRequest,
+  InboxEntry,
+  RunResult,
+  SessionRecord,
+  SkipReason,
+  TodoRecord,
+  TodoStatus,
+  TurnState,
+} from '../model/session.js';
 import { eventsTopic, type EventBus } from '../ports/bus.js';
 import type { Cache } from '../ports/cache.js';
 import type { Clock } from '../ports/clock.js';
@@ -92,7 +109,13 @@ export class SessionDriver {
   #heartbeat: AbortController | undefined;
   readonly #running = new Map<string, Promise<void>>();
 
-  private constructor(deps: DriverDeps, rec: SessionRecord, lease: LeaseToken, plan: Plan | null, todos: TodoRecord[]) {
+  private constructor(
+    deps: DriverDeps,
+    rec: SessionRecord,
+    lease: LeaseToken,
+    plan: Plan | null,
+    todos: TodoRecord[],
+  ) {
     this.#d = deps;
     this.#rec = rec;
     this.#lease = lease;
@@ -105,14 +128,21 @@ export class SessionDriver {
   }
 
   /** Loads a session the caller holds the lease of. */
-  static async load(deps: DriverDeps, sessionId: string, lease: LeaseToken, record?: SessionRecord): Promise<SessionDriver> {
+  static async load(
+    deps: DriverDeps,
+    sessionId: string,
+    lease: LeaseToken,
+    record?: SessionRecord,
+  ): Promise<SessionDriver> {
     const rec = record ?? (await deps.store.getSession(sessionId));
-    if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    if (!rec)
+      throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
     const turn = rec.state.turn;
     let plan: Plan | null = null;
     let todos: TodoRecord[] = [];
     if (turn && turn.phase !== 'done') {
-      if (turn.planId) plan = (await deps.store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null;
+      if (turn.planId)
+        plan = (await deps.store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null;
       todos = await deps.store.getTodos(sessionId, turn.id);
     }
     return new SessionDriver(deps, clone(rec), lease, plan, clone(todos));
@@ -149,7 +179,13 @@ export class SessionDriver {
   #emit(draft: EventDraft): void {
     if (this.#lost) return;
     this.#seq += 1;
-    const event = { ...draft, sessionId: this.#rec.id, turnId: this.#rec.state.turn?.id ?? null, seq: this.#seq, at: this.#d.clock.now() } as AgentEvent;
+    const event = {
+      ...draft,
+      sessionId: this.#rec.id,
+      turnId: this.#rec.state.turn?.id ?? null,
+      seq: this.#seq,
+      at: this.#d.clock.now(),
+    } as AgentEvent;
     this.#buffer.push(event);
     this.#d.onEvent(event);
   }
@@ -219,7 +255,12 @@ export class SessionDriver {
         this.#rec.lastSeq = res.lastSeq;
         break;
       } catch (e) {
-        if (isDreamAgentError(e, 'CONFLICT') && retried && (await this.#committedAnyway(commit.expectedVersion, events))) break;
+        if (
+          isDreamAgentError(e, 'CONFLICT') &&
+          retried &&
+          (await this.#committedAnyway(commit.expectedVersion, events))
+        )
+          break;
         if (isDreamAgentError(e, 'CONFLICT') || isDreamAgentError(e, 'INVALID_INPUT')) {
           this.#lose(e);
           throw this.#lost ?? e;
@@ -234,9 +275,14 @@ export class SessionDriver {
     }
     if (acks.length > 0) this.#d.onAcks(acks);
     if (events.length > 0) {
-      this.#d.bus.publish(eventsTopic(this.#rec.id), { events: events as unknown as Json }).catch((err: unknown) => {
-        this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'event publish failed; followers repair from the store');
-      });
+      this.#d.bus
+        .publish(eventsTopic(this.#rec.id), { events: events as unknown as Json })
+        .catch((err: unknown) => {
+          this.#d.logger.warn(
+            { sessionId: this.#rec.id, err: String(err) },
+            'event publish failed; followers repair from the store',
+          );
+        });
     }
   }
 
@@ -245,7 +291,12 @@ export class SessionDriver {
     try {
       const rec = await this.#d.store.getSession(this.#rec.id);
       const lastSeq = events.at(-1)?.seq ?? this.#rec.lastSeq;
-      if (rec && rec.version === expectedVersion + 1 && rec.leaseEpoch === this.#lease.epoch && rec.lastSeq === lastSeq) {
+      if (
+        rec &&
+        rec.version === expectedVersion + 1 &&
+        rec.leaseEpoch === this.#lease.epoch &&
+        rec.lastSeq === lastSeq
+      ) {
         this.#rec.version = rec.version;
         this.#rec.lastSeq = rec.lastSeq;
         return true;
@@ -258,10 +309,14 @@ export class SessionDriver {
 
   #lose(cause: unknown): void {
     if (this.#lost) return;
-    this.#lost = new DreamAgentError('CONFLICT', `lost ownership of session "${this.#rec.id}"; another node continues it`, {
-      cause,
-      details: { sessionId: this.#rec.id, epoch: this.#lease.epoch },
-    });
+    this.#lost = new DreamAgentError(
+      'CONFLICT',
+      `lost ownership of session "${this.#rec.id}"; another node continues it`,
+      {
+        cause,
+        details: { sessionId: this.#rec.id, epoch: this.#lease.epoch },
+      },
+    );
     this.#turnAbort.abort(this.#lost);
     this.#heartbeat?.abort();
     this.wake();
@@ -283,7 +338,10 @@ export class SessionDriver {
           const until = await this.#d.store.renewLease(this.#rec.id, this.#lease, this.#d.leaseTtlMs);
           if (until === undefined) this.#lose(new Error('lease renewal refused'));
         } catch (err) {
-          this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'lease renewal failed; retrying');
+          this.#d.logger.warn(
+            { sessionId: this.#rec.id, err: String(err) },
+            'lease renewal failed; retrying',
+          );
         }
       }
     };
@@ -381,7 +439,14 @@ export class SessionDriver {
     }
   }
 
-  #layerContext(turn: TurnState): { sessionId: string; turnId: string; signal: AbortSignal; clock: Clock; logger: Logger; metadata: JsonObject } {
+  #layerContext(turn: TurnState): {
+    sessionId: string;
+    turnId: string;
+    signal: AbortSignal;
+    clock: Clock;
+    logger: Logger;
+    metadata: JsonObject;
+  } {
     return {
       sessionId: this.#rec.id,
       turnId: turn.id,
@@ -401,9 +466,15 @@ export class SessionDriver {
     });
     const parsed = IntentSchema.safeParse(raw);
     if (!parsed.success) {
-      throw new DreamAgentError('INVALID_INPUT', `the cognitive layer returned an invalid intent: ${parsed.error.issues[0]?.message ?? ''}`, {
-        details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `the cognitive layer returned an invalid intent: ${parsed.error.issues[0]?.message ?? ''}`,
+        {
+          details: {
+            issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+          },
+        },
+      );
     }
     const intent = parsed.data;
     turn.intent = intent;
@@ -425,7 +496,11 @@ export class SessionDriver {
           turnId: turn.id,
           prompt: intent.clarification?.question ?? `Please tell me the ${intent.missingSlots.join(', ')}.`,
           createdAt: this.#d.clock.now(),
-          details: { intent: intent.name, confidence: intent.confidence, ...(slot !== undefined ? { slot } : {}) },
+          details: {
+            intent: intent.name,
+            confidence: intent.confidence,
+            ...(slot !== undefined ? { slot } : {}),
+          },
           ...(intent.clarification?.options ? { options: intent.clarification.options } : {}),
         };
         turn.pending = [...turn.pending, request];
@@ -455,19 +530,35 @@ export class SessionDriver {
     });
     const parsed = PlanDraftSchema.safeParse(draftRaw);
     if (!parsed.success) {
-      throw new DreamAgentError('INVALID_PLAN', `the planner returned an invalid plan: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`, {
-        details: { issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-      });
+      throw new DreamAgentError(
+        'INVALID_PLAN',
+        `the planner returned an invalid plan: ${parsed.error.issues[0]?.path.join('.') ?? ''} ${parsed.error.issues[0]?.message ?? ''}`,
+        {
+          details: {
+            issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+          },
+        },
+      );
     }
     const issues = findPlanIssues(parsed.data.todos, this.#validationOptions());
     if (issues.length > 0) {
-      throw new DreamAgentError('INVALID_PLAN', `the planner returned an invalid plan: ${issues[0]?.message ?? ''}`, { details: { issues: issues as unknown as Json } });
+      throw new DreamAgentError(
+        'INVALID_PLAN',
+        `the planner returned an invalid plan: ${issues[0]?.message ?? ''}`,
+        { details: { issues: issues as unknown as Json } },
+      );
     }
-    const plan: Plan = { id: `${turn.id}-plan`, version: 1, todos: parsed.data.todos, ...(parsed.data.rationale ? { rationale: parsed.data.rationale } : {}) };
+    const plan: Plan = {
+      id: `${turn.id}-plan`,
+      version: 1,
+      todos: parsed.data.todos,
+      ...(parsed.data.rationale ? { rationale: parsed.data.rationale } : {}),
+    };
     this.#setPlan(plan, [], 'planner');
     this.#emit({ type: 'plan.created', plan: clone(plan) });
     const review = this.#d.hitl.planReview ?? 'never';
-    const needsReview = review === 'always' || (typeof review === 'function' && review(clone(plan), clone(intent)));
+    const needsReview =
+      review === 'always' || (typeof review === 'function' && review(clone(plan), clone(intent)));
     if (needsReview) {
       const request: HitlRequest = {
         id: requestIds.planReview(turn.id),
@@ -493,7 +584,14 @@ export class SessionDriver {
     this.#plan = plan;
     turn.planId = plan.id;
     turn.planVersion = plan.version;
-    this.#planVersions.push({ sessionId: this.#rec.id, turnId: turn.id, plan: clone(plan), edits: clone(edits), actor, createdAt: this.#d.clock.now() });
+    this.#planVersions.push({
+      sessionId: this.#rec.id,
+      turnId: turn.id,
+      plan: clone(plan),
+      edits: clone(edits),
+      actor,
+      createdAt: this.#d.clock.now(),
+    });
   }
 
   #approvePlan(turn: TurnState, actor: string): void {
@@ -530,15 +628,38 @@ export class SessionDriver {
     this.#emit({ type: 'todo.skipped', todoId, reason, ...(detail !== undefined ? { detail } : {}) });
   }
 
-  async #approvalDecision(todo: Todo, turn: TurnState): Promise<{ kind: 'run' } | { kind: 'ask'; roles?: string[]; risk?: 'low' | 'medium' | 'high'; reason?: string } | { kind: 'deny'; reason: string } | { kind: 'auto' }> {
+  async #approvalDecision(
+    todo: Todo,
+    turn: TurnState,
+  ): Promise<
+    | { kind: 'run' }
+    | { kind: 'ask'; roles?: string[]; risk?: 'low' | 'medium' | 'high'; reason?: string }
+    | { kind: 'deny'; reason: string }
+    | { kind: 'auto' }
+  > {
     const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
-    const todoApproval = todo.approval === undefined ? undefined : typeof todo.approval === 'boolean' ? { required: todo.approval } : todo.approval;
+    const todoApproval =
+      todo.approval === undefined
+        ? undefined
+        : typeof todo.approval === 'boolean'
+          ? { required: todo.approval }
+          : todo.approval;
     // The todo can add a gate but never remove the tool's.
     const flagged = (tool?.approval.required ?? false) || (todoApproval?.required ?? false);
-    const roles = [...(tool?.approval.roles ?? []), ...(todoApproval && 'roles' in todoApproval ? (todoApproval.roles ?? []) : [])];
-    const risk = (todoApproval && 'risk' in todoApproval ? todoApproval.risk : undefined) ?? tool?.approval.risk;
-    const reason = (todoApproval && 'reason' in todoApproval ? todoApproval.reason : undefined) ?? tool?.approval.reason;
-    const ask = { kind: 'ask' as const, ...(roles.length ? { roles } : {}), ...(risk ? { risk } : {}), ...(reason ? { reason } : {}) };
+    const roles = [
+      ...(tool?.approval.roles ?? []),
+      ...(todoApproval && 'roles' in todoApproval ? (todoApproval.roles ?? []) : []),
+    ];
+    const risk =
+      (todoApproval && 'risk' in todoApproval ? todoApproval.risk : undefined) ?? tool?.approval.risk;
+    const reason =
+      (todoApproval && 'reason' in todoApproval ? todoApproval.reason : undefined) ?? tool?.approval.reason;
+    const ask = {
+      kind: 'ask' as const,
+      ...(roles.length ? { roles } : {}),
+      ...(risk ? { risk } : {}),
+      ...(reason ? { reason } : {}),
+    };
     if (this.#d.approvals && this.#plan) {
       const decision = await this.#d.approvals(clone(todo), {
         sessionId: this.#rec.id,
@@ -580,7 +701,8 @@ export class SessionDriver {
       const open = current.todos.filter((t) => !isTerminal(this.#todos.get(t.id)?.status ?? 'pending'));
       if (this.#unhappy) {
         for (const t of blockedByFailure(current.todos, this.#states())) {
-          if (!this.#running.has(t.id)) this.#skip(t.id, 'dependency_failed', `a dependency of "${t.id}" did not complete`);
+          if (!this.#running.has(t.id))
+            this.#skip(t.id, 'dependency_failed', `a dependency of "${t.id}" did not complete`);
         }
       }
       const runnable: Todo[] = [];
@@ -602,10 +724,18 @@ export class SessionDriver {
               todoId: todo.id,
               prompt: decision.reason ?? `Approve "${todo.title}"${todo.tool ? ` (${todo.tool})` : ''}?`,
               createdAt: this.#d.clock.now(),
-              details: { title: todo.title, tool: todo.tool ?? null, domain: todo.domain, input: todo.input, toolDescription: tool?.description ?? null },
+              details: {
+                title: todo.title,
+                tool: todo.tool ?? null,
+                domain: todo.domain,
+                input: todo.input,
+                toolDescription: tool?.description ?? null,
+              },
               ...(decision.risk ? { risk: decision.risk } : {}),
               ...(decision.roles ? { roles: decision.roles } : {}),
-              ...(this.#d.hitl.approvalTtlMs ? { expiresAt: this.#d.clock.now() + this.#d.hitl.approvalTtlMs } : {}),
+              ...(this.#d.hitl.approvalTtlMs
+                ? { expiresAt: this.#d.clock.now() + this.#d.hitl.approvalTtlMs }
+                : {}),
             };
             turn.pending = [...turn.pending, request];
             this.#emit({ type: 'approval.requested', request });
@@ -613,7 +743,14 @@ export class SessionDriver {
             continue;
           }
           if (decision.kind === 'deny') {
-            this.#emit({ type: 'approval.resolved', requestId: requestIds.approval(turn.id, todo.id), todoId: todo.id, granted: false, actor: 'policy', reason: decision.reason });
+            this.#emit({
+              type: 'approval.resolved',
+              requestId: requestIds.approval(turn.id, todo.id),
+              todoId: todo.id,
+              granted: false,
+              actor: 'policy',
+              reason: decision.reason,
+            });
             this.#skip(todo.id, 'policy', decision.reason);
             gated = true;
             continue;
@@ -627,7 +764,10 @@ export class SessionDriver {
         runnable.push(todo);
       }
       const runningTodos = current.todos.filter((t) => this.#running.has(t.id));
-      const start = selectWithLimits(runnable, runningTodos, { concurrency: this.#d.concurrency, resources: this.#d.resources });
+      const start = selectWithLimits(runnable, runningTodos, {
+        concurrency: this.#d.concurrency,
+        resources: this.#d.resources,
+      });
       for (const todo of start) {
         const p = this.#runTodo(todo, turn).finally(() => this.#running.delete(todo.id));
         this.#running.set(todo.id, p);
@@ -641,7 +781,9 @@ export class SessionDriver {
         if (gated) await this.commit();
         if (turn.pending.length === 0) {
           const states = Object.fromEntries([...this.#todos].map(([id, r]) => [id, r.status]));
-          throw new DreamAgentError('INTERNAL', 'no todo can run and nothing is awaited', { details: { states } });
+          throw new DreamAgentError('INTERNAL', 'no todo can run and nothing is awaited', {
+            details: { states },
+          });
         }
         return 'rest';
       }
@@ -658,7 +800,17 @@ export class SessionDriver {
       this.#wakers.push(resolve);
     });
     try {
-      await Promise.race([Promise.race(running.map((p) => p.then(() => undefined, () => undefined))), woken]);
+      await Promise.race([
+        Promise.race(
+          running.map((p) =>
+            p.then(
+              () => undefined,
+              () => undefined,
+            ),
+          ),
+        ),
+        woken,
+      ]);
     } finally {
       // Drop our waker so a long run without commands does not accumulate closures.
       this.#wakers = this.#wakers.filter((w) => w !== waker);
@@ -699,9 +851,18 @@ export class SessionDriver {
     rec.startedAt = this.#d.clock.now();
     // A todo that started with tool version N finishes with N, even if the tool is hot-reloaded meanwhile.
     if (tool && rec.toolVersion === undefined) rec.toolVersion = tool.version;
-    const pinned: Todo = rec.toolVersion === undefined ? todo : { ...todo, metadata: { ...(todo.metadata ?? {}), [TOOL_VERSION_METADATA_KEY]: rec.toolVersion } };
+    const pinned: Todo =
+      rec.toolVersion === undefined
+        ? todo
+        : { ...todo, metadata: { ...(todo.metadata ?? {}), [TOOL_VERSION_METADATA_KEY]: rec.toolVersion } };
     const started = rec.startedAt;
-    this.#emit({ type: 'todo.started', todoId: todo.id, attempt: rec.attempts, idempotencyKey: rec.idempotencyKey, ...(todo.tool ? { tool: todo.tool } : {}) });
+    this.#emit({
+      type: 'todo.started',
+      todoId: todo.id,
+      attempt: rec.attempts,
+      idempotencyKey: rec.idempotencyKey,
+      ...(todo.tool ? { tool: todo.tool } : {}),
+    });
     // Never twice: the start of a non-idempotent todo is durable before its code runs, so a crash
     // between start and outcome is detected and handed to a human instead of silently re-run.
     if (!this.#isIdempotent(todo)) await this.commit();
@@ -709,7 +870,10 @@ export class SessionDriver {
     let inputCalls = 0;
     const executor = this.#d.executorFor(todo.domain);
     try {
-      if (!executor) throw new DreamAgentError('INVALID_PLAN', `no executor for domain "${todo.domain}"`, { details: { domain: todo.domain } });
+      if (!executor)
+        throw new DreamAgentError('INVALID_PLAN', `no executor for domain "${todo.domain}"`, {
+          details: { domain: todo.domain },
+        });
       const input = resolveInput(todo.input, this.#outputs(todo));
       const timeout = todo.timeoutMs ?? tool?.timeoutMs ?? this.#d.todoTimeoutMs;
       const result = await withTimeout(
@@ -722,10 +886,17 @@ export class SessionDriver {
             attempt: rec.attempts,
             plan: this.#frozenPlan(),
             progress: (message, pct) => {
-              if (!signal.aborted) this.#emit({ type: 'todo.progress', todoId: todo.id, message: String(message), ...(pct !== undefined ? { pct } : {}) });
+              if (!signal.aborted)
+                this.#emit({
+                  type: 'todo.progress',
+                  todoId: todo.id,
+                  message: String(message),
+                  ...(pct !== undefined ? { pct } : {}),
+                });
             },
             delta: (text) => {
-              if (!signal.aborted) this.#emit({ type: 'todo.output.delta', todoId: todo.id, delta: String(text) });
+              if (!signal.aborted)
+                this.#emit({ type: 'todo.output.delta', todoId: todo.id, delta: String(text) });
             },
             requestInput: async (spec) => {
               await Promise.resolve();
@@ -748,7 +919,11 @@ export class SessionDriver {
       const output = result.output ?? null;
       const size = jsonByteLength(output);
       if (size > this.#d.maxOutputBytes) {
-        throw new DreamAgentError('PAYLOAD_TOO_LARGE', `output of "${todo.id}" is ${size} bytes; the limit is ${this.#d.maxOutputBytes}`, { details: { size } });
+        throw new DreamAgentError(
+          'PAYLOAD_TOO_LARGE',
+          `output of "${todo.id}" is ${size} bytes; the limit is ${this.#d.maxOutputBytes}`,
+          { details: { size } },
+        );
       }
       if (this.#lost) return;
       rec.status = 'completed';
@@ -756,7 +931,13 @@ export class SessionDriver {
       rec.cached = result.cached === true;
       rec.finishedAt = this.#d.clock.now();
       this.#dirty.add(todo.id);
-      this.#emit({ type: 'todo.completed', todoId: todo.id, output: clone(output), cached: result.cached === true, durationMs: rec.finishedAt - started });
+      this.#emit({
+        type: 'todo.completed',
+        todoId: todo.id,
+        output: clone(output),
+        cached: result.cached === true,
+        durationMs: rec.finishedAt - started,
+      });
     } catch (e) {
       if (this.#lost) return;
       if (suspended) {
@@ -798,7 +979,12 @@ export class SessionDriver {
       const r = this.#todos.get(t.id);
       return r ? [clone(r)] : [];
     });
-    const summary: TurnSummary = { input: turn.input, plan: clone(this.#plan), todos: ordered, ...(turn.intent ? { intent: clone(turn.intent) } : {}) };
+    const summary: TurnSummary = {
+      input: turn.input,
+      plan: clone(this.#plan),
+      todos: ordered,
+      ...(turn.intent ? { intent: clone(turn.intent) } : {}),
+    };
     const answer = await this.#d.responder.respond(summary, {
       ...this.#layerContext(turn),
       delta: (text) => this.#emit({ type: 'response.delta', delta: String(text) }),
@@ -816,8 +1002,15 @@ export class SessionDriver {
     await this.commit();
     // Best effort, after the commit: memory is for context, never a reason to fail or repeat a turn.
     this.#d.memory
-      ?.remember({ id: turn.id, text: turn.input, summary: text.slice(0, 2000), metadata: { sessionId: this.#rec.id, intent: turn.intent?.name ?? null } })
-      .catch((err: unknown) => this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'remembering the turn failed'));
+      ?.remember({
+        id: turn.id,
+        text: turn.input,
+        summary: text.slice(0, 2000),
+        metadata: { sessionId: this.#rec.id, intent: turn.intent?.name ?? null },
+      })
+      .catch((err: unknown) =>
+        this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'remembering the turn failed'),
+      );
   }
 
   #remember(turn: TurnState): void {
@@ -825,14 +1018,21 @@ export class SessionDriver {
     this.#rec.state.slots = { ...this.#rec.state.slots, ...slots };
     this.#rec.state.dialogue = [
       ...this.#rec.state.dialogue,
-      { turnId: turn.id, input: turn.input, slots: clone(slots), ...(turn.intent ? { intent: turn.intent.name } : {}), ...(turn.answer !== undefined ? { answer: turn.answer.slice(0, 2000) } : {}) },
+      {
+        turnId: turn.id,
+        input: turn.input,
+        slots: clone(slots),
+        ...(turn.intent ? { intent: turn.intent.name } : {}),
+        ...(turn.answer !== undefined ? { answer: turn.answer.slice(0, 2000) } : {}),
+      },
     ].slice(-this.#d.dialogueTurns);
   }
 
   #failTurnNow(error: SerializedError): void {
     const turn = this.#rec.state.turn;
     if (!turn || turn.phase === 'done') return;
-    for (const [id, r] of this.#todos) if (!isTerminal(r.status) && !this.#running.has(id)) this.#skip(id, 'cancelled', 'the turn failed');
+    for (const [id, r] of this.#todos)
+      if (!isTerminal(r.status) && !this.#running.has(id)) this.#skip(id, 'cancelled', 'the turn failed');
     turn.outcome = 'failed';
     turn.error = error;
     turn.phase = 'done';
@@ -847,7 +1047,8 @@ export class SessionDriver {
     const turn = this.#rec.state.turn;
     this.#cancel = undefined;
     if (!turn || turn.phase === 'done') return;
-    for (const [id, r] of this.#todos) if (!isTerminal(r.status)) this.#skip(id, 'cancelled', reason ?? 'the run was cancelled');
+    for (const [id, r] of this.#todos)
+      if (!isTerminal(r.status)) this.#skip(id, 'cancelled', reason ?? 'the run was cancelled');
     turn.outcome = 'cancelled';
     turn.error = { code: 'ABORTED', message: reason ?? 'cancelled', retryable: false, details: { actor } };
     turn.phase = 'done';
@@ -865,7 +1066,14 @@ export class SessionDriver {
       // Graceful shutdown: leave the session running with its lease released; recover() elsewhere continues it.
       this.#rec.status = 'running';
     } else {
-      this.#rec.status = !turn || turn.phase === 'done' ? 'idle' : turn.paused ? 'paused' : turn.pending.length > 0 ? 'waiting' : 'running';
+      this.#rec.status =
+        !turn || turn.phase === 'done'
+          ? 'idle'
+          : turn.paused
+            ? 'paused'
+            : turn.pending.length > 0
+              ? 'waiting'
+              : 'running';
     }
     if (turn?.paused && !this.#pauseAnnounced && turn.phase !== 'done') {
       this.#pauseAnnounced = true;
@@ -890,7 +1098,10 @@ export class SessionDriver {
       entries = await this.#d.store.pendingCommands(this.#rec.id);
     } catch (e) {
       this.#inboxDirty = true;
-      this.#d.logger.warn({ sessionId: this.#rec.id, err: String(e) }, 'reading the inbox failed; will retry');
+      this.#d.logger.warn(
+        { sessionId: this.#rec.id, err: String(e) },
+        'reading the inbox failed; will retry',
+      );
       await this.#d.clock.sleep(200);
       return;
     }
@@ -914,8 +1125,17 @@ export class SessionDriver {
       if (!isDreamAgentError(e)) throw e;
       const error = e.toJSON();
       this.#acks.push({ commandId: entry.id, status: 'rejected', error });
-      const type = typeof entry.command === 'object' && entry.command !== null && !Array.isArray(entry.command) ? String(entry.command['type']) : 'unknown';
-      this.#emit({ type: 'command.rejected', commandId: entry.id, commandType: type, error, actor: entry.actor });
+      const type =
+        typeof entry.command === 'object' && entry.command !== null && !Array.isArray(entry.command)
+          ? String(entry.command['type'])
+          : 'unknown';
+      this.#emit({
+        type: 'command.rejected',
+        commandId: entry.id,
+        commandType: type,
+        error,
+        actor: entry.actor,
+      });
     }
   }
 
@@ -951,7 +1171,14 @@ export class SessionDriver {
       case 'plan.reject': {
         const plan = this.#plan;
         removeRequest(requestIds.planReview(turn.id));
-        if (plan) this.#emit({ type: 'plan.rejected', planId: plan.id, version: plan.version, actor, ...(command.reason !== undefined ? { reason: command.reason } : {}) });
+        if (plan)
+          this.#emit({
+            type: 'plan.rejected',
+            planId: plan.id,
+            version: plan.version,
+            actor,
+            ...(command.reason !== undefined ? { reason: command.reason } : {}),
+          });
         this.#finishCancelled(actor, command.reason ?? 'plan rejected');
         return;
       }
@@ -962,7 +1189,14 @@ export class SessionDriver {
         removeRequest(command.requestId);
         const granted = command.type === 'approval.grant';
         const reason = command.type === 'approval.deny' ? command.reason : undefined;
-        this.#emit({ type: 'approval.resolved', requestId: command.requestId, todoId, granted, actor, ...(reason !== undefined ? { reason } : {}) });
+        this.#emit({
+          type: 'approval.resolved',
+          requestId: command.requestId,
+          todoId,
+          granted,
+          actor,
+          ...(reason !== undefined ? { reason } : {}),
+        });
         if (granted) {
           const r = this.#touch(todoId);
           r.status = 'approved';
@@ -987,24 +1221,49 @@ export class SessionDriver {
         const req = turn.pending.find((r) => r.id === command.requestId);
         removeRequest(command.requestId);
         const slot = req?.details?.['slot'];
-        turn.clarifications = [...turn.clarifications, { question: req?.prompt ?? '', answer: command.answer, ...(typeof slot === 'string' ? { slot } : {}) }];
+        turn.clarifications = [
+          ...turn.clarifications,
+          {
+            question: req?.prompt ?? '',
+            answer: command.answer,
+            ...(typeof slot === 'string' ? { slot } : {}),
+          },
+        ];
         turn.phase = 'understanding';
-        this.#emit({ type: 'clarification.answered', requestId: command.requestId, answer: command.answer, actor });
+        this.#emit({
+          type: 'clarification.answered',
+          requestId: command.requestId,
+          answer: command.answer,
+          actor,
+        });
         return;
       }
       case 'recovery.resolve': {
         const req = turn.pending.find((r) => r.id === command.requestId);
         const todoId = req?.todoId ?? '';
         removeRequest(command.requestId);
-        this.#emit({ type: 'recovery.resolved', requestId: command.requestId, todoId, decision: command.decision, actor });
+        this.#emit({
+          type: 'recovery.resolved',
+          requestId: command.requestId,
+          todoId,
+          decision: command.decision,
+          actor,
+        });
         const r = this.#touch(todoId);
         if (command.decision === 'retry') r.status = r.approvedBy !== undefined ? 'approved' : 'pending';
-        else if (command.decision === 'skip') this.#skip(todoId, 'recovery_skip', `skipped by ${actor} after a crash`);
+        else if (command.decision === 'skip')
+          this.#skip(todoId, 'recovery_skip', `skipped by ${actor} after a crash`);
         else {
           r.status = 'completed';
           r.output = clone(command.output ?? null);
           r.finishedAt = this.#d.clock.now();
-          this.#emit({ type: 'todo.completed', todoId, output: clone(r.output), cached: false, durationMs: 0 });
+          this.#emit({
+            type: 'todo.completed',
+            todoId,
+            output: clone(r.output),
+            cached: false,
+            durationMs: 0,
+          });
         }
         return;
       }
@@ -1030,7 +1289,16 @@ export class SessionDriver {
   startTurn(turnId: string, input: string): void {
     const state = this.#rec.state;
     state.turns += 1;
-    const turn: TurnState = { id: turnId, index: state.turns, input, phase: 'understanding', clarifications: [], pending: [], paused: false, startedAt: this.#d.clock.now() };
+    const turn: TurnState = {
+      id: turnId,
+      index: state.turns,
+      input,
+      phase: 'understanding',
+      clarifications: [],
+      pending: [],
+      paused: false,
+      startedAt: this.#d.clock.now(),
+    };
     state.turn = turn;
     this.#rec.status = 'running';
     this.#plan = null;
@@ -1053,11 +1321,22 @@ export class SessionDriver {
  */
 export function resultOf(rec: SessionRecord): RunResult {
   const turn = rec.state.turn;
-  const base = { sessionId: rec.id, turnId: turn?.id ?? null, lastSeq: rec.lastSeq, pending: clone(turn?.pending ?? []) };
+  const base = {
+    sessionId: rec.id,
+    turnId: turn?.id ?? null,
+    lastSeq: rec.lastSeq,
+    pending: clone(turn?.pending ?? []),
+  };
   if (!turn) return { ...base, status: 'completed' };
   if (turn.phase === 'done') {
-    const status = turn.outcome === 'failed' ? 'failed' : turn.outcome === 'cancelled' ? 'cancelled' : 'completed';
-    return { ...base, status, ...(turn.answer !== undefined ? { answer: turn.answer } : {}), ...(turn.error ? { error: clone(turn.error) } : {}) };
+    const status =
+      turn.outcome === 'failed' ? 'failed' : turn.outcome === 'cancelled' ? 'cancelled' : 'completed';
+    return {
+      ...base,
+      status,
+      ...(turn.answer !== undefined ? { answer: turn.answer } : {}),
+      ...(turn.error ? { error: clone(turn.error) } : {}),
+    };
   }
   if (turn.paused) return { ...base, status: 'paused' };
   return { ...base, status: 'waiting' };

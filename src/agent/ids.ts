@@ -30,5 +30,6 @@ export const requestIds = {
   approval: (turnId: string, todoId: string): string => `${turnId}:${todoId}:approval`,
   input: (turnId: string, todoId: string, key: string): string => `${turnId}:${todoId}:input:${key}`,
   clarification: (turnId: string, n: number): string => `${turnId}:clarify:${n}`,
-  recovery: (turnId: string, todoId: string, attempt: number): string => `${turnId}:${todoId}:recovery:${attempt}`,
+  recovery: (turnId: string, todoId: string, attempt: number): string =>
+    `${turnId}:${todoId}:recovery:${attempt}`,
 };

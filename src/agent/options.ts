@@ -36,7 +36,10 @@ export interface ApprovalContext {
  * Decides approval gates in code: require a human, auto-approve or auto-deny with a reason. A tool
  * marked `approval: true` can be auto-approved only by this policy — never by a planner or an LLM.
  */
-export type ApprovalPolicy = (todo: Todo, ctx: ApprovalContext) => ApprovalDecision | Promise<ApprovalDecision>;
+export type ApprovalPolicy = (
+  todo: Todo,
+  ctx: ApprovalContext,
+) => ApprovalDecision | Promise<ApprovalDecision>;
 
 /** Human-in-the-loop settings. */
 export interface HitlOptions {

@@ -19,7 +19,11 @@ export class Supervisor {
    * @param defaultExecutor - serves the seed domains and the domains of registered tools when no explicit executor does
    * @param extraDomains - further domains the default executor serves (e.g. the domains of registered tools)
    */
-  constructor(executors: Record<string, Executor> = {}, defaultExecutor?: Executor, extraDomains: () => Iterable<string> = () => []) {
+  constructor(
+    executors: Record<string, Executor> = {},
+    defaultExecutor?: Executor,
+    extraDomains: () => Iterable<string> = () => [],
+  ) {
     const entries = Object.entries(executors).filter(([k]) => k !== '*');
     this.#executors = new Map(entries);
     this.#fallback = executors['*'];

@@ -29,14 +29,45 @@ const requestId = z.string().min(1).max(300);
  * Parsed strictly: unknown fields are an error, so a typo never silently does nothing.
  */
 export const CommandSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('plan.approve'), edits: z.array(PlanEditSchema).max(200).optional(), baseVersion: z.number().int().positive().optional(), ...base }).strict(),
-  z.object({ type: z.literal('plan.edit'), edits: z.array(PlanEditSchema).min(1).max(200), baseVersion: z.number().int().positive().optional(), ...base }).strict(),
+  z
+    .object({
+      type: z.literal('plan.approve'),
+      edits: z.array(PlanEditSchema).max(200).optional(),
+      baseVersion: z.number().int().positive().optional(),
+      ...base,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('plan.edit'),
+      edits: z.array(PlanEditSchema).min(1).max(200),
+      baseVersion: z.number().int().positive().optional(),
+      ...base,
+    })
+    .strict(),
   z.object({ type: z.literal('plan.reject'), reason: z.string().max(2000).optional(), ...base }).strict(),
   z.object({ type: z.literal('approval.grant'), requestId, ...base }).strict(),
-  z.object({ type: z.literal('approval.deny'), requestId, reason: z.string().max(2000).optional(), ...base }).strict(),
+  z
+    .object({ type: z.literal('approval.deny'), requestId, reason: z.string().max(2000).optional(), ...base })
+    .strict(),
   z.object({ type: z.literal('input.provide'), requestId, value: JsonSchema, ...base }).strict(),
-  z.object({ type: z.literal('clarification.answer'), requestId, answer: z.string().min(1).max(10_000), ...base }).strict(),
-  z.object({ type: z.literal('recovery.resolve'), requestId, decision: z.enum(['retry', 'mark_done', 'skip']), output: JsonSchema.optional(), ...base }).strict(),
+  z
+    .object({
+      type: z.literal('clarification.answer'),
+      requestId,
+      answer: z.string().min(1).max(10_000),
+      ...base,
+    })
+    .strict(),
+  z
+    .object({
+      type: z.literal('recovery.resolve'),
+      requestId,
+      decision: z.enum(['retry', 'mark_done', 'skip']),
+      output: JsonSchema.optional(),
+      ...base,
+    })
+    .strict(),
   z.object({ type: z.literal('pause'), ...base }).strict(),
   z.object({ type: z.literal('resume'), ...base }).strict(),
   z.object({ type: z.literal('cancel'), reason: z.string().max(2000).optional(), ...base }).strict(),

@@ -35,11 +35,22 @@ export interface EventPayloads {
   'todo.failed': { todoId: string; error: SerializedError; attempt: number };
   'todo.skipped': { todoId: string; reason: SkipReason; detail?: string };
   'approval.requested': { request: HitlRequest };
-  'approval.resolved': { requestId: string; todoId: string; granted: boolean; actor: string; reason?: string };
+  'approval.resolved': {
+    requestId: string;
+    todoId: string;
+    granted: boolean;
+    actor: string;
+    reason?: string;
+  };
   'input.requested': { request: HitlRequest };
   'input.received': { requestId: string; todoId: string; actor: string };
   'recovery.requested': { request: HitlRequest };
-  'recovery.resolved': { requestId: string; todoId: string; decision: 'retry' | 'mark_done' | 'skip'; actor: string };
+  'recovery.resolved': {
+    requestId: string;
+    todoId: string;
+    decision: 'retry' | 'mark_done' | 'skip';
+    actor: string;
+  };
   'command.rejected': { commandId: string; commandType: string; error: SerializedError; actor: string };
   'run.paused': { actor: string };
   'run.resumed': { actor: string; reason: 'command' | 'recovery' | 'restart' };

@@ -30,7 +30,11 @@ export const IntentSchema = z.object({
   missingSlots: z.array(z.string()).default([]),
   /** When set, the agent asks the user this question before planning. */
   clarification: z
-    .object({ question: z.string().min(1), slot: z.string().optional(), options: z.array(z.string()).optional() })
+    .object({
+      question: z.string().min(1),
+      slot: z.string().optional(),
+      options: z.array(z.string()).optional(),
+    })
     .optional(),
   /** Anything else the layer wants to pass to the planner. */
   metadata: z.record(z.string(), JsonSchema).optional(),

@@ -8,7 +8,14 @@ export type JsonObject = { [key: string]: Json };
 
 /** zod schema for {@link Json}. */
 export const JsonSchema: z.ZodType<Json> = z.lazy(() =>
-  z.union([z.null(), z.boolean(), z.number(), z.string(), z.array(JsonSchema), z.record(z.string(), JsonSchema)]),
+  z.union([
+    z.null(),
+    z.boolean(),
+    z.number(),
+    z.string(),
+    z.array(JsonSchema),
+    z.record(z.string(), JsonSchema),
+  ]),
 );
 
 /** zod schema for {@link JsonObject}. */

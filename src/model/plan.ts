@@ -99,7 +99,12 @@ export const PlanEditSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('remove'), todoId: TodoIdSchema }),
   z.object({ op: z.literal('update'), todoId: TodoIdSchema, patch: TodoPatchSchema }),
   z
-    .object({ op: z.literal('move'), todoId: TodoIdSchema, before: TodoIdSchema.optional(), after: TodoIdSchema.optional() })
+    .object({
+      op: z.literal('move'),
+      todoId: TodoIdSchema,
+      before: TodoIdSchema.optional(),
+      after: TodoIdSchema.optional(),
+    })
     .refine((m) => (m.before === undefined) !== (m.after === undefined), {
       message: 'move needs exactly one of "before" or "after"',
     }),

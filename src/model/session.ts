@@ -127,7 +127,8 @@ export const TODO_STATUSES = [
 export type TodoStatus = (typeof TODO_STATUSES)[number];
 
 /** Why a todo was skipped. */
-export type SkipReason = 'denied' | 'dependency_failed' | 'removed' | 'recovery_skip' | 'cancelled' | 'policy';
+export type SkipReason =
+  'denied' | 'dependency_failed' | 'removed' | 'recovery_skip' | 'cancelled' | 'policy';
 
 /** The stored state of one todo of one turn (upserted as a delta). */
 export interface TodoRecord {

@@ -81,7 +81,11 @@ export function parseRecipes(text: string, file = '<recipes>'): RecipesFile {
   if (doc.errors.length > 0) {
     const e = doc.errors[0];
     const pos = e?.linePos?.[0];
-    throw new DreamAgentError('INVALID_INPUT', `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${e?.message ?? 'invalid YAML'}`, { details: { file } });
+    throw new DreamAgentError(
+      'INVALID_INPUT',
+      `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${e?.message ?? 'invalid YAML'}`,
+      { details: { file } },
+    );
   }
   const parsed = RecipesFileSchema.safeParse(doc.toJS({ maxAliasCount: 100 }));
   if (!parsed.success) {
@@ -91,13 +95,24 @@ export function parseRecipes(text: string, file = '<recipes>'): RecipesFile {
     const path = [...(issue?.path ?? []), ...(extra !== undefined ? [extra] : [])];
     const node = nodeAt(doc.contents, path, extra !== undefined);
     const pos = node?.range ? lineCounter.linePos(node.range[0]) : undefined;
-    throw new DreamAgentError('INVALID_INPUT', `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`, {
-      details: { file, path: path.map(String), issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) },
-    });
+    throw new DreamAgentError(
+      'INVALID_INPUT',
+      `${file}:${pos?.line ?? 1}:${pos?.col ?? 1}: ${path.join('.') || '(root)'}: ${issue?.message ?? 'invalid'}`,
+      {
+        details: {
+          file,
+          path: path.map(String),
+          issues: parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message })),
+        },
+      },
+    );
   }
   const seen = new Set<string>();
   for (const r of parsed.data.recipes) {
-    if (seen.has(r.intent)) throw new DreamAgentError('INVALID_INPUT', `${file}: two recipes for intent "${r.intent}"`, { details: { file } });
+    if (seen.has(r.intent))
+      throw new DreamAgentError('INVALID_INPUT', `${file}: two recipes for intent "${r.intent}"`, {
+        details: { file },
+      });
     seen.add(r.intent);
   }
   return parsed.data;
@@ -110,8 +125,7 @@ function nodeAt(node: unknown, path: readonly PropertyKey[], lastIsKey = false):
     if (isMap(current)) {
       const pair = current.items.find((p) => isScalar(p.key) && p.key.value === key);
       current = (lastIsKey && i === path.length - 1 ? pair?.key : pair?.value) as Node | undefined;
-    }
-    else if (isSeq(current)) current = current.items[Number(key)] as Node | undefined;
+    } else if (isSeq(current)) current = current.items[Number(key)] as Node | undefined;
     else return current;
   }
   return current ?? undefined;
@@ -128,7 +142,8 @@ export function slotLabel(value: Json | undefined): string {
   if (typeof value !== 'object') return String(value);
   if (Array.isArray(value)) return value.map((v) => slotLabel(v)).join(', ');
   if (typeof value['label'] === 'string') return value['label'];
-  if (typeof value['from'] === 'string' && typeof value['to'] === 'string') return `${value['from']} – ${value['to']}`;
+  if (typeof value['from'] === 'string' && typeof value['to'] === 'string')
+    return `${value['from']} – ${value['to']}`;
   if (typeof value['name'] === 'string') return value['name'];
   return JSON.stringify(value);
 }
@@ -141,7 +156,11 @@ function bindSlots(value: Json, slots: JsonObject, path: string): Json {
       const v = slots[name];
       if (v !== undefined) return v;
       if ('default' in value) return value['default'] ?? null;
-      throw new DreamAgentError('INVALID_PLAN', `slot "${name}" needed by ${path} is missing and has no default`, { details: { slot: name, path } });
+      throw new DreamAgentError(
+        'INVALID_PLAN',
+        `slot "${name}" needed by ${path} is missing and has no default`,
+        { details: { slot: name, path } },
+      );
     }
     const out: JsonObject = {};
     for (const [k, v] of Object.entries(value)) out[k] = bindSlots(v, slots, `${path}.${k}`);
@@ -149,7 +168,9 @@ function bindSlots(value: Json, slots: JsonObject, path: string): Json {
   }
   if (typeof value === 'string') {
     // "{slot}" inside a string becomes the slot's label when the slot is known; other braces stay.
-    return value.replace(/\{([A-Za-z0-9_]+)\}/g, (m, name: string) => (slots[name] !== undefined ? slotLabel(slots[name]) : m));
+    return value.replace(/\{([A-Za-z0-9_]+)\}/g, (m, name: string) =>
+      slots[name] !== undefined ? slotLabel(slots[name]) : m,
+    );
   }
   return value;
 }
@@ -205,21 +226,32 @@ export class RecipePlanner implements Planner {
     await Promise.resolve();
     const recipe = this.#recipes.get(intent.name);
     if (!recipe) {
-      if (this.#fallback === 'error') throw new DreamAgentError('INVALID_PLAN', `no recipe for intent "${intent.name}"`, { details: { intent: intent.name } });
+      if (this.#fallback === 'error')
+        throw new DreamAgentError('INVALID_PLAN', `no recipe for intent "${intent.name}"`, {
+          details: { intent: intent.name },
+        });
       return { todos: [], rationale: `No recipe for "${intent.name}".` };
     }
     const slots = intent.slots;
     const included = recipe.todos.filter((t) => {
       if (t.when === 'always') return true;
-      if (t.when.startsWith('!')) return slots[t.when.slice(1)] === undefined || slots[t.when.slice(1)] === null;
+      if (t.when.startsWith('!'))
+        return slots[t.when.slice(1)] === undefined || slots[t.when.slice(1)] === null;
       return slots[t.when] !== undefined && slots[t.when] !== null;
     });
     const kept = new Set(included.map((t) => t.id));
     const todos: Todo[] = included.map((t) => {
       const tool = t.tool ? ctx.tools.get(t.tool) : undefined;
       const domain = t.domain ?? tool?.domain;
-      if (!domain) throw new DreamAgentError('INVALID_PLAN', `recipe "${recipe.intent}", todo "${t.id}": no domain and no known tool "${t.tool ?? ''}"`);
-      const title = (t.title ?? tool?.description ?? t.id).replace(/\{([A-Za-z0-9_]+)\}/g, (_m, name: string) => slotLabel(slots[name]) || name);
+      if (!domain)
+        throw new DreamAgentError(
+          'INVALID_PLAN',
+          `recipe "${recipe.intent}", todo "${t.id}": no domain and no known tool "${t.tool ?? ''}"`,
+        );
+      const title = (t.title ?? tool?.description ?? t.id).replace(
+        /\{([A-Za-z0-9_]+)\}/g,
+        (_m, name: string) => slotLabel(slots[name]) || name,
+      );
       const todo: Todo = {
         id: t.id,
         title,
@@ -237,7 +269,11 @@ export class RecipePlanner implements Planner {
     });
     const issues = findPlanIssues(todos, { hasTool: (n) => ctx.tools.get(n) !== undefined });
     if (issues.length > 0) {
-      throw new DreamAgentError('INVALID_PLAN', `recipe "${recipe.intent}" produced an invalid plan: ${issues[0]?.message ?? ''}`, { details: { issues: issues as unknown as Json } });
+      throw new DreamAgentError(
+        'INVALID_PLAN',
+        `recipe "${recipe.intent}" produced an invalid plan: ${issues[0]?.message ?? ''}`,
+        { details: { issues: issues as unknown as Json } },
+      );
     }
     return { todos, ...(recipe.rationale ? { rationale: recipe.rationale } : {}) };
   }

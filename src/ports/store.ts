@@ -93,7 +93,11 @@ export interface Store {
    *
    * @throws `SESSION_BUSY` when the id exists
    */
-  createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }>;
+  createSession(
+    session: NewSession,
+    owner: string,
+    leaseTtlMs: number,
+  ): Promise<{ record: SessionRecord; lease: LeaseToken }>;
   /** @returns the session row, or undefined */
   getSession(sessionId: string): Promise<SessionRecord | undefined>;
   /** @returns session rows matching the query, ids ascending */

@@ -36,17 +36,34 @@ export function formatNumber(n: number): string {
 }
 
 function isRowArray(v: Json | undefined): v is JsonObject[] {
-  return Array.isArray(v) && v.length > 0 && v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r));
+  return (
+    Array.isArray(v) &&
+    v.length > 0 &&
+    v.every((r) => r !== null && typeof r === 'object' && !Array.isArray(r))
+  );
 }
 
 /** Summarises a list of rows: count, the first rows as a compact table, totals of numeric columns. */
 export function summariseRows(rows: JsonObject[], topRows: number, budget: number): string {
   const columns = [...new Set(rows.slice(0, 50).flatMap((r) => Object.keys(r)))].slice(0, 8);
-  const numeric = columns.filter((c) => rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number'));
-  const cell = (v: Json | undefined): string => (typeof v === 'number' ? formatNumber(v) : v === undefined || v === null ? '' : typeof v === 'string' ? v : JSON.stringify(v));
+  const numeric = columns.filter((c) =>
+    rows.every((r) => r[c] === undefined || r[c] === null || typeof r[c] === 'number'),
+  );
+  const cell = (v: Json | undefined): string =>
+    typeof v === 'number'
+      ? formatNumber(v)
+      : v === undefined || v === null
+        ? ''
+        : typeof v === 'string'
+          ? v
+          : JSON.stringify(v);
   const lines = [`| ${columns.join(' | ')} |`, `| ${columns.map(() => '---').join(' | ')} |`];
-  for (const r of rows.slice(0, topRows)) lines.push(`| ${columns.map((c) => cell(r[c]).slice(0, 40)).join(' | ')} |`);
-  if (rows.length > topRows) lines.push(`… ${rows.length - topRows} more row${rows.length - topRows === 1 ? '' : 's'} (${rows.length} in all)`);
+  for (const r of rows.slice(0, topRows))
+    lines.push(`| ${columns.map((c) => cell(r[c]).slice(0, 40)).join(' | ')} |`);
+  if (rows.length > topRows)
+    lines.push(
+      `… ${rows.length - topRows} more row${rows.length - topRows === 1 ? '' : 's'} (${rows.length} in all)`,
+    );
   const totals = numeric
     .filter((c) => !/(^|_)(id|year|month|day|rank|index)$/i.test(c))
     .map((c) => `${c} ${formatNumber(rows.reduce((s, r) => s + (typeof r[c] === 'number' ? r[c] : 0), 0))}`);
@@ -64,7 +81,8 @@ function keyFigures(obj: JsonObject, budget: number): string[] {
     if (typeof v === 'number') out.push(`${k}: ${formatNumber(v)}`);
     else if (typeof v === 'string' && v.length <= 80) out.push(`${k}: ${v}`);
     else if (typeof v === 'boolean') out.push(`${k}: ${v ? 'yes' : 'no'}`);
-    else if (Array.isArray(v) && !isRowArray(v)) out.push(`${k}: ${v.length} item${v.length === 1 ? '' : 's'}`);
+    else if (Array.isArray(v) && !isRowArray(v))
+      out.push(`${k}: ${v.length} item${v.length === 1 ? '' : 's'}`);
     if (out.join(', ').length > budget) break;
   }
   return out;
@@ -146,7 +164,9 @@ export class SummaryResponder implements Responder {
           : `There was nothing to do for "${turn.input}".`,
       );
     } else {
-      sections.push(`Done: ${done.length} of ${turn.todos.length} step${turn.todos.length === 1 ? '' : 's'} completed${failed.length ? `, ${failed.length} failed` : ''}${skipped.length ? `, ${skipped.length} skipped` : ''}.`);
+      sections.push(
+        `Done: ${done.length} of ${turn.todos.length} step${turn.todos.length === 1 ? '' : 's'} completed${failed.length ? `, ${failed.length} failed` : ''}${skipped.length ? `, ${skipped.length} skipped` : ''}.`,
+      );
     }
     // Give each completed step an equal share of the budget left after the fixed parts.
     const share = Math.max(120, Math.floor((this.#budget * 0.75) / Math.max(1, done.length)));
@@ -155,7 +175,10 @@ export class SummaryResponder implements Responder {
       sections.push(`✓ ${title(t)}${t.cached ? ' (from cache)' : ''}${body ? `\n${indent(body)}` : ''}`);
     }
     for (const t of failed) sections.push(`✗ ${title(t)} failed: ${t.error?.message ?? 'unknown error'}`);
-    for (const t of skipped) sections.push(`○ ${title(t)} was not run: ${t.skipReason ? SKIP_TEXT[t.skipReason] : 'skipped'}${t.reason && t.skipReason === 'denied' ? ` (${t.reason})` : ''}.`);
+    for (const t of skipped)
+      sections.push(
+        `○ ${title(t)} was not run: ${t.skipReason ? SKIP_TEXT[t.skipReason] : 'skipped'}${t.reason && t.skipReason === 'denied' ? ` (${t.reason})` : ''}.`,
+      );
     const artefacts = [...new Set(done.flatMap((t) => collectArtefacts(t.output)))];
     if (artefacts.length > 0) sections.push(`Files:\n${artefacts.map((a) => `  - ${a}`).join('\n')}`);
     let text = sections.join('\n\n');

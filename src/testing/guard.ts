@@ -15,7 +15,10 @@ export function guardStore(inner: Store): Store & { verify(): void; commits: num
   const check = (): void => {
     for (const c of committed) {
       if (JSON.stringify(c.commit) !== c.json) {
-        throw new DreamAgentError('INTERNAL', `an object passed to commit() for "${c.commit.sessionId}" was mutated after the commit`);
+        throw new DreamAgentError(
+          'INTERNAL',
+          `an object passed to commit() for "${c.commit.sessionId}" was mutated after the commit`,
+        );
       }
     }
   };

@@ -14,4 +14,10 @@ export type { CacheContractSubject } from './contracts/cache.js';
 export { pausableStore } from './pausable.js';
 export type { PausableStore } from './pausable.js';
 export { ScriptedModel } from './scripted-model.js';
-export type { ScriptedModelOptions, ScriptedTurn, ScriptedReply, ScriptedFailure, ScriptedToolCall } from './scripted-model.js';
+export type {
+  ScriptedModelOptions,
+  ScriptedTurn,
+  ScriptedReply,
+  ScriptedFailure,
+  ScriptedToolCall,
+} from './scripted-model.js';

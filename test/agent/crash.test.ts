@@ -1,5 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { Agent, FunctionPlanner, MemoryEventBus, MemoryStore, isDreamAgentError, type Executor } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryEventBus,
+  MemoryStore,
+  isDreamAgentError,
+  type Executor,
+} from 'dream-agent';
 import { ManualClock, pausableStore } from 'dream-agent/testing';
 import { Recorder, todo } from './fixtures.js';
 
@@ -35,7 +42,12 @@ function setup(idempotentBlock: boolean) {
   const inner = new MemoryStore({ clock });
   const bus = new MemoryEventBus();
   const planner = new FunctionPlanner(() => ({
-    todos: [todo('one'), todo('two', ['one']), todo('block', ['two'], { idempotent: idempotentBlock }), todo('after', ['block'])],
+    todos: [
+      todo('one'),
+      todo('two', ['one']),
+      todo('block', ['two'], { idempotent: idempotentBlock }),
+      todo('after', ['block']),
+    ],
   }));
   return { clock, inner, bus, planner };
 }
@@ -46,17 +58,37 @@ describe('crash simulation in process (manual clock, no sleeps)', () => {
     const rec1 = new Recorder();
     const g1 = gatedExecutor(rec1);
     const s1 = pausableStore(inner);
-    const a1 = new Agent({ store: s1, bus, clock, planner, executors: { work: g1.exec }, leaseTtlMs: TTL, nodeId: 'node-1' });
+    const a1 = new Agent({
+      store: s1,
+      bus,
+      clock,
+      planner,
+      executors: { work: g1.exec },
+      leaseTtlMs: TTL,
+      nodeId: 'node-1',
+    });
     const run1 = a1.run('go', { sessionId: 'crash-1' });
     await until(() => g1.started.has('block'), 'block to start');
     // The start of the non-idempotent todo was committed before its code ran.
-    expect((await inner.getTodos('crash-1', (await inner.getSession('crash-1'))?.state.turn?.id ?? '')).find((t) => t.todoId === 'block')?.status).toBe('running');
+    expect(
+      (await inner.getTodos('crash-1', (await inner.getSession('crash-1'))?.state.turn?.id ?? '')).find(
+        (t) => t.todoId === 'block',
+      )?.status,
+    ).toBe('running');
     s1.pause(); // node-1 "crashes"
     clock.advance(TTL + 1);
 
     const rec2 = new Recorder();
     const g2 = gatedExecutor(rec2);
-    const a2 = new Agent({ store: inner, bus, clock, planner, executors: { work: g2.exec }, leaseTtlMs: TTL, nodeId: 'node-2' });
+    const a2 = new Agent({
+      store: inner,
+      bus,
+      clock,
+      planner,
+      executors: { work: g2.exec },
+      leaseTtlMs: TTL,
+      nodeId: 'node-2',
+    });
     expect(await a2.recover()).toEqual(['crash-1']);
     await until(async () => (await inner.getSession('crash-1'))?.status === 'waiting', 'recovery request');
     const snap = await a2.getSession('crash-1');
@@ -76,14 +108,24 @@ describe('crash simulation in process (manual clock, no sleeps)', () => {
     expect((await inner.getSession('crash-1'))?.lastSeq).toBe(seqBefore);
 
     // A human decides: it did take effect → mark done; the rest completes, without re-running anything.
-    const done = await a2.send('crash-1', { type: 'recovery.resolve', requestId: snap.pending[0]?.id ?? '', decision: 'mark_done', output: { manual: true }, actor: 'ops' }).result();
+    const done = await a2
+      .send('crash-1', {
+        type: 'recovery.resolve',
+        requestId: snap.pending[0]?.id ?? '',
+        decision: 'mark_done',
+        output: { manual: true },
+        actor: 'ops',
+      })
+      .result();
     expect(done.status).toBe('completed');
     expect(Object.fromEntries(rec1.runs)).toEqual({ one: 1, two: 1, block: 1 });
     expect(Object.fromEntries(rec2.runs)).toEqual({ after: 1 });
     const log = [];
     for await (const e of a2.events('crash-1')) log.push(e);
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
-    expect(log.filter((e) => e.type === 'todo.completed').map((e) => ('todoId' in e ? e.todoId : ''))).toEqual(['one', 'two', 'block', 'after']);
+    expect(
+      log.filter((e) => e.type === 'todo.completed').map((e) => ('todoId' in e ? e.todoId : '')),
+    ).toEqual(['one', 'two', 'block', 'after']);
     await a2.close();
   });
 
@@ -97,12 +139,21 @@ describe('crash simulation in process (manual clock, no sleeps)', () => {
     await until(() => g1.started.has('block'), 'block to start');
     s1.pause();
     const turnId = (await inner.getSession('crash-2'))?.state.turn?.id ?? '';
-    const completedBefore = (await inner.getTodos('crash-2', turnId)).filter((t) => t.status === 'completed').map((t) => t.todoId);
+    const completedBefore = (await inner.getTodos('crash-2', turnId))
+      .filter((t) => t.status === 'completed')
+      .map((t) => t.todoId);
     clock.advance(TTL + 1);
     const rec2 = new Recorder();
     const g2 = gatedExecutor(rec2);
     g2.release();
-    const a2 = new Agent({ store: inner, bus, clock, planner, executors: { work: g2.exec }, leaseTtlMs: TTL });
+    const a2 = new Agent({
+      store: inner,
+      bus,
+      clock,
+      planner,
+      executors: { work: g2.exec },
+      leaseTtlMs: TTL,
+    });
     expect(await a2.recover()).toEqual(['crash-2']);
     await until(async () => (await inner.getSession('crash-2'))?.status === 'idle', 'completion');
     const snap = await a2.getSession('crash-2');
@@ -128,7 +179,9 @@ describe('crash simulation in process (manual clock, no sleeps)', () => {
     const store = new MemoryStore({ clock });
     const bus = new MemoryEventBus();
     const rec = new Recorder();
-    const planner = new FunctionPlanner(() => ({ todos: [todo('a'), todo('b', ['a']), todo('c', ['a']), todo('d', ['b', 'c'], { approval: true })] }));
+    const planner = new FunctionPlanner(() => ({
+      todos: [todo('a'), todo('b', ['a']), todo('c', ['a']), todo('d', ['b', 'c'], { approval: true })],
+    }));
     const exec: Executor = {
       async execute(t, _i, ctx) {
         rec.record(t, ctx);
@@ -136,12 +189,20 @@ describe('crash simulation in process (manual clock, no sleeps)', () => {
         return { output: t.id };
       },
     };
-    const agents = [1, 2, 3].map((n) => new Agent({ store, bus, clock, planner, executors: { work: exec }, nodeId: `n${n}` }));
+    const agents = [1, 2, 3].map(
+      (n) => new Agent({ store, bus, clock, planner, executors: { work: exec }, nodeId: `n${n}` }),
+    );
     const first = await agents[0]?.run('go', { sessionId: 'race-1' }).result();
     expect(first?.status).toBe('waiting');
     const requestId = first?.pending[0]?.id ?? '';
-    const results = await Promise.allSettled(agents.map((a) => a.send('race-1', { type: 'approval.grant', requestId, commandId: 'grant-1' }).result()));
-    const statuses = results.map((r) => (r.status === 'fulfilled' ? r.value.status : `rejected:${String((r.reason as { code?: string }).code)}`));
+    const results = await Promise.allSettled(
+      agents.map((a) =>
+        a.send('race-1', { type: 'approval.grant', requestId, commandId: 'grant-1' }).result(),
+      ),
+    );
+    const statuses = results.map((r) =>
+      r.status === 'fulfilled' ? r.value.status : `rejected:${String((r.reason as { code?: string }).code)}`,
+    );
     expect(statuses).toEqual(['completed', 'completed', 'completed']);
     expect(Object.fromEntries(rec.runs)).toEqual({ a: 1, b: 1, c: 1, d: 1 });
     const log = await store.readEvents('race-1', { limit: 10_000 });

@@ -40,7 +40,9 @@ export function scriptedExecutor(rec: Recorder, hooks: { onStart?: (todo: Todo) 
         return { output: { id: todo.id, value } };
       }
       if (mode === 'hang') {
-        await new Promise<never>((_, reject) => ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)));
+        await new Promise<never>((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error)),
+        );
       }
       if (mode === 'fail') throw new Error(`boom in ${todo.id}`);
       if (mode === 'slow') {

@@ -13,7 +13,9 @@ import {
 import { guardStore } from 'dream-agent/testing';
 import { Recorder, scriptedExecutor, todo } from './fixtures.js';
 
-async function collect(run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> }): Promise<{ events: AgentEvent[]; result: RunResult }> {
+async function collect(
+  run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> },
+): Promise<{ events: AgentEvent[]; result: RunResult }> {
   const events: AgentEvent[] = [];
   for await (const e of run) events.push(e);
   return { events, result: await run.result() };
@@ -31,24 +33,44 @@ async function rejection(p: Promise<unknown>): Promise<{ code: string; message: 
 function agentWith(todos: TodoInput[], extra: Partial<ConstructorParameters<typeof Agent>[0]> = {}) {
   const rec = new Recorder();
   const store = guardStore(new MemoryStore());
-  const agent = new Agent({ store, planner: new FunctionPlanner(() => ({ todos })), executors: { work: scriptedExecutor(rec) }, ...extra });
+  const agent = new Agent({
+    store,
+    planner: new FunctionPlanner(() => ({ todos })),
+    executors: { work: scriptedExecutor(rec) },
+    ...extra,
+  });
   return { agent, rec, store };
 }
 
 describe('approvals', () => {
   it('deny skips the todo and its dependents with reasons; independent todos continue', async () => {
-    const { agent, rec } = agentWith([todo('risky', [], { approval: true }), todo('after', ['risky']), todo('free')]);
+    const { agent, rec } = agentWith([
+      todo('risky', [], { approval: true }),
+      todo('after', ['risky']),
+      todo('free'),
+    ]);
     const r = await agent.run('go', { sessionId: 'deny-1' }).result();
     expect(r.status).toBe('waiting');
     expect(rec.count('free')).toBe(1); // independent work ran while the approval waits
-    const d = await collect(agent.send('deny-1', { type: 'approval.deny', requestId: r.pending[0]?.id ?? '', reason: 'too risky', actor: 'boss' }));
+    const d = await collect(
+      agent.send('deny-1', {
+        type: 'approval.deny',
+        requestId: r.pending[0]?.id ?? '',
+        reason: 'too risky',
+        actor: 'boss',
+      }),
+    );
     expect(d.result.status).toBe('completed');
     const skipped = d.events.filter((e) => e.type === 'todo.skipped');
     expect(skipped.map((e) => [e.todoId, e.reason])).toEqual([
       ['risky', 'denied'],
       ['after', 'dependency_failed'],
     ]);
-    expect(d.events.find((e) => e.type === 'approval.resolved')).toMatchObject({ granted: false, actor: 'boss', reason: 'too risky' });
+    expect(d.events.find((e) => e.type === 'approval.resolved')).toMatchObject({
+      granted: false,
+      actor: 'boss',
+      reason: 'too risky',
+    });
     expect(rec.count('risky') + rec.count('after')).toBe(0);
     expect(d.result.answer).toContain('denied');
   });
@@ -69,7 +91,11 @@ describe('approvals', () => {
     expect(rec.count('c')).toBe(1);
     expect(rec.count('b')).toBe(0);
     const snap = await agent.getSession('policy-1');
-    expect(snap.todos.find((t) => t.todoId === 'b')).toMatchObject({ status: 'skipped', skipReason: 'policy', reason: 'policy says no' });
+    expect(snap.todos.find((t) => t.todoId === 'b')).toMatchObject({
+      status: 'skipped',
+      skipReason: 'policy',
+      reason: 'policy says no',
+    });
     expect(snap.todos.find((t) => t.todoId === 'c')?.approvedBy).toBe('policy');
     expect(seen).toEqual(['a', 'b', 'c']);
   });
@@ -78,10 +104,16 @@ describe('approvals', () => {
     const { agent } = agentWith([todo('pay', [], { approval: { required: true, roles: ['approver'] } })]);
     const r = await agent.run('go', { sessionId: 'roles-1' }).result();
     const requestId = r.pending[0]?.id ?? '';
-    const e = await rejection(agent.send('roles-1', { type: 'approval.grant', requestId, actor: { id: 'v', roles: ['viewer'] } }).result());
+    const e = await rejection(
+      agent
+        .send('roles-1', { type: 'approval.grant', requestId, actor: { id: 'v', roles: ['viewer'] } })
+        .result(),
+    );
     expect(e.code).toBe('FORBIDDEN');
     expect((await agent.getSession('roles-1')).pending).toHaveLength(1);
-    const ok = await agent.send('roles-1', { type: 'approval.grant', requestId, actor: { id: 'a', roles: ['approver'] } }).result();
+    const ok = await agent
+      .send('roles-1', { type: 'approval.grant', requestId, actor: { id: 'a', roles: ['approver'] } })
+      .result();
     expect(ok.status).toBe('completed');
   });
 });
@@ -93,20 +125,30 @@ describe('bad input gets a typed error and changes nothing', () => {
     ['unknown field', { type: 'pause', extra: 1 }, 'INVALID_INPUT'],
     ['missing requestId', { type: 'approval.grant' }, 'INVALID_INPUT'],
     ['bad edit op', { type: 'plan.edit', edits: [{ op: 'teleport', todoId: 'a' }] }, 'INVALID_INPUT'],
-    ['move with both before and after', { type: 'plan.edit', edits: [{ op: 'move', todoId: 'a', before: 'b', after: 'b' }] }, 'INVALID_INPUT'],
+    [
+      'move with both before and after',
+      { type: 'plan.edit', edits: [{ op: 'move', todoId: 'a', before: 'b', after: 'b' }] },
+      'INVALID_INPUT',
+    ],
     ['oversized', { type: 'cancel', reason: 'x'.repeat(2_000) + 'y'.repeat(300_000) }, 'PAYLOAD_TOO_LARGE'],
     ['unknown request id', { type: 'approval.grant', requestId: 'nope' }, 'REQUEST_NOT_FOUND'],
     ['wrong kind of request', { type: 'input.provide', requestId: 'PLACEHOLDER', value: 1 }, 'INVALID_STATE'],
     ['resume when not paused', { type: 'resume' }, 'INVALID_STATE'],
     ['approve when no plan review', { type: 'plan.approve' }, 'INVALID_STATE'],
-    ['edit a removed todo', { type: 'plan.edit', edits: [{ op: 'update', todoId: 'ghost', patch: { title: 'x' } }] }, 'INVALID_EDIT'],
+    [
+      'edit a removed todo',
+      { type: 'plan.edit', edits: [{ op: 'update', todoId: 'ghost', patch: { title: 'x' } }] },
+      'INVALID_EDIT',
+    ],
   ];
   for (const [name, command, code] of cases) {
     it(`${name} → ${code}`, async () => {
       const { agent, store } = agentWith([todo('a', [], { approval: true }), todo('b', ['a'])]);
       const r = await agent.run('go', { sessionId: 's' }).result();
       const before = await agent.getSession('s');
-      const cmd = JSON.parse(JSON.stringify(command).replace('PLACEHOLDER', r.pending[0]?.id ?? '')) as unknown;
+      const cmd = JSON.parse(
+        JSON.stringify(command).replace('PLACEHOLDER', r.pending[0]?.id ?? ''),
+      ) as unknown;
       const e = await rejection(agent.send('s', cmd).result());
       expect(e.code).toBe(code);
       const after = await agent.getSession('s');
@@ -119,11 +161,15 @@ describe('bad input gets a typed error and changes nothing', () => {
 
   it('unknown sessions, empty and oversized inputs, and a busy session are refused', async () => {
     const { agent } = agentWith([todo('a', [], { approval: true })]);
-    expect((await rejection(agent.send('nobody', { type: 'pause' }).result())).code).toBe('SESSION_NOT_FOUND');
+    expect((await rejection(agent.send('nobody', { type: 'pause' }).result())).code).toBe(
+      'SESSION_NOT_FOUND',
+    );
     expect((await rejection(agent.resume('nobody').result())).code).toBe('SESSION_NOT_FOUND');
     expect((await rejection(agent.run('   ').result())).code).toBe('INVALID_INPUT');
     expect((await rejection(agent.run('x'.repeat(70_000)).result())).code).toBe('PAYLOAD_TOO_LARGE');
-    expect((await rejection(agent.run('hi', { sessionId: 'bad id with spaces' }).result())).code).toBe('INVALID_INPUT');
+    expect((await rejection(agent.run('hi', { sessionId: 'bad id with spaces' }).result())).code).toBe(
+      'INVALID_INPUT',
+    );
     await agent.run('go', { sessionId: 'busy' }).result();
     expect((await rejection(agent.run('again', { sessionId: 'busy' }).result())).code).toBe('SESSION_BUSY');
     expect(() => new Agent({ concurrency: 0 })).toThrow(/concurrency must be an integer ≥ 1, got 0/);
@@ -142,14 +188,18 @@ describe('bad input gets a typed error and changes nothing', () => {
 
 describe('pause, resume, cancel', () => {
   it('pause takes effect after the todo in flight; resume continues', async () => {
-    let pauseNow: (() => void) | undefined;
+    const hooks: { pauseNow?: () => void } = {};
     const rec = new Recorder();
     const agent = new Agent({
-      planner: new FunctionPlanner(() => ({ todos: [todo('a', [], { input: { mode: 'slow', ms: 30 } }), todo('b', ['a']), todo('c', ['b'])] })),
-      executors: { work: scriptedExecutor(rec, { onStart: (t) => (t.id === 'a' ? pauseNow?.() : undefined) }) },
+      planner: new FunctionPlanner(() => ({
+        todos: [todo('a', [], { input: { mode: 'slow', ms: 30 } }), todo('b', ['a']), todo('c', ['b'])],
+      })),
+      executors: {
+        work: scriptedExecutor(rec, { onStart: (t) => (t.id === 'a' ? pauseNow?.() : undefined) }),
+      },
     });
     const run = agent.run('go', { sessionId: 'p1' });
-    pauseNow = () => {
+    hooks.pauseNow = () => {
       void agent.send('p1', { type: 'pause', actor: 'u' }).result();
     };
     const r = await run.result();
@@ -170,7 +220,9 @@ describe('pause, resume, cancel', () => {
     let started: (() => void) | undefined;
     const inFlight = new Promise<void>((r) => (started = r));
     const agent = new Agent({
-      planner: new FunctionPlanner(() => ({ todos: [todo('hang', [], { input: { mode: 'hang' } }), todo('next', ['hang'])] })),
+      planner: new FunctionPlanner(() => ({
+        todos: [todo('hang', [], { input: { mode: 'hang' } }), todo('next', ['hang'])],
+      })),
       executors: { work: scriptedExecutor(rec, { onStart: () => started?.() }) },
     });
     const run = agent.run('go', { sessionId: 'c1' });
@@ -197,22 +249,39 @@ describe('clarification', () => {
         const period = ctx.clarifications.find((c) => c.slot === 'period')?.answer;
         const intent: Intent = period
           ? { name: 'report', confidence: 0.9, entities: [], slots: { period }, missingSlots: [] }
-          : { name: 'report', confidence: 0.9, entities: [], slots: {}, missingSlots: ['period'], clarification: { question: 'Which period?', slot: 'period' } };
+          : {
+              name: 'report',
+              confidence: 0.9,
+              entities: [],
+              slots: {},
+              missingSlots: ['period'],
+              clarification: { question: 'Which period?', slot: 'period' },
+            };
         return Promise.resolve(intent);
       },
     };
     const rec = new Recorder();
     const agent = new Agent({
       cognitive,
-      planner: new FunctionPlanner((intent) => ({ todos: [todo('r', [], { input: { period: intent.slots['period'] ?? null } })] })),
+      planner: new FunctionPlanner((intent) => ({
+        todos: [todo('r', [], { input: { period: intent.slots['period'] ?? null } })],
+      })),
       executors: { work: scriptedExecutor(rec) },
     });
     const r1 = await collect(agent.run('make a report', { sessionId: 'cl' }));
     expect(r1.result.status).toBe('waiting');
     expect(r1.result.pending[0]).toMatchObject({ kind: 'clarification', prompt: 'Which period?' });
-    const r2 = await collect(agent.send('cl', { type: 'clarification.answer', requestId: r1.result.pending[0]?.id ?? '', answer: 'Q3' }));
+    const r2 = await collect(
+      agent.send('cl', {
+        type: 'clarification.answer',
+        requestId: r1.result.pending[0]?.id ?? '',
+        answer: 'Q3',
+      }),
+    );
     expect(r2.result.status).toBe('completed');
-    expect(r2.events.find((e) => e.type === 'todo.completed')).toMatchObject({ output: { input: { period: 'Q3' } } });
+    expect(r2.events.find((e) => e.type === 'todo.completed')).toMatchObject({
+      output: { input: { period: 'Q3' } },
+    });
     expect(inputs).toEqual([[], ['Q3']]);
     // the next turn of the same session sees the dialogue and carried slots
     const r3 = await agent.run('same again', { sessionId: 'cl' }).result();
@@ -223,16 +292,25 @@ describe('clarification', () => {
 
 describe('failures', () => {
   it('continue policy: a failed todo skips its dependents, independent ones finish, the turn completes', async () => {
-    const { agent, rec } = agentWith([todo('bad', [], { input: { mode: 'fail' } }), todo('dep', ['bad']), todo('ok')]);
+    const { agent, rec } = agentWith([
+      todo('bad', [], { input: { mode: 'fail' } }),
+      todo('dep', ['bad']),
+      todo('ok'),
+    ]);
     const r = await collect(agent.run('go'));
     expect(r.result.status).toBe('completed');
-    expect(r.events.find((e) => e.type === 'todo.failed')).toMatchObject({ todoId: 'bad', error: { code: 'TOOL_FAILED', message: 'boom in bad' } });
+    expect(r.events.find((e) => e.type === 'todo.failed')).toMatchObject({
+      todoId: 'bad',
+      error: { code: 'TOOL_FAILED', message: 'boom in bad' },
+    });
     expect(rec.count('ok')).toBe(1);
     expect(rec.count('dep')).toBe(0);
   });
 
   it('fail-turn policy: the turn fails with the error', async () => {
-    const { agent } = agentWith([todo('bad', [], { input: { mode: 'fail' } }), todo('later', ['bad'])], { failurePolicy: 'fail-turn' });
+    const { agent } = agentWith([todo('bad', [], { input: { mode: 'fail' } }), todo('later', ['bad'])], {
+      failurePolicy: 'fail-turn',
+    });
     const r = await collect(agent.run('go'));
     expect(r.result.status).toBe('failed');
     expect(r.result.error?.message).toBe('boom in bad');

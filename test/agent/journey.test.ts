@@ -1,9 +1,18 @@
 import { describe, expect, it } from 'vitest';
-import { Agent, FunctionPlanner, MemoryStore, isDreamAgentError, type AgentEvent, type RunResult } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  isDreamAgentError,
+  type AgentEvent,
+  type RunResult,
+} from 'dream-agent';
 import { guardStore } from 'dream-agent/testing';
 import { Recorder, scriptedExecutor, todo } from './fixtures.js';
 
-async function collect(run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> }): Promise<{ events: AgentEvent[]; result: RunResult }> {
+async function collect(
+  run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> },
+): Promise<{ events: AgentEvent[]; result: RunResult }> {
   const events: AgentEvent[] = [];
   for await (const e of run) events.push(e);
   return { events, result: await run.result() };
@@ -25,28 +34,59 @@ describe('the full human-in-the-loop journey', () => {
     const planner = new FunctionPlanner(() => ({
       todos: [
         todo('fetch', [], { title: 'Fetch rows', input: { rows: [1, 2, 3] }, idempotent: true }),
-        todo('analyse', ['fetch'], { input: { data: { $ref: 'fetch', path: 'input.rows' } }, idempotent: true }),
-        todo('ask', ['analyse'], { input: { mode: 'ask', prompt: 'Who should get it?', key: 'recipient', schema: { type: 'string', minLength: 3 } } }),
+        todo('analyse', ['fetch'], {
+          input: { data: { $ref: 'fetch', path: 'input.rows' } },
+          idempotent: true,
+        }),
+        todo('ask', ['analyse'], {
+          input: {
+            mode: 'ask',
+            prompt: 'Who should get it?',
+            key: 'recipient',
+            schema: { type: 'string', minLength: 3 },
+          },
+        }),
         todo('send', ['ask'], { approval: { required: true, risk: 'high', reason: 'Sends an e-mail' } }),
       ],
     }));
-    const options = { store, planner, executors: { work: scriptedExecutor(rec) }, hitl: { planReview: 'always' as const } };
+    const options = {
+      store,
+      planner,
+      executors: { work: scriptedExecutor(rec) },
+      hitl: { planReview: 'always' as const },
+    };
     const a1 = new Agent(options);
 
     // 1. plan review
     const r1 = await collect(a1.run('please do the thing', { sessionId: 'journey-1' }));
     expect(r1.result.status).toBe('waiting');
     expect(r1.result.pending.map((p) => p.kind)).toEqual(['plan_review']);
-    expect(r1.events.map((e) => e.type)).toEqual(['turn.started', 'intent.detected', 'plan.created', 'plan.review.requested']);
+    expect(r1.events.map((e) => e.type)).toEqual([
+      'turn.started',
+      'intent.detected',
+      'plan.created',
+      'plan.review.requested',
+    ]);
     expect(rec.runs.size).toBe(0);
 
     // 2. a refused edit (cycle) changes nothing
     await expectRejects(
-      a1.send('journey-1', { type: 'plan.edit', baseVersion: 1, edits: [{ op: 'update', todoId: 'fetch', patch: { dependsOn: ['send'] } }] }).result(),
+      a1
+        .send('journey-1', {
+          type: 'plan.edit',
+          baseVersion: 1,
+          edits: [{ op: 'update', todoId: 'fetch', patch: { dependsOn: ['send'] } }],
+        })
+        .result(),
       'INVALID_EDIT',
     );
     // a stale base version is refused
-    await expectRejects(a1.send('journey-1', { type: 'plan.edit', baseVersion: 7, edits: [{ op: 'remove', todoId: 'send' }] }).result(), 'STALE_VERSION');
+    await expectRejects(
+      a1
+        .send('journey-1', { type: 'plan.edit', baseVersion: 7, edits: [{ op: 'remove', todoId: 'send' }] })
+        .result(),
+      'STALE_VERSION',
+    );
     const s1 = await a1.getSession('journey-1');
     expect(s1.plan?.version).toBe(1);
     expect(s1.planHistory).toHaveLength(1);
@@ -57,7 +97,13 @@ describe('the full human-in-the-loop journey', () => {
         type: 'plan.edit',
         baseVersion: 1,
         actor: 'alice',
-        edits: [{ op: 'add', after: 'analyse', todo: todo('chart', ['analyse'], { title: 'Draw chart', idempotent: true }) }],
+        edits: [
+          {
+            op: 'add',
+            after: 'analyse',
+            todo: todo('chart', ['analyse'], { title: 'Draw chart', idempotent: true }),
+          },
+        ],
       }),
     );
     expect(e1.result.status).toBe('waiting');
@@ -84,16 +130,31 @@ describe('the full human-in-the-loop journey', () => {
     expect(completedAnalyse).toMatchObject({ output: { input: { data: [1, 2, 3] } } });
 
     // 5. invalid input is refused and the request stays pending
-    await expectRejects(a1.send('journey-1', { type: 'input.provide', requestId: inputReq?.id ?? '', value: 'x' }).result(), 'INVALID_INPUT');
-    await expectRejects(a1.send('journey-1', { type: 'input.provide', requestId: 'nope', value: 'team@example.com' }).result(), 'REQUEST_NOT_FOUND');
+    await expectRejects(
+      a1.send('journey-1', { type: 'input.provide', requestId: inputReq?.id ?? '', value: 'x' }).result(),
+      'INVALID_INPUT',
+    );
+    await expectRejects(
+      a1.send('journey-1', { type: 'input.provide', requestId: 'nope', value: 'team@example.com' }).result(),
+      'REQUEST_NOT_FOUND',
+    );
     expect((await a1.getSession('journey-1')).pending.map((p) => p.id)).toEqual([inputReq?.id]);
 
     // 6. valid input: the todo continues with the value, then the approval gate
-    const e3 = await collect(a1.send('journey-1', { type: 'input.provide', requestId: inputReq?.id ?? '', value: 'team@example.com', actor: 'bob' }));
+    const e3 = await collect(
+      a1.send('journey-1', {
+        type: 'input.provide',
+        requestId: inputReq?.id ?? '',
+        value: 'team@example.com',
+        actor: 'bob',
+      }),
+    );
     expect(e3.result.status).toBe('waiting');
     expect(e3.result.pending.map((p) => p.kind)).toEqual(['approval']);
     expect(e3.result.pending[0]).toMatchObject({ todoId: 'send', risk: 'high', prompt: 'Sends an e-mail' });
-    expect(e3.events.find((e) => e.type === 'todo.completed' && e.todoId === 'ask')).toMatchObject({ output: { value: 'team@example.com' } });
+    expect(e3.events.find((e) => e.type === 'todo.completed' && e.todoId === 'ask')).toMatchObject({
+      output: { value: 'team@example.com' },
+    });
     expect(rec.count('ask')).toBe(2);
     expect(rec.count('send')).toBe(0);
 
@@ -103,7 +164,9 @@ describe('the full human-in-the-loop journey', () => {
     await a1.close();
     const a2 = new Agent(options);
     const approvalId = e3.result.pending[0]?.id ?? '';
-    const g = await a2.send('journey-1', { type: 'approval.grant', requestId: approvalId, actor: 'dave' }).result();
+    const g = await a2
+      .send('journey-1', { type: 'approval.grant', requestId: approvalId, actor: 'dave' })
+      .result();
     expect(g.status).toBe('paused'); // granted, but still paused
     expect(rec.count('send')).toBe(0);
     const done = await collect(a2.resume('journey-1'));
@@ -121,7 +184,8 @@ describe('the full human-in-the-loop journey', () => {
     for await (const e of a2.events('journey-1')) log.push(e);
     expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
     const types = log.map((e) => e.type);
-    const at = (t: string, id?: string): number => log.findIndex((e) => e.type === t && (id === undefined || ('todoId' in e && e.todoId === id)));
+    const at = (t: string, id?: string): number =>
+      log.findIndex((e) => e.type === t && (id === undefined || ('todoId' in e && e.todoId === id)));
     expect(at('plan.approved')).toBeGreaterThan(at('plan.updated'));
     expect(at('todo.started', 'fetch')).toBeGreaterThan(at('plan.approved'));
     expect(at('input.requested')).toBeLessThan(at('input.received'));

@@ -2,7 +2,7 @@
  * The full human-in-the-loop journey with every layer LLM-backed (LlmCognitive, LlmPlanner, LlmExecutor,
  * LlmResponder), driven through the real official clients (`openai`, `@anthropic-ai/sdk`) via the
  * `@dream-agent/openai` and `@dream-agent/anthropic` adapters, against the local scripted wire server.
- * Tools are code tools (`defineTool`) in a `ToolRegistry`, run by the `ToolExecutor`.
+ * Tools are code tools (`defineTool`) in a `ToolRegistry`, run by the Agent's default `ToolExecutor`.
  */
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
@@ -15,7 +15,6 @@ import {
   LlmPlanner,
   LlmResponder,
   MemoryStore,
-  ToolExecutor,
   ToolRegistry,
   type AgentEvent,
   type AgentOptions,
@@ -78,7 +77,7 @@ const REVENUE: Record<string, Record<string, number>> = {
   '2024-Q2': { North: 1070, South: 980, West: 760 },
 };
 
-function buildRegistry(log: ToolLog, options: { injection?: string } = {}): ToolRegistry {
+function buildRegistry(log: ToolLog, rec: Recorder, options: { injection?: string } = {}): ToolRegistry {
   const registry = new ToolRegistry();
   registry.register(
     defineTool({
@@ -92,7 +91,8 @@ function buildRegistry(log: ToolLog, options: { injection?: string } = {}): Tool
         rows: z.array(z.object({ region: z.string(), revenue: z.number() })),
         note: z.string().optional(),
       }),
-      handler: (input) => {
+      handler: (input, ctx) => {
+        rec.record(ctx.todoId, ctx.idempotencyKey);
         log.queries.push({ ...input });
         const byRegion = REVENUE[input.period] ?? {};
         const rows = Object.entries(byRegion)
@@ -116,6 +116,7 @@ function buildRegistry(log: ToolLog, options: { injection?: string } = {}): Tool
       input: z.object({ to: z.string().optional(), subject: z.string().min(1), body: z.string().min(1) }),
       output: z.object({ sent: z.boolean(), to: z.string(), messageId: z.string() }),
       handler: async (input, ctx) => {
+        rec.record(ctx.todoId, ctx.idempotencyKey);
         log.emailAttempts.push(ctx.idempotencyKey);
         const to =
           input.to ??
@@ -134,17 +135,23 @@ function buildRegistry(log: ToolLog, options: { injection?: string } = {}): Tool
   return registry;
 }
 
-/** Counts executions per todo (and the idempotency keys seen), delegating to the real executor. */
+/**
+ * Counts executions per todo and the idempotency keys seen: tool handlers record themselves (they run
+ * under the Agent's default ToolExecutor), the LLM executor is wrapped.
+ */
 class Recorder {
   readonly runs = new Map<string, number>();
   readonly keys = new Map<string, Set<string>>();
+  record(todoId: string, key: string): void {
+    this.runs.set(todoId, (this.runs.get(todoId) ?? 0) + 1);
+    const set = this.keys.get(todoId) ?? new Set<string>();
+    set.add(key);
+    this.keys.set(todoId, set);
+  }
   wrap(executor: Executor): Executor {
     return {
       execute: (todo, input, ctx) => {
-        this.runs.set(todo.id, (this.runs.get(todo.id) ?? 0) + 1);
-        const set = this.keys.get(todo.id) ?? new Set<string>();
-        set.add(ctx.idempotencyKey);
-        this.keys.set(todo.id, set);
+        this.record(todo.id, ctx.idempotencyKey);
         return executor.execute(todo, input, ctx);
       },
     };
@@ -172,14 +179,18 @@ function agentOptions(
 ): AgentOptions {
   // Each agent ("process") gets its own adapter instances, clients and registry.
   const model = provider.model(server);
-  const tools = buildRegistry(parts.log, parts.injection === undefined ? {} : { injection: parts.injection });
-  const toolExecutor = parts.rec.wrap(new ToolExecutor());
+  const tools = buildRegistry(
+    parts.log,
+    parts.rec,
+    parts.injection === undefined ? {} : { injection: parts.injection },
+  );
   return {
     store: parts.store,
     tools,
     cognitive: new LlmCognitive({ model, intents: INTENTS }),
     planner: new LlmPlanner({ model }),
-    executors: { data: toolExecutor, ops: toolExecutor, insight: parts.rec.wrap(new LlmExecutor({ model })) },
+    // Tool todos (data, ops) run on the Agent's default ToolExecutor; tool-free insight todos on the model.
+    executors: { insight: parts.rec.wrap(new LlmExecutor({ model })) },
     responder: new LlmResponder({ model }),
     hitl: { planReview },
   };

@@ -1,10 +1,24 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import type { Json, ResponseContext, TodoRecord, TurnSummary } from 'dream-agent';
-import { SummaryResponder, summariseOutput, summariseRows, collectArtefacts } from '../../src/response/summary.js';
+import {
+  SummaryResponder,
+  summariseOutput,
+  summariseRows,
+  collectArtefacts,
+} from '../../src/response/summary.js';
 
-const rec = (todoId: string, extra: Partial<TodoRecord>): TodoRecord => ({ sessionId: 's', turnId: 't', todoId, status: 'completed', attempts: 1, idempotencyKey: 'k', ...extra });
-const ctx = (deltas: string[]): ResponseContext => ({ delta: (d: string) => deltas.push(d) }) as unknown as ResponseContext;
+const rec = (todoId: string, extra: Partial<TodoRecord>): TodoRecord => ({
+  sessionId: 's',
+  turnId: 't',
+  todoId,
+  status: 'completed',
+  attempts: 1,
+  idempotencyKey: 'k',
+  ...extra,
+});
+const ctx = (deltas: string[]): ResponseContext =>
+  ({ delta: (d: string) => deltas.push(d) }) as unknown as ResponseContext;
 
 describe('SummaryResponder', () => {
   it('says what was done with key figures, what was skipped or failed and why, and lists artefacts', async () => {
@@ -21,10 +35,21 @@ describe('SummaryResponder', () => {
         ],
       },
       todos: [
-        rec('q', { output: { totalRevenue: 1234567.891, rows: [{ region: 'EMEA', revenue: 10 }, { region: 'APAC', revenue: 5 }] } }),
+        rec('q', {
+          output: {
+            totalRevenue: 1234567.891,
+            rows: [
+              { region: 'EMEA', revenue: 10 },
+              { region: 'APAC', revenue: 5 },
+            ],
+          },
+        }),
         rec('r', { output: { path: '/tmp/out/report.md', summary: 'report written' }, cached: true }),
         rec('m', { status: 'skipped', skipReason: 'denied', reason: 'not today' }),
-        rec('x', { status: 'failed', error: { code: 'TOOL_FAILED', message: 'smtp down', retryable: true, details: {} } }),
+        rec('x', {
+          status: 'failed',
+          error: { code: 'TOOL_FAILED', message: 'smtp down', retryable: true, details: {} },
+        }),
       ],
     };
     const deltas: string[] = [];
@@ -51,17 +76,26 @@ describe('SummaryResponder', () => {
 
   it('never exceeds its budget, whatever the output (property)', async () => {
     await fc.assert(
-      fc.asyncProperty(fc.array(fc.jsonValue(), { maxLength: 6 }), fc.integer({ min: 200, max: 3000 }), async (outputs, budget) => {
-        const todos = outputs.map((o, i) => rec(`t${i}`, { output: o as Json }));
-        const text = await new SummaryResponder({ budget }).respond({ input: 'x', plan: null, todos }, ctx([]));
-        expect(text.length).toBeLessThanOrEqual(budget);
-        for (const o of outputs) expect(summariseOutput(o as Json, 150).length).toBeLessThanOrEqual(150);
-      }),
+      fc.asyncProperty(
+        fc.array(fc.jsonValue(), { maxLength: 6 }),
+        fc.integer({ min: 200, max: 3000 }),
+        async (outputs, budget) => {
+          const todos = outputs.map((o, i) => rec(`t${i}`, { output: o as Json }));
+          const text = await new SummaryResponder({ budget }).respond(
+            { input: 'x', plan: null, todos },
+            ctx([]),
+          );
+          expect(text.length).toBeLessThanOrEqual(budget);
+          for (const o of outputs) expect(summariseOutput(o as Json, 150).length).toBeLessThanOrEqual(150);
+        },
+      ),
       { numRuns: 200 },
     );
   });
 
   it('finds artefact paths nested in outputs', () => {
-    expect(collectArtefacts({ a: { path: '/x/report.md' }, list: [{ url: 'https://e/x' }], note: 'path' })).toEqual(['/x/report.md', 'https://e/x']);
+    expect(
+      collectArtefacts({ a: { path: '/x/report.md' }, list: [{ url: 'https://e/x' }], note: 'path' }),
+    ).toEqual(['/x/report.md', 'https://e/x']);
   });
 });

@@ -34,11 +34,14 @@ export interface HttpTransportOptions extends TransportHooks {
   /** SSE: heartbeat comment interval in ms (default 15 000). */
   sseHeartbeatMs?: number;
   /**
-   * SSE: bytes that may wait in a slow client's socket buffer before the stream is closed (default 1 MiB).
-   * The client reconnects with `Last-Event-ID` and replays from the Store, so nothing is lost and the
-   * server never buffers without bound.
+   * SSE: bytes that may wait in a slow client's socket buffer (default 1 MiB). The stream stops pulling
+   * events while the socket is above its high-water mark and waits up to `sseDrainTimeoutMs` for it to
+   * drain; a client that does not catch up is disconnected. It reconnects with `Last-Event-ID` and replays
+   * from the Store, so nothing is lost and the server never buffers without bound.
    */
   sseMaxBufferedBytes?: number;
+  /** SSE: how long to wait for a lagging client to drain (default 10 000 ms). */
+  sseDrainTimeoutMs?: number;
   /** Where unexpected (non-dream-agent) errors are logged; they answer `500 INTERNAL` without their text. */
   logger?: Logger;
   /** The OpenAPI document served at `GET /openapi.json` (omit to not serve one). */
@@ -334,8 +337,8 @@ async function streamEvents(ctx: RouteContext, sessionId: string, after: number)
   try {
     for await (const e of ctx.agent.events(sessionId, { after, follow: true, signal: abort.signal })) {
       if (abort.signal.aborted) break;
-      res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
-      if (res.writableLength > maxBuffered) {
+      const ok = res.write(`id: ${e.seq}\nevent: ${e.type}\ndata: ${JSON.stringify(e)}\n\n`);
+      if (!ok && !(await drainOrDrop(res, maxBuffered, ctx.options.sseDrainTimeoutMs ?? 10_000))) {
         // A slow reader: drop it rather than buffer without bound; it resumes with Last-Event-ID.
         res.destroy();
         break;
@@ -348,6 +351,24 @@ async function streamEvents(ctx: RouteContext, sessionId: string, after: number)
     req.off('close', stop);
     if (!res.destroyed) res.end();
   }
+}
+
+/** Waits for a response to drain; false when it stays over `max` or does not drain in time. */
+function drainOrDrop(res: ServerResponse, max: number, timeoutMs: number): Promise<boolean> {
+  if (res.writableLength > max) return Promise.resolve(false);
+  return new Promise((resolve) => {
+    const done = (v: boolean): void => {
+      clearTimeout(t);
+      res.off('drain', onDrain);
+      res.off('close', onClose);
+      resolve(v);
+    };
+    const onDrain = (): void => done(true);
+    const onClose = (): void => done(false);
+    const t = setTimeout(() => done(false), timeoutMs);
+    res.on('drain', onDrain);
+    res.on('close', onClose);
+  });
 }
 
 /** Writes a JSON response. */

@@ -67,8 +67,14 @@ export interface WsServerOptions {
   allowedOrigins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
   /** Largest accepted message in bytes (default 256 KiB); larger closes with 1009. */
   maxPayloadBytes?: number;
-  /** Bytes that may wait to be sent to one client before it is dropped with 4008 (default 1 MiB). */
+  /**
+   * Bytes that may wait to be sent to one client (default 1 MiB). A subscription stops pulling events
+   * once a quarter of this is queued and waits for the client to catch up; a client that does not get
+   * below it within `drainTimeoutMs`, or whose queue would pass the limit, is dropped with 4008.
+   */
   maxBufferedBytes?: number;
+  /** How long a subscription waits for a lagging client to drain its queue before dropping it (default 10 000 ms). */
+  drainTimeoutMs?: number;
   /** Ping interval in ms; a client that misses a pong is dropped (default 30 000; 0 disables). */
   heartbeatMs?: number;
   /** Subscriptions per connection (default 100). */
@@ -235,6 +241,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   const maxSubs = options.maxSubscriptions ?? 100;
   const rate = options.messagesPerSecond ?? 50;
   const grace = options.closeGraceMs ?? 1000;
+  const drainTimeout = options.drainTimeoutMs ?? 10_000;
+  const highWater = Math.max(1, Math.floor(maxBuffered / 4));
   const logger = options.logger;
   const conns = new Set<Conn>();
   const stats: WsStats = {
@@ -280,6 +288,22 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     return true;
   }
 
+  /** Waits until the client's queue is under the high-water mark; false (and the client dropped) on timeout. */
+  async function drained(conn: Conn): Promise<boolean> {
+    if (conn.ws.bufferedAmount < highWater) return true;
+    const deadline = Date.now() + drainTimeout;
+    while (!conn.dead && conn.ws.bufferedAmount >= highWater) {
+      if (Date.now() >= deadline) {
+        stats.dropped.slow_consumer += 1;
+        logger?.warn({ principal: conn.principal.id, buffered: conn.ws.bufferedAmount }, 'ws: slow consumer dropped (drain timeout)');
+        drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue did not drain', 'slow_consumer');
+        return false;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    return !conn.dead;
+  }
+
   function reply(conn: Conn, reqId: string | undefined, result: Extract<ServerMessage, { type: 'result' }>['result']): void {
     send(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
   }
@@ -303,6 +327,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     try {
       for await (const event of agent.events(sid, { after, follow: true, signal: ac.signal })) {
         if (ac.signal.aborted) break;
+        // Backpressure: stop pulling while the client lags (replays can be large), drop it if it never catches up.
+        if (!(await drained(conn)) || ac.signal.aborted) break;
         if (!send(conn, { type: 'event', event })) break;
         stats.eventsSent += 1;
       }

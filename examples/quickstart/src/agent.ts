@@ -40,13 +40,18 @@ export interface DemoAgent {
  * @param options - extra Agent options (store, bus, hitl…); `clock` also drives relative dates
  * @returns the agent and its parts
  */
-export async function createDemoAgent(options: Partial<AgentOptions> & { clock?: Clock } = {}): Promise<DemoAgent> {
+export async function createDemoAgent(
+  options: Partial<AgentOptions> & { clock?: Clock } = {},
+): Promise<DemoAgent> {
   process.env['DREAM_AGENT_OUTPUT'] ??= demoPaths.output;
   const registry = new ToolRegistry();
   const found = await registry.discover(demoPaths.tools);
   if (found.errors.length > 0) throw new Error(`demo tools are invalid: ${JSON.stringify(found.errors)}`);
   const memory = new ContextMemory({ embedder: new HashingEmbedder(), store: new MemoryVectorStore() });
-  const cognitive = new OfflineCognitive(demoPaths.intents, { ...(options.clock ? { clock: options.clock } : {}), memory });
+  const cognitive = new OfflineCognitive(demoPaths.intents, {
+    ...(options.clock ? { clock: options.clock } : {}),
+    memory,
+  });
   const planner = await RecipePlanner.fromFile(demoPaths.recipes);
   const agent = new Agent({
     tools: registry,

@@ -15,7 +15,9 @@ const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith('--')));
 const yes = flags.has('--yes') || flags.has('-y');
 const json = flags.has('--json');
-const request = args.filter((a) => !a.startsWith('-')).join(' ') || "Analyse last quarter's sales by region and email the report to the team";
+const request =
+  args.filter((a) => !a.startsWith('-')).join(' ') ||
+  "Analyse last quarter's sales by region and email the report to the team";
 const followUp = 'Now do the same for EMEA';
 const color = stdout.isTTY && !json && process.env['NO_COLOR'] === undefined;
 const c = (code: number) => (s: string) => (color ? `\u001b[${code}m${s}\u001b[0m` : s);
@@ -48,11 +50,19 @@ async function ask(question: string, auto: string): Promise<string> {
 }
 
 function printPlan(plan: Plan): void {
-  out(bold(`Plan v${plan.version} — ${plan.todos.length} step${plan.todos.length === 1 ? '' : 's'}`) + (plan.rationale ? dim(`  (${plan.rationale})`) : ''));
+  out(
+    bold(`Plan v${plan.version} — ${plan.todos.length} step${plan.todos.length === 1 ? '' : 's'}`) +
+      (plan.rationale ? dim(`  (${plan.rationale})`) : ''),
+  );
   plan.todos.forEach((t, i) => {
-    const gate = t.approval === true || (typeof t.approval === 'object' && t.approval.required) ? yellow(' ⚠ approval') : '';
+    const gate =
+      t.approval === true || (typeof t.approval === 'object' && t.approval.required)
+        ? yellow(' ⚠ approval')
+        : '';
     const deps = t.dependsOn.length ? dim(` ← ${t.dependsOn.join(', ')}`) : '';
-    out(`  ${String(i + 1).padStart(2)}. ${cyan(t.id.padEnd(9))} ${t.title} ${dim(`[${t.domain}${t.tool ? ` · ${t.tool}` : ''}]`)}${gate}${deps}`);
+    out(
+      `  ${String(i + 1).padStart(2)}. ${cyan(t.id.padEnd(9))} ${t.title} ${dim(`[${t.domain}${t.tool ? ` · ${t.tool}` : ''}]`)}${gate}${deps}`,
+    );
   });
 }
 
@@ -69,7 +79,10 @@ function render(e: AgentEvent): void {
   switch (e.type) {
     case 'intent.detected': {
       const slots = Object.entries(e.intent.slots)
-        .map(([k, v]) => `${k}=${typeof v === 'object' && v !== null && !Array.isArray(v) && 'from' in v ? `${String(v['from'])}…${String(v['to'])}` : JSON.stringify(v)}`)
+        .map(
+          ([k, v]) =>
+            `${k}=${typeof v === 'object' && v !== null && !Array.isArray(v) && 'from' in v ? `${String(v['from'])}…${String(v['to'])}` : JSON.stringify(v)}`,
+        )
         .join(' ');
       out(dim(`understood: ${e.intent.name} (${Math.round(e.intent.confidence * 100)}%) ${slots}`));
       break;
@@ -122,15 +135,32 @@ async function follow(run: Run): Promise<RunResult> {
 }
 
 /** Turns a terminal line into plan edits: approve | remove <id> | add <tool> [after <id>] | move <id> before|after <id> | reject. */
-function parseReview(line: string, plan: Plan, registry: { get(n: string): { name: string; inputSchema: Record<string, unknown> } | undefined }): { type: string; [k: string]: unknown } | string {
+function parseReview(
+  line: string,
+  plan: Plan,
+  registry: { get(n: string): { name: string; inputSchema: Record<string, unknown> } | undefined },
+): { type: string; [k: string]: unknown } | string {
   const [verb = 'approve', ...rest] = line.trim().split(/\s+/);
   const v = verb.toLowerCase();
-  if (v === '' || v === 'a' || v === 'approve' || v === 'y' || v === 'yes') return { type: 'plan.approve', actor: 'you' };
-  if (v === 'x' || v === 'reject') return { type: 'plan.reject', actor: 'you', reason: rest.join(' ') || 'rejected in the terminal' };
-  if (v === 'r' || v === 'remove') return { type: 'plan.edit', actor: 'you', baseVersion: plan.version, edits: [{ op: 'remove', todoId: rest[0] ?? '' }] };
+  if (v === '' || v === 'a' || v === 'approve' || v === 'y' || v === 'yes')
+    return { type: 'plan.approve', actor: 'you' };
+  if (v === 'x' || v === 'reject')
+    return { type: 'plan.reject', actor: 'you', reason: rest.join(' ') || 'rejected in the terminal' };
+  if (v === 'r' || v === 'remove')
+    return {
+      type: 'plan.edit',
+      actor: 'you',
+      baseVersion: plan.version,
+      edits: [{ op: 'remove', todoId: rest[0] ?? '' }],
+    };
   if (v === 'm' || v === 'move') {
     const [todoId = '', where = 'before', other = ''] = rest;
-    return { type: 'plan.edit', actor: 'you', baseVersion: plan.version, edits: [{ op: 'move', todoId, [where === 'after' ? 'after' : 'before']: other }] };
+    return {
+      type: 'plan.edit',
+      actor: 'you',
+      baseVersion: plan.version,
+      edits: [{ op: 'move', todoId, [where === 'after' ? 'after' : 'before']: other }],
+    };
   }
   if (v === '+' || v === 'add') {
     const [toolName = '', kw, after] = rest;
@@ -150,42 +180,76 @@ function parseReview(line: string, plan: Plan, registry: { get(n: string): { nam
     const known = plan.todos.find((t) => t.tool === toolName);
     if (known) Object.assign(todo, { domain: known.domain, input: { ...known.input, ...todo.input } });
     else todo.domain = (registry.get(toolName) as unknown as { domain: string }).domain;
-    return { type: 'plan.edit', actor: 'you', baseVersion: plan.version, edits: [{ op: 'add', todo, ...(dep ? { after: dep } : {}) }] };
+    return {
+      type: 'plan.edit',
+      actor: 'you',
+      baseVersion: plan.version,
+      edits: [{ op: 'add', todo, ...(dep ? { after: dep } : {}) }],
+    };
   }
   return `unknown review command "${verb}"`;
 }
 
-async function answer(req: HitlRequest, plan: Plan | null, registry: Parameters<typeof parseReview>[2]): Promise<unknown> {
+async function answer(
+  req: HitlRequest,
+  plan: Plan | null,
+  registry: Parameters<typeof parseReview>[2],
+): Promise<unknown> {
   switch (req.kind) {
     case 'plan_review': {
       if (plan) printPlan(plan);
-      const line = await ask(bold('Review: [a]pprove · [r]emove <id> · [+] add <tool> [after <id>] · [m]ove <id> before|after <id> · [x] reject >'), 'approve');
+      const line = await ask(
+        bold(
+          'Review: [a]pprove · [r]emove <id> · [+] add <tool> [after <id>] · [m]ove <id> before|after <id> · [x] reject >',
+        ),
+        'approve',
+      );
       return parseReview(line, plan ?? { id: '', version: 1, todos: [] }, registry);
     }
     case 'approval': {
       const details = req.details ?? {};
-      out(yellow(`⚠ ${req.prompt}`) + dim(` (${String(details['tool'] ?? req.todoId)}, risk ${req.risk ?? 'n/a'})`));
+      out(
+        yellow(`⚠ ${req.prompt}`) +
+          dim(` (${String(details['tool'] ?? req.todoId)}, risk ${req.risk ?? 'n/a'})`),
+      );
       const line = await ask('Approve? [y/N] >', 'y');
       return /^y(es)?$/i.test(line)
         ? { type: 'approval.grant', requestId: req.id, actor: 'you' }
-        : { type: 'approval.deny', requestId: req.id, actor: 'you', reason: line && !/^n(o)?$/i.test(line) ? line : 'declined in the terminal' };
+        : {
+            type: 'approval.deny',
+            requestId: req.id,
+            actor: 'you',
+            reason: line && !/^n(o)?$/i.test(line) ? line : 'declined in the terminal',
+          };
     }
     case 'input': {
       const value = await ask(`${req.prompt} >`, 'team@example.com');
       return { type: 'input.provide', requestId: req.id, value, actor: 'you' };
     }
     case 'clarification': {
-      const text = await ask(`${bold('?')} ${req.prompt}${req.options?.length ? dim(` (e.g. ${req.options.join(', ')})`) : ''} >`, "yes, analyse last quarter's sales");
+      const text = await ask(
+        `${bold('?')} ${req.prompt}${req.options?.length ? dim(` (e.g. ${req.options.join(', ')})`) : ''} >`,
+        "yes, analyse last quarter's sales",
+      );
       return { type: 'clarification.answer', requestId: req.id, answer: text || 'yes', actor: 'you' };
     }
     case 'recovery': {
       const text = await ask(`${req.prompt} [retry/mark_done/skip] >`, 'retry');
-      return { type: 'recovery.resolve', requestId: req.id, decision: ['retry', 'mark_done', 'skip'].includes(text) ? text : 'retry', actor: 'you' };
+      return {
+        type: 'recovery.resolve',
+        requestId: req.id,
+        decision: ['retry', 'mark_done', 'skip'].includes(text) ? text : 'retry',
+        actor: 'you',
+      };
     }
   }
 }
 
-async function turn(demo: Awaited<ReturnType<typeof createDemoAgent>>, input: string, sessionId: string): Promise<RunResult> {
+async function turn(
+  demo: Awaited<ReturnType<typeof createDemoAgent>>,
+  input: string,
+  sessionId: string,
+): Promise<RunResult> {
   out();
   out(`${bold('You:')} ${input}`);
   let result = await follow(demo.agent.run(input, { sessionId }));
@@ -206,19 +270,32 @@ async function turn(demo: Awaited<ReturnType<typeof createDemoAgent>>, input: st
       result = { ...result, pending: (await demo.agent.getSession(sessionId)).pending };
     }
   }
-  if (result.status === 'completed') out(green(`\n● turn completed`) + dim(` (session ${sessionId}, ${result.lastSeq} events)`));
+  if (result.status === 'completed')
+    out(green(`\n● turn completed`) + dim(` (session ${sessionId}, ${result.lastSeq} events)`));
   else out(yellow(`\n● turn ended: ${result.status}${result.error ? ` — ${result.error.message}` : ''}`));
   return result;
 }
 
 async function main(): Promise<void> {
   const demo = await createDemoAgent();
-  out(bold('dream-agent quick start') + dim(' — offline: intents, recipes, tools and answers all run locally; no API key.'));
-  out(dim(`tools: ${demo.registry.list().map((t) => t.name).join(', ')}`));
+  out(
+    bold('dream-agent quick start') +
+      dim(' — offline: intents, recipes, tools and answers all run locally; no API key.'),
+  );
+  out(
+    dim(
+      `tools: ${demo.registry
+        .list()
+        .map((t) => t.name)
+        .join(', ')}`,
+    ),
+  );
   const sessionId = `demo-${Date.now().toString(36)}`;
   const first = await turn(demo, request, sessionId);
   if (first.status === 'completed') {
-    const next = yes ? followUp : await ask(`\n${bold('Anything else?')} (e.g. "${followUp}", empty to quit) >`, '');
+    const next = yes
+      ? followUp
+      : await ask(`\n${bold('Anything else?')} (e.g. "${followUp}", empty to quit) >`, '');
     if (next) await turn(demo, next, sessionId);
   }
   out(dim(`\nfiles are in ${process.env['DREAM_AGENT_OUTPUT'] ?? 'output'}/${sessionId}`));

@@ -17,7 +17,10 @@ afterAll(async () => {
 });
 
 /** Runs the demo as a user would (`tsx examples/quickstart/src/main.ts …`), feeding stdin line by line. */
-function runDemo(args: string[], stdinLines: string[] = []): Promise<{ code: number | null; stdout: string; stderr: string }> {
+function runDemo(
+  args: string[],
+  stdinLines: string[] = [],
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/quickstart/src/main.ts', ...args], {
       cwd: root,
@@ -54,11 +57,23 @@ describe('the quick-start demo', () => {
       .split('\n')
       .map((l) => JSON.parse(l) as AgentEvent);
     const types = events.map((e) => e.type);
-    for (const t of ['intent.detected', 'plan.review.requested', 'plan.approved', 'todo.progress', 'approval.requested', 'approval.resolved', 'input.requested', 'input.received', 'response.completed']) {
+    for (const t of [
+      'intent.detected',
+      'plan.review.requested',
+      'plan.approved',
+      'todo.progress',
+      'approval.requested',
+      'approval.resolved',
+      'input.requested',
+      'input.received',
+      'response.completed',
+    ]) {
       expect(types, t).toContain(t);
     }
     expect(types.filter((t) => t === 'turn.completed')).toHaveLength(2);
-    const intents = events.filter((e): e is Extract<AgentEvent, { type: 'intent.detected' }> => e.type === 'intent.detected');
+    const intents = events.filter(
+      (e): e is Extract<AgentEvent, { type: 'intent.detected' }> => e.type === 'intent.detected',
+    );
     expect(intents[0]?.intent.name).toBe('sales.report');
     // the follow-up reuses the previous turn's period and changes only the region
     expect(intents[1]?.intent.slots['region']).toBe('EMEA');

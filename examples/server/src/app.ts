@@ -14,7 +14,7 @@ import { build } from 'esbuild';
 import { DreamAgentError, isDreamAgentError, type Agent, type Logger } from 'dream-agent';
 import { buildOpenApiDocument, createRouter, errorResponse, tokenOf, type CommandRecord, type Operation, type Principal } from '@dream-agent/http';
 import { createWsServer, type AgentWsServer, type WsCommandRecord } from '@dream-agent/ws';
-import { createAgent } from './agent.js';
+import { createAgent, type AgentWiring } from './agent.js';
 import { AuditLog } from './audit.js';
 import { Auth, ROLES } from './auth.js';
 import type { ServerConfig } from './config.js';
@@ -73,13 +73,13 @@ async function clientBundle(): Promise<string> {
  * Builds and starts the server.
  *
  * @param config - the configuration (see config.ts)
- * @param options - a logger to use instead of a new pino instance
+ * @param options - a logger to use instead of a new pino instance; an agent to serve instead of agent.ts's (tests)
  * @returns the running server
  */
-export async function startServer(config: ServerConfig, options: { log?: PinoLogger } = {}): Promise<RunningServer> {
+export async function startServer(config: ServerConfig, options: { log?: PinoLogger; wiring?: AgentWiring } = {}): Promise<RunningServer> {
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
   const logger = asLogger(log);
-  const { agent, storeName, closePorts } = await createAgent(config, logger);
+  const { agent, storeName, closePorts } = options.wiring ?? (await createAgent(config, logger));
   const auth = new Auth({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
   const audit = new AuditLog(asLogger(log.child({ component: 'audit' })));
   const transports: { ws?: AgentWsServer } = {};
@@ -282,6 +282,8 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
       authorize: authorize('http'),
       onCommand,
       maxBodyBytes: config.maxBodyBytes,
+      sseMaxBufferedBytes: config.wsMaxBufferedBytes,
+      sseDrainTimeoutMs: config.drainTimeoutMs,
       openapi: buildOpenApiDocument({ serverUrl: '/api', title: 'dream-agent example server' }),
       logger,
     }),
@@ -323,6 +325,8 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
     },
     maxPayloadBytes: config.maxBodyBytes,
     maxBufferedBytes: config.wsMaxBufferedBytes,
+    messagesPerSecond: config.wsMessagesPerSecond,
+    drainTimeoutMs: config.drainTimeoutMs,
     heartbeatMs: config.wsHeartbeatMs,
     onCommand,
     onDisconnect: (d) => {

@@ -24,6 +24,10 @@ export interface ServerConfig {
   /** Per-connection WebSocket send queue limit, bytes. */
   wsMaxBufferedBytes: number;
   wsHeartbeatMs: number;
+  /** How long a lagging WebSocket/SSE client may take to drain its queue before it is dropped, ms. */
+  drainTimeoutMs: number;
+  /** Messages per second per WebSocket connection (burst: twice that). */
+  wsMessagesPerSecond: number;
   logLevel: string;
   /** How long graceful shutdown waits for runs to drain, ms. */
   shutdownTimeoutMs: number;
@@ -76,6 +80,8 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     stepDelayMs: int(env, 'STEP_DELAY_MS', 400),
     wsMaxBufferedBytes: int(env, 'WS_MAX_BUFFERED_BYTES', 1024 * 1024),
     wsHeartbeatMs: int(env, 'WS_HEARTBEAT_MS', 30_000),
+    drainTimeoutMs: int(env, 'DRAIN_TIMEOUT_MS', 10_000),
+    wsMessagesPerSecond: int(env, 'WS_MESSAGES_PER_SECOND', 50),
     logLevel: env['LOG_LEVEL'] ?? 'info',
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000),
     nodeId: env['NODE_ID'] || undefined,

@@ -45,14 +45,21 @@ export class MemoryStore implements Store {
 
   #slot(sessionId: string): SessionSlot {
     const slot = this.#sessions.get(sessionId);
-    if (!slot) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    if (!slot)
+      throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
     return slot;
   }
 
-  async createSession(session: NewSession, owner: string, leaseTtlMs: number): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+  async createSession(
+    session: NewSession,
+    owner: string,
+    leaseTtlMs: number,
+  ): Promise<{ record: SessionRecord; lease: LeaseToken }> {
     await Promise.resolve();
     if (this.#sessions.has(session.id)) {
-      throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, { details: { sessionId: session.id } });
+      throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, {
+        details: { sessionId: session.id },
+      });
     }
     const now = this.#clock.now();
     const record: SessionRecord = {
@@ -67,7 +74,13 @@ export class MemoryStore implements Store {
       createdAt: now,
       updatedAt: now,
     };
-    this.#sessions.set(session.id, { record, events: [], todos: new Map(), plans: new Map(), inbox: new Map() });
+    this.#sessions.set(session.id, {
+      record,
+      events: [],
+      todos: new Map(),
+      plans: new Map(),
+      inbox: new Map(),
+    });
     return { record: clone(record), lease: { owner, epoch: 1 } };
   }
 
@@ -88,7 +101,12 @@ export class MemoryStore implements Store {
       if (!slot) continue;
       const r = slot.record;
       if (query.status && !query.status.includes(r.status)) continue;
-      if (query.leaseExpiredBefore !== undefined && r.leaseOwner !== null && r.leaseExpiresAt > query.leaseExpiredBefore) continue;
+      if (
+        query.leaseExpiredBefore !== undefined &&
+        r.leaseOwner !== null &&
+        r.leaseExpiresAt > query.leaseExpiredBefore
+      )
+        continue;
       if (query.hasPendingCommands && ![...slot.inbox.values()].some((e) => e.status === 'pending')) continue;
       out.push(clone(r));
       if (out.length >= limit) break;
@@ -139,14 +157,27 @@ export class MemoryStore implements Store {
     const r = slot.record;
     const now = this.#clock.now();
     if (r.version !== c.expectedVersion) {
-      throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`, {
-        details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
-      });
+      throw new DreamAgentError(
+        'CONFLICT',
+        `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`,
+        {
+          details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
+        },
+      );
     }
     if (!this.#isOurs(r, c.lease, now)) {
-      throw new DreamAgentError('CONFLICT', `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`, {
-        details: { sessionId: c.sessionId, epoch: c.lease.epoch, currentEpoch: r.leaseEpoch, owner: r.leaseOwner },
-      });
+      throw new DreamAgentError(
+        'CONFLICT',
+        `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`,
+        {
+          details: {
+            sessionId: c.sessionId,
+            epoch: c.lease.epoch,
+            currentEpoch: r.leaseEpoch,
+            owner: r.leaseOwner,
+          },
+        },
+      );
     }
     let seq = r.lastSeq;
     for (const e of c.events) {
@@ -167,7 +198,9 @@ export class MemoryStore implements Store {
     }
     for (const a of c.inboxAcks) {
       if (!slot.inbox.has(a.commandId)) {
-        throw new DreamAgentError('INVALID_INPUT', `no inbox command "${a.commandId}"`, { details: { commandId: a.commandId } });
+        throw new DreamAgentError('INVALID_INPUT', `no inbox command "${a.commandId}"`, {
+          details: { commandId: a.commandId },
+        });
       }
     }
     // All checks passed: apply (nothing above has written).
@@ -211,7 +244,10 @@ export class MemoryStore implements Store {
     await Promise.resolve();
     const versions = this.#sessions.get(sessionId)?.plans.get(planId);
     if (!versions || versions.length === 0) return undefined;
-    const found = version === undefined ? versions[versions.length - 1] : versions.find((v) => v.plan.version === version);
+    const found =
+      version === undefined
+        ? versions[versions.length - 1]
+        : versions.find((v) => v.plan.version === version);
     return found ? clone(found) : undefined;
   }
 
@@ -220,7 +256,10 @@ export class MemoryStore implements Store {
     return (this.#sessions.get(sessionId)?.plans.get(planId) ?? []).map(clone);
   }
 
-  async readEvents(sessionId: string, options: { after?: number; limit?: number } = {}): Promise<AgentEvent[]> {
+  async readEvents(
+    sessionId: string,
+    options: { after?: number; limit?: number } = {},
+  ): Promise<AgentEvent[]> {
     await Promise.resolve();
     const slot = this.#sessions.get(sessionId);
     if (!slot) return [];

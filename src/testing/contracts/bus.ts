@@ -37,16 +37,20 @@ export function busContract(name: string, factory: () => Promise<BusContractSubj
       });
     };
 
-    run('delivers a message published on one handle to subscribers on the other, in order', async ({ a, b }) => {
-      const topic = `t-${Math.random().toString(36).slice(2)}`;
-      const got: Json[] = [];
-      const off = await b.subscribe(topic, (m) => got.push(m));
-      for (let i = 0; i < 20; i += 1) await a.publish(topic, { i, nested: { ok: true, list: [1, 'x', null] } });
-      await waitFor(() => got.length === 20, '20 messages');
-      expect(got.map((m) => (m as { i: number }).i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
-      expect(got[0]).toEqual({ i: 0, nested: { ok: true, list: [1, 'x', null] } });
-      await off();
-    });
+    run(
+      'delivers a message published on one handle to subscribers on the other, in order',
+      async ({ a, b }) => {
+        const topic = `t-${Math.random().toString(36).slice(2)}`;
+        const got: Json[] = [];
+        const off = await b.subscribe(topic, (m) => got.push(m));
+        for (let i = 0; i < 20; i += 1)
+          await a.publish(topic, { i, nested: { ok: true, list: [1, 'x', null] } });
+        await waitFor(() => got.length === 20, '20 messages');
+        expect(got.map((m) => (m as { i: number }).i)).toEqual(Array.from({ length: 20 }, (_, i) => i));
+        expect(got[0]).toEqual({ i: 0, nested: { ok: true, list: [1, 'x', null] } });
+        await off();
+      },
+    );
 
     run('topics are isolated and unsubscribe stops delivery', async ({ a, b }) => {
       const t1 = `t1-${Math.random().toString(36).slice(2)}`;

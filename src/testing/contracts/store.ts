@@ -28,7 +28,8 @@ const TTL = 30_000;
 const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} });
 
 let idCounter = 0;
-const newId = (): string => `s-${Date.now().toString(36)}-${(idCounter += 1)}-${Math.random().toString(36).slice(2, 8)}`;
+const newId = (): string =>
+  `s-${Date.now().toString(36)}-${(idCounter += 1)}-${Math.random().toString(36).slice(2, 8)}`;
 
 const event = (sessionId: string, seq: number, at = 0): EventOf<'todo.progress'> => ({
   type: 'todo.progress',
@@ -40,7 +41,12 @@ const event = (sessionId: string, seq: number, at = 0): EventOf<'todo.progress'>
   message: `step ${seq}`,
 });
 
-const commitOf = (sessionId: string, expectedVersion: number, lease: LeaseToken, patch: Partial<Commit> = {}): Commit => ({
+const commitOf = (
+  sessionId: string,
+  expectedVersion: number,
+  lease: LeaseToken,
+  patch: Partial<Commit> = {},
+): Commit => ({
   sessionId,
   expectedVersion,
   lease,
@@ -90,7 +96,11 @@ export function storeContract(
 
     test('createSession stores the row with version 1 and gives the lease to the creator', async (store, clock) => {
       const id = newId();
-      const { record, lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'node-a', TTL);
+      const { record, lease } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'node-a',
+        TTL,
+      );
       expect(record).toMatchObject({ id, version: 1, status: 'running', lastSeq: 0, leaseOwner: 'node-a' });
       expect(lease.owner).toBe('node-a');
       expect(record.leaseEpoch).toBe(lease.epoch);
@@ -101,29 +111,70 @@ export function storeContract(
 
     test('createSession on an existing id fails with SESSION_BUSY and changes nothing', async (store) => {
       const id = newId();
-      const { record } = await store.createSession({ id, status: 'running', state: emptyState() }, 'node-a', TTL);
-      await expectCode(store.createSession({ id, status: 'idle', state: { ...emptyState(), turns: 9 } }, 'node-b', TTL), 'SESSION_BUSY');
+      const { record } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'node-a',
+        TTL,
+      );
+      await expectCode(
+        store.createSession({ id, status: 'idle', state: { ...emptyState(), turns: 9 } }, 'node-b', TTL),
+        'SESSION_BUSY',
+      );
       expect(await store.getSession(id)).toEqual(record);
     });
 
     test('unknown sessions: getSession is undefined, acquireLease fails with SESSION_NOT_FOUND', async (store) => {
       expect(await store.getSession(newId())).toBeUndefined();
       await expectCode(store.acquireLease(newId(), 'x', TTL), 'SESSION_NOT_FOUND');
-      await expectCode(store.enqueueCommand({ id: 'c1', sessionId: newId(), command: { type: 'pause' }, actor: 'a', receivedAt: 0 }), 'SESSION_NOT_FOUND');
+      await expectCode(
+        store.enqueueCommand({
+          id: 'c1',
+          sessionId: newId(),
+          command: { type: 'pause' },
+          actor: 'a',
+          receivedAt: 0,
+        }),
+        'SESSION_NOT_FOUND',
+      );
     });
 
     test('commit applies every delta atomically and bumps version and lastSeq', async (store) => {
       const id = newId();
       const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'n', TTL);
-      await store.enqueueCommand({ id: 'cmd-1', sessionId: id, command: { type: 'pause' }, actor: 'alice', receivedAt: 1 });
+      await store.enqueueCommand({
+        id: 'cmd-1',
+        sessionId: id,
+        command: { type: 'pause' },
+        actor: 'alice',
+        receivedAt: 1,
+      });
       const state = { ...emptyState(), turns: 1 };
       const res = await store.commit(
         commitOf(id, 1, lease, {
           status: 'paused',
           state,
           events: [event(id, 1), event(id, 2)],
-          todos: [{ sessionId: id, turnId: 't1', todoId: 'a', status: 'completed', attempts: 1, idempotencyKey: 'k', output: { n: 1 } }],
-          planVersions: [{ sessionId: id, turnId: 't1', plan: { id: 'p1', version: 1, todos: [] }, edits: [], actor: 'planner', createdAt: 1 }],
+          todos: [
+            {
+              sessionId: id,
+              turnId: 't1',
+              todoId: 'a',
+              status: 'completed',
+              attempts: 1,
+              idempotencyKey: 'k',
+              output: { n: 1 },
+            },
+          ],
+          planVersions: [
+            {
+              sessionId: id,
+              turnId: 't1',
+              plan: { id: 'p1', version: 1, todos: [] },
+              edits: [],
+              actor: 'planner',
+              createdAt: 1,
+            },
+          ],
           inboxAcks: [{ commandId: 'cmd-1', status: 'applied' }],
         }),
       );
@@ -133,7 +184,15 @@ export function storeContract(
       expect(rec).toMatchObject({ version: 2, lastSeq: 2, status: 'paused', state });
       expect((await store.readEvents(id)).map((e) => e.seq)).toEqual([1, 2]);
       expect(await store.getTodos(id, 't1')).toEqual([
-        { sessionId: id, turnId: 't1', todoId: 'a', status: 'completed', attempts: 1, idempotencyKey: 'k', output: { n: 1 } },
+        {
+          sessionId: id,
+          turnId: 't1',
+          todoId: 'a',
+          status: 'completed',
+          attempts: 1,
+          idempotencyKey: 'k',
+          output: { n: 1 },
+        },
       ]);
       expect((await store.getPlan(id, 'p1'))?.plan.version).toBe(1);
       expect(await store.pendingCommands(id)).toEqual([]);
@@ -148,7 +207,16 @@ export function storeContract(
         store.commit(
           commitOf(id, 1, lease, {
             events: [event(id, 2)],
-            todos: [{ sessionId: id, turnId: 't1', todoId: 'x', status: 'running', attempts: 1, idempotencyKey: 'k' }],
+            todos: [
+              {
+                sessionId: id,
+                turnId: 't1',
+                todoId: 'x',
+                status: 'running',
+                attempts: 1,
+                idempotencyKey: 'k',
+              },
+            ],
             status: 'idle',
           }),
         ),
@@ -171,14 +239,19 @@ export function storeContract(
         }),
       );
       expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(1);
-      for (const r of results) if (r.status === 'rejected') expect(isDreamAgentError(r.reason, 'CONFLICT')).toBe(true);
+      for (const r of results)
+        if (r.status === 'rejected') expect(isDreamAgentError(r.reason, 'CONFLICT')).toBe(true);
       expect(await store.readEvents(id)).toHaveLength(1);
       expect((await store.getSession(id))?.version).toBe(2);
     });
 
     test('two owners racing for a free lease: exactly one wins', async (store) => {
       const id = newId();
-      const { lease } = await store.createSession({ id, status: 'waiting', state: emptyState() }, 'creator', TTL);
+      const { lease } = await store.createSession(
+        { id, status: 'waiting', state: emptyState() },
+        'creator',
+        TTL,
+      );
       await store.releaseLease(id, lease);
       const tokens = await Promise.all(['a', 'b', 'c', 'd'].map((o) => store.acquireLease(id, o, TTL)));
       const winners = tokens.filter((t): t is LeaseToken => t !== undefined);
@@ -198,12 +271,18 @@ export function storeContract(
       clock.advance(2);
       const taken = await store.acquireLease(id, 'b', TTL);
       expect(taken).toEqual({ owner: 'b', epoch: lease.epoch + 1 });
-      expect((await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id)).not.toContain(id);
+      expect(
+        (await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id),
+      ).not.toContain(id);
     });
 
     test('the old owner cannot commit, renew or release after a takeover (fencing)', async (store, clock) => {
       const id = newId();
-      const { lease: old } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      const { lease: old } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'a',
+        TTL,
+      );
       clock.advance(TTL + 1);
       const fresh = await store.acquireLease(id, 'b', TTL);
       expect(fresh).toBeDefined();
@@ -256,7 +335,10 @@ export function storeContract(
       await expectCode(store.commit(commitOf(id, 1, lease, { events: [event(id, 2)] })), 'INVALID_INPUT');
       await store.commit(commitOf(id, 1, lease, { events: [event(id, 1), event(id, 2)] }));
       await expectCode(store.commit(commitOf(id, 2, lease, { events: [event(id, 2)] })), 'INVALID_INPUT');
-      await expectCode(store.commit(commitOf(id, 2, lease, { events: [event(id, 3), event(id, 5)] })), 'INVALID_INPUT');
+      await expectCode(
+        store.commit(commitOf(id, 2, lease, { events: [event(id, 3), event(id, 5)] })),
+        'INVALID_INPUT',
+      );
       const rec = await store.getSession(id);
       expect(rec).toMatchObject({ version: 2, lastSeq: 2 });
     });
@@ -282,10 +364,23 @@ export function storeContract(
     test('todo rows are upserted by (turn, todo); other turns are separate', async (store) => {
       const id = newId();
       const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
-      const row = { sessionId: id, turnId: 't1', todoId: 'a', status: 'running' as const, attempts: 1, idempotencyKey: 'k' };
+      const row = {
+        sessionId: id,
+        turnId: 't1',
+        todoId: 'a',
+        status: 'running' as const,
+        attempts: 1,
+        idempotencyKey: 'k',
+      };
       await store.commit(commitOf(id, 1, lease, { todos: [row, { ...row, turnId: 't2' }] }));
-      await store.commit(commitOf(id, 2, lease, { todos: [{ ...row, status: 'completed', output: [1, 'two', { three: 3 }] }] }));
-      expect(await store.getTodos(id, 't1')).toEqual([{ ...row, status: 'completed', output: [1, 'two', { three: 3 }] }]);
+      await store.commit(
+        commitOf(id, 2, lease, {
+          todos: [{ ...row, status: 'completed', output: [1, 'two', { three: 3 }] }],
+        }),
+      );
+      expect(await store.getTodos(id, 't1')).toEqual([
+        { ...row, status: 'completed', output: [1, 'two', { three: 3 }] },
+      ]);
       expect((await store.getTodos(id, 't2'))[0]?.status).toBe('running');
     });
 
@@ -295,7 +390,11 @@ export function storeContract(
       const pv = (version: number) => ({
         sessionId: id,
         turnId: 't1',
-        plan: { id: 'p', version, todos: [{ id: `t${version}`, title: 'x', domain: 'data', input: {}, dependsOn: [] }] },
+        plan: {
+          id: 'p',
+          version,
+          todos: [{ id: `t${version}`, title: 'x', domain: 'data', input: {}, dependsOn: [] }],
+        },
         edits: [],
         actor: version === 1 ? 'planner' : 'alice',
         createdAt: version,
@@ -306,17 +405,38 @@ export function storeContract(
       expect((await store.getPlan(id, 'p', 2))?.actor).toBe('alice');
       expect(await store.getPlan(id, 'p', 9)).toBeUndefined();
       expect((await store.listPlanVersions(id, 'p')).map((v) => v.plan.version)).toEqual([1, 2, 3]);
-      await expectCode(store.commit(commitOf(id, 3, lease, { planVersions: [pv(3)], events: [event(id, 1)] })), 'CONFLICT');
+      await expectCode(
+        store.commit(commitOf(id, 3, lease, { planVersions: [pv(3)], events: [event(id, 1)] })),
+        'CONFLICT',
+      );
       expect(await store.readEvents(id)).toEqual([]);
     });
 
     test('the inbox keeps commands in order, de-duplicates ids and acks them in commits', async (store) => {
       const id = newId();
       const { lease } = await store.createSession({ id, status: 'waiting', state: emptyState() }, 'a', TTL);
-      const first = await store.enqueueCommand({ id: 'c1', sessionId: id, command: { type: 'pause' }, actor: 'alice', receivedAt: 1 });
+      const first = await store.enqueueCommand({
+        id: 'c1',
+        sessionId: id,
+        command: { type: 'pause' },
+        actor: 'alice',
+        receivedAt: 1,
+      });
       expect(first.status).toBe('pending');
-      await store.enqueueCommand({ id: 'c2', sessionId: id, command: { type: 'resume' }, actor: 'bob', receivedAt: 2 });
-      const dup = await store.enqueueCommand({ id: 'c1', sessionId: id, command: { type: 'cancel' }, actor: 'eve', receivedAt: 3 });
+      await store.enqueueCommand({
+        id: 'c2',
+        sessionId: id,
+        command: { type: 'resume' },
+        actor: 'bob',
+        receivedAt: 2,
+      });
+      const dup = await store.enqueueCommand({
+        id: 'c1',
+        sessionId: id,
+        command: { type: 'cancel' },
+        actor: 'eve',
+        receivedAt: 3,
+      });
       expect(dup.command).toEqual({ type: 'pause' });
       expect((await store.pendingCommands(id)).map((c) => c.id)).toEqual(['c1', 'c2']);
       expect((await store.listSessions({ hasPendingCommands: true })).map((s) => s.id)).toContain(id);
@@ -324,19 +444,30 @@ export function storeContract(
         commitOf(id, 1, lease, {
           inboxAcks: [
             { commandId: 'c1', status: 'applied' },
-            { commandId: 'c2', status: 'rejected', error: { code: 'INVALID_STATE', message: 'not paused', retryable: false, details: {} } },
+            {
+              commandId: 'c2',
+              status: 'rejected',
+              error: { code: 'INVALID_STATE', message: 'not paused', retryable: false, details: {} },
+            },
           ],
         }),
       );
       expect(await store.pendingCommands(id)).toEqual([]);
       expect((await store.getCommand(id, 'c2'))?.error?.code).toBe('INVALID_STATE');
       expect((await store.listSessions({ hasPendingCommands: true })).map((s) => s.id)).not.toContain(id);
-      await expectCode(store.commit(commitOf(id, 2, lease, { inboxAcks: [{ commandId: 'nope', status: 'applied' }] })), 'INVALID_INPUT');
+      await expectCode(
+        store.commit(commitOf(id, 2, lease, { inboxAcks: [{ commandId: 'nope', status: 'applied' }] })),
+        'INVALID_INPUT',
+      );
     });
 
     test('returned objects are copies: mutating them never changes stored state', async (store) => {
       const id = newId();
-      const { record, lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      const { record, lease } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'a',
+        TTL,
+      );
       record.state.turns = 42;
       const ev = event(id, 1);
       await store.commit(commitOf(id, 1, lease, { events: [ev] }));
@@ -356,7 +487,11 @@ export function storeContract(
       const ids = [`${prefix}-a`, `${prefix}-b`, `${prefix}-c`];
       const leases: LeaseToken[] = [];
       for (const [i, sid] of ids.entries()) {
-        const { lease } = await store.createSession({ id: sid, status: i === 1 ? 'waiting' : 'running', state: emptyState() }, 'n', TTL);
+        const { lease } = await store.createSession(
+          { id: sid, status: i === 1 ? 'waiting' : 'running', state: emptyState() },
+          'n',
+          TTL,
+        );
         leases.push(lease);
       }
       const first = leases[1];
@@ -365,14 +500,20 @@ export function storeContract(
       expect(waiting).toContain(ids[1]);
       expect(waiting).not.toContain(ids[0]);
       clock.advance(TTL + 1);
-      const expired = (await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id);
+      const expired = (await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map(
+        (s) => s.id,
+      );
       expect(expired).toEqual(expect.arrayContaining([ids[0], ids[1], ids[2]]));
-      const stuck = (await store.listSessions({ status: ['running'], leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id);
+      const stuck = (
+        await store.listSessions({ status: ['running'], leaseExpiredBefore: clock.now(), limit: 1000 })
+      ).map((s) => s.id);
       expect(stuck).toEqual(expect.arrayContaining([ids[0], ids[2]]));
       expect(stuck).not.toContain(ids[1]);
       const liveId = `${prefix}-d`;
       await store.createSession({ id: liveId, status: 'running', state: emptyState() }, 'n', TTL);
-      expect((await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id)).not.toContain(liveId);
+      expect(
+        (await store.listSessions({ leaseExpiredBefore: clock.now(), limit: 1000 })).map((s) => s.id),
+      ).not.toContain(liveId);
       const page = await store.listSessions({ after: ids[0] ?? '', limit: 1 });
       expect(page).toHaveLength(1);
       expect((page[0]?.id ?? '') > (ids[0] ?? '')).toBe(true);

@@ -7,8 +7,10 @@ function outDir(ctx) {
   return resolve(process.env.DREAM_AGENT_OUTPUT ?? 'output', ctx.sessionId, ctx.turnId);
 }
 
-const fmt = (n) => (typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: 2 }) : String(n ?? '—'));
-const esc = (s) => String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
+const fmt = (n) =>
+  typeof n === 'number' ? n.toLocaleString('en-US', { maximumFractionDigits: 2 }) : String(n ?? '—');
+const esc = (s) =>
+  String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
 /** chart.svg — a bar chart of rows (first text column vs revenue). */
 export async function chart(input, ctx) {
@@ -51,7 +53,10 @@ export async function report(input, ctx) {
     '',
     `| ${key} | revenue | units | share |`,
     '| --- | ---: | ---: | ---: |',
-    ...rows.map((r) => `| ${r[key]} | ${fmt(r.revenue)} | ${fmt(r.units)} | ${fmt(ins.share?.find((s) => s[key] === r[key])?.sharePct)}% |`),
+    ...rows.map(
+      (r) =>
+        `| ${r[key]} | ${fmt(r.revenue)} | ${fmt(r.units)} | ${fmt(ins.share?.find((s) => s[key] === r[key])?.sharePct)}% |`,
+    ),
     '',
     '## Highlights',
     '',
@@ -59,7 +64,12 @@ export async function report(input, ctx) {
     '',
   ];
   if (Array.isArray(ins.anomalies) && ins.anomalies.length) {
-    lines.push('## Unusual days', '', ...ins.anomalies.map((a) => `- ${a.date}: ${fmt(a.revenue)} (z = ${a.z})`), '');
+    lines.push(
+      '## Unusual days',
+      '',
+      ...ins.anomalies.map((a) => `- ${a.date}: ${fmt(a.revenue)} (z = ${a.z})`),
+      '',
+    );
   }
   if (input.chart) lines.push(`![chart](${input.chart})`, '');
   const dir = outDir(ctx);
@@ -80,7 +90,9 @@ export async function sendEmail(input, ctx) {
       schema: { type: 'string', pattern: '^[^@\\s]+@[^@\\s]+\\.[^@\\s]+$' },
     });
   }
-  const attachments = (Array.isArray(input.attachments) ? input.attachments : []).filter((a) => typeof a === 'string');
+  const attachments = (Array.isArray(input.attachments) ? input.attachments : []).filter(
+    (a) => typeof a === 'string',
+  );
   const dir = join(outDir(ctx), 'outbox');
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${ctx.idempotencyKey}.eml`);

@@ -5,7 +5,13 @@ export const REGIONS = ['North America', 'EMEA', 'APAC', 'LATAM'];
 export const PRODUCTS = ['Atlas Laptop', 'Nimbus Phone', 'Orbit Tablet', 'Pulse Watch', 'Echo Buds'];
 export const CHANNELS = ['online', 'retail', 'partner'];
 
-const PRICE = { 'Atlas Laptop': 1299, 'Nimbus Phone': 899, 'Orbit Tablet': 649, 'Pulse Watch': 299, 'Echo Buds': 149 };
+const PRICE = {
+  'Atlas Laptop': 1299,
+  'Nimbus Phone': 899,
+  'Orbit Tablet': 649,
+  'Pulse Watch': 299,
+  'Echo Buds': 149,
+};
 const REGION_WEIGHT = { 'North America': 1.4, EMEA: 1.1, APAC: 0.9, LATAM: 0.45 };
 const CHANNEL_WEIGHT = { online: 1.0, retail: 0.7, partner: 0.4 };
 

@@ -15,7 +15,8 @@ function regionMatch(region) {
   if (region === undefined || region === null || region === '' || region === 'all') return () => true;
   const wanted = (Array.isArray(region) ? region : [region]).map((r) => String(r).toLowerCase());
   const known = REGIONS.filter((r) => wanted.includes(r.toLowerCase()));
-  if (known.length === 0) throw new Error(`unknown region ${JSON.stringify(region)}; known: ${REGIONS.join(', ')}`);
+  if (known.length === 0)
+    throw new Error(`unknown region ${JSON.stringify(region)}; known: ${REGIONS.join(', ')}`);
   return (row) => known.includes(row.region);
 }
 
@@ -37,7 +38,9 @@ function group(rows, key) {
     g.orders += 1;
     m.set(k, g);
   }
-  return [...m.values()].map((g) => ({ ...g, revenue: round(g.revenue) })).sort((a, b) => b.revenue - a.revenue);
+  return [...m.values()]
+    .map((g) => ({ ...g, revenue: round(g.revenue) }))
+    .sort((a, b) => b.revenue - a.revenue);
 }
 
 /** sales.query — filter and aggregate. */
@@ -51,7 +54,9 @@ export async function query(input, ctx) {
   ctx.progress(`${rows.length} records matched`, 60);
   const prev = previousPeriod(input.period);
   const keepPrev = inPeriod(prev);
-  const previousRevenue = round(all.filter((r) => keepPrev(r) && region(r)).reduce((s, r) => s + r.revenue, 0));
+  const previousRevenue = round(
+    all.filter((r) => keepPrev(r) && region(r)).reduce((s, r) => s + r.revenue, 0),
+  );
   const daily = group(rows, 'date')
     .map(({ date, revenue }) => ({ date, revenue }))
     .sort((a, b) => (a.date < b.date ? -1 : 1));
@@ -77,7 +82,9 @@ export async function insights(input, ctx) {
   const daily = Array.isArray(input.daily) ? input.daily : [];
   ctx.progress('computing growth and rankings', 30);
   const total = rows.reduce((s, r) => s + (r.revenue ?? 0), 0);
-  const growthPct = input.previousRevenue ? round(((total - input.previousRevenue) / input.previousRevenue) * 100) : null;
+  const growthPct = input.previousRevenue
+    ? round(((total - input.previousRevenue) / input.previousRevenue) * 100)
+    : null;
   const key = Object.keys(rows[0] ?? {}).find((k) => !['revenue', 'units', 'orders'].includes(k)) ?? 'key';
   const sorted = [...rows].sort((a, b) => b.revenue - a.revenue);
   const top = sorted[0];
@@ -91,12 +98,29 @@ export async function insights(input, ctx) {
     .filter((d) => Math.abs(d.z) >= 3)
     .sort((a, b) => Math.abs(b.z) - Math.abs(a.z))
     .slice(0, 5);
-  const share = sorted.map((r) => ({ [key]: r[key], revenue: r.revenue, sharePct: total ? round((r.revenue / total) * 100) : 0 }));
+  const share = sorted.map((r) => ({
+    [key]: r[key],
+    revenue: r.revenue,
+    sharePct: total ? round((r.revenue / total) * 100) : 0,
+  }));
   ctx.progress('done', 100);
   const parts = [];
-  if (growthPct !== null) parts.push(`revenue ${growthPct >= 0 ? 'up' : 'down'} ${Math.abs(growthPct)}% on the previous period`);
+  if (growthPct !== null)
+    parts.push(`revenue ${growthPct >= 0 ? 'up' : 'down'} ${Math.abs(growthPct)}% on the previous period`);
   if (top) parts.push(`${top[key]} leads with ${top.revenue.toLocaleString('en-US')}`);
-  if (bottom && bottom !== top) parts.push(`${bottom[key]} trails with ${bottom.revenue.toLocaleString('en-US')}`);
-  if (anomalies.length) parts.push(`${anomalies.length} unusual day${anomalies.length > 1 ? 's' : ''} (largest ${anomalies[0].date})`);
-  return { summary: parts.join('; '), totalRevenue: round(total), growthPct, top: top?.[key] ?? null, bottom: bottom?.[key] ?? null, share, anomalies };
+  if (bottom && bottom !== top)
+    parts.push(`${bottom[key]} trails with ${bottom.revenue.toLocaleString('en-US')}`);
+  if (anomalies.length)
+    parts.push(
+      `${anomalies.length} unusual day${anomalies.length > 1 ? 's' : ''} (largest ${anomalies[0].date})`,
+    );
+  return {
+    summary: parts.join('; '),
+    totalRevenue: round(total),
+    growthPct,
+    top: top?.[key] ?? null,
+    bottom: bottom?.[key] ?? null,
+    share,
+    anomalies,
+  };
 }
