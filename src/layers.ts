@@ -50,6 +50,8 @@ export interface PlanningContext extends LayerContext {
   tools: ToolCatalog;
   /** Executor domains available. */
   domains: string[];
+  /** Domains whose executors can run a todo that names no tool (all of `domains` when absent). */
+  toolFreeDomains?: string[];
   history: DialogueTurn[];
 }
 

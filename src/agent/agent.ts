@@ -18,12 +18,16 @@ import { silentLogger, type Logger } from '../ports/logger.js';
 import { MemoryEventBus } from '../ports/memory/bus.js';
 import { MemoryCache } from '../ports/memory/cache.js';
 import { ToolExecutor } from '../tools/executor.js';
+import { LlmCognitive } from '../llm/cognitive.js';
+import { LlmExecutor } from '../llm/executor.js';
+import { LlmPlanner } from '../llm/planner.js';
+import { LlmResponder } from '../llm/responder.js';
 import { MemoryStore } from '../ports/memory/store.js';
 import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { parseCommand, validateCommand } from './commands.js';
 import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
-import { resultOf, SessionDriver, type DriverDeps } from './driver.js';
+import { planValidationOptions, resultOf, SessionDriver, type DriverDeps } from './driver.js';
 import { defaultNodeId, newId } from './ids.js';
 import type { AgentOptions } from './options.js';
 import { Run } from './run.js';
@@ -145,9 +149,18 @@ export class Agent {
       clock: this.#clock,
       ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}),
     });
-    const supervisor = new Supervisor(options.executors ?? {}, defaultExecutor, () =>
-      tools.list().map((t) => t.domain),
-    );
+    const llm = options.llm;
+    const executors: Record<string, Executor> = { ...options.executors };
+    if (llm) {
+      // insight and content todos without a tool are written by the model; with a tool they still run it.
+      const writer = new LlmExecutor({ model: llm });
+      const toolOrModel: Executor = {
+        execute: (todo, input, ctx) => (todo.tool ? defaultExecutor : writer).execute(todo, input, ctx),
+      };
+      executors['insight'] ??= toolOrModel;
+      executors['content'] ??= toolOrModel;
+    }
+    const supervisor = new Supervisor(executors, defaultExecutor, () => tools.list().map((t) => t.domain));
     this.#deps = {
       store: this.#store,
       bus: this.#bus,
@@ -155,11 +168,13 @@ export class Agent {
       logger: this.#logger,
       cache,
       tools,
-      cognitive: options.cognitive ?? new PassthroughCognitive(),
-      planner: options.planner ?? new FunctionPlanner(() => ({ todos: [] })),
-      responder: options.responder ?? new TemplateResponder(),
+      cognitive: options.cognitive ?? (llm ? new LlmCognitive({ model: llm }) : new PassthroughCognitive()),
+      planner: options.planner ?? (llm ? new LlmPlanner({ model: llm }) : new FunctionPlanner(() => ({ todos: [] }))),
+      responder: options.responder ?? (llm ? new LlmResponder({ model: llm }) : new TemplateResponder()),
       executorFor: (domain) => supervisor.executorFor(domain),
       domains: () => supervisor.domains(),
+      requiresTool: (domain) => supervisor.requiresTool(domain),
+      toolFreeDomains: () => supervisor.toolFreeDomains(),
       hitl: options.hitl ?? {},
       approvals: options.hitl?.approvals,
       concurrency,
@@ -277,15 +292,11 @@ export class Agent {
         ? ((await this.#store.getPlan(sessionId, turn.planId, turn.planVersion))?.plan ?? null)
         : null;
       const todos = turn ? await this.#store.getTodos(sessionId, turn.id) : [];
-      const domains = this.#deps.domains();
       validateCommand(cmd, {
         record: rec,
         plan,
         todos: new Map(todos.map((t) => [t.todoId, t])),
-        validation: {
-          ...(domains ? { domains } : {}),
-          hasTool: (n) => this.#deps.tools.get(n) !== undefined,
-        },
+        validation: planValidationOptions(this.#deps),
       });
       const commandId = cmd.commandId ?? newId('cmd');
       const entry = await this.#store.enqueueCommand({

@@ -51,6 +51,9 @@ export interface DriverDeps {
   responder: Responder;
   executorFor: (domain: string) => Executor | undefined;
   domains: () => string[] | undefined;
+  /** Whether a todo of this domain must name a tool (only the tool executor serves it). */
+  requiresTool: (domain: string) => boolean;
+  toolFreeDomains: () => string[] | undefined;
   hitl: HitlOptions;
   approvals: ApprovalPolicy | undefined;
   concurrency: number;
@@ -514,8 +517,7 @@ export class SessionDriver {
   }
 
   #validationOptions(): PlanValidationOptions {
-    const domains = this.#d.domains();
-    return { ...(domains ? { domains } : {}), hasTool: (name) => this.#d.tools.get(name) !== undefined };
+    return planValidationOptions(this.#d);
   }
 
   async #planTurn(turn: TurnState): Promise<void> {
@@ -526,6 +528,7 @@ export class SessionDriver {
       input: turn.input,
       tools: this.#d.tools,
       domains: this.#d.domains() ?? [],
+      ...(this.#d.toolFreeDomains() ? { toolFreeDomains: this.#d.toolFreeDomains() ?? [] } : {}),
       history: clone(this.#rec.state.dialogue),
     });
     const parsed = PlanDraftSchema.safeParse(draftRaw);
@@ -1311,6 +1314,25 @@ export class SessionDriver {
   static actorOf(command: Command): string {
     return actorId(command.actor);
   }
+}
+
+/**
+ * The plan validation every plan and plan edit goes through: known domains, known tools, and a tool on
+ * every todo whose domain only the tool executor serves.
+ *
+ * @param d - the agent's wiring
+ * @returns options for `findPlanIssues` / `applyPlanEdits`
+ */
+export function planValidationOptions(d: Pick<DriverDeps, 'domains' | 'tools' | 'requiresTool'>): PlanValidationOptions {
+  const domains = d.domains();
+  return {
+    ...(domains ? { domains } : {}),
+    hasTool: (name) => d.tools.get(name) !== undefined,
+    validateToolInput: (todo) =>
+      todo.tool === undefined && d.requiresTool(todo.domain)
+        ? [`todo "${todo.id}" names no tool, and domain "${todo.domain}" is served only by the tool executor`]
+        : [],
+  };
 }
 
 /**

@@ -1,4 +1,5 @@
 import type { Cognitive, Executor, Planner, Responder } from '../layers.js';
+import type { LanguageModel } from '../ports/llm.js';
 import type { Intent } from '../model/intent.js';
 import type { JsonObject } from '../model/json.js';
 import type { Plan, Todo } from '../model/plan.js';
@@ -82,6 +83,12 @@ export interface AgentOptions {
   cache?: Cache;
   /** Wakes owners and carries events across nodes (default: in-process). */
   bus?: EventBus;
+  /**
+   * A language model for the layers you do not set yourself: with `llm`, the defaults become
+   * `LlmCognitive`, `LlmPlanner`, `LlmResponder`, and an `LlmExecutor` for `insight` and `content` todos
+   * without a tool. Without it, the defaults are offline and deterministic.
+   */
+  llm?: LanguageModel;
   cognitive?: Cognitive;
   planner?: Planner;
   /** Executors by domain; `*` is the fallback for every other domain. */

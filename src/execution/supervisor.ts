@@ -43,6 +43,22 @@ export class Supervisor {
     return undefined;
   }
 
+  /**
+   * Whether todos of this domain must name a tool: true when only the default tool executor serves it
+   * (an explicit or `*` executor may run todos without a tool, e.g. an LLM executor).
+   *
+   * @param domain - a todo's domain
+   * @returns true when a tool-free todo of this domain could not run
+   */
+  requiresTool(domain: string): boolean {
+    return !this.#executors.has(domain) && !this.#fallback;
+  }
+
+  /** @returns the domains whose executors can run todos without a tool, or undefined when `*` serves every domain */
+  toolFreeDomains(): string[] | undefined {
+    return this.#fallback ? undefined : [...this.#executors.keys()].sort();
+  }
+
   /** @returns the domains served, or undefined when a `*` executor serves every domain */
   domains(): string[] | undefined {
     if (this.#fallback) return undefined;

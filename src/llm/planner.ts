@@ -150,8 +150,10 @@ export class LlmPlanner implements Planner {
 
   async #plan(intent: Intent, ctx: PlanningContext): Promise<PlanDraft> {
     const tools = await this.#selectTools(intent, ctx);
+    // Only domains whose executor can really run a tool-free todo (e.g. an LlmExecutor) qualify.
+    const canRunToolFree = ctx.toolFreeDomains ?? ctx.domains;
     const toolFree = (this.#options.toolFreeDomains ?? ['insight', 'content']).filter((d) =>
-      ctx.domains.includes(d),
+      canRunToolFree.includes(d),
     );
     const maxTodos = this.#options.maxTodos ?? 20;
     const maxHistory = this.#options.maxHistory ?? 4;
@@ -208,6 +210,12 @@ export class LlmPlanner implements Planner {
     const query = [ctx.input, intent.name, ...Object.values(intent.slots).map((v) => JSON.stringify(v))].join(
       ' ',
     );
+    if (!this.#options.searchTools && ctx.tools.search) {
+      // The registry's own search (lexical, or semantic when it has a VectorStore + Embedder).
+      const hits = await ctx.tools.search(query, k);
+      const found = hits.map((h) => h.tool);
+      if (found.length > 0) return found.slice(0, k);
+    }
     const search = this.#options.searchTools ?? rankToolsLexically;
     const found = await search(query, k, ctx.tools);
     return found.slice(0, k);

@@ -188,22 +188,36 @@ describe('bad input gets a typed error and changes nothing', () => {
 
 describe('pause, resume, cancel', () => {
   it('pause takes effect after the todo in flight; resume continues', async () => {
-    const hooks: { pauseNow?: () => void } = {};
     const rec = new Recorder();
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let started: (() => void) | undefined;
+    const aStarted = new Promise<void>((r) => (started = r));
+    const store = new MemoryStore();
     const agent = new Agent({
-      planner: new FunctionPlanner(() => ({
-        todos: [todo('a', [], { input: { mode: 'slow', ms: 30 } }), todo('b', ['a']), todo('c', ['b'])],
-      })),
+      store,
+      planner: new FunctionPlanner(() => ({ todos: [todo('a'), todo('b', ['a']), todo('c', ['b'])] })),
       executors: {
-        work: scriptedExecutor(rec, { onStart: (t) => (t.id === 'a' ? pauseNow?.() : undefined) }),
+        work: {
+          async execute(t, input, ctx) {
+            rec.record(t, ctx);
+            if (t.id === 'a') {
+              started?.();
+              await gate; // "a" is in flight until the pause command is in the inbox
+            }
+            return { output: { id: t.id, input } };
+          },
+        },
       },
     });
     const run = agent.run('go', { sessionId: 'p1' });
-    hooks.pauseNow = () => {
-      void agent.send('p1', { type: 'pause', actor: 'u' }).result();
-    };
+    await aStarted;
+    const pause = agent.send('p1', { type: 'pause', actor: 'u' });
+    for (let i = 0; i < 1000 && (await store.pendingCommands('p1')).length === 0; i += 1) await new Promise((r) => setTimeout(r, 2));
+    release?.();
     const r = await run.result();
     expect(r.status).toBe('paused');
+    expect((await pause.result()).status).toBe('paused');
     expect(rec.count('a')).toBe(1);
     expect(rec.count('b')).toBe(0);
     const snap = await agent.getSession('p1');
@@ -395,5 +409,52 @@ describe('runs and event streams', () => {
     expect(peak).toBe(3);
     const log = await store.readEvents('par', { limit: 1000 });
     expect(log.filter((e) => e.type === 'todo.completed')).toHaveLength(5);
+  });
+});
+
+describe('executor routing', () => {
+  it('a todo without a tool in a domain only the tool executor serves is refused at plan validation', async () => {
+    const agent = new Agent({ planner: new FunctionPlanner(() => ({ todos: [{ id: 'x', title: 'x', domain: 'data' }] })) });
+    const r = await agent.run('go').result();
+    expect(r.status).toBe('failed');
+    expect(r.error?.code).toBe('INVALID_PLAN');
+    expect(r.error?.message).toContain('todo "x" names no tool, and domain "data" is served only by the tool executor');
+  });
+
+  it('with `llm`, tool-free insight todos are written by the model and tool todos still run their tool', async () => {
+    const { ScriptedModel } = await import('dream-agent/testing');
+    const { ToolRegistry, defineTool } = await import('dream-agent');
+    const { z } = await import('zod');
+    const tools = new ToolRegistry();
+    let toolRuns = 0;
+    tools.register(
+      defineTool({
+        name: 'calc.sum',
+        description: 'adds',
+        domain: 'insight',
+        input: z.object({ a: z.number(), b: z.number() }),
+        handler: ({ a, b }) => {
+          toolRuns += 1;
+          return { sum: a + b };
+        },
+      }),
+    );
+    const llm = new ScriptedModel({ turns: [{ text: 'The sum is 5.', deltas: ['The sum ', 'is 5.'] }] });
+    const agent = new Agent({
+      tools,
+      llm,
+      cognitive: new (await import('dream-agent')).PassthroughCognitive(),
+      planner: new FunctionPlanner(() => ({
+        todos: [
+          { id: 'sum', title: 'Sum', domain: 'insight', tool: 'calc.sum', input: { a: 2, b: 3 } },
+          { id: 'explain', title: 'Explain', domain: 'insight', dependsOn: ['sum'], input: { sum: { $ref: 'sum', path: 'sum' } } },
+        ],
+      })),
+      responder: new (await import('dream-agent')).TemplateResponder(),
+    });
+    const r = await collect(agent.run('add 2 and 3'));
+    expect(r.result.status).toBe('completed');
+    expect(toolRuns).toBe(1);
+    expect(r.events.filter((e) => e.type === 'todo.output.delta' && e.todoId === 'explain').map((e) => ('delta' in e ? e.delta : ''))).toEqual(['The sum ', 'is 5.']);
   });
 });

@@ -29,6 +29,7 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
       period: Q1_2026,
       region: 'EMEA',
       recipient: 'team@example.com',
+      delivery: 'email',
       metric: 'revenue',
     });
     expect(intent.missingSlots).toEqual([]);

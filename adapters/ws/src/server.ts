@@ -146,6 +146,8 @@ interface Conn {
   dead: boolean;
   /** Why the server dropped it (set before the close completes). */
   reason: DropReason | undefined;
+  /** Settles when the most recent message has been handed to the socket (ws's send callback). */
+  flushed: Promise<void>;
   tokens: number;
   lastRefill: number;
 }
@@ -284,7 +286,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue limit exceeded', 'slow_consumer');
       return false;
     }
-    conn.ws.send(text);
+    conn.flushed = new Promise<void>((resolve) => conn.ws.send(text, () => resolve()));
     return true;
   }
 
@@ -293,13 +295,21 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     if (conn.ws.bufferedAmount < highWater) return true;
     const deadline = Date.now() + drainTimeout;
     while (!conn.dead && conn.ws.bufferedAmount >= highWater) {
-      if (Date.now() >= deadline) {
+      const left = deadline - Date.now();
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      const timedOut = await Promise.race([
+        conn.flushed.then(() => false),
+        new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(0, left)))),
+      ]);
+      clearTimeout(timer);
+      if (timedOut && conn.ws.bufferedAmount >= highWater) {
         stats.dropped.slow_consumer += 1;
         logger?.warn({ principal: conn.principal.id, buffered: conn.ws.bufferedAmount }, 'ws: slow consumer dropped (drain timeout)');
         drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue did not drain', 'slow_consumer');
         return false;
       }
-      await new Promise((r) => setTimeout(r, 10));
+      // The last message was flushed but the queue may still be high (the kernel is full): yield and re-check.
+      if (!timedOut && conn.ws.bufferedAmount >= highWater) await new Promise((r) => setImmediate(r));
     }
     return !conn.dead;
   }
@@ -441,7 +451,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   }
 
   function onConnection(ws: WebSocket, principal: WsPrincipal): void {
-    const conn: Conn = { ws, principal, subs: new Map(), alive: true, dead: false, reason: undefined, tokens: rate * 2, lastRefill: Date.now() };
+    const conn: Conn = { ws, principal, subs: new Map(), alive: true, dead: false, reason: undefined, flushed: Promise.resolve(), tokens: rate * 2, lastRefill: Date.now() };
     conns.add(conn);
     stats.connections += 1;
     ws.on('pong', () => {

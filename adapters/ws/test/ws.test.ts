@@ -330,7 +330,7 @@ describe('WebSocket: bad messages, limits and slow consumers', () => {
     const maxBufferedBytes = 256 * 1024;
     const drops: string[] = [];
     const { url, ws } = await serve(
-      { ...auth, maxBufferedBytes, onDisconnect: (d) => drops.push(d.reason) },
+      { ...auth, maxBufferedBytes, drainTimeoutMs: 300, onDisconnect: (d) => drops.push(d.reason) },
       agent,
     );
     expect((await agent.run('go', { sessionId: 'slow' }).result()).status).toBe('completed');

@@ -51,7 +51,7 @@ function sendError(res: Response, e: unknown): void {
 
 /** Route label for metrics, without ids (bounded cardinality). */
 function routeLabel(req: Request): string {
-  const p = req.path;
+  const p = (req.originalUrl.split('?')[0] ?? '/').replace(/\/+$/, '') || '/';
   if (p.startsWith('/api/sessions/')) return `/api/sessions/:id${p.split('/').length > 4 ? `/${p.split('/')[4] ?? ''}` : ''}`;
   if (p.startsWith('/api/admin/keys/')) return '/api/admin/keys/:id';
   if (p.startsWith('/api') || p.startsWith('/auth') || ['/healthz', '/readyz', '/metrics', '/'].includes(p)) return p.slice(0, 40);
