@@ -36,7 +36,7 @@ export {
 export type { ErrorCode, SerializedError, DreamAgentErrorOptions } from './errors/index.js';
 
 // Domain model
-export { JsonSchema, JsonObjectSchema, jsonByteLength } from './model/json.js';
+export { JsonSchema, JsonObjectSchema, jsonByteLength, cloneJson } from './model/json.js';
 export type { Json, JsonObject } from './model/json.js';
 export { IntentSchema, EntitySchema } from './model/intent.js';
 export type { Intent, Entity } from './model/intent.js';

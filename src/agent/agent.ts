@@ -169,7 +169,9 @@ export class Agent {
       cache,
       tools,
       cognitive: options.cognitive ?? (llm ? new LlmCognitive({ model: llm }) : new PassthroughCognitive()),
-      planner: options.planner ?? (llm ? new LlmPlanner({ model: llm }) : new FunctionPlanner(() => ({ todos: [] }))),
+      planner:
+        options.planner ??
+        (llm ? new LlmPlanner({ model: llm }) : new FunctionPlanner(() => ({ todos: [] }))),
       responder: options.responder ?? (llm ? new LlmResponder({ model: llm }) : new TemplateResponder()),
       executorFor: (domain) => supervisor.executorFor(domain),
       domains: () => supervisor.domains(),
@@ -701,11 +703,11 @@ export class Agent {
       }
       if (!options.follow) return;
       while (!options.signal?.aborted && !this.#closing) {
-        queue.sort((a, b) => a.seq - b.seq);
+        // Take the whole queue at once (no shift(): following a large burst must stay linear).
+        const batch = queue.splice(0, queue.length).sort((a, b) => a.seq - b.seq);
         let gap = false;
-        while (queue.length > 0) {
-          const e = queue.shift() as AgentEvent;
-          if (e.seq <= last) continue;
+        for (const e of batch) {
+          if (e.seq <= last) continue; // live copy and committed copy of the same event
           if (e.seq > last + 1) {
             gap = true;
             break;
@@ -714,7 +716,6 @@ export class Agent {
           yield e;
         }
         if (gap) {
-          queue.length = 0;
           for (const e of await this.#store.readEvents(sessionId, { after: last, limit: 1000 })) {
             last = e.seq;
             yield e;

@@ -1,4 +1,5 @@
-import { readyTodos, blockedByFailure, allTerminal, selectWithLimits, isTerminal } from '../dag/scheduler.js';
+import { blockedByFailure, allTerminal, selectWithLimits, isTerminal } from '../dag/scheduler.js';
+import { ReadyIndex } from '../dag/incremental.js';
 import { resolveInput } from '../dag/refs.js';
 import { findPlanIssues, type PlanValidationOptions } from '../dag/validate.js';
 import { withTimeout } from '../dag/runner.js';
@@ -15,7 +16,7 @@ import type {
 import { actorId, type Command } from '../model/commands.js';
 import type { AgentEvent, EventDraft } from '../model/events.js';
 import { IntentSchema } from '../model/intent.js';
-import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
+import { cloneJson, jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import { PlanDraftSchema, type Plan, type PlanVersionRecord, type Todo } from '../model/plan.js';
 import type {
   HitlRequest,
@@ -78,7 +79,7 @@ class SuspendForInput extends Error {
   }
 }
 
-const clone = <T>(v: T): T => structuredClone(v);
+const clone = cloneJson;
 
 /**
  * Drives one session while holding its lease: applies inbox commands at cycle boundaries, runs the
@@ -228,9 +229,11 @@ export class SessionDriver {
     if (this.#lost) throw this.#lost;
     const events = this.#buffer;
     this.#buffer = [];
+    // Shallow copies: the engine replaces a record's nested values (output, error, inputs) instead of
+    // mutating them, and outputs are frozen — so a copy of the shell is a stable snapshot.
     const todos = [...this.#dirty].flatMap((id) => {
       const t = this.#todos.get(id);
-      return t ? [clone(t)] : [];
+      return t ? [{ ...t }] : [];
     });
     this.#dirty.clear();
     const planVersions = this.#planVersions;
@@ -699,9 +702,6 @@ export class SessionDriver {
         return 'continue';
       }
       // Todos that can never run because a dependency failed, was denied or skipped.
-      // Only todos that are not finished can become ready or blocked: scanning them keeps a long
-      // chain's cycle cost from growing with everything that already completed.
-      const open = current.todos.filter((t) => !isTerminal(this.#todos.get(t.id)?.status ?? 'pending'));
       if (this.#unhappy) {
         for (const t of blockedByFailure(current.todos, this.#states())) {
           if (!this.#running.has(t.id))
@@ -710,7 +710,7 @@ export class SessionDriver {
       }
       const runnable: Todo[] = [];
       let gated = false;
-      for (const todo of readyTodos(open, this.#states())) {
+      for (const todo of this.#readyIndex(current).ready(this.#statusOf)) {
         if (this.#running.has(todo.id)) continue;
         const rec = this.#todos.get(todo.id);
         if (!rec) continue;
@@ -766,7 +766,11 @@ export class SessionDriver {
         }
         runnable.push(todo);
       }
-      const runningTodos = current.todos.filter((t) => this.#running.has(t.id));
+      const index = this.#readyIndex(current);
+      const runningTodos = [...this.#running.keys()].flatMap((id) => {
+        const t = index.get(id);
+        return t ? [t] : [];
+      });
       const start = selectWithLimits(runnable, runningTodos, {
         concurrency: this.#d.concurrency,
         resources: this.#d.resources,
@@ -836,13 +840,26 @@ export class SessionDriver {
   }
 
   /** The current plan, deep-frozen once per version and shared by every executor context. */
-  #frozenPlan(): Plan {
+  #frozenPlan(): { plan: Plan; byId: ReadonlyMap<string, Todo> } {
     const plan = this.#plan ?? { id: '', version: 1, todos: [] };
-    if (this.#frozen?.source !== plan) this.#frozen = { source: plan, frozen: deepFreeze(clone(plan)) };
-    return this.#frozen.frozen;
+    if (this.#frozen?.source !== plan) {
+      const frozen = deepFreeze(clone(plan));
+      this.#frozen = { source: plan, plan: frozen, byId: new Map(frozen.todos.map((t) => [t.id, t])) };
+    }
+    return this.#frozen;
   }
 
-  #frozen: { source: Plan; frozen: Plan } | undefined;
+  #frozen: { source: Plan; plan: Plan; byId: ReadonlyMap<string, Todo> } | undefined;
+  #ready: { source: Plan; index: ReadyIndex } | undefined;
+  readonly #statusOf = (id: string): TodoStatus | undefined =>
+    this.#running.has(id) ? 'running' : this.#todos.get(id)?.status;
+
+  /** The incremental ready index of the current plan (rebuilt when the plan changes). */
+  #readyIndex(plan: Plan): ReadyIndex {
+    if (this.#ready?.source !== plan)
+      this.#ready = { source: plan, index: new ReadyIndex(plan.todos, this.#statusOf) };
+    return this.#ready.index;
+  }
   /** Some todo failed or was skipped: dependents may be blocked (checked only then). */
   #unhappy = false;
 
@@ -854,10 +871,19 @@ export class SessionDriver {
     rec.startedAt = this.#d.clock.now();
     // A todo that started with tool version N finishes with N, even if the tool is hot-reloaded meanwhile.
     if (tool && rec.toolVersion === undefined) rec.toolVersion = tool.version;
+    // Executors get the frozen copy of the todo: they cannot change the plan.
+    const frozen = this.#frozenPlan();
+    const base = frozen.byId.get(todo.id) ?? deepFreeze(clone(todo));
     const pinned: Todo =
       rec.toolVersion === undefined
-        ? todo
-        : { ...todo, metadata: { ...(todo.metadata ?? {}), [TOOL_VERSION_METADATA_KEY]: rec.toolVersion } };
+        ? base
+        : Object.freeze({
+            ...base,
+            metadata: Object.freeze({
+              ...(base.metadata ?? {}),
+              [TOOL_VERSION_METADATA_KEY]: rec.toolVersion,
+            }),
+          });
     const started = rec.startedAt;
     this.#emit({
       type: 'todo.started',
@@ -887,7 +913,7 @@ export class SessionDriver {
             todoId: todo.id,
             idempotencyKey: rec.idempotencyKey,
             attempt: rec.attempts,
-            plan: this.#frozenPlan(),
+            plan: frozen.plan,
             progress: (message, pct) => {
               if (!signal.aborted)
                 this.#emit({
@@ -913,7 +939,7 @@ export class SessionDriver {
             tools: this.#d.tools,
             cache: this.#d.cache,
           };
-          return executor.execute(clone(pinned), input, ctx);
+          return executor.execute(pinned, input, ctx);
         },
         timeout,
         this.#turnAbort.signal,
@@ -929,15 +955,18 @@ export class SessionDriver {
         );
       }
       if (this.#lost) return;
+      // One copy of the output, frozen: the record, the event and every listener share it safely.
+      const owned = deepFreeze(clone(output));
       rec.status = 'completed';
-      rec.output = clone(output);
+      this.#ready?.index.completed(todo.id);
+      rec.output = owned;
       rec.cached = result.cached === true;
       rec.finishedAt = this.#d.clock.now();
       this.#dirty.add(todo.id);
       this.#emit({
         type: 'todo.completed',
         todoId: todo.id,
-        output: clone(output),
+        output: owned,
         cached: result.cached === true,
         durationMs: rec.finishedAt - started,
       });
@@ -1258,6 +1287,7 @@ export class SessionDriver {
           this.#skip(todoId, 'recovery_skip', `skipped by ${actor} after a crash`);
         else {
           r.status = 'completed';
+          this.#ready?.index.completed(todoId);
           r.output = clone(command.output ?? null);
           r.finishedAt = this.#d.clock.now();
           this.#emit({
@@ -1323,7 +1353,9 @@ export class SessionDriver {
  * @param d - the agent's wiring
  * @returns options for `findPlanIssues` / `applyPlanEdits`
  */
-export function planValidationOptions(d: Pick<DriverDeps, 'domains' | 'tools' | 'requiresTool'>): PlanValidationOptions {
+export function planValidationOptions(
+  d: Pick<DriverDeps, 'domains' | 'tools' | 'requiresTool'>,
+): PlanValidationOptions {
   const domains = d.domains();
   return {
     ...(domains ? { domains } : {}),

@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 import { DreamAgentError } from '../errors/index.js';
-import type { Json, JsonObject } from '../model/json.js';
+import { cloneJson, type Json, type JsonObject } from '../model/json.js';
 import { isOutputRef, type OutputRef } from '../model/plan.js';
 
 /**
@@ -112,7 +112,7 @@ function resolveValue(value: Json, outputs: ReadonlyMap<string, Json>, at: strin
         { details: { at, ref, path: path ?? null } },
       );
     }
-    return structuredClone(resolved);
+    return cloneJson(resolved);
   }
   if (Array.isArray(value)) return value.map((item, i) => resolveValue(item, outputs, `${at}.${i}`));
   if (typeof value === 'object' && value !== null) {

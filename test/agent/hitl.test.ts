@@ -213,7 +213,8 @@ describe('pause, resume, cancel', () => {
     const run = agent.run('go', { sessionId: 'p1' });
     await aStarted;
     const pause = agent.send('p1', { type: 'pause', actor: 'u' });
-    for (let i = 0; i < 1000 && (await store.pendingCommands('p1')).length === 0; i += 1) await new Promise((r) => setTimeout(r, 2));
+    for (let i = 0; i < 1000 && (await store.pendingCommands('p1')).length === 0; i += 1)
+      await new Promise((r) => setTimeout(r, 2));
     release?.();
     const r = await run.result();
     expect(r.status).toBe('paused');
@@ -414,11 +415,15 @@ describe('runs and event streams', () => {
 
 describe('executor routing', () => {
   it('a todo without a tool in a domain only the tool executor serves is refused at plan validation', async () => {
-    const agent = new Agent({ planner: new FunctionPlanner(() => ({ todos: [{ id: 'x', title: 'x', domain: 'data' }] })) });
+    const agent = new Agent({
+      planner: new FunctionPlanner(() => ({ todos: [{ id: 'x', title: 'x', domain: 'data' }] })),
+    });
     const r = await agent.run('go').result();
     expect(r.status).toBe('failed');
     expect(r.error?.code).toBe('INVALID_PLAN');
-    expect(r.error?.message).toContain('todo "x" names no tool, and domain "data" is served only by the tool executor');
+    expect(r.error?.message).toContain(
+      'todo "x" names no tool, and domain "data" is served only by the tool executor',
+    );
   });
 
   it('with `llm`, tool-free insight todos are written by the model and tool todos still run their tool', async () => {
@@ -447,7 +452,13 @@ describe('executor routing', () => {
       planner: new FunctionPlanner(() => ({
         todos: [
           { id: 'sum', title: 'Sum', domain: 'insight', tool: 'calc.sum', input: { a: 2, b: 3 } },
-          { id: 'explain', title: 'Explain', domain: 'insight', dependsOn: ['sum'], input: { sum: { $ref: 'sum', path: 'sum' } } },
+          {
+            id: 'explain',
+            title: 'Explain',
+            domain: 'insight',
+            dependsOn: ['sum'],
+            input: { sum: { $ref: 'sum', path: 'sum' } },
+          },
         ],
       })),
       responder: new (await import('dream-agent')).TemplateResponder(),
@@ -455,6 +466,10 @@ describe('executor routing', () => {
     const r = await collect(agent.run('add 2 and 3'));
     expect(r.result.status).toBe('completed');
     expect(toolRuns).toBe(1);
-    expect(r.events.filter((e) => e.type === 'todo.output.delta' && e.todoId === 'explain').map((e) => ('delta' in e ? e.delta : ''))).toEqual(['The sum ', 'is 5.']);
+    expect(
+      r.events
+        .filter((e) => e.type === 'todo.output.delta' && e.todoId === 'explain')
+        .map((e) => ('delta' in e ? e.delta : '')),
+    ).toEqual(['The sum ', 'is 5.']);
   });
 });

@@ -1,19 +1,41 @@
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { Agent, FunctionPlanner, MemoryStore, PlanDraftSchema, type AgentEvent, type AgentOptions, type TodoInput } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  PlanDraftSchema,
+  type AgentEvent,
+  type AgentOptions,
+  type TodoInput,
+} from 'dream-agent';
 import { Recorder, scriptedExecutor, todo } from '../agent/fixtures.js';
 
 /** The plan used by transport tests: review → fetch → ask (input) → send (approval, role `approver`). */
 export function journeyTodos(): TodoInput[] {
   return [
     todo('fetch', [], { title: 'Fetch rows', input: { rows: [1, 2, 3] }, idempotent: true }),
-    todo('ask', ['fetch'], { title: 'Ask recipient', input: { mode: 'ask', prompt: 'Who should get it?', key: 'recipient', schema: { type: 'string', minLength: 3 } } }),
-    todo('send', ['ask'], { title: 'Send mail', approval: { required: true, risk: 'high', reason: 'Sends an e-mail', roles: ['approver'] } }),
+    todo('ask', ['fetch'], {
+      title: 'Ask recipient',
+      input: {
+        mode: 'ask',
+        prompt: 'Who should get it?',
+        key: 'recipient',
+        schema: { type: 'string', minLength: 3 },
+      },
+    }),
+    todo('send', ['ask'], {
+      title: 'Send mail',
+      approval: { required: true, risk: 'high', reason: 'Sends an e-mail', roles: ['approver'] },
+    }),
   ];
 }
 
 /** An agent over a MemoryStore whose planner returns `todos` and whose executor is the scripted one. */
-export function journeyAgent(todos: TodoInput[] = journeyTodos(), extra: Partial<AgentOptions> = {}): { agent: Agent; rec: Recorder; store: MemoryStore } {
+export function journeyAgent(
+  todos: TodoInput[] = journeyTodos(),
+  extra: Partial<AgentOptions> = {},
+): { agent: Agent; rec: Recorder; store: MemoryStore } {
   const rec = new Recorder();
   const store = new MemoryStore();
   const agent = new Agent({
@@ -52,7 +74,9 @@ export async function request(
       {
         method,
         headers: {
-          ...(payload !== undefined ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) } : {}),
+          ...(payload !== undefined
+            ? { 'content-type': 'application/json', 'content-length': String(Buffer.byteLength(payload)) }
+            : {}),
           ...options.headers,
         },
       },
@@ -92,35 +116,40 @@ export async function readSse(
   return new Promise((resolve, reject) => {
     const events: AgentEvent[] = [];
     const ids: number[] = [];
-    const req = http.get(`http://${base}${path}`, { headers: { accept: 'text/event-stream', ...headers } }, (res) => {
-      if (res.statusCode !== 200) {
-        res.resume();
-        resolve({ status: res.statusCode ?? 0, events, ids });
-        return;
-      }
-      let buf = '';
-      res.setEncoding('utf8');
-      res.on('data', (chunk: string) => {
-        buf += chunk;
-        let i: number;
-        while ((i = buf.indexOf('\n\n')) >= 0) {
-          const block = buf.slice(0, i);
-          buf = buf.slice(i + 2);
-          let data: string | undefined;
-          for (const line of block.split('\n')) {
-            if (line.startsWith('id: ')) ids.push(Number(line.slice(4)));
-            if (line.startsWith('data: ')) data = line.slice(6);
-          }
-          if (data !== undefined && !block.includes('event: error')) events.push(JSON.parse(data) as AgentEvent);
-          if (until(events)) {
-            req.destroy();
-            resolve({ status: 200, events, ids });
-            return;
-          }
+    const req = http.get(
+      `http://${base}${path}`,
+      { headers: { accept: 'text/event-stream', ...headers } },
+      (res) => {
+        if (res.statusCode !== 200) {
+          res.resume();
+          resolve({ status: res.statusCode ?? 0, events, ids });
+          return;
         }
-      });
-      res.on('error', () => undefined);
-    });
+        let buf = '';
+        res.setEncoding('utf8');
+        res.on('data', (chunk: string) => {
+          buf += chunk;
+          let i: number;
+          while ((i = buf.indexOf('\n\n')) >= 0) {
+            const block = buf.slice(0, i);
+            buf = buf.slice(i + 2);
+            let data: string | undefined;
+            for (const line of block.split('\n')) {
+              if (line.startsWith('id: ')) ids.push(Number(line.slice(4)));
+              if (line.startsWith('data: ')) data = line.slice(6);
+            }
+            if (data !== undefined && !block.includes('event: error'))
+              events.push(JSON.parse(data) as AgentEvent);
+            if (until(events)) {
+              req.destroy();
+              resolve({ status: 200, events, ids });
+              return;
+            }
+          }
+        });
+        res.on('error', () => undefined);
+      },
+    );
     req.on('error', (e) => (req.destroyed ? undefined : reject(e)));
   });
 }

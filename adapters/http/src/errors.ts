@@ -62,5 +62,8 @@ export function errorResponse(error: unknown): { status: number; body: ErrorBody
     return { status: 500, body: { error: { code: 'INTERNAL', message: 'internal error', details: {} } } };
   }
   const e = serializeError(error);
-  return { status: httpStatusOf(e.code), body: { error: { code: e.code, message: e.message, details: e.details } } };
+  return {
+    status: httpStatusOf(e.code),
+    body: { error: { code: e.code, message: e.message, details: e.details } },
+  };
 }

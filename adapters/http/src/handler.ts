@@ -93,15 +93,22 @@ function parse<S extends z.ZodType>(schema: S, value: unknown, what: string): z.
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
   const first = issues[0];
-  throw new DreamAgentError('INVALID_INPUT', `invalid ${what}: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`, {
-    details: { issues },
-  });
+  throw new DreamAgentError(
+    'INVALID_INPUT',
+    `invalid ${what}: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`,
+    {
+      details: { issues },
+    },
+  );
 }
 
 function queryObject(q: URLSearchParams): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [k, v] of q) {
-    if (k in out) throw new DreamAgentError('INVALID_INPUT', `query parameter "${k}" is repeated`, { details: { parameter: k } });
+    if (k in out)
+      throw new DreamAgentError('INVALID_INPUT', `query parameter "${k}" is repeated`, {
+        details: { parameter: k },
+      });
     out[k] = v;
   }
   return out;
@@ -114,7 +121,9 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   const type = req.headers['content-type'];
   const length = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(length) && length > limit) {
-    throw new DreamAgentError('PAYLOAD_TOO_LARGE', `body is ${length} bytes; the limit is ${limit}`, { details: { size: length, limit } });
+    throw new DreamAgentError('PAYLOAD_TOO_LARGE', `body is ${length} bytes; the limit is ${limit}`, {
+      details: { size: length, limit },
+    });
   }
   if (typeof type !== 'string' || !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
     throw new DreamAgentError('INVALID_INPUT', 'the body must be JSON (Content-Type: application/json)', {
@@ -126,14 +135,17 @@ async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
   for await (const chunk of req) {
     const buf = chunk as Buffer;
     size += buf.length;
-    if (size > limit) throw new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${limit} bytes`, { details: { limit } });
+    if (size > limit)
+      throw new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${limit} bytes`, { details: { limit } });
     chunks.push(buf);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   try {
     return JSON.parse(text) as unknown;
   } catch (e) {
-    throw new DreamAgentError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`, { details: {} });
+    throw new DreamAgentError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`, {
+      details: {},
+    });
   }
 }
 
@@ -163,10 +175,24 @@ async function answer(run: Run, wait: boolean): Promise<Reply> {
 }
 
 /** Starts a turn and reports it to the audit hook. */
-async function startTurn(ctx: RouteContext, input: string, sessionId: string | undefined, metadata: Record<string, unknown> | undefined): Promise<Reply> {
+async function startTurn(
+  ctx: RouteContext,
+  input: string,
+  sessionId: string | undefined,
+  metadata: Record<string, unknown> | undefined,
+): Promise<Reply> {
   const wait = wantsWait(ctx);
-  await authorize(ctx, sessionId === undefined ? { kind: 'start', input } : { kind: 'start', sessionId, input });
-  const record = { transport: 'http' as const, principal: ctx.principal, type: 'turn.start', commandId: undefined, payload: { input, sessionId } };
+  await authorize(
+    ctx,
+    sessionId === undefined ? { kind: 'start', input } : { kind: 'start', sessionId, input },
+  );
+  const record = {
+    transport: 'http' as const,
+    principal: ctx.principal,
+    type: 'turn.start',
+    commandId: undefined,
+    payload: { input, sessionId },
+  };
   const run = ctx.agent.run(input, {
     ...(sessionId !== undefined ? { sessionId } : {}),
     ...(metadata !== undefined ? { metadata: metadata as never } : {}),
@@ -176,7 +202,12 @@ async function startTurn(ctx: RouteContext, input: string, sessionId: string | u
     ctx.options.onCommand?.({ ...record, sessionId: run.sessionId, outcome: 'accepted' });
     return reply;
   } catch (e) {
-    ctx.options.onCommand?.({ ...record, sessionId: run.sessionId, outcome: 'rejected', error: serializeError(e) });
+    ctx.options.onCommand?.({
+      ...record,
+      sessionId: run.sessionId,
+      outcome: 'rejected',
+      error: serializeError(e),
+    });
     throw e;
   }
 }
@@ -188,7 +219,8 @@ export const ROUTES: readonly RouteDef[] = [
     path: '/openapi.json',
     auth: false,
     async run(ctx) {
-      if (!ctx.options.openapi) throw new DreamAgentError('INVALID_INPUT', 'no OpenAPI document is configured');
+      if (!ctx.options.openapi)
+        throw new DreamAgentError('INVALID_INPUT', 'no OpenAPI document is configured');
       return Promise.resolve({ status: 200, body: ctx.options.openapi });
     },
   },
@@ -212,7 +244,11 @@ export const ROUTES: readonly RouteDef[] = [
     path: '/sessions',
     auth: true,
     async run(ctx) {
-      const body = parse(StartTurnSchema, await readJson(ctx.req, ctx.options.maxBodyBytes ?? 256 * 1024), 'body');
+      const body = parse(
+        StartTurnSchema,
+        await readJson(ctx.req, ctx.options.maxBodyBytes ?? 256 * 1024),
+        'body',
+      );
       return startTurn(ctx, body.input, body.sessionId, body.metadata);
     },
   },
@@ -232,7 +268,11 @@ export const ROUTES: readonly RouteDef[] = [
     auth: true,
     async run(ctx) {
       const id = sessionParam(ctx);
-      const body = parse(NewTurnSchema, await readJson(ctx.req, ctx.options.maxBodyBytes ?? 256 * 1024), 'body');
+      const body = parse(
+        NewTurnSchema,
+        await readJson(ctx.req, ctx.options.maxBodyBytes ?? 256 * 1024),
+        'body',
+      );
       await ctx.agent.getSession(id); // 404 for an unknown session: this route never creates one
       return startTurn(ctx, body.input, id, undefined);
     },
@@ -250,14 +290,33 @@ export const ROUTES: readonly RouteDef[] = [
       try {
         command = parseCommand(raw, limit);
       } catch (e) {
-        const type = typeof raw === 'object' && raw !== null && 'type' in raw ? String((raw as { type: unknown }).type).slice(0, 64) : 'invalid';
-        ctx.options.onCommand?.({ transport: 'http', principal: ctx.principal, sessionId: id, type, commandId: undefined, outcome: 'rejected', error: serializeError(e), payload: null });
+        const type =
+          typeof raw === 'object' && raw !== null && 'type' in raw
+            ? String((raw as { type: unknown }).type).slice(0, 64)
+            : 'invalid';
+        ctx.options.onCommand?.({
+          transport: 'http',
+          principal: ctx.principal,
+          sessionId: id,
+          type,
+          commandId: undefined,
+          outcome: 'rejected',
+          error: serializeError(e),
+          payload: null,
+        });
         throw e;
       }
       await authorize(ctx, { kind: 'command', sessionId: id, command });
       const actor = actorOf(ctx, command.actor);
       const stamped: Command = { ...command, ...(actor !== undefined ? { actor } : {}) };
-      const record = { transport: 'http' as const, principal: ctx.principal, sessionId: id, type: command.type, commandId: command.commandId, payload: stamped };
+      const record = {
+        transport: 'http' as const,
+        principal: ctx.principal,
+        sessionId: id,
+        type: command.type,
+        commandId: command.commandId,
+        payload: stamped,
+      };
       try {
         const reply = await answer(ctx.agent.send(id, stamped), wait);
         ctx.options.onCommand?.({ ...record, outcome: 'accepted' });
@@ -308,7 +367,10 @@ export const ROUTES: readonly RouteDef[] = [
       const lastEventId = ctx.req.headers['last-event-id'];
       let after = q.after ?? 0;
       if (typeof lastEventId === 'string' && lastEventId.length > 0) {
-        if (!/^\d{1,15}$/.test(lastEventId)) throw new DreamAgentError('INVALID_INPUT', 'Last-Event-ID must be an event seq', { details: { lastEventId } });
+        if (!/^\d{1,15}$/.test(lastEventId))
+          throw new DreamAgentError('INVALID_INPUT', 'Last-Event-ID must be an event seq', {
+            details: { lastEventId },
+          });
         after = Number(lastEventId);
       }
       await authorize(ctx, { kind: 'read', sessionId: id });
@@ -393,7 +455,14 @@ export function sendError(res: ServerResponse, error: unknown): void {
 }
 
 /** @internal Runs one route with auth, validation and error mapping. */
-export async function execute(agent: Agent, route: RouteDef, params: Record<string, string>, req: IncomingMessage, res: ServerResponse, options: HttpTransportOptions): Promise<void> {
+export async function execute(
+  agent: Agent,
+  route: RouteDef,
+  params: Record<string, string>,
+  req: IncomingMessage,
+  res: ServerResponse,
+  options: HttpTransportOptions,
+): Promise<void> {
   try {
     const url = new URL(req.url ?? '/', 'http://localhost');
     let principal = anonymous;
@@ -403,7 +472,11 @@ export async function execute(agent: Agent, route: RouteDef, params: Record<stri
     const reply = await route.run({ agent, req, res, params, query: url.searchParams, principal, options });
     if (reply) sendJson(res, reply.status, reply.body);
   } catch (e) {
-    if (!isDreamAgentError(e)) options.logger?.error({ err: e instanceof Error ? e.stack : String(e), url: req.url }, 'http: unexpected error');
+    if (!isDreamAgentError(e))
+      options.logger?.error(
+        { err: e instanceof Error ? e.stack : String(e), url: req.url },
+        'http: unexpected error',
+      );
     sendError(res, e);
   }
 }
@@ -467,7 +540,13 @@ export function createHandler(agent: Agent, options: HttpTransportOptions = {}):
       return;
     }
     if (methodMismatch) {
-      const body: ErrorBody = { error: { code: 'METHOD_NOT_ALLOWED', message: `${req.method ?? '?'} is not allowed on ${path}`, details: {} } };
+      const body: ErrorBody = {
+        error: {
+          code: 'METHOD_NOT_ALLOWED',
+          message: `${req.method ?? '?'} is not allowed on ${path}`,
+          details: {},
+        },
+      };
       sendJson(res, 405, body);
       return;
     }

@@ -14,5 +14,11 @@ export type { ErrorBody, TransportErrorCode } from './errors.js';
 export { buildOpenApiDocument } from './openapi.js';
 export { settle } from './settle.js';
 export type { Accepted } from './settle.js';
-export { StartTurnSchema, NewTurnSchema, ListQuerySchema, EventsQuerySchema, StreamQuerySchema } from './schemas.js';
+export {
+  StartTurnSchema,
+  NewTurnSchema,
+  ListQuerySchema,
+  EventsQuerySchema,
+  StreamQuerySchema,
+} from './schemas.js';
 export type { Principal, Operation, Credentials, CommandRecord, TransportHooks } from './types.js';

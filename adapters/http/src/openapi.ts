@@ -1,5 +1,14 @@
 import { z } from 'zod';
-import { AGENT_EVENT_TYPES, CommandSchema, ERROR_CODES, PlanSchema, REQUEST_KINDS, RUN_STATUSES, SESSION_STATUSES, TODO_STATUSES } from 'dream-agent';
+import {
+  AGENT_EVENT_TYPES,
+  CommandSchema,
+  ERROR_CODES,
+  PlanSchema,
+  REQUEST_KINDS,
+  RUN_STATUSES,
+  SESSION_STATUSES,
+  TODO_STATUSES,
+} from 'dream-agent';
 import { ROUTES } from './handler.js';
 import { EventsQuerySchema, ListQuerySchema, NewTurnSchema, StartTurnSchema } from './schemas.js';
 
@@ -7,7 +16,11 @@ type JsonSchemaObject = Record<string, unknown>;
 
 /** Converts a zod schema to JSON Schema, moving its `$defs` into the shared components. */
 function schemaOf(schema: z.ZodType, name: string, defs: Record<string, JsonSchemaObject>): JsonSchemaObject {
-  const js = z.toJSONSchema(schema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchemaObject;
+  const js = z.toJSONSchema(schema, {
+    io: 'input',
+    unrepresentable: 'any',
+    target: 'draft-2020-12',
+  }) as JsonSchemaObject;
   delete js['$schema'];
   const local = js['$defs'] as Record<string, JsonSchemaObject> | undefined;
   delete js['$defs'];
@@ -16,7 +29,9 @@ function schemaOf(schema: z.ZodType, name: string, defs: Record<string, JsonSche
     for (const [k, v] of Object.entries(local)) {
       const id = `${name}_${k.replace(/[^A-Za-z0-9_]/g, '')}`;
       text = text.split(`"#/$defs/${k}"`).join(`"#/components/schemas/${id}"`);
-      defs[id] = JSON.parse(JSON.stringify(v).split(`"#/$defs/${k}"`).join(`"#/components/schemas/${id}"`)) as JsonSchemaObject;
+      defs[id] = JSON.parse(
+        JSON.stringify(v).split(`"#/$defs/${k}"`).join(`"#/components/schemas/${id}"`),
+      ) as JsonSchemaObject;
     }
   }
   return JSON.parse(text) as JsonSchemaObject;
@@ -41,12 +56,18 @@ function errorResponses(...statuses: number[]): Record<string, JsonSchemaObject>
   return out;
 }
 
-const sessionIdParam = { name: 'id', in: 'path', required: true, schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' } };
+const sessionIdParam = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  schema: { type: 'string', pattern: '^[A-Za-z0-9_.:-]{1,128}$' },
+};
 const waitParam = {
   name: 'wait',
   in: 'query',
   required: false,
-  description: '`true`: answer 200 with the RunResult once the session rests; otherwise 202 as soon as the request was accepted',
+  description:
+    '`true`: answer 200 with the RunResult once the session rests; otherwise 202 as soon as the request was accepted',
   schema: { type: 'string', enum: ['true', 'false', '1', '0'] },
 };
 
@@ -64,7 +85,9 @@ function queryParams(schema: z.ZodObject, defs: Record<string, JsonSchemaObject>
  * @param options - server URL and title
  * @returns the OpenAPI document
  */
-export function buildOpenApiDocument(options: { serverUrl?: string; title?: string } = {}): Record<string, unknown> {
+export function buildOpenApiDocument(
+  options: { serverUrl?: string; title?: string } = {},
+): Record<string, unknown> {
   const defs: Record<string, JsonSchemaObject> = {};
   const schemas: Record<string, JsonSchemaObject> = {
     Command: schemaOf(CommandSchema, 'Command', defs),
@@ -92,7 +115,10 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
       properties: {
         status: { const: 'accepted' },
         sessionId: { type: 'string' },
-        firstSeq: { type: 'integer', description: 'seq of the first event caused; stream with after = firstSeq - 1' },
+        firstSeq: {
+          type: 'integer',
+          description: 'seq of the first event caused; stream with after = firstSeq - 1',
+        },
       },
     },
     HitlRequest: {
@@ -152,14 +178,22 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
         status: { type: 'string', enum: [...SESSION_STATUSES] },
         version: { type: 'integer' },
         lastSeq: { type: 'integer' },
-        turn: { type: ['object', 'null'], description: 'the current (or last) turn: phase, intent, pending, outcome, answer' },
+        turn: {
+          type: ['object', 'null'],
+          description: 'the current (or last) turn: phase, intent, pending, outcome, answer',
+        },
         plan: { oneOf: [ref('Plan'), { type: 'null' }] },
         planHistory: {
           type: 'array',
           description: 'every version of the current plan, oldest first',
           items: {
             type: 'object',
-            properties: { plan: ref('Plan'), edits: { type: 'array' }, actor: { type: 'string' }, createdAt: { type: 'integer' } },
+            properties: {
+              plan: ref('Plan'),
+              edits: { type: 'array' },
+              actor: { type: 'string' },
+              createdAt: { type: 'integer' },
+            },
           },
         },
         todos: { type: 'array', items: ref('TodoRecord') },
@@ -200,12 +234,26 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
     '202': { description: 'Accepted; events follow on the stream', content: json(ref('Accepted')) },
   };
   const ops: Record<string, JsonSchemaObject> = {
-    'GET /openapi.json': { operationId: 'getOpenApi', summary: 'This document', security: [], responses: { '200': { description: 'OpenAPI 3.1 document' } } },
+    'GET /openapi.json': {
+      operationId: 'getOpenApi',
+      summary: 'This document',
+      security: [],
+      responses: { '200': { description: 'OpenAPI 3.1 document' } },
+    },
     'GET /sessions': {
       operationId: 'listSessions',
       summary: 'List sessions across every node sharing the Store, e.g. `?status=waiting`',
       parameters: queryParams(ListQuerySchema, defs),
-      responses: { '200': { description: 'Sessions, ids ascending', content: json({ type: 'object', properties: { sessions: { type: 'array', items: ref('SessionSummary') } } }) }, ...errorResponses(400, 401, 403) },
+      responses: {
+        '200': {
+          description: 'Sessions, ids ascending',
+          content: json({
+            type: 'object',
+            properties: { sessions: { type: 'array', items: ref('SessionSummary') } },
+          }),
+        },
+        ...errorResponses(400, 401, 403),
+      },
     },
     'POST /sessions': {
       operationId: 'startTurn',
@@ -218,7 +266,10 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
       operationId: 'getSession',
       summary: 'A session: status, plan, plan history, todos, pending requests',
       parameters: [sessionIdParam],
-      responses: { '200': { description: 'The snapshot', content: json(ref('SessionSnapshot')) }, ...errorResponses(400, 401, 403, 404) },
+      responses: {
+        '200': { description: 'The snapshot', content: json(ref('SessionSnapshot')) },
+        ...errorResponses(400, 401, 403, 404),
+      },
     },
     'POST /sessions/:id/turns': {
       operationId: 'newTurn',
@@ -229,7 +280,8 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
     },
     'POST /sessions/:id/commands': {
       operationId: 'sendCommand',
-      summary: 'Send any Command (the same JSON as the in-process API and WebSocket); the actor is the authenticated caller',
+      summary:
+        'Send any Command (the same JSON as the in-process API and WebSocket); the actor is the authenticated caller',
       parameters: [sessionIdParam, waitParam],
       requestBody: { required: true, content: json(ref('Command')) },
       responses: { ...startResponses, ...errorResponses(400, 401, 403, 404, 409, 413, 429, 503) },
@@ -247,7 +299,14 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
       responses: {
         '200': {
           description: 'A page of events',
-          content: json({ type: 'object', properties: { events: { type: 'array', items: ref('AgentEvent') }, lastSeq: { type: 'integer' }, hasMore: { type: 'boolean' } } }),
+          content: json({
+            type: 'object',
+            properties: {
+              events: { type: 'array', items: ref('AgentEvent') },
+              lastSeq: { type: 'integer' },
+              hasMore: { type: 'boolean' },
+            },
+          }),
         },
         ...errorResponses(400, 401, 403, 404),
       },
@@ -255,8 +314,23 @@ export function buildOpenApiDocument(options: { serverUrl?: string; title?: stri
     'GET /sessions/:id/stream': {
       operationId: 'streamEvents',
       summary: 'Server-sent events: replay after `Last-Event-ID` (or `after`), then live; `id:` is the seq',
-      parameters: [sessionIdParam, { name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } }, { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string', pattern: '^\\d+$' } }],
-      responses: { '200': { description: 'text/event-stream; `event:` is the event type, `data:` the AgentEvent JSON', content: { 'text/event-stream': { schema: { type: 'string' } } } }, ...errorResponses(400, 401, 403, 404) },
+      parameters: [
+        sessionIdParam,
+        { name: 'after', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+        {
+          name: 'Last-Event-ID',
+          in: 'header',
+          required: false,
+          schema: { type: 'string', pattern: '^\\d+$' },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'text/event-stream; `event:` is the event type, `data:` the AgentEvent JSON',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        ...errorResponses(400, 401, 403, 404),
+      },
     },
   };
   const paths: Record<string, Record<string, JsonSchemaObject>> = {};

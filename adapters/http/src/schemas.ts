@@ -11,7 +11,10 @@ const sessionId = z
 export const StartTurnSchema = z
   .object({
     /** The user's request. */
-    input: z.string().min(1).max(64 * 1024),
+    input: z
+      .string()
+      .min(1)
+      .max(64 * 1024),
     /** Continue this session, or create it with this id. */
     sessionId: sessionId.optional(),
     /** Host metadata stored with a new session. */
@@ -20,7 +23,14 @@ export const StartTurnSchema = z
   .strict();
 
 /** Body of `POST /sessions/{id}/turns`: a new turn of an existing session. */
-export const NewTurnSchema = z.object({ input: z.string().min(1).max(64 * 1024) }).strict();
+export const NewTurnSchema = z
+  .object({
+    input: z
+      .string()
+      .min(1)
+      .max(64 * 1024),
+  })
+  .strict();
 
 /** Query of `GET /sessions`. */
 export const ListQuerySchema = z

@@ -5,8 +5,23 @@
  *
  * @packageDocumentation
  */
-import type { AgentEvent, CommandInput, JsonObject, RunResult, SessionSnapshot, SessionStatus, SessionSummary } from 'dream-agent';
-import { BEARER_PREFIX, PROTOCOL, type AcceptedResult, type ClientMessage, type ServerMessage, type WelcomeMessage } from './protocol.js';
+import type {
+  AgentEvent,
+  CommandInput,
+  JsonObject,
+  RunResult,
+  SessionSnapshot,
+  SessionStatus,
+  SessionSummary,
+} from 'dream-agent';
+import {
+  BEARER_PREFIX,
+  PROTOCOL,
+  type AcceptedResult,
+  type ClientMessage,
+  type ServerMessage,
+  type WelcomeMessage,
+} from './protocol.js';
 
 /** An event handler property, declared bivariantly so both the DOM's and `ws`'s handler types fit. */
 type Handler<E> = { bivarianceHack(event: E): void }['bivarianceHack'];
@@ -158,7 +173,14 @@ export class AgentClient {
    */
   subscribe(sessionId: string, options: { after?: number } = {}): EventSubscription {
     this.#subs.get(sessionId)?.waiters.forEach((w) => w());
-    const sub: Sub = { sessionId, lastSeq: options.after ?? 0, queue: [], waiters: [], error: undefined, closed: false };
+    const sub: Sub = {
+      sessionId,
+      lastSeq: options.after ?? 0,
+      queue: [],
+      waiters: [],
+      error: undefined,
+      closed: false,
+    };
     this.#subs.set(sessionId, sub);
     void this.connect().then(
       () => this.#sendSubscribe(sub),
@@ -202,7 +224,10 @@ export class AgentClient {
    * @param options - session id, metadata, `wait` for the session to rest
    * @returns acceptance (`firstSeq`) or, with `wait`, the RunResult
    */
-  start(input: string, options: { sessionId?: string; metadata?: JsonObject; wait?: boolean } = {}): Promise<AcceptedResult | RunResult> {
+  start(
+    input: string,
+    options: { sessionId?: string; metadata?: JsonObject; wait?: boolean } = {},
+  ): Promise<AcceptedResult | RunResult> {
     return this.#request({ type: 'start', input, ...options }) as Promise<AcceptedResult | RunResult>;
   }
 
@@ -215,8 +240,14 @@ export class AgentClient {
    * @returns acceptance or, with `wait`, the RunResult
    * @throws {@link AgentClientError} with the server's code (`FORBIDDEN`, `STALE_VERSION`…)
    */
-  send(sessionId: string, command: CommandInput, options: { wait?: boolean } = {}): Promise<AcceptedResult | RunResult> {
-    return this.#request({ type: 'command', sessionId, command, ...options }) as Promise<AcceptedResult | RunResult>;
+  send(
+    sessionId: string,
+    command: CommandInput,
+    options: { wait?: boolean } = {},
+  ): Promise<AcceptedResult | RunResult> {
+    return this.#request({ type: 'command', sessionId, command, ...options }) as Promise<
+      AcceptedResult | RunResult
+    >;
   }
 
   /**
@@ -235,7 +266,9 @@ export class AgentClient {
    * @param query - status filter and paging
    * @returns session summaries
    */
-  async list(query: { status?: SessionStatus[]; after?: string; limit?: number } = {}): Promise<SessionSummary[]> {
+  async list(
+    query: { status?: SessionStatus[]; after?: string; limit?: number } = {},
+  ): Promise<SessionSummary[]> {
     const r = (await this.#request({ type: 'list', ...query })) as { sessions: SessionSummary[] };
     return r.sessions;
   }
@@ -262,7 +295,11 @@ export class AgentClient {
 
   async #open(): Promise<WelcomeMessage> {
     const Impl = this.#options.WebSocket ?? (globalThis as { WebSocket?: WebSocketFactory }).WebSocket;
-    if (!Impl) throw new AgentClientError('INVALID_INPUT', 'no WebSocket implementation: pass options.WebSocket (e.g. from the "ws" package)');
+    if (!Impl)
+      throw new AgentClientError(
+        'INVALID_INPUT',
+        'no WebSocket implementation: pass options.WebSocket (e.g. from the "ws" package)',
+      );
     const t = this.#options.token;
     const token = typeof t === 'function' ? await t() : t;
     const protocols = token ? [PROTOCOL, `${BEARER_PREFIX}${token}`] : [PROTOCOL];
@@ -290,8 +327,17 @@ export class AgentClient {
         if (this.#ws !== ws) return;
         this.#ws = undefined;
         this.#opened = undefined;
-        this.#rejectPending(new AgentClientError('UNAVAILABLE', `connection closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`, { closeCode: ev.code }));
-        if (!welcomed) reject(new AgentClientError('UNAVAILABLE', `could not connect (${ev.code})`, { closeCode: ev.code }));
+        this.#rejectPending(
+          new AgentClientError(
+            'UNAVAILABLE',
+            `connection closed (${ev.code}${ev.reason ? `: ${ev.reason}` : ''})`,
+            { closeCode: ev.code },
+          ),
+        );
+        if (!welcomed)
+          reject(
+            new AgentClientError('UNAVAILABLE', `could not connect (${ev.code})`, { closeCode: ev.code }),
+          );
         this.#scheduleReconnect();
       };
     });
@@ -301,7 +347,8 @@ export class AgentClient {
     const policy = this.#options.reconnect ?? true;
     if (this.#closed || policy === false) {
       if (!this.#closed) {
-        for (const sub of this.#subs.values()) this.#failSub(sub, new AgentClientError('UNAVAILABLE', 'connection lost'));
+        for (const sub of this.#subs.values())
+          this.#failSub(sub, new AgentClientError('UNAVAILABLE', 'connection lost'));
         this.#setState('closed');
       }
       return;
@@ -348,7 +395,8 @@ export class AgentClient {
         }
         if (msg.type === 'error' && msg.sessionId !== undefined) {
           const sub = this.#subs.get(msg.sessionId);
-          if (sub) this.#failSub(sub, new AgentClientError(msg.error.code, msg.error.message, msg.error.details));
+          if (sub)
+            this.#failSub(sub, new AgentClientError(msg.error.code, msg.error.message, msg.error.details));
         }
         return;
       }
@@ -386,7 +434,12 @@ export class AgentClient {
     return new Promise((resolve, reject) => {
       const timer = setTimeout(() => {
         this.#pending.delete(id);
-        reject(new AgentClientError('TIMEOUT', `no answer to ${msg.type} within ${this.#options.requestTimeoutMs ?? 30_000} ms`));
+        reject(
+          new AgentClientError(
+            'TIMEOUT',
+            `no answer to ${msg.type} within ${this.#options.requestTimeoutMs ?? 30_000} ms`,
+          ),
+        );
       }, this.#options.requestTimeoutMs ?? 30_000);
       this.#pending.set(id, { resolve, reject, timer });
       this.#raw({ ...msg, id });

@@ -8,9 +8,23 @@
  * @packageDocumentation
  */
 export { createWsServer } from './server.js';
-export type { AgentWsServer, WsServerOptions, WsPrincipal, WsOperation, WsCommandRecord, WsStats, DropReason } from './server.js';
+export type {
+  AgentWsServer,
+  WsServerOptions,
+  WsPrincipal,
+  WsOperation,
+  WsCommandRecord,
+  WsStats,
+  DropReason,
+} from './server.js';
 export { AgentClient, AgentClientError } from './client.js';
-export type { AgentClientOptions, ConnectionState, EventSubscription, WebSocketLike, WebSocketFactory } from './client.js';
+export type {
+  AgentClientOptions,
+  ConnectionState,
+  EventSubscription,
+  WebSocketLike,
+  WebSocketFactory,
+} from './client.js';
 export { PROTOCOL, BEARER_PREFIX, CLOSE_CODES } from './protocol.js';
 export type {
   ClientMessage,

@@ -4,7 +4,15 @@
  *
  * @packageDocumentation
  */
-import type { AgentEvent, CommandInput, JsonObject, RunResult, SessionSnapshot, SessionStatus, SessionSummary } from 'dream-agent';
+import type {
+  AgentEvent,
+  CommandInput,
+  JsonObject,
+  RunResult,
+  SessionSnapshot,
+  SessionStatus,
+  SessionSummary,
+} from 'dream-agent';
 
 /** The subprotocol both sides speak (`Sec-WebSocket-Protocol`). */
 export const PROTOCOL = 'dream-agent.v1';
@@ -78,7 +86,8 @@ export interface ListMessage {
   limit?: number;
 }
 /** Every message a client may send. */
-export type ClientMessage = SubscribeMessage | UnsubscribeMessage | CommandMessage | StartMessage | GetMessage | ListMessage;
+export type ClientMessage =
+  SubscribeMessage | UnsubscribeMessage | CommandMessage | StartMessage | GetMessage | ListMessage;
 
 /** What a command or start answers without `wait`. */
 export interface AcceptedResult {
@@ -129,4 +138,5 @@ export interface ErrorMessage {
   error: { code: string; message: string; details: Record<string, unknown> };
 }
 /** Every message the server sends. */
-export type ServerMessage = WelcomeMessage | SubscribedMessage | UnsubscribedMessage | EventMessage | ResultMessage | ErrorMessage;
+export type ServerMessage =
+  WelcomeMessage | SubscribedMessage | UnsubscribedMessage | EventMessage | ResultMessage | ErrorMessage;

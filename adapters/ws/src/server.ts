@@ -57,7 +57,10 @@ export interface WsServerOptions {
    * the subprotocol entry `bearer.<token>` browsers use). Never from the query string. Throw
    * `UNAUTHENTICATED` to refuse: the handshake gets `401` and no WebSocket is opened. Omitted: anonymous.
    */
-  authenticate?: (credentials: { token: string | undefined; req: IncomingMessage }) => WsPrincipal | Promise<WsPrincipal>;
+  authenticate?: (credentials: {
+    token: string | undefined;
+    req: IncomingMessage;
+  }) => WsPrincipal | Promise<WsPrincipal>;
   /** Decides whether the principal may perform an operation; throw `FORBIDDEN` to refuse it (an error message, the connection stays). */
   authorize?: (principal: WsPrincipal, operation: WsOperation) => void | Promise<void>;
   /**
@@ -120,11 +123,25 @@ const sessionId = z
 
 /** The client messages, validated strictly (unknown fields are an error). */
 const ClientMessageSchema = z.discriminatedUnion('type', [
-  z.object({ type: z.literal('subscribe'), id, sessionId, after: z.number().int().min(0).optional() }).strict(),
-  z.object({ type: z.literal('unsubscribe'), id, sessionId }).strict(),
-  z.object({ type: z.literal('command'), id, sessionId, command: z.unknown(), wait: z.boolean().optional() }).strict(),
   z
-    .object({ type: z.literal('start'), id, input: z.string().min(1).max(64 * 1024), sessionId: sessionId.optional(), metadata: JsonObjectSchema.optional(), wait: z.boolean().optional() })
+    .object({ type: z.literal('subscribe'), id, sessionId, after: z.number().int().min(0).optional() })
+    .strict(),
+  z.object({ type: z.literal('unsubscribe'), id, sessionId }).strict(),
+  z
+    .object({ type: z.literal('command'), id, sessionId, command: z.unknown(), wait: z.boolean().optional() })
+    .strict(),
+  z
+    .object({
+      type: z.literal('start'),
+      id,
+      input: z
+        .string()
+        .min(1)
+        .max(64 * 1024),
+      sessionId: sessionId.optional(),
+      metadata: JsonObjectSchema.optional(),
+      wait: z.boolean().optional(),
+    })
     .strict(),
   z.object({ type: z.literal('get'), id, sessionId }).strict(),
   z
@@ -165,7 +182,8 @@ function handshakeToken(req: IncomingMessage): string | undefined {
   if (typeof p === 'string') {
     for (const entry of p.split(',')) {
       const v = entry.trim();
-      if (v.startsWith(BEARER_PREFIX) && v.length > BEARER_PREFIX.length) return v.slice(BEARER_PREFIX.length);
+      if (v.startsWith(BEARER_PREFIX) && v.length > BEARER_PREFIX.length)
+        return v.slice(BEARER_PREFIX.length);
     }
   }
   return undefined;
@@ -173,7 +191,8 @@ function handshakeToken(req: IncomingMessage): string | undefined {
 
 function refuse(socket: Duplex, status: number, code: string, message: string): void {
   const body = JSON.stringify({ error: { code, message, details: {} } });
-  const reason = status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Error';
+  const reason =
+    status === 401 ? 'Unauthorized' : status === 403 ? 'Forbidden' : status === 400 ? 'Bad Request' : 'Error';
   socket.end(
     `HTTP/1.1 ${status} ${reason}\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n${status === 401 ? 'WWW-Authenticate: Bearer\r\n' : ''}\r\n${body}`,
   );
@@ -282,7 +301,10 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     const text = JSON.stringify(msg);
     if (conn.ws.bufferedAmount + Buffer.byteLength(text) > maxBuffered) {
       stats.dropped.slow_consumer += 1;
-      logger?.warn({ principal: conn.principal.id, buffered: conn.ws.bufferedAmount }, 'ws: slow consumer dropped');
+      logger?.warn(
+        { principal: conn.principal.id, buffered: conn.ws.bufferedAmount },
+        'ws: slow consumer dropped',
+      );
       drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue limit exceeded', 'slow_consumer');
       return false;
     }
@@ -304,7 +326,10 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       clearTimeout(timer);
       if (timedOut && conn.ws.bufferedAmount >= highWater) {
         stats.dropped.slow_consumer += 1;
-        logger?.warn({ principal: conn.principal.id, buffered: conn.ws.bufferedAmount }, 'ws: slow consumer dropped (drain timeout)');
+        logger?.warn(
+          { principal: conn.principal.id, buffered: conn.ws.bufferedAmount },
+          'ws: slow consumer dropped (drain timeout)',
+        );
         drop(conn, CLOSE_CODES.SLOW_CONSUMER, 'slow consumer: send queue did not drain', 'slow_consumer');
         return false;
       }
@@ -314,20 +339,32 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     return !conn.dead;
   }
 
-  function reply(conn: Conn, reqId: string | undefined, result: Extract<ServerMessage, { type: 'result' }>['result']): void {
+  function reply(
+    conn: Conn,
+    reqId: string | undefined,
+    result: Extract<ServerMessage, { type: 'result' }>['result'],
+  ): void {
     send(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
   }
 
   function fail(conn: Conn, reqId: string | undefined, e: unknown, sessionId?: string): void {
-    if (!isDreamAgentError(e)) logger?.error({ err: e instanceof Error ? e.stack : String(e) }, 'ws: unexpected error');
-    send(conn, { type: 'error', ...(reqId !== undefined ? { id: reqId } : {}), ...(sessionId !== undefined ? { sessionId } : {}), error: errorOf(e) });
+    if (!isDreamAgentError(e))
+      logger?.error({ err: e instanceof Error ? e.stack : String(e) }, 'ws: unexpected error');
+    send(conn, {
+      type: 'error',
+      ...(reqId !== undefined ? { id: reqId } : {}),
+      ...(sessionId !== undefined ? { sessionId } : {}),
+      error: errorOf(e),
+    });
   }
 
   async function subscribe(conn: Conn, reqId: string | undefined, sid: string, after: number): Promise<void> {
     await options.authorize?.(conn.principal, { kind: 'read', sessionId: sid });
     await agent.getSession(sid);
     if (!conn.subs.has(sid) && conn.subs.size >= maxSubs) {
-      throw new DreamAgentError('RATE_LIMITED', `at most ${maxSubs} subscriptions per connection`, { details: { maxSubscriptions: maxSubs } });
+      throw new DreamAgentError('RATE_LIMITED', `at most ${maxSubs} subscriptions per connection`, {
+        details: { maxSubscriptions: maxSubs },
+      });
     }
     conn.subs.get(sid)?.abort();
     const ac = new AbortController();
@@ -365,7 +402,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     }
     conn.tokens -= 1;
     if (isBinary) {
-      fail(conn, undefined, new DreamAgentError('INVALID_INPUT', 'binary messages are not supported; send JSON text'));
+      fail(
+        conn,
+        undefined,
+        new DreamAgentError('INVALID_INPUT', 'binary messages are not supported; send JSON text'),
+      );
       return;
     }
     let raw: unknown;
@@ -375,12 +416,27 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       fail(conn, undefined, new DreamAgentError('INVALID_INPUT', 'the message is not valid JSON'));
       return;
     }
-    const reqId = typeof raw === 'object' && raw !== null && 'id' in raw && typeof raw.id === 'string' && raw.id.length <= 128 ? raw.id : undefined;
+    const reqId =
+      typeof raw === 'object' &&
+      raw !== null &&
+      'id' in raw &&
+      typeof raw.id === 'string' &&
+      raw.id.length <= 128
+        ? raw.id
+        : undefined;
     const parsed = ClientMessageSchema.safeParse(raw);
     if (!parsed.success) {
       const issues = parsed.error.issues.map((i) => ({ path: i.path.join('.'), message: i.message }));
       const first = issues[0];
-      fail(conn, reqId, new DreamAgentError('INVALID_INPUT', `invalid message: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`, { details: { issues } }));
+      fail(
+        conn,
+        reqId,
+        new DreamAgentError(
+          'INVALID_INPUT',
+          `invalid message: ${first ? `${first.path || '(root)'}: ${first.message}` : 'unknown'}`,
+          { details: { issues } },
+        ),
+      );
       return;
     }
     const msg = parsed.data;
@@ -392,7 +448,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         case 'unsubscribe': {
           conn.subs.get(msg.sessionId)?.abort();
           conn.subs.delete(msg.sessionId);
-          send(conn, { type: 'unsubscribed', ...(msg.id !== undefined ? { id: msg.id } : {}), sessionId: msg.sessionId });
+          send(conn, {
+            type: 'unsubscribed',
+            ...(msg.id !== undefined ? { id: msg.id } : {}),
+            sessionId: msg.sessionId,
+          });
           return;
         }
         case 'get':
@@ -410,9 +470,24 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
           return;
         }
         case 'start': {
-          await options.authorize?.(conn.principal, msg.sessionId === undefined ? { kind: 'start', input: msg.input } : { kind: 'start', sessionId: msg.sessionId, input: msg.input });
-          const run = agent.run(msg.input, { ...(msg.sessionId !== undefined ? { sessionId: msg.sessionId } : {}), ...(msg.metadata !== undefined ? { metadata: msg.metadata } : {}) });
-          const record = { transport: 'ws' as const, principal: conn.principal, sessionId: run.sessionId, type: 'turn.start', commandId: undefined, payload: { input: msg.input, sessionId: msg.sessionId } };
+          await options.authorize?.(
+            conn.principal,
+            msg.sessionId === undefined
+              ? { kind: 'start', input: msg.input }
+              : { kind: 'start', sessionId: msg.sessionId, input: msg.input },
+          );
+          const run = agent.run(msg.input, {
+            ...(msg.sessionId !== undefined ? { sessionId: msg.sessionId } : {}),
+            ...(msg.metadata !== undefined ? { metadata: msg.metadata } : {}),
+          });
+          const record = {
+            transport: 'ws' as const,
+            principal: conn.principal,
+            sessionId: run.sessionId,
+            type: 'turn.start',
+            commandId: undefined,
+            payload: { input: msg.input, sessionId: msg.sessionId },
+          };
           try {
             reply(conn, msg.id, await settle(run, msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
@@ -427,14 +502,33 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
           try {
             command = parseCommand(msg.command, maxPayload);
           } catch (e) {
-            const t = typeof msg.command === 'object' && msg.command !== null && 'type' in msg.command ? String(msg.command.type).slice(0, 64) : 'invalid';
-            options.onCommand?.({ transport: 'ws', principal: conn.principal, sessionId: msg.sessionId, type: t, commandId: undefined, outcome: 'rejected', error: serializeError(e), payload: null });
+            const t =
+              typeof msg.command === 'object' && msg.command !== null && 'type' in msg.command
+                ? String(msg.command.type).slice(0, 64)
+                : 'invalid';
+            options.onCommand?.({
+              transport: 'ws',
+              principal: conn.principal,
+              sessionId: msg.sessionId,
+              type: t,
+              commandId: undefined,
+              outcome: 'rejected',
+              error: serializeError(e),
+              payload: null,
+            });
             throw e;
           }
           await options.authorize?.(conn.principal, { kind: 'command', sessionId: msg.sessionId, command });
           const actor = actorFor(conn, command.actor);
           const stamped: Command = { ...command, ...(actor !== undefined ? { actor } : {}) };
-          const record = { transport: 'ws' as const, principal: conn.principal, sessionId: msg.sessionId, type: command.type, commandId: command.commandId, payload: stamped };
+          const record = {
+            transport: 'ws' as const,
+            principal: conn.principal,
+            sessionId: msg.sessionId,
+            type: command.type,
+            commandId: command.commandId,
+            payload: stamped,
+          };
           try {
             reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
@@ -451,7 +545,17 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   }
 
   function onConnection(ws: WebSocket, principal: WsPrincipal): void {
-    const conn: Conn = { ws, principal, subs: new Map(), alive: true, dead: false, reason: undefined, flushed: Promise.resolve(), tokens: rate * 2, lastRefill: Date.now() };
+    const conn: Conn = {
+      ws,
+      principal,
+      subs: new Map(),
+      alive: true,
+      dead: false,
+      reason: undefined,
+      flushed: Promise.resolve(),
+      tokens: rate * 2,
+      lastRefill: Date.now(),
+    };
     conns.add(conn);
     stats.connections += 1;
     ws.on('pong', () => {
@@ -468,13 +572,20 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       stats.connections -= 1;
       for (const ac of conn.subs.values()) ac.abort();
       conn.subs.clear();
-      const reason: DropReason = conn.reason ?? (code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'message_too_big' : 'closed');
+      const reason: DropReason =
+        conn.reason ?? (code === CLOSE_CODES.MESSAGE_TOO_BIG ? 'message_too_big' : 'closed');
       if (conn.reason === undefined) stats.dropped[reason] += 1;
       if (reason === 'shutdown') stats.dropped.shutdown += 1;
       conn.dead = true;
       options.onDisconnect?.({ principal, reason, code });
     });
-    send(conn, { type: 'welcome', protocol: PROTOCOL, principal: { id: principal.id, roles: [...principal.roles] }, heartbeatMs, maxPayloadBytes: maxPayload });
+    send(conn, {
+      type: 'welcome',
+      protocol: PROTOCOL,
+      principal: { id: principal.id, roles: [...principal.roles] },
+      heartbeatMs,
+      maxPayloadBytes: maxPayload,
+    });
   }
 
   const timer =
@@ -513,7 +624,14 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       } catch (e) {
         stats.handshakesRefused += 1;
         const err = errorOf(e);
-        const status = err.code === 'FORBIDDEN' ? 403 : err.code === 'UNAUTHENTICATED' ? 401 : err.code === 'RATE_LIMITED' ? 429 : 500;
+        const status =
+          err.code === 'FORBIDDEN'
+            ? 403
+            : err.code === 'UNAUTHENTICATED'
+              ? 401
+              : err.code === 'RATE_LIMITED'
+                ? 429
+                : 500;
         refuse(socket, status, err.code, err.code === 'INTERNAL' ? 'authentication failed' : err.message);
         return;
       }

@@ -53,11 +53,12 @@ export async function createDemoAgent(
     memory,
   });
   const planner = await RecipePlanner.fromFile(demoPaths.recipes);
+  // With a language model, the LLM-backed layers plan and answer over the same tools; otherwise the
+  // offline ones do.
+  const layers = options.llm ? {} : { cognitive, planner, responder: new SummaryResponder() };
   const agent = new Agent({
     tools: registry,
-    cognitive,
-    planner,
-    responder: new SummaryResponder(),
+    ...layers,
     resources: planner.resources,
     memory,
     hitl: { planReview: 'always' },

@@ -37,7 +37,10 @@ export function renderGraph(container, plan, statuses) {
     if (seen.has(id)) return 0;
     seen.add(id);
     const t = byId.get(id);
-    const d = t && t.dependsOn.length ? 1 + Math.max(...t.dependsOn.filter((x) => byId.has(x)).map((x) => depthOf(x, seen)), -1) : 0;
+    const d =
+      t && t.dependsOn.length
+        ? 1 + Math.max(...t.dependsOn.filter((x) => byId.has(x)).map((x) => depthOf(x, seen)), -1)
+        : 0;
     depth.set(id, d);
     return d;
   };
@@ -46,15 +49,35 @@ export function renderGraph(container, plan, statuses) {
     const d = depthOf(t.id);
     (columns[d] ??= []).push(t);
   }
-  const W = 168, H = 50, GX = 56, GY = 18, PAD = 14;
+  const W = 168,
+    H = 50,
+    GX = 56,
+    GY = 18,
+    PAD = 14;
   const pos = new Map();
-  columns.forEach((col, c) => col.forEach((t, r) => pos.set(t.id, { x: PAD + c * (W + GX), y: PAD + r * (H + GY) })));
+  columns.forEach((col, c) =>
+    col.forEach((t, r) => pos.set(t.id, { x: PAD + c * (W + GX), y: PAD + r * (H + GY) })),
+  );
   const rows = Math.max(...columns.map((c) => c.length));
   const width = PAD * 2 + columns.length * W + (columns.length - 1) * GX;
   const height = PAD * 2 + rows * H + (rows - 1) * GY;
-  const svg = el('svg', { width, height, viewBox: `0 0 ${width} ${height}`, role: 'img', 'aria-label': 'plan graph' });
+  const svg = el('svg', {
+    width,
+    height,
+    viewBox: `0 0 ${width} ${height}`,
+    role: 'img',
+    'aria-label': 'plan graph',
+  });
   const defs = el('defs');
-  const marker = el('marker', { id: 'arrow', viewBox: '0 0 10 10', refX: 9, refY: 5, markerWidth: 7, markerHeight: 7, orient: 'auto-start-reverse' });
+  const marker = el('marker', {
+    id: 'arrow',
+    viewBox: '0 0 10 10',
+    refX: 9,
+    refY: 5,
+    markerWidth: 7,
+    markerHeight: 7,
+    orient: 'auto-start-reverse',
+  });
   marker.append(el('path', { d: 'M 0 0 L 10 5 L 0 10 z', fill: '#adb5bd' }));
   defs.append(marker);
   svg.append(defs);
@@ -63,20 +86,44 @@ export function renderGraph(container, plan, statuses) {
     for (const dep of t.dependsOn) {
       const from = pos.get(dep);
       if (!from || !to) continue;
-      const x1 = from.x + W, y1 = from.y + H / 2, x2 = to.x, y2 = to.y + H / 2, mx = (x1 + x2) / 2;
-      svg.append(el('path', { class: 'edge', d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 2} ${y2}`, 'marker-end': 'url(#arrow)' }));
+      const x1 = from.x + W,
+        y1 = from.y + H / 2,
+        x2 = to.x,
+        y2 = to.y + H / 2,
+        mx = (x1 + x2) / 2;
+      svg.append(
+        el('path', {
+          class: 'edge',
+          d: `M ${x1} ${y1} C ${mx} ${y1}, ${mx} ${y2}, ${x2 - 2} ${y2}`,
+          'marker-end': 'url(#arrow)',
+        }),
+      );
     }
   }
   for (const t of plan.todos) {
     const p = pos.get(t.id);
     const status = statuses.get(t.id) ?? 'pending';
     const [fill, stroke] = COLORS[status] ?? COLORS.pending;
-    const g = el('g', { class: 'node', transform: `translate(${p.x},${p.y})`, 'data-todo': t.id, 'data-status': status });
+    const g = el('g', {
+      class: 'node',
+      transform: `translate(${p.x},${p.y})`,
+      'data-todo': t.id,
+      'data-status': status,
+    });
     g.append(el('rect', { width: W, height: H, fill, stroke, rx: 8 }));
     const title = t.title.length > 24 ? `${t.title.slice(0, 23)}…` : t.title;
     g.append(el('text', { x: 10, y: 20 }, title));
-    const gate = t.approval === true || (t.approval && typeof t.approval === 'object' && t.approval.required !== false) ? ' · 🔒 approval' : '';
-    g.append(el('text', { x: 10, y: 37, class: 'sub' }, `${t.id} · ${t.domain}${gate} · ${status.replace('_', ' ')}`));
+    const gate =
+      t.approval === true || (t.approval && typeof t.approval === 'object' && t.approval.required !== false)
+        ? ' · gated'
+        : '';
+    g.append(
+      el(
+        'text',
+        { x: 10, y: 37, class: 'sub' },
+        `${t.id} · ${t.domain}${gate} · ${status.replace('_', ' ')}`,
+      ),
+    );
     g.append(el('title', {}, `${t.title}\n${t.id} (${t.domain}) — ${status}`));
     svg.append(g);
   }

@@ -36,7 +36,8 @@ async function createStore(config: ServerConfig, logger: Logger): Promise<{ stor
     if (!config.databaseUrl) throw new Error('STORE=postgres needs DATABASE_URL');
     const mod = (await import('@dream-agent/postgres' as string)) as Record<string, unknown>;
     const migrate = mod['migrate'];
-    if (typeof migrate === 'function') await (migrate as (url: string) => Promise<unknown>)(config.databaseUrl);
+    if (typeof migrate === 'function')
+      await (migrate as (url: string) => Promise<unknown>)(config.databaseUrl);
     const Pg = await loadExport<Store>('@dream-agent/postgres', 'PostgresStore');
     return { store: new Pg(config.databaseUrl), name: 'postgres' };
   }
@@ -47,7 +48,10 @@ async function createStore(config: ServerConfig, logger: Logger): Promise<{ stor
     const Sqlite = await loadExport<Store>('@dream-agent/sqlite', 'SqliteStore');
     return { store: new Sqlite(config.sqlitePath), name: `sqlite:${config.sqlitePath}` };
   } catch (e) {
-    logger.error({ err: e instanceof Error ? e.message : String(e) }, 'SQLite store unavailable — falling back to MemoryStore: SESSIONS WILL NOT SURVIVE A RESTART');
+    logger.error(
+      { err: e instanceof Error ? e.message : String(e) },
+      'SQLite store unavailable — falling back to MemoryStore: SESSIONS WILL NOT SURVIVE A RESTART',
+    );
     return { store: new MemoryStore(), name: 'memory' };
   }
 }
@@ -68,21 +72,44 @@ async function createBus(config: ServerConfig): Promise<EventBus | undefined> {
 export async function createAgent(config: ServerConfig, logger: Logger): Promise<AgentWiring> {
   const { store, name } = await createStore(config, logger);
   const bus = await createBus(config);
-  const executor = scenarioExecutor(config.stepDelayMs);
-  if (config.llmBaseUrl || config.llmApiKey) {
-    logger.info({}, 'an LLM endpoint is configured; the LLM layers are wired here once available (using the scripted layers meanwhile)');
-  }
-  const options: AgentOptions = {
+  const common = {
     store,
     ...(bus ? { bus } : {}),
-    cognitive: new ScenarioCognitive(),
-    planner: new ScenarioPlanner(),
-    executors: { data: executor, insight: executor, content: executor, ops: executor, '*': executor },
-    hitl: { planReview: 'always' },
     logger,
     ...(config.nodeId ? { nodeId: config.nodeId } : {}),
   };
-  const agent = new Agent(options);
+  let agent: Agent;
+  if (config.layers === 'scripted') {
+    const executor = scenarioExecutor(config.stepDelayMs);
+    const options: AgentOptions = {
+      ...common,
+      cognitive: new ScenarioCognitive(),
+      planner: new ScenarioPlanner(),
+      executors: { data: executor, insight: executor, content: executor, ops: executor, '*': executor },
+      hitl: { planReview: 'always' },
+    };
+    agent = new Agent(options);
+  } else {
+    // The quick-start's business agent: offline layers over the demo tools, or an OpenAI-compatible
+    // model (OpenAI, Ollama, vLLM, llama.cpp server) planning over the same tools.
+    const { createDemoAgent } = await import('../../quickstart/src/agent.js');
+    let llm: AgentOptions['llm'];
+    if (config.layers === 'llm') {
+      const { OpenAIModel } = (await import(
+        '@dream-agent/openai' as string
+      )) as typeof import('@dream-agent/openai');
+      llm = new OpenAIModel({
+        model: config.llmModel,
+        ...(config.llmBaseUrl ? { baseURL: config.llmBaseUrl } : {}),
+        apiKey: config.llmApiKey ?? 'not-needed-for-local-servers',
+      });
+      logger.info(
+        { model: config.llmModel, baseURL: config.llmBaseUrl ?? 'https://api.openai.com/v1' },
+        'LLM layers enabled',
+      );
+    }
+    agent = (await createDemoAgent({ ...common, ...(llm ? { llm } : {}) })).agent;
+  }
   return {
     agent,
     storeName: name,

@@ -12,7 +12,15 @@ import { rateLimit } from 'express-rate-limit';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { build } from 'esbuild';
 import { DreamAgentError, isDreamAgentError, type Agent, type Logger } from 'dream-agent';
-import { buildOpenApiDocument, createRouter, errorResponse, tokenOf, type CommandRecord, type Operation, type Principal } from '@dream-agent/http';
+import {
+  buildOpenApiDocument,
+  createRouter,
+  errorResponse,
+  tokenOf,
+  type CommandRecord,
+  type Operation,
+  type Principal,
+} from '@dream-agent/http';
 import { createWsServer, type AgentWsServer, type WsCommandRecord } from '@dream-agent/ws';
 import { createAgent, type AgentWiring } from './agent.js';
 import { AuditLog } from './audit.js';
@@ -52,9 +60,11 @@ function sendError(res: Response, e: unknown): void {
 /** Route label for metrics, without ids (bounded cardinality). */
 function routeLabel(req: Request): string {
   const p = (req.originalUrl.split('?')[0] ?? '/').replace(/\/+$/, '') || '/';
-  if (p.startsWith('/api/sessions/')) return `/api/sessions/:id${p.split('/').length > 4 ? `/${p.split('/')[4] ?? ''}` : ''}`;
+  if (p.startsWith('/api/sessions/'))
+    return `/api/sessions/:id${p.split('/').length > 4 ? `/${p.split('/')[4] ?? ''}` : ''}`;
   if (p.startsWith('/api/admin/keys/')) return '/api/admin/keys/:id';
-  if (p.startsWith('/api') || p.startsWith('/auth') || ['/healthz', '/readyz', '/metrics', '/'].includes(p)) return p.slice(0, 40);
+  if (p.startsWith('/api') || p.startsWith('/auth') || ['/healthz', '/readyz', '/metrics', '/'].includes(p))
+    return p.slice(0, 40);
   return 'static';
 }
 
@@ -65,7 +75,16 @@ async function clientBundle(): Promise<string> {
   } catch {
     entry = fileURLToPath(new URL('../../../adapters/ws/src/client.ts', import.meta.url));
   }
-  const out = await build({ entryPoints: [entry], bundle: true, format: 'esm', platform: 'browser', target: 'es2022', write: false, minify: false, logLevel: 'silent' });
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    write: false,
+    minify: false,
+    logLevel: 'silent',
+  });
   return out.outputFiles[0]?.text ?? '';
 }
 
@@ -76,7 +95,10 @@ async function clientBundle(): Promise<string> {
  * @param options - a logger to use instead of a new pino instance; an agent to serve instead of agent.ts's (tests)
  * @returns the running server
  */
-export async function startServer(config: ServerConfig, options: { log?: PinoLogger; wiring?: AgentWiring } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  options: { log?: PinoLogger; wiring?: AgentWiring } = {},
+): Promise<RunningServer> {
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
   const logger = asLogger(log);
   const { agent, storeName, closePorts } = options.wiring ?? (await createAgent(config, logger));
@@ -90,33 +112,40 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
   const clientJs = await clientBundle();
 
   // ---- hooks shared by both transports
-  const authenticate = (transport: 'http' | 'ws') => async (c: { token: string | undefined }): Promise<Principal> => {
-    try {
-      return await auth.authenticate(c.token);
-    } catch (e) {
-      metrics.authFailures.inc({ transport, reason: isDreamAgentError(e) ? e.message.slice(0, 40) : 'error' });
-      throw e;
-    }
-  };
-  const authorize = (transport: 'http' | 'ws') => (principal: Principal, op: Operation): void => {
-    try {
-      auth.authorize(principal, op);
-    } catch (e) {
-      if (op.kind === 'command' || op.kind === 'start' || op.kind === 'resume') {
-        audit.record({
-          actor: principal.id,
-          roles: [...principal.roles],
+  const authenticate =
+    (transport: 'http' | 'ws') =>
+    async (c: { token: string | undefined }): Promise<Principal> => {
+      try {
+        return await auth.authenticate(c.token);
+      } catch (e) {
+        metrics.authFailures.inc({
           transport,
-          sessionId: op.kind === 'start' ? (op.sessionId ?? null) : op.sessionId,
-          action: op.kind === 'command' ? op.command.type : op.kind === 'start' ? 'turn.start' : 'resume',
-          commandId: op.kind === 'command' ? (op.command.commandId ?? null) : null,
-          outcome: 'forbidden',
-          error: 'FORBIDDEN',
+          reason: isDreamAgentError(e) ? e.message.slice(0, 40) : 'error',
         });
+        throw e;
       }
-      throw e;
-    }
-  };
+    };
+  const authorize =
+    (transport: 'http' | 'ws') =>
+    (principal: Principal, op: Operation): void => {
+      try {
+        auth.authorize(principal, op);
+      } catch (e) {
+        if (op.kind === 'command' || op.kind === 'start' || op.kind === 'resume') {
+          audit.record({
+            actor: principal.id,
+            roles: [...principal.roles],
+            transport,
+            sessionId: op.kind === 'start' ? (op.sessionId ?? null) : op.sessionId,
+            action: op.kind === 'command' ? op.command.type : op.kind === 'start' ? 'turn.start' : 'resume',
+            commandId: op.kind === 'command' ? (op.command.commandId ?? null) : null,
+            outcome: 'forbidden',
+            error: 'FORBIDDEN',
+          });
+        }
+        throw e;
+      }
+    };
   const onCommand = (r: CommandRecord | WsCommandRecord): void => {
     metrics.commands.inc({ transport: r.transport, type: r.type, outcome: r.outcome });
     audit.record({
@@ -142,7 +171,17 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
       metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
       metrics.httpDuration.observe({ method: req.method, route }, secs);
-      if (route !== 'static') log.info({ method: req.method, url: req.originalUrl.split('?')[0], status: res.statusCode, ms: Math.round(secs * 1000), ip: req.ip }, 'request');
+      if (route !== 'static')
+        log.info(
+          {
+            method: req.method,
+            url: req.originalUrl.split('?')[0],
+            status: res.statusCode,
+            ms: Math.round(secs * 1000),
+            ip: req.ip,
+          },
+          'request',
+        );
     });
     next();
   });
@@ -150,7 +189,14 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
     helmet({
       contentSecurityPolicy: {
         useDefaults: true,
-        directives: { 'default-src': ["'self'"], 'script-src': ["'self'"], 'style-src': ["'self'"], 'img-src': ["'self'", 'data:'], 'connect-src': ["'self'", 'ws:', 'wss:'], 'upgrade-insecure-requests': null },
+        directives: {
+          'default-src': ["'self'"],
+          'script-src': ["'self'"],
+          'style-src': ["'self'"],
+          'img-src': ["'self'", 'data:'],
+          'connect-src': ["'self'", 'ws:', 'wss:'],
+          'upgrade-insecure-requests': null,
+        },
       },
       crossOriginEmbedderPolicy: false,
     }),
@@ -182,7 +228,10 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
     }
     agent.listSessions({ limit: 1 }).then(
       () => res.json({ status: 'ready', store: storeName }),
-      (e: unknown) => res.status(503).json({ status: 'store unavailable', error: e instanceof Error ? e.message : String(e) }),
+      (e: unknown) =>
+        res
+          .status(503)
+          .json({ status: 'store unavailable', error: e instanceof Error ? e.message : String(e) }),
     );
   });
   app.get('/metrics', (_req, res) => {
@@ -197,7 +246,8 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
     limit: config.rateLimitPerMinute,
     standardHeaders: 'draft-8',
     legacyHeaders: false,
-    handler: (_req, res) => sendError(res, new DreamAgentError('RATE_LIMITED', 'too many requests; slow down')),
+    handler: (_req, res) =>
+      sendError(res, new DreamAgentError('RATE_LIMITED', 'too many requests; slow down')),
   });
   app.use(['/api', '/auth'], limiter);
 
@@ -205,18 +255,33 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
   const jsonErrors = (err: unknown, _req: Request, res: Response, next: NextFunction): void => {
     if (!err) return next();
     const type = (err as { type?: string }).type;
-    if (type === 'entity.too.large') sendError(res, new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${config.maxBodyBytes} bytes`));
+    if (type === 'entity.too.large')
+      sendError(res, new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${config.maxBodyBytes} bytes`));
     else sendError(res, new DreamAgentError('INVALID_INPUT', 'the body is not valid JSON'));
   };
 
   if (config.devAuth) {
-    log.warn({}, 'DEV_AUTH is on: POST /auth/dev-token mints tokens for any role — never enable it in production');
+    log.warn(
+      {},
+      'DEV_AUTH is on: POST /auth/dev-token mints tokens for any role — never enable it in production',
+    );
     app.post('/auth/dev-token', json, jsonErrors, (req: Request, res: Response) => {
       const body = (req.body ?? {}) as { user?: unknown; roles?: unknown };
-      const user = typeof body.user === 'string' && /^[A-Za-z0-9_.@-]{1,64}$/.test(body.user) ? body.user : undefined;
-      const roles = Array.isArray(body.roles) && body.roles.length <= 8 && body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r)) ? (body.roles as string[]) : undefined;
+      const user =
+        typeof body.user === 'string' && /^[A-Za-z0-9_.@-]{1,64}$/.test(body.user) ? body.user : undefined;
+      const roles =
+        Array.isArray(body.roles) &&
+        body.roles.length <= 8 &&
+        body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r))
+          ? (body.roles as string[])
+          : undefined;
       if (!user || !roles) {
-        sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { user, roles: string[] }', { details: { knownRoles: [...ROLES] } }));
+        sendError(
+          res,
+          new DreamAgentError('INVALID_INPUT', 'expected { user, roles: string[] }', {
+            details: { knownRoles: [...ROLES] },
+          }),
+        );
         return;
       }
       auth.sign(user, roles).then(
@@ -227,52 +292,96 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
   }
 
   // ---- authenticated admin endpoints (keys, audit) and "who am I"
-  const principalOf = async (req: Request): Promise<Principal> => authenticate('http')({ token: tokenOf(req) });
-  const admin = (fn: (req: Request, res: Response, p: Principal) => void) => (req: Request, res: Response) => {
-    principalOf(req).then(
-      (p) => {
-        if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
-        fn(req, res, p);
-      },
-      (e: unknown) => {
-        throw e;
-      },
-    ).catch((e: unknown) => sendError(res, e));
-  };
+  const principalOf = async (req: Request): Promise<Principal> =>
+    authenticate('http')({ token: tokenOf(req) });
+  const admin =
+    (fn: (req: Request, res: Response, p: Principal) => void) => (req: Request, res: Response) => {
+      principalOf(req)
+        .then(
+          (p) => {
+            if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
+            fn(req, res, p);
+          },
+          (e: unknown) => {
+            throw e;
+          },
+        )
+        .catch((e: unknown) => sendError(res, e));
+    };
   app.get('/api/me', (req, res) => {
     principalOf(req).then(
       (p) => res.json({ id: p.id, roles: p.roles }),
       (e: unknown) => sendError(res, e),
     );
   });
-  app.get('/api/admin/keys', admin((_req, res) => {
-    res.json({ keys: auth.listApiKeys().map(({ hash: _hash, ...k }) => k) });
-  }));
-  app.post('/api/admin/keys', json, jsonErrors, admin((req, res, p) => {
-    const body = (req.body ?? {}) as { name?: unknown; roles?: unknown };
-    const okRoles = Array.isArray(body.roles) && body.roles.length > 0 && body.roles.length <= 8 && body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r));
-    if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(body.name) || !okRoles) {
-      sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { name, roles: string[] }'));
-      return;
-    }
-    const { key, record } = auth.createApiKey(body.name, body.roles as string[], p.id);
-    audit.record({ actor: p.id, roles: [...p.roles], transport: 'http', sessionId: null, action: 'apikey.create', commandId: record.id, outcome: 'accepted', error: null });
-    const { hash: _hash, ...shown } = record;
-    res.status(201).json({ key, record: shown });
-  }));
-  app.delete('/api/admin/keys/:id', admin((req, res, p) => {
-    const id = String(req.params['id']);
-    if (!auth.revokeApiKey(id)) {
-      res.status(404).json({ error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} } });
-      return;
-    }
-    audit.record({ actor: p.id, roles: [...p.roles], transport: 'http', sessionId: null, action: 'apikey.revoke', commandId: id, outcome: 'accepted', error: null });
-    res.json({ revoked: id });
-  }));
-  app.get('/api/audit', admin((req, res) => {
-    const sessionId = typeof req.query['sessionId'] === 'string' ? req.query['sessionId'] : undefined;
-    res.json({ entries: audit.list(sessionId ? { sessionId } : {}) });
-  }));
+  app.get(
+    '/api/admin/keys',
+    admin((_req, res) => {
+      res.json({ keys: auth.listApiKeys().map(({ hash: _hash, ...k }) => k) });
+    }),
+  );
+  app.post(
+    '/api/admin/keys',
+    json,
+    jsonErrors,
+    admin((req, res, p) => {
+      const body = (req.body ?? {}) as { name?: unknown; roles?: unknown };
+      const okRoles =
+        Array.isArray(body.roles) &&
+        body.roles.length > 0 &&
+        body.roles.length <= 8 &&
+        body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r));
+      if (typeof body.name !== 'string' || !/^[A-Za-z0-9_.-]{1,64}$/.test(body.name) || !okRoles) {
+        sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { name, roles: string[] }'));
+        return;
+      }
+      const { key, record } = auth.createApiKey(body.name, body.roles as string[], p.id);
+      audit.record({
+        actor: p.id,
+        roles: [...p.roles],
+        transport: 'http',
+        sessionId: null,
+        action: 'apikey.create',
+        commandId: record.id,
+        outcome: 'accepted',
+        error: null,
+      });
+      const { hash: _hash, ...shown } = record;
+      res.status(201).json({ key, record: shown });
+    }),
+  );
+  app.delete(
+    '/api/admin/keys/:id',
+    admin((req, res, p) => {
+      const id = String(req.params['id']);
+      if (!auth.revokeApiKey(id)) {
+        res
+          .status(404)
+          .json({
+            error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} },
+          });
+        return;
+      }
+      audit.record({
+        actor: p.id,
+        roles: [...p.roles],
+        transport: 'http',
+        sessionId: null,
+        action: 'apikey.revoke',
+        commandId: id,
+        outcome: 'accepted',
+        error: null,
+      });
+      res.json({ revoked: id });
+    }),
+  );
+  app.get(
+    '/api/audit',
+    admin((req, res) => {
+      const sessionId = typeof req.query['sessionId'] === 'string' ? req.query['sessionId'] : undefined;
+      res.json({ entries: audit.list(sessionId ? { sessionId } : {}) });
+    }),
+  );
 
   // ---- the REST API
   app.use(
@@ -289,7 +398,15 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
     }),
   );
   app.use('/api', (req, res) => {
-    res.status(404).json({ error: { code: 'ROUTE_NOT_FOUND', message: `no route for ${req.method} ${req.path.slice(0, 200)}`, details: {} } });
+    res
+      .status(404)
+      .json({
+        error: {
+          code: 'ROUTE_NOT_FOUND',
+          message: `no route for ${req.method} ${req.path.slice(0, 200)}`,
+          details: {},
+        },
+      });
   });
 
   // ---- the web UI
@@ -302,7 +419,8 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
   });
   app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
-    if (!isDreamAgentError(err)) log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error');
+    if (!isDreamAgentError(err))
+      log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error');
     sendError(res, err);
   });
 
@@ -330,7 +448,8 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
     heartbeatMs: config.wsHeartbeatMs,
     onCommand,
     onDisconnect: (d) => {
-      if (d.reason !== 'closed') log.warn({ principal: d.principal.id, reason: d.reason, code: d.code }, 'ws: connection dropped');
+      if (d.reason !== 'closed')
+        log.warn({ principal: d.principal.id, reason: d.reason, code: d.code }, 'ws: connection dropped');
     },
     logger,
   });
@@ -340,7 +459,10 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
   const url = `http://${addr.address}:${addr.port}`;
   const claimed = await agent.recover().catch(() => []);
   ready = true;
-  log.info({ url, store: storeName, recovered: claimed.length, devAuth: config.devAuth }, 'dream-agent example server listening');
+  log.info(
+    { url, store: storeName, recovered: claimed.length, devAuth: config.devAuth },
+    'dream-agent example server listening',
+  );
 
   let closing: Promise<void> | undefined;
   return {
@@ -360,8 +482,11 @@ export async function startServer(config: ServerConfig, options: { log?: PinoLog
         server.closeIdleConnections();
         await ws.close();
         const drained = agent.close({ drain: true });
-        const timeout = new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref());
-        if ((await Promise.race([drained.then(() => 'ok' as const), timeout])) === 'timeout') log.warn({}, 'drain timed out; leases expire and another node recovers the sessions');
+        const timeout = new Promise<'timeout'>((resolve) =>
+          setTimeout(() => resolve('timeout'), config.shutdownTimeoutMs).unref(),
+        );
+        if ((await Promise.race([drained.then(() => 'ok' as const), timeout])) === 'timeout')
+          log.warn({}, 'drain timed out; leases expire and another node recovers the sessions');
         server.closeAllConnections();
         await serverClosed;
         await closePorts().catch(() => undefined);

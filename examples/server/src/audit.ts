@@ -50,7 +50,9 @@ export class AuditLog {
    * @returns entries, newest last
    */
   list(filter: { sessionId?: string; limit?: number } = {}): AuditEntry[] {
-    const rows = filter.sessionId ? this.#entries.filter((e) => e.sessionId === filter.sessionId) : this.#entries;
+    const rows = filter.sessionId
+      ? this.#entries.filter((e) => e.sessionId === filter.sessionId)
+      : this.#entries;
     return rows.slice(-(filter.limit ?? 500));
   }
 }

@@ -33,7 +33,13 @@ const GRANTS: Record<Role, readonly Permission[]> = {
 /** Roles an admin holds implicitly, so per-request role lists naming `approver` accept admins too. */
 const IMPLIED: Partial<Record<string, readonly string[]>> = { admin: ['approver', 'operator', 'viewer'] };
 
-const APPROVE_COMMANDS: ReadonlySet<Command['type']> = new Set(['plan.approve', 'plan.reject', 'approval.grant', 'approval.deny', 'recovery.resolve']);
+const APPROVE_COMMANDS: ReadonlySet<Command['type']> = new Set([
+  'plan.approve',
+  'plan.reject',
+  'approval.grant',
+  'approval.deny',
+  'recovery.resolve',
+]);
 
 /**
  * The permissions an operation needs.
@@ -52,7 +58,8 @@ export function permissionsFor(op: Operation): Permission[] {
     case 'command': {
       if (!APPROVE_COMMANDS.has(op.command.type)) return ['operate'];
       // Approving with edits also edits the plan.
-      if (op.command.type === 'plan.approve' && (op.command.edits?.length ?? 0) > 0) return ['approve', 'operate'];
+      if (op.command.type === 'plan.approve' && (op.command.edits?.length ?? 0) > 0)
+        return ['approve', 'operate'];
       return ['approve'];
     }
   }
@@ -106,7 +113,11 @@ export class Auth {
    * @throws `UNAUTHENTICATED` for a missing, malformed, expired, revoked or wrongly signed token
    */
   async authenticate(token: string | undefined): Promise<Principal> {
-    if (!token) throw new DreamAgentError('UNAUTHENTICATED', 'missing credentials: send "Authorization: Bearer <token>"');
+    if (!token)
+      throw new DreamAgentError(
+        'UNAUTHENTICATED',
+        'missing credentials: send "Authorization: Bearer <token>"',
+      );
     if (token.startsWith('dak_')) return this.#apiKey(token);
     try {
       const { payload } = await jwtVerify(token, this.#key, {
@@ -116,10 +127,17 @@ export class Auth {
         requiredClaims: ['exp', 'sub'],
         clockTolerance: 5,
       });
-      const roles = Array.isArray(payload['roles']) ? payload['roles'].filter((r): r is string => typeof r === 'string') : [];
+      const roles = Array.isArray(payload['roles'])
+        ? payload['roles'].filter((r): r is string => typeof r === 'string')
+        : [];
       return { id: String(payload.sub), roles: expand(roles) };
     } catch (e) {
-      const why = e instanceof joseErrors.JWTExpired ? 'token expired' : e instanceof joseErrors.JWTClaimValidationFailed ? `token claim "${e.claim}" invalid` : 'invalid token';
+      const why =
+        e instanceof joseErrors.JWTExpired
+          ? 'token expired'
+          : e instanceof joseErrors.JWTClaimValidationFailed
+            ? `token claim "${e.claim}" invalid`
+            : 'invalid token';
       throw new DreamAgentError('UNAUTHENTICATED', why);
     }
   }
@@ -133,7 +151,11 @@ export class Auth {
     for (const p of permissionsFor(op)) {
       if (!can(principal, p)) {
         const what = op.kind === 'command' ? op.command.type : op.kind;
-        throw new DreamAgentError('FORBIDDEN', `"${principal.id}" may not ${what}: needs the "${p}" permission`, { details: { permission: p, roles: [...principal.roles] } });
+        throw new DreamAgentError(
+          'FORBIDDEN',
+          `"${principal.id}" may not ${what}: needs the "${p}" permission`,
+          { details: { permission: p, roles: [...principal.roles] } },
+        );
       }
     }
   }
@@ -165,7 +187,15 @@ export class Auth {
   createApiKey(name: string, roles: string[], createdBy: string): { key: string; record: ApiKeyRecord } {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(24).toString('base64url').replace(/_/g, 'x');
-    const record: ApiKeyRecord = { id, name, prefix: `dak_${id}`, hash: sha256(secret), roles: [...roles], createdAt: Date.now(), createdBy };
+    const record: ApiKeyRecord = {
+      id,
+      name,
+      prefix: `dak_${id}`,
+      hash: sha256(secret),
+      roles: [...roles],
+      createdAt: Date.now(),
+      createdBy,
+    };
     this.#keys.set(id, record);
     return { key: `dak_${id}_${secret}`, record: { ...record } };
   }

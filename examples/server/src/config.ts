@@ -19,6 +19,14 @@ export interface ServerConfig {
   maxBodyBytes: number;
   /** Requests per minute per client IP on the API. */
   rateLimitPerMinute: number;
+  /**
+   * Which layers serve requests: `offline` (default: the offline classifier, recipes and the demo's
+   * business tools, as in `npm run demo`), `llm` (an OpenAI-compatible model plans over the same tools;
+   * the default when OPENAI_BASE_URL or OPENAI_API_KEY is set), or `scripted` (a fixed scenario for tests).
+   */
+  layers: 'offline' | 'llm' | 'scripted';
+  /** Model id for `llm` layers (LLM_MODEL, default gpt-4.1-mini). */
+  llmModel: string;
   /** Simulated work per step in the scripted scenario, ms (makes progress visible in the UI). */
   stepDelayMs: number;
   /** Per-connection WebSocket send queue limit, bytes. */
@@ -56,14 +64,25 @@ function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
  * @returns the configuration
  * @throws when a value is malformed, or JWT_SECRET is missing in production
  */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Partial<ServerConfig> = {}): ServerConfig {
+export function loadConfig(
+  env: NodeJS.ProcessEnv = process.env,
+  overrides: Partial<ServerConfig> = {},
+): ServerConfig {
   const production = env['NODE_ENV'] === 'production';
   const jwtSecret = env['JWT_SECRET'] ?? (production ? '' : 'dev-only-secret-change-me-0123456789abcdef');
-  if (Buffer.byteLength(overrides.jwtSecret ?? jwtSecret) < 32) throw new Error('JWT_SECRET must be at least 32 bytes');
+  if (Buffer.byteLength(overrides.jwtSecret ?? jwtSecret) < 32)
+    throw new Error('JWT_SECRET must be at least 32 bytes');
   const databaseUrl = env['DATABASE_URL'] || undefined;
   const store = (env['STORE'] as ServerConfig['store'] | undefined) ?? (databaseUrl ? 'postgres' : 'sqlite');
-  if (!['memory', 'sqlite', 'postgres'].includes(store)) throw new Error(`STORE must be memory, sqlite or postgres, got "${store}"`);
+  if (!['memory', 'sqlite', 'postgres'].includes(store))
+    throw new Error(`STORE must be memory, sqlite or postgres, got "${store}"`);
+  const llmConfigured = Boolean(env['OPENAI_BASE_URL'] || env['OPENAI_API_KEY']);
+  const layers = (env['LAYERS'] as ServerConfig['layers'] | undefined) ?? (llmConfigured ? 'llm' : 'offline');
+  if (!['offline', 'llm', 'scripted'].includes(layers))
+    throw new Error(`LAYERS must be offline, llm or scripted, got "${layers}"`);
   return {
+    layers,
+    llmModel: env['LLM_MODEL'] ?? 'gpt-4.1-mini',
     host: env['HOST'] ?? '127.0.0.1',
     port: int(env, 'PORT', 3000),
     store,
@@ -74,7 +93,10 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     jwtIssuer: env['JWT_ISSUER'] ?? 'dream-agent-example',
     jwtAudience: env['JWT_AUDIENCE'] ?? 'dream-agent',
     devAuth: env['DEV_AUTH'] !== undefined ? env['DEV_AUTH'] === '1' : !production,
-    allowedOrigins: (env['CORS_ORIGINS'] ?? '').split(',').map((s) => s.trim()).filter((s) => s.length > 0),
+    allowedOrigins: (env['CORS_ORIGINS'] ?? '')
+      .split(',')
+      .map((s) => s.trim())
+      .filter((s) => s.length > 0),
     maxBodyBytes: int(env, 'MAX_BODY_BYTES', 256 * 1024),
     rateLimitPerMinute: int(env, 'RATE_LIMIT_PER_MINUTE', 600),
     stepDelayMs: int(env, 'STEP_DELAY_MS', 400),
@@ -86,7 +108,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, overrides: Part
     shutdownTimeoutMs: int(env, 'SHUTDOWN_TIMEOUT_MS', 25_000),
     nodeId: env['NODE_ID'] || undefined,
     llmBaseUrl: env['OPENAI_BASE_URL'] || undefined,
-    llmApiKey: env['OPENAI_API_KEY'] || env['ANTHROPIC_API_KEY'] || undefined,
+    llmApiKey: env['OPENAI_API_KEY'] || undefined,
     trustProxy: int(env, 'TRUST_PROXY', 0),
     ...overrides,
   };

@@ -19,7 +19,12 @@ export interface Metrics {
 export function createMetrics(ws: () => AgentWsServer | undefined): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
-  const httpRequests = new Counter({ name: 'dream_http_requests_total', help: 'HTTP requests', labelNames: ['method', 'route', 'status'] as const, registers: [registry] });
+  const httpRequests = new Counter({
+    name: 'dream_http_requests_total',
+    help: 'HTTP requests',
+    labelNames: ['method', 'route', 'status'] as const,
+    registers: [registry],
+  });
   const httpDuration = new Histogram({
     name: 'dream_http_request_duration_seconds',
     help: 'HTTP request duration',
@@ -27,8 +32,18 @@ export function createMetrics(ws: () => AgentWsServer | undefined): Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
     registers: [registry],
   });
-  const commands = new Counter({ name: 'dream_commands_total', help: 'Commands and turn starts', labelNames: ['transport', 'type', 'outcome'] as const, registers: [registry] });
-  const authFailures = new Counter({ name: 'dream_auth_failures_total', help: 'Refused credentials', labelNames: ['transport', 'reason'] as const, registers: [registry] });
+  const commands = new Counter({
+    name: 'dream_commands_total',
+    help: 'Commands and turn starts',
+    labelNames: ['transport', 'type', 'outcome'] as const,
+    registers: [registry],
+  });
+  const authFailures = new Counter({
+    name: 'dream_auth_failures_total',
+    help: 'Refused credentials',
+    labelNames: ['transport', 'reason'] as const,
+    registers: [registry],
+  });
   new Gauge({
     name: 'dream_ws_connections',
     help: 'Open WebSocket connections',

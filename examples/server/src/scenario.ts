@@ -4,19 +4,34 @@
  * keywords, planned as a DAG (collect → analyse → chart/draft → recipient → send), and executed by
  * simulated executors that report progress, stream output, ask for input and sit behind approval gates.
  */
-import { PlanDraftSchema, type Cognitive, type Executor, type Intent, type Json, type Planner, type TodoInput } from 'dream-agent';
+import {
+  PlanDraftSchema,
+  type Cognitive,
+  type Executor,
+  type Intent,
+  type Json,
+  type Planner,
+  type TodoInput,
+} from 'dream-agent';
 
-const PERIOD = /\b(last|this|next)\s+(quarter|month|year|week)\b|\bq[1-4]\b|\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november|december)\b/i;
+const PERIOD =
+  /\b(last|this|next)\s+(quarter|month|year|week)\b|\bq[1-4]\b|\b(19|20)\d\d\b|\b(january|february|march|april|may|june|july|august|september|october|november|december)\b/i;
 const REGION = /\b(europe|emea|americas|asia|apac|north|south|east|west)\b/gi;
 
 /** Understands report requests by keywords; asks which period when none is given. */
 export class ScenarioCognitive implements Cognitive {
-  async understand(input: string, ctx: { clarifications: { answer: string; slot?: string }[] }): Promise<Intent> {
+  async understand(
+    input: string,
+    ctx: { clarifications: { answer: string; slot?: string }[] },
+  ): Promise<Intent> {
     await Promise.resolve();
     const answered = ctx.clarifications.find((c) => c.slot === 'period')?.answer;
     const period = PERIOD.exec(input)?.[0] ?? answered;
     const regions = [...new Set((input.match(REGION) ?? []).map((r) => r.toLowerCase()))];
-    const slots: Record<string, Json> = { ...(period ? { period } : {}), ...(regions.length ? { regions } : {}) };
+    const slots: Record<string, Json> = {
+      ...(period ? { period } : {}),
+      ...(regions.length ? { regions } : {}),
+    };
     const intent: Intent = {
       name: /\b(pay|refund|invoice)\b/i.test(input) ? 'finance.payment' : 'sales.report',
       confidence: 0.9,
@@ -24,7 +39,12 @@ export class ScenarioCognitive implements Cognitive {
       slots,
       missingSlots: period ? [] : ['period'],
     };
-    if (!period) intent.clarification = { question: 'Which period should I cover?', slot: 'period', options: ['last quarter', 'last month', 'this year'] };
+    if (!period)
+      intent.clarification = {
+        question: 'Which period should I cover?',
+        slot: 'period',
+        options: ['last quarter', 'last month', 'this year'],
+      };
     return intent;
   }
 }
@@ -36,10 +56,37 @@ export class ScenarioPlanner implements Planner {
     const period = String(intent.slots['period'] ?? 'last quarter');
     const wantsMail = /\b(e-?mail|mail|send|share)\b/i.test(ctx.input);
     const todos: TodoInput[] = [
-      { id: 'collect', title: `Collect sales data for ${period}`, domain: 'data', input: { period, kind: 'collect' }, idempotent: true },
-      { id: 'analyse', title: 'Analyse by region', domain: 'insight', dependsOn: ['collect'], input: { rows: { $ref: 'collect', path: 'rows' }, kind: 'analyse' }, idempotent: true },
-      { id: 'chart', title: 'Draw the regional chart', domain: 'content', dependsOn: ['analyse'], input: { kind: 'chart' }, idempotent: true },
-      { id: 'draft', title: 'Draft the report', domain: 'content', dependsOn: ['analyse', 'chart'], input: { summary: { $ref: 'analyse' }, kind: 'draft' }, idempotent: true },
+      {
+        id: 'collect',
+        title: `Collect sales data for ${period}`,
+        domain: 'data',
+        input: { period, kind: 'collect' },
+        idempotent: true,
+      },
+      {
+        id: 'analyse',
+        title: 'Analyse by region',
+        domain: 'insight',
+        dependsOn: ['collect'],
+        input: { rows: { $ref: 'collect', path: 'rows' }, kind: 'analyse' },
+        idempotent: true,
+      },
+      {
+        id: 'chart',
+        title: 'Draw the regional chart',
+        domain: 'content',
+        dependsOn: ['analyse'],
+        input: { kind: 'chart' },
+        idempotent: true,
+      },
+      {
+        id: 'draft',
+        title: 'Draft the report',
+        domain: 'content',
+        dependsOn: ['analyse', 'chart'],
+        input: { summary: { $ref: 'analyse' }, kind: 'draft' },
+        idempotent: true,
+      },
     ];
     if (intent.name === 'finance.payment') {
       todos.push({
@@ -48,23 +95,42 @@ export class ScenarioPlanner implements Planner {
         domain: 'ops',
         dependsOn: ['draft'],
         input: { kind: 'pay' },
-        approval: { required: true, risk: 'high', reason: 'Moves money: finance approval required', roles: ['finance'] },
+        approval: {
+          required: true,
+          risk: 'high',
+          reason: 'Moves money: finance approval required',
+          roles: ['finance'],
+        },
       });
     }
     if (wantsMail) {
       todos.push(
-        { id: 'recipient', title: 'Ask who receives the report', domain: 'ops', dependsOn: ['draft'], input: { kind: 'ask' } },
+        {
+          id: 'recipient',
+          title: 'Ask who receives the report',
+          domain: 'ops',
+          dependsOn: ['draft'],
+          input: { kind: 'ask' },
+        },
         {
           id: 'send',
           title: 'E-mail the report',
           domain: 'ops',
           dependsOn: ['recipient'],
           input: { to: { $ref: 'recipient', path: 'to' }, kind: 'send' },
-          approval: { required: true, risk: 'medium', reason: 'Sends an e-mail outside the team', roles: ['approver'] },
+          approval: {
+            required: true,
+            risk: 'medium',
+            reason: 'Sends an e-mail outside the team',
+            roles: ['approver'],
+          },
         },
       );
     }
-    return PlanDraftSchema.parse({ todos, rationale: `Report for ${period}${wantsMail ? ', then e-mail it' : ''}.` });
+    return PlanDraftSchema.parse({
+      todos,
+      rationale: `Report for ${period}${wantsMail ? ', then e-mail it' : ''}.`,
+    });
   }
 }
 
@@ -90,7 +156,11 @@ export function scenarioExecutor(stepDelayMs: number): Executor {
     async execute(todo, input, ctx) {
       const kind = typeof input['kind'] === 'string' ? input['kind'] : 'custom';
       if (kind === 'ask') {
-        const to = await ctx.requestInput({ prompt: 'Who should receive the report? (e-mail address)', schema: { type: 'string', format: 'email', minLength: 3 }, key: 'recipient' });
+        const to = await ctx.requestInput({
+          prompt: 'Who should receive the report? (e-mail address)',
+          schema: { type: 'string', format: 'email', minLength: 3 },
+          key: 'recipient',
+        });
         return { output: { to } };
       }
       ctx.progress(`${todo.title}…`, 10);
@@ -99,14 +169,23 @@ export function scenarioExecutor(stepDelayMs: number): Executor {
       await sleep(stepDelayMs / 2, ctx.signal);
       switch (kind) {
         case 'collect': {
-          const rows = ['EMEA', 'Americas', 'APAC'].map((region, i) => ({ region, revenue: 120_000 + i * 35_000, deals: 40 + i * 7 }));
+          const rows = ['EMEA', 'Americas', 'APAC'].map((region, i) => ({
+            region,
+            revenue: 120_000 + i * 35_000,
+            deals: 40 + i * 7,
+          }));
           ctx.delta(`Fetched ${rows.length} regions for ${String(input['period'])}`);
           return { output: { rows, period: input['period'] ?? null } };
         }
         case 'analyse': {
-          const rows = Array.isArray(input['rows']) ? (input['rows'] as { region: string; revenue: number }[]) : [];
+          const rows = Array.isArray(input['rows'])
+            ? (input['rows'] as { region: string; revenue: number }[])
+            : [];
           const total = rows.reduce((s, r) => s + r.revenue, 0);
-          const top = rows.reduce<{ region: string; revenue: number } | undefined>((best, r) => (!best || r.revenue > best.revenue ? r : best), undefined);
+          const top = rows.reduce<{ region: string; revenue: number } | undefined>(
+            (best, r) => (!best || r.revenue > best.revenue ? r : best),
+            undefined,
+          );
           ctx.delta(`Total revenue ${total}; top region ${top?.region ?? 'n/a'}`);
           return { output: { total, top: top?.region ?? null, regions: rows.length } };
         }
@@ -118,7 +197,9 @@ export function scenarioExecutor(stepDelayMs: number): Executor {
           return { output: { text } };
         }
         case 'send':
-          return { output: { sent: true, to: input['to'] ?? null, messageId: ctx.idempotencyKey.slice(0, 16) } };
+          return {
+            output: { sent: true, to: input['to'] ?? null, messageId: ctx.idempotencyKey.slice(0, 16) },
+          };
         case 'pay':
           return { output: { paid: true, reference: ctx.idempotencyKey.slice(0, 12) } };
         default:

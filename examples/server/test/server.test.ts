@@ -1,7 +1,15 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { SignJWT } from 'jose';
-import { Agent, FunctionPlanner, MemoryStore, PlanDraftSchema, type AgentEvent, type RunResult, type SessionSnapshot } from 'dream-agent';
+import {
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  PlanDraftSchema,
+  type AgentEvent,
+  type RunResult,
+  type SessionSnapshot,
+} from 'dream-agent';
 import { PROTOCOL, CLOSE_CODES } from '@dream-agent/ws';
 import { request, readSse } from '../../../test/transports/helpers.js';
 import type { RunningServer } from '../src/app.js';
@@ -49,7 +57,10 @@ describe('example server: the full HITL journey over REST and WebSocket', () => 
     const watcher = wsClient(wsUrl, tokens.viewer, (ws) => sockets.push(ws));
     cleanups.push(() => watcher.close());
 
-    const started = await request(base, 'POST', '/api/sessions', { body: { input: 'Analyse sales by region and email the report', sessionId: 'hitl-1' }, headers: bearer(tokens.operator) });
+    const started = await request(base, 'POST', '/api/sessions', {
+      body: { input: 'Analyse sales by region and email the report', sessionId: 'hitl-1' },
+      headers: bearer(tokens.operator),
+    });
     expect(started.status).toBe(202);
     const it = watcher.subscribe('hitl-1')[Symbol.asyncIterator]();
     const seen: AgentEvent[] = [];
@@ -57,20 +68,40 @@ describe('example server: the full HITL journey over REST and WebSocket', () => 
     if (clar.type !== 'clarification.requested') throw new Error('unreachable');
     expect(clar.request.prompt).toBe('Which period should I cover?');
 
-    const answered = await request(base, 'POST', '/api/sessions/hitl-1/commands?wait=true', { body: { type: 'clarification.answer', requestId: clar.request.id, answer: 'last quarter' }, headers: bearer(tokens.operator) });
+    const answered = await request(base, 'POST', '/api/sessions/hitl-1/commands?wait=true', {
+      body: { type: 'clarification.answer', requestId: clar.request.id, answer: 'last quarter' },
+      headers: bearer(tokens.operator),
+    });
     expect((answered.body as RunResult).pending.map((p) => p.kind)).toEqual(['plan_review']);
     await until(it, seen, 'plan.review.requested');
 
     sockets[0]?.terminate(); // the watcher drops; it must resume after its last seq
 
-    const snap = (await request(base, 'GET', '/api/sessions/hitl-1', { headers: bearer(tokens.viewer) })).body as SessionSnapshot;
-    expect(snap.plan?.todos.map((t) => t.id)).toEqual(['collect', 'analyse', 'chart', 'draft', 'recipient', 'send']);
+    const snap = (await request(base, 'GET', '/api/sessions/hitl-1', { headers: bearer(tokens.viewer) }))
+      .body as SessionSnapshot;
+    expect(snap.plan?.todos.map((t) => t.id)).toEqual([
+      'collect',
+      'analyse',
+      'chart',
+      'draft',
+      'recipient',
+      'send',
+    ]);
     const edit = await request(base, 'POST', '/api/sessions/hitl-1/commands?wait=true', {
       body: {
         type: 'plan.edit',
         baseVersion: 1,
         edits: [
-          { op: 'add', after: 'analyse', todo: { id: 'forecast', title: 'Forecast next quarter', domain: 'insight', dependsOn: ['analyse'] } },
+          {
+            op: 'add',
+            after: 'analyse',
+            todo: {
+              id: 'forecast',
+              title: 'Forecast next quarter',
+              domain: 'insight',
+              dependsOn: ['analyse'],
+            },
+          },
           { op: 'update', todoId: 'draft', patch: { dependsOn: ['analyse', 'forecast'] } },
           { op: 'remove', todoId: 'chart' },
         ],
@@ -78,26 +109,42 @@ describe('example server: the full HITL journey over REST and WebSocket', () => 
       headers: bearer(tokens.operator),
     });
     expect(edit.status).toBe(200);
-    const stale = await request(base, 'POST', '/api/sessions/hitl-1/commands', { body: { type: 'plan.edit', baseVersion: 1, edits: [{ op: 'remove', todoId: 'forecast' }] }, headers: bearer(tokens.operator) });
+    const stale = await request(base, 'POST', '/api/sessions/hitl-1/commands', {
+      body: { type: 'plan.edit', baseVersion: 1, edits: [{ op: 'remove', todoId: 'forecast' }] },
+      headers: bearer(tokens.operator),
+    });
     expect([stale.status, code(stale.body)]).toEqual([409, 'STALE_VERSION']);
 
     const approver = wsClient(wsUrl, tokens.approver);
     cleanups.push(() => approver.close());
     const approved = (await approver.send('hitl-1', { type: 'plan.approve' }, { wait: true })) as RunResult;
     expect(approved.pending.map((p) => p.kind)).toEqual(['input']);
-    const provided = await request(base, 'POST', '/api/sessions/hitl-1/commands?wait=true', { body: { type: 'input.provide', requestId: approved.pending[0]?.id, value: 'team@example.com' }, headers: bearer(tokens.operator) });
+    const provided = await request(base, 'POST', '/api/sessions/hitl-1/commands?wait=true', {
+      body: { type: 'input.provide', requestId: approved.pending[0]?.id, value: 'team@example.com' },
+      headers: bearer(tokens.operator),
+    });
     const gate = (provided.body as RunResult).pending[0];
     expect(gate).toMatchObject({ kind: 'approval', todoId: 'send', roles: ['approver'] });
-    const done = (await approver.send('hitl-1', { type: 'approval.grant', requestId: gate?.id ?? '' }, { wait: true })) as RunResult;
+    const done = (await approver.send(
+      'hitl-1',
+      { type: 'approval.grant', requestId: gate?.id ?? '' },
+      { wait: true },
+    )) as RunResult;
     expect(done.status).toBe('completed');
     await until(it, seen, 'turn.completed');
 
     expect(sockets.length).toBeGreaterThanOrEqual(2);
-    const log = (await request(base, 'GET', '/api/sessions/hitl-1/events', { headers: bearer(tokens.viewer) })).body as { events: AgentEvent[] };
+    const log = (
+      await request(base, 'GET', '/api/sessions/hitl-1/events', { headers: bearer(tokens.viewer) })
+    ).body as { events: AgentEvent[] };
     expect(seen.map((e) => e.seq)).toEqual(log.events.map((e) => e.seq));
     expect(log.events.find((e) => e.type === 'plan.updated')).toMatchObject({ actor: 'olga' });
-    expect(log.events.find((e) => e.type === 'approval.resolved')).toMatchObject({ actor: 'ann', granted: true });
-    const final = (await request(base, 'GET', '/api/sessions/hitl-1', { headers: bearer(tokens.viewer) })).body as SessionSnapshot;
+    expect(log.events.find((e) => e.type === 'approval.resolved')).toMatchObject({
+      actor: 'ann',
+      granted: true,
+    });
+    const final = (await request(base, 'GET', '/api/sessions/hitl-1', { headers: bearer(tokens.viewer) }))
+      .body as SessionSnapshot;
     expect(final.planHistory.map((h) => [h.plan.version, h.actor])).toEqual([
       [1, 'planner'],
       [2, 'olga'],
@@ -110,7 +157,9 @@ describe('example server: the full HITL journey over REST and WebSocket', () => 
       ['recipient', 'completed'],
       ['send', 'completed'],
     ]);
-    const audit = (await request(base, 'GET', '/api/audit?sessionId=hitl-1', { headers: bearer(tokens.admin) })).body as { entries: { actor: string; action: string; outcome: string; transport: string }[] };
+    const audit = (
+      await request(base, 'GET', '/api/audit?sessionId=hitl-1', { headers: bearer(tokens.admin) })
+    ).body as { entries: { actor: string; action: string; outcome: string; transport: string }[] };
     expect(audit.entries.map((e) => [e.action, e.actor, e.outcome, e.transport])).toEqual([
       ['turn.start', 'olga', 'accepted', 'http'],
       ['clarification.answer', 'olga', 'accepted', 'http'],
@@ -129,15 +178,28 @@ describe('example server: authentication', () => {
     const { base, wsUrl, srv, tokens, bearer } = await start();
     const key = new TextEncoder().encode(SECRET);
     const now = Math.floor(Date.now() / 1000);
-    const sign = (claims: Record<string, unknown>, k: Uint8Array = key) => new SignJWT({ roles: ['admin'], ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(k);
+    const sign = (claims: Record<string, unknown>, k: Uint8Array = key) =>
+      new SignJWT({ roles: ['admin'], ...claims }).setProtectedHeader({ alg: 'HS256' }).sign(k);
     const b64 = (o: object) => Buffer.from(JSON.stringify(o)).toString('base64url');
     const good = { sub: 'x', iss: 'dream-agent-example', aud: 'dream-agent', exp: now + 600 };
     const { key: apiKey, record } = srv.auth.createApiKey('ci', ['operator'], 'test');
     const bad: [string, string | undefined][] = [
       ['none', undefined],
-      ['forged signature', await sign(good, new TextEncoder().encode('another-secret-0123456789-0123456789-xx'))],
+      [
+        'forged signature',
+        await sign(good, new TextEncoder().encode('another-secret-0123456789-0123456789-xx')),
+      ],
       ['alg none', `${b64({ alg: 'none', typ: 'JWT' })}.${b64({ ...good, roles: ['admin'] })}.`],
-      ['alg HS512', await new SignJWT({ roles: ['admin'] }).setProtectedHeader({ alg: 'HS512' }).setSubject('x').setIssuer(good.iss).setAudience(good.aud).setExpirationTime(now + 600).sign(new Uint8Array(64).fill(1))],
+      [
+        'alg HS512',
+        await new SignJWT({ roles: ['admin'] })
+          .setProtectedHeader({ alg: 'HS512' })
+          .setSubject('x')
+          .setIssuer(good.iss)
+          .setAudience(good.aud)
+          .setExpirationTime(now + 600)
+          .sign(new Uint8Array(64).fill(1)),
+      ],
       ['expired', await sign({ ...good, exp: now - 120 })],
       ['not yet valid', await sign({ ...good, nbf: now + 600 })],
       ['no exp', await sign({ sub: 'x', iss: good.iss, aud: good.aud })],
@@ -154,16 +216,25 @@ describe('example server: authentication', () => {
       expect([name, await w.refused]).toEqual([name, 401]);
     }
     // the API key works until revoked, then 401 everywhere
-    expect((await request(base, 'GET', '/api/sessions', { headers: { 'x-api-key': apiKey } })).status).toBe(200);
+    expect((await request(base, 'GET', '/api/sessions', { headers: { 'x-api-key': apiKey } })).status).toBe(
+      200,
+    );
     const keyWs = rawWs(wsUrl, [PROTOCOL, `bearer.${apiKey}`]);
     await keyWs.opened;
-    const listed = (await request(base, 'GET', '/api/admin/keys', { headers: bearer(tokens.admin) })).body as { keys: Record<string, unknown>[] };
+    const listed = (await request(base, 'GET', '/api/admin/keys', { headers: bearer(tokens.admin) }))
+      .body as { keys: Record<string, unknown>[] };
     expect(listed.keys[0]).toMatchObject({ id: record.id, prefix: record.prefix, roles: ['operator'] });
     expect(JSON.stringify(listed)).not.toContain(apiKey.split('_')[2] ?? '');
     expect(listed.keys[0]?.['hash']).toBeUndefined();
-    expect((await request(base, 'DELETE', `/api/admin/keys/${record.id}`, { headers: bearer(tokens.admin) })).status).toBe(200);
+    expect(
+      (await request(base, 'DELETE', `/api/admin/keys/${record.id}`, { headers: bearer(tokens.admin) }))
+        .status,
+    ).toBe(200);
     const revoked = await request(base, 'GET', '/api/sessions', { headers: { 'x-api-key': apiKey } });
-    expect([revoked.status, (revoked.body as { error: { message: string } }).error.message]).toEqual([401, 'API key revoked']);
+    expect([revoked.status, (revoked.body as { error: { message: string } }).error.message]).toEqual([
+      401,
+      'API key revoked',
+    ]);
     expect(await rawWs(wsUrl, [PROTOCOL, `bearer.${apiKey}`]).refused).toBe(401);
     // tokens are never read from the query string
     expect((await request(base, 'GET', `/api/sessions?access_token=${tokens.admin}`)).status).toBe(401);
@@ -175,10 +246,21 @@ describe('example server: roles', () => {
   it('viewers only read, only approvers approve, per-tool approver roles are honoured (403), admins manage keys; refusals change nothing and are audited', async () => {
     const { base, wsUrl, tokens, bearer } = await start();
     const as = (t: string) => ({ headers: bearer(t) });
-    expect((await request(base, 'POST', '/api/sessions', { body: { input: 'x last quarter' }, ...as(tokens.viewer) })).status).toBe(403);
-    const s = await request(base, 'POST', '/api/sessions?wait=true', { body: { input: 'Refund the invoice for last quarter', sessionId: 'r1' }, ...as(tokens.operator) });
+    expect(
+      (
+        await request(base, 'POST', '/api/sessions', {
+          body: { input: 'x last quarter' },
+          ...as(tokens.viewer),
+        })
+      ).status,
+    ).toBe(403);
+    const s = await request(base, 'POST', '/api/sessions?wait=true', {
+      body: { input: 'Refund the invoice for last quarter', sessionId: 'r1' },
+      ...as(tokens.operator),
+    });
     expect(s.status).toBe(200);
-    const before = (await request(base, 'GET', '/api/sessions/r1', as(tokens.viewer))).body as SessionSnapshot;
+    const before = (await request(base, 'GET', '/api/sessions/r1', as(tokens.viewer)))
+      .body as SessionSnapshot;
     expect(before.plan?.todos.find((t) => t.id === 'pay')?.approval).toMatchObject({ roles: ['finance'] });
     const forbidden: [string, object][] = [
       [tokens.viewer, { type: 'pause' }],
@@ -205,20 +287,38 @@ describe('example server: roles', () => {
     expect((await viewerWs.get('r1')).id).toBe('r1');
 
     // the payment gate needs "finance": a plain approver and even an admin are refused by the core
-    const approved = await request(base, 'POST', '/api/sessions/r1/commands?wait=true', { body: { type: 'plan.approve' }, ...as(tokens.approver) });
+    const approved = await request(base, 'POST', '/api/sessions/r1/commands?wait=true', {
+      body: { type: 'plan.approve' },
+      ...as(tokens.approver),
+    });
     const gate = (approved.body as RunResult).pending[0];
     expect(gate).toMatchObject({ kind: 'approval', todoId: 'pay', roles: ['finance'] });
     for (const t of [tokens.approver, tokens.admin]) {
-      const r = await request(base, 'POST', '/api/sessions/r1/commands', { body: { type: 'approval.grant', requestId: gate?.id }, ...as(t) });
+      const r = await request(base, 'POST', '/api/sessions/r1/commands', {
+        body: { type: 'approval.grant', requestId: gate?.id },
+        ...as(t),
+      });
       expect([r.status, code(r.body)]).toEqual([403, 'FORBIDDEN']);
     }
-    const paid = await request(base, 'POST', '/api/sessions/r1/commands?wait=true', { body: { type: 'approval.grant', requestId: gate?.id }, ...as(tokens.finance) });
+    const paid = await request(base, 'POST', '/api/sessions/r1/commands?wait=true', {
+      body: { type: 'approval.grant', requestId: gate?.id },
+      ...as(tokens.finance),
+    });
     expect(paid.body).toMatchObject({ status: 'completed' });
 
     // admin-only endpoints
     expect((await request(base, 'GET', '/api/audit', as(tokens.approver))).status).toBe(403);
-    expect((await request(base, 'POST', '/api/admin/keys', { body: { name: 'k', roles: ['admin'] }, ...as(tokens.operator) })).status).toBe(403);
-    const audit = (await request(base, 'GET', '/api/audit?sessionId=r1', as(tokens.admin))).body as { entries: { actor: string; action: string; outcome: string; error: string | null }[] };
+    expect(
+      (
+        await request(base, 'POST', '/api/admin/keys', {
+          body: { name: 'k', roles: ['admin'] },
+          ...as(tokens.operator),
+        })
+      ).status,
+    ).toBe(403);
+    const audit = (await request(base, 'GET', '/api/audit?sessionId=r1', as(tokens.admin))).body as {
+      entries: { actor: string; action: string; outcome: string; error: string | null }[];
+    };
     const forbiddenRows = audit.entries.filter((e) => e.outcome === 'forbidden');
     expect(forbiddenRows.map((e) => [e.actor, e.action])).toEqual([
       ['vera', 'pause'],
@@ -231,7 +331,9 @@ describe('example server: roles', () => {
       ['vera', 'resume'],
       ['vera', 'cancel'],
     ]);
-    expect(audit.entries.filter((e) => e.action === 'approval.grant').map((e) => [e.actor, e.outcome, e.error])).toEqual([
+    expect(
+      audit.entries.filter((e) => e.action === 'approval.grant').map((e) => [e.actor, e.outcome, e.error]),
+    ).toEqual([
       ['ann', 'rejected', 'FORBIDDEN'],
       ['ada', 'rejected', 'FORBIDDEN'],
       ['fin', 'accepted', null],
@@ -242,17 +344,45 @@ describe('example server: roles', () => {
 describe('example server: limits, headers, health, metrics, shutdown', () => {
   it('rejects malformed and oversized bodies (400/413) and oversized WebSocket messages (1009) with no state change', async () => {
     const { base, wsUrl, tokens, bearer } = await start({ maxBodyBytes: 8 * 1024 });
-    await request(base, 'POST', '/api/sessions?wait=true', { body: { input: 'report for last quarter', sessionId: 'm1' }, headers: bearer(tokens.operator) });
-    const before = (await request(base, 'GET', '/api/sessions/m1', { headers: bearer(tokens.viewer) })).body as SessionSnapshot;
+    await request(base, 'POST', '/api/sessions?wait=true', {
+      body: { input: 'report for last quarter', sessionId: 'm1' },
+      headers: bearer(tokens.operator),
+    });
+    const before = (await request(base, 'GET', '/api/sessions/m1', { headers: bearer(tokens.viewer) }))
+      .body as SessionSnapshot;
     const h = bearer(tokens.admin);
     const cases: [Parameters<typeof request>[3], number][] = [
       [{ raw: '{', headers: h }, 400],
       [{ raw: 'null', headers: h }, 400],
       [{ body: { type: 'plan.edit', edits: [] }, headers: h }, 400],
-      [{ body: { type: 'plan.edit', edits: [{ op: 'add', todo: { id: 'bad id!', title: 't', domain: 'data' } }] }, headers: h }, 400],
-      [{ body: { type: 'plan.edit', edits: [{ op: 'update', todoId: 'collect', patch: { dependsOn: ['draft'] } }] }, headers: h }, 400],
+      [
+        {
+          body: {
+            type: 'plan.edit',
+            edits: [{ op: 'add', todo: { id: 'bad id!', title: 't', domain: 'data' } }],
+          },
+          headers: h,
+        },
+        400,
+      ],
+      [
+        {
+          body: {
+            type: 'plan.edit',
+            edits: [{ op: 'update', todoId: 'collect', patch: { dependsOn: ['draft'] } }],
+          },
+          headers: h,
+        },
+        400,
+      ],
       [{ body: { type: 'cancel', reason: 'x'.repeat(9000) }, headers: h }, 413],
-      [{ raw: JSON.stringify({ type: 'cancel', reason: 'y'.repeat(20_000) }), headers: { ...h, 'content-length': '1' } }, 400],
+      [
+        {
+          raw: JSON.stringify({ type: 'cancel', reason: 'y'.repeat(20_000) }),
+          headers: { ...h, 'content-length': '1' },
+        },
+        400,
+      ],
     ];
     for (const [opts, status] of cases) {
       const r = await request(base, 'POST', '/api/sessions/m1/commands', opts);
@@ -260,9 +390,16 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
     }
     const w = rawWs(wsUrl, [PROTOCOL, `bearer.${tokens.admin}`]);
     await w.opened;
-    w.ws.send(JSON.stringify({ type: 'command', sessionId: 'm1', command: { type: 'cancel', reason: 'z'.repeat(10_000) } }));
+    w.ws.send(
+      JSON.stringify({
+        type: 'command',
+        sessionId: 'm1',
+        command: { type: 'cancel', reason: 'z'.repeat(10_000) },
+      }),
+    );
     expect(await w.closed).toBe(CLOSE_CODES.MESSAGE_TOO_BIG);
-    const after = (await request(base, 'GET', '/api/sessions/m1', { headers: bearer(tokens.viewer) })).body as SessionSnapshot;
+    const after = (await request(base, 'GET', '/api/sessions/m1', { headers: bearer(tokens.viewer) }))
+      .body as SessionSnapshot;
     expect([after.version, after.lastSeq, after.status]).toEqual([before.version, before.lastSeq, 'waiting']);
   });
 
@@ -271,11 +408,23 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
     const store = new MemoryStore();
     const agent = new Agent({
       store,
-      planner: new FunctionPlanner(() => PlanDraftSchema.parse({ todos: [{ id: 'big', title: 'Big', domain: 'data' }] })),
-      executors: { data: { execute: async (_t, _i, ctx) => { for (let i = 0; i < 400; i++) ctx.delta(chunk); return Promise.resolve({ output: 'ok' }); } } },
+      planner: new FunctionPlanner(() =>
+        PlanDraftSchema.parse({ todos: [{ id: 'big', title: 'Big', domain: 'data' }] }),
+      ),
+      executors: {
+        data: {
+          execute: async (_t, _i, ctx) => {
+            for (let i = 0; i < 400; i++) ctx.delta(chunk);
+            return Promise.resolve({ output: 'ok' });
+          },
+        },
+      },
     });
     const limit = 256 * 1024;
-    const { wsUrl, base, srv, tokens, bearer } = await start({ wsMaxBufferedBytes: limit, drainTimeoutMs: 300 }, { agent, storeName: 'memory', closePorts: async () => Promise.resolve() });
+    const { wsUrl, base, srv, tokens, bearer } = await start(
+      { wsMaxBufferedBytes: limit, drainTimeoutMs: 300 },
+      { agent, storeName: 'memory', closePorts: async () => Promise.resolve() },
+    );
     await agent.run('go', { sessionId: 'big' }).result();
     const w = rawWs(wsUrl, [PROTOCOL, `bearer.${tokens.viewer}`]);
     await w.opened;
@@ -287,28 +436,44 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
       await new Promise((r) => setTimeout(r, 5));
     }
     expect(max).toBeLessThanOrEqual(limit);
-    const sse = await readSse(base, '/api/sessions/big/stream', (es) => es.some((e) => e.type === 'turn.completed'), bearer(tokens.viewer));
+    const sse = await readSse(
+      base,
+      '/api/sessions/big/stream',
+      (es) => es.some((e) => e.type === 'turn.completed'),
+      bearer(tokens.viewer),
+    );
     expect(sse.events.filter((e) => e.type === 'todo.output.delta')).toHaveLength(400);
     const metrics = await request(base, 'GET', '/metrics');
     expect(String(metrics.body)).toMatch(/dream_ws_dropped\{reason="slow_consumer"\} 1/);
   });
 
   it('sends security headers, honours the CORS allow-list, rate-limits, and answers health and readiness', async () => {
-    const { base, tokens, bearer } = await start({ allowedOrigins: ['https://ops.example.com'], rateLimitPerMinute: 5 });
+    const { base, tokens, bearer } = await start({
+      allowedOrigins: ['https://ops.example.com'],
+      rateLimitPerMinute: 5,
+    });
     const page = await request(base, 'GET', '/');
     expect(page.status).toBe(200);
     expect(page.headers['content-security-policy']).toContain("default-src 'self'");
     expect(page.headers['x-content-type-options']).toBe('nosniff');
     expect(page.headers['x-frame-options']).toBe('SAMEORIGIN');
     expect(page.headers['x-powered-by']).toBeUndefined();
-    const allowed = await request(base, 'OPTIONS', '/api/sessions', { headers: { origin: 'https://ops.example.com', 'access-control-request-method': 'POST' } });
-    expect([allowed.status, allowed.headers['access-control-allow-origin']]).toEqual([204, 'https://ops.example.com']);
-    const other = await request(base, 'OPTIONS', '/api/sessions', { headers: { origin: 'https://evil.example.com' } });
+    const allowed = await request(base, 'OPTIONS', '/api/sessions', {
+      headers: { origin: 'https://ops.example.com', 'access-control-request-method': 'POST' },
+    });
+    expect([allowed.status, allowed.headers['access-control-allow-origin']]).toEqual([
+      204,
+      'https://ops.example.com',
+    ]);
+    const other = await request(base, 'OPTIONS', '/api/sessions', {
+      headers: { origin: 'https://evil.example.com' },
+    });
     expect(other.headers['access-control-allow-origin']).toBeUndefined();
     expect((await request(base, 'GET', '/healthz')).status).toBe(200);
     expect((await request(base, 'GET', '/readyz')).body).toMatchObject({ status: 'ready', store: 'memory' });
     const statuses: number[] = [];
-    for (let i = 0; i < 8; i++) statuses.push((await request(base, 'GET', '/api/sessions', { headers: bearer(tokens.viewer) })).status);
+    for (let i = 0; i < 8; i++)
+      statuses.push((await request(base, 'GET', '/api/sessions', { headers: bearer(tokens.viewer) })).status);
     expect(statuses.slice(0, 3)).toEqual([200, 200, 200]);
     const limited = await request(base, 'GET', '/api/sessions', { headers: bearer(tokens.viewer) });
     expect([limited.status, code(limited.body)]).toEqual([429, 'RATE_LIMITED']);
@@ -341,10 +506,16 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
       },
       hitl: { planReview: 'never' },
     });
-    const s = await startTestServer({}, { agent, storeName: 'memory', closePorts: async () => Promise.resolve() });
+    const s = await startTestServer(
+      {},
+      { agent, storeName: 'memory', closePorts: async () => Promise.resolve() },
+    );
     const srv: RunningServer = s.srv;
     const token = await srv.auth.sign('olga', ['operator']);
-    await request(s.base, 'POST', '/api/sessions', { body: { input: 'report for last quarter', sessionId: 'g1' }, headers: { authorization: `Bearer ${token}` } });
+    await request(s.base, 'POST', '/api/sessions', {
+      body: { input: 'report for last quarter', sessionId: 'g1' },
+      headers: { authorization: `Bearer ${token}` },
+    });
     await inFlight;
     const closing = srv.close();
     expect((await request(s.base, 'GET', '/readyz').catch(() => ({ status: 503 }))).status).toBe(503);
@@ -356,7 +527,12 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
     expect(todos.find((t) => t.todoId === 'chart')).toMatchObject({ status: 'pending', attempts: 0 }); // nothing started after the drain
     expect(rec?.leaseOwner).toBeNull();
     // another node on the same store finishes it
-    const next = new Agent({ store, cognitive: new ScenarioCognitive(), planner: new ScenarioPlanner(), executors: { '*': executor } });
+    const next = new Agent({
+      store,
+      cognitive: new ScenarioCognitive(),
+      planner: new ScenarioPlanner(),
+      executors: { '*': executor },
+    });
     const r = await next.resume('g1').result();
     expect(r.status).toBe('completed');
     await next.close();

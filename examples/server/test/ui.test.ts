@@ -24,7 +24,16 @@ beforeAll(async () => {
   context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync', '--no-first-run', '--disable-quic'],
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+      '--no-first-run',
+      '--disable-quic',
+    ],
     viewport: { width: 1440, height: 1000 },
   });
   page = context.pages()[0] ?? (await context.newPage());
@@ -50,7 +59,9 @@ describe('web UI in headless Chromium', () => {
     await expect.poll(() => page.getByTestId('who').textContent()).toBe('alice');
     await expect.poll(() => page.getByTestId('connection').textContent()).toBe('live');
 
-    await page.getByTestId('new-input').fill('Analyse sales by region, draft a report and e-mail it to the team');
+    await page
+      .getByTestId('new-input')
+      .fill('Analyse sales by region, draft a report and e-mail it to the team');
     await page.getByTestId('start').click();
     const clarification = page.locator('[data-kind="clarification"]');
     await clarification.waitFor();
@@ -73,9 +84,13 @@ describe('web UI in headless Chromium', () => {
     await page.locator('[data-testid="todos"] li[data-todo="review"]').waitFor();
     await expect.poll(() => page.getByTestId('plan-version').textContent()).toBe('v2 (current)');
     await page.locator('li[data-todo="review"] [data-testid="move-up"]').click();
-    await expect.poll(() => page.locator('[data-testid="todos"] li').evaluateAll((els) => els.map((e) => e.getAttribute('data-todo')))).toEqual([
-      'collect', 'analyse', 'chart', 'draft', 'recipient', 'review', 'send',
-    ]);
+    await expect
+      .poll(() =>
+        page
+          .locator('[data-testid="todos"] li')
+          .evaluateAll((els) => els.map((e) => e.getAttribute('data-todo'))),
+      )
+      .toEqual(['collect', 'analyse', 'chart', 'draft', 'recipient', 'review', 'send']);
     await page.locator('li[data-todo="chart"] [data-testid="remove"]').click();
     await page.locator('.toast.error').first().waitFor();
     expect(await page.locator('.toast.error').first().textContent()).toContain('INVALID_EDIT');
@@ -96,10 +111,14 @@ describe('web UI in headless Chromium', () => {
     await shot('05-approval-gate');
     await gate.getByTestId('grant').click();
 
-    await expect.poll(() => page.getByTestId('session-status').textContent(), { timeout: 20_000 }).toBe('completed');
+    await expect
+      .poll(() => page.getByTestId('session-status').textContent(), { timeout: 20_000 })
+      .toBe('completed');
     await page.getByTestId('answer').waitFor();
     expect(await page.getByTestId('answer').textContent()).toContain('Completed 7 of 7 steps');
-    const statuses = await page.locator('[data-testid="plan-graph"] g.node').evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
+    const statuses = await page
+      .locator('[data-testid="plan-graph"] g.node')
+      .evaluateAll((els) => els.map((e) => e.getAttribute('data-status')));
     expect(new Set(statuses)).toEqual(new Set(['completed']));
 
     // plan history and the event log

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'eventemitter3';
-import type { Json } from '../../model/json.js';
+import { cloneJson, type Json } from '../../model/json.js';
 import type { BusHandler, EventBus } from '../bus.js';
 
 /**
@@ -15,7 +15,7 @@ export class MemoryEventBus implements EventBus {
     const handlers = this.#emitter.listeners(topic) as BusHandler[];
     for (const h of handlers) {
       try {
-        h(structuredClone(message));
+        h(cloneJson(message));
       } catch {
         // A failing subscriber must not break the publisher or the other subscribers.
       }

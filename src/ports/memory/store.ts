@@ -1,5 +1,6 @@
 import { DreamAgentError } from '../../errors/index.js';
 import type { AgentEvent } from '../../model/events.js';
+import { cloneJson } from '../../model/json.js';
 import type { PlanVersionRecord } from '../../model/plan.js';
 import type { InboxEntry, SessionRecord, TodoRecord } from '../../model/session.js';
 import { systemClock, type Clock } from '../clock.js';
@@ -15,7 +16,7 @@ interface SessionSlot {
   inbox: Map<string, InboxEntry>;
 }
 
-const clone = <T>(value: T): T => structuredClone(value);
+const clone = cloneJson;
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
@@ -25,7 +26,7 @@ export interface MemoryStoreOptions {
 
 /**
  * The in-memory {@link Store}: the default, and the reference implementation of the contract.
- * Everything is copied in and out (`structuredClone`), so callers can never alias stored state.
+ * Everything is copied in and out (`cloneJson`), so callers can never alias stored state.
  * It is not durable: a process restart loses every session — use `@dream-agent/sqlite` or
  * `@dream-agent/postgres` when a human may answer after a restart.
  *
