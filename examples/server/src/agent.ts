@@ -7,6 +7,7 @@
  * at run time so the example starts even when an optional adapter is not installed.
  */
 import { Agent, MemoryStore, type AgentOptions, type EventBus, type Logger, type Store } from 'dream-agent';
+import type { OpenAIModel as OpenAIModelClass } from '@dream-agent/openai';
 import type { ServerConfig } from './config.js';
 import { ScenarioCognitive, ScenarioPlanner, scenarioExecutor } from './scenario.js';
 
@@ -95,9 +96,9 @@ export async function createAgent(config: ServerConfig, logger: Logger): Promise
     const { createDemoAgent } = await import('../../quickstart/src/agent.js');
     let llm: AgentOptions['llm'];
     if (config.layers === 'llm') {
-      const { OpenAIModel } = (await import(
-        '@dream-agent/openai' as string
-      )) as typeof import('@dream-agent/openai');
+      const { OpenAIModel } = (await import('@dream-agent/openai' as string)) as {
+        OpenAIModel: typeof OpenAIModelClass;
+      };
       llm = new OpenAIModel({
         model: config.llmModel,
         ...(config.llmBaseUrl ? { baseURL: config.llmBaseUrl } : {}),

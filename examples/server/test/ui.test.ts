@@ -127,13 +127,13 @@ describe('web UI in headless Chromium', () => {
     await expect.poll(() => page.getByTestId('plan-version').textContent()).toBe('v1 (history)');
     expect(await page.locator('[data-testid="plan-graph"] g.node[data-todo="review"]').count()).toBe(0);
     await page.getByTestId('tab-events').click();
-    const rows = await page.locator('[data-testid="events"] tr').count();
-    await shot('06-completed-events');
-
-    // the UI told the truth: the server agrees
+    // the UI told the truth: the server agrees (the live stream may still be delivering the last events)
     const id = (await page.getByTestId('session-id').textContent()) ?? '';
     const snap: SessionSnapshot = await srv.agent.getSession(id);
-    expect(snap.lastSeq).toBe(rows);
+    await expect
+      .poll(() => page.locator('[data-testid="events"] tr').count(), { timeout: 10_000 })
+      .toBe(snap.lastSeq);
+    await shot('06-completed-events');
     expect(snap.planHistory.map((v) => v.actor)).toEqual(['planner', 'alice', 'alice']);
     expect(snap.todos.every((t) => t.status === 'completed')).toBe(true);
     expect(consoleErrors).toEqual([]);
