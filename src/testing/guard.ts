@@ -1,5 +1,6 @@
 import { DreamAgentError } from '../errors/index.js';
 import type { Commit, Store } from '../ports/store.js';
+import { wrapStore } from './wrap.js';
 
 /**
  * Wraps a Store and fails loudly when the engine mutates an object after handing it to `commit`, or
@@ -29,34 +30,20 @@ export function guardStore(inner: Store): Store & { verify(): void; commits: num
     }
     return value;
   };
-  const wrap =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      check();
-      return freeze(await fn(...args));
-    };
+  const base = wrapStore(inner, async (method, call) => {
+    check();
+    const result = freeze(await call());
+    if (method === 'commit') commits += 1;
+    return result;
+  });
   const guarded: Store & { verify(): void; commits: number } = {
-    createSession: wrap(inner.createSession.bind(inner)),
-    getSession: wrap(inner.getSession.bind(inner)),
-    listSessions: wrap(inner.listSessions.bind(inner)),
-    acquireLease: wrap(inner.acquireLease.bind(inner)),
-    renewLease: wrap(inner.renewLease.bind(inner)),
-    releaseLease: wrap(inner.releaseLease.bind(inner)),
+    ...base,
     commit: async (c) => {
-      check();
-      const result = await inner.commit(c);
-      commits += 1;
+      const result = await base.commit(c);
       committed.push({ commit: c, json: JSON.stringify(c) });
       if (committed.length > 500) committed.shift();
-      return freeze(result);
+      return result;
     },
-    getTodos: wrap(inner.getTodos.bind(inner)),
-    getPlan: wrap(inner.getPlan.bind(inner)),
-    listPlanVersions: wrap(inner.listPlanVersions.bind(inner)),
-    readEvents: wrap(inner.readEvents.bind(inner)),
-    enqueueCommand: wrap(inner.enqueueCommand.bind(inner)),
-    pendingCommands: wrap(inner.pendingCommands.bind(inner)),
-    getCommand: wrap(inner.getCommand.bind(inner)),
     verify: check,
     get commits() {
       return commits;

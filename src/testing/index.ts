@@ -21,3 +21,4 @@ export type {
   ScriptedFailure,
   ScriptedToolCall,
 } from './scripted-model.js';
+export { wrapStore, STORE_METHODS } from './wrap.js';

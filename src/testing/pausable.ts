@@ -1,4 +1,5 @@
 import type { Store } from '../ports/store.js';
+import { wrapStore } from './wrap.js';
 
 /** A Store wrapper whose calls can be frozen, as if the process had stopped. */
 export interface PausableStore extends Store {
@@ -22,31 +23,16 @@ export function pausableStore(inner: Store): PausableStore {
   let gate: Promise<void> | undefined;
   let open: (() => void) | undefined;
   let blocked = 0;
-  const wrap =
-    <A extends unknown[], R>(fn: (...args: A) => Promise<R>) =>
-    async (...args: A): Promise<R> => {
-      if (gate) {
-        blocked += 1;
-        await gate;
-        blocked -= 1;
-      }
-      return fn(...args);
-    };
+  const base = wrapStore(inner, async (_method, call) => {
+    if (gate) {
+      blocked += 1;
+      await gate;
+      blocked -= 1;
+    }
+    return call();
+  });
   return {
-    createSession: wrap(inner.createSession.bind(inner)),
-    getSession: wrap(inner.getSession.bind(inner)),
-    listSessions: wrap(inner.listSessions.bind(inner)),
-    acquireLease: wrap(inner.acquireLease.bind(inner)),
-    renewLease: wrap(inner.renewLease.bind(inner)),
-    releaseLease: wrap(inner.releaseLease.bind(inner)),
-    commit: wrap(inner.commit.bind(inner)),
-    getTodos: wrap(inner.getTodos.bind(inner)),
-    getPlan: wrap(inner.getPlan.bind(inner)),
-    listPlanVersions: wrap(inner.listPlanVersions.bind(inner)),
-    readEvents: wrap(inner.readEvents.bind(inner)),
-    enqueueCommand: wrap(inner.enqueueCommand.bind(inner)),
-    pendingCommands: wrap(inner.pendingCommands.bind(inner)),
-    getCommand: wrap(inner.getCommand.bind(inner)),
+    ...base,
     pause() {
       if (!gate) gate = new Promise<void>((resolve) => (open = resolve));
     },

@@ -3,32 +3,14 @@ import {
   Agent,
   FunctionPlanner,
   MemoryStore,
-  isDreamAgentError,
   type AgentEvent,
   type Cognitive,
   type Intent,
-  type RunResult,
   type TodoInput,
 } from 'dream-agent';
 import { guardStore } from 'dream-agent/testing';
+import { collect, rejection } from '../helpers/run.js';
 import { Recorder, scriptedExecutor, todo } from './fixtures.js';
-
-async function collect(
-  run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> },
-): Promise<{ events: AgentEvent[]; result: RunResult }> {
-  const events: AgentEvent[] = [];
-  for await (const e of run) events.push(e);
-  return { events, result: await run.result() };
-}
-
-async function rejection(p: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  if (!isDreamAgentError(err)) throw new Error(`expected a DreamAgentError, got ${String(err)}`);
-  return err;
-}
 
 function agentWith(todos: TodoInput[], extra: Partial<ConstructorParameters<typeof Agent>[0]> = {}) {
   const rec = new Recorder();

@@ -1,31 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import {
-  Agent,
-  FunctionPlanner,
-  MemoryStore,
-  isDreamAgentError,
-  type AgentEvent,
-  type RunResult,
-} from 'dream-agent';
+import { Agent, FunctionPlanner, MemoryStore, type AgentEvent } from 'dream-agent';
 import { guardStore } from 'dream-agent/testing';
+import { collect, expectRejects } from '../helpers/run.js';
 import { Recorder, scriptedExecutor, todo } from './fixtures.js';
-
-async function collect(
-  run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> },
-): Promise<{ events: AgentEvent[]; result: RunResult }> {
-  const events: AgentEvent[] = [];
-  for await (const e of run) events.push(e);
-  return { events, result: await run.result() };
-}
-
-async function expectRejects(p: Promise<unknown>, code: string): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isDreamAgentError(err), `expected ${code}, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-}
 
 describe('the full human-in-the-loop journey', () => {
   it('review → edits (good and refused) → approve → approval gate → input request → pause → a new Agent resumes → completes', async () => {

@@ -9,7 +9,6 @@ import { z } from 'zod';
 import {
   Agent,
   defineTool,
-  isDreamAgentError,
   LlmCognitive,
   LlmExecutor,
   LlmPlanner,
@@ -19,31 +18,14 @@ import {
   type AgentEvent,
   type AgentOptions,
   type Executor,
-  type RunResult,
   type Store,
 } from 'dream-agent';
 import { guardStore } from 'dream-agent/testing';
+import { collect, expectRejects } from '../helpers/run.js';
 // The prompt rule is not part of the package's root exports; the LLM layer tests import it from source.
 import { DATA_RULE } from '../../src/llm/prompts.js';
 import { startLlmServer, type LlmServer, type RecordedRequest } from '../helpers/llm-server.js';
 import { promptMessages, promptText, WIRE_PROVIDERS, type WireProvider } from './wire-providers.js';
-
-async function collect(
-  run: AsyncIterable<AgentEvent> & { result(): Promise<RunResult> },
-): Promise<{ events: AgentEvent[]; result: RunResult }> {
-  const events: AgentEvent[] = [];
-  for await (const e of run) events.push(e);
-  return { events, result: await run.result() };
-}
-
-async function expectRejects(p: Promise<unknown>, code: string): Promise<void> {
-  const err = await p.then(
-    () => undefined,
-    (e: unknown) => e,
-  );
-  expect(isDreamAgentError(err), `expected ${code}, got ${String(err)}`).toBe(true);
-  expect((err as { code: string }).code).toBe(code);
-}
 
 function deltasOf(events: readonly AgentEvent[], type: 'todo.output.delta' | 'response.delta'): string[] {
   return events.flatMap((e) => (e.type === type ? [e.delta] : []));
