@@ -205,6 +205,7 @@ export type { MemoryCacheOptions } from './ports/memory/cache.js';
 // Language models (the port) and the LLM-backed layers
 export {
   UsageTracker,
+  parseRetryAfter,
   withUsageTracking,
   collectStream,
   parseToolArguments,

@@ -453,3 +453,23 @@ export function estimateTokens(text: string | Json): number {
   const s = typeof text === 'string' ? text : JSON.stringify(text);
   return Math.ceil(s.length / 4);
 }
+
+/**
+ * Reads a provider's Retry-After hint (`retry-after-ms`, or `retry-after` in seconds or as an HTTP
+ * date). Shared by the LLM adapters so every provider honours it the same way.
+ *
+ * @param headers - response headers
+ * @param now - the current time (for HTTP dates)
+ * @returns milliseconds to wait, or undefined when there is no usable hint
+ */
+export function parseRetryAfter(headers: Headers | undefined, now: number = Date.now()): number | undefined {
+  if (headers === undefined) return undefined;
+  const ms = headers.get('retry-after-ms');
+  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
+  const value = headers.get('retry-after');
+  if (value === null || value.trim() === '') return undefined;
+  const seconds = Number(value);
+  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
+  const date = Date.parse(value);
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
+}

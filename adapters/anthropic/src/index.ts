@@ -6,7 +6,7 @@
  * @packageDocumentation
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { DreamAgentError, isDreamAgentError } from 'dream-agent';
+import { DreamAgentError, isDreamAgentError, parseRetryAfter } from 'dream-agent';
 import type {
   ChatMessage,
   FinishReason,
@@ -465,23 +465,10 @@ function throwIfAborted(signal: AbortSignal | undefined): void {
 }
 
 /**
- * Reads Retry-After (`retry-after-ms`, or `retry-after` in seconds or as an HTTP date).
- *
- * @param headers - response headers
- * @param now - the current time (for HTTP dates)
- * @returns milliseconds to wait, or undefined
+ * Reads Retry-After (`retry-after-ms`, or `retry-after` in seconds or as an HTTP date) — the core's
+ * {@link parseRetryAfter}, re-exported under this adapter's historical name.
  */
-export function retryAfterMs(headers: Headers | undefined, now: number = Date.now()): number | undefined {
-  if (headers === undefined) return undefined;
-  const ms = headers.get('retry-after-ms');
-  if (ms !== null && ms.trim() !== '' && Number.isFinite(Number(ms))) return Math.max(0, Number(ms));
-  const value = headers.get('retry-after');
-  if (value === null || value.trim() === '') return undefined;
-  const seconds = Number(value);
-  if (Number.isFinite(seconds)) return Math.max(0, Math.round(seconds * 1000));
-  const date = Date.parse(value);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
-}
+export const retryAfterMs = parseRetryAfter;
 
 /**
  * Translates anything the Anthropic client threw into a `DreamAgentError` (see {@link AnthropicModel}
