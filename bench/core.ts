@@ -205,6 +205,38 @@ async function bytesPerCycle(n: number): Promise<Record<string, number>> {
   };
 }
 
+/** In-process event streaming: live delivery through a Run, then durable replay through agent.events(). */
+async function eventStreaming(n: number): Promise<Record<string, number>> {
+  const chatty: Executor = {
+    execute: async (t, _i, ctx) => {
+      for (let i = 0; i < n; i += 1) ctx.progress('tick', i % 100);
+      return { output: t.id };
+    },
+  };
+  const agent = new Agent({
+    planner: new FunctionPlanner(() => ({
+      todos: [{ id: 'chatty', title: 'chatty', domain: 'work', input: {}, dependsOn: [], idempotent: true }],
+    })),
+    executors: { work: chatty },
+  });
+  const t0 = process.hrtime.bigint();
+  const run = agent.run('go', { sessionId: 'stream' });
+  let live = 0;
+  for await (const _ of run) live += 1;
+  const liveSeconds = Number(process.hrtime.bigint() - t0) / 1e9;
+  const t1 = process.hrtime.bigint();
+  let replayed = 0;
+  for await (const _ of agent.events('stream')) replayed += 1;
+  const replaySeconds = Number(process.hrtime.bigint() - t1) / 1e9;
+  await agent.close();
+  return {
+    events: live,
+    liveEventsPerSecond: Math.round(live / liveSeconds),
+    replayed,
+    replayEventsPerSecond: Math.round(replayed / replaySeconds),
+  };
+}
+
 async function main(): Promise<void> {
   const reps = quick ? 1 : 3;
   const out: Record<string, unknown> = { bench: 'core', node: process.version, quick };
@@ -223,11 +255,13 @@ async function main(): Promise<void> {
     langgraphUsPerStepNoCheckpointer: lgNo,
     langgraphUsPerStepMemorySaver: lgSaver,
     dreamAgentUsPerTodo: ours,
+    ratioVsNoCheckpointer: lgNo ? Math.round((lgNo / ours) * 10) / 10 : null,
     ratioVsMemorySaver: lgSaver ? Math.round((lgSaver / ours) * 10) / 10 : null,
   };
   out['interruptToResume'] = await interruptResume(quick ? 50 : 300);
   out['waitingSessions'] = await waitingSessions(quick ? 1000 : 10_000);
   out['bytesPerCycle'] = await bytesPerCycle(quick ? 100 : 500);
+  out['eventStreaming'] = await eventStreaming(quick ? 20_000 : 100_000);
   process.stdout.write(`${JSON.stringify(out, null, 2)}\n`);
 }
 
