@@ -23,7 +23,7 @@ import { LlmExecutor } from '../llm/executor.js';
 import { LlmPlanner } from '../llm/planner.js';
 import { LlmResponder } from '../llm/responder.js';
 import { MemoryStore } from '../ports/memory/store.js';
-import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
+import type { LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { parseCommand, validateCommand } from './commands.js';
 import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
@@ -99,10 +99,9 @@ export class Agent {
   readonly #bus: EventBus;
   readonly #clock: Clock;
   readonly #logger: Logger;
-  readonly #deps: Omit<DriverDeps, 'onEvent' | 'onAcks'>;
+  readonly #deps: Omit<DriverDeps, 'onEvent'>;
   readonly #active = new Map<string, Active>();
   readonly #followers = new Map<string, Set<(event: AgentEvent) => void>>();
-  readonly #ackWaiters = new Map<string, Set<(ack: InboxAck) => void>>();
   readonly #maxInputBytes: number;
   readonly #maxCommandBytes: number;
   readonly #leaseTtlMs: number;
@@ -498,9 +497,6 @@ export class Agent {
       onEvent: (event) => {
         for (const l of active.listeners) l(event);
         for (const l of this.#followers.get(sessionId) ?? []) l(event);
-      },
-      onAcks: (acks) => {
-        for (const ack of acks) for (const w of this.#ackWaiters.get(ack.commandId) ?? []) w(ack);
       },
     };
   }

@@ -13,7 +13,7 @@ import type {
   Responder,
   TurnSummary,
 } from '../layers.js';
-import { actorId, type Command } from '../model/commands.js';
+import type { Command } from '../model/commands.js';
 import type { AgentEvent, EventDraft } from '../model/events.js';
 import { IntentSchema } from '../model/intent.js';
 import { cloneJson, jsonByteLength, type Json, type JsonObject } from '../model/json.js';
@@ -68,8 +68,6 @@ export interface DriverDeps {
   memory: TurnMemory | undefined;
   /** Live delivery of each event as it is emitted (before its commit). */
   onEvent: (event: AgentEvent) => void;
-  /** Called with the acks of every successful commit. */
-  onAcks: (acks: InboxAck[]) => void;
 }
 
 /** Thrown through an executor when a todo asks for human input; never escapes the driver. */
@@ -279,7 +277,6 @@ export class SessionDriver {
         await this.#d.clock.sleep(Math.min(100 * 2 ** attempt, 5000));
       }
     }
-    if (acks.length > 0) this.#d.onAcks(acks);
     if (events.length > 0) {
       this.#d.bus
         .publish(eventsTopic(this.#rec.id), { events: events as unknown as Json })
@@ -366,6 +363,9 @@ export class SessionDriver {
     this.#startHeartbeat();
     try {
       this.#startup(reason);
+      // A new turn is durable before any layer runs: other nodes can see it (and cancel or pause it)
+      // while the cognitive layer thinks, and a crash right after start still leaves the turn to recover.
+      if (reason === 'run') await this.commit();
       for (;;) {
         if (this.#lost) throw this.#lost;
         await this.#drainInbox();
@@ -439,6 +439,11 @@ export class SessionDriver {
       await fn();
     } catch (e) {
       if (this.#lost) throw this.#lost;
+      if (this.#turnAbort.signal.aborted && !this.#cancel) {
+        // Aborted by a cancel that is in the inbox but not applied yet: apply it now.
+        this.#inboxDirty = true;
+        await this.#drainInbox();
+      }
       if (this.#cancel) return; // the cancel path finishes the turn
       this.#failTurnNow(serializeError(e));
       await this.commit();
@@ -1112,6 +1117,15 @@ export class SessionDriver {
       this.#emit({ type: 'run.paused', actor: this.#pauseActor });
     }
     await this.commit('release');
+    if (this.#stopping && this.#rec.status === 'running') {
+      throw new DreamAgentError(
+        'CLOSED',
+        `the agent closed while session "${this.#rec.id}" was running; recover() on any node continues it`,
+        {
+          details: { sessionId: this.#rec.id },
+        },
+      );
+    }
     return this.result();
   }
 
@@ -1338,11 +1352,6 @@ export class SessionDriver {
     this.#todos.clear();
     this.#pauseAnnounced = false;
     this.#emit({ type: 'turn.started', input, index: turn.index });
-  }
-
-  /** @returns the commands' owner actor id helper for callers */
-  static actorOf(command: Command): string {
-    return actorId(command.actor);
   }
 }
 

@@ -455,3 +455,69 @@ describe('executor routing', () => {
     ).toEqual(['The sum ', 'is 5.']);
   });
 });
+
+describe('cancel and shutdown edge cases', () => {
+  it('cancel while the cognitive layer is thinking ends the turn as cancelled, not failed', async () => {
+    let entered: (() => void) | undefined;
+    const thinking = new Promise<void>((r) => (entered = r));
+    const agent = new Agent({
+      cognitive: {
+        understand: (_input, ctx) =>
+          new Promise((_resolve, reject) => {
+            entered?.();
+            ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason as Error));
+          }),
+      },
+    });
+    const run = agent.run('think hard', { sessionId: 'cthink' });
+    await thinking;
+    const c = await agent.send('cthink', { type: 'cancel', reason: 'too slow' }).result();
+    expect(c.status).toBe('cancelled');
+    expect((await run.result()).status).toBe('cancelled');
+    const log = await agent.store.readEvents('cthink');
+    expect(log.map((e) => e.type)).toEqual(['turn.started', 'run.cancelled']);
+  });
+
+  it('close() drains: the todo in flight finishes, the session is released as running, recover() elsewhere completes it', async () => {
+    const store = new MemoryStore();
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let started: (() => void) | undefined;
+    const inFlight = new Promise<void>((r) => (started = r));
+    const planner = new FunctionPlanner(() => ({ todos: [todo('a'), todo('b', ['a'])] }));
+    const runs: string[] = [];
+    const a1 = new Agent({
+      store,
+      planner,
+      executors: {
+        work: {
+          async execute(t) {
+            runs.push(`a1:${t.id}`);
+            started?.();
+            await gate;
+            return { output: t.id };
+          },
+        },
+      },
+    });
+    const run = a1.run('go', { sessionId: 'drain' });
+    await inFlight;
+    const closing = a1.close();
+    release?.();
+    await closing;
+    expect((await rejection(run.result())).code).toBe('CLOSED');
+    const rec = await store.getSession('drain');
+    expect(rec?.status).toBe('running');
+    expect(rec?.leaseOwner).toBeNull();
+    const a2 = new Agent({
+      store,
+      planner,
+      executors: { work: { execute: async (t) => (runs.push(`a2:${t.id}`), { output: t.id }) } },
+    });
+    expect(await a2.recover()).toEqual(['drain']);
+    for (let i = 0; i < 200 && (await store.getSession('drain'))?.status !== 'idle'; i += 1)
+      await new Promise((r) => setTimeout(r, 5));
+    expect(runs).toEqual(['a1:a', 'a2:b']);
+    expect((await a2.getSession('drain')).turn?.outcome).toBe('completed');
+  });
+});
