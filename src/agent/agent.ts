@@ -537,9 +537,19 @@ export class Agent {
           const result = await driver.drive(why);
           if (this.#closing) return result;
           // Close the race with a command that arrived while we were releasing: look once more.
-          const pending = await this.#store.pendingCommands(sessionId);
-          if (pending.length === 0) return result;
-          const next = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
+          // The session already rested durably: if the store blinks now, the command's own sender (or
+          // recover()) picks it up, so report the result rather than fail.
+          const next = await this.#store
+            .pendingCommands(sessionId)
+            .then((pending) =>
+              pending.length === 0
+                ? undefined
+                : this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs),
+            )
+            .catch((err: unknown) => {
+              this.#logger.warn({ sessionId, err: String(err) }, 'post-rest inbox check failed');
+              return undefined;
+            });
           if (!next) return result;
           current = next;
           why = 'command';

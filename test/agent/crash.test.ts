@@ -211,3 +211,35 @@ describe('crash simulation in process (manual clock, no sleeps)', () => {
     for (const a of agents) await a.close();
   });
 });
+
+describe('fail closed: the store blinks', () => {
+  it('commits that fail with UNAVAILABLE (or whose reply is lost) are retried; the turn completes and nothing runs twice', async () => {
+    const { wrapStore } = await import('dream-agent/testing');
+    const { DreamAgentError } = await import('dream-agent');
+    const inner = new MemoryStore();
+    let calls = 0;
+    const flaky = wrapStore(inner, async (method, call) => {
+      if (method !== 'commit') return call();
+      calls += 1;
+      if (calls === 3 || calls === 4) throw new DreamAgentError('UNAVAILABLE', 'connection reset');
+      if (calls === 6) {
+        await call(); // it landed, but the reply was lost
+        throw new DreamAgentError('UNAVAILABLE', 'connection reset after commit');
+      }
+      return call();
+    });
+    const rec = new Recorder();
+    const agent = new Agent({
+      store: flaky,
+      planner: new FunctionPlanner(() => ({ todos: [todo('a'), todo('b', ['a']), todo('c', ['b'])] })),
+      executors: { work: { execute: async (t, _i, ctx) => (rec.record(t, ctx), { output: t.id }) } },
+    });
+    const r = await agent.run('go', { sessionId: 'blink' }).result();
+    expect(r.status).toBe('completed');
+    expect(Object.fromEntries(rec.runs)).toEqual({ a: 1, b: 1, c: 1 });
+    expect(calls).toBeGreaterThan(6);
+    const log = await inner.readEvents('blink', { limit: 1000 });
+    expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+    expect(log.filter((e) => e.type === 'todo.completed')).toHaveLength(3);
+  });
+});
