@@ -145,6 +145,9 @@ export class PostgresStore implements Store {
   readonly #retryMs: number;
   readonly #sql: ReturnType<typeof statements>;
   readonly #names: Record<keyof ReturnType<typeof statements>, string>;
+  readonly #tag: string;
+  /** Commit statements by shape (which of events, todos, plan versions, acks the commit carries). */
+  readonly #commits = new Map<string, CommitStatement>();
 
   /**
    * @param options - the user's `pg.Pool` (`{ pool }`) or `{ connectionString }` (or the string itself), schema, clock
@@ -159,6 +162,7 @@ export class PostgresStore implements Store {
     this.#retryMs = opts.retryTimeoutMs ?? 30_000;
     this.#sql = statements(this.#s);
     const tag = createHash('sha1').update(this.#schema).digest('hex').slice(0, 8);
+    this.#tag = tag;
     const names = {} as Record<keyof ReturnType<typeof statements>, string>;
     for (const k of Object.keys(this.#sql) as (keyof ReturnType<typeof statements>)[])
       names[k] = `dream_${k}_${tag}`;
@@ -316,31 +320,73 @@ export class PostgresStore implements Store {
     // Last write wins within one commit, as in the reference store (and ON CONFLICT cannot touch a row twice).
     const todos = [...new Map(c.todos.map((t) => [`${t.turnId}\u0000${t.todoId}`, t])).values()];
     const acks = [...new Map(c.inboxAcks.map((a) => [a.commandId, a])).values()];
-    const values = [
-      c.sessionId,
-      c.expectedVersion,
-      c.lease.epoch,
-      c.lease.owner,
-      this.#now(),
-      c.status ?? null,
-      c.state === undefined ? null : JSON.stringify(c.state),
-      c.events.length,
+    const events = c.events.length > 0 ? JSON.stringify(c.events) : null;
+    // One todo (the usual cycle) travels as scalars; several as arrays zipped by ROWS FROM.
+    const records = todos.length === 0 ? null : JSON.stringify(todos.length === 1 ? todos[0] : todos);
+    // Events and todo records are stored as json (a validated copy), which would accept the escape
+    // \u0000; jsonb (the state) cannot store it. Refuse it everywhere, before sending, so that a value is
+    // either stored in every column or in none, as with migration 1.
+    if ((events !== null && hasNul(events)) || (records !== null && hasNul(records))) {
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `PostgreSQL cannot store the character U+0000 in JSON (session "${c.sessionId}")`,
+        { details: { sessionId: c.sessionId, pgCode: '22P05' } },
+      );
+    }
+    const shape: CommitShape = {
+      events: events !== null,
+      todos: todos.length === 0 ? 'none' : todos.length === 1 ? 'one' : 'many',
+      plans: c.planVersions.length > 0,
+      acks: acks.length > 0,
+    };
+    const p: CommitParams = {
+      id: c.sessionId,
+      version: c.expectedVersion,
+      epoch: c.lease.epoch,
+      owner: c.lease.owner,
+      now: this.#now(),
+      status: c.status ?? null,
+      state: c.state === undefined ? null : JSON.stringify(c.state),
+      release: c.leaseAction === 'release',
+      ttl: c.leaseTtlMs,
+      count: c.events.length,
       first,
-      eventsOk,
-      JSON.stringify(c.events),
-      JSON.stringify(todos),
-      JSON.stringify(c.planVersions),
-      JSON.stringify(acks),
-      acks.length,
-      c.leaseAction === 'release',
-      c.leaseTtlMs,
-    ];
+      ok: eventsOk,
+      events,
+      turnId: todos[0]?.turnId ?? null,
+      todoId: todos[0]?.todoId ?? null,
+      turnIds: todos.map((t) => t.turnId),
+      todoIds: todos.map((t) => t.todoId),
+      records,
+      plans: shape.plans ? JSON.stringify(c.planVersions) : null,
+      acks: shape.acks ? JSON.stringify(acks) : null,
+      ackCount: acks.length,
+    };
     let row: CommitRow | undefined;
     try {
-      row = (await this.#q<CommitRow>('commit', values, 'before-send'))[0];
+      const key = commitShapeKey(shape);
+      let statement = this.#commits.get(key);
+      if (!statement) {
+        statement = commitStatement(this.#s, shape, `dream_commit${key}_${this.#tag}`);
+        this.#commits.set(key, statement);
+      }
+      const config = {
+        name: statement.name,
+        text: statement.text,
+        values: statement.params.map((k) => p[k]),
+      };
+      row = (
+        await withClient(
+          this.#handle.pool,
+          'commit',
+          'before-send',
+          this.#retryMs,
+          async (client) => (await client.query<CommitRow>(config)).rows,
+        )
+      )[0];
     } catch (e) {
       const code = (e as { cause?: { code?: unknown } }).cause?.code;
-      if (code === '23505') {
+      if (code === '23505' && shape.plans) {
         throw new DreamAgentError(
           'CONFLICT',
           `a plan version in this commit already exists in session "${c.sessionId}"`,
@@ -365,7 +411,8 @@ export class PostgresStore implements Store {
       }
       throw e;
     }
-    if (!row) throw new DreamAgentError('INTERNAL', 'commit returned no row');
+    // No row at all: the session does not exist (the snapshot branch found nothing either).
+    if (!row) throw notFound(c.sessionId);
     if (row.version !== null) {
       return {
         version: Number(row.version),
@@ -448,9 +495,18 @@ export class PostgresStore implements Store {
   ): Promise<AgentEvent[]> {
     const after = Math.max(options.after ?? 0, 0);
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
-    return (await this.#q<{ event: AgentEvent }>('events', [sessionId, after, limit], 'always')).map(
-      (r) => r.event,
-    );
+    // Seqs are contiguous, so the answer is exactly the seqs after+1 .. after+limit that exist. The query
+    // returns the batches overlapping that range (the first and last may hold a few more events).
+    const rows = await this.#q<{ events: AgentEvent[] }>('events', [sessionId, after, limit], 'always');
+    const out: AgentEvent[] = [];
+    for (const row of rows) {
+      for (const e of row.events) {
+        if (e.seq <= after) continue;
+        if (out.length >= limit) return out;
+        out.push(e);
+      }
+    }
+    return out;
   }
 
   async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {
@@ -497,6 +553,134 @@ export class PostgresStore implements Store {
   async close(): Promise<void> {
     if (this.#handle.owned) await this.#handle.pool.end();
   }
+}
+
+/** The values a commit statement may take (each shape uses a subset, numbered in order of first use). */
+interface CommitParams {
+  id: string;
+  version: number;
+  epoch: number;
+  owner: string;
+  now: number | null;
+  status: string | null;
+  state: string | null;
+  release: boolean;
+  ttl: number;
+  count: number;
+  first: number;
+  ok: boolean;
+  events: string | null;
+  turnId: string | null;
+  todoId: string | null;
+  turnIds: string[];
+  todoIds: string[];
+  records: string | null;
+  plans: string | null;
+  acks: string | null;
+  ackCount: number;
+}
+
+/** What a commit carries besides the session row. */
+interface CommitShape {
+  events: boolean;
+  todos: 'none' | 'one' | 'many';
+  plans: boolean;
+  acks: boolean;
+}
+
+/** A commit statement for one shape: its prepared-statement name, SQL and parameter order. */
+interface CommitStatement {
+  name: string;
+  text: string;
+  params: (keyof CommitParams)[];
+}
+
+const commitShapeKey = (shape: CommitShape): string =>
+  `${shape.events ? 'e' : ''}${shape.todos === 'none' ? '' : shape.todos === 'one' ? 't' : 'T'}${shape.plans ? 'p' : ''}${shape.acks ? 'a' : ''}`;
+
+/**
+ * Whether serialised JSON contains the escape \u0000 (a NUL character), which jsonb refuses. A
+ * backslash in the data is serialised as `\\`, so only an escape preceded by an even run of
+ * backslashes is a NUL.
+ */
+function hasNul(json: string): boolean {
+  return json.includes('\\u0000') && /(?:^|[^\\])(?:\\\\)*\\u0000/.test(json);
+}
+
+/**
+ * The ONE statement of a commit of a given shape. The session row is updated (HOT: no indexed column
+ * changes on a usual commit) with the version and lease check in its WHERE; the other writes read that
+ * update's row, so they happen only when it matched. Only the writes this shape needs are in the
+ * statement: executor start-up of an unused writable CTE costs as much as a small insert.
+ *
+ * Result: one row with the new version when the commit landed; otherwise one row with the session's
+ * current values (to say why), or no row when the session does not exist.
+ */
+function commitStatement(s: string, shape: CommitShape, name: string): CommitStatement {
+  const params: (keyof CommitParams)[] = [];
+  const $ = (key: keyof CommitParams, type: string): string => {
+    let i = params.indexOf(key);
+    if (i < 0) i = params.push(key) - 1;
+    return `$${i + 1}::${type}`;
+  };
+  const id = $('id', 'text');
+  const now = `COALESCE(${$('now', 'bigint')}, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)`;
+  const release = $('release', 'boolean');
+  const ctes = [
+    `s AS (
+       UPDATE ${s}.sessions SET
+         version = version + 1,${shape.events ? `\n         last_seq = last_seq + ${$('count', 'int')},` : ''}
+         status = COALESCE(${$('status', 'text')}, status),
+         state = COALESCE(${$('state', 'jsonb')}, state),
+         updated_at = ${now},
+         lease_owner = CASE WHEN ${release} THEN NULL ELSE lease_owner END,
+         lease_expires_at = CASE WHEN ${release} THEN 0 ELSE ${now} + ${$('ttl', 'bigint')} END
+       WHERE id = ${id} AND version = ${$('version', 'bigint')} AND lease_epoch = ${$('epoch', 'bigint')}
+         AND lease_owner = ${$('owner', 'text')} AND lease_expires_at > ${now}${
+           shape.events ? ` AND ${$('ok', 'boolean')} AND last_seq = ${$('first', 'bigint')} - 1` : ''
+         }
+       RETURNING version, last_seq, lease_expires_at)`,
+  ];
+  if (shape.events) {
+    ctes.push(`ev AS (
+       INSERT INTO ${s}.event_batches (session_id, first_seq, last_seq, events)
+       SELECT ${id}, ${$('first', 'bigint')}, s.last_seq, ${$('events', 'json')} FROM s)`);
+  }
+  if (shape.todos !== 'none') {
+    const rows =
+      shape.todos === 'one'
+        ? `SELECT ${id}, ${$('turnId', 'text')}, ${$('todoId', 'text')}, ${$('records', 'json')} FROM s`
+        : `SELECT ${id}, t.turn_id, t.todo_id, t.record
+       FROM s, ROWS FROM (unnest(${$('turnIds', 'text[]')}), unnest(${$('todoIds', 'text[]')}), json_array_elements(${$('records', 'json')}))
+         AS t(turn_id, todo_id, record)`;
+    ctes.push(`td AS (
+       INSERT INTO ${s}.todos (session_id, turn_id, todo_id, record)
+       ${rows}
+       ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = EXCLUDED.record)`);
+  }
+  if (shape.plans) {
+    ctes.push(`pv AS (
+       INSERT INTO ${s}.plan_versions (session_id, plan_id, version, record)
+       SELECT ${id}, p->'plan'->>'id', (p->'plan'->>'version')::int, p FROM s, jsonb_array_elements(${$('plans', 'jsonb')}) p)`);
+  }
+  if (shape.acks) {
+    ctes.push(`ack AS (
+       UPDATE ${s}.inbox i SET status = a->>'status', error = a->'error'
+       FROM s, jsonb_array_elements(${$('acks', 'jsonb')}) a
+       WHERE i.session_id = ${id} AND i.id = a->>'commandId'
+       RETURNING 1)`);
+  }
+  const ackCheck = shape.acks
+    ? `, CASE WHEN (SELECT count(*) FROM ack) <> ${$('ackCount', 'int')} THEN ${s}.dream_fail('DA001', 'inbox ack for an unknown command') END AS ack_check`
+    : '';
+  const text = `WITH ${ctes.join(',\n     ')}
+     SELECT version, last_seq, lease_expires_at, NULL::bigint AS cur_version, NULL::bigint AS cur_last_seq,
+            NULL::bigint AS cur_epoch, NULL::text AS cur_owner, NULL::bigint AS cur_expires, NULL::bigint AS now${ackCheck}
+     FROM s
+     UNION ALL
+     SELECT NULL, NULL, NULL, version, last_seq, lease_epoch, lease_owner, lease_expires_at, ${now}${shape.acks ? ', NULL' : ''}
+     FROM ${s}.sessions WHERE id = ${id} AND NOT EXISTS (SELECT 1 FROM s)`;
+  return { name, text, params };
 }
 
 /** The store's SQL, with the schema spliced in (identifiers cannot be parameters). */
@@ -547,53 +731,19 @@ function statements(s: string) {
          WHERE id = $1 AND lease_epoch = $2 AND lease_owner = $3
          RETURNING 1)
        SELECT EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found, (SELECT count(*) FROM u) AS released`,
-    // $1 id, $2 expected version, $3 epoch, $4 owner, $5 now|null, $6 status|null, $7 state|null,
-    // $8 event count, $9 first seq, $10 events internally contiguous, $11 events, $12 todos,
-    // $13 plan versions, $14 acks, $15 ack count, $16 release, $17 ttl
-    commit: withNow(
-      `WITH n AS (SELECT ${now} AS now),
-       cur AS (SELECT version, last_seq, lease_epoch, lease_owner, lease_expires_at FROM ${s}.sessions WHERE id = $1),
-       s AS (
-         UPDATE ${s}.sessions SET
-           version = version + 1,
-           last_seq = last_seq + $8::int,
-           status = COALESCE($6::text, status),
-           state = COALESCE($7::jsonb, state),
-           updated_at = n.now,
-           lease_owner = CASE WHEN $16::boolean THEN NULL ELSE lease_owner END,
-           lease_expires_at = CASE WHEN $16::boolean THEN 0 ELSE n.now + $17::bigint END
-         FROM n
-         WHERE id = $1 AND version = $2::bigint AND lease_epoch = $3::bigint AND lease_owner = $4 AND lease_expires_at > n.now
-           AND $10::boolean AND ($8::int = 0 OR last_seq = $9::bigint - 1)
-         RETURNING version, last_seq, lease_expires_at),
-       ev AS (
-         INSERT INTO ${s}.events (session_id, seq, event)
-         SELECT $1, (e->>'seq')::bigint, e FROM jsonb_array_elements($11::jsonb) e WHERE EXISTS (SELECT 1 FROM s)),
-       td AS (
-         INSERT INTO ${s}.todos (session_id, turn_id, todo_id, record)
-         SELECT $1, t->>'turnId', t->>'todoId', t FROM jsonb_array_elements($12::jsonb) t WHERE EXISTS (SELECT 1 FROM s)
-         ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = EXCLUDED.record),
-       pv AS (
-         INSERT INTO ${s}.plan_versions (session_id, plan_id, version, record)
-         SELECT $1, p->'plan'->>'id', (p->'plan'->>'version')::int, p FROM jsonb_array_elements($13::jsonb) p WHERE EXISTS (SELECT 1 FROM s)),
-       ack AS (
-         UPDATE ${s}.inbox i SET status = a->>'status', error = a->'error'
-         FROM jsonb_array_elements($14::jsonb) a
-         WHERE i.session_id = $1 AND i.id = a->>'commandId' AND EXISTS (SELECT 1 FROM s)
-         RETURNING 1)
-       SELECT s.version, s.last_seq, s.lease_expires_at,
-              cur.version AS cur_version, cur.last_seq AS cur_last_seq, cur.lease_epoch AS cur_epoch,
-              cur.lease_owner AS cur_owner, cur.lease_expires_at AS cur_expires, n.now,
-              CASE WHEN s.version IS NOT NULL AND (SELECT count(*) FROM ack) <> $15::int
-                   THEN ${s}.dream_fail('DA001', 'inbox ack for an unknown command') END AS ack_check
-       FROM n LEFT JOIN cur ON true LEFT JOIN s ON true`,
-      5,
-    ),
     todos: `SELECT record FROM ${s}.todos WHERE session_id = $1 AND turn_id = $2`,
     plan: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 AND ($3::int IS NULL OR version = $3::int)
            ORDER BY version DESC LIMIT 1`,
     plans: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 ORDER BY version`,
-    events: `SELECT event FROM ${s}.events WHERE session_id = $1 AND seq > $2::bigint ORDER BY seq LIMIT $3::int`,
+    // The batches overlapping seqs (after, after + limit]: those ending after `after`, up to the first
+    // one that reaches after + limit (or the end of the log). Two bounded range scans of the primary key.
+    events: `SELECT events FROM ${s}.event_batches
+       WHERE session_id = $1 AND last_seq > $2::bigint
+         AND last_seq <= COALESCE(
+           (SELECT b.last_seq FROM ${s}.event_batches b
+            WHERE b.session_id = $1 AND b.last_seq >= $2::bigint + $3::bigint ORDER BY b.last_seq LIMIT 1),
+           9223372036854775807)
+       ORDER BY last_seq`,
     enqueue: `WITH ins AS (
          INSERT INTO ${s}.inbox (session_id, id, command, actor, received_at)
          SELECT $1, $2, $3::jsonb, $4, $5::bigint WHERE EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1)

@@ -58,15 +58,19 @@ if (skip) {
   });
 
   describe('PostgresStore specifics', () => {
-    it('the documented SQL file is exactly migration 1, and migrate() is idempotent and safe to race', async () => {
-      const file = readFileSync(new URL('../src/migrations/001_init.sql', import.meta.url), 'utf8');
-      expect(MIGRATIONS[0]?.sql).toBe(file);
-      expect(await migrate(pool)).toEqual({ applied: [], version: 1 });
+    it('the documented SQL files are exactly the migrations, and migrate() is idempotent and safe to race', async () => {
+      expect(MIGRATIONS.map((m) => m.version)).toEqual([1, 2]);
+      for (const m of MIGRATIONS) {
+        const name = `${String(m.version).padStart(3, '0')}_${m.name}.sql`;
+        const file = readFileSync(new URL(`../src/migrations/${name}`, import.meta.url), 'utf8');
+        expect(m.sql, name).toBe(file);
+      }
+      expect(await migrate(pool)).toEqual({ applied: [], version: 2 });
       const results = await Promise.all(
         [1, 2, 3].map(() => migrate({ connectionString: server.url }, { schema: 'raced' })),
       );
-      expect(results.map((r) => r.applied).flat()).toEqual([1]);
-      expect(results.every((r) => r.version === 1)).toBe(true);
+      expect(results.map((r) => r.applied).flat()).toEqual([1, 2]);
+      expect(results.every((r) => r.version === 2)).toBe(true);
       const store = new PostgresStore({ pool, schema: 'raced' });
       const { lease } = await store.createSession(
         { id: 'in-raced', status: 'running', state: emptyState() },
@@ -74,6 +78,141 @@ if (skip) {
         30_000,
       );
       expect(lease.epoch).toBe(1);
+    });
+
+    it('a database at migration 1 migrates forward: its events, todos and sessions carry on', async () => {
+      const schema = `legacy_${Date.now()}`;
+      const migration1 = MIGRATIONS[0];
+      if (!migration1) throw new Error('no migration 1');
+      // A schema exactly as migration 1 left it, with a session that has run.
+      const c = await pool.connect();
+      try {
+        await c.query('BEGIN');
+        await c.query(`CREATE SCHEMA ${schema}`);
+        await c.query(
+          `CREATE TABLE ${schema}.schema_migrations (version integer PRIMARY KEY, name text NOT NULL, applied_at timestamptz NOT NULL DEFAULT now())`,
+        );
+        await c.query(`SET LOCAL search_path TO ${schema}, pg_catalog`);
+        await c.query(migration1.sql);
+        await c.query(`INSERT INTO ${schema}.schema_migrations (version, name) VALUES (1, 'init')`);
+        await c.query('COMMIT');
+      } finally {
+        c.release();
+      }
+      const id = 'old';
+      const progress = (seq: number): AgentEvent =>
+        ({
+          type: 'todo.progress',
+          sessionId: id,
+          turnId: 't',
+          seq,
+          at: seq,
+          todoId: 'a',
+          message: `m${seq}`,
+        }) as AgentEvent;
+      const todo = {
+        sessionId: id,
+        turnId: 't',
+        todoId: 'a',
+        status: 'running' as const,
+        attempts: 1,
+        idempotencyKey: 'k',
+      };
+      await pool.query(
+        `INSERT INTO ${schema}.sessions (id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at)
+         VALUES ($1, 4, 'running', 3, 1, NULL, 0, $2, 1, 1)`,
+        [id, JSON.stringify(emptyState())],
+      );
+      for (const seq of [1, 2, 3])
+        await pool.query(`INSERT INTO ${schema}.events (session_id, seq, event) VALUES ($1, $2, $3)`, [
+          id,
+          seq,
+          JSON.stringify(progress(seq)),
+        ]);
+      await pool.query(
+        `INSERT INTO ${schema}.todos (session_id, turn_id, todo_id, record) VALUES ($1, 't', 'a', $2)`,
+        [id, JSON.stringify(todo)],
+      );
+
+      expect(await migrate(pool, { schema })).toEqual({ applied: [2], version: 2 });
+      const store = new PostgresStore({ pool, schema });
+      expect(await store.readEvents(id)).toEqual([1, 2, 3].map(progress));
+      expect(await store.readEvents(id, { after: 1, limit: 1 })).toEqual([progress(2)]);
+      expect(await store.getTodos(id, 't')).toEqual([todo]);
+      const lease = await store.acquireLease(id, 'n', 30_000);
+      if (!lease) throw new Error('no lease');
+      await store.commit({
+        sessionId: id,
+        expectedVersion: 4,
+        lease,
+        events: [progress(4), progress(5)],
+        todos: [{ ...todo, status: 'completed', output: { ok: true } }],
+        planVersions: [],
+        inboxAcks: [],
+        leaseAction: 'release',
+        leaseTtlMs: 30_000,
+      });
+      expect((await store.readEvents(id)).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(await store.readEvents(id, { after: 2, limit: 2 })).toEqual([progress(3), progress(4)]);
+      expect(await store.getTodos(id, 't')).toEqual([{ ...todo, status: 'completed', output: { ok: true } }]);
+      // The old shape stays readable for ad-hoc queries: one row per event.
+      const view = await pool.query<{ seq: string; type: string }>(
+        `SELECT seq, event->>'type' AS type FROM ${schema}.events WHERE session_id = $1 ORDER BY seq`,
+        [id],
+      );
+      expect(view.rows.map((r) => Number(r.seq))).toEqual([1, 2, 3, 4, 5]);
+      expect(view.rows.every((r) => r.type === 'todo.progress')).toBe(true);
+    });
+
+    it('readEvents is exact over batches of any size: every (after, limit) window, in seq order', async () => {
+      const store = new PostgresStore({ pool });
+      const id = `windows-${Date.now()}`;
+      const { lease } = await store.createSession(
+        { id, status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
+      const ev = (seq: number): AgentEvent =>
+        ({
+          type: 'todo.progress',
+          sessionId: id,
+          turnId: 't',
+          seq,
+          at: seq,
+          todoId: 'a',
+          message: `m${seq}`,
+        }) as AgentEvent;
+      // Batches of 1, 7, 1, 1, 30, 2 and 1 events (43 in all), and a commit without events in between.
+      let seq = 0;
+      let version = 1;
+      for (const size of [1, 7, 1, 0, 1, 30, 2, 1]) {
+        const events = Array.from({ length: size }, () => ev((seq += 1)));
+        const r = await store.commit({
+          sessionId: id,
+          expectedVersion: version,
+          lease,
+          events,
+          todos: [],
+          planVersions: [],
+          inboxAcks: [],
+          leaseAction: 'renew',
+          leaseTtlMs: 30_000,
+        });
+        version = r.version;
+      }
+      expect(seq).toBe(43);
+      for (let after = 0; after <= 44; after += 1) {
+        for (const limit of [1, 2, 5, 8, 31, 1000]) {
+          const want = Array.from(
+            { length: Math.max(0, Math.min(limit, 43 - after)) },
+            (_, i) => after + 1 + i,
+          );
+          expect(
+            (await store.readEvents(id, { after, limit })).map((e) => e.seq),
+            `${after}/${limit}`,
+          ).toEqual(want);
+        }
+      }
     });
 
     it('a commit is one statement on one connection (one round trip), whatever it carries', async () => {
@@ -235,6 +374,28 @@ if (skip) {
       });
       expect(await codeOf(bad)).toBe('INVALID_INPUT');
       expect(await store.getSession(id)).toMatchObject({ version: 1, lastSeq: 0 });
+      // A backslash followed by "u0000" is text, not NUL: stored and read back as written.
+      const literal = {
+        type: 'todo.progress',
+        sessionId: id,
+        turnId: 't',
+        seq: 1,
+        at: 0,
+        todoId: 'a',
+        message: 'not nul: \\u0000 and \\\\u0000',
+      } as AgentEvent;
+      await store.commit({
+        sessionId: id,
+        expectedVersion: 1,
+        lease,
+        events: [literal],
+        todos: [],
+        planVersions: [],
+        inboxAcks: [],
+        leaseAction: 'renew',
+        leaseTtlMs: 30_000,
+      });
+      expect(await store.readEvents(id)).toEqual([literal]);
     });
 
     it('an unreachable server is UNAVAILABLE (retryable), never a hang or a generic error', async () => {
