@@ -355,11 +355,9 @@ export async function startServer(
     admin((req, res, p) => {
       const id = String(req.params['id']);
       if (!auth.revokeApiKey(id)) {
-        res
-          .status(404)
-          .json({
-            error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} },
-          });
+        res.status(404).json({
+          error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} },
+        });
         return;
       }
       audit.record({
@@ -398,15 +396,13 @@ export async function startServer(
     }),
   );
   app.use('/api', (req, res) => {
-    res
-      .status(404)
-      .json({
-        error: {
-          code: 'ROUTE_NOT_FOUND',
-          message: `no route for ${req.method} ${req.path.slice(0, 200)}`,
-          details: {},
-        },
-      });
+    res.status(404).json({
+      error: {
+        code: 'ROUTE_NOT_FOUND',
+        message: `no route for ${req.method} ${req.path.slice(0, 200)}`,
+        details: {},
+      },
+    });
   });
 
   // ---- the web UI
