@@ -355,25 +355,38 @@ export class Agent {
     this.#assertOpen();
     const now = this.#clock.now();
     const limit = options.limit ?? 100;
-    const candidates = new Map<string, SessionRecord>();
-    for (const r of await this.#store.listSessions({ status: ['running'], leaseExpiredBefore: now, limit }))
-      candidates.set(r.id, r);
-    for (const r of await this.#store.listSessions({
+    const claimed: string[] = [];
+    const start = (id: string, lease: LeaseToken, reason: 'recovery' | 'command'): void => {
+      claimed.push(id);
+      const active = this.#startActive(id, lease, reason);
+      active.done.catch((e: unknown) =>
+        this.#logger.warn({ sessionId: id, err: String(e) }, 'recovered session stopped'),
+      );
+    };
+    if (this.#store.claimStale) {
+      // One atomic claim: racing workers never pick the same session.
+      for (const { sessionId, lease } of await this.#store.claimStale(limit, this.nodeId, this.#leaseTtlMs))
+        start(sessionId, lease, 'recovery');
+    } else {
+      for (const rec of await this.#store.listSessions({
+        status: ['running'],
+        leaseExpiredBefore: now,
+        limit,
+      })) {
+        if (this.#active.has(rec.id)) continue;
+        const lease = await this.#store.acquireLease(rec.id, this.nodeId, this.#leaseTtlMs);
+        if (lease) start(rec.id, lease, 'recovery');
+      }
+    }
+    // Commands waiting in the inbox of a session nobody drives (their sender died before applying them).
+    for (const rec of await this.#store.listSessions({
       hasPendingCommands: true,
       leaseExpiredBefore: now,
       limit,
-    }))
-      candidates.set(r.id, r);
-    const claimed: string[] = [];
-    for (const rec of candidates.values()) {
-      if (this.#active.has(rec.id)) continue;
+    })) {
+      if (this.#active.has(rec.id) || claimed.includes(rec.id)) continue;
       const lease = await this.#store.acquireLease(rec.id, this.nodeId, this.#leaseTtlMs);
-      if (!lease) continue;
-      claimed.push(rec.id);
-      const active = this.#startActive(rec.id, lease, rec.status === 'running' ? 'recovery' : 'command');
-      active.done.catch((e: unknown) =>
-        this.#logger.warn({ sessionId: rec.id, err: String(e) }, 'recovered session stopped'),
-      );
+      if (lease) start(rec.id, lease, rec.status === 'running' ? 'recovery' : 'command');
     }
     return claimed;
   }

@@ -141,6 +141,19 @@ export interface Store {
   pendingCommands(sessionId: string): Promise<InboxEntry[]>;
   /** @returns one inbox entry */
   getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined>;
+  /**
+   * Optional: atomically claims up to `limit` sessions that are `running` with a lease that is free or
+   * expired (crash recovery), giving each a new lease for `owner`. Racing claimers never get the same
+   * session (PostgreSQL: `FOR UPDATE SKIP LOCKED`). `agent.recover()` uses it when present, and falls back
+   * to `listSessions` + `acquireLease` otherwise.
+   *
+   * @returns the claimed sessions with their new leases
+   */
+  claimStale?(
+    limit: number,
+    owner: string,
+    ttlMs: number,
+  ): Promise<{ sessionId: string; lease: LeaseToken }[]>;
   /** Releases connections (optional). */
   close?(): Promise<void>;
 }

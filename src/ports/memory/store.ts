@@ -134,6 +134,26 @@ export class MemoryStore implements Store {
     return r.leaseEpoch === lease.epoch && r.leaseOwner === lease.owner && r.leaseExpiresAt > now;
   }
 
+  async claimStale(
+    limit: number,
+    owner: string,
+    ttlMs: number,
+  ): Promise<{ sessionId: string; lease: LeaseToken }[]> {
+    await Promise.resolve();
+    const now = this.#clock.now();
+    const out: { sessionId: string; lease: LeaseToken }[] = [];
+    for (const id of [...this.#sessions.keys()].sort()) {
+      if (out.length >= limit) break;
+      const r = this.#sessions.get(id)?.record;
+      if (!r || r.status !== 'running' || this.#leaseLive(r, now)) continue;
+      r.leaseEpoch += 1;
+      r.leaseOwner = owner;
+      r.leaseExpiresAt = now + ttlMs;
+      out.push({ sessionId: id, lease: { owner, epoch: r.leaseEpoch } });
+    }
+    return out;
+  }
+
   async renewLease(sessionId: string, lease: LeaseToken, ttlMs: number): Promise<number | undefined> {
     await Promise.resolve();
     const r = this.#slot(sessionId).record;

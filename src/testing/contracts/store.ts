@@ -519,6 +519,31 @@ export function storeContract(
       expect((page[0]?.id ?? '') > (ids[0] ?? '')).toBe(true);
     });
 
+    test('claimStale (when implemented) gives each stale running session to exactly one of several racing claimers', async (store, clock) => {
+      if (!store.claimStale) return; // optional method: nothing to check
+      const prefix = newId();
+      const ids = [0, 1, 2, 3, 4].map((i) => `${prefix}-${i}`);
+      for (const sid of ids)
+        await store.createSession({ id: sid, status: 'running', state: emptyState() }, 'dead', TTL);
+      const idle = `${prefix}-idle`;
+      await store.createSession({ id: idle, status: 'idle', state: emptyState() }, 'dead', TTL);
+      const live = `${prefix}-live`;
+      clock.advance(TTL + 1);
+      await store.createSession({ id: live, status: 'running', state: emptyState() }, 'alive', TTL);
+      const results = await Promise.all(
+        ['w1', 'w2', 'w3'].map((w) => store.claimStale?.(1000, w, TTL) ?? Promise.resolve([])),
+      );
+      const mine = results.flat().filter((c) => c.sessionId.startsWith(prefix));
+      expect(mine.map((c) => c.sessionId).sort()).toEqual(ids);
+      for (const c of mine) {
+        const rec = await store.getSession(c.sessionId);
+        expect(rec?.leaseOwner).toBe(c.lease.owner);
+        expect(rec?.leaseEpoch).toBe(c.lease.epoch);
+      }
+      expect((await store.getSession(idle))?.leaseOwner).toBe('dead');
+      expect((await store.getSession(live))?.leaseOwner).toBe('alive');
+    });
+
     for (const [title, fn] of cases) {
       const reason = options.skip?.[title];
       if (reason !== undefined) {
