@@ -593,6 +593,8 @@ export class SessionDriver {
     const turn = this.#rec.state.turn;
     if (!turn) return;
     this.#plan = plan;
+    // An edit may have changed a todo's approval flag or tool: ask the gate again for every todo.
+    this.#cleared.clear();
     turn.planId = plan.id;
     turn.planVersion = plan.version;
     this.#planVersions.push({
@@ -719,7 +721,7 @@ export class SessionDriver {
         if (this.#running.has(todo.id)) continue;
         const rec = this.#todos.get(todo.id);
         if (!rec) continue;
-        if (rec.status === 'pending') {
+        if (rec.status === 'pending' && !this.#cleared.has(todo.id)) {
           const decision = await this.#approvalDecision(todo, turn);
           if (decision.kind === 'ask') {
             const r = this.#touch(todo.id);
@@ -768,6 +770,8 @@ export class SessionDriver {
             r.status = 'approved';
             r.approvedBy = 'policy';
           }
+          // Asked once per todo: a todo held back only by the concurrency limit is not re-evaluated.
+          this.#cleared.add(todo.id);
         }
         runnable.push(todo);
       }
@@ -865,6 +869,8 @@ export class SessionDriver {
       this.#ready = { source: plan, index: new ReadyIndex(plan.todos, this.#statusOf) };
     return this.#ready.index;
   }
+  /** Todos the approval gate let through in this drive (no need to ask the policy again). */
+  readonly #cleared = new Set<string>();
   /** Some todo failed or was skipped: dependents may be blocked (checked only then). */
   #unhappy = false;
 
