@@ -521,3 +521,69 @@ describe('cancel and shutdown edge cases', () => {
     expect((await a2.getSession('drain')).turn?.outcome).toBe('completed');
   });
 });
+
+describe('editing a running plan', () => {
+  it('an edit during execution can add an approval gate to a pending todo, add and remove todos; started ones are locked', async () => {
+    let release: (() => void) | undefined;
+    const gate = new Promise<void>((r) => (release = r));
+    let started: (() => void) | undefined;
+    const aStarted = new Promise<void>((r) => (started = r));
+    const ran: string[] = [];
+    const store = new MemoryStore();
+    const agent = new Agent({
+      store,
+      planner: new FunctionPlanner(() => ({ todos: [todo('a'), todo('b', ['a']), todo('c', ['a'])] })),
+      executors: {
+        work: {
+          async execute(t) {
+            ran.push(t.id);
+            if (t.id === 'a') {
+              started?.();
+              await gate;
+            }
+            return { output: t.id };
+          },
+        },
+      },
+    });
+    const run = agent.run('go', { sessionId: 'live-edit' });
+    await aStarted;
+    // a is running: it is locked
+    expect(
+      (
+        await rejection(
+          agent.send('live-edit', { type: 'plan.edit', edits: [{ op: 'remove', todoId: 'a' }] }).result(),
+        )
+      ).code,
+    ).toBe('INVALID_EDIT');
+    const edit = agent.send('live-edit', {
+      type: 'plan.edit',
+      baseVersion: 1,
+      actor: 'eve',
+      edits: [
+        { op: 'update', todoId: 'b', patch: { approval: true } },
+        { op: 'remove', todoId: 'c' },
+        { op: 'add', todo: todo('d', ['a']) },
+      ],
+    });
+    for (let i = 0; i < 1000 && (await store.pendingCommands('live-edit')).length === 0; i += 1)
+      await new Promise((r) => setTimeout(r, 2));
+    release?.();
+    const r = await run.result();
+    expect(r.status).toBe('waiting');
+    expect(r.pending.map((p) => [p.kind, p.todoId])).toEqual([['approval', 'b']]);
+    expect((await edit.result()).status).toBe('waiting');
+    expect(ran).toEqual(['a', 'd']);
+    const snap = await agent.getSession('live-edit');
+    expect(snap.plan?.version).toBe(2);
+    expect(snap.todos.find((t) => t.todoId === 'c')).toMatchObject({
+      status: 'skipped',
+      skipReason: 'removed',
+    });
+    const done = await agent
+      .send('live-edit', { type: 'approval.grant', requestId: r.pending[0]?.id ?? '' })
+      .result();
+    expect(done.status).toBe('completed');
+    expect(ran).toEqual(['a', 'd', 'b']);
+  });
+});
