@@ -38,7 +38,9 @@ async function createStore(config: ServerConfig, logger: Logger): Promise<{ stor
     const mod = (await import('@dream-agent/postgres' as string)) as Record<string, unknown>;
     const migrate = mod['migrate'];
     if (typeof migrate === 'function')
-      await (migrate as (url: string) => Promise<unknown>)(config.databaseUrl);
+      await (migrate as (c: { connectionString: string }) => Promise<unknown>)({
+        connectionString: config.databaseUrl,
+      });
     const Pg = await loadExport<Store>('@dream-agent/postgres', 'PostgresStore');
     return { store: new Pg(config.databaseUrl), name: 'postgres' };
   }
