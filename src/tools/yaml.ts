@@ -6,9 +6,14 @@
  * the valid definitions of a file load even when another one in it is broken. The parser's alias limit
  * stays at its default (`maxAliasCount: 100`), so "billion laughs" documents are refused.
  *
+ * Plain, valid files take a fast path (`js-yaml` with the YAML 1.2 core schema, no positions); any file
+ * that could contain anchors, aliases, tags, merge keys or several documents, or that has any problem,
+ * is parsed by the `yaml` package, which enforces the alias limit and locates every error.
+ *
  * @packageDocumentation
  */
 import { readFile, stat } from 'node:fs/promises';
+import jsyaml from 'js-yaml';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { z } from 'zod';
 import type { Json, JsonObject } from '../model/json.js';
@@ -128,6 +133,67 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
   const max = options.maxFileBytes ?? DEFAULT_MAX_TOOL_FILE_BYTES;
   if (Buffer.byteLength(text) > max)
     return fatal(file, `file is too large (${Buffer.byteLength(text)} bytes; the limit is ${max})`);
+  return parseToolFileFast(text, file, options) ?? parseToolFileWithPositions(text, file, options);
+}
+
+/**
+ * The fast path of {@link parseToolFile}: the common file — valid tools as a top-level mapping or
+ * list, written in the plain subset of YAML (see `fastPathEligible`) — parsed with `js-yaml` (about
+ * 20× faster than the `yaml` package with positions). Returns `undefined` whenever anything could differ from
+ * {@link parseToolFileWithPositions} or anything is wrong (syntax, schema, handler…): the caller then
+ * takes the positional path, so every error keeps its `file:line:column`. Does not check the file size.
+ *
+ * @param text - YAML text
+ * @param file - its path
+ * @param options - limits and handler options
+ * @returns the result, or undefined to take the positional path
+ * @internal
+ */
+export function parseToolFileFast(
+  text: string,
+  file: string,
+  options: ToolFileOptions = {},
+): ToolFileResult | undefined {
+  if (!fastPathEligible(text)) return undefined;
+  let raw: unknown;
+  try {
+    raw = jsyaml.load(text, { schema: YAML12_CORE_SCHEMA, filename: file });
+  } catch {
+    return undefined;
+  }
+  if (typeof raw !== 'object' || raw === null || !keysAreSafe(raw)) return undefined;
+  const items: unknown[] = Array.isArray(raw) ? raw : [raw];
+  const namePositions = nameKeyPositions(text, Array.isArray(raw));
+  if (namePositions?.length !== items.length) return undefined;
+  const entries: Entry[] = items.map((item, i) => {
+    const pos = namePositions[i] as { line: number; column: number };
+    return { raw: item, prefix: Array.isArray(raw) ? [i] : [], position: () => pos };
+  });
+  let r: ReturnType<typeof buildTools>;
+  try {
+    r = buildTools(entries, file, options);
+  } catch {
+    return undefined; // let the positional path behave as it does
+  }
+  if (r.errors.length > 0 || r.tools.length !== items.length) return undefined;
+  return { file, tools: r.tools, errors: [], fatal: false, nameLines: r.nameLines };
+}
+
+/**
+ * The positional path of {@link parseToolFile} (the `yaml` package with a line counter): handles every
+ * file and locates every error. Does not check the file size.
+ *
+ * @param text - YAML text
+ * @param file - its path
+ * @param options - limits and handler options
+ * @returns the tools and errors
+ * @internal
+ */
+export function parseToolFileWithPositions(
+  text: string,
+  file: string,
+  options: ToolFileOptions = {},
+): ToolFileResult {
   const lineCounter = new LineCounter();
   const docs = parseAllDocuments(text, { lineCounter });
   if (!Array.isArray(docs)) return { file, tools: [], errors: [], fatal: false }; // empty stream
@@ -151,7 +217,7 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
   }
   if (errors.length > 0) return { file, tools: [], errors, fatal: true };
 
-  const entries: { raw: unknown; prefix: (string | number)[]; doc: Document }[] = [];
+  const entries: Entry[] = [];
   for (const doc of docs) {
     let js: unknown;
     try {
@@ -166,17 +232,44 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
       );
     }
     if (js === null || js === undefined) continue;
-    if (Array.isArray(js)) js.forEach((raw, i) => entries.push({ raw, prefix: [i], doc }));
-    else entries.push({ raw: js, prefix: [], doc });
+    const position = (path: readonly (string | number)[]): { line: number; column: number } =>
+      at(locate(doc, path));
+    if (Array.isArray(js)) js.forEach((raw, i) => entries.push({ raw, prefix: [i], position }));
+    else entries.push({ raw: js, prefix: [], position });
   }
+  const built = buildTools(entries, file, options);
+  errors.push(...built.errors);
+  errors.sort((a, b) => a.line - b.line || a.column - b.column);
+  return { file, tools: built.tools, errors, fatal: false, nameLines: built.nameLines };
+}
+
+/** One tool definition to check: its JS value, its path prefix in the file, and how to locate paths. */
+interface Entry {
+  raw: unknown;
+  prefix: (string | number)[];
+  /** The position of the key (or item) at a full path (prefix included). */
+  position: (path: readonly (string | number)[]) => { line: number; column: number };
+}
+
+/** Validates definitions and builds their handles (shared by both paths). Errors are not sorted. */
+function buildTools(
+  entries: readonly Entry[],
+  file: string,
+  options: ToolFileOptions,
+): {
+  tools: ToolHandle[];
+  errors: ToolDefinitionError[];
+  nameLines: Record<string, { line: number; column: number }>;
+} {
+  const errors: ToolDefinitionError[] = [];
 
   const tools: ToolHandle[] = [];
   const nameLines: Record<string, { line: number; column: number }> = {};
   const seen = new Map<string, number>();
-  for (const { raw, prefix, doc } of entries) {
+  for (const { raw, prefix, position } of entries) {
     const report = (segments: (string | number)[], message: string): void => {
       const full = [...prefix, ...segments];
-      errors.push({ file, ...at(locate(doc, full)), path: formatPath(full), message });
+      errors.push({ file, ...position(full), path: formatPath(full), message });
     };
     if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
       report(
@@ -186,6 +279,11 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
       continue;
     }
     const before = errors.length;
+    // Tool definitions are JSON at heart: YAML's .inf/.nan (or an overflowing 1e400) cannot be
+    // canonicalised or sent anywhere, so they are a definition error, never a crash.
+    const nonFinite = findNonFinite(raw, []);
+    if (nonFinite)
+      report(nonFinite, 'expected a finite number (.inf, .nan and overflowing numbers are not allowed)');
     const parsed = YamlToolDefinitionSchema.safeParse(raw);
     if (!parsed.success) {
       for (const i of zodIssueList(parsed.error.issues, raw)) report(i.segments, i.message);
@@ -219,8 +317,8 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
     const dupLine = seen.get(def.name);
     if (dupLine !== undefined)
       report(['name'], `duplicate tool name "${def.name}" (first defined at line ${dupLine})`);
-    else seen.set(def.name, at(locate(doc, [...prefix, 'name'])).line);
-    const namePos = at(locate(doc, [...prefix, 'name']));
+    else seen.set(def.name, position([...prefix, 'name']).line);
+    const namePos = position([...prefix, 'name']);
 
     if (errors.length > before || !input.ok || invoke === undefined || (output !== undefined && !output.ok))
       continue;
@@ -239,8 +337,7 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
     if (def.output !== undefined) handle.outputSchema = def.output as JsonObject;
     tools.push(Object.freeze(handle));
   }
-  errors.sort((a, b) => a.line - b.line || a.column - b.column);
-  return { file, tools, errors, fatal: false, nameLines };
+  return { tools, errors, nameLines };
 }
 
 /** The offset of the key (or item) at `path`, or of the deepest existing ancestor. */
@@ -270,4 +367,199 @@ function rangeStart(node: unknown): number | undefined {
   if (typeof node !== 'object' || node === null || !('range' in node)) return undefined;
   const range = (node as { range?: [number, number, number] | null }).range;
   return range?.[0];
+}
+
+// --- Fast path ---------------------------------------------------------------------------------------
+
+// The YAML 1.2 core schema exactly as the `yaml` package resolves plain scalars (yaml/dist/schema/core),
+// so that both parsers type every scalar alike: `yes`/`on` stay strings, `0o17` is 15, `.inf` is
+// Infinity, timestamps stay strings, `<<` is an ordinary key. Quoted scalars are never resolved.
+const CORE_NULL = /^(?:~|[Nn]ull|NULL)?$/;
+const CORE_BOOL = /^(?:[Tt]rue|TRUE|[Ff]alse|FALSE)$/;
+const CORE_INT_OCT = /^0o[0-7]+$/;
+const CORE_INT = /^[-+]?[0-9]+$/;
+const CORE_INT_HEX = /^0x[0-9a-fA-F]+$/;
+const CORE_FLOAT_NAN = /^(?:[-+]?\.(?:inf|Inf|INF)|\.nan|\.NaN|\.NAN)$/;
+const CORE_FLOAT_EXP = /^[-+]?(?:\.[0-9]+|[0-9]+(?:\.[0-9]*)?)[eE][-+]?[0-9]+$/;
+const CORE_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
+
+const isStr = (d: unknown): d is string => typeof d === 'string';
+
+const YAML12_CORE_SCHEMA = jsyaml.FAILSAFE_SCHEMA.extend({
+  implicit: [
+    new jsyaml.Type('tag:yaml.org,2002:null', {
+      kind: 'scalar',
+      resolve: (d: unknown) => d === null || (isStr(d) && CORE_NULL.test(d)),
+      construct: () => null,
+    }),
+    new jsyaml.Type('tag:yaml.org,2002:bool', {
+      kind: 'scalar',
+      resolve: (d: unknown) => isStr(d) && CORE_BOOL.test(d),
+      construct: (d: string) => d[0] === 't' || d[0] === 'T',
+    }),
+    new jsyaml.Type('tag:yaml.org,2002:int', {
+      kind: 'scalar',
+      resolve: (d: unknown) => isStr(d) && (CORE_INT_OCT.test(d) || CORE_INT.test(d) || CORE_INT_HEX.test(d)),
+      construct: (d: string) =>
+        CORE_INT_OCT.test(d)
+          ? parseInt(d.substring(2), 8)
+          : CORE_INT_HEX.test(d)
+            ? parseInt(d.substring(2), 16)
+            : parseInt(d, 10),
+    }),
+    new jsyaml.Type('tag:yaml.org,2002:float', {
+      kind: 'scalar',
+      resolve: (d: unknown) =>
+        isStr(d) && (CORE_FLOAT_NAN.test(d) || CORE_FLOAT_EXP.test(d) || CORE_FLOAT.test(d)),
+      construct: (d: string) =>
+        CORE_FLOAT_NAN.test(d)
+          ? d.slice(-3).toLowerCase() === 'nan'
+            ? NaN
+            : d.startsWith('-')
+              ? Number.NEGATIVE_INFINITY
+              : Number.POSITIVE_INFINITY
+          : parseFloat(d),
+    }),
+  ],
+});
+
+/** Whether a key could have been written as a non-string scalar (the parsers stringify those differently). */
+function keyIsAmbiguous(k: string): boolean {
+  return (
+    k === '__proto__' ||
+    k === 'Infinity' ||
+    k === '-Infinity' ||
+    k === 'NaN' ||
+    CORE_NULL.test(k) ||
+    CORE_BOOL.test(k) ||
+    CORE_INT_OCT.test(k) ||
+    CORE_INT.test(k) ||
+    CORE_INT_HEX.test(k) ||
+    CORE_FLOAT_NAN.test(k) ||
+    CORE_FLOAT_EXP.test(k) ||
+    CORE_FLOAT.test(k)
+  );
+}
+
+/** Whether every mapping key of a parsed value is one both parsers produce alike. */
+function keysAreSafe(v: unknown): boolean {
+  const stack: unknown[] = [v];
+  while (stack.length > 0) {
+    const cur = stack.pop();
+    if (Array.isArray(cur)) stack.push(...(cur as unknown[]));
+    else if (typeof cur === 'object' && cur !== null) {
+      for (const [k, child] of Object.entries(cur)) {
+        if (keyIsAmbiguous(k)) return false;
+        stack.push(child);
+      }
+    }
+  }
+  return true;
+}
+
+const TOKEN_PREFIX = ' [{,:-';
+const INDICATORS = /[&*!?@`%"'[\]{}]/;
+
+/**
+ * A conservative textual check that a file is in the subset of YAML where `js-yaml` and the `yaml`
+ * package agree: one document (no `---`/`...` markers, no `%` directives), no anchors, aliases, tags,
+ * merge keys or explicit `?` keys (so the alias limit of the positional path is never bypassed), no
+ * tabs or BOM, no line over 1,000 characters (implicit keys are limited to 1,024), and every flow
+ * collection and quoted scalar closed on the line where it opens, followed by a separator (`js-yaml`
+ * accepts under-indented continuation lines and `'a'#c`, which `yaml` rejects). False rejects a file
+ * that would parse alike: it only costs the positional path.
+ */
+function fastPathEligible(text: string): boolean {
+  if (text.includes('\t') || text.includes('\uFEFF') || text.includes('<<')) return false;
+  for (const rawLine of text.split('\n')) {
+    if (rawLine.length > 1000) return false;
+    const line = rawLine.endsWith('\r') ? rawLine.slice(0, -1) : rawLine;
+    if (/^(?:---|\.\.\.|%)/.test(line)) return false;
+    if (!INDICATORS.test(line)) continue; // nothing below can reject the line
+    let depth = 0;
+    let i = 0;
+    // `after` checks what follows a closed quote or bracket.
+    const after = (j: number): boolean => {
+      const n = line[j];
+      return n === undefined || n === ' ' || n === ',' || n === ']' || n === '}' || (n === ':' && depth > 0);
+    };
+    while (i < line.length) {
+      const c = line[i] as string;
+      const prev = i === 0 ? ' ' : (line[i - 1] as string);
+      const tokenStart = TOKEN_PREFIX.includes(prev);
+      if (c === '#' && prev === ' ') break; // comment
+      if (c === '#' && i === 0) break;
+      if (tokenStart && (c === '&' || c === '*' || c === '!' || c === '@' || c === '`' || c === '%'))
+        return false;
+      if (tokenStart && c === '?' && (line[i + 1] === undefined || line[i + 1] === ' ')) return false;
+      if (tokenStart && (c === '"' || c === "'")) {
+        let j = i + 1;
+        for (;;) {
+          const q = line[j];
+          if (q === undefined) return false; // multi-line quoted scalar
+          if (c === '"' && q === '\\') j += 2;
+          else if (c === "'" && q === "'" && line[j + 1] === "'") j += 2;
+          else if (q === c) break;
+          else j++;
+        }
+        if (!after(j + 1) && line[j + 1] !== ':') return false;
+        i = j + 1;
+        continue;
+      }
+      if (tokenStart && (c === '[' || c === '{')) depth++;
+      else if (depth > 0 && (c === ']' || c === '}')) {
+        depth--;
+        // A flow collection as a key (`[a]: b`) or followed by anything but a separator.
+        if (depth === 0 && (/^ *:/.test(line.slice(i + 1)) || !after(i + 1))) return false;
+        if (depth > 0 && !after(i + 1)) return false;
+      }
+      i++;
+    }
+    if (depth !== 0) return false; // multi-line flow collection
+  }
+  return true;
+}
+
+/**
+ * The positions of the `name` keys of the tools of a file, cheaply: for a top-level block mapping, the
+ * only line starting with `name:`; for a top-level block sequence (`- name: …` items at column 1, keys
+ * at column 3), the only such key of each item. Undefined when the layout is anything else (the
+ * positional path then locates them).
+ */
+function nameKeyPositions(text: string, list: boolean): { line: number; column: number }[] | undefined {
+  const lines = text.split('\n');
+  const key = list
+    ? /^(?:- | {2})(?:name|"name"|'name') *:(?: |\r?$)/
+    : /^(?:name|"name"|'name') *:(?: |\r?$)/;
+  const out: ({ line: number; column: number } | undefined)[] = list ? [] : [undefined];
+  for (let i = 0; i < lines.length; i++) {
+    const line = lines[i] as string;
+    if (list && line.startsWith('-')) {
+      if (!/^- \S/.test(line)) return undefined; // e.g. "-\n  name: …"
+      out.push(undefined);
+    }
+    if (!key.test(line)) continue;
+    if (out.length === 0 || out[out.length - 1] !== undefined) return undefined; // twice in one tool
+    out[out.length - 1] = { line: i + 1, column: list ? 3 : 1 };
+  }
+  return out.every((p) => p !== undefined) ? out : undefined;
+}
+
+/** The path of the first non-finite number inside a parsed YAML value, if any. */
+function findNonFinite(value: unknown, path: (string | number)[]): (string | number)[] | undefined {
+  if (typeof value === 'number') return Number.isFinite(value) ? undefined : path;
+  if (Array.isArray(value)) {
+    for (const [i, v] of value.entries()) {
+      const found = findNonFinite(v, [...path, i]);
+      if (found) return found;
+    }
+    return undefined;
+  }
+  if (typeof value === 'object' && value !== null) {
+    for (const [k, v] of Object.entries(value)) {
+      const found = findNonFinite(v, [...path, k]);
+      if (found) return found;
+    }
+  }
+  return undefined;
 }
