@@ -41,7 +41,7 @@ export interface ServerConfig {
   shutdownTimeoutMs: number;
   /** Node id in leases (several nodes share one Postgres). */
   nodeId: string | undefined;
-  /** An OpenAI-compatible endpoint for the LLM layers (when the lead wires them). */
+  /** An OpenAI-compatible endpoint for the LLM layers (OPENAI_BASE_URL). */
   llmBaseUrl: string | undefined;
   llmApiKey: string | undefined;
   /** Express `trust proxy` (behind a load balancer: the number of proxy hops, e.g. 1). */
