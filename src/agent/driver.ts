@@ -362,40 +362,59 @@ export class SessionDriver {
   async drive(reason: 'run' | 'command' | 'recovery' | 'restart'): Promise<RunResult> {
     this.#startHeartbeat();
     try {
-      this.#startup(reason);
-      // A new turn is durable before any layer runs: other nodes can see it (and cancel or pause it)
-      // while the cognitive layer thinks, and a crash right after start still leaves the turn to recover.
-      if (reason === 'run') await this.commit();
-      for (;;) {
-        if (this.#lost) throw this.#lost;
-        await this.#drainInbox();
-        const turn = this.#rec.state.turn;
-        if (this.#cancel && turn && turn.phase !== 'done') {
-          await this.#settleRunning();
-          this.#finishCancelled(this.#cancel.actor, this.#cancel.reason);
-          continue;
-        }
-        if (!turn || turn.phase === 'done' || turn.paused || this.#stopping) return await this.#rest();
-        switch (turn.phase) {
-          case 'understanding':
-            if (turn.pending.some((r) => r.kind === 'clarification')) return await this.#rest();
-            await this.#guardLayer(() => this.#understand(turn));
-            break;
-          case 'planning':
-            await this.#guardLayer(() => this.#planTurn(turn));
-            break;
-          case 'reviewing':
-            return await this.#rest();
-          case 'executing':
-            if ((await this.#execute(turn)) === 'rest') return await this.#rest();
-            break;
-          case 'responding':
-            await this.#guardLayer(() => this.#respond(turn));
-            break;
-        }
+      return await this.#loop(reason);
+    } catch (e) {
+      if (this.#lost || isDreamAgentError(e, 'CLOSED') || isDreamAgentError(e, 'CONFLICT')) throw e;
+      // A bug (or a broken plugin) must not leave the session stuck under a lease: record the failure
+      // on the turn and rest, so the session is consistent and the error is visible to everyone.
+      this.#d.logger.error(
+        { sessionId: this.#rec.id, err: String(e) },
+        'session driver failed; failing the turn',
+      );
+      try {
+        await this.#settleRunning();
+        this.#failTurnNow(serializeError(e));
+        return await this.#rest();
+      } catch {
+        throw e;
       }
     } finally {
       this.#heartbeat?.abort();
+    }
+  }
+
+  async #loop(reason: 'run' | 'command' | 'recovery' | 'restart'): Promise<RunResult> {
+    this.#startup(reason);
+    // A new turn is durable before any layer runs: other nodes can see it (and cancel or pause it)
+    // while the cognitive layer thinks, and a crash right after start still leaves the turn to recover.
+    if (reason === 'run') await this.commit();
+    for (;;) {
+      if (this.#lost) throw this.#lost;
+      await this.#drainInbox();
+      const turn = this.#rec.state.turn;
+      if (this.#cancel && turn && turn.phase !== 'done') {
+        await this.#settleRunning();
+        this.#finishCancelled(this.#cancel.actor, this.#cancel.reason);
+        continue;
+      }
+      if (!turn || turn.phase === 'done' || turn.paused || this.#stopping) return await this.#rest();
+      switch (turn.phase) {
+        case 'understanding':
+          if (turn.pending.some((r) => r.kind === 'clarification')) return await this.#rest();
+          await this.#guardLayer(() => this.#understand(turn));
+          break;
+        case 'planning':
+          await this.#guardLayer(() => this.#planTurn(turn));
+          break;
+        case 'reviewing':
+          return await this.#rest();
+        case 'executing':
+          if ((await this.#execute(turn)) === 'rest') return await this.#rest();
+          break;
+        case 'responding':
+          await this.#guardLayer(() => this.#respond(turn));
+          break;
+      }
     }
   }
 

@@ -587,3 +587,28 @@ describe('editing a running plan', () => {
     expect(ran).toEqual(['a', 'd', 'b']);
   });
 });
+
+describe('a broken plugin never leaves a session stuck', () => {
+  it('an approval policy that throws fails the turn, records why, and releases the session', async () => {
+    const store = new MemoryStore();
+    const agent = new Agent({
+      store,
+      planner: new FunctionPlanner(() => ({ todos: [todo('a')] })),
+      executors: { work: scriptedExecutor(new Recorder()) },
+      hitl: {
+        approvals: () => {
+          throw new Error('policy service is down');
+        },
+      },
+    });
+    const r = await agent.run('go', { sessionId: 'broken-policy' }).result();
+    expect(r.status).toBe('failed');
+    expect(r.error?.message).toBe('policy service is down');
+    const rec = await store.getSession('broken-policy');
+    expect(rec?.status).toBe('idle');
+    expect(rec?.leaseOwner).toBeNull();
+    expect((await store.readEvents('broken-policy')).at(-1)?.type).toBe('turn.failed');
+    // the session is usable again
+    expect((await agent.run('again', { sessionId: 'broken-policy' }).result()).status).toBe('failed');
+  });
+});
