@@ -134,7 +134,9 @@ export type {
   NewSession,
   InboxAck,
   SessionQuery,
+  CommitGuardState,
 } from './ports/store.js';
+export { assertCommitApplies } from './ports/store.js';
 export type { Cache } from './ports/cache.js';
 export type { EventBus, BusHandler } from './ports/bus.js';
 export { eventsTopic, inboxTopic } from './ports/bus.js';

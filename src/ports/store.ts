@@ -1,7 +1,7 @@
 import type { AgentEvent } from '../model/events.js';
 import type { PlanVersionRecord } from '../model/plan.js';
 import type { InboxEntry, SessionRecord, SessionState, SessionStatus, TodoRecord } from '../model/session.js';
-import type { SerializedError } from '../errors/index.js';
+import { DreamAgentError, type SerializedError } from '../errors/index.js';
 
 /** Proof of ownership of a session: the owner id and the fencing epoch it acquired. */
 export interface LeaseToken {
@@ -156,4 +156,65 @@ export interface Store {
   ): Promise<{ sessionId: string; lease: LeaseToken }[]>;
   /** Releases connections (optional). */
   close?(): Promise<void>;
+}
+
+/** The fields of a session row that decide whether a commit applies. */
+export interface CommitGuardState {
+  version: number;
+  lastSeq: number;
+  leaseEpoch: number;
+  leaseOwner: string | null;
+  leaseExpiresAt: number;
+}
+
+/**
+ * The checks every Store makes before applying a commit, with the contract's exact errors: the expected
+ * version is current, the lease is the live one (same epoch and owner, not expired at `now`), and the
+ * events continue the log exactly. Stores that check in SQL (PostgreSQL) do the same inside their
+ * statement; stores that check in code (memory, SQLite) call this inside their transaction.
+ *
+ * @param c - the commit
+ * @param current - the session row as the store holds it
+ * @param now - the store's clock, epoch ms
+ * @returns the seq of the last event after the commit
+ * @throws `CONFLICT` on a stale version or lease; `INVALID_INPUT` on events that do not continue the log
+ */
+export function assertCommitApplies(c: Commit, current: CommitGuardState, now: number): number {
+  if (current.version !== c.expectedVersion) {
+    throw new DreamAgentError(
+      'CONFLICT',
+      `session "${c.sessionId}" is at version ${current.version}, not ${c.expectedVersion}`,
+      {
+        details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: current.version },
+      },
+    );
+  }
+  if (
+    current.leaseEpoch !== c.lease.epoch ||
+    current.leaseOwner !== c.lease.owner ||
+    current.leaseExpiresAt <= now
+  ) {
+    throw new DreamAgentError(
+      'CONFLICT',
+      `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`,
+      {
+        details: {
+          sessionId: c.sessionId,
+          epoch: c.lease.epoch,
+          currentEpoch: current.leaseEpoch,
+          owner: current.leaseOwner,
+        },
+      },
+    );
+  }
+  let seq = current.lastSeq;
+  for (const e of c.events) {
+    seq += 1;
+    if (e.seq !== seq || e.sessionId !== c.sessionId) {
+      throw new DreamAgentError('INVALID_INPUT', `event seq ${e.seq} does not continue the log at ${seq}`, {
+        details: { sessionId: c.sessionId, expectedSeq: seq, seq: e.seq },
+      });
+    }
+  }
+  return seq;
 }

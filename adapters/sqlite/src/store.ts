@@ -1,6 +1,6 @@
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import { DreamAgentError, isDreamAgentError } from 'dream-agent';
+import { assertCommitApplies, DreamAgentError, isDreamAgentError } from 'dream-agent';
 import type {
   AgentEvent,
   Commit,
@@ -347,38 +347,17 @@ export class SqliteStore implements Store {
   #applyCommit(c: Commit, now: number): CommitResult {
     const r = this.#row(c.sessionId);
     if (!r) throw notFound(c.sessionId);
-    if (r.version !== c.expectedVersion) {
-      throw new DreamAgentError(
-        'CONFLICT',
-        `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`,
-        {
-          details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
-        },
-      );
-    }
-    if (r.lease_epoch !== c.lease.epoch || r.lease_owner !== c.lease.owner || r.lease_expires_at <= now) {
-      throw new DreamAgentError(
-        'CONFLICT',
-        `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`,
-        {
-          details: {
-            sessionId: c.sessionId,
-            epoch: c.lease.epoch,
-            currentEpoch: r.lease_epoch,
-            owner: r.lease_owner,
-          },
-        },
-      );
-    }
-    let seq = r.last_seq;
-    for (const e of c.events) {
-      seq += 1;
-      if (e.seq !== seq || e.sessionId !== c.sessionId) {
-        throw new DreamAgentError('INVALID_INPUT', `event seq ${e.seq} does not continue the log at ${seq}`, {
-          details: { sessionId: c.sessionId, expectedSeq: seq, seq: e.seq },
-        });
-      }
-    }
+    const seq = assertCommitApplies(
+      c,
+      {
+        version: r.version,
+        lastSeq: r.last_seq,
+        leaseEpoch: r.lease_epoch,
+        leaseOwner: r.lease_owner,
+        leaseExpiresAt: r.lease_expires_at,
+      },
+      now,
+    );
     // Writes: any throw below rolls the whole transaction back.
     for (const e of c.events) this.#st.insertEvent.run(c.sessionId, e.seq, JSON.stringify(e));
     for (const t of c.todos) this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, JSON.stringify(t));

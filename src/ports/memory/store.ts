@@ -4,7 +4,15 @@ import { cloneJson } from '../../model/json.js';
 import type { PlanVersionRecord } from '../../model/plan.js';
 import type { InboxEntry, SessionRecord, TodoRecord } from '../../model/session.js';
 import { systemClock, type Clock } from '../clock.js';
-import type { Commit, CommitResult, LeaseToken, NewSession, SessionQuery, Store } from '../store.js';
+import {
+  assertCommitApplies,
+  type Commit,
+  type CommitResult,
+  type LeaseToken,
+  type NewSession,
+  type SessionQuery,
+  type Store,
+} from '../store.js';
 
 interface SessionSlot {
   record: SessionRecord;
@@ -177,38 +185,7 @@ export class MemoryStore implements Store {
     const slot = this.#slot(c.sessionId);
     const r = slot.record;
     const now = this.#clock.now();
-    if (r.version !== c.expectedVersion) {
-      throw new DreamAgentError(
-        'CONFLICT',
-        `session "${c.sessionId}" is at version ${r.version}, not ${c.expectedVersion}`,
-        {
-          details: { sessionId: c.sessionId, expected: c.expectedVersion, actual: r.version },
-        },
-      );
-    }
-    if (!this.#isOurs(r, c.lease, now)) {
-      throw new DreamAgentError(
-        'CONFLICT',
-        `lease epoch ${c.lease.epoch} of "${c.lease.owner}" is not the live lease of "${c.sessionId}"`,
-        {
-          details: {
-            sessionId: c.sessionId,
-            epoch: c.lease.epoch,
-            currentEpoch: r.leaseEpoch,
-            owner: r.leaseOwner,
-          },
-        },
-      );
-    }
-    let seq = r.lastSeq;
-    for (const e of c.events) {
-      seq += 1;
-      if (e.seq !== seq || e.sessionId !== c.sessionId) {
-        throw new DreamAgentError('INVALID_INPUT', `event seq ${e.seq} does not continue the log at ${seq}`, {
-          details: { sessionId: c.sessionId, expectedSeq: seq, seq: e.seq },
-        });
-      }
-    }
+    const seq = assertCommitApplies(c, r, now);
     for (const p of c.planVersions) {
       const versions = slot.plans.get(p.plan.id) ?? [];
       if (versions.some((v) => v.plan.version === p.plan.version)) {
