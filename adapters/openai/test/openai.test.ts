@@ -1,16 +1,10 @@
 import OpenAI from 'openai';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import {
-  generateObject,
-  isDreamAgentError,
-  LlmPlanner,
-  LlmResponder,
-  UsageTracker,
-  withUsageTracking,
-} from 'dream-agent';
-import type { DreamAgentError, GenerateRequest, StreamChunk } from 'dream-agent';
+import { generateObject, LlmPlanner, LlmResponder, UsageTracker, withUsageTracking } from 'dream-agent';
+import type { GenerateRequest, StreamChunk } from 'dream-agent';
 import { planningContext, responseContext } from '../../../test/llm/fixtures.js';
+import { rejection as caught } from '../../../test/helpers/run.js';
 import { deterministicVector, startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
 import { mapOpenAIError, OpenAIEmbedder, OpenAIModel, retryAfterMs } from '../src/index.js';
 
@@ -42,16 +36,6 @@ const hello: GenerateRequest = {
     { role: 'user', content: 'hi' },
   ],
 };
-
-async function caught(p: Promise<unknown>): Promise<DreamAgentError> {
-  try {
-    await p;
-  } catch (error) {
-    if (isDreamAgentError(error)) return error;
-    throw new Error(`expected a DreamAgentError, got ${String(error)}`);
-  }
-  throw new Error('expected a rejection');
-}
 
 async function drain(iterable: AsyncIterable<StreamChunk>): Promise<StreamChunk[]> {
   const chunks: StreamChunk[] = [];
