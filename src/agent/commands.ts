@@ -146,6 +146,18 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
     case 'approval.grant':
     case 'approval.deny': {
       const req = pendingRequest(view, command.requestId, 'approval');
+      if (
+        command.type === 'approval.grant' &&
+        command.digest !== undefined &&
+        req.digest !== undefined &&
+        command.digest !== req.digest
+      ) {
+        throw new DreamAgentError(
+          'STALE_VERSION',
+          `the effect of "${req.todoId ?? req.id}" is not the one the grant names (digest mismatch)`,
+          { details: { requestId: req.id, digest: req.digest, granted: command.digest } },
+        );
+      }
       const roles = req.roles ?? [];
       if (roles.length > 0 && !actorRoles(command.actor).some((r) => roles.includes(r))) {
         throw new DreamAgentError(

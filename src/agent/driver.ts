@@ -19,6 +19,7 @@ import { IntentSchema } from '../model/intent.js';
 import { cloneJson, jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import { PlanDraftSchema, type Plan, type PlanVersionRecord, type Todo } from '../model/plan.js';
 import type {
+  ApprovalEffect,
   HitlRequest,
   InboxEntry,
   RunResult,
@@ -36,6 +37,8 @@ import type { InboxAck, LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { TOOL_VERSION_METADATA_KEY } from '../tools/executor.js';
 import { parseCommand, validateCommand, type CommandView } from './commands.js';
+import { approvalEffect, effectDigest } from '../hitl/effect.js';
+import { canonicalJson } from '../tools/canonical.js';
 import { idempotencyKey, requestIds } from './ids.js';
 import type { ApprovalPolicy, HitlOptions, TurnMemory } from './options.js';
 
@@ -66,7 +69,11 @@ export interface DriverDeps {
   maxOutputBytes: number;
   dialogueTurns: number;
   memory: TurnMemory | undefined;
-  /** Live delivery of each event as it is emitted (before its commit). */
+  /**
+   * Delivery of each event, in seq order. Events a listener may react to with a command (requests,
+   * rests, turn ends) are delivered only once their commit is durable, so the reaction is validated
+   * against a store that already shows them; streaming events (progress, deltas, starts) go out live.
+   */
   onEvent: (event: AgentEvent) => void;
 }
 
@@ -78,6 +85,23 @@ class SuspendForInput extends Error {
 }
 
 const clone = cloneJson;
+
+/**
+ * Events delivered as soon as they are emitted (streaming: nobody answers them with a command). Every
+ * other event is delivered once its commit is durable, so a listener that reacts at once (approves the
+ * plan on `plan.review.requested`, grants on `approval.requested`, starts a turn on `turn.completed`) is
+ * validated against a store that already shows what the event says — never a false refusal.
+ */
+const LIVE_EVENTS: ReadonlySet<string> = new Set([
+  'intent.detected',
+  'todo.started',
+  'todo.progress',
+  'todo.output.delta',
+  'todo.completed',
+  'todo.failed',
+  'todo.skipped',
+  'response.delta',
+]);
 
 /**
  * Drives one session while holding its lease: applies inbox commands at cycle boundaries, runs the
@@ -189,7 +213,23 @@ export class SessionDriver {
       at: this.#d.clock.now(),
     } as AgentEvent;
     this.#buffer.push(event);
-    this.#d.onEvent(event);
+    if (this.#undelivered.length === 0 && LIVE_EVENTS.has(event.type)) this.#d.onEvent(event);
+    else this.#undelivered.push(event);
+  }
+
+  /** Events emitted but not yet delivered (held until their commit, in seq order). */
+  #undelivered: AgentEvent[] = [];
+
+  /** Delivers held events up to `committedSeq`, and live ones that follow them. */
+  #deliver(committedSeq: number): void {
+    const q = this.#undelivered;
+    let i = 0;
+    for (; i < q.length; i += 1) {
+      const e = q[i] as AgentEvent;
+      if (e.seq > committedSeq && !LIVE_EVENTS.has(e.type)) break;
+      this.#d.onEvent(e);
+    }
+    if (i > 0) this.#undelivered = i === q.length ? [] : q.slice(i);
   }
 
   #touch(todoId: string): TodoRecord {
@@ -211,6 +251,7 @@ export class SessionDriver {
         status: 'pending',
         attempts: 0,
         idempotencyKey: idempotencyKey(this.#rec.id, turn.id, todo.id),
+        todoVersion: this.#plan.version,
       });
       this.#dirty.add(todo.id);
     }
@@ -257,6 +298,9 @@ export class SessionDriver {
         const res = await this.#d.store.commit(commit);
         this.#rec.version = res.version;
         this.#rec.lastSeq = res.lastSeq;
+        // The store tells us, in the same round trip, whether commands wait in the inbox: a command sent
+        // to another node (or over a bus that dropped it) is applied at this cycle boundary.
+        if (res.pendingCommands > 0) this.#inboxDirty = true;
         break;
       } catch (e) {
         if (
@@ -277,6 +321,7 @@ export class SessionDriver {
         await this.#d.clock.sleep(Math.min(100 * 2 ** attempt, 5000));
       }
     }
+    if (this.#undelivered.length > 0) this.#deliver(this.#rec.lastSeq);
     if (events.length > 0) {
       this.#d.bus
         .publish(eventsTopic(this.#rec.id), { events: events as unknown as Json })
@@ -611,9 +656,21 @@ export class SessionDriver {
   #setPlan(plan: Plan, edits: PlanVersionRecord['edits'], actor: string): void {
     const turn = this.#rec.state.turn;
     if (!turn) return;
+    const previous = this.#plan;
     this.#plan = plan;
     // An edit may have changed a todo's approval flag or tool: ask the gate again for every todo.
     this.#cleared.clear();
+    if (previous && this.#todos.size > 0) {
+      // A todo whose definition changed gets a new todo version: an approval of the old one no longer covers it.
+      const before = new Map(previous.todos.map((t) => [t.id, t]));
+      for (const t of plan.todos) {
+        const old = before.get(t.id);
+        const rec = this.#todos.get(t.id);
+        if (!old || !rec) continue;
+        if (old !== t && canonicalJson(old as unknown as Json) !== canonicalJson(t as unknown as Json))
+          this.#touch(t.id).todoVersion = plan.version;
+      }
+    }
     turn.planId = plan.id;
     turn.planVersion = plan.version;
     this.#planVersions.push({
@@ -736,18 +793,32 @@ export class SessionDriver {
       }
       const runnable: Todo[] = [];
       let gated = false;
+      if (turn.pending.length > 0 && this.#supersedeChangedApprovals(turn, current)) gated = true;
       for (const todo of this.#readyIndex(current).ready(this.#statusOf)) {
         if (this.#running.has(todo.id)) continue;
         const rec = this.#todos.get(todo.id);
         if (!rec) continue;
+        if (rec.status === 'approved' && rec.approvedDigest !== undefined) {
+          // A grant covers one effect: if it changed since (a new tool version, say), ask again.
+          if (this.#effectOf(todo, rec).digest !== rec.approvedDigest) {
+            this.#supersede(
+              turn,
+              todo.id,
+              requestIds.approval(turn.id, todo.id, rec.approvedDigest),
+              'the effect changed after the grant',
+            );
+            gated = true;
+          }
+        }
         if (rec.status === 'pending' && !this.#cleared.has(todo.id)) {
           const decision = await this.#approvalDecision(todo, turn);
           if (decision.kind === 'ask') {
             const r = this.#touch(todo.id);
             r.status = 'awaiting_approval';
             const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
+            const { effect, digest } = this.#effectOf(todo, r);
             const request: HitlRequest = {
-              id: requestIds.approval(turn.id, todo.id),
+              id: requestIds.approval(turn.id, todo.id, digest),
               kind: 'approval',
               turnId: turn.id,
               todoId: todo.id,
@@ -757,9 +828,11 @@ export class SessionDriver {
                 title: todo.title,
                 tool: todo.tool ?? null,
                 domain: todo.domain,
-                input: todo.input,
+                input: effect.input,
                 toolDescription: tool?.description ?? null,
               },
+              effect,
+              digest,
               ...(decision.risk ? { risk: decision.risk } : {}),
               ...(decision.roles ? { roles: decision.roles } : {}),
               ...(this.#d.hitl.approvalTtlMs
@@ -774,9 +847,10 @@ export class SessionDriver {
           if (decision.kind === 'deny') {
             this.#emit({
               type: 'approval.resolved',
-              requestId: requestIds.approval(turn.id, todo.id),
+              requestId: requestIds.approval(turn.id, todo.id, this.#effectOf(todo, rec).digest),
               todoId: todo.id,
               granted: false,
+              outcome: 'denied',
               actor: 'policy',
               reason: decision.reason,
             });
@@ -827,7 +901,67 @@ export class SessionDriver {
     }
   }
 
+  /** The effect an approval of this todo covers now, and its digest. */
+  #effectOf(todo: Todo, rec: TodoRecord): { effect: ApprovalEffect; digest: string } {
+    const tool = todo.tool ? this.#d.tools.get(todo.tool) : undefined;
+    let input: JsonObject;
+    try {
+      input = resolveInput(todo.input, this.#outputs(todo));
+    } catch {
+      // A reference that cannot resolve yet (an edit added a dependency): shown as written.
+      input = todo.input;
+    }
+    const effect = approvalEffect({
+      todoId: todo.id,
+      todoVersion: rec.todoVersion ?? this.#plan?.version ?? 1,
+      tool: todo.tool,
+      toolVersion: rec.toolVersion ?? tool?.version,
+      input,
+      provided: rec.inputs,
+    });
+    return { effect, digest: effectDigest(effect) };
+  }
+
+  /** Withdraws an approval (request or grant) whose effect changed; the gate asks again. */
+  #supersede(turn: TurnState, todoId: string, requestId: string, reason: string): void {
+    turn.pending = turn.pending.filter((r) => r.id !== requestId);
+    const r = this.#touch(todoId);
+    r.status = 'pending';
+    delete r.approvedBy;
+    delete r.approvedDigest;
+    this.#cleared.delete(todoId);
+    this.#emit({
+      type: 'approval.resolved',
+      requestId,
+      todoId,
+      granted: false,
+      outcome: 'superseded',
+      actor: 'system',
+      reason,
+    });
+  }
+
+  /** Withdraws every open approval request whose effect no longer matches its digest. */
+  #supersedeChangedApprovals(turn: TurnState, plan: Plan): boolean {
+    let any = false;
+    for (const req of [...turn.pending]) {
+      if (req.kind !== 'approval' || req.todoId === undefined || req.digest === undefined) continue;
+      const rec = this.#todos.get(req.todoId);
+      if (rec?.status !== 'awaiting_approval') continue;
+      const todo = this.#readyIndex(plan).get(req.todoId);
+      const digest = todo ? this.#effectOf(todo, rec).digest : undefined;
+      if (digest !== req.digest) {
+        this.#supersede(turn, req.todoId, req.id, 'the todo or its resolved input changed');
+        any = true;
+      }
+    }
+    return any;
+  }
+
   async #raceRunning(): Promise<void> {
+    // Nothing in flight (it settled while a commit was queued): waiting on an empty race would hang
+    // forever under our own heartbeat.
+    if (this.#running.size === 0) return;
     const running = [...this.#running.values()];
     let waker: (() => void) | undefined;
     const woken = new Promise<void>((resolve) => {
@@ -1229,7 +1363,8 @@ export class SessionDriver {
             for (const t of previous.todos) {
               if (!kept.has(t.id) && this.#todos.has(t.id)) {
                 const rec = this.#todos.get(t.id);
-                if (rec?.status === 'awaiting_approval') removeRequest(requestIds.approval(turn.id, t.id));
+                if (rec?.status === 'awaiting_approval')
+                  turn.pending = turn.pending.filter((r) => !(r.kind === 'approval' && r.todoId === t.id));
                 this.#skip(t.id, 'removed', `removed by ${actor}`);
               }
             }
@@ -1265,6 +1400,7 @@ export class SessionDriver {
           requestId: command.requestId,
           todoId,
           granted,
+          outcome: granted ? 'granted' : 'denied',
           actor,
           ...(reason !== undefined ? { reason } : {}),
         });
@@ -1272,6 +1408,7 @@ export class SessionDriver {
           const r = this.#touch(todoId);
           r.status = 'approved';
           r.approvedBy = actor;
+          if (req?.digest !== undefined) r.approvedDigest = req.digest;
         } else {
           this.#skip(todoId, 'denied', reason ?? `denied by ${actor}`);
         }
@@ -1284,6 +1421,18 @@ export class SessionDriver {
         removeRequest(command.requestId);
         const r = this.#touch(todoId);
         r.inputs = { ...(r.inputs ?? {}), [key]: clone(command.value) };
+        if (r.approvedBy !== undefined) {
+          const planned = this.#plan?.todos.find((t) => t.id === todoId);
+          if (this.#d.hitl.keepApprovalAfterInput === true && planned) {
+            // The policy allows it explicitly: the grant now covers the effect with the new value.
+            if (r.approvedDigest !== undefined) r.approvedDigest = this.#effectOf(planned, r).digest;
+          } else {
+            // The grant covered the effect without this value: the approver must see the new effect.
+            delete r.approvedBy;
+            delete r.approvedDigest;
+            this.#cleared.delete(todoId);
+          }
+        }
         r.status = r.approvedBy !== undefined ? 'approved' : 'pending';
         this.#emit({ type: 'input.received', requestId: command.requestId, todoId, actor });
         return;

@@ -27,7 +27,9 @@ export function defaultNodeId(): string {
 /** Deterministic request ids: the same question in a replayed turn gets the same id. */
 export const requestIds = {
   planReview: (turnId: string): string => `${turnId}:plan-review`,
-  approval: (turnId: string, todoId: string): string => `${turnId}:${todoId}:approval`,
+  /** Names the effect too: a changed effect is asked under a new id, so a grant of the old one cannot apply. */
+  approval: (turnId: string, todoId: string, digest: string): string =>
+    `${turnId}:${todoId}:approval:${digest.slice(0, 16)}`,
   input: (turnId: string, todoId: string, key: string): string => `${turnId}:${todoId}:input:${key}`,
   clarification: (turnId: string, n: number): string => `${turnId}:clarify:${n}`,
   recovery: (turnId: string, todoId: string, attempt: number): string =>

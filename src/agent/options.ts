@@ -52,6 +52,11 @@ export interface HitlOptions {
   maxClarifications?: number;
   /** Lifetime of approval requests in ms; sets `expiresAt` (informational, default none). */
   approvalTtlMs?: number;
+  /**
+   * Input a todo requests after its approval was granted changes what runs, so by default the approval
+   * is asked again with the new effect. `true` lets the grant stand (the approver accepted any value).
+   */
+  keepApprovalAfterInput?: boolean;
 }
 
 /** Size limits for untrusted payloads (bytes of JSON). */

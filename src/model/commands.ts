@@ -46,7 +46,18 @@ export const CommandSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z.object({ type: z.literal('plan.reject'), reason: z.string().max(2000).optional(), ...base }).strict(),
-  z.object({ type: z.literal('approval.grant'), requestId, ...base }).strict(),
+  z
+    .object({
+      type: z.literal('approval.grant'),
+      requestId,
+      /** The digest of the effect the approver saw; refused (`STALE_VERSION`) when it no longer matches. */
+      digest: z
+        .string()
+        .regex(/^[0-9a-f]{64}$/)
+        .optional(),
+      ...base,
+    })
+    .strict(),
   z
     .object({ type: z.literal('approval.deny'), requestId, reason: z.string().max(2000).optional(), ...base })
     .strict(),

@@ -39,6 +39,8 @@ export interface EventPayloads {
     requestId: string;
     todoId: string;
     granted: boolean;
+    /** How it was resolved: a grant, a denial, or withdrawn because the effect it covered changed. */
+    outcome: 'granted' | 'denied' | 'superseded';
     actor: string;
     reason?: string;
   };

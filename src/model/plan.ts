@@ -24,41 +24,46 @@ export interface OutputRef {
 /** Approval settings on a todo (overrides the tool's flag). */
 export const TodoApprovalSchema = z.union([
   z.boolean(),
-  z.object({
-    required: z.boolean().default(true),
-    reason: z.string().optional(),
-    risk: z.enum(['low', 'medium', 'high']).optional(),
-    /** Roles allowed to grant; empty means any actor. */
-    roles: z.array(z.string()).optional(),
-  }),
+  z
+    .object({
+      required: z.boolean().default(true),
+      reason: z.string().optional(),
+      risk: z.enum(['low', 'medium', 'high']).optional(),
+      /** Roles allowed to grant; empty means any actor. */
+      roles: z.array(z.string()).optional(),
+    })
+    .strict(),
 ]);
 
 /** One step of a plan. */
-export const TodoSchema = z.object({
-  /** Unique within the plan. */
-  id: TodoIdSchema,
-  /** Short human-readable title shown in plan review. */
-  title: z.string().min(1).max(500),
-  description: z.string().max(5000).optional(),
-  /** Which executor runs it (`data`, `insight`, `content`, `ops`, or a custom domain). */
-  domain: z.string().min(1).max(64),
-  /** The registered tool to run; LLM executors may run todos without a tool. */
-  tool: z.string().min(1).max(200).optional(),
-  /** Tool input; may contain {@link OutputRef}s to dependency outputs. */
-  input: z.record(z.string(), JsonSchema).default({}),
-  /** Ids of todos that must complete first. */
-  dependsOn: z.array(TodoIdSchema).default([]),
-  /** Approval gate: true, false, or settings. Unset → the tool's flag and the agent's policy decide. */
-  approval: TodoApprovalSchema.optional(),
-  /** Resource class used for concurrency limits (defaults to the domain). */
-  resource: z.string().max(64).optional(),
-  /** Safe to re-run after a crash (defaults to the tool's flag, else false). */
-  idempotent: z.boolean().optional(),
-  /** Per-todo timeout in ms. */
-  timeoutMs: z.number().int().positive().optional(),
-  /** Free-form metadata. */
-  metadata: z.record(z.string(), JsonSchema).optional(),
-});
+export const TodoSchema = z
+  .object({
+    /** Unique within the plan. */
+    id: TodoIdSchema,
+    /** Short human-readable title shown in plan review. */
+    title: z.string().min(1).max(500),
+    description: z.string().max(5000).optional(),
+    /** Which executor runs it (`data`, `insight`, `content`, `ops`, or a custom domain). */
+    domain: z.string().min(1).max(64),
+    /** The registered tool to run; LLM executors may run todos without a tool. */
+    tool: z.string().min(1).max(200).optional(),
+    /** Tool input; may contain {@link OutputRef}s to dependency outputs. */
+    input: z.record(z.string(), JsonSchema).default({}),
+    /** Ids of todos that must complete first. */
+    dependsOn: z.array(TodoIdSchema).default([]),
+    /** Approval gate: true, false, or settings. Unset → the tool's flag and the agent's policy decide. */
+    approval: TodoApprovalSchema.optional(),
+    /** Resource class used for concurrency limits (defaults to the domain). */
+    resource: z.string().max(64).optional(),
+    /** Safe to re-run after a crash (defaults to the tool's flag, else false). */
+    idempotent: z.boolean().optional(),
+    /** Per-todo timeout in ms. */
+    timeoutMs: z.number().int().positive().optional(),
+    /** Free-form metadata. */
+    metadata: z.record(z.string(), JsonSchema).optional(),
+  })
+  // Strict: a misspelt key (`dependson`) is an error naming its path, never silently dropped.
+  .strict();
 /** One step of a plan (after defaults are applied). */
 export type Todo = z.infer<typeof TodoSchema>;
 /** A todo as written by a planner or a user (defaults not yet applied). */
@@ -76,28 +81,41 @@ export const PlanSchema = z.object({
 export type Plan = z.infer<typeof PlanSchema>;
 
 /** What a planner returns; the agent assigns id and version and validates it. */
-export const PlanDraftSchema = z.object({
-  todos: z.array(TodoSchema),
-  rationale: z.string().optional(),
-});
+export const PlanDraftSchema = z
+  .object({
+    todos: z.array(TodoSchema),
+    rationale: z.string().optional(),
+  })
+  .strict();
 /** A plan draft after validation (defaults applied). */
 export type PlanDraft = z.infer<typeof PlanDraftSchema>;
 /** What a planner may return: todos as written (defaults such as `input: {}` and `dependsOn: []` optional). */
 export type PlanDraftInput = z.input<typeof PlanDraftSchema>;
 
-/** A patch to a todo: any field but `id`. */
-export const TodoPatchSchema = TodoSchema.omit({ id: true }).partial().strict();
+/**
+ * A patch to a todo: any field but `id`. No defaults: a field the patch does not name keeps its value
+ * (a `{ title }` patch never empties `input` or `dependsOn`).
+ */
+export const TodoPatchSchema = TodoSchema.omit({ id: true, input: true, dependsOn: true })
+  .extend({
+    input: z.record(z.string(), JsonSchema).optional(),
+    dependsOn: z.array(TodoIdSchema).optional(),
+  })
+  .partial()
+  .strict();
 
 /** One edit of a plan. */
 export const PlanEditSchema = z.discriminatedUnion('op', [
-  z.object({
-    op: z.literal('add'),
-    todo: TodoSchema,
-    /** Insert after this todo (plan order); at the end when omitted. */
-    after: TodoIdSchema.optional(),
-  }),
-  z.object({ op: z.literal('remove'), todoId: TodoIdSchema }),
-  z.object({ op: z.literal('update'), todoId: TodoIdSchema, patch: TodoPatchSchema }),
+  z
+    .object({
+      op: z.literal('add'),
+      todo: TodoSchema,
+      /** Insert after this todo (plan order); at the end when omitted. */
+      after: TodoIdSchema.optional(),
+    })
+    .strict(),
+  z.object({ op: z.literal('remove'), todoId: TodoIdSchema }).strict(),
+  z.object({ op: z.literal('update'), todoId: TodoIdSchema, patch: TodoPatchSchema }).strict(),
   z
     .object({
       op: z.literal('move'),
@@ -105,6 +123,7 @@ export const PlanEditSchema = z.discriminatedUnion('op', [
       before: TodoIdSchema.optional(),
       after: TodoIdSchema.optional(),
     })
+    .strict()
     .refine((m) => (m.before === undefined) !== (m.after === undefined), {
       message: 'move needs exactly one of "before" or "after"',
     }),

@@ -10,6 +10,24 @@ export const REQUEST_KINDS = ['plan_review', 'approval', 'input', 'clarification
 export type RequestKind = (typeof REQUEST_KINDS)[number];
 
 /**
+ * What an approval covers: exactly what will run if it is granted. Any change to it (an edit of the todo,
+ * a new output of a dependency it references, a new tool version, input provided after the request)
+ * withdraws the request (`approval.resolved` with outcome `superseded`) and asks again under a new id.
+ */
+export interface ApprovalEffect {
+  todoId: string;
+  /** The plan version in which this todo's definition last changed. */
+  todoVersion: number;
+  tool?: string;
+  /** The tool version that will run (pinned once the todo first started). */
+  toolVersion?: string;
+  /** The todo's input with every `$ref` substituted by the referenced output. */
+  input: JsonObject;
+  /** Values humans provided for the todo's input requests, by key (absent before any). */
+  provided?: JsonObject;
+}
+
+/**
  * A pending human-in-the-loop request. Ids are derived deterministically from the session, turn and
  * todo (never random), so a replayed or recovered turn asks the same question under the same id and a
  * client cannot forge a request for a todo that never asked.
@@ -35,6 +53,22 @@ export interface HitlRequest {
   expiresAt?: number;
   /** Extra data for UIs (tool name, input preview, plan version…). */
   details?: JsonObject;
+  /** Approval requests: the exact effect a grant lets run. */
+  effect?: ApprovalEffect;
+  /** Approval requests: sha256 hex of the canonical JSON of `effect`; `approval.grant` may name it. */
+  digest?: string;
+}
+
+/** How the todos of a finished turn ended (bounded lists: at most 50 entries each). */
+export interface TurnTodoSummary {
+  total: number;
+  completed: number;
+  failed: number;
+  skipped: number;
+  /** Todos that failed, with their error. */
+  failures: { todoId: string; error: SerializedError }[];
+  /** Todos that were skipped, with the reason. */
+  skips: { todoId: string; reason: SkipReason; detail?: string }[];
 }
 
 /** Where a session is. `idle`: no turn in progress. */
@@ -67,6 +101,10 @@ export interface TurnState {
   outcome?: TurnOutcome;
   answer?: string;
   error?: SerializedError;
+  /** The responder failed after every todo ran: the turn completed without an answer text. */
+  answerError?: SerializedError;
+  /** How the todos ended (set when the turn ends). */
+  todoSummary?: TurnTodoSummary;
   startedAt: number;
   endedAt?: number;
 }
@@ -154,6 +192,10 @@ export interface TodoRecord {
   inputs?: JsonObject;
   /** Set when a human approved it (actor id). */
   approvedBy?: string;
+  /** The digest of the effect the approver granted; the todo runs only while its effect still has it. */
+  approvedDigest?: string;
+  /** The plan version in which this todo's definition last changed. */
+  todoVersion?: number;
   /** The tool version the todo first started with; re-runs (after input or a crash) use the same. */
   toolVersion?: string;
   startedAt?: number;
@@ -206,6 +248,10 @@ export interface RunResult {
   pending: HitlRequest[];
   /** Why the turn failed (failed) or was cancelled (cancelled). */
   error?: SerializedError;
+  /** A completed turn whose answer could not be produced (the todo results are intact). */
+  answerError?: SerializedError;
+  /** How the turn's todos ended: counts and reasons (finished turns). */
+  todos?: TurnTodoSummary;
   /** Seq of the last event of this run. */
   lastSeq: number;
 }
