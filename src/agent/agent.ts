@@ -1,7 +1,7 @@
 import { DreamAgentError, deserializeError, isDreamAgentError } from '../errors/index.js';
 import { Supervisor } from '../execution/supervisor.js';
 import type { Executor } from '../layers.js';
-import { actorId } from '../model/commands.js';
+import { actorId, type CommandInput } from '../model/commands.js';
 import type { AgentEvent } from '../model/events.js';
 import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import type { Plan } from '../model/plan.js';
@@ -27,7 +27,7 @@ import type { LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { parseCommand, validateCommand } from './commands.js';
 import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
-import { planValidationOptions, resultOf, SessionDriver, type DriverDeps } from './driver.js';
+import { planValidationOptions, resultOf, SessionDriver, startTurnState, type DriverDeps } from './driver.js';
 import { defaultNodeId, newId } from './ids.js';
 import type { AgentOptions } from './options.js';
 import { Run } from './run.js';
@@ -236,28 +236,58 @@ export class Agent {
         throw new DreamAgentError('PAYLOAD_TOO_LARGE', 'metadata is too large');
       }
       if (this.#active.has(sessionId)) throw this.#busy(sessionId);
+      const turnId = newId('turn');
       let lease: LeaseToken | undefined;
-      const existing = await this.#store.getSession(sessionId);
+      const existing = await this.#retrying('getSession', () => this.#store.getSession(sessionId));
       if (!existing) {
-        try {
-          lease = (
-            await this.#store.createSession(
-              { id: sessionId, status: 'running', state: emptyState(options.metadata ?? {}) },
+        // Creation and the turn's first commit are one atomic step: a process killed right after it
+        // still leaves the user's input (and the started turn) in the store for recover() to continue.
+        const now = this.#clock.now();
+        const state = emptyState(options.metadata ?? {});
+        const started = startTurnState(state, turnId, input, now);
+        const first = {
+          type: 'turn.started',
+          sessionId,
+          turnId,
+          seq: 1,
+          at: now,
+          input,
+          index: started.index,
+        } as AgentEvent;
+        const created = await this.#retrying('createSession', async (retried) => {
+          try {
+            return await this.#store.createSession(
+              { id: sessionId, status: 'running', state, events: [first] },
               this.nodeId,
               this.#leaseTtlMs,
-            )
-          ).lease;
-        } catch (e) {
-          if (!isDreamAgentError(e, 'SESSION_BUSY')) throw e;
+            );
+          } catch (e) {
+            if (!isDreamAgentError(e, 'SESSION_BUSY')) throw e;
+            // Our own earlier attempt may have landed before the store blinked.
+            const rec = retried ? await this.#store.getSession(sessionId) : undefined;
+            if (rec && rec.leaseOwner === this.nodeId && rec.state.turn?.id === turnId)
+              return { record: rec, lease: { owner: this.nodeId, epoch: rec.leaseEpoch } };
+            return undefined;
+          }
+        });
+        if (created) {
+          lease = created.lease;
+          let announce: ((driver: SessionDriver) => void) | undefined;
+          if (created.record.lastSeq >= 1) run.push(first);
+          // A store that predates `NewSession.events`: the driver commits the event with its first cycle.
+          else announce = (driver) => driver.announceTurn();
+          const active = this.#startActive(sessionId, lease, 'run', announce);
+          return this.#attach(run, active, 0);
         }
       }
       if (!lease) {
-        const rec = existing ?? (await this.#store.getSession(sessionId));
+        const rec = existing ?? (await this.#retrying('getSession', () => this.#store.getSession(sessionId)));
         if (rec?.state.turn && rec.state.turn.phase !== 'done') throw this.#busy(sessionId);
-        lease = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
+        lease = await this.#retrying('acquireLease', () =>
+          this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs),
+        );
         if (!lease) throw this.#busy(sessionId);
       }
-      const turnId = newId('turn');
       const active = this.#startActive(sessionId, lease, 'run', (driver) => {
         const turn = driver.record.state.turn;
         if (turn && turn.phase !== 'done') throw this.#busy(sessionId);
@@ -274,11 +304,12 @@ export class Agent {
    * applied by the session's owner at the next cycle boundary — by this agent when nobody owns it.
    *
    * @param sessionId - the session
-   * @param command - a {@link Command} (untrusted JSON is fine: it is validated)
+   * @param command - a {@link CommandInput}: typed so a typo fails to compile; untrusted JSON from a
+   *   transport is validated at run time all the same (strict: an unknown key is refused naming its path)
    * @returns a Run streaming what the command causes until the session rests again
    * @throws (through the Run) `INVALID_INPUT`, `PAYLOAD_TOO_LARGE`, `SESSION_NOT_FOUND`, `INVALID_STATE`, `REQUEST_NOT_FOUND`, `STALE_VERSION`, `INVALID_EDIT`, `FORBIDDEN`, `CLOSED`
    */
-  send(sessionId: string, command: unknown): Run {
+  send(sessionId: string, command: CommandInput): Run {
     const run = new Run(sessionId);
     this.#start(run, async () => {
       this.#assertOpen();
@@ -483,6 +514,22 @@ export class Agent {
 
   // ------------------------------------------------------------------ internals
 
+  /**
+   * Fail closed: a store call that fails `UNAVAILABLE` (the database blinked) is retried with backoff on
+   * the agent's clock — never a rejected run — until it succeeds or the agent closes.
+   */
+  async #retrying<T>(what: string, fn: (retried: boolean) => Promise<T>): Promise<T> {
+    for (let attempt = 0; ; attempt += 1) {
+      try {
+        return await fn(attempt > 0);
+      } catch (e) {
+        if (!isDreamAgentError(e, 'UNAVAILABLE') || this.#closing) throw e;
+        this.#logger.warn({ op: what, attempt, err: String(e) }, 'store unavailable; retrying');
+        await this.#clock.sleep(Math.min(50 * 2 ** attempt, 2000));
+      }
+    }
+  }
+
   #assertOpen(): void {
     if (this.#closing) throw new DreamAgentError('CLOSED', 'the agent is closed');
   }
@@ -640,23 +687,33 @@ export class Agent {
     forward: (e: AgentEvent) => void,
   ): Promise<void> {
     let wake: (() => void) | undefined;
-    const off = await this.#bus.subscribe(eventsTopic(sessionId), () => wake?.());
+    let poked = false;
+    const off = await this.#bus.subscribe(eventsTopic(sessionId), () => {
+      poked = true;
+      wake?.();
+    });
     try {
       for (;;) {
+        poked = false;
         for (const e of await this.#store.readEvents(sessionId, { after: seen(), limit: 1000 })) forward(e);
         const rec = await this.#store.getSession(sessionId);
         if (!rec) throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`);
-        const leaseFree = rec.leaseOwner === null || rec.leaseExpiresAt <= this.#clock.now();
+        const now = this.#clock.now();
+        const leaseFree = rec.leaseOwner === null || rec.leaseExpiresAt <= now;
         if (leaseFree) return;
-        const entry = await this.#store.getCommand(sessionId, commandId);
-        if (entry?.status === 'rejected') return;
-        await new Promise<void>((resolve) => {
-          const t = setTimeout(resolve, 50);
-          wake = () => {
-            clearTimeout(t);
-            resolve();
-          };
-        });
+        if (commandId !== '') {
+          const entry = await this.#store.getCommand(sessionId, commandId);
+          if (entry?.status === 'rejected') return;
+        }
+        // Woken by the owner's events on the bus; without a bus (or a lost message) look again soon,
+        // and never later than the lease's expiry (a dead owner is taken over then).
+        if (poked) continue; // the owner moved while we were reading
+        const ctrl = new AbortController();
+        wake = () => ctrl.abort();
+        await this.#clock
+          .sleep(Math.max(1, Math.min(50, rec.leaseExpiresAt - now + 1)), ctrl.signal)
+          .catch(() => undefined);
+        wake = undefined;
       }
     } finally {
       await off().catch(() => undefined);
@@ -664,24 +721,39 @@ export class Agent {
   }
 
   async #continue(run: Run, sessionId: string, rec: SessionRecord): Promise<RunResult> {
-    const active = this.#active.get(sessionId);
-    if (active) return this.#attach(run, active, rec.lastSeq);
-    const lease = await this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs);
-    if (!lease) {
-      // Another node is driving it: follow until it rests.
-      let seen = rec.lastSeq;
-      const forward = (e: AgentEvent): void => {
-        if (e.seq > seen) {
-          seen = e.seq;
-          run.push(e);
-        }
-      };
+    let seen = rec.lastSeq;
+    const forward = (e: AgentEvent): void => {
+      if (e.seq > seen) {
+        seen = e.seq;
+        run.push(e);
+      }
+    };
+    let current = rec;
+    for (;;) {
+      this.#assertOpen();
+      const active = this.#active.get(sessionId);
+      if (active) return this.#attach(run, active, seen);
+      const lease = await this.#retrying('acquireLease', () =>
+        this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs),
+      );
+      if (lease) {
+        // Ours now (free, or expired: its owner died). Continue where the store says it is: in-flight
+        // non-idempotent todos raise recovery requests, idempotent ones re-run with the same key.
+        const fresh = (await this.#store.getSession(sessionId)) ?? current;
+        for (const e of await this.#store.readEvents(sessionId, { after: seen, limit: 10_000 })) forward(e);
+        const next = this.#startActive(sessionId, lease, fresh.status === 'running' ? 'recovery' : 'restart');
+        return this.#attach(run, next, seen);
+      }
+      // Another owner holds a live lease: follow it until it rests or its lease expires, then try again
+      // (a dead owner's session is taken over at expiry; a live one's resting state is reported).
       await this.#waitRemote(sessionId, '', () => seen, forward);
-      const now = await this.#store.getSession(sessionId);
-      return resultOf(now ?? rec);
+      current = (await this.#store.getSession(sessionId)) ?? current;
+      const leaseFree = current.leaseOwner === null;
+      if (leaseFree && current.status !== 'running') {
+        for (const e of await this.#store.readEvents(sessionId, { after: seen, limit: 10_000 })) forward(e);
+        return resultOf(current);
+      }
     }
-    const next = this.#startActive(sessionId, lease, rec.status === 'running' ? 'recovery' : 'restart');
-    return this.#attach(run, next, rec.lastSeq);
   }
 
   async *#follow(sessionId: string, options: EventsOptions): AsyncGenerator<AgentEvent> {

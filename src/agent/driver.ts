@@ -24,10 +24,12 @@ import type {
   InboxEntry,
   RunResult,
   SessionRecord,
+  SessionState,
   SkipReason,
   TodoRecord,
   TodoStatus,
   TurnState,
+  TurnTodoSummary,
 } from '../model/session.js';
 import { eventsTopic, type EventBus } from '../ports/bus.js';
 import type { Cache } from '../ports/cache.js';
@@ -322,7 +324,8 @@ export class SessionDriver {
       }
     }
     if (this.#undelivered.length > 0) this.#deliver(this.#rec.lastSeq);
-    if (events.length > 0) {
+    // A release is published too (even without events): followers waiting for the lease learn of it.
+    if (events.length > 0 || leaseAction === 'release') {
       this.#d.bus
         .publish(eventsTopic(this.#rec.id), { events: events as unknown as Json })
         .catch((err: unknown) => {
@@ -432,7 +435,8 @@ export class SessionDriver {
     this.#startup(reason);
     // A new turn is durable before any layer runs: other nodes can see it (and cancel or pause it)
     // while the cognitive layer thinks, and a crash right after start still leaves the turn to recover.
-    if (reason === 'run') await this.commit();
+    // (A new session's turn was created atomically with it: nothing to commit then.)
+    if (reason === 'run' && this.#buffer.length > 0) await this.commit();
     for (;;) {
       if (this.#lost) throw this.#lost;
       await this.#drainInbox();
@@ -532,13 +536,41 @@ export class SessionDriver {
     };
   }
 
-  async #understand(turn: TurnState): Promise<void> {
-    const raw = await this.#d.cognitive.understand(turn.input, {
-      ...this.#layerContext(turn),
-      history: clone(this.#rec.state.dialogue),
-      slots: clone(this.#rec.state.slots),
-      clarifications: clone(turn.clarifications),
+  /**
+   * Races a layer call with the turn's abort signal: a call that ignores its signal is abandoned (as
+   * executors are), so a cancel always wins.
+   */
+  #abandonable<T>(call: Promise<T>): Promise<T> {
+    const signal = this.#turnAbort.signal;
+    if (signal.aborted) {
+      call.catch(() => undefined);
+      return Promise.reject(signal.reason as Error);
+    }
+    return new Promise<T>((resolve, reject) => {
+      const onAbort = (): void => reject(signal.reason as Error);
+      signal.addEventListener('abort', onAbort, { once: true });
+      call.then(
+        (v) => {
+          signal.removeEventListener('abort', onAbort);
+          resolve(v);
+        },
+        (e: unknown) => {
+          signal.removeEventListener('abort', onAbort);
+          reject(e as Error);
+        },
+      );
     });
+  }
+
+  async #understand(turn: TurnState): Promise<void> {
+    const raw = await this.#abandonable(
+      this.#d.cognitive.understand(turn.input, {
+        ...this.#layerContext(turn),
+        history: clone(this.#rec.state.dialogue),
+        slots: clone(this.#rec.state.slots),
+        clarifications: clone(turn.clarifications),
+      }),
+    );
     const parsed = IntentSchema.safeParse(raw);
     if (!parsed.success) {
       throw new DreamAgentError(
@@ -595,14 +627,16 @@ export class SessionDriver {
   async #planTurn(turn: TurnState): Promise<void> {
     const intent = turn.intent;
     if (!intent) throw new DreamAgentError('INTERNAL', 'planning without an intent');
-    const draftRaw = await this.#d.planner.plan(intent, {
-      ...this.#layerContext(turn),
-      input: turn.input,
-      tools: this.#d.tools,
-      domains: this.#d.domains() ?? [],
-      ...(this.#d.toolFreeDomains() ? { toolFreeDomains: this.#d.toolFreeDomains() ?? [] } : {}),
-      history: clone(this.#rec.state.dialogue),
-    });
+    const draftRaw = await this.#abandonable(
+      this.#d.planner.plan(intent, {
+        ...this.#layerContext(turn),
+        input: turn.input,
+        tools: this.#d.tools,
+        domains: this.#d.domains() ?? [],
+        ...(this.#d.toolFreeDomains() ? { toolFreeDomains: this.#d.toolFreeDomains() ?? [] } : {}),
+        history: clone(this.#rec.state.dialogue),
+      }),
+    );
     const parsed = PlanDraftSchema.safeParse(draftRaw);
     if (!parsed.success) {
       throw new DreamAgentError(
@@ -1109,7 +1143,19 @@ export class SessionDriver {
         this.#turnAbort.signal,
       );
       if (suspended) throw new SuspendForInput(suspended);
-      const output = result.output ?? null;
+      if (
+        result === null ||
+        typeof result !== 'object' ||
+        !('output' in result) ||
+        (result as { output?: unknown }).output === undefined
+      ) {
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `the executor of domain "${todo.domain}" returned a result without "output" for "${todo.id}" (return { output: null } for no output)`,
+          { details: { todoId: todo.id, domain: todo.domain } },
+        );
+      }
+      const output = result.output;
       const size = jsonByteLength(output);
       if (size > this.#d.maxOutputBytes) {
         throw new DreamAgentError(
@@ -1181,20 +1227,43 @@ export class SessionDriver {
       todos: ordered,
       ...(turn.intent ? { intent: clone(turn.intent) } : {}),
     };
-    const answer = await this.#d.responder.respond(summary, {
-      ...this.#layerContext(turn),
-      delta: (text) => this.#emit({ type: 'response.delta', delta: String(text) }),
-      history: clone(this.#rec.state.dialogue),
-    });
-    const text = typeof answer === 'string' ? answer : String(answer);
-    this.#emit({ type: 'response.completed', text });
+    const attempt = (): Promise<string> =>
+      this.#abandonable(
+        this.#d.responder.respond(summary, {
+          ...this.#layerContext(turn),
+          delta: (text) => this.#emit({ type: 'response.delta', delta: String(text) }),
+          history: clone(this.#rec.state.dialogue),
+        }),
+      );
+    let text: string;
+    let answerError: SerializedError | undefined;
+    try {
+      // Every todo has run (side effects are done): a failure of the answer alone must not fail the
+      // turn. Retry it once; then complete with a typed answer failure and the results intact.
+      let answer: string;
+      try {
+        answer = await attempt();
+      } catch (e) {
+        if (this.#lost || this.#cancel || this.#turnAbort.signal.aborted) throw e;
+        this.#d.logger.warn({ sessionId: this.#rec.id, err: String(e) }, 'responder failed; retrying once');
+        answer = await attempt();
+      }
+      text = typeof answer === 'string' ? answer : String(answer);
+    } catch (e) {
+      if (this.#lost || this.#cancel || this.#turnAbort.signal.aborted) throw e;
+      answerError = serializeError(e, 'LLM_ERROR');
+      text = '';
+    }
+    if (answerError) turn.answerError = answerError;
+    else this.#emit({ type: 'response.completed', text });
     turn.answer = text;
     turn.outcome = 'completed';
     turn.phase = 'done';
     turn.pending = [];
     turn.endedAt = this.#d.clock.now();
+    turn.todoSummary = this.#todoSummary();
     this.#remember(turn);
-    this.#emit({ type: 'turn.completed', answer: text });
+    this.#emit({ type: 'turn.completed', answer: text, ...(answerError ? { answerError } : {}) });
     await this.commit();
     // Best effort, after the commit: memory is for context, never a reason to fail or repeat a turn.
     this.#d.memory
@@ -1224,6 +1293,31 @@ export class SessionDriver {
     ].slice(-this.#d.dialogueTurns);
   }
 
+  /** How the turn's todos ended: counts, and (bounded) lists of failures and skips with reasons. */
+  #todoSummary(): TurnTodoSummary {
+    const out: TurnTodoSummary = { total: 0, completed: 0, failed: 0, skipped: 0, failures: [], skips: [] };
+    const order = this.#plan?.todos.map((t) => t.id) ?? [...this.#todos.keys()];
+    for (const id of order) {
+      const r = this.#todos.get(id);
+      if (!r) continue;
+      out.total += 1;
+      if (r.status === 'completed') out.completed += 1;
+      else if (r.status === 'failed') {
+        out.failed += 1;
+        if (out.failures.length < 50 && r.error) out.failures.push({ todoId: id, error: r.error });
+      } else if (r.status === 'skipped') {
+        out.skipped += 1;
+        if (out.skips.length < 50)
+          out.skips.push({
+            todoId: id,
+            reason: r.skipReason ?? 'cancelled',
+            ...(r.reason !== undefined ? { detail: r.reason } : {}),
+          });
+      }
+    }
+    return out;
+  }
+
   #failTurnNow(error: SerializedError): void {
     const turn = this.#rec.state.turn;
     if (!turn || turn.phase === 'done') return;
@@ -1234,6 +1328,7 @@ export class SessionDriver {
     turn.phase = 'done';
     turn.pending = [];
     turn.endedAt = this.#d.clock.now();
+    turn.todoSummary = this.#todoSummary();
     this.#failTurn = undefined;
     this.#remember(turn);
     this.#emit({ type: 'turn.failed', error });
@@ -1251,6 +1346,7 @@ export class SessionDriver {
     turn.pending = [];
     turn.paused = false;
     turn.endedAt = this.#d.clock.now();
+    turn.todoSummary = this.#todoSummary();
     this.#remember(turn);
     this.#emit({ type: 'run.cancelled', actor, ...(reason !== undefined ? { reason } : {}) });
     this.#turnAbort = new AbortController();
@@ -1506,27 +1602,46 @@ export class SessionDriver {
     }
   }
 
+  /** Emits `turn.started` for a turn created with the session by a store that stored no events. */
+  announceTurn(): void {
+    const turn = this.#rec.state.turn;
+    if (turn) this.#emit({ type: 'turn.started', input: turn.input, index: turn.index });
+  }
+
   /** Starts a new turn in this (idle) session. */
   startTurn(turnId: string, input: string): void {
-    const state = this.#rec.state;
-    state.turns += 1;
-    const turn: TurnState = {
-      id: turnId,
-      index: state.turns,
-      input,
-      phase: 'understanding',
-      clarifications: [],
-      pending: [],
-      paused: false,
-      startedAt: this.#d.clock.now(),
-    };
-    state.turn = turn;
+    const turn = startTurnState(this.#rec.state, turnId, input, this.#d.clock.now());
     this.#rec.status = 'running';
     this.#plan = null;
     this.#todos.clear();
     this.#pauseAnnounced = false;
     this.#emit({ type: 'turn.started', input, index: turn.index });
   }
+}
+
+/**
+ * Starts a new turn in a session state (mutates it): the turn counter, the turn itself.
+ *
+ * @param state - the session state
+ * @param turnId - the new turn's id
+ * @param input - the user's request
+ * @param now - epoch ms
+ * @returns the new turn
+ */
+export function startTurnState(state: SessionState, turnId: string, input: string, now: number): TurnState {
+  state.turns += 1;
+  const turn: TurnState = {
+    id: turnId,
+    index: state.turns,
+    input,
+    phase: 'understanding',
+    clarifications: [],
+    pending: [],
+    paused: false,
+    startedAt: now,
+  };
+  state.turn = turn;
+  return turn;
 }
 
 /**
@@ -1573,6 +1688,8 @@ export function resultOf(rec: SessionRecord): RunResult {
       status,
       ...(turn.answer !== undefined ? { answer: turn.answer } : {}),
       ...(turn.error ? { error: clone(turn.error) } : {}),
+      ...(turn.answerError ? { answerError: clone(turn.answerError) } : {}),
+      ...(turn.todoSummary ? { todos: clone(turn.todoSummary) } : {}),
     };
   }
   if (turn.paused) return { ...base, status: 'paused' };

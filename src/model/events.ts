@@ -59,7 +59,8 @@ export interface EventPayloads {
   'run.cancelled': { actor: string; reason?: string };
   'response.delta': { delta: string };
   'response.completed': { text: string };
-  'turn.completed': { answer: string };
+  /** `answerError`: every todo ran but the answer could not be produced (retried once); `answer` is empty. */
+  'turn.completed': { answer: string; answerError?: SerializedError };
   'turn.failed': { error: SerializedError };
 }
 

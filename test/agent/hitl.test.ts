@@ -4,6 +4,7 @@ import {
   FunctionPlanner,
   MemoryStore,
   type AgentEvent,
+  type CommandInput,
   type Cognitive,
   type Intent,
   type TodoInput,
@@ -130,7 +131,7 @@ describe('bad input gets a typed error and changes nothing', () => {
       const before = await agent.getSession('s');
       const cmd = JSON.parse(
         JSON.stringify(command).replace('PLACEHOLDER', r.pending[0]?.id ?? ''),
-      ) as unknown;
+      ) as CommandInput;
       const e = await rejection(agent.send('s', cmd).result());
       expect(e.code).toBe(code);
       const after = await agent.getSession('s');

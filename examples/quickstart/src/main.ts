@@ -8,7 +8,7 @@
  */
 import { createInterface, type Interface } from 'node:readline/promises';
 import { stdin, stdout } from 'node:process';
-import type { AgentEvent, HitlRequest, Plan, RunResult, Run, TodoInput } from 'dream-agent';
+import type { AgentEvent, CommandInput, HitlRequest, Plan, RunResult, Run, TodoInput } from 'dream-agent';
 import { createDemoAgent } from './agent.js';
 
 const args = process.argv.slice(2);
@@ -262,7 +262,7 @@ async function turn(
       out(red(command));
       continue;
     }
-    const run = demo.agent.send(sessionId, command);
+    const run = demo.agent.send(sessionId, command as CommandInput);
     try {
       result = await follow(run);
     } catch (e) {
