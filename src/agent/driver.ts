@@ -1411,6 +1411,22 @@ export class SessionDriver {
     await this.commit();
   }
 
+  /** A grant applies only while the effect it names is still what would run (e.g. no new tool version). */
+  #assertEffectUnchanged(requestId: string): void {
+    const req = this.#rec.state.turn?.pending.find((r) => r.id === requestId);
+    if (req?.digest === undefined || req.todoId === undefined) return;
+    const todo = this.#plan?.todos.find((t) => t.id === req.todoId);
+    const rec = this.#todos.get(req.todoId);
+    if (!todo || !rec) return;
+    if (this.#effectOf(todo, rec).digest !== req.digest) {
+      throw new DreamAgentError(
+        'STALE_VERSION',
+        `the effect of "${req.todoId}" changed since the request was raised; a new request asks again`,
+        { details: { requestId, todoId: req.todoId } },
+      );
+    }
+  }
+
   #view(): CommandView {
     return { record: this.#rec, plan: this.#plan, todos: this.#todos, validation: this.#validationOptions() };
   }
@@ -1420,6 +1436,7 @@ export class SessionDriver {
     try {
       command = parseCommand(entry.command, this.#d.maxCommandBytes);
       const { plan } = validateCommand(command, this.#view());
+      if (command.type === 'approval.grant') this.#assertEffectUnchanged(command.requestId);
       this.#apply(command, entry.actor, plan);
       this.#acks.push({ commandId: entry.id, status: 'applied' });
     } catch (e) {
