@@ -372,16 +372,36 @@ describe('reacting at once to an event never gets a false refusal', () => {
 });
 
 describe('a session never hangs under its own lease', () => {
-  it('an approval gate decided while another todo is in flight, behind a slow commit (concurrency 2)', async () => {
+  it('an approval gate decided while another todo is in flight, whose commit was queued first (concurrency 2)', async () => {
     const inner = new MemoryStore();
-    const store: Store = wrapStore(inner, async (method, call) => {
-      if (method === 'commit') await sleep(15);
-      return call();
-    });
-    const { agent } = simple([todo('fast'), todo('gated', [], { approval: true }), todo('after', ['fast'])], {
-      store,
-      concurrency: 2,
-    });
+    let committing!: () => void;
+    const slowCommitStarted = new Promise<void>((r) => (committing = r));
+    const base = wrapStore(inner, (_m, call) => call());
+    const store: Store = {
+      ...base,
+      commit: async (c) => {
+        if (c.todos.some((t) => t.todoId === 'slow' && t.status === 'completed')) {
+          committing();
+          await sleep(30); // the in-flight todo's commit is slow and queued before the gate's
+        }
+        return inner.commit(c);
+      },
+    };
+    const { agent } = simple(
+      [todo('fast'), todo('slow', [], { input: { mode: 'slow', ms: 10 } }), todo('gated', ['fast'])],
+      {
+        store,
+        concurrency: 2,
+        hitl: {
+          // The gate is decided while "slow" is committing its outcome.
+          approvals: async (t) => {
+            if (t.id !== 'gated') return undefined;
+            await slowCommitStarted;
+            return 'require';
+          },
+        },
+      },
+    );
     const r = await within(agent.run('go', { sessionId: 'hang-1' }).result(), 5000, 'run');
     expect(r.status).toBe('waiting');
     expect(r.pending.map((p) => p.todoId)).toEqual(['gated']);
