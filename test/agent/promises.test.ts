@@ -28,7 +28,9 @@ import { Recorder, scriptedExecutor, todo } from './fixtures.js';
 const within = <T>(p: Promise<T>, ms: number, what: string): Promise<T> =>
   Promise.race([
     p,
-    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms)),
+    new Promise<T>((_, reject) =>
+      setTimeout(() => reject(new Error(`${what}: still pending after ${ms} ms`)), ms),
+    ),
   ]);
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -102,23 +104,27 @@ describe('an approval covers exactly what then runs', () => {
 
     // The manager's grant of what they saw is refused; nothing ran.
     const stale = await rejection(
-      agent.send('fx-1', {
-        type: 'approval.grant',
-        requestId: req?.id ?? '',
-        actor: { id: 'boss', roles: ['manager'] },
-      }).result(),
+      agent
+        .send('fx-1', {
+          type: 'approval.grant',
+          requestId: req?.id ?? '',
+          actor: { id: 'boss', roles: ['manager'] },
+        })
+        .result(),
     );
     expect(stale.code).toBe('REQUEST_NOT_FOUND');
     expect(outputs.filter((o) => (o as { id: string }).id === 'mail')).toEqual([]);
 
     // A grant naming a digest must match the effect it grants.
     const wrong = await rejection(
-      agent.send('fx-1', {
-        type: 'approval.grant',
-        requestId: next?.id ?? '',
-        digest: req?.digest ?? '',
-        actor: { id: 'boss', roles: ['manager'] },
-      }).result(),
+      agent
+        .send('fx-1', {
+          type: 'approval.grant',
+          requestId: next?.id ?? '',
+          digest: req?.digest ?? '',
+          actor: { id: 'boss', roles: ['manager'] },
+        })
+        .result(),
     );
     expect(wrong.code).toBe('STALE_VERSION');
     const ok = await agent
@@ -247,7 +253,11 @@ describe('a command is applied by the owner at the next cycle boundary, with or 
       const run = a.run('go', { sessionId: 'remote-1' });
       run.onAny(() => undefined);
       while (rec.count('t1') === 0) await sleep(2);
-      const paused = await within(b.send('remote-1', { type: 'pause', actor: 'ops' }).result(), 5000, 'pause');
+      const paused = await within(
+        b.send('remote-1', { type: 'pause', actor: 'ops' }).result(),
+        5000,
+        'pause',
+      );
       expect(paused.status).toBe('paused');
       expect((await within(run.result(), 5000, 'run')).status).toBe('paused');
       const ran = [...rec.runs.keys()].length;
@@ -303,7 +313,10 @@ describe('resume() of a crashed session takes it over', () => {
         leaseTtlMs: 150,
       };
       const a = new Agent({ ...options, store: dead, nodeId: 'dead' });
-      void a.run('go', { sessionId: 'crash-1' }).result().catch(() => undefined);
+      void a
+        .run('go', { sessionId: 'crash-1' })
+        .result()
+        .catch(() => undefined);
       await running;
       dead.pause(); // SIGKILL: nothing of node "dead" reaches the store any more
       const b = new Agent({ ...options, store: inner, nodeId: 'alive' });
@@ -444,7 +457,10 @@ describe('a session never hangs under its own lease', () => {
       leaseTtlMs: 100,
     };
     const a = new Agent({ ...opts, store: gate, nodeId: 'dead' });
-    void a.run('the user input', { sessionId: 'kill-1' }).result().catch(() => undefined);
+    void a
+      .run('the user input', { sessionId: 'kill-1' })
+      .result()
+      .catch(() => undefined);
     while (!(await inner.getSession('kill-1'))) await sleep(2);
     const rec = await inner.getSession('kill-1');
     expect(rec?.state.turn?.input).toBe('the user input');
@@ -500,16 +516,20 @@ describe('bad input is refused, never half-read', () => {
       hitl: { planReview: 'always' },
     });
     await agent.run('go', { sessionId: 'patch-1' }).result();
-    await agent.send('patch-1', {
-      type: 'plan.edit',
-      edits: [{ op: 'update', todoId: 'b', patch: { title: 'Renamed' } }],
-    }).result();
+    await agent
+      .send('patch-1', {
+        type: 'plan.edit',
+        edits: [{ op: 'update', todoId: 'b', patch: { title: 'Renamed' } }],
+      })
+      .result();
     const plan = (await agent.getSession('patch-1')).plan;
     expect(plan?.todos[1]).toMatchObject({ title: 'Renamed', input: { region: 'EU' }, dependsOn: ['a'] });
-    await agent.send('patch-1', {
-      type: 'plan.edit',
-      edits: [{ op: 'update', todoId: 'b', patch: { input: { region: 'US' } } }],
-    }).result();
+    await agent
+      .send('patch-1', {
+        type: 'plan.edit',
+        edits: [{ op: 'update', todoId: 'b', patch: { input: { region: 'US' } } }],
+      })
+      .result();
     const plan2 = (await agent.getSession('patch-1')).plan;
     expect(plan2?.todos[1]).toMatchObject({ title: 'Renamed', input: { region: 'US' }, dependsOn: ['a'] });
   });
