@@ -84,6 +84,10 @@ if (skip) {
           { type: 'input.provide', requestId: r.pending[0]?.id, value: 'team@example.com' },
           opB,
         );
+        // The recipient was asked after the grant: the approver now sees it in the effect and grants again.
+        expect(r.pending[0]?.kind).toBe('approval');
+        expect(r.pending[0]?.effect?.provided).toMatchObject({ recipient: 'team@example.com' });
+        r = await send(a.base, { type: 'approval.grant', requestId: r.pending[0]?.id }, apA);
         expect(r.status).toBe('completed');
         const log = (
           await request(a.base, 'GET', '/api/sessions/cluster-1/events?limit=1000', { headers: opA })

@@ -47,6 +47,10 @@ describe('example server with the default offline layers', () => {
       r = await send({ type: 'approval.grant', requestId: r.pending[0]?.id }, ap);
       expect(r.pending[0]?.kind).toBe('input');
       r = await send({ type: 'input.provide', requestId: r.pending[0]?.id, value: 'team@example.com' });
+      // The recipient was asked after the grant: the approver sees it in the effect and grants again.
+      expect(r.pending[0]?.kind).toBe('approval');
+      expect(r.pending[0]?.effect?.provided).toMatchObject({ recipient: 'team@example.com' });
+      r = await send({ type: 'approval.grant', requestId: r.pending[0]?.id }, ap);
       expect(r.status).toBe('completed');
       expect(r.answer).toContain('report.md');
       const files = (await readdir(out, { recursive: true })).map(String);
