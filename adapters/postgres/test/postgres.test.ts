@@ -59,18 +59,18 @@ if (skip) {
 
   describe('PostgresStore specifics', () => {
     it('the documented SQL files are exactly the migrations, and migrate() is idempotent and safe to race', async () => {
-      expect(MIGRATIONS.map((m) => m.version)).toEqual([1, 2]);
+      expect(MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3]);
       for (const m of MIGRATIONS) {
         const name = `${String(m.version).padStart(3, '0')}_${m.name}.sql`;
         const file = readFileSync(new URL(`../src/migrations/${name}`, import.meta.url), 'utf8');
         expect(m.sql, name).toBe(file);
       }
-      expect(await migrate(pool)).toEqual({ applied: [], version: 2 });
+      expect(await migrate(pool)).toEqual({ applied: [], version: 3 });
       const results = await Promise.all(
         [1, 2, 3].map(() => migrate({ connectionString: server.url }, { schema: 'raced' })),
       );
-      expect(results.map((r) => r.applied).flat()).toEqual([1, 2]);
-      expect(results.every((r) => r.version === 2)).toBe(true);
+      expect(results.map((r) => r.applied).flat()).toEqual([1, 2, 3]);
+      expect(results.every((r) => r.version === 3)).toBe(true);
       const store = new PostgresStore({ pool, schema: 'raced' });
       const { lease } = await store.createSession(
         { id: 'in-raced', status: 'running', state: emptyState() },
@@ -134,7 +134,7 @@ if (skip) {
         [id, JSON.stringify(todo)],
       );
 
-      expect(await migrate(pool, { schema })).toEqual({ applied: [2], version: 2 });
+      expect(await migrate(pool, { schema })).toEqual({ applied: [2, 3], version: 3 });
       const store = new PostgresStore({ pool, schema });
       expect(await store.readEvents(id)).toEqual([1, 2, 3].map(progress));
       expect(await store.readEvents(id, { after: 1, limit: 1 })).toEqual([progress(2)]);

@@ -228,7 +228,9 @@ export class MemoryStore implements Store {
     } else {
       r.leaseExpiresAt = now + c.leaseTtlMs;
     }
-    return { version: r.version, lastSeq: r.lastSeq, leaseExpiresAt: r.leaseExpiresAt };
+    let pendingCommands = 0;
+    for (const entry of slot.inbox.values()) if (entry.status === 'pending') pendingCommands += 1;
+    return { version: r.version, lastSeq: r.lastSeq, leaseExpiresAt: r.leaseExpiresAt, pendingCommands };
   }
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
