@@ -10,6 +10,7 @@ import {
   type SessionState,
 } from 'dream-agent';
 import { busContract, storeContract } from 'dream-agent/testing';
+import { storeExtensionCases } from './extensions.js';
 import { MIGRATIONS, PostgresEventBus, PostgresStore, migrate } from '@dream-agent/postgres';
 import {
   freePort,
@@ -50,6 +51,8 @@ if (skip) {
   });
 
   storeContract('PostgresStore', async ({ clock }) => ({ store: new PostgresStore({ pool, clock }) }));
+
+  storeExtensionCases('PostgresStore', () => new PostgresStore({ pool }));
 
   busContract('PostgresEventBus (LISTEN/NOTIFY)', async () => {
     const a = new PostgresEventBus({ connectionString: server.url });

@@ -13,6 +13,7 @@ import {
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
+import { storeExtensionCases } from './extensions.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dream-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -29,6 +30,8 @@ storeContract('SqliteStore (your own in-memory Database)', async ({ clock }) => 
   const db = new Database(':memory:');
   return { store: new SqliteStore({ database: db, clock }), cleanup: async () => void db.close() };
 });
+
+storeExtensionCases('SqliteStore (file, WAL)', () => new SqliteStore({ database: file() }));
 
 describe('SqliteStore specifics', () => {
   it('uses WAL, survives reopening, and two handles on one file fence each other', async () => {
