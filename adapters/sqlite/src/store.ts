@@ -84,19 +84,28 @@ const MIGRATIONS: readonly string[] = [
    CREATE TABLE inbox (n INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, id TEXT NOT NULL, command TEXT NOT NULL,
      actor TEXT NOT NULL, received_at INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending', error TEXT, UNIQUE (session_id, id));
    CREATE INDEX inbox_pending_idx ON inbox (session_id, n) WHERE status = 'pending';`,
-  // 2: tenants and owners (set at creation, never changed), and the event log as one row per commit
-  //    (its events as a JSON array, seqs first_seq..last_seq): one row and one index entry per cycle
-  //    whatever the event count, and a commit stringifies its events once. Existing events become
-  //    one-event batches.
+  // 2: tenants and owners (set at creation, never changed), and leaner cycle tables.
+  //    - The event log becomes one row per commit (its events as a JSON array, seqs first_seq..last_seq):
+  //      one row and one index entry per cycle whatever the event count, one JSON.stringify per commit.
+  //      Existing events become one-event batches.
+  //    - Todos and event batches are rowid tables with a small unique index instead of WITHOUT ROWID
+  //      tables: their rows carry 1 KB+ of JSON, and a WITHOUT ROWID b-tree keeps whole rows in its
+  //      (text-keyed) leaves — measured here, an insert of a 1 KB row cost 2x what it costs in a rowid
+  //      table (SQLite's own advice: WITHOUT ROWID suits rows under ~1/20 of a page).
   `ALTER TABLE sessions ADD COLUMN tenant_id TEXT;
    ALTER TABLE sessions ADD COLUMN owner_id TEXT;
    CREATE INDEX sessions_tenant_idx ON sessions (tenant_id, owner_id, id) WHERE tenant_id IS NOT NULL;
    CREATE INDEX sessions_owner_idx ON sessions (owner_id, id) WHERE owner_id IS NOT NULL;
    CREATE TABLE event_batches (session_id TEXT NOT NULL, first_seq INTEGER NOT NULL, last_seq INTEGER NOT NULL,
-     events TEXT NOT NULL, PRIMARY KEY (session_id, last_seq)) WITHOUT ROWID;
+     events TEXT NOT NULL, UNIQUE (session_id, last_seq));
    INSERT INTO event_batches (session_id, first_seq, last_seq, events)
-     SELECT session_id, seq, seq, '[' || event || ']' FROM events;
-   DROP TABLE events;`,
+     SELECT session_id, seq, seq, '[' || event || ']' FROM events ORDER BY session_id, seq;
+   DROP TABLE events;
+   CREATE TABLE todos_v2 (session_id TEXT NOT NULL, turn_id TEXT NOT NULL, todo_id TEXT NOT NULL, record TEXT NOT NULL,
+     UNIQUE (session_id, turn_id, todo_id));
+   INSERT INTO todos_v2 (session_id, turn_id, todo_id, record) SELECT session_id, turn_id, todo_id, record FROM todos;
+   DROP TABLE todos;
+   ALTER TABLE todos_v2 RENAME TO todos;`,
 ];
 
 const SESSION_COLUMNS =
@@ -731,9 +740,14 @@ function startCheckpointer(db: SqliteDatabase, intervalMs: number): Checkpointer
       const w = worker;
       worker = undefined;
       if (!w) return;
+      // Keep the process alive until the worker has closed its connection (it is unref'd otherwise).
+      w.ref();
       w.postMessage('stop');
-      const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), 2000).unref());
-      if ((await Promise.race([exited, timeout])) === 'timeout') await w.terminate();
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<'timeout'>((r) => (timer = setTimeout(() => r('timeout'), 2000)));
+      const how = await Promise.race([exited, timeout]);
+      clearTimeout(timer);
+      if (how === 'timeout') await w.terminate();
     },
   };
 }
