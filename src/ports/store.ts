@@ -63,7 +63,11 @@ export interface CommitResult {
   lastSeq: number;
   /** When the lease now expires (0 after release). */
   leaseExpiresAt: number;
-  /** Inbox entries of the session still pending after this commit (those it acked excluded), read inside the same statement/transaction, so the owner learns of new commands at every cycle boundary without an extra round trip. */
+  /**
+   * Inbox entries of the session still pending after this commit (those it acked excluded), read inside
+   * the same statement/transaction, so the owner learns of new commands at every cycle boundary without
+   * an extra round trip.
+   */
   pendingCommands: number;
 }
 
@@ -81,7 +85,7 @@ export interface SessionQuery {
   limit?: number;
   /** Only sessions of this tenant. */
   tenantId?: string;
-  /** Only sessions of this owner. */
+  /** Only sessions owned by this principal. */
   ownerId?: string;
 }
 
@@ -101,10 +105,9 @@ export interface SessionQuery {
  */
 export interface Store {
   /**
-   * Creates a session and gives its lease to `owner`. `session.events` (seq 1..n) are appended in the
-   * same atomic step, so a turn's first commit is never lost between creation and the first cycle.
+   * Creates a session and gives its lease to `owner`.
    *
-   * @throws `SESSION_BUSY` when the id exists; `INVALID_INPUT` when `events` are not seq 1..n of this session
+   * @throws `SESSION_BUSY` when the id exists
    */
   createSession(
     session: NewSession,
@@ -167,7 +170,11 @@ export interface Store {
     owner: string,
     ttlMs: number,
   ): Promise<{ sessionId: string; lease: LeaseToken }[]>;
-  /** Deletes the session and everything stored for it (events, todos, plan versions, inbox). @returns whether it existed */
+  /**
+   * Deletes the session and everything stored for it (events, todos, plan versions, inbox).
+   *
+   * @returns whether it existed
+   */
   deleteSession?(sessionId: string): Promise<boolean>;
   /** Releases connections (optional). */
   close?(): Promise<void>;

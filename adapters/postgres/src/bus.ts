@@ -1,9 +1,16 @@
 import { randomUUID } from 'node:crypto';
 import pg from 'pg';
-import type { ClientBase, Notification } from 'pg';
+import type { ClientBase, Notification, Pool } from 'pg';
 import { DreamAgentError, silentLogger } from 'dream-agent';
 import type { BusHandler, EventBus, Json, Logger } from 'dream-agent';
-import { quoteIdent, toAgentError, type PostgresConnection } from './connection.js';
+import {
+  openPool,
+  quoteIdent,
+  toAgentError,
+  withClient,
+  type PoolHandle,
+  type PostgresConnection,
+} from './connection.js';
 
 /** Options of {@link PostgresEventBus}. */
 export type PostgresEventBusOptions = PostgresConnection & {
@@ -13,7 +20,17 @@ export type PostgresEventBusOptions = PostgresConnection & {
   reconnectMs?: number;
   /** Where connection trouble is reported (default: silent). */
   logger?: Logger;
+  /**
+   * What every subscribed handler receives after the listening connection came back from a loss
+   * (default `{ catchUp: true }`; `null` sends nothing). NOTIFYs sent while it was down are gone, so
+   * this tells subscribers to re-check the Store: the Agent's inbox handler wakes the session's owner,
+   * which reads the inbox; event followers re-read the log after their last seq.
+   */
+  catchUpMessage?: Json | null;
 };
+
+/** The default {@link PostgresEventBusOptions.catchUpMessage}. */
+export const CATCH_UP_MESSAGE = { catchUp: true } as const;
 
 /** NOTIFY payloads must stay below 8000 bytes; bigger messages travel in base64 chunks. */
 const MAX_PAYLOAD = 7900;
@@ -30,10 +47,16 @@ interface PartialMessage {
  * An {@link EventBus} on PostgreSQL `LISTEN`/`NOTIFY`: a command or an event committed on one node
  * wakes the others through the database they already share — no Redis needed.
  *
- * One connection per bus instance listens on one channel and also publishes (so messages from one
- * publisher arrive in order). Messages above NOTIFY's 8000-byte limit are split into chunks and
- * reassembled. Delivery is best effort, as the port allows: while the listening connection is down
- * messages are missed, and followers repair from the Store's event log by seq.
+ * One dedicated connection per bus instance listens on one channel and runs nothing else; messages are
+ * published through a pool (yours, or a small one the bus opens), one statement at a time: publishes
+ * that arrive while one is in flight are sent together by the next, so messages from one publisher
+ * arrive in order and a burst costs few round trips. (Publishing on the listening connection, as
+ * earlier versions did, overlapped queries on one client — pg's deprecation warning, an error in pg 9.)
+ * Messages above NOTIFY's 8000-byte limit are split into chunks and reassembled.
+ *
+ * Delivery is best effort, as the port allows: NOTIFYs sent while the listening connection is down are
+ * lost. When it reconnects, every subscriber receives {@link PostgresEventBusOptions.catchUpMessage} so
+ * that it re-checks the Store (commands wait in the inbox; events are in the log by seq).
  *
  * @example
  * ```ts
@@ -46,8 +69,15 @@ export class PostgresEventBus implements EventBus {
   readonly #channel: string;
   readonly #reconnectMs: number;
   readonly #logger: Logger;
+  readonly #catchUp: Json | null;
   readonly #handlers = new Map<string, Set<BusHandler>>();
   readonly #partials = new Map<string, PartialMessage>();
+  #publisher: PoolHandle | undefined;
+  /** Payloads waiting for the next publish statement, with their publishers' promises. */
+  #outbox: { payloads: string[]; resolve: () => void; reject: (e: unknown) => void }[] = [];
+  #flushing = false;
+  /** The listening connection was lost since it last listened: catch subscribers up when it is back. */
+  #missed = false;
   #client: ClientBase | undefined;
   #release: ((destroy: boolean) => Promise<void>) | undefined;
   #connecting: Promise<ClientBase> | undefined;
@@ -73,6 +103,7 @@ export class PostgresEventBus implements EventBus {
     quoteIdent(this.#channel);
     this.#reconnectMs = opts.reconnectMs ?? 250;
     this.#logger = opts.logger ?? silentLogger;
+    this.#catchUp = opts.catchUpMessage === undefined ? { ...CATCH_UP_MESSAGE } : opts.catchUpMessage;
   }
 
   /** Whether the listening connection is up. */
@@ -101,15 +132,45 @@ export class PostgresEventBus implements EventBus {
         );
       }
     }
-    const client = await this.#connect();
+    if (this.#closed) throw new DreamAgentError('CLOSED', 'the PostgresEventBus is closed');
+    return new Promise<void>((resolve, reject) => {
+      this.#outbox.push({ payloads, resolve, reject });
+      if (!this.#flushing) void this.#flush();
+    });
+  }
+
+  /** Sends queued payloads, one statement at a time (order kept), until the outbox is empty. */
+  async #flush(): Promise<void> {
+    this.#flushing = true;
     try {
-      // One statement, one transaction: the chunks are delivered together and in order.
-      await client.query(
-        'SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, i) ORDER BY i',
-        [this.#channel, payloads],
-      );
-    } catch (e) {
-      throw toAgentError(e, 'publish');
+      while (this.#outbox.length > 0) {
+        const batch = this.#outbox;
+        this.#outbox = [];
+        const payloads = batch.flatMap((b) => b.payloads);
+        try {
+          this.#publisher ??=
+            'pool' in this.#conn
+              ? { pool: this.#conn.pool, owned: false }
+              : openPool({
+                  connectionString: this.#conn.connectionString,
+                  poolConfig: { ...this.#conn.poolConfig, max: 2 },
+                });
+          const pool: Pool = this.#publisher.pool;
+          // One statement, one transaction: the chunks are delivered together and in order.
+          await withClient(pool, 'publish', 'before-send', 2_000, (c) =>
+            c.query('SELECT pg_notify($1, p) FROM unnest($2::text[]) WITH ORDINALITY AS x(p, i) ORDER BY i', [
+              this.#channel,
+              payloads,
+            ]),
+          );
+          for (const b of batch) b.resolve();
+        } catch (e) {
+          const err = toAgentError(e, 'publish');
+          for (const b of batch) b.reject(err);
+        }
+      }
+    } finally {
+      this.#flushing = false;
     }
   }
 
@@ -122,7 +183,9 @@ export class PostgresEventBus implements EventBus {
     try {
       await this.#connect();
     } catch (e) {
-      // Subscribed anyway: the listener reconnects in the background and delivery resumes.
+      // Subscribed anyway: the listener reconnects in the background, delivery resumes, and this
+      // subscriber is caught up then (it may miss messages meanwhile).
+      this.#missed = true;
       this.#scheduleReconnect();
       this.#logger.warn({ err: String(e) }, 'PostgresEventBus: listening connection unavailable; retrying');
     }
@@ -144,6 +207,11 @@ export class PostgresEventBus implements EventBus {
     this.#client = undefined;
     this.#release = undefined;
     await release?.(false);
+    const closed = new DreamAgentError('CLOSED', 'the PostgresEventBus is closed');
+    for (const b of this.#outbox.splice(0)) b.reject(closed);
+    const publisher = this.#publisher;
+    this.#publisher = undefined;
+    if (publisher?.owned) await publisher.pool.end().catch(() => undefined);
   }
 
   async #connect(): Promise<ClientBase> {
@@ -186,6 +254,7 @@ export class PostgresEventBus implements EventBus {
       this.#release = undefined;
       client.removeListener('notification', onNotification);
       void release(true);
+      this.#missed = true;
       if (!this.#closed) {
         this.#logger.warn(
           { err: String(err ?? 'ended') },
@@ -212,7 +281,26 @@ export class PostgresEventBus implements EventBus {
     this.#client = client;
     this.#release = release;
     this.#failures = 0;
+    if (this.#missed) {
+      this.#missed = false;
+      this.#catchUpSubscribers();
+    }
     return client;
+  }
+
+  /** After a reconnect: every subscriber may have missed messages; tell each to re-check the Store. */
+  #catchUpSubscribers(): void {
+    if (this.#catchUp === null) return;
+    this.#logger.info({ channel: this.#channel }, 'PostgresEventBus: listening again; subscribers catch up');
+    for (const [topic, handlers] of this.#handlers) {
+      for (const h of [...handlers]) {
+        try {
+          h(structuredClone(this.#catchUp));
+        } catch (err) {
+          this.#logger.warn({ topic, err: String(err) }, 'PostgresEventBus: a subscriber threw');
+        }
+      }
+    }
   }
 
   #scheduleReconnect(): void {

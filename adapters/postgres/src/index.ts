@@ -7,7 +7,7 @@
  */
 export { PostgresStore } from './store.js';
 export type { PostgresStoreOptions, ClaimedSession } from './store.js';
-export { PostgresEventBus } from './bus.js';
+export { PostgresEventBus, CATCH_UP_MESSAGE } from './bus.js';
 export type { PostgresEventBusOptions } from './bus.js';
 export { migrate } from './migrate.js';
 export type { MigrateOptions, MigrateResult } from './migrate.js';

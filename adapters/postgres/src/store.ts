@@ -62,6 +62,8 @@ interface SessionRow extends QueryResultRow {
   state: SessionState;
   created_at: string;
   updated_at: string;
+  tenant_id: string | null;
+  owner_id: string | null;
 }
 
 interface InboxRow extends QueryResultRow {
@@ -84,11 +86,11 @@ interface CommitRow extends QueryResultRow {
   cur_owner: string | null;
   cur_expires: string | null;
   now: string;
-  pending: string | null;
+  pending: number | null;
 }
 
 const SESSION_COLUMNS =
-  'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at';
+  'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at, tenant_id, owner_id';
 const INBOX_COLUMNS = 'id, session_id, command, actor, received_at, status, error';
 
 const toRecord = (r: SessionRow): SessionRecord => ({
@@ -102,6 +104,8 @@ const toRecord = (r: SessionRow): SessionRecord => ({
   state: r.state,
   createdAt: Number(r.created_at),
   updatedAt: Number(r.updated_at),
+  ...(r.tenant_id !== null ? { tenantId: r.tenant_id } : {}),
+  ...(r.owner_id !== null ? { ownerId: r.owner_id } : {}),
 });
 
 const toEntry = (r: InboxRow): InboxEntry => ({
@@ -210,9 +214,32 @@ export class PostgresStore implements Store {
     owner: string,
     leaseTtlMs: number,
   ): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+    const events = session.events ?? [];
+    for (const [i, e] of events.entries()) {
+      if (e.seq !== i + 1 || e.sessionId !== session.id) {
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `event seq ${e.seq} of a new session must be ${i + 1} (session "${session.id}")`,
+          { details: { sessionId: session.id, expectedSeq: i + 1, seq: e.seq } },
+        );
+      }
+    }
+    const batch = events.length > 0 ? JSON.stringify(events) : null;
+    if (batch !== null && hasNul(batch)) throw nulError(session.id);
     const rows = await this.#q<SessionRow>(
       'create',
-      [session.id, session.status, owner, leaseTtlMs, JSON.stringify(session.state), this.#now()],
+      [
+        session.id,
+        session.status,
+        owner,
+        leaseTtlMs,
+        JSON.stringify(session.state),
+        this.#now(),
+        events.length,
+        batch,
+        session.tenantId ?? null,
+        session.ownerId ?? null,
+      ],
       'before-send',
     );
     const row = rows[0];
@@ -244,6 +271,8 @@ export class PostgresStore implements Store {
       where.push(
         `EXISTS (SELECT 1 FROM ${this.#s}.inbox i WHERE i.session_id = s.id AND i.status = 'pending')`,
       );
+    if (query.tenantId !== undefined) where.push(`tenant_id = ${param(query.tenantId)}`);
+    if (query.ownerId !== undefined) where.push(`owner_id = ${param(query.ownerId)}`);
     if (query.after !== undefined) where.push(`id > ${param(query.after)}`);
     const text = `SELECT ${SESSION_COLUMNS} FROM ${this.#s}.sessions s ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
     const rows = await withClient(
@@ -328,11 +357,7 @@ export class PostgresStore implements Store {
     // \u0000; jsonb (the state) cannot store it. Refuse it everywhere, before sending, so that a value is
     // either stored in every column or in none, as with migration 1.
     if ((events !== null && hasNul(events)) || (records !== null && hasNul(records))) {
-      throw new DreamAgentError(
-        'INVALID_INPUT',
-        `PostgreSQL cannot store the character U+0000 in JSON (session "${c.sessionId}")`,
-        { details: { sessionId: c.sessionId, pgCode: '22P05' } },
-      );
+      throw nulError(c.sessionId);
     }
     const shape: CommitShape = {
       events: events !== null,
@@ -468,6 +493,19 @@ export class PostgresStore implements Store {
     throw new DreamAgentError('CONFLICT', `session "${c.sessionId}" was changed by a concurrent writer`, {
       details: { sessionId: c.sessionId, expected: c.expectedVersion },
     });
+  }
+
+  /**
+   * Deletes the session and everything stored for it — events, todos, plan versions, inbox — in one
+   * statement (atomic: all of it or nothing). A live owner's next commit then fails `SESSION_NOT_FOUND`.
+   *
+   * @param sessionId - the session
+   * @returns whether it existed
+   * @throws `UNAVAILABLE` when PostgreSQL cannot be reached
+   */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    const rows = await this.#q<{ deleted: string }>('delete', [sessionId], 'always');
+    return Number(rows[0]?.deleted ?? 0) > 0;
   }
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
@@ -609,6 +647,15 @@ function hasNul(json: string): boolean {
   return json.includes('\\u0000') && /(?:^|[^\\])(?:\\\\)*\\u0000/.test(json);
 }
 
+const nulError = (sessionId: string): DreamAgentError =>
+  new DreamAgentError(
+    'INVALID_INPUT',
+    `PostgreSQL cannot store the character U+0000 in JSON (session "${sessionId}")`,
+    {
+      details: { sessionId, pgCode: '22P05' },
+    },
+  );
+
 /**
  * The ONE statement of a commit of a given shape. The session row is updated (HOT: no indexed column
  * changes on a usual commit) with the version and lease check in its WHERE; the other writes read that
@@ -675,10 +722,18 @@ function commitStatement(s: string, shape: CommitShape, name: string): CommitSta
   const ackCheck = shape.acks
     ? `, CASE WHEN (SELECT count(*) FROM ack) <> ${$('ackCount', 'int')} THEN ${s}.dream_fail('DA001', 'inbox ack for an unknown command') END AS ack_check`
     : '';
+  // The inbox entries still pending after this commit, from the statement's own snapshot: the ack CTE's
+  // updates are not visible to it, so the entries this commit acks are excluded by id. Read by the
+  // partial index inbox_pending_idx; evaluated only on the success row.
+  const pending = `(SELECT count(*) FROM ${s}.inbox i WHERE i.session_id = ${id} AND i.status = 'pending'${
+    shape.acks
+      ? ` AND i.id NOT IN (SELECT a->>'commandId' FROM jsonb_array_elements(${$('acks', 'jsonb')}) a)`
+      : ''
+  })::int`;
   const text = `WITH ${ctes.join(',\n     ')}
      SELECT version, last_seq, lease_expires_at, NULL::bigint AS cur_version, NULL::bigint AS cur_last_seq,
             NULL::bigint AS cur_epoch, NULL::text AS cur_owner, NULL::bigint AS cur_expires, NULL::bigint AS now,
-            (SELECT count(*) FROM ${s}.inbox WHERE session_id = ${id} AND status = 'pending')${shape.acks ? ` - ${$('ackCount', 'int')}` : ''} AS pending${ackCheck}
+            ${pending} AS pending${ackCheck}
      FROM s
      UNION ALL
      SELECT NULL, NULL, NULL, version, last_seq, lease_epoch, lease_owner, lease_expires_at, ${now}, NULL${shape.acks ? ', NULL' : ''}
@@ -691,14 +746,27 @@ function statements(s: string) {
   const now = `COALESCE($NOW::bigint, (extract(epoch FROM statement_timestamp()) * 1000)::bigint)`;
   const withNow = (sql: string, n: number): string => sql.replaceAll('$NOW', () => `$${n}`);
   return {
+    // The session row and the new turn's first events in one statement: a crash never leaves a session
+    // without the input that created it. No row back: the id exists (nothing was written).
     create: withNow(
-      `WITH n AS (SELECT ${now} AS now)
-       INSERT INTO ${s}.sessions (id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at)
-       SELECT $1, 1, $2, 0, 1, $3, n.now + $4::bigint, $5::jsonb, n.now, n.now FROM n
-       ON CONFLICT (id) DO NOTHING
-       RETURNING ${SESSION_COLUMNS}`,
+      `WITH n AS (SELECT ${now} AS now),
+       s AS (
+         INSERT INTO ${s}.sessions (id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at, tenant_id, owner_id)
+         SELECT $1, 1, $2, $7::bigint, 1, $3, n.now + $4::bigint, $5::jsonb, n.now, n.now, $9::text, $10::text FROM n
+         ON CONFLICT (id) DO NOTHING
+         RETURNING ${SESSION_COLUMNS}),
+       ev AS (
+         INSERT INTO ${s}.event_batches (session_id, first_seq, last_seq, events)
+         SELECT s.id, 1, s.last_seq, $8::json FROM s WHERE $8::json IS NOT NULL)
+       SELECT * FROM s`,
       6,
     ),
+    delete: `WITH ev AS (DELETE FROM ${s}.event_batches WHERE session_id = $1),
+       td AS (DELETE FROM ${s}.todos WHERE session_id = $1),
+       pv AS (DELETE FROM ${s}.plan_versions WHERE session_id = $1),
+       ib AS (DELETE FROM ${s}.inbox WHERE session_id = $1),
+       se AS (DELETE FROM ${s}.sessions WHERE id = $1 RETURNING 1)
+       SELECT count(*) AS deleted FROM se`,
     get: `SELECT ${SESSION_COLUMNS} FROM ${s}.sessions WHERE id = $1`,
     acquire: withNow(
       `WITH n AS (SELECT ${now} AS now),

@@ -10,6 +10,7 @@ import {
   type SessionState,
 } from 'dream-agent';
 import { busContract, storeContract } from 'dream-agent/testing';
+import { storeExtensionCases } from './extensions.js';
 import { MIGRATIONS, PostgresEventBus, PostgresStore, migrate } from '@dream-agent/postgres';
 import {
   freePort,
@@ -51,6 +52,8 @@ if (skip) {
 
   storeContract('PostgresStore', async ({ clock }) => ({ store: new PostgresStore({ pool, clock }) }));
 
+  storeExtensionCases('PostgresStore', () => new PostgresStore({ pool }));
+
   busContract('PostgresEventBus (LISTEN/NOTIFY)', async () => {
     const a = new PostgresEventBus({ connectionString: server.url });
     const b = new PostgresEventBus({ pool });
@@ -59,18 +62,18 @@ if (skip) {
 
   describe('PostgresStore specifics', () => {
     it('the documented SQL files are exactly the migrations, and migrate() is idempotent and safe to race', async () => {
-      expect(MIGRATIONS.map((m) => m.version)).toEqual([1, 2]);
+      expect(MIGRATIONS.map((m) => m.version)).toEqual([1, 2, 3]);
       for (const m of MIGRATIONS) {
         const name = `${String(m.version).padStart(3, '0')}_${m.name}.sql`;
         const file = readFileSync(new URL(`../src/migrations/${name}`, import.meta.url), 'utf8');
         expect(m.sql, name).toBe(file);
       }
-      expect(await migrate(pool)).toEqual({ applied: [], version: 2 });
+      expect(await migrate(pool)).toEqual({ applied: [], version: 3 });
       const results = await Promise.all(
         [1, 2, 3].map(() => migrate({ connectionString: server.url }, { schema: 'raced' })),
       );
-      expect(results.map((r) => r.applied).flat()).toEqual([1, 2]);
-      expect(results.every((r) => r.version === 2)).toBe(true);
+      expect(results.map((r) => r.applied).flat()).toEqual([1, 2, 3]);
+      expect(results.every((r) => r.version === 3)).toBe(true);
       const store = new PostgresStore({ pool, schema: 'raced' });
       const { lease } = await store.createSession(
         { id: 'in-raced', status: 'running', state: emptyState() },
@@ -134,7 +137,7 @@ if (skip) {
         [id, JSON.stringify(todo)],
       );
 
-      expect(await migrate(pool, { schema })).toEqual({ applied: [2], version: 2 });
+      expect(await migrate(pool, { schema })).toEqual({ applied: [2, 3], version: 3 });
       const store = new PostgresStore({ pool, schema });
       expect(await store.readEvents(id)).toEqual([1, 2, 3].map(progress));
       expect(await store.readEvents(id, { after: 1, limit: 1 })).toEqual([progress(2)]);
@@ -434,6 +437,152 @@ if (skip) {
       } finally {
         await a.close();
         await b.close();
+      }
+    });
+
+    it('publish never overlaps queries on a client (the listening connection only listens)', async () => {
+      const channel = `ovl_${Date.now()}`;
+      const bus = new PostgresEventBus({ connectionString: server.url, channel });
+      const other = new PostgresEventBus({ pool, channel });
+      const overlapped: string[] = [];
+      const original = pg.Client.prototype.query;
+      const spy = vi.spyOn(pg.Client.prototype, 'query').mockImplementation(function (
+        this: pg.Client,
+        ...args: unknown[]
+      ) {
+        // pg's own condition for its "already executing a query" deprecation (an error in pg 9).
+        const queue = (this as unknown as { _queryQueue: unknown[]; activeQuery: unknown })._queryQueue;
+        if (queue.length > 0) overlapped.push(String(args[0]));
+        return (original as (...a: unknown[]) => unknown).apply(this, args) as never;
+      });
+      try {
+        const got: unknown[] = [];
+        const off = await bus.subscribe('t', (m) => got.push(m));
+        await Promise.all(
+          Array.from({ length: 60 }, (_, i) =>
+            (i % 2 ? bus : other).publish('t', { i, pad: 'x'.repeat(i * 150) }),
+          ),
+        );
+        for (let i = 0; i < 300 && got.length < 60; i += 1) await sleep(10);
+        expect(got).toHaveLength(60);
+        // Each publisher's own messages arrive in the order it published them.
+        const mine = got.map((m) => (m as { i: number }).i).filter((i) => i % 2 === 1);
+        expect(mine).toEqual([...mine].sort((a, b) => a - b));
+        expect(overlapped).toEqual([]);
+        const listening = await pool.query<{ query: string }>(
+          `SELECT query FROM pg_stat_activity WHERE query = $1`,
+          [`LISTEN "${channel}"`],
+        );
+        // The subscribed bus listens and ran nothing else on its listening connection (the publisher-only
+        // bus holds no listening connection at all).
+        expect(listening.rows).toHaveLength(1);
+        await off();
+      } finally {
+        spy.mockRestore();
+        await bus.close();
+        await other.close();
+      }
+    });
+
+    const killListener = async (channel: string): Promise<number> => {
+      const r = await pool.query<{ n: string }>(
+        `SELECT count(pg_terminate_backend(pid)) AS n FROM pg_stat_activity WHERE query = $1`,
+        [`LISTEN "${channel}"`],
+      );
+      return Number(r.rows[0]?.n ?? 0);
+    };
+
+    it('a subscriber whose listening connection was killed is caught up when it reconnects', async () => {
+      const channel = `kill_${Date.now()}`;
+      const a = new PostgresEventBus({ pool, channel });
+      const b = new PostgresEventBus({ connectionString: server.url, channel, reconnectMs: 300 });
+      try {
+        const got: unknown[] = [];
+        const off = await b.subscribe('t', (m) => got.push(m));
+        await a.publish('t', 'before');
+        for (let i = 0; i < 200 && got.length < 1; i += 1) await sleep(5);
+        expect(await killListener(channel)).toBe(1);
+        for (let i = 0; i < 200 && b.connected; i += 1) await sleep(5);
+        expect(b.connected).toBe(false);
+        await a.publish('t', 'lost while down');
+        for (let i = 0; i < 400 && !b.connected; i += 1) await sleep(10);
+        expect(b.connected).toBe(true);
+        await a.publish('t', 'after');
+        for (let i = 0; i < 200 && got.length < 3; i += 1) await sleep(5);
+        expect(got).toEqual(['before', { catchUp: true }, 'after']);
+        await off();
+      } finally {
+        await a.close();
+        await b.close();
+      }
+    });
+
+    it('a command sent while the owner is not listening still reaches the owner (pg_terminate_backend on its LISTEN)', async () => {
+      const channel = `own_${Date.now()}`;
+      const executed: string[] = [];
+      let release: () => void = () => undefined;
+      const gate = new Promise<void>((r) => (release = r));
+      let started: () => void = () => undefined;
+      const inFirst = new Promise<void>((r) => (started = r));
+      const executor: Executor = {
+        async execute(todo) {
+          executed.push(todo.id);
+          if (todo.id === 'one') {
+            started();
+            await gate;
+          }
+          return { output: { done: todo.id } };
+        },
+      };
+      const planner = new FunctionPlanner(() => ({
+        todos: ['one', 'two', 'three'].map((id, i, all) => ({
+          id,
+          title: id,
+          domain: 'work',
+          dependsOn: i ? [all[i - 1] ?? ''] : [],
+          input: {},
+          idempotent: true,
+        })),
+      }));
+      const busA = new PostgresEventBus({ connectionString: server.url, channel, reconnectMs: 400 });
+      const busB = new PostgresEventBus({ connectionString: server.url, channel });
+      const owner = new Agent({
+        store: new PostgresStore({ pool }),
+        bus: busA,
+        planner,
+        executors: { work: executor },
+      });
+      const sender = new Agent({
+        store: new PostgresStore({ pool }),
+        bus: busB,
+        planner,
+        executors: { work: executor },
+      });
+      try {
+        const run = owner.run('go');
+        const sessionId = run.sessionId;
+        await inFirst;
+        expect(await killListener(channel)).toBe(1);
+        for (let i = 0; i < 200 && busA.connected; i += 1) await sleep(5);
+        expect(busA.connected).toBe(false);
+        const paused = sender.send(sessionId, { type: 'pause', actor: 'ops' });
+        // The command is in the inbox; its NOTIFY went out while the owner was not listening.
+        for (let i = 0; i < 200; i += 1) {
+          if ((await owner.store.pendingCommands(sessionId)).length > 0) break;
+          await sleep(5);
+        }
+        expect((await owner.store.pendingCommands(sessionId)).length).toBe(1);
+        for (let i = 0; i < 400 && !busA.connected; i += 1) await sleep(10);
+        expect(busA.connected).toBe(true);
+        release();
+        const result = await run.result();
+        expect(result.status).toBe('paused');
+        expect(executed).toEqual(['one']);
+        expect((await paused.result()).status).toBe('paused');
+      } finally {
+        release();
+        await owner.close();
+        await sender.close();
       }
     });
 

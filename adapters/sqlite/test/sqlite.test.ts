@@ -1,4 +1,4 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -13,6 +13,7 @@ import {
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
+import { storeExtensionCases } from './extensions.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dream-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -30,7 +31,171 @@ storeContract('SqliteStore (your own in-memory Database)', async ({ clock }) => 
   return { store: new SqliteStore({ database: db, clock }), cleanup: async () => void db.close() };
 });
 
+storeExtensionCases('SqliteStore (file, WAL)', () => new SqliteStore({ database: file() }));
+
 describe('SqliteStore specifics', () => {
+  const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+  const ev = (sessionId: string, seq: number): AgentEvent =>
+    ({
+      type: 'todo.progress',
+      sessionId,
+      turnId: 't',
+      seq,
+      at: seq,
+      todoId: 'x',
+      message: `m${seq}`,
+    }) as AgentEvent;
+
+  it('a database written by the previous schema migrates forward: events, todos and sessions carry on', async () => {
+    const path = file();
+    const old = new Database(path);
+    // Schema version 1 exactly as the previous release created it.
+    old.exec(`CREATE TABLE sessions (
+     id TEXT PRIMARY KEY, version INTEGER NOT NULL, status TEXT NOT NULL, last_seq INTEGER NOT NULL DEFAULT 0,
+     lease_epoch INTEGER NOT NULL DEFAULT 0, lease_owner TEXT, lease_expires_at INTEGER NOT NULL DEFAULT 0,
+     state TEXT NOT NULL, created_at INTEGER NOT NULL, updated_at INTEGER NOT NULL) WITHOUT ROWID;
+   CREATE INDEX sessions_status_idx ON sessions (status, id);
+   CREATE TABLE events (session_id TEXT NOT NULL, seq INTEGER NOT NULL, event TEXT NOT NULL, PRIMARY KEY (session_id, seq)) WITHOUT ROWID;
+   CREATE TABLE todos (session_id TEXT NOT NULL, turn_id TEXT NOT NULL, todo_id TEXT NOT NULL, record TEXT NOT NULL,
+     PRIMARY KEY (session_id, turn_id, todo_id)) WITHOUT ROWID;
+   CREATE TABLE plan_versions (session_id TEXT NOT NULL, plan_id TEXT NOT NULL, version INTEGER NOT NULL, record TEXT NOT NULL,
+     PRIMARY KEY (session_id, plan_id, version)) WITHOUT ROWID;
+   CREATE TABLE inbox (n INTEGER PRIMARY KEY AUTOINCREMENT, session_id TEXT NOT NULL, id TEXT NOT NULL, command TEXT NOT NULL,
+     actor TEXT NOT NULL, received_at INTEGER NOT NULL, status TEXT NOT NULL DEFAULT 'pending', error TEXT, UNIQUE (session_id, id));
+   CREATE INDEX inbox_pending_idx ON inbox (session_id, n) WHERE status = 'pending';
+   PRAGMA user_version = 1;`);
+    const todo = {
+      sessionId: 'old',
+      turnId: 't',
+      todoId: 'a',
+      status: 'running' as const,
+      attempts: 1,
+      idempotencyKey: 'k',
+    };
+    old
+      .prepare(`INSERT INTO sessions VALUES ('old', 4, 'running', 3, 1, NULL, 0, ?, 1, 1)`)
+      .run(JSON.stringify(emptyState()));
+    for (const seq of [1, 2, 3])
+      old.prepare(`INSERT INTO events VALUES ('old', ?, ?)`).run(seq, JSON.stringify(ev('old', seq)));
+    old.prepare(`INSERT INTO todos VALUES ('old', 't', 'a', ?)`).run(JSON.stringify(todo));
+    old.close();
+
+    const store = new SqliteStore(path);
+    try {
+      expect(store.database.pragma('user_version', { simple: true })).toBe(2);
+      expect(await store.readEvents('old')).toEqual([1, 2, 3].map((s) => ev('old', s)));
+      expect(await store.readEvents('old', { after: 1, limit: 1 })).toEqual([ev('old', 2)]);
+      expect(await store.getTodos('old', 't')).toEqual([todo]);
+      const lease = await store.acquireLease('old', 'n', 30_000);
+      if (!lease) throw new Error('no lease');
+      const r = await store.commit({
+        sessionId: 'old',
+        expectedVersion: 4,
+        lease,
+        events: [ev('old', 4), ev('old', 5)],
+        todos: [{ ...todo, status: 'completed', output: { ok: true } }],
+        planVersions: [],
+        inboxAcks: [],
+        leaseAction: 'release',
+        leaseTtlMs: 30_000,
+      });
+      expect(r).toMatchObject({ version: 5, lastSeq: 5, pendingCommands: 0 });
+      expect((await store.readEvents('old')).map((e) => e.seq)).toEqual([1, 2, 3, 4, 5]);
+      expect(await store.readEvents('old', { after: 2, limit: 2 })).toEqual([ev('old', 3), ev('old', 4)]);
+      expect(await store.getTodos('old', 't')).toEqual([
+        { ...todo, status: 'completed', output: { ok: true } },
+      ]);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('readEvents is exact over batches of any size: every (after, limit) window', async () => {
+    const store = new SqliteStore(file());
+    try {
+      const { lease } = await store.createSession(
+        { id: 'w', status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
+      let seq = 0;
+      let version = 1;
+      for (const size of [1, 7, 1, 0, 1, 30, 2, 1]) {
+        const events = Array.from({ length: size }, () => ev('w', (seq += 1)));
+        version = (
+          await store.commit({
+            sessionId: 'w',
+            expectedVersion: version,
+            lease,
+            events,
+            todos: [],
+            planVersions: [],
+            inboxAcks: [],
+            leaseAction: 'renew',
+            leaseTtlMs: 30_000,
+          })
+        ).version;
+      }
+      for (let after = 0; after <= 44; after += 1) {
+        for (const limit of [1, 2, 5, 8, 31, 1000]) {
+          const want = Array.from(
+            { length: Math.max(0, Math.min(limit, 43 - after)) },
+            (_, i) => after + 1 + i,
+          );
+          expect(
+            (await store.readEvents('w', { after, limit })).map((e) => e.seq),
+            `${after}/${limit}`,
+          ).toEqual(want);
+        }
+      }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('WAL checkpoints run in the background, never inside a commit', async () => {
+    const path = file();
+    const store = new SqliteStore({ database: path, checkpointIntervalMs: 50 });
+    try {
+      expect(store.database.pragma('wal_autocheckpoint', { simple: true })).toBe(0);
+      const before = statSync(path).size;
+      const { lease } = await store.createSession(
+        { id: 'c', status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
+      const big = 'x'.repeat(2000);
+      let version = 1;
+      for (let i = 1; i <= 300; i += 1) {
+        version = (
+          await store.commit({
+            sessionId: 'c',
+            expectedVersion: version,
+            lease,
+            events: [{ ...ev('c', i), message: big } as AgentEvent],
+            todos: [],
+            planVersions: [],
+            inboxAcks: [],
+            leaseAction: 'renew',
+            leaseTtlMs: 30_000,
+          })
+        ).version;
+      }
+      // The commits wrote only to the WAL (no automatic checkpoint); the worker copies pages into the
+      // database file shortly after.
+      for (let i = 0; i < 100 && statSync(path).size <= before + 300 * 2000; i += 1) await sleep(20);
+      expect(statSync(path).size).toBeGreaterThan(before + 300 * 2000);
+      // A manual checkpoint works alongside (-1: the worker held the checkpoint lock at that moment).
+      expect(store.checkpoint().walFrames).toBeGreaterThanOrEqual(-1);
+    } finally {
+      await store.close();
+    }
+    // checkpoint: 'auto' keeps SQLite's default.
+    const auto = new SqliteStore({ database: file(), checkpoint: 'auto' });
+    expect(auto.database.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
+    await auto.close();
+  });
+
   it('uses WAL, survives reopening, and two handles on one file fence each other', async () => {
     const path = file();
     const a = new SqliteStore(path);
