@@ -25,6 +25,19 @@ export type { CommandView } from './agent/commands.js';
 export { idempotencyKey, requestIds } from './agent/ids.js';
 export { PassthroughCognitive, FunctionPlanner, TemplateResponder } from './agent/defaults.js';
 
+// Encryption at rest
+export { AesGcmCodec, StaticKeyring, EnvelopeKeyProvider } from './security/codec.js';
+export type {
+  Codec,
+  CodecContext,
+  DataKey,
+  KeyProvider,
+  Kms,
+  StaticKeyringOptions,
+} from './security/codec.js';
+export { encryptedStore } from './security/encrypted-store.js';
+export type { EncryptedStoreOptions } from './security/encrypted-store.js';
+
 // Errors
 export {
   DreamAgentError,
