@@ -37,6 +37,8 @@ export type {
 } from './security/codec.js';
 export { encryptedStore } from './security/encrypted-store.js';
 export type { EncryptedStoreOptions } from './security/encrypted-store.js';
+export { auditedStore, AuditedStore } from './security/audit.js';
+export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
 
 // Errors
 export {
