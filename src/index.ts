@@ -40,6 +40,24 @@ export type { EncryptedStoreOptions } from './security/encrypted-store.js';
 export { auditedStore, AuditedStore } from './security/audit.js';
 export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
 
+// Observability
+export { InMemoryMetrics, teeMetrics, DEFAULT_BUCKETS_MS } from './observability/metrics.js';
+export type {
+  MetricsSink,
+  MetricLabels,
+  MetricsSnapshot,
+  HistogramSummary,
+  InMemoryMetricsOptions,
+} from './observability/metrics.js';
+export { AgentObserver, observedStore } from './observability/observer.js';
+export type {
+  AgentObserverOptions,
+  ModelPrice,
+  OtelApiLike,
+  OtelSpanLike,
+  UsageLike,
+} from './observability/observer.js';
+
 // Errors
 export {
   DreamAgentError,
