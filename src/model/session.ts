@@ -107,6 +107,10 @@ export interface SessionRecord {
   /** Epoch ms; meaningful when `leaseOwner` is set. */
   leaseExpiresAt: number;
   state: SessionState;
+  /** Tenant the session belongs to (indexed, filterable). */
+  tenantId?: string;
+  /** Principal that owns the session (indexed, filterable). */
+  ownerId?: string;
   createdAt: number;
   updatedAt: number;
 }

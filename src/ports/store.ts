@@ -14,6 +14,12 @@ export interface NewSession {
   id: string;
   status: SessionStatus;
   state: SessionState;
+  /** Events appended atomically with the creation, seq 1..n (the new turn's first commit). */
+  events?: AgentEvent[];
+  /** Tenant the session belongs to (indexed, filterable). */
+  tenantId?: string;
+  /** Principal that owns the session (indexed, filterable). */
+  ownerId?: string;
 }
 
 /** The acknowledgement of an inbox command, written in the same commit as its effects. */
@@ -57,6 +63,8 @@ export interface CommitResult {
   lastSeq: number;
   /** When the lease now expires (0 after release). */
   leaseExpiresAt: number;
+  /** Inbox entries of the session still pending after this commit (those it acked excluded), read inside the same statement/transaction, so the owner learns of new commands at every cycle boundary without an extra round trip. */
+  pendingCommands: number;
 }
 
 /** A filter for {@link Store.listSessions}. */
@@ -71,6 +79,10 @@ export interface SessionQuery {
   after?: string;
   /** Page size (default 100, max 1000). */
   limit?: number;
+  /** Only sessions of this tenant. */
+  tenantId?: string;
+  /** Only sessions of this owner. */
+  ownerId?: string;
 }
 
 /**
@@ -89,9 +101,10 @@ export interface SessionQuery {
  */
 export interface Store {
   /**
-   * Creates a session and gives its lease to `owner`.
+   * Creates a session and gives its lease to `owner`. `session.events` (seq 1..n) are appended in the
+   * same atomic step, so a turn's first commit is never lost between creation and the first cycle.
    *
-   * @throws `SESSION_BUSY` when the id exists
+   * @throws `SESSION_BUSY` when the id exists; `INVALID_INPUT` when `events` are not seq 1..n of this session
    */
   createSession(
     session: NewSession,
@@ -154,6 +167,8 @@ export interface Store {
     owner: string,
     ttlMs: number,
   ): Promise<{ sessionId: string; lease: LeaseToken }[]>;
+  /** Deletes the session and everything stored for it (events, todos, plan versions, inbox). @returns whether it existed */
+  deleteSession?(sessionId: string): Promise<boolean>;
   /** Releases connections (optional). */
   close?(): Promise<void>;
 }

@@ -84,6 +84,7 @@ interface CommitRow extends QueryResultRow {
   cur_owner: string | null;
   cur_expires: string | null;
   now: string;
+  pending: string | null;
 }
 
 const SESSION_COLUMNS =
@@ -418,6 +419,7 @@ export class PostgresStore implements Store {
         version: Number(row.version),
         lastSeq: Number(row.last_seq),
         leaseExpiresAt: Number(row.lease_expires_at),
+        pendingCommands: Number(row.pending ?? 0),
       };
     }
     // Nothing was written: say why, in the reference store's order (version, lease, seq).
@@ -675,10 +677,11 @@ function commitStatement(s: string, shape: CommitShape, name: string): CommitSta
     : '';
   const text = `WITH ${ctes.join(',\n     ')}
      SELECT version, last_seq, lease_expires_at, NULL::bigint AS cur_version, NULL::bigint AS cur_last_seq,
-            NULL::bigint AS cur_epoch, NULL::text AS cur_owner, NULL::bigint AS cur_expires, NULL::bigint AS now${ackCheck}
+            NULL::bigint AS cur_epoch, NULL::text AS cur_owner, NULL::bigint AS cur_expires, NULL::bigint AS now,
+            (SELECT count(*) FROM ${s}.inbox WHERE session_id = ${id} AND status = 'pending')${shape.acks ? ` - ${$('ackCount', 'int')}` : ''} AS pending${ackCheck}
      FROM s
      UNION ALL
-     SELECT NULL, NULL, NULL, version, last_seq, lease_epoch, lease_owner, lease_expires_at, ${now}${shape.acks ? ', NULL' : ''}
+     SELECT NULL, NULL, NULL, version, last_seq, lease_epoch, lease_owner, lease_expires_at, ${now}, NULL${shape.acks ? ', NULL' : ''}
      FROM ${s}.sessions WHERE id = ${id} AND NOT EXISTS (SELECT 1 FROM s)`;
   return { name, text, params };
 }

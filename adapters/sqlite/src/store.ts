@@ -138,6 +138,7 @@ export class SqliteStore implements Store {
   readonly #db: SqliteDatabase;
   readonly #owned: boolean;
   readonly #clock: { now(): number };
+  readonly #pendingCount: Statement;
   readonly #st: {
     insertSession: Statement;
     getSession: Statement;
@@ -225,6 +226,9 @@ export class SqliteStore implements Store {
       ),
       command: db.prepare(`SELECT ${INBOX_COLUMNS} FROM inbox WHERE session_id = ? AND id = ?`),
     };
+    this.#pendingCount = db.prepare(
+      `SELECT count(*) AS n FROM inbox WHERE session_id = ? AND status = 'pending'`,
+    );
     this.#commitTx = this.#db.transaction((c: Commit, now: number) => this.#applyCommit(c, now))
       .immediate as (c: Commit, now: number) => CommitResult;
   }
@@ -400,7 +404,13 @@ export class SqliteStore implements Store {
       expires,
       c.sessionId,
     );
-    return { version: r.version + 1, lastSeq: seq, leaseExpiresAt: expires };
+    const pending = this.#pendingCount.get(c.sessionId) as { n: number } | undefined;
+    return {
+      version: r.version + 1,
+      lastSeq: seq,
+      leaseExpiresAt: expires,
+      pendingCommands: pending?.n ?? 0,
+    };
   }
 
   async commit(c: Commit): Promise<CommitResult> {

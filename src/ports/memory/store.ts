@@ -70,12 +70,22 @@ export class MemoryStore implements Store {
         details: { sessionId: session.id },
       });
     }
+    const events = session.events ?? [];
+    for (const [i, e] of events.entries()) {
+      if (e.seq !== i + 1 || e.sessionId !== session.id) {
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `event seq ${e.seq} of a new session must be ${i + 1} (session "${session.id}")`,
+          { details: { sessionId: session.id, expectedSeq: i + 1, seq: e.seq } },
+        );
+      }
+    }
     const now = this.#clock.now();
     const record: SessionRecord = {
       id: session.id,
       version: 1,
       status: session.status,
-      lastSeq: 0,
+      lastSeq: events.length,
       leaseEpoch: 1,
       leaseOwner: owner,
       leaseExpiresAt: now + leaseTtlMs,
@@ -83,9 +93,11 @@ export class MemoryStore implements Store {
       createdAt: now,
       updatedAt: now,
     };
+    if (session.tenantId !== undefined) record.tenantId = session.tenantId;
+    if (session.ownerId !== undefined) record.ownerId = session.ownerId;
     this.#sessions.set(session.id, {
       record,
-      events: [],
+      events: events.map(clone),
       todos: new Map(),
       plans: new Map(),
       inbox: new Map(),
@@ -110,6 +122,8 @@ export class MemoryStore implements Store {
       if (!slot) continue;
       const r = slot.record;
       if (query.status && !query.status.includes(r.status)) continue;
+      if (query.tenantId !== undefined && r.tenantId !== query.tenantId) continue;
+      if (query.ownerId !== undefined && r.ownerId !== query.ownerId) continue;
       if (
         query.leaseExpiredBefore !== undefined &&
         r.leaseOwner !== null &&
@@ -228,7 +242,9 @@ export class MemoryStore implements Store {
     } else {
       r.leaseExpiresAt = now + c.leaseTtlMs;
     }
-    return { version: r.version, lastSeq: r.lastSeq, leaseExpiresAt: r.leaseExpiresAt };
+    let pendingCommands = 0;
+    for (const e of slot.inbox.values()) if (e.status === 'pending') pendingCommands += 1;
+    return { version: r.version, lastSeq: r.lastSeq, leaseExpiresAt: r.leaseExpiresAt, pendingCommands };
   }
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
@@ -288,6 +304,11 @@ export class MemoryStore implements Store {
     await Promise.resolve();
     const entry = this.#sessions.get(sessionId)?.inbox.get(commandId);
     return entry ? clone(entry) : undefined;
+  }
+
+  async deleteSession(sessionId: string): Promise<boolean> {
+    await Promise.resolve();
+    return this.#sessions.delete(sessionId);
   }
 
   /** Number of sessions held (for tests and benchmarks). */

@@ -544,6 +544,147 @@ export function storeContract(
       expect((await store.getSession(live))?.leaseOwner).toBe('alive');
     });
 
+    test('commit reports the inbox entries still pending, excluding those it acked', async (store) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      const r0 = await store.commit(commitOf(id, 1, lease, { events: [event(id, 1)] }));
+      expect(r0.pendingCommands).toBe(0);
+      for (const c of ['c1', 'c2', 'c3'])
+        await store.enqueueCommand({
+          id: c,
+          sessionId: id,
+          command: { type: 'pause' },
+          actor: 'x',
+          receivedAt: 1,
+        });
+      const r1 = await store.commit(commitOf(id, 2, lease, { events: [event(id, 2)] }));
+      expect(r1.pendingCommands).toBe(3);
+      const r2 = await store.commit(
+        commitOf(id, 3, lease, {
+          inboxAcks: [
+            { commandId: 'c1', status: 'applied' },
+            {
+              commandId: 'c2',
+              status: 'rejected',
+              error: { code: 'INVALID_STATE', message: 'no', retryable: false, details: {} },
+            },
+          ],
+        }),
+      );
+      expect(r2.pendingCommands).toBe(1);
+      const r3 = await store.commit(
+        commitOf(id, 4, lease, {
+          inboxAcks: [{ commandId: 'c3', status: 'applied' }],
+          leaseAction: 'release',
+        }),
+      );
+      expect(r3.pendingCommands).toBe(0);
+    });
+
+    test('createSession with events appends them atomically as seq 1..n', async (store) => {
+      const id = newId();
+      const { record, lease } = await store.createSession(
+        { id, status: 'running', state: emptyState(), events: [event(id, 1), event(id, 2), event(id, 3)] },
+        'a',
+        TTL,
+      );
+      expect(record).toMatchObject({ version: 1, lastSeq: 3 });
+      expect((await store.getSession(id))?.lastSeq).toBe(3);
+      expect((await store.readEvents(id)).map((e) => e.seq)).toEqual([1, 2, 3]);
+      expect((await store.readEvents(id))[1]).toEqual(event(id, 2));
+      await expectCode(store.commit(commitOf(id, 1, lease, { events: [event(id, 3)] })), 'INVALID_INPUT');
+      await store.commit(commitOf(id, 1, lease, { events: [event(id, 4)] }));
+      expect((await store.readEvents(id)).map((e) => e.seq)).toEqual([1, 2, 3, 4]);
+      const bad = newId();
+      await expectCode(
+        store.createSession(
+          { id: bad, status: 'running', state: emptyState(), events: [event(bad, 1), event(bad, 3)] },
+          'a',
+          TTL,
+        ),
+        'INVALID_INPUT',
+      );
+      expect(await store.getSession(bad)).toBeUndefined();
+      expect(await store.readEvents(bad)).toEqual([]);
+    });
+
+    test('tenant and owner are stored and filter listSessions', async (store) => {
+      const prefix = newId();
+      const rows: [string, string | undefined, string | undefined][] = [
+        [`${prefix}-1`, 'acme', 'alice'],
+        [`${prefix}-2`, 'acme', 'bob'],
+        [`${prefix}-3`, 'globex', 'alice'],
+        [`${prefix}-4`, undefined, undefined],
+      ];
+      for (const [sid, tenantId, ownerId] of rows) {
+        const s: Parameters<Store['createSession']>[0] = { id: sid, status: 'idle', state: emptyState() };
+        if (tenantId !== undefined) s.tenantId = tenantId;
+        if (ownerId !== undefined) s.ownerId = ownerId;
+        const { record } = await store.createSession(s, 'n', TTL);
+        expect(record.tenantId).toBe(tenantId);
+        expect(record.ownerId).toBe(ownerId);
+      }
+      const got = await store.getSession(`${prefix}-2`);
+      expect(got).toMatchObject({ tenantId: 'acme', ownerId: 'bob' });
+      const ids = async (q: Parameters<Store['listSessions']>[0]) =>
+        (await store.listSessions({ ...q, limit: 1000 }))
+          .map((r) => r.id)
+          .filter((i) => i.startsWith(prefix));
+      expect(await ids({ tenantId: 'acme' })).toEqual([`${prefix}-1`, `${prefix}-2`]);
+      expect(await ids({ ownerId: 'alice' })).toEqual([`${prefix}-1`, `${prefix}-3`]);
+      expect(await ids({ tenantId: 'acme', ownerId: 'alice' })).toEqual([`${prefix}-1`]);
+      expect(await ids({ tenantId: 'initech' })).toEqual([]);
+      expect(await ids({})).toHaveLength(4);
+    });
+
+    test('deleteSession (when implemented) removes everything stored for the session; unknown ids give false', async (store) => {
+      if (!store.deleteSession) return; // optional method: nothing to check
+      const id = newId();
+      const other = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      await store.createSession({ id: other, status: 'idle', state: emptyState() }, 'a', TTL);
+      await store.enqueueCommand({
+        id: 'c1',
+        sessionId: id,
+        command: { type: 'pause' },
+        actor: 'x',
+        receivedAt: 1,
+      });
+      await store.commit(
+        commitOf(id, 1, lease, {
+          events: [event(id, 1)],
+          todos: [
+            { sessionId: id, turnId: 't1', todoId: 'a', status: 'running', attempts: 1, idempotencyKey: 'k' },
+          ],
+          planVersions: [
+            {
+              sessionId: id,
+              turnId: 't1',
+              plan: { id: 'p1', version: 1, todos: [] },
+              edits: [],
+              actor: 'planner',
+              createdAt: 1,
+            },
+          ],
+        }),
+      );
+      expect(await store.deleteSession(id)).toBe(true);
+      expect(await store.getSession(id)).toBeUndefined();
+      expect(await store.readEvents(id)).toEqual([]);
+      expect(await store.getTodos(id, 't1')).toEqual([]);
+      expect(await store.getPlan(id, 'p1')).toBeUndefined();
+      expect(await store.listPlanVersions(id, 'p1')).toEqual([]);
+      expect(await store.getCommand(id, 'c1')).toBeUndefined();
+      expect(await store.pendingCommands(id)).toEqual([]);
+      expect(await store.deleteSession(id)).toBe(false);
+      expect(await store.deleteSession(newId())).toBe(false);
+      expect(await store.getSession(other)).toBeDefined();
+      // The id is free again: a new session starts from scratch.
+      const again = await store.createSession({ id, status: 'idle', state: emptyState() }, 'b', TTL);
+      expect(again.record).toMatchObject({ version: 1, lastSeq: 0 });
+      expect(await store.readEvents(id)).toEqual([]);
+    });
+
     for (const [title, fn] of cases) {
       const reason = options.skip?.[title];
       if (reason !== undefined) {
