@@ -40,6 +40,18 @@ export type { EncryptedStoreOptions } from './security/encrypted-store.js';
 export { auditedStore, AuditedStore } from './security/audit.js';
 export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
 
+// Tenancy and ownership
+export { scopedAgent, ScopedAgent, defaultAuthorize } from './security/tenancy.js';
+export type {
+  Principal,
+  AgentAction,
+  Authorize,
+  AuthorizeRequest,
+  SessionOwnership,
+  ScopedAgentOptions,
+  DefaultAuthorizeOptions,
+} from './security/tenancy.js';
+
 // Observability
 export { InMemoryMetrics, teeMetrics, DEFAULT_BUCKETS_MS } from './observability/metrics.js';
 export type {
