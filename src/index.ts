@@ -41,7 +41,7 @@ export { auditedStore, AuditedStore } from './security/audit.js';
 export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
 
 // Tenancy and ownership
-export { scopedAgent, ScopedAgent, defaultAuthorize } from './security/tenancy.js';
+export { scopedAgent, ScopedAgent, defaultAuthorize, expireSessions } from './security/tenancy.js';
 export type {
   Principal,
   AgentAction,
@@ -50,6 +50,7 @@ export type {
   SessionOwnership,
   ScopedAgentOptions,
   DefaultAuthorizeOptions,
+  ExpireSessionsOptions,
 } from './security/tenancy.js';
 
 // Observability

@@ -8,7 +8,7 @@
  *
  * @packageDocumentation
  */
-import { DreamAgentError } from '../errors/index.js';
+import { DreamAgentError, isDreamAgentError } from '../errors/index.js';
 import type { AgentEvent } from '../model/events.js';
 import type { JsonObject } from '../model/json.js';
 import type { SessionSnapshot, SessionStatus } from '../model/session.js';
@@ -353,5 +353,54 @@ export class ScopedAgent {
   async deleteSession(sessionId: string): Promise<boolean> {
     await this.#existing(sessionId, 'delete');
     return this.#agent.deleteSession(sessionId);
+  }
+}
+
+/** Options of {@link expireSessions}. */
+export interface ExpireSessionsOptions {
+  /** Sessions whose last change is older than this many ms are erased. */
+  olderThanMs: number;
+  /** Which statuses may expire (default `idle`: sessions with no turn in progress). */
+  statuses?: SessionStatus[];
+  /** Only this tenant's sessions. */
+  tenantId?: string;
+  /** The time to measure from (default `Date.now()`; pass the agent's clock in tests). */
+  now?: number;
+  /** Most sessions erased in one call (default 1000). */
+  limit?: number;
+}
+
+/**
+ * Retention: erases sessions that have not changed for `olderThanMs` (by default only finished, `idle`
+ * ones), with everything stored for them. Run it from a scheduled job on any node; sessions driven right
+ * now are skipped.
+ *
+ * @param agent - the agent (its store must implement `deleteSession`)
+ * @param options - age, statuses, tenant, clock, bound
+ * @returns the ids erased
+ */
+export async function expireSessions(agent: Agent, options: ExpireSessionsOptions): Promise<string[]> {
+  const cutoff = (options.now ?? Date.now()) - options.olderThanMs;
+  const limit = options.limit ?? 1000;
+  const erased: string[] = [];
+  let after: string | undefined;
+  for (;;) {
+    const page = await agent.listSessions({
+      status: options.statuses ?? ['idle'],
+      limit: 500,
+      ...(after !== undefined ? { after } : {}),
+      ...(options.tenantId !== undefined ? { tenantId: options.tenantId } : {}),
+    });
+    for (const s of page) {
+      if (erased.length >= limit) return erased;
+      if (s.updatedAt >= cutoff) continue;
+      try {
+        if (await agent.deleteSession(s.id)) erased.push(s.id);
+      } catch (e) {
+        if (!isDreamAgentError(e, 'SESSION_BUSY')) throw e;
+      }
+    }
+    if (page.length < 500) return erased;
+    after = page[page.length - 1]?.id;
   }
 }

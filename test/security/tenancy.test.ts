@@ -5,10 +5,12 @@ import {
   MemoryStore,
   isDreamAgentError,
   scopedAgent,
+  expireSessions,
   type AgentEvent,
   type Executor,
   type Principal,
 } from 'dream-agent';
+import { ManualClock } from 'dream-agent/testing';
 
 const alice: Principal = { id: 'alice', tenantId: 'acme', roles: ['operator'] };
 const bob: Principal = { id: 'bob', tenantId: 'acme', roles: ['operator'] };
@@ -167,5 +169,40 @@ describe('tenancy and ownership (scopedAgent)', () => {
     expect(await store.readEvents(id)).toEqual([]);
     expect(await store.listSessions({ tenantId: 'acme' })).toEqual([]);
     expect(await agent.deleteSession(id)).toBe(false);
+  });
+
+  it('retention: finished sessions older than the cutoff are erased, waiting and recent ones kept', async () => {
+    const clock = new ManualClock();
+    const store = new MemoryStore({ clock });
+    const agent = new Agent({
+      store,
+      clock,
+      planner: new FunctionPlanner(() => ({
+        todos: [{ id: 'a', title: 'A', domain: 'w', dependsOn: [], input: {} }],
+      })),
+      executors: { w: { execute: async () => ({ output: 1 }) } },
+    });
+    const old = await agent.run('old').result();
+    const waiting = await new Agent({
+      store,
+      clock,
+      hitl: { planReview: 'always' },
+      planner: new FunctionPlanner(() => ({
+        todos: [{ id: 'a', title: 'A', domain: 'w', dependsOn: [], input: {} }],
+      })),
+      executors: { w: { execute: async () => ({ output: 1 }) } },
+    })
+      .run('waits')
+      .result();
+    expect(old.status).toBe('completed');
+    expect(waiting.status).toBe('waiting');
+    clock.advance(10 * 86_400_000);
+    const recent = await agent.run('recent').result();
+    const erased = await expireSessions(agent, { olderThanMs: 7 * 86_400_000, now: clock.now() });
+    expect(erased).toEqual([old.sessionId]);
+    expect(await store.getSession(old.sessionId)).toBeUndefined();
+    expect(await store.getSession(waiting.sessionId)).toBeDefined();
+    expect(await store.getSession(recent.sessionId)).toBeDefined();
+    await agent.close();
   });
 });
