@@ -19,7 +19,7 @@ import type { AgentEvent } from '../model/events.js';
 import type { Json, JsonObject } from '../model/json.js';
 import type { InboxEntry, SessionRecord, SessionState } from '../model/session.js';
 import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
-import { canonicalJson, sha256Hex } from '../tools/canonical.js';
+import { sha256Hex } from '../tools/canonical.js';
 
 const MARK = '$audit';
 const GENESIS = '0'.repeat(64);
@@ -76,28 +76,46 @@ export interface AuditReport {
 
 const toJson = (v: unknown): Json => JSON.parse(JSON.stringify(v)) as Json;
 
+/**
+ * Canonical JSON as a store round trip leaves it: keys sorted, `undefined` properties dropped (as
+ * `JSON.stringify` drops them), so the hash of an event before it is stored equals the hash recomputed
+ * from the stored row — without serialising every event twice on the hot path.
+ */
+function stable(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v))
+    return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : stable(x))).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined || typeof x === 'function') continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${stable(x)}`;
+  }
+  return `${out}}`;
+}
+
 const stripStamp = (e: AgentEvent): { event: JsonObject; stamp: EventStamp | undefined } => {
   const raw = { ...(e as unknown as Record<string, unknown>) };
   const stamp = raw[MARK] as EventStamp | undefined;
   delete raw[MARK];
-  return { event: toJson(raw) as JsonObject, stamp };
+  return { event: raw as JsonObject, stamp };
 };
 
 const entryDigest = (entry: InboxEntry): string =>
   sha256Hex(
-    canonicalJson(
-      toJson({
-        id: entry.id,
-        sessionId: entry.sessionId,
-        command: entry.command,
-        actor: entry.actor,
-        receivedAt: entry.receivedAt,
-      }),
-    ),
+    stable({
+      id: entry.id,
+      sessionId: entry.sessionId,
+      command: entry.command,
+      actor: entry.actor,
+      receivedAt: entry.receivedAt,
+    }),
   );
 
-const linkHash = (prev: string, event: JsonObject, commands: EventStamp['commands']): string =>
-  sha256Hex(`${prev}\n${canonicalJson(event)}\n${commands ? canonicalJson(toJson(commands)) : ''}`);
+const linkHash = (prev: string, event: object, commands: EventStamp['commands']): string =>
+  sha256Hex(`${prev}\n${stable(event)}\n${commands ? stable(commands) : ''}`);
 
 const headOf = (state: SessionState | undefined, sessionId: string): AuditHead => {
   const h = (state as unknown as Record<string, unknown> | undefined)?.[MARK] as
@@ -186,9 +204,8 @@ export class AuditedStore implements Store {
     let { hash } = await this.#headBefore(sessionId, first.seq - 1);
     const out: AgentEvent[] = [];
     for (const [i, e] of events.entries()) {
-      const body = toJson(e) as JsonObject;
       const cmds = i === 0 ? commands : undefined;
-      const next = linkHash(hash, body, cmds);
+      const next = linkHash(hash, e, cmds);
       const stamp: EventStamp = cmds
         ? { prev: hash, hash: next, commands: cmds }
         : { prev: hash, hash: next };

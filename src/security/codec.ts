@@ -10,7 +10,7 @@
  *
  * @packageDocumentation
  */
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createSecretKey, randomBytes, type KeyObject } from 'node:crypto';
 import { DreamAgentError } from '../errors/index.js';
 import type { Json } from '../model/json.js';
 
@@ -231,6 +231,17 @@ function reviveData(text: string): Json {
  */
 export class AesGcmCodec implements Codec {
   readonly #keys: KeyProvider;
+  /** Key bytes → prepared KeyObject (skips re-importing the key for every value). */
+  readonly #prepared = new WeakMap<Uint8Array, KeyObject>();
+
+  #key(bytes: Uint8Array): KeyObject {
+    let k = this.#prepared.get(bytes);
+    if (!k) {
+      k = createSecretKey(bytes);
+      this.#prepared.set(bytes, k);
+    }
+    return k;
+  }
 
   /** @param keys - where the keys come from */
   constructor(keys: KeyProvider) {
@@ -246,7 +257,7 @@ export class AesGcmCodec implements Codec {
   async seal(value: Json, aad: string, context: CodecContext): Promise<string> {
     const { id, key } = await this.#keys.current(context);
     const nonce = randomBytes(NONCE_BYTES);
-    const cipher = createCipheriv('aes-256-gcm', key, nonce);
+    const cipher = createCipheriv('aes-256-gcm', this.#key(key), nonce);
     cipher.setAAD(Buffer.from(aad, 'utf8'));
     const body = Buffer.concat([
       cipher.update(JSON.stringify(value), 'utf8'),
@@ -271,7 +282,7 @@ export class AesGcmCodec implements Codec {
       throw failed('truncated ciphertext', { aad });
     let text: string;
     try {
-      const decipher = createDecipheriv('aes-256-gcm', key, nonce);
+      const decipher = createDecipheriv('aes-256-gcm', this.#key(key), nonce);
       decipher.setAAD(Buffer.from(aad, 'utf8'));
       decipher.setAuthTag(body.subarray(body.length - TAG_BYTES));
       text = Buffer.concat([
