@@ -63,6 +63,8 @@ export type {
   InMemoryMetricsOptions,
 } from './observability/metrics.js';
 export { AgentObserver, observedStore } from './observability/observer.js';
+export { redact, redactingLogger, sensitiveKeys, DEFAULT_SECRET_KEYS } from './observability/redact.js';
+export type { RedactOptions } from './observability/redact.js';
 export type {
   AgentObserverOptions,
   ModelPrice,
