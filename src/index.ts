@@ -25,6 +25,54 @@ export type { CommandView } from './agent/commands.js';
 export { idempotencyKey, requestIds } from './agent/ids.js';
 export { PassthroughCognitive, FunctionPlanner, TemplateResponder } from './agent/defaults.js';
 
+// Encryption at rest
+export { AesGcmCodec, StaticKeyring, EnvelopeKeyProvider } from './security/codec.js';
+export type {
+  Codec,
+  CodecContext,
+  DataKey,
+  KeyProvider,
+  Kms,
+  StaticKeyringOptions,
+} from './security/codec.js';
+export { encryptedStore } from './security/encrypted-store.js';
+export type { EncryptedStoreOptions } from './security/encrypted-store.js';
+export { auditedStore, AuditedStore } from './security/audit.js';
+export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
+
+// Tenancy and ownership
+export { scopedAgent, ScopedAgent, defaultAuthorize, expireSessions } from './security/tenancy.js';
+export type {
+  Principal,
+  AgentAction,
+  Authorize,
+  AuthorizeRequest,
+  SessionOwnership,
+  ScopedAgentOptions,
+  DefaultAuthorizeOptions,
+  ExpireSessionsOptions,
+} from './security/tenancy.js';
+
+// Observability
+export { InMemoryMetrics, teeMetrics, DEFAULT_BUCKETS_MS } from './observability/metrics.js';
+export type {
+  MetricsSink,
+  MetricLabels,
+  MetricsSnapshot,
+  HistogramSummary,
+  InMemoryMetricsOptions,
+} from './observability/metrics.js';
+export { AgentObserver, observedStore } from './observability/observer.js';
+export { redact, redactingLogger, sensitiveKeys, DEFAULT_SECRET_KEYS } from './observability/redact.js';
+export type { RedactOptions } from './observability/redact.js';
+export type {
+  AgentObserverOptions,
+  ModelPrice,
+  OtelApiLike,
+  OtelSpanLike,
+  UsageLike,
+} from './observability/observer.js';
+
 // Errors
 export {
   DreamAgentError,

@@ -46,6 +46,10 @@ export interface RunOptions {
   sessionId?: string;
   /** Host metadata stored with a new session (tenant, user…), passed to every layer. */
   metadata?: JsonObject;
+  /** Tenant of a new session (stored and indexed; see `scopedAgent`). */
+  tenantId?: string;
+  /** Owner of a new session (stored and indexed; see `scopedAgent`). */
+  ownerId?: string;
 }
 
 /** Options of {@link Agent.events}. */
@@ -66,6 +70,10 @@ export interface SessionSummary {
   input: string | null;
   pending: number;
   updatedAt: number;
+  /** Tenant, when the session has one. */
+  tenantId?: string;
+  /** Owner, when the session has one. */
+  ownerId?: string;
 }
 
 const emptyState = (metadata: JsonObject): SessionState => ({
@@ -257,7 +265,14 @@ export class Agent {
         const created = await this.#retrying('createSession', async (retried) => {
           try {
             return await this.#store.createSession(
-              { id: sessionId, status: 'running', state, events: [first] },
+              {
+                id: sessionId,
+                status: 'running',
+                state,
+                events: [first],
+                ...(options.tenantId !== undefined ? { tenantId: options.tenantId } : {}),
+                ...(options.ownerId !== undefined ? { ownerId: options.ownerId } : {}),
+              },
               this.nodeId,
               this.#leaseTtlMs,
             );
@@ -470,7 +485,13 @@ export class Agent {
    * @returns summaries, ids ascending
    */
   async listSessions(
-    query: { status?: SessionStatus[]; after?: string; limit?: number } = {},
+    query: {
+      status?: SessionStatus[];
+      after?: string;
+      limit?: number;
+      tenantId?: string;
+      ownerId?: string;
+    } = {},
   ): Promise<SessionSummary[]> {
     const rows = await this.#store.listSessions(query);
     return rows.map((r) => ({
@@ -480,7 +501,30 @@ export class Agent {
       input: r.state.turn?.input ?? null,
       pending: r.state.turn?.pending.length ?? 0,
       updatedAt: r.updatedAt,
+      ...(r.tenantId !== undefined ? { tenantId: r.tenantId } : {}),
+      ...(r.ownerId !== undefined ? { ownerId: r.ownerId } : {}),
     }));
+  }
+
+  /**
+   * Erases a session: its state, plan history, todos, events and inbox (the store's `deleteSession`).
+   * A session driven right now (a live lease) is refused; cancel it first.
+   *
+   * @param sessionId - the session
+   * @returns whether it existed
+   * @throws `SESSION_BUSY` while it is driven, `INVALID_STATE` when the store cannot delete
+   */
+  async deleteSession(sessionId: string): Promise<boolean> {
+    this.#assertOpen();
+    const del = this.#store.deleteSession?.bind(this.#store);
+    if (!del)
+      throw new DreamAgentError('INVALID_STATE', 'this store cannot delete sessions (no deleteSession)');
+    const rec = await this.#store.getSession(sessionId);
+    if (!rec) return false;
+    if (this.#active.has(sessionId) || (rec.leaseOwner !== null && rec.leaseExpiresAt > this.#clock.now())) {
+      throw this.#busy(sessionId);
+    }
+    return del(sessionId);
   }
 
   /**

@@ -57,6 +57,8 @@ export const ERROR_CODES = [
   'RATE_LIMITED',
   /** The agent was closed. */
   'CLOSED',
+  /** A sealed (encrypted) record failed to open: wrong or unknown key, tampering, or a record moved from elsewhere. */
+  'DECRYPTION_FAILED',
   /** A bug: an invariant did not hold. */
   'INTERNAL',
 ] as const;

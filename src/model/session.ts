@@ -151,10 +151,6 @@ export interface SessionRecord {
   ownerId?: string;
   createdAt: number;
   updatedAt: number;
-  /** Tenant the session belongs to (indexed, filterable). */
-  tenantId?: string;
-  /** Principal that owns the session (indexed, filterable). */
-  ownerId?: string;
 }
 
 /** Status of one todo within a turn. */

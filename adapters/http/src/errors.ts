@@ -33,6 +33,7 @@ const STATUS: Record<ErrorCode, number> = {
   LLM_ERROR: 502,
   LLM_INVALID_OUTPUT: 502,
   INTERNAL: 500,
+  DECRYPTION_FAILED: 500,
 };
 
 /**

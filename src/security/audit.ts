@@ -1,0 +1,452 @@
+/**
+ * A tamper-evident audit trail: every committed event of a session — plan versions, approval decisions
+ * with the effect they covered, applied and rejected commands, todo outcomes, answers — is linked into a
+ * SHA-256 hash chain, and every command a commit acknowledges is folded into the chain with its full
+ * inbox entry (who sent what, when, from where). `verifyAudit` recomputes the chain and names each edited,
+ * deleted, reordered or truncated entry.
+ *
+ * The chain lives in the Store itself, written in the same atomic commit as what it covers, so it cannot
+ * drift from the data and needs nothing from the backend but the Store port: `auditedStore(store)`
+ * stamps each event with `{ prev, hash }` (stripped again when events are read through it) and keeps the
+ * chain head in the session row, which catches a truncated tail. A database owner who rewrites the whole
+ * chain consistently is caught only by an anchor kept elsewhere: export `auditHead()` to an append-only
+ * log you trust (or compose with `encryptedStore`, so rows cannot be rewritten without the keys).
+ *
+ * @packageDocumentation
+ */
+import { DreamAgentError } from '../errors/index.js';
+import type { AgentEvent } from '../model/events.js';
+import type { Json, JsonObject } from '../model/json.js';
+import type { InboxEntry, SessionRecord, SessionState } from '../model/session.js';
+import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
+import { sha256Hex } from '../tools/canonical.js';
+
+const MARK = '$audit';
+const GENESIS = '0'.repeat(64);
+
+/** The chain fields stamped on each stored event. */
+interface EventStamp {
+  prev: string;
+  hash: string;
+  /** Inbox entries this commit acknowledged, folded into the first event's hash. */
+  commands?: { id: string; status: string; digest: string }[];
+}
+
+/** The chain head kept in the session row. */
+export interface AuditHead {
+  sessionId: string;
+  /** Seq of the last chained event (0 when none). */
+  seq: number;
+  /** Its hash (64 zeros when none). */
+  hash: string;
+}
+
+/** One entry of the exported trail. */
+export interface AuditEntry {
+  sessionId: string;
+  seq: number;
+  at: number;
+  type: string;
+  /** Who caused it, when the event names an actor. */
+  actor?: string;
+  prev: string;
+  hash: string;
+  /** The event itself. */
+  event: JsonObject;
+  /** Commands acknowledged with it: the full inbox entry and whether it was applied. */
+  commands?: { id: string; status: string; digest: string; entry?: JsonObject }[];
+}
+
+/** A problem found by {@link verifyAudit}. */
+export interface AuditProblem {
+  kind: 'edited' | 'deleted' | 'reordered' | 'truncated' | 'command_edited' | 'unchained';
+  seq: number;
+  message: string;
+}
+
+/** What {@link verifyAudit} returns. */
+export interface AuditReport {
+  sessionId: string;
+  ok: boolean;
+  /** Entries checked. */
+  entries: number;
+  head: AuditHead;
+  problems: AuditProblem[];
+}
+
+const toJson = (v: unknown): Json => JSON.parse(JSON.stringify(v)) as Json;
+
+/**
+ * Canonical JSON as a store round trip leaves it: keys sorted, `undefined` properties dropped (as
+ * `JSON.stringify` drops them), so the hash of an event before it is stored equals the hash recomputed
+ * from the stored row — without serialising every event twice on the hot path.
+ */
+function stable(v: unknown): string {
+  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
+  if (Array.isArray(v))
+    return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : stable(x))).join(',')}]`;
+  const o = v as Record<string, unknown>;
+  const keys = Object.keys(o).sort();
+  let out = '{';
+  for (const k of keys) {
+    const x = o[k];
+    if (x === undefined || typeof x === 'function') continue;
+    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${stable(x)}`;
+  }
+  return `${out}}`;
+}
+
+const stripStamp = (e: AgentEvent): { event: JsonObject; stamp: EventStamp | undefined } => {
+  const raw = { ...(e as unknown as Record<string, unknown>) };
+  const stamp = raw[MARK] as EventStamp | undefined;
+  delete raw[MARK];
+  return { event: raw as JsonObject, stamp };
+};
+
+const entryDigest = (entry: InboxEntry): string =>
+  sha256Hex(
+    stable({
+      id: entry.id,
+      sessionId: entry.sessionId,
+      command: entry.command,
+      actor: entry.actor,
+      receivedAt: entry.receivedAt,
+    }),
+  );
+
+const linkHash = (prev: string, event: object, commands: EventStamp['commands']): string =>
+  sha256Hex(`${prev}\n${stable(event)}\n${commands ? stable(commands) : ''}`);
+
+const headOf = (state: SessionState | undefined, sessionId: string): AuditHead => {
+  const h = (state as unknown as Record<string, unknown> | undefined)?.[MARK] as
+    { seq: number; hash: string } | undefined;
+  return { sessionId, seq: h?.seq ?? 0, hash: h?.hash ?? GENESIS };
+};
+
+const withoutHead = (state: SessionState): SessionState => {
+  if (!(MARK in (state as unknown as Record<string, unknown>))) return state;
+  const copy = { ...(state as unknown as Record<string, unknown>) };
+  delete copy[MARK];
+  return copy as unknown as SessionState;
+};
+
+/**
+ * Wraps a store so that every commit extends the session's audit hash chain atomically with what it
+ * covers. Reads through the wrapper return events and state exactly as without it.
+ *
+ * @param store - the backend (compose as `auditedStore(encryptedStore(store, …))` to seal the trail too)
+ * @returns a Store with the same contract, plus `verifyAudit`, `exportAudit` and `auditHead`
+ * @example
+ * ```ts
+ * const store = auditedStore(new SqliteStore('agent.db'));
+ * const agent = new Agent({ store });
+ * // …later, or in a nightly job:
+ * const report = await store.verifyAudit(sessionId); // { ok, problems: [{ kind: 'edited', seq: 12 }] }
+ * ```
+ */
+export function auditedStore(store: Store): AuditedStore {
+  return new AuditedStore(store);
+}
+
+/** A Store that keeps a hash-chained audit trail; see {@link auditedStore}. */
+export class AuditedStore implements Store {
+  readonly #inner: Store;
+  /** Last chain head this node committed or read, per session (a cache: a miss costs one read). */
+  readonly #heads = new Map<string, AuditHead>();
+  claimStale?: NonNullable<Store['claimStale']>;
+  close?: NonNullable<Store['close']>;
+  deleteSession?: (sessionId: string) => Promise<boolean>;
+
+  /** @param inner - the backend */
+  constructor(inner: Store) {
+    this.#inner = inner;
+    if (inner.claimStale) this.claimStale = inner.claimStale.bind(inner);
+    if (inner.close) this.close = inner.close.bind(inner);
+    const del = (inner as { deleteSession?: (id: string) => Promise<boolean> }).deleteSession;
+    if (del) {
+      this.deleteSession = async (id: string) => {
+        this.#heads.delete(id);
+        return del.call(inner, id);
+      };
+    }
+  }
+
+  #cache(head: AuditHead): void {
+    if (this.#heads.size >= 10_000 && !this.#heads.has(head.sessionId)) {
+      const oldest = this.#heads.keys().next();
+      if (!oldest.done) this.#heads.delete(oldest.value);
+    }
+    this.#heads.set(head.sessionId, head);
+  }
+
+  async #headBefore(sessionId: string, seq: number): Promise<AuditHead> {
+    const cached = this.#heads.get(sessionId);
+    if (cached && cached.seq === seq) return cached;
+    if (seq === 0) return { sessionId, seq: 0, hash: GENESIS };
+    const [prev] = await this.#inner.readEvents(sessionId, { after: seq - 1, limit: 1 });
+    const stamp = prev ? stripStamp(prev).stamp : undefined;
+    if (!prev || prev.seq !== seq || !stamp) {
+      // The events do not continue the stored log (or it predates the audit): the store's own seq check
+      // refuses a gap; an unchained predecessor is reported by verifyAudit.
+      return { sessionId, seq, hash: GENESIS };
+    }
+    return { sessionId, seq, hash: stamp.hash };
+  }
+
+  /** Stamps events; returns them with the new head. */
+  async #stamp(
+    sessionId: string,
+    events: AgentEvent[],
+    commands: EventStamp['commands'],
+  ): Promise<{ events: AgentEvent[]; head: AuditHead | undefined }> {
+    const first = events[0];
+    if (!first) return { events, head: undefined };
+    let { hash } = await this.#headBefore(sessionId, first.seq - 1);
+    const out: AgentEvent[] = [];
+    for (const [i, e] of events.entries()) {
+      const cmds = i === 0 ? commands : undefined;
+      const next = linkHash(hash, e, cmds);
+      const stamp: EventStamp = cmds
+        ? { prev: hash, hash: next, commands: cmds }
+        : { prev: hash, hash: next };
+      out.push({ ...e, [MARK]: stamp } as unknown as AgentEvent);
+      hash = next;
+    }
+    const last = events[events.length - 1] as AgentEvent;
+    return { events: out, head: { sessionId, seq: last.seq, hash } };
+  }
+
+  async createSession(
+    session: NewSession,
+    owner: string,
+    leaseTtlMs: number,
+  ): ReturnType<Store['createSession']> {
+    const s = session as NewSession & { events?: AgentEvent[] };
+    const { events, head } = await this.#stamp(s.id, s.events ?? [], undefined);
+    const h = head ?? { sessionId: s.id, seq: 0, hash: GENESIS };
+    const next: NewSession & { events?: AgentEvent[] } = {
+      ...s,
+      state: { ...s.state, [MARK]: { seq: h.seq, hash: h.hash } } as unknown as SessionState,
+    };
+    if (s.events) next.events = events;
+    const created = await this.#inner.createSession(next, owner, leaseTtlMs);
+    this.#cache(h);
+    return { ...created, record: { ...created.record, state: withoutHead(created.record.state) } };
+  }
+
+  async commit(c: Commit): Promise<CommitResult> {
+    let commands: EventStamp['commands'];
+    if (c.inboxAcks.length > 0) {
+      commands = [];
+      for (const ack of c.inboxAcks) {
+        const entry = await this.#inner.getCommand(c.sessionId, ack.commandId);
+        commands.push({ id: ack.commandId, status: ack.status, digest: entry ? entryDigest(entry) : '' });
+      }
+    }
+    const { events, head } = await this.#stamp(c.sessionId, c.events, commands);
+    const next: Commit = { ...c, events };
+    if (head) {
+      // The head must be rewritten with the events, in the same commit: it is what catches a cut tail.
+      const state = c.state ?? (await this.#currentState(c.sessionId));
+      next.state = { ...state, [MARK]: { seq: head.seq, hash: head.hash } } as unknown as SessionState;
+    } else if (c.state !== undefined) {
+      const prior = this.#heads.get(c.sessionId) ?? headOf(await this.#rawState(c.sessionId), c.sessionId);
+      next.state = { ...c.state, [MARK]: { seq: prior.seq, hash: prior.hash } } as unknown as SessionState;
+    }
+    const result = await this.#inner.commit(next);
+    if (head) this.#cache(head);
+    return result;
+  }
+
+  async #rawState(sessionId: string): Promise<SessionState | undefined> {
+    return (await this.#inner.getSession(sessionId))?.state;
+  }
+
+  async #currentState(sessionId: string): Promise<SessionState> {
+    const state = await this.#rawState(sessionId);
+    if (!state)
+      throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    return withoutHead(state);
+  }
+
+  async getSession(sessionId: string): Promise<SessionRecord | undefined> {
+    const r = await this.#inner.getSession(sessionId);
+    if (!r) return undefined;
+    this.#cache(headOf(r.state, sessionId));
+    return { ...r, state: withoutHead(r.state) };
+  }
+
+  async listSessions(query: Parameters<Store['listSessions']>[0]): Promise<SessionRecord[]> {
+    return (await this.#inner.listSessions(query)).map((r) => ({ ...r, state: withoutHead(r.state) }));
+  }
+
+  async readEvents(sessionId: string, options?: { after?: number; limit?: number }): Promise<AgentEvent[]> {
+    return (await this.#inner.readEvents(sessionId, options)).map(
+      (e) => stripStamp(e).event as unknown as AgentEvent,
+    );
+  }
+
+  acquireLease(...a: Parameters<Store['acquireLease']>): ReturnType<Store['acquireLease']> {
+    return this.#inner.acquireLease(...a);
+  }
+  renewLease(...a: Parameters<Store['renewLease']>): ReturnType<Store['renewLease']> {
+    return this.#inner.renewLease(...a);
+  }
+  releaseLease(...a: Parameters<Store['releaseLease']>): ReturnType<Store['releaseLease']> {
+    return this.#inner.releaseLease(...a);
+  }
+  getTodos(...a: Parameters<Store['getTodos']>): ReturnType<Store['getTodos']> {
+    return this.#inner.getTodos(...a);
+  }
+  getPlan(...a: Parameters<Store['getPlan']>): ReturnType<Store['getPlan']> {
+    return this.#inner.getPlan(...a);
+  }
+  listPlanVersions(...a: Parameters<Store['listPlanVersions']>): ReturnType<Store['listPlanVersions']> {
+    return this.#inner.listPlanVersions(...a);
+  }
+  enqueueCommand(...a: Parameters<Store['enqueueCommand']>): ReturnType<Store['enqueueCommand']> {
+    return this.#inner.enqueueCommand(...a);
+  }
+  pendingCommands(...a: Parameters<Store['pendingCommands']>): ReturnType<Store['pendingCommands']> {
+    return this.#inner.pendingCommands(...a);
+  }
+  getCommand(...a: Parameters<Store['getCommand']>): ReturnType<Store['getCommand']> {
+    return this.#inner.getCommand(...a);
+  }
+
+  /**
+   * @param sessionId - the session
+   * @returns the stored chain head (seq and hash of the last chained event); export it to an anchor you trust
+   * @throws `SESSION_NOT_FOUND`
+   */
+  async auditHead(sessionId: string): Promise<AuditHead> {
+    const r = await this.#inner.getSession(sessionId);
+    if (!r)
+      throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    return headOf(r.state, sessionId);
+  }
+
+  async *#entries(
+    sessionId: string,
+  ): AsyncGenerator<{ event: JsonObject; stamp: EventStamp | undefined; seq: number }> {
+    let after = 0;
+    for (;;) {
+      const page = await this.#inner.readEvents(sessionId, { after, limit: 500 });
+      if (page.length === 0) return;
+      for (const e of page) {
+        const { event, stamp } = stripStamp(e);
+        yield { event, stamp, seq: e.seq };
+      }
+      after = (page[page.length - 1] as AgentEvent).seq;
+    }
+  }
+
+  /**
+   * Recomputes the session's chain from the stored rows and compares it with the stored hashes, the
+   * stored head and the inbox entries the commits acknowledged.
+   *
+   * @param sessionId - the session
+   * @param anchor - a head exported earlier (optional): the chain must still contain it
+   * @returns a report; `ok` is false when anything was edited, deleted, reordered or truncated
+   * @throws `SESSION_NOT_FOUND`
+   */
+  async verifyAudit(sessionId: string, anchor?: AuditHead): Promise<AuditReport> {
+    const head = await this.auditHead(sessionId);
+    const problems: AuditProblem[] = [];
+    let prevHash = GENESIS;
+    let expectedSeq = 1;
+    let entries = 0;
+    let lastSeq = 0;
+    let anchorSeen = anchor === undefined || anchor.seq === 0;
+    for await (const { event, stamp, seq } of this.#entries(sessionId)) {
+      entries += 1;
+      if (seq < expectedSeq) {
+        problems.push({ kind: 'reordered', seq, message: `entry ${seq} appears after ${expectedSeq - 1}` });
+      } else if (seq > expectedSeq) {
+        problems.push({
+          kind: 'deleted',
+          seq: expectedSeq,
+          message: `entries ${expectedSeq}…${seq - 1} are missing`,
+        });
+      }
+      if (!stamp) {
+        problems.push({ kind: 'unchained', seq, message: `entry ${seq} carries no chain stamp` });
+      } else {
+        if (stamp.prev !== prevHash && problems.length === 0) {
+          problems.push({
+            kind: 'reordered',
+            seq,
+            message: `entry ${seq} does not follow the entry before it`,
+          });
+        }
+        const recomputed = linkHash(stamp.prev, event, stamp.commands);
+        if (recomputed !== stamp.hash) {
+          problems.push({
+            kind: 'edited',
+            seq,
+            message: `entry ${seq} (${String(event['type'])}) was changed`,
+          });
+        }
+        for (const c of stamp.commands ?? []) {
+          const entry = await this.#inner.getCommand(sessionId, c.id);
+          if (!entry || entryDigest(entry) !== c.digest) {
+            problems.push({
+              kind: 'command_edited',
+              seq,
+              message: `command ${c.id} differs from what was acknowledged`,
+            });
+          }
+        }
+        prevHash = stamp.hash;
+        if (anchor && seq === anchor.seq) anchorSeen = stamp.hash === anchor.hash;
+      }
+      expectedSeq = Math.max(expectedSeq, seq + 1);
+      lastSeq = seq;
+    }
+    if (lastSeq !== head.seq || (head.seq > 0 && prevHash !== head.hash)) {
+      problems.push({
+        kind: 'truncated',
+        seq: lastSeq,
+        message: `the chain ends at ${lastSeq}, the session's head says ${head.seq}`,
+      });
+    }
+    if (!anchorSeen) {
+      problems.push({
+        kind: 'truncated',
+        seq: anchor?.seq ?? 0,
+        message: 'the exported anchor is not in the chain',
+      });
+    }
+    return { sessionId, ok: problems.length === 0, entries, head, problems };
+  }
+
+  /**
+   * Exports the trail as JSON lines, one {@link AuditEntry} per line, commands with their inbox entries.
+   *
+   * @param sessionId - the session
+   * @returns an async iterable of lines (each ending in `\n`)
+   */
+  async *exportAudit(sessionId: string): AsyncGenerator<string> {
+    for await (const { event, stamp, seq } of this.#entries(sessionId)) {
+      const entry: AuditEntry = {
+        sessionId,
+        seq,
+        at: Number(event['at'] ?? 0),
+        type: String(event['type']),
+        prev: stamp?.prev ?? '',
+        hash: stamp?.hash ?? '',
+        event,
+      };
+      const actor = event['actor'];
+      if (typeof actor === 'string') entry.actor = actor;
+      if (stamp?.commands) {
+        entry.commands = [];
+        for (const c of stamp.commands) {
+          const found = await this.#inner.getCommand(sessionId, c.id);
+          entry.commands.push(found ? { ...c, entry: toJson(found) as JsonObject } : c);
+        }
+      }
+      yield `${JSON.stringify(entry)}\n`;
+    }
+  }
+}

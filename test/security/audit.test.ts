@@ -1,0 +1,190 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, describe, expect, it } from 'vitest';
+import {
+  AesGcmCodec,
+  Agent,
+  FunctionPlanner,
+  MemoryStore,
+  StaticKeyring,
+  auditedStore,
+  encryptedStore,
+  type AuditedStore,
+  type Executor,
+} from 'dream-agent';
+import { storeContract } from 'dream-agent/testing';
+import { SqliteStore } from '@dream-agent/sqlite';
+
+const dir = mkdtempSync(join(tmpdir(), 'dream-audit-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+let n = 0;
+
+storeContract('auditedStore(MemoryStore)', async ({ clock }) => ({
+  store: auditedStore(new MemoryStore({ clock })),
+}));
+
+/** A reviewed, edited, approved turn: plan versions, an approval decision and commands from two actors. */
+async function journey(store: AuditedStore): Promise<string> {
+  const executor: Executor = {
+    async execute(todo) {
+      await Promise.resolve();
+      return { output: { sent: todo.input } };
+    },
+  };
+  const agent = new Agent({
+    store,
+    planner: new FunctionPlanner(() => ({
+      todos: [
+        { id: 'q', title: 'Query', domain: 'work', dependsOn: [], input: { period: 'Q3' } },
+        {
+          id: 'mail',
+          title: 'Mail',
+          domain: 'work',
+          dependsOn: ['q'],
+          input: { to: 'team@corp' },
+          approval: true,
+        },
+      ],
+    })),
+    executors: { work: executor },
+    hitl: { planReview: 'always' },
+  });
+  try {
+    const first = await agent.run('report Q3 and mail it').result();
+    const rejected = await agent
+      .send(first.sessionId, { type: 'approval.grant', requestId: 'nope', actor: 'mallory' })
+      .result()
+      .catch((e: unknown) => e);
+    expect(rejected).toBeDefined();
+    const reviewed = await agent.send(first.sessionId, { type: 'plan.approve', actor: 'alice' }).result();
+    const approval = reviewed.pending.find((p) => p.kind === 'approval');
+    const done = await agent
+      .send(first.sessionId, { type: 'approval.grant', requestId: approval?.id ?? '', actor: 'bob' })
+      .result();
+    expect(done.status).toBe('completed');
+    return first.sessionId;
+  } finally {
+    await agent.close();
+  }
+}
+
+async function tampered(
+  mutate: (db: SqliteStore['database'], sessionId: string, lastSeq: number) => void,
+): Promise<{ report: Awaited<ReturnType<AuditedStore['verifyAudit']>>; lastSeq: number }> {
+  const inner = new SqliteStore(join(dir, `t-${(n += 1)}.db`));
+  const store = auditedStore(inner);
+  const sessionId = await journey(store);
+  const clean = await store.verifyAudit(sessionId);
+  expect(clean.ok, JSON.stringify(clean.problems)).toBe(true);
+  const lastSeq = clean.head.seq;
+  mutate(inner.database, sessionId, lastSeq);
+  const report = await store.verifyAudit(sessionId);
+  await inner.close();
+  return { report, lastSeq };
+}
+
+describe('audit trail (hash chain per session)', () => {
+  it('an untouched session verifies, and the export names actors, commands and the approval decision', async () => {
+    const store = auditedStore(new SqliteStore(join(dir, 'clean.db')));
+    const sessionId = await journey(store);
+    const report = await store.verifyAudit(sessionId);
+    expect(report).toMatchObject({ ok: true, problems: [] });
+    expect(report.entries).toBe(report.head.seq);
+    expect(report.head.hash).toMatch(/^[0-9a-f]{64}$/);
+    const lines: Record<string, unknown>[] = [];
+    for await (const line of store.exportAudit(sessionId))
+      lines.push(JSON.parse(line) as Record<string, unknown>);
+    expect(lines.map((l) => l['seq'])).toEqual(Array.from({ length: lines.length }, (_, i) => i + 1));
+    for (const [i, l] of lines.entries()) if (i > 0) expect(l['prev']).toBe(lines[i - 1]?.['hash']);
+    const commands = lines.flatMap(
+      (l) => (l['commands'] as { entry?: { actor?: string } }[] | undefined) ?? [],
+    );
+    // mallory's grant for a request that does not exist was refused at the door: it never reached the inbox.
+    expect(commands.map((c) => c.entry?.actor).sort()).toEqual(['alice', 'bob']);
+    expect(lines.some((l) => l['type'] === 'approval.resolved')).toBe(true);
+    // Reads through the wrapper look exactly as without it.
+    const events = await store.readEvents(sessionId);
+    expect(events.every((e) => !('$audit' in e))).toBe(true);
+    expect('$audit' in ((await store.getSession(sessionId))?.state ?? {})).toBe(false);
+    await store.close?.();
+  });
+
+  it('detects an edited entry', async () => {
+    const { report } = await tampered((db, id) => {
+      db.prepare(`UPDATE events SET event = json_set(event, '$.at', 1) WHERE session_id = ? AND seq = 3`).run(
+        id,
+      );
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'edited', seq: 3 }));
+  });
+
+  it('detects a deleted entry', async () => {
+    const { report } = await tampered((db, id) => {
+      db.prepare(`DELETE FROM events WHERE session_id = ? AND seq = 4`).run(id);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'deleted', seq: 4 }));
+  });
+
+  it('detects reordered entries', async () => {
+    const { report } = await tampered((db, id) => {
+      const get = db.prepare<[string, number], { event: string }>(
+        `SELECT event FROM events WHERE session_id = ? AND seq = ?`,
+      );
+      const a = get.get(id, 2)?.event ?? '';
+      const b = get.get(id, 3)?.event ?? '';
+      const set = db.prepare(`UPDATE events SET event = ? WHERE session_id = ? AND seq = ?`);
+      // Swap the rows and renumber them so that seqs still look contiguous.
+      set.run(JSON.stringify({ ...JSON.parse(b), seq: 2 }), id, 2);
+      set.run(JSON.stringify({ ...JSON.parse(a), seq: 3 }), id, 3);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.kind)).toContain('reordered');
+  });
+
+  it('detects a truncated tail even when the session row is rewound to match', async () => {
+    const { report, lastSeq } = await tampered((db, id, last) => {
+      db.prepare(`DELETE FROM events WHERE session_id = ? AND seq > ?`).run(id, last - 2);
+      db.prepare(`UPDATE sessions SET last_seq = ? WHERE id = ?`).run(last - 2, id);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'truncated', seq: lastSeq - 2 }));
+  });
+
+  it('detects an inbox command changed after it was acknowledged', async () => {
+    const { report } = await tampered((db, id) => {
+      db.prepare(`UPDATE inbox SET actor = 'someone-else' WHERE session_id = ? AND actor = 'bob'`).run(id);
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems.map((p) => p.kind)).toContain('command_edited');
+  });
+
+  it('an exported anchor catches a chain rewritten from that point on', async () => {
+    const inner = new SqliteStore(join(dir, 'anchor.db'));
+    const store = auditedStore(inner);
+    const sessionId = await journey(store);
+    const anchor = await store.auditHead(sessionId);
+    expect((await store.verifyAudit(sessionId, anchor)).ok).toBe(true);
+    const forged = { ...anchor, hash: 'f'.repeat(64) };
+    expect((await store.verifyAudit(sessionId, forged)).problems.map((p) => p.kind)).toContain('truncated');
+    await inner.close();
+  });
+
+  it('composes with encryption: the trail is sealed at rest and still verifies', async () => {
+    const inner = new SqliteStore(join(dir, 'sealed.db'));
+    const codec = new AesGcmCodec(
+      new StaticKeyring({ keys: { k1: new Uint8Array(randomBytes(32)) }, current: 'k1' }),
+    );
+    const store = auditedStore(encryptedStore(inner, { codec }));
+    const sessionId = await journey(store);
+    expect((await store.verifyAudit(sessionId)).ok).toBe(true);
+    const raw = inner.database.prepare(`SELECT event FROM events WHERE session_id = ?`).all(sessionId) as {
+      event: string;
+    }[];
+    expect(raw.some((r) => r.event.includes('alice') || r.event.includes('"prev"'))).toBe(false);
+    await inner.close();
+  });
+});
