@@ -70,6 +70,25 @@ async function journey(store: AuditedStore): Promise<string> {
   }
 }
 
+type Db = SqliteStore['database'];
+type RawEvent = Record<string, unknown> & { seq: number };
+
+/** Rewrites a session's stored events as raw rows, as someone with the database file would. */
+function rewriteEvents(db: Db, sessionId: string, change: (events: RawEvent[]) => RawEvent[]): void {
+  const rows = db
+    .prepare<[string], { events: string }>(
+      `SELECT events FROM event_batches WHERE session_id = ? ORDER BY first_seq`,
+    )
+    .all(sessionId);
+  const events = change(rows.flatMap((r) => JSON.parse(r.events) as RawEvent[]));
+  db.prepare(`DELETE FROM event_batches WHERE session_id = ?`).run(sessionId);
+  const insert = db.prepare(
+    `INSERT INTO event_batches (session_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)`,
+  );
+  // One row per event keeps a gap or a swap exactly where it was made.
+  for (const e of events) insert.run(sessionId, e.seq, e.seq, JSON.stringify([e]));
+}
+
 async function tampered(
   mutate: (db: SqliteStore['database'], sessionId: string, lastSeq: number) => void,
 ): Promise<{ report: Awaited<ReturnType<AuditedStore['verifyAudit']>>; lastSeq: number }> {
@@ -113,9 +132,7 @@ describe('audit trail (hash chain per session)', () => {
 
   it('detects an edited entry', async () => {
     const { report } = await tampered((db, id) => {
-      db.prepare(`UPDATE events SET event = json_set(event, '$.at', 1) WHERE session_id = ? AND seq = 3`).run(
-        id,
-      );
+      rewriteEvents(db, id, (events) => events.map((e) => (e.seq === 3 ? { ...e, at: 1 } : e)));
     });
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'edited', seq: 3 }));
@@ -123,7 +140,7 @@ describe('audit trail (hash chain per session)', () => {
 
   it('detects a deleted entry', async () => {
     const { report } = await tampered((db, id) => {
-      db.prepare(`DELETE FROM events WHERE session_id = ? AND seq = 4`).run(id);
+      rewriteEvents(db, id, (events) => events.filter((e) => e.seq !== 4));
     });
     expect(report.ok).toBe(false);
     expect(report.problems).toContainEqual(expect.objectContaining({ kind: 'deleted', seq: 4 }));
@@ -131,15 +148,14 @@ describe('audit trail (hash chain per session)', () => {
 
   it('detects reordered entries', async () => {
     const { report } = await tampered((db, id) => {
-      const get = db.prepare<[string, number], { event: string }>(
-        `SELECT event FROM events WHERE session_id = ? AND seq = ?`,
-      );
-      const a = get.get(id, 2)?.event ?? '';
-      const b = get.get(id, 3)?.event ?? '';
-      const set = db.prepare(`UPDATE events SET event = ? WHERE session_id = ? AND seq = ?`);
-      // Swap the rows and renumber them so that seqs still look contiguous.
-      set.run(JSON.stringify({ ...JSON.parse(b), seq: 2 }), id, 2);
-      set.run(JSON.stringify({ ...JSON.parse(a), seq: 3 }), id, 3);
+      // Swap two entries and renumber them so that seqs still look contiguous.
+      rewriteEvents(db, id, (events) => {
+        const a = events.find((e) => e.seq === 2);
+        const b = events.find((e) => e.seq === 3);
+        return events.map((e) =>
+          e.seq === 2 && b ? { ...b, seq: 2 } : e.seq === 3 && a ? { ...a, seq: 3 } : e,
+        );
+      });
     });
     expect(report.ok).toBe(false);
     expect(report.problems.map((p) => p.kind)).toContain('reordered');
@@ -147,7 +163,7 @@ describe('audit trail (hash chain per session)', () => {
 
   it('detects a truncated tail even when the session row is rewound to match', async () => {
     const { report, lastSeq } = await tampered((db, id, last) => {
-      db.prepare(`DELETE FROM events WHERE session_id = ? AND seq > ?`).run(id, last - 2);
+      rewriteEvents(db, id, (events) => events.filter((e) => e.seq <= last - 2));
       db.prepare(`UPDATE sessions SET last_seq = ? WHERE id = ?`).run(last - 2, id);
     });
     expect(report.ok).toBe(false);
@@ -181,10 +197,11 @@ describe('audit trail (hash chain per session)', () => {
     const store = auditedStore(encryptedStore(inner, { codec }));
     const sessionId = await journey(store);
     expect((await store.verifyAudit(sessionId)).ok).toBe(true);
-    const raw = inner.database.prepare(`SELECT event FROM events WHERE session_id = ?`).all(sessionId) as {
-      event: string;
-    }[];
-    expect(raw.some((r) => r.event.includes('alice') || r.event.includes('"prev"'))).toBe(false);
+    const raw = inner.database
+      .prepare(`SELECT events FROM event_batches WHERE session_id = ?`)
+      .all(sessionId) as { events: string }[];
+    expect(raw.length).toBeGreaterThan(0);
+    expect(raw.some((r) => r.events.includes('alice') || r.events.includes('"prev"'))).toBe(false);
     await inner.close();
   });
 });
