@@ -294,6 +294,18 @@ export {
   toJsonSchema,
   formatZodIssues,
   MAX_REPAIRS,
+  budgetText,
+  budgetJson,
+  DEFAULT_BLOCK_TOKENS,
+  withResilience,
+  isResilient,
+  DEFAULT_RESILIENCE,
+  fallbackModel,
+  shouldFallBack,
+  toStrictJsonSchema,
+  strictSchemaIssues,
+  stripStrictNulls,
+  llmLayerDefaults,
 } from './llm/index.js';
 export type {
   LlmCognitiveOptions,
@@ -308,6 +320,15 @@ export type {
   GenerateObjectResult,
   ObjectSchema,
   OutputFailureStage,
+  Budgeted,
+  CallLimits,
+  ResilienceOptions,
+  RetryPolicy,
+  FallbackOptions,
+  StrictConversion,
+  LayerModels,
+  LlmDefaults,
+  LlmDefaultsInput,
 } from './llm/index.js';
 
 // Vectors

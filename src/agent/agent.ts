@@ -18,10 +18,7 @@ import { silentLogger, type Logger } from '../ports/logger.js';
 import { MemoryEventBus } from '../ports/memory/bus.js';
 import { MemoryCache } from '../ports/memory/cache.js';
 import { ToolExecutor } from '../tools/executor.js';
-import { LlmCognitive } from '../llm/cognitive.js';
-import { LlmExecutor } from '../llm/executor.js';
-import { LlmPlanner } from '../llm/planner.js';
-import { LlmResponder } from '../llm/responder.js';
+import { llmLayerDefaults } from '../llm/defaults.js';
 import { MemoryStore } from '../ports/memory/store.js';
 import type { LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
@@ -156,17 +153,13 @@ export class Agent {
       clock: this.#clock,
       ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}),
     });
-    const llm = options.llm;
-    const executors: Record<string, Executor> = { ...options.executors };
-    if (llm) {
-      // insight and content todos without a tool are written by the model; with a tool they still run it.
-      const writer = new LlmExecutor({ model: llm });
-      const toolOrModel: Executor = {
-        execute: (todo, input, ctx) => (todo.tool ? defaultExecutor : writer).execute(todo, input, ctx),
-      };
-      executors['insight'] ??= toolOrModel;
-      executors['content'] ??= toolOrModel;
-    }
+    // LLM-backed defaults (per-layer models, resilience, tool delegation) are built in src/llm/defaults.ts.
+    const llmDefaults = llmLayerDefaults({
+      llm: options.llm,
+      models: options.models,
+      toolExecutor: defaultExecutor,
+    });
+    const executors: Record<string, Executor> = { ...llmDefaults.executors, ...options.executors };
     const supervisor = new Supervisor(executors, defaultExecutor, () => tools.list().map((t) => t.domain));
     this.#deps = {
       store: this.#store,
@@ -175,11 +168,9 @@ export class Agent {
       logger: this.#logger,
       cache,
       tools,
-      cognitive: options.cognitive ?? (llm ? new LlmCognitive({ model: llm }) : new PassthroughCognitive()),
-      planner:
-        options.planner ??
-        (llm ? new LlmPlanner({ model: llm }) : new FunctionPlanner(() => ({ todos: [] }))),
-      responder: options.responder ?? (llm ? new LlmResponder({ model: llm }) : new TemplateResponder()),
+      cognitive: options.cognitive ?? llmDefaults.cognitive ?? new PassthroughCognitive(),
+      planner: options.planner ?? llmDefaults.planner ?? new FunctionPlanner(() => ({ todos: [] })),
+      responder: options.responder ?? llmDefaults.responder ?? new TemplateResponder(),
       executorFor: (domain) => supervisor.executorFor(domain),
       domains: () => supervisor.domains(),
       requiresTool: (domain) => supervisor.requiresTool(domain),

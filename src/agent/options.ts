@@ -1,5 +1,6 @@
 import type { Cognitive, Executor, Planner, Responder } from '../layers.js';
 import type { LanguageModel } from '../ports/llm.js';
+import type { LayerModels } from '../llm/defaults.js';
 import type { Intent } from '../model/intent.js';
 import type { JsonObject } from '../model/json.js';
 import type { Plan, Todo } from '../model/plan.js';
@@ -94,6 +95,11 @@ export interface AgentOptions {
    * without a tool. Without it, the defaults are offline and deterministic.
    */
   llm?: LanguageModel;
+  /**
+   * A model per layer (each falls back to `llm`), e.g. a strong model for the planner and a fast one for
+   * the rest. Models not wrapped in `withResilience` get its defaults (timeouts, retries).
+   */
+  models?: LayerModels;
   cognitive?: Cognitive;
   planner?: Planner;
   /** Executors by domain; `*` is the fallback for every other domain. */

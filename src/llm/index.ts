@@ -44,3 +44,20 @@ export {
   type ResponderPromptInput,
   type ResponseSection,
 } from './prompts.js';
+export { budgetJson, budgetText, DEFAULT_BLOCK_TOKENS, type Budgeted } from './budget.js';
+export {
+  DEFAULT_RESILIENCE,
+  isResilient,
+  withResilience,
+  type CallLimits,
+  type ResilienceOptions,
+  type RetryPolicy,
+} from './resilience.js';
+export { fallbackModel, shouldFallBack, type FallbackOptions } from './fallback.js';
+export {
+  stripStrictNulls,
+  strictSchemaIssues,
+  toStrictJsonSchema,
+  type StrictConversion,
+} from './strict-schema.js';
+export { llmLayerDefaults, type LayerModels, type LlmDefaults, type LlmDefaultsInput } from './defaults.js';

@@ -9,6 +9,7 @@ import type { Json } from '../model/json.js';
 import type { TodoRecord } from '../model/session.js';
 import type { LanguageModel } from '../ports/llm.js';
 import { estimateTokens, toLlmError } from '../ports/llm.js';
+import { budgetText } from './budget.js';
 import { responderPrompt, summarisePrompt, type ResponseSection } from './prompts.js';
 
 /** Options of {@link LlmResponder}. */
@@ -194,7 +195,5 @@ function fairShares(sizes: readonly number[], budget: number): number[] {
 }
 
 function truncate(text: string, tokens: number): string {
-  const chars = tokens * 4;
-  if (text.length <= chars) return text;
-  return `${text.slice(0, Math.max(0, chars - 20))} …[truncated]`;
+  return budgetText(text, Math.max(16, tokens)).text;
 }

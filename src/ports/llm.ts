@@ -443,15 +443,53 @@ export function toLlmError(error: unknown, signal?: AbortSignal): DreamAgentErro
 }
 
 /**
- * Estimates the number of tokens of a text (about four characters per token for English and JSON). Used
- * for budgets where an exact tokenizer would tie the core to one vendor.
+ * Estimates the number of tokens of a text the way BPE tokenizers (OpenAI's o200k/cl100k, Anthropic's)
+ * split it, without shipping a vocabulary: runs of letters cost about one token per five characters,
+ * digits one per three (tokenizers group at most three digits), punctuation one per two characters,
+ * spaces nothing (they merge into the next word), line breaks one per run, and every other character
+ * (CJK, emoji, accents) one. It errs on the high side for English and JSON, which is the safe side for
+ * a budget. Used for every prompt budget, so the core stays independent of one vendor's tokenizer.
  *
- * @param text - any text or JSON value
- * @returns an estimate, rounded up
+ * @param text - any text or JSON value (serialised compactly)
+ * @returns an estimate, at least 1 for a non-empty text
  */
 export function estimateTokens(text: string | Json): number {
   const s = typeof text === 'string' ? text : JSON.stringify(text);
-  return Math.ceil(s.length / 4);
+  let tokens = 0;
+  let run = 0;
+  // 0 none, 1 letters, 2 digits, 3 punctuation, 4 line breaks
+  let kind = 0;
+  const flush = (): void => {
+    if (kind === 1) tokens += Math.ceil(run / 5);
+    else if (kind === 2) tokens += Math.ceil(run / 3);
+    else if (kind === 3) tokens += Math.ceil(run / 2);
+    else if (kind === 4) tokens += 1;
+    run = 0;
+  };
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    let k: number;
+    if ((c >= 97 && c <= 122) || (c >= 65 && c <= 90)) k = 1;
+    else if (c >= 48 && c <= 57) k = 2;
+    else if (c === 32 || c === 9) k = 0;
+    else if (c === 10 || c === 13) k = 4;
+    else if (c < 128) k = 3;
+    else {
+      flush();
+      kind = 0;
+      // A surrogate pair is one character.
+      if (c >= 0xd800 && c <= 0xdbff) i += 1;
+      tokens += 1;
+      continue;
+    }
+    if (k !== kind) {
+      flush();
+      kind = k;
+    }
+    run += 1;
+  }
+  flush();
+  return tokens;
 }
 
 /**

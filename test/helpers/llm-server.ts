@@ -46,7 +46,12 @@ export type WireFault =
    */
   | { type: 'cut'; afterEvents: number; mode?: 'destroy' | 'end' }
   /** Streams only: after `afterEvents` events, send the provider's in-stream error event and end. */
-  | { type: 'stream-error'; afterEvents: number; message?: string };
+  | { type: 'stream-error'; afterEvents: number; message?: string }
+  /**
+   * Send the status line and headers, then (streams) `afterEvents` SSE events, then nothing: the
+   * response stays open until the client closes the connection (a provider stalled after its headers).
+   */
+  | { type: 'stall'; afterEvents?: number };
 
 /** One scripted step. */
 export interface WireStep {
@@ -64,6 +69,8 @@ export interface RecordedRequest {
   path: string;
   headers: Record<string, string | string[] | undefined>;
   body: Record<string, unknown>;
+  /** `Date.now()` when the response closed (finished, or the client dropped the connection). */
+  closedAt?: number;
 }
 
 /** The running server. */
@@ -139,7 +146,11 @@ export async function startLlmServer(): Promise<LlmServer> {
       res.end(JSON.stringify({ error: { message: 'request body is not JSON' } }));
       return;
     }
-    requests.push({ route, path, headers: { ...req.headers }, body });
+    const recorded: RecordedRequest = { route, path, headers: { ...req.headers }, body };
+    requests.push(recorded);
+    res.on('close', () => {
+      recorded.closedAt = Date.now();
+    });
     counter += 1;
     const id = counter;
     const step = take(route);
@@ -175,6 +186,11 @@ export async function startLlmServer(): Promise<LlmServer> {
       return;
     }
     const stream = body['stream'] === true;
+    if (fault?.type === 'stall' && !stream) {
+      res.writeHead(200, { 'content-type': 'application/json' });
+      res.flushHeaders();
+      return; // never ends: the client has to give up
+    }
     if (!stream) {
       if (fault?.type === 'malformed') {
         res.writeHead(200, { 'content-type': 'application/json' });
@@ -192,7 +208,9 @@ export async function startLlmServer(): Promise<LlmServer> {
       'cache-control': 'no-cache',
       'x-request-id': `req_${id}`,
     });
+    res.flushHeaders();
     for (const [n, event] of events.entries()) {
+      if (fault?.type === 'stall' && n >= (fault.afterEvents ?? 0)) return; // stays open
       if (fault?.type === 'cut' && n >= fault.afterEvents) {
         if (fault.mode === 'end') res.end();
         else res.destroy();

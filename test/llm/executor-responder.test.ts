@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { DreamAgentError } from '../../src/errors/index.js';
 import { LlmExecutor } from '../../src/llm/executor.js';
 import { LlmResponder } from '../../src/llm/responder.js';
+import { estimateTokens } from '../../src/ports/llm.js';
 import type { TurnSummary } from '../../src/layers.js';
 import type { Todo } from '../../src/model/plan.js';
 import type { TodoRecord } from '../../src/model/session.js';
@@ -52,11 +53,27 @@ describe('LlmExecutor', () => {
     expect(model.requests[0]?.maxTokens).toBe(3);
   });
 
-  it('refuses a todo that names a tool: a model never stands in for a real tool', async () => {
+  it('delegates a todo that names a tool to the tool executor: a model never stands in for a real tool', async () => {
     const model = new ScriptedModel({ turns: [{ text: 'pretend I sent it' }] });
+    const seen: string[] = [];
+    const toolExecutor = {
+      execute: async (todo: Todo) => {
+        seen.push(todo.tool ?? '');
+        return { output: { sent: true } };
+      },
+    };
+    const result = await new LlmExecutor({ model, toolExecutor }).execute(
+      { ...insight, tool: 'email.send' },
+      {},
+      executionContext(),
+    );
+    expect(result.output).toEqual({ sent: true });
+    expect(seen).toEqual(['email.send']);
+    expect(model.calls).toBe(0);
+    // Without an explicit tool executor the default one runs it from ctx.tools: an unknown tool is TOOL_NOT_FOUND.
     await expect(
       new LlmExecutor({ model }).execute({ ...insight, tool: 'email.send' }, {}, executionContext()),
-    ).rejects.toMatchObject({ code: 'INVALID_INPUT' });
+    ).rejects.toMatchObject({ code: 'TOOL_NOT_FOUND' });
     expect(model.calls).toBe(0);
   });
 
@@ -172,8 +189,8 @@ describe('LlmResponder', () => {
       responseContext(),
     );
     const sent = model.requests[0]?.messages[1]?.content ?? '';
-    expect(sent.length).toBeLessThan(5_000);
-    expect(sent).toContain('…[truncated]');
+    expect(estimateTokens(sent)).toBeLessThan(1_100);
+    expect(sent).toContain('…[truncated: about');
   });
 
   it('falls back to truncation when the summary call fails, and logs it', async () => {
@@ -187,7 +204,7 @@ describe('LlmResponder', () => {
     );
     expect(answer).toBe('Answer anyway.');
     const final = model.requests[1]?.messages[1]?.content ?? '';
-    expect(final).toContain('…[truncated]');
+    expect(final).toContain('…[truncated: about');
     expect(final.length).toBeLessThan(3_000);
     expect(logger.lines.some((l) => l.level === 'warn' && (l.msg ?? '').includes('truncating'))).toBe(true);
   });

@@ -94,15 +94,18 @@ describe('UsageTracker', () => {
 });
 
 describe('port helpers', () => {
-  it('addUsage sums; estimateTokens is about four characters per token', () => {
+  it('addUsage sums; estimateTokens counts words, digit groups, punctuation and other characters', () => {
     expect(
       addUsage(
         { inputTokens: 1, outputTokens: 2, totalTokens: 3 },
         { inputTokens: 4, outputTokens: 5, totalTokens: 9 },
       ),
     ).toEqual({ inputTokens: 5, outputTokens: 7, totalTokens: 12 });
-    expect(estimateTokens('12345678')).toBe(2);
-    expect(estimateTokens({ a: 1 })).toBe(2);
+    expect(estimateTokens('12345678')).toBe(3); // tokenizers group at most three digits
+    expect(estimateTokens({ a: 1 })).toBe(5); // { " a ": 1 } → punctuation pairs, a letter, a digit
+    expect(estimateTokens('hello world')).toBe(2);
+    expect(estimateTokens('日本語')).toBe(3);
+    expect(estimateTokens('')).toBe(0);
   });
 
   it('collectStream returns the finish result and reports text; a stream without finish is an LLM_ERROR', async () => {

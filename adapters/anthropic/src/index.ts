@@ -32,7 +32,10 @@ export interface AnthropicModelOptions {
   /** API key (default: the `ANTHROPIC_API_KEY` environment variable, read by the client). */
   apiKey?: string;
   baseURL?: string;
-  /** Retries of the client on 408/409/429/5xx/connection errors, honouring Retry-After (default 2). */
+  /**
+   * Retries of the client itself (default 0: the agent's retry policy, `withResilience`, retries instead —
+   * capped Retry-After, sleeps that a cancel interrupts). A `client` you pass keeps its own setting.
+   */
   maxRetries?: number;
   /** Request timeout in ms. */
   timeout?: number;
@@ -103,7 +106,9 @@ export class AnthropicModel implements LanguageModel {
       new Anthropic({
         ...(options.apiKey === undefined ? {} : { apiKey: options.apiKey }),
         ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
-        ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+        // The agent's own retry policy (withResilience) retries, the same way for every provider; the
+        // client's retries would sleep through a cancel and ignore our cap on Retry-After.
+        maxRetries: options.maxRetries ?? 0,
         ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
         ...(options.defaultHeaders === undefined ? {} : { defaultHeaders: options.defaultHeaders }),
       });

@@ -6,13 +6,20 @@
  * @packageDocumentation
  */
 import OpenAI from 'openai';
-import { DreamAgentError, isDreamAgentError, parseRetryAfter } from 'dream-agent';
+import {
+  DreamAgentError,
+  isDreamAgentError,
+  parseRetryAfter,
+  stripStrictNulls,
+  toStrictJsonSchema,
+} from 'dream-agent';
 import type {
   ChatMessage,
   Embedder,
   FinishReason,
   GenerateRequest,
   GenerateResult,
+  Json,
   LanguageModel,
   StreamChunk,
   TokenUsage,
@@ -32,7 +39,10 @@ export interface OpenAIClientOptions {
   baseURL?: string;
   organization?: string;
   project?: string;
-  /** Retries of the client on 408/409/429/5xx/connection errors, honouring Retry-After (default 2). */
+  /**
+   * Retries of the client itself (default 0: the agent's retry policy, `withResilience`, retries instead —
+   * capped Retry-After, sleeps that a cancel interrupts). A `client` you pass keeps its own setting.
+   */
   maxRetries?: number;
   /** Request timeout in ms (default: the client's, 10 minutes). */
   timeout?: number;
@@ -48,7 +58,12 @@ export interface OpenAIModelOptions extends OpenAIClientOptions {
    * `json_object` (older compatible servers: JSON mode, schema only in the prompt) or `none`.
    */
   structuredOutput?: 'json_schema' | 'json_object' | 'none';
-  /** Send `strict: true` with JSON schemas (requires OpenAI's strict-mode schema subset); default false. */
+  /**
+   * Send JSON schemas in strict mode (default false). Schemas are converted to the strict subset
+   * (`toStrictJsonSchema`: all properties required, `additionalProperties: false`, optional as nullable)
+   * and the placeholder `null`s are removed from answers; a schema that cannot be strict (a free-form
+   * object, a tuple…) is sent with `strict: false`.
+   */
   strictSchemas?: boolean;
   /** Ask for usage on streams (`stream_options.include_usage`); default true. Some compatible servers reject it. */
   streamUsage?: boolean;
@@ -71,7 +86,9 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
     ...(options.baseURL === undefined ? {} : { baseURL: options.baseURL }),
     ...(options.organization === undefined ? {} : { organization: options.organization }),
     ...(options.project === undefined ? {} : { project: options.project }),
-    ...(options.maxRetries === undefined ? {} : { maxRetries: options.maxRetries }),
+    // The agent's own retry policy (withResilience) retries, the same way for every provider; the
+    // client's retries would sleep through a cancel and ignore our cap on Retry-After.
+    maxRetries: options.maxRetries ?? 0,
     ...(options.timeout === undefined ? {} : { timeout: options.timeout }),
     ...(options.defaultHeaders === undefined ? {} : { defaultHeaders: options.defaultHeaders }),
   });
@@ -83,8 +100,8 @@ export function createOpenAIClient(options: OpenAIClientOptions): OpenAI {
  * Errors become `DreamAgentError`s: 401/403 → `UNAUTHENTICATED`; 404 → `LLM_ERROR` (not retryable);
  * 429 → `RATE_LIMITED` (retryable, `details.retryAfterMs` from Retry-After; `insufficient_quota` is not
  * retryable); 408/409/5xx, connection failures, malformed responses and cut streams → `LLM_ERROR`
- * (retryable); client timeouts → `TIMEOUT`; an aborted signal → `ABORTED`. The client itself retries
- * first (`maxRetries`), waiting as Retry-After says.
+ * (retryable); client timeouts → `TIMEOUT`; an aborted signal → `ABORTED`. The client does not retry
+ * (`maxRetries: 0`): the agent's retry policy (`withResilience`) does.
  *
  * @example
  * ```ts
@@ -139,7 +156,7 @@ export class OpenAIModel implements LanguageModel {
       }
       const refused = typeof message.refusal === 'string' && message.refusal !== '';
       return {
-        text: message.content ?? '',
+        text: this.#unstrict(request, message.content ?? ''),
         toolCalls,
         finishReason: refused ? 'content_filter' : mapFinish(choice.finish_reason),
         usage: mapUsage(completion.usage),
@@ -212,7 +229,7 @@ export class OpenAIModel implements LanguageModel {
       });
     }
     const result: GenerateResult = {
-      text,
+      text: this.#unstrict(request, text),
       toolCalls: calls.filter((c) => c !== undefined),
       finishReason: finish,
       usage: usage ?? { inputTokens: 0, outputTokens: 0, totalTokens: 0 },
@@ -220,6 +237,19 @@ export class OpenAIModel implements LanguageModel {
       ...(id === undefined ? {} : { id }),
     };
     yield { type: 'finish', result };
+  }
+
+  /** Removes the `null`s strict mode made the model send for omitted optional properties. */
+  #unstrict(request: GenerateRequest, text: string): string {
+    const format = request.responseFormat;
+    if (this.#options.strictSchemas !== true || format?.type !== 'json') return text;
+    if ((this.#options.structuredOutput ?? 'json_schema') !== 'json_schema') return text;
+    if (!toStrictJsonSchema(format.schema).strict) return text;
+    try {
+      return JSON.stringify(stripStrictNulls(JSON.parse(text) as Json, format.schema));
+    } catch {
+      return text; // not JSON: the caller's validation reports it
+    }
   }
 
   #params(request: GenerateRequest): ChatParams {
@@ -249,12 +279,14 @@ export class OpenAIModel implements LanguageModel {
     const format = request.responseFormat;
     const mode = this.#options.structuredOutput ?? 'json_schema';
     if (format?.type === 'json' && mode === 'json_schema') {
+      // Strict mode accepts a subset of JSON Schema: convert; a schema that cannot be strict goes non-strict.
+      const strict = this.#options.strictSchemas === true ? toStrictJsonSchema(format.schema) : undefined;
       params.response_format = {
         type: 'json_schema',
         json_schema: {
           name: format.name ?? 'result',
-          schema: format.schema,
-          strict: this.#options.strictSchemas ?? false,
+          schema: strict?.schema ?? format.schema,
+          strict: strict?.strict ?? false,
           ...(format.description === undefined ? {} : { description: format.description }),
         },
       };

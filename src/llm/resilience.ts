@@ -1,0 +1,349 @@
+/**
+ * Calls that always end: a {@link LanguageModel} wrapper with an idle timeout between stream events, an
+ * overall deadline per call, and the agent's own retry policy (attempts, exponential backoff with full
+ * jitter, which errors, a cap on Retry-After), whose sleeps race the abort signal.
+ *
+ * Why here and not in each SDK: an SDK's request timeout stops at the response headers, so a stream that
+ * stalls after them hung the turn forever; and an SDK's retry sleep (Retry-After: 65 honoured as is)
+ * ignored cancel for a minute. The adapters create their clients with `maxRetries: 0` and this layer
+ * decides, the same way for every provider.
+ *
+ * @packageDocumentation
+ */
+import { DreamAgentError, isDreamAgentError, type ErrorCode } from '../errors/index.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import type { GenerateRequest, GenerateResult, LanguageModel, StreamChunk } from '../ports/llm.js';
+import { toLlmError } from '../ports/llm.js';
+
+/** Which errors are retried, how often, and how long to wait between attempts. */
+export interface RetryPolicy {
+  /** Total attempts including the first (default 3; 1 = never retry). */
+  attempts?: number;
+  /** First backoff delay in ms (default 500); doubles per attempt, with full jitter. */
+  baseDelayMs?: number;
+  /** Upper bound of one backoff delay in ms (default 8000). */
+  maxDelayMs?: number;
+  /**
+   * Upper bound in ms on a provider's Retry-After wait (default 20 000). A longer hint is clamped to it;
+   * the wait still races the abort signal and the call's deadline.
+   */
+  maxRetryAfterMs?: number;
+  /**
+   * Whether an error is retried (default: `error.retryable` and the code is `RATE_LIMITED`, `TIMEOUT`,
+   * `LLM_ERROR` or `UNAVAILABLE`). Never called for `ABORTED`.
+   */
+  retryOn?: (error: DreamAgentError, attempt: number) => boolean;
+}
+
+/** Time limits of one model call. */
+export interface CallLimits {
+  /**
+   * Longest silence in ms between two stream events, the first one included (default 60 000). A stream
+   * quiet for longer is aborted (its socket closed) and fails `TIMEOUT` (retryable, so the retry policy
+   * or a fallback model may take over).
+   */
+  idleTimeoutMs?: number;
+  /**
+   * Longest duration in ms of a whole call, retries and their sleeps included (default 300 000). Applies
+   * to `generate` and `stream` alike.
+   */
+  deadlineMs?: number;
+}
+
+/** Options of {@link withResilience}. */
+export interface ResilienceOptions extends CallLimits {
+  /** The retry policy, or `false` for a single attempt. */
+  retry?: RetryPolicy | false;
+  /** Clock for timers and sleeps (default: the system clock). */
+  clock?: Clock;
+  /** Jitter source in [0, 1) (default `Math.random`). */
+  random?: () => number;
+  /** Called before each retry sleep (for logs and metrics). */
+  onRetry?: (info: { attempt: number; delayMs: number; error: DreamAgentError }) => void;
+}
+
+/** The defaults of {@link withResilience}, for documentation and tests. */
+export const DEFAULT_RESILIENCE = Object.freeze({
+  idleTimeoutMs: 60_000,
+  deadlineMs: 300_000,
+  attempts: 3,
+  baseDelayMs: 500,
+  maxDelayMs: 8_000,
+  maxRetryAfterMs: 20_000,
+});
+
+const RESILIENT = Symbol.for('dream-agent.resilient-model');
+const RETRIED_CODES: ReadonlySet<ErrorCode> = new Set([
+  'RATE_LIMITED',
+  'TIMEOUT',
+  'LLM_ERROR',
+  'UNAVAILABLE',
+]);
+
+/**
+ * Tells whether a model is already wrapped by {@link withResilience} (so the agent's defaults do not wrap
+ * it twice).
+ *
+ * @param model - any model
+ * @returns true for a resilient wrapper
+ */
+export function isResilient(model: LanguageModel): boolean {
+  return (model as unknown as Record<symbol, unknown>)[RESILIENT] === true;
+}
+
+function positive(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < min) {
+    throw new DreamAgentError('INVALID_INPUT', `${name} must be a number >= ${min}, got ${String(value)}`, {
+      retryable: false,
+      details: { option: name, value: value as unknown as string },
+    });
+  }
+  return value;
+}
+
+/** Rejects when the first of idle / deadline / abort strikes; cancelled with `stop()`. */
+class Watchdog {
+  readonly promise: Promise<never>;
+  #last: number;
+  #stopped = false;
+  readonly #timer = new AbortController();
+  readonly #onAbort: () => void;
+  readonly #signal: AbortSignal | undefined;
+
+  constructor(
+    private readonly clock: Clock,
+    private readonly idleMs: number | undefined,
+    private readonly deadlineAt: number,
+    signal: AbortSignal | undefined,
+    onFire: (reason: DreamAgentError) => void,
+  ) {
+    this.#last = clock.now();
+    this.#signal = signal;
+    let reject!: (e: DreamAgentError) => void;
+    this.promise = new Promise<never>((_, r) => {
+      reject = r;
+    });
+    // The race may be abandoned before the watchdog fires; a fired, unobserved rejection is expected.
+    this.promise.catch(() => undefined);
+    const fire = (e: DreamAgentError): void => {
+      if (this.#stopped) return;
+      this.stop();
+      onFire(e);
+      reject(e);
+    };
+    this.#onAbort = () => fire(abortedError(signal));
+    if (signal?.aborted) {
+      this.#onAbort();
+      return;
+    }
+    signal?.addEventListener('abort', this.#onAbort, { once: true });
+    void this.#loop(fire);
+  }
+
+  /** Marks activity (a stream event arrived). */
+  touch(): void {
+    this.#last = this.clock.now();
+  }
+
+  stop(): void {
+    if (this.#stopped) return;
+    this.#stopped = true;
+    this.#timer.abort();
+    this.#signal?.removeEventListener('abort', this.#onAbort);
+  }
+
+  async #loop(fire: (e: DreamAgentError) => void): Promise<void> {
+    for (;;) {
+      const now = this.clock.now();
+      const idleLeft = this.idleMs === undefined ? Infinity : this.#last + this.idleMs - now;
+      const deadlineLeft = this.deadlineAt - now;
+      if (deadlineLeft <= 0) {
+        fire(timeoutError('deadline', this.deadlineAt));
+        return;
+      }
+      if (idleLeft <= 0) {
+        fire(timeoutError('idle', this.idleMs ?? 0));
+        return;
+      }
+      try {
+        await this.clock.sleep(Math.min(idleLeft, deadlineLeft), this.#timer.signal);
+      } catch {
+        return; // stopped
+      }
+      if (this.#stopped) return;
+    }
+  }
+}
+
+function timeoutError(kind: 'idle' | 'deadline', value: number): DreamAgentError {
+  return new DreamAgentError(
+    'TIMEOUT',
+    kind === 'idle'
+      ? `the model sent nothing for ${value} ms (idle timeout); the call was aborted`
+      : 'the model call passed its deadline and was aborted',
+    { retryable: true, details: { timeout: kind, ...(kind === 'idle' ? { idleTimeoutMs: value } : {}) } },
+  );
+}
+
+function abortedError(signal: AbortSignal | undefined): DreamAgentError {
+  return new DreamAgentError('ABORTED', 'the model call was aborted', {
+    cause: signal?.reason,
+    retryable: false,
+  });
+}
+
+/**
+ * Wraps a model so that every call ends: a stream silent for `idleTimeoutMs` or a call running past
+ * `deadlineMs` is aborted (the inner call's signal fires, which closes the provider socket) and fails
+ * `TIMEOUT`; an abort of the request's own signal wins at once, even against a model that ignores its
+ * signal (the inner call is then abandoned); retryable failures are retried by the policy — a stream only
+ * before its first chunk was passed on, so output is never duplicated — with sleeps that race the abort
+ * signal and the deadline, and Retry-After clamped to `maxRetryAfterMs`.
+ *
+ * Errors are always typed: `TIMEOUT` (details `timeout: 'idle' | 'deadline'`), `ABORTED`, or the inner
+ * model's error after the last attempt.
+ *
+ * @param model - the model to wrap (an adapter, a {@link fallbackModel}…)
+ * @param options - limits, retry policy, clock
+ * @returns a model with the same provider and model id
+ * @throws DreamAgentError `INVALID_INPUT` for a non-positive limit or attempt count
+ * @example
+ * ```ts
+ * const llm = withResilience(new OpenAIModel({ model: 'gpt-4.1-mini' }), {
+ *   idleTimeoutMs: 20_000,
+ *   deadlineMs: 120_000,
+ *   retry: { attempts: 4, maxRetryAfterMs: 10_000 },
+ * });
+ * ```
+ */
+export function withResilience(model: LanguageModel, options: ResilienceOptions = {}): LanguageModel {
+  const clock = options.clock ?? systemClock;
+  const random = options.random ?? Math.random;
+  const idleMs = positive('idleTimeoutMs', options.idleTimeoutMs, DEFAULT_RESILIENCE.idleTimeoutMs);
+  const deadlineMs = positive('deadlineMs', options.deadlineMs, DEFAULT_RESILIENCE.deadlineMs);
+  const policy = options.retry === false ? { attempts: 1 } : (options.retry ?? {});
+  const attempts = positive('retry.attempts', policy.attempts, DEFAULT_RESILIENCE.attempts);
+  if (!Number.isInteger(attempts)) {
+    throw new DreamAgentError('INVALID_INPUT', `retry.attempts must be an integer, got ${attempts}`);
+  }
+  const baseDelay = positive('retry.baseDelayMs', policy.baseDelayMs, DEFAULT_RESILIENCE.baseDelayMs, 0);
+  const maxDelay = positive('retry.maxDelayMs', policy.maxDelayMs, DEFAULT_RESILIENCE.maxDelayMs, 0);
+  const maxRetryAfter = positive(
+    'retry.maxRetryAfterMs',
+    policy.maxRetryAfterMs,
+    DEFAULT_RESILIENCE.maxRetryAfterMs,
+    0,
+  );
+  const retryOn = policy.retryOn ?? ((e: DreamAgentError) => e.retryable && RETRIED_CODES.has(e.code));
+
+  /** How long to wait before attempt `attempt + 1`, or undefined to give up. */
+  const delayFor = (error: DreamAgentError, attempt: number, deadlineAt: number): number | undefined => {
+    if (error.code === 'ABORTED' || attempt >= attempts || !retryOn(error, attempt)) return undefined;
+    const hint = error.details['retryAfterMs'];
+    const delay =
+      error.code === 'RATE_LIMITED' && typeof hint === 'number' && hint >= 0
+        ? Math.min(hint, maxRetryAfter)
+        : Math.floor(random() * Math.min(maxDelay, baseDelay * 2 ** (attempt - 1)));
+    // A sleep that would outlive the deadline only delays the inevitable.
+    return clock.now() + delay >= deadlineAt ? undefined : delay;
+  };
+
+  const sleep = async (ms: number, signal: AbortSignal | undefined): Promise<void> => {
+    if (ms <= 0) {
+      if (signal?.aborted) throw abortedError(signal);
+      return;
+    }
+    try {
+      await clock.sleep(ms, signal);
+    } catch (error) {
+      throw signal?.aborted ? abortedError(signal) : toLlmError(error);
+    }
+  };
+
+  /** One inner call with its own signal, linked to the caller's and to the watchdog. */
+  const link = (request: GenerateRequest): { inner: GenerateRequest; controller: AbortController } => {
+    const controller = new AbortController();
+    return { inner: { ...request, signal: controller.signal }, controller };
+  };
+
+  const wrapped: LanguageModel = {
+    provider: model.provider,
+    model: model.model,
+
+    async generate(request: GenerateRequest): Promise<GenerateResult> {
+      const deadlineAt = clock.now() + deadlineMs;
+      for (let attempt = 1; ; attempt++) {
+        const { inner, controller } = link(request);
+        const dog = new Watchdog(clock, undefined, deadlineAt, request.signal, (e) => controller.abort(e));
+        let error: DreamAgentError;
+        try {
+          const call = model.generate(inner);
+          call.catch(() => undefined);
+          return await Promise.race([call, dog.promise]);
+        } catch (thrown) {
+          error = fromInner(thrown, controller.signal, request.signal);
+        } finally {
+          dog.stop();
+          controller.abort();
+        }
+        const delay = delayFor(error, attempt, deadlineAt);
+        if (delay === undefined) throw error;
+        options.onRetry?.({ attempt, delayMs: delay, error });
+        await sleep(delay, request.signal);
+      }
+    },
+
+    async *stream(request: GenerateRequest): AsyncIterable<StreamChunk> {
+      const deadlineAt = clock.now() + deadlineMs;
+      for (let attempt = 1; ; attempt++) {
+        const { inner, controller } = link(request);
+        const dog = new Watchdog(clock, idleMs, deadlineAt, request.signal, (e) => controller.abort(e));
+        const iterator = model.stream(inner)[Symbol.asyncIterator]();
+        let passedOn = false;
+        let error: DreamAgentError | undefined;
+        let done = false;
+        try {
+          for (;;) {
+            const next = iterator.next();
+            next.catch(() => undefined);
+            const step = await Promise.race([next, dog.promise]);
+            if (step.done === true) {
+              done = true;
+              break;
+            }
+            dog.touch();
+            passedOn = true;
+            yield step.value;
+            // The consumer may have taken long: its time is not the model's silence.
+            dog.touch();
+          }
+        } catch (thrown) {
+          error = fromInner(thrown, controller.signal, request.signal);
+        } finally {
+          dog.stop();
+          if (!done) {
+            // Early exit (consumer break, timeout, abort): close the inner stream and its socket. Not
+            // awaited: a model that ignores its signal must not keep us here.
+            controller.abort();
+            void Promise.resolve(iterator.return?.()).catch(() => undefined);
+          }
+        }
+        if (error === undefined) return;
+        const delay = passedOn ? undefined : delayFor(error, attempt, deadlineAt);
+        if (delay === undefined) throw error;
+        options.onRetry?.({ attempt, delayMs: delay, error });
+        await sleep(delay, request.signal);
+      }
+    },
+  };
+  Object.defineProperty(wrapped, RESILIENT, { value: true });
+  return wrapped;
+}
+
+/** Types what the inner call threw, preferring the reason of our own abort (a timeout). */
+function fromInner(thrown: unknown, own: AbortSignal, caller: AbortSignal | undefined): DreamAgentError {
+  if (caller?.aborted) return abortedError(caller);
+  if (own.aborted && isDreamAgentError(own.reason)) return own.reason;
+  return toLlmError(thrown, own);
+}
