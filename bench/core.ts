@@ -1,6 +1,7 @@
 /**
  * Core engine benchmarks (in memory). Prints one JSON object; compare ratios within one run, never
- * absolute numbers across machines.
+ * absolute numbers across machines. The side-by-side comparison with Mastra and LangGraph.js is
+ * `bench/peers.ts`.
  *
  *   npx tsx bench/core.ts            # full
  *   BENCH_QUICK=1 npx tsx bench/core.ts
@@ -9,97 +10,102 @@ import {
   Agent,
   FunctionPlanner,
   MemoryStore,
+  readyTodos,
   type Commit,
   type Executor,
+  type Todo,
   type TodoInput,
+  type TodoStatus,
 } from '../src/index.js';
+import { ReadyIndex } from '../src/dag/incremental.js';
+import { chain, fan, noop, round2, runOnce, timeRun } from './lib.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
-const noop: Executor = { execute: async (t) => ({ output: t.id }) };
 
-function chain(n: number): TodoInput[] {
-  return Array.from({ length: n }, (_, i) => ({
-    id: `t${i}`,
-    title: `step ${i}`,
-    domain: 'work',
-    input: {},
-    dependsOn: i === 0 ? [] : [`t${i - 1}`],
-    idempotent: true,
-  }));
-}
-
-function fan(n: number): TodoInput[] {
-  return [
-    { id: 'root', title: 'root', domain: 'work', input: {}, dependsOn: [], idempotent: true },
-    ...Array.from({ length: n }, (_, i) => ({
-      id: `f${i}`,
-      title: `leaf ${i}`,
-      domain: 'work',
-      input: {},
-      dependsOn: ['root'],
-      idempotent: true,
-    })),
+/**
+ * Per-todo cost as plans grow: 100 / 1,000 / 4,000 todos, long (a chain) and wide (a fan-out), at
+ * concurrency 1 and 8, through the public API. The issue's target is a 4,000/100 ratio ≤ 1.2.
+ */
+async function growth(sizes: number[]): Promise<Record<string, unknown>> {
+  const out: Record<string, unknown> = {};
+  const shapes: [string, (n: number) => TodoInput[]][] = [
+    ['long', (n) => chain(n)],
+    ['wide', (n) => fan(n - 1)],
   ];
-}
-
-async function timeRun(
-  todos: TodoInput[],
-  concurrency: number,
-  reps: number,
-): Promise<{ usPerTodo: number; events: number }> {
-  let best = Infinity;
-  let events = 0;
-  for (let r = 0; r < reps; r += 1) {
-    const agent = new Agent({
-      planner: new FunctionPlanner(() => ({ todos })),
-      executors: { work: noop },
-      concurrency,
-    });
-    const t0 = process.hrtime.bigint();
-    const run = agent.run('go');
-    let n = 0;
-    for await (const _ of run) n += 1; // events consumed
-    const res = await run.result();
-    const dt = Number(process.hrtime.bigint() - t0) / 1e3;
-    if (res.status !== 'completed') throw new Error(`run ended ${res.status}`);
-    best = Math.min(best, dt / todos.length);
-    events = n;
-    await agent.close();
-  }
-  return { usPerTodo: Math.round(best * 10) / 10, events };
-}
-
-async function langgraphChain(n: number, withSaver: boolean, reps: number): Promise<number | null> {
-  try {
-    const lg = await import('@langchain/langgraph');
-    const { StateGraph, Annotation, MemorySaver, START, END } = lg;
-    const State = Annotation.Root({
-      count: Annotation<number>({ reducer: (_a: number, b: number) => b, default: () => 0 }),
-    });
-    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the builder's node-name generics explode on dynamic names
-    let g: any = new StateGraph(State);
-    for (let i = 0; i < n; i += 1) g = g.addNode(`n${i}`, (s: { count: number }) => ({ count: s.count + 1 }));
-    g = g.addEdge(START, 'n0');
-    for (let i = 1; i < n; i += 1) g = g.addEdge(`n${i - 1}`, `n${i}`);
-    g = g.addEdge(`n${n - 1}`, END);
-    const app = g.compile(withSaver ? { checkpointer: new MemorySaver() } : {});
-    let best = Infinity;
-    for (let r = 0; r < reps; r += 1) {
-      const t0 = process.hrtime.bigint();
-      const stream = await app.stream(
-        { count: 0 },
-        { recursionLimit: n + 10, streamMode: 'updates', configurable: { thread_id: `t${r}` } },
-      );
-      for await (const _ of stream) {
-        /* consume */
+  for (const [shape, build] of shapes) {
+    for (const c of [1, 8]) {
+      const row: Record<string, number> = {};
+      for (const n of sizes) {
+        const todos = build(n);
+        await runOnce(todos.slice(0, Math.min(n, 200)), c); // warm-up
+        row[`n${n}`] = (await timeRun(todos, c, n >= 4000 ? 1 : quick ? 1 : 3)).usPerTodo;
       }
-      best = Math.min(best, Number(process.hrtime.bigint() - t0) / 1e3 / n);
+      const first = sizes[0] as number;
+      const last = sizes[sizes.length - 1] as number;
+      row[`ratio${last}to${first}`] = round2((row[`n${last}`] ?? 0) / (row[`n${first}`] ?? 1));
+      out[`${shape}_c${c}`] = row;
     }
-    return Math.round(best * 10) / 10;
-  } catch (e) {
-    process.stderr.write(`langgraph comparison unavailable: ${String(e)}\n`);
-    return null;
   }
+  return out;
+}
+
+/**
+ * The scheduling layer alone: a driver-like cycle (ask the ready index for free slots, start them,
+ * complete the oldest) over the same shapes, against a full scan by the pure scheduler every cycle.
+ * Shows what the index costs per todo as the plan grows, independent of the rest of the engine.
+ */
+function schedulingGrowth(sizes: number[]): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  const cycle = (todos: Todo[], c: number, useIndex: boolean): number => {
+    const states = new Map<string, TodoStatus>();
+    const status = (id: string): TodoStatus | undefined => states.get(id);
+    const index = new ReadyIndex(todos, status);
+    const running: string[] = [];
+    let done = 0;
+    const t0 = process.hrtime.bigint();
+    while (done < todos.length) {
+      const free = c - running.length;
+      const next = useIndex
+        ? index.ready(status, free)
+        : readyTodos(todos, states)
+            .filter((t) => states.get(t.id) !== 'running')
+            .slice(0, free);
+      for (const t of next) {
+        states.set(t.id, 'running');
+        running.push(t.id);
+      }
+      const id = running.shift();
+      if (id === undefined) throw new Error('stalled');
+      states.set(id, 'completed');
+      index.completed(id);
+      done += 1;
+    }
+    return Number(process.hrtime.bigint() - t0) / 1e3 / todos.length;
+  };
+  const asTodos = (inputs: TodoInput[]): Todo[] =>
+    inputs.map((t) => ({ ...t, dependsOn: t.dependsOn ?? [], input: t.input ?? {} }) as Todo);
+  for (const [shape, build] of [
+    ['long', (n: number) => chain(n)],
+    ['wide', (n: number) => fan(n - 1)],
+  ] as const) {
+    for (const c of [1, 8]) {
+      const row: Record<string, number> = {};
+      for (const n of sizes) {
+        const todos = asTodos(build(n));
+        let best = Infinity;
+        for (let r = 0; r < 5; r += 1) best = Math.min(best, cycle(todos, c, true));
+        row[`n${n}`] = round2(best);
+        let scan = Infinity;
+        for (let r = 0; r < (n >= 4000 ? 1 : 3); r += 1) scan = Math.min(scan, cycle(todos, c, false));
+        row[`pureScan_n${n}`] = round2(scan);
+      }
+      const first = sizes[0] as number;
+      const last = sizes[sizes.length - 1] as number;
+      row[`ratio${last}to${first}`] = round2((row[`n${last}`] ?? 0) / (row[`n${first}`] ?? 1));
+      out[`${shape}_c${c}`] = row;
+    }
+  }
+  return out;
 }
 
 async function interruptResume(reps: number): Promise<{ p50us: number; p99us: number }> {
@@ -246,18 +252,9 @@ async function main(): Promise<void> {
   for (const n of [10, 100]) overhead[`fanout${n}_c1`] = await timeRun(fan(n), 1, reps);
   for (const n of [10, 100]) overhead[`fanout${n}_c8`] = await timeRun(fan(n), 8, reps);
   out['perTodoOverhead'] = overhead;
-  const lgN = quick ? 100 : 1000;
-  const lgNo = await langgraphChain(lgN, false, reps);
-  const lgSaver = await langgraphChain(lgN, true, reps);
-  const ours = (overhead[`chain${lgN}`] as { usPerTodo: number }).usPerTodo;
-  out['langgraphChain'] = {
-    todos: lgN,
-    langgraphUsPerStepNoCheckpointer: lgNo,
-    langgraphUsPerStepMemorySaver: lgSaver,
-    dreamAgentUsPerTodo: ours,
-    ratioVsNoCheckpointer: lgNo ? Math.round((lgNo / ours) * 10) / 10 : null,
-    ratioVsMemorySaver: lgSaver ? Math.round((lgSaver / ours) * 10) / 10 : null,
-  };
+  const sizes = quick ? [100, 1000] : [100, 1000, 4000];
+  out['growth'] = await growth(sizes);
+  out['schedulingGrowth'] = schedulingGrowth(sizes);
   out['interruptToResume'] = await interruptResume(quick ? 50 : 300);
   out['waitingSessions'] = await waitingSessions(quick ? 1000 : 10_000);
   out['bytesPerCycle'] = await bytesPerCycle(quick ? 100 : 500);

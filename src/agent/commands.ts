@@ -1,10 +1,10 @@
-import { z } from 'zod';
 import { DreamAgentError } from '../errors/index.js';
 import { applyPlanEdits } from '../hitl/edits.js';
 import type { PlanValidationOptions } from '../dag/validate.js';
 import { actorRoles, CommandSchema, type Command } from '../model/commands.js';
 import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
 import type { Plan } from '../model/plan.js';
+import { schemaIssueLines } from '../schema/compile.js';
 import type { HitlRequest, RequestKind, SessionRecord, TodoRecord } from '../model/session.js';
 
 /** What command validation looks at: the session row, its plan and its todo rows. */
@@ -77,23 +77,13 @@ function pendingRequest(view: CommandView, requestId: string, kind: RequestKind)
   return req;
 }
 
-const schemaCache = new WeakMap<JsonObject, z.ZodType>();
-
 /**
- * Validates a value against a JSON Schema (zod 4's `fromJSONSchema`).
+ * Validates a value against a JSON Schema with the one schema compiler (cached, linear-time patterns).
  *
- * @returns the list of issues (empty when valid)
+ * @returns the list of issues (empty when valid); a schema that cannot be compiled yields issues too
  */
 export function validateAgainstSchema(schema: JsonObject, value: Json): string[] {
-  let validator = schemaCache.get(schema);
-  if (!validator) {
-    validator = z.fromJSONSchema(schema as Parameters<typeof z.fromJSONSchema>[0]);
-    schemaCache.set(schema, validator);
-  }
-  const result = validator.safeParse(value);
-  return result.success
-    ? []
-    : result.error.issues.map((i) => `${i.path.join('.') || '(value)'}: ${i.message}`);
+  return schemaIssueLines(schema, value);
 }
 
 /**

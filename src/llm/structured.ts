@@ -11,6 +11,7 @@ import type { JsonObject } from '../model/json.js';
 import type { ChatMessage, GenerateResult, LanguageModel, TokenUsage } from '../ports/llm.js';
 import { addUsage, toLlmError, ZERO_USAGE } from '../ports/llm.js';
 import { repairPrompt } from './prompts.js';
+import { compileSchemaOrThrow } from '../schema/compile.js';
 
 /** The most repairs {@link generateObject} allows (a guard against unbounded spending). */
 export const MAX_REPAIRS = 5;
@@ -213,14 +214,7 @@ function isZod(schema: ObjectSchema<unknown>): schema is z.ZodType {
 
 function toZod<T>(schema: ObjectSchema<T>): z.ZodType<T> {
   if (isZod(schema)) return schema as z.ZodType<T>;
-  try {
-    return z.fromJSONSchema(schema) as z.ZodType<T>;
-  } catch (cause) {
-    throw new DreamAgentError('INVALID_INPUT', 'the JSON Schema given to generateObject is not supported', {
-      cause,
-      details: { schema },
-    });
-  }
+  return compileSchemaOrThrow(schema, 'the JSON Schema given to generateObject').zod as z.ZodType<T>;
 }
 
 /** The deepest nesting accepted in structured output. */

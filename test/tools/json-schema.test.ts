@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { compileJsonSchema, unsafePatternReason } from '../../src/tools/json-schema.js';
+import { compileJsonSchema } from '../../src/tools/json-schema.js';
 
 const compile = (
   schema: unknown,
@@ -63,45 +63,44 @@ describe('compileJsonSchema', () => {
     });
   });
 
-  it('rejects patterns that backtrack catastrophically and accepts common safe ones', () => {
-    for (const p of [
-      '(a+)+$',
-      '(a*)*b',
-      '(a|a)*',
-      '(a|ab)*c',
-      '(\\w|\\d)+$',
-      '(.*a){12}',
-      '^(a?){25}a{25}$',
-      '(x+x+)+y',
-    ]) {
-      expect(unsafePatternReason(p), p).toBeDefined();
+  it('accepts patterns that would backtrack catastrophically in V8 and runs them in linear time', () => {
+    // These were refused by the old static check; on the linear-time engine they are merely patterns.
+    for (const p of ['(a+)+$', '(a*)*b', '(a|a)*', '(a|ab)*c', '(\\w|\\d)+$', '(.*a){12}', '(x+x+)+y']) {
+      expect(compileJsonSchema({ type: 'string', pattern: p }).ok, p).toBe(true);
     }
-    for (const p of [
-      '^[a-z]+$',
-      '^\\d{3}-\\d{4}$',
-      '(foo|bar)+',
-      '^([a-z0-9-]+\\.)+[a-z]{2,}$',
-      '[a-z]+(\\.[a-z]+)*',
-      '(\\d+,)*\\d+',
-      '^(\\s|,)+$',
-    ]) {
-      expect(unsafePatternReason(p), p).toBeUndefined();
-    }
+    const v = compile({ type: 'string', pattern: '^(a+)+$' });
+    expect(v.validate('a'.repeat(5_000) + '!')).toEqual({
+      ok: false,
+      issues: [{ path: '', message: 'does not match the pattern /^(a+)+$/' }],
+    });
+    expect(v.validate('aaaa').ok).toBe(true);
   });
 
-  it('bounds the length of strings checked by a pattern, so even a missed bad pattern cannot hang', () => {
-    // `a*b` is not exponential, but unanchored on a long run of "a" it is quadratic in V8.
+  it('bounds the length of strings checked by a pattern', () => {
     const v = compile({ type: 'string', pattern: 'a*b' });
-    const started = performance.now();
     expect(v.validate('a'.repeat(1_000_000))).toEqual({
       ok: false,
       issues: [{ path: '', message: 'expected a string of at most 10000 characters' }],
     });
-    expect(performance.now() - started).toBeLessThan(500);
     expect(v.validate('xxab').ok).toBe(true);
-    // The guard keeps JSON Schema's "match anywhere" semantics, anchors included.
+    // JSON Schema's "match anywhere" semantics, anchors included.
     expect(compile({ type: 'string', pattern: '^ab$' }).validate('xab').ok).toBe(false);
     expect(compile({ type: 'string', pattern: 'b$' }).validate('xab').ok).toBe(true);
+  });
+
+  it('refuses lookaround and backreferences, which have no linear-time match', () => {
+    for (const [p, reason] of [
+      ['^(?=a)a', /lookahead and lookbehind/],
+      ['(?<!x)y', /lookahead and lookbehind/],
+      ['(a)\\1', /backreferences/],
+    ] as const) {
+      const r = compileJsonSchema({ type: 'object', properties: { s: { type: 'string', pattern: p } } });
+      expect(r.ok, p).toBe(false);
+      if (!r.ok) {
+        expect(r.issues[0]?.path).toEqual(['properties', 's', 'pattern']);
+        expect(r.issues[0]?.message).toMatch(reason);
+      }
+    }
   });
 
   it('reports invalid regular expressions and non-schema values', () => {

@@ -86,7 +86,7 @@ describe('YAML tool files', () => {
   it('reports JSON Schema mistakes at the offending keyword', async () => {
     expect(await messages('invalid/schema.yaml')).toEqual([
       'invalid/schema.yaml:7:15 input.properties.period.type: unsupported type "strin" (expected one of string, number, integer, boolean, object, array, null)',
-      'invalid/schema.yaml:8:27 input.properties.code.pattern: pattern "^(a+)+$" may backtrack catastrophically (a repeated group contains a repetition)',
+      'invalid/schema.yaml:8:27 input.properties.code.pattern: backreferences (\\1…) are not supported',
       'invalid/schema.yaml:9:29 input.properties.count.minimum: expected a number, got string',
       'invalid/schema.yaml:10:12 input.properties.ref.$ref: reference "#/$defs/missing" does not resolve',
       'invalid/schema.yaml:11:3 input.required: expected a list of property names, got string',
