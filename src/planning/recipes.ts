@@ -224,6 +224,12 @@ export class RecipePlanner implements Planner {
 
   async plan(intent: Intent, ctx: PlanningContext): Promise<PlanDraft> {
     await Promise.resolve();
+    // The cognitive layer understood the request but found something it cannot honour: plan nothing and
+    // say why, rather than run a plan that silently answers a different question.
+    const decline = intent.metadata?.['decline'];
+    if (Array.isArray(decline) && decline.length > 0) {
+      return { todos: [], rationale: `I can't do this as asked: ${decline.map(String).join(' ')}` };
+    }
     const recipe = this.#recipes.get(intent.name);
     if (!recipe) {
       if (this.#fallback === 'error')
