@@ -59,7 +59,9 @@ export async function runRequest(text: string, answers: string[] = []): Promise<
       asked ??= req;
       const a = queue.shift();
       if (a === undefined) break;
-      result = await drain(agent.send(sessionId, { type: 'clarification.answer', requestId: req.id, answer: a }));
+      result = await drain(
+        agent.send(sessionId, { type: 'clarification.answer', requestId: req.id, answer: a }),
+      );
     } else if (req.kind === 'plan_review') {
       result = await drain(agent.send(sessionId, { type: 'plan.approve' }));
     } else if (req.kind === 'approval') {
@@ -72,7 +74,9 @@ export async function runRequest(text: string, answers: string[] = []): Promise<
         agent.send(sessionId, { type: 'input.provide', requestId: req.id, value: 'team@example.com' }),
       );
     } else {
-      result = await drain(agent.send(sessionId, { type: 'recovery.resolve', requestId: req.id, decision: 'skip' }));
+      result = await drain(
+        agent.send(sessionId, { type: 'recovery.resolve', requestId: req.id, decision: 'skip' }),
+      );
     }
   }
   const intents = events.filter((e) => e.type === 'intent.detected');

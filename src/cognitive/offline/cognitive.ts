@@ -203,8 +203,11 @@ export class OfflineCognitive implements Cognitive {
       else if (choice !== undefined) picked = guesses[choice]?.intent;
     }
     const restated = answers.filter((a) => pickOption(a, guesses.length) === undefined);
-    const classification = this.#classifyWithAnswers(input, restated);
-    const entities: Entity[] = [input, ...restated].flatMap((t) => this.#entities(t, entityOptions));
+    const classified = this.#classifyWithAnswers(input, restated);
+    const entities: Entity[] = narrowestPeriods(
+      [input, ...restated].flatMap((t) => this.#entities(t, entityOptions)),
+    );
+    const classification = this.#withEvidence(classified, entities, today);
 
     let name = picked ?? (classification.outOfScope || refused ? UNKNOWN_INTENT : classification.intent);
     let confidence = picked !== undefined ? this.#confidenceOf(input, picked) : classification.confidence;
@@ -249,6 +252,15 @@ export class OfflineCognitive implements Cognitive {
     }
 
     let spec = this.#specs.get(name);
+    if (spec !== undefined && !followUp) {
+      const to = entities.map((e) => spec?.handoff[e.type]).find((t) => t !== undefined);
+      const target = to !== undefined ? this.#specs.get(to) : undefined;
+      if (target !== undefined) {
+        metadata['handoff'] = { from: name, to: target.name };
+        name = target.name;
+        spec = target;
+      }
+    }
     if (spec === undefined) {
       const top = guesses[0] !== undefined ? this.#specs.get(guesses[0].intent) : undefined;
       const question =
@@ -356,6 +368,40 @@ export class OfflineCognitive implements Cognitive {
     return intent;
   }
 
+  /**
+   * Entities are evidence too: a request below the threshold that names a period, a region or another
+   * gazetteer value of the domain ("q3 numbers please", "H1 revenue") is in scope when the classifier's
+   * best in-scope guess is plausible (at least {@link EVIDENCE_CONFIDENCE}) and is an intent with a slot
+   * for what was named. Out-of-scope text names none of them, so it stays out.
+   */
+  #withEvidence(c: OfflineClassification, entities: readonly Entity[], today: string): OfflineClassification {
+    if (!c.outOfScope) return c;
+    const guess = this.#guesses(c)[0];
+    const spec = guess !== undefined ? this.#specs.get(guess.intent) : undefined;
+    if (guess === undefined || spec === undefined || guess.confidence < EVIDENCE_CONFIDENCE) return c;
+    const types = new Set(spec.slots.map((s) => s.type));
+    const evidence = entities.filter((e) => {
+      const type = e.type.replace(NEGATED_PREFIX, '');
+      if (type === 'period' || type === 'date') {
+        // A day that has not come yet ("tomorrow") says nothing about a request for actual figures.
+        const v = e.value;
+        const from =
+          typeof v === 'string'
+            ? v
+            : v !== null && typeof v === 'object' && !Array.isArray(v)
+              ? v['from']
+              : undefined;
+        if (typeof from === 'string' && from > today) return false;
+        return types.has('period') || types.has('date');
+      }
+      return (
+        type in this.intents.gazetteers && types.has(type) && EVIDENCE_TYPES_EXCLUDED.every((t) => t !== type)
+      );
+    });
+    if (evidence.length === 0) return c;
+    return { intent: guess.intent, confidence: guess.confidence, ranking: c.ranking, outOfScope: false };
+  }
+
   /** The in-scope guesses offered when a request is unclear, best first (at most 3). */
   #guesses(c: OfflineClassification): RankedIntent[] {
     return c.ranking.filter((r) => r.intent !== UNKNOWN_INTENT && this.#specs.has(r.intent)).slice(0, 3);
@@ -377,7 +423,7 @@ export class OfflineCognitive implements Cognitive {
         Object.values(this.intents.gazetteers)
           .flatMap((g) => Object.entries(g).flatMap(([k, syn]) => [k, ...syn]))
           .flatMap((phrase) => phrase.toLowerCase().split(/[\s-]+/))
-          .filter((w) => /^[a-z]{5,}$/.test(w)),
+          .filter((w) => /^[a-z]{4,}$/.test(w)),
       ),
     ];
     return this.#vocab;
@@ -398,6 +444,32 @@ export class OfflineCognitive implements Cognitive {
     const pool = inScope.length > 0 ? inScope : candidates;
     return pool.reduce((a, b) => (b.confidence > a.confidence ? b : a));
   }
+}
+
+/** Smallest confidence of the best in-scope guess that entities of its domain may lift into scope. */
+const EVIDENCE_CONFIDENCE = 0.1;
+/** Gazetteer types too generic to be evidence of a domain request on their own. */
+const EVIDENCE_TYPES_EXCLUDED: readonly string[] = ['delivery', 'order'];
+
+/**
+ * Drops a period that contains another period the user named ("the final quarter of last year, Q4
+ * 2025": Q4 2025, not 2025; "October this year": October 2026): the narrower one is what was meant.
+ */
+function narrowestPeriods(entities: Entity[]): Entity[] {
+  const range = (e: Entity): [string, string] | undefined => {
+    const v = e.value;
+    if (e.type === 'date' && typeof v === 'string') return [v, v];
+    if (e.type !== 'period' || v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    return typeof v['from'] === 'string' && typeof v['to'] === 'string' ? [v['from'], v['to']] : undefined;
+  };
+  return entities.filter((e) => {
+    const r = range(e);
+    if (r === undefined) return true;
+    return !entities.some((o) => {
+      const q = o === e ? undefined : range(o);
+      return q !== undefined && q[0] >= r[0] && q[1] <= r[1] && (q[0] !== r[0] || q[1] !== r[1]);
+    });
+  });
 }
 
 /** Below this confidence a bare fragment of entities continues the previous turn rather than starting one. */
@@ -424,7 +496,7 @@ function rankingJson(ranking: readonly RankedIntent[]): Json[] {
 
 /** Words that exclude what follows them ("except EMEA", "everything but APAC", "not including LATAM"). */
 const EXCLUSION_CUE =
-  /(?:\bexcept(?:\s+for)?|\bexcluding|\bexclude|\bwithout|\bbut\s+not|\bnot\s+(?:including|counting)|\bnot|\bother\s+than|\bapart\s+from|\baside\s+from|\bbesides|\bminus|\bleav(?:e|ing)\s+out|\bignor(?:e|ing)|\bomit(?:ting)?|\boutside(?:\s+of)?|\b(?:everything|all|anything|everywhere|anywhere)\s+but|\bex-)(?:\s+(?:the|for|of))?\s*$/i;
+  /(?:\bexcept(?:\s+for)?|\bexcluding|\bexclude|\bwithout|\bbut\s+not|\bnot\s+(?:including|counting)|\bnot|\bother\s+than|\bapart\s+from|\baside\s+from|\bbesides|\bminus|\bleav(?:e|ing)\s+out|\bignor(?:e|ing)|\bomit(?:ting)?|\boutside(?:\s+of)?|\b(?:everything|all|anything|everywhere|anywhere)(?:\s+\w+)?\s+but|\bex-)(?:\s+(?:the|for|of))?\s*$/i;
 /** What may stand between two excluded values of one list ("except EMEA, APAC and LATAM"). */
 const LIST_GAP = /^\s*(?:,|&|\/|\band\b|\bor\b|\bnor\b|\s)*\s*$/i;
 
@@ -437,11 +509,8 @@ function markExclusions(text: string, entities: Entity[], types: ReadonlySet<str
   let previous: { end: number; negated: boolean; type: string } | undefined;
   return entities.map((e) => {
     if (!types.has(e.type) || e.start === undefined || e.end === undefined) return e;
-    const before = text.slice(
-      Math.max(0, (previous?.end ?? 0) < e.start ? (previous?.end ?? 0) : 0),
-      e.start,
-    );
-    const window = before.slice(-40);
+    const before = text.slice(previous !== undefined && previous.end <= e.start ? previous.end : 0, e.start);
+    const window = text.slice(Math.max(0, e.start - 40), e.start);
     const negated =
       EXCLUSION_CUE.test(window) ||
       (previous !== undefined && previous.negated && previous.type === e.type && LIST_GAP.test(before));

@@ -317,6 +317,8 @@ function rules(): [RegExp, number, Rule][] {
         return n >= 1 && n <= 100 ? { type: 'limit', value: n } : undefined;
       },
     ],
+    // the number one product, #1: a limit of one
+    [/\b(?:number\s+one|no\.?\s?1|#1)\b/gi, 2, () => ({ type: 'limit', value: 1 })],
     // 2025 Q3, 2025-Q3
     [
       /\b((?:19|20)\d{2})[\s-]?q([1-4])\b/gi,
@@ -374,9 +376,9 @@ function rules(): [RegExp, number, Rule][] {
         return { type: 'period', value: monthRange(y, mo) };
       },
     ],
-    // in 2024, for FY2024, during 2023
+    // in 2024, for FY2024, during 2023, over 2025, a bare 2025
     [
-      /\b(?:(?:in|for|during|of|since|year|fy)\s?)((?:19|20)\d{2})\b/gi,
+      /(?<![$€£¥\d.,-])\b(?:(?:in|for|during|of|since|year|fy|over|throughout|across|through|at)\s?)?((?:19|20)\d{2})\b(?![.,-]?\d|\s?(?:%|k\b|m\b|units?\b|dollars?\b|euros?\b))/gi,
       7,
       (m) => {
         const y = Number(m[1]);

@@ -86,6 +86,11 @@ export const IntentSpecSchema = z.strictObject({
    * and `sets` applied; when there is no such turn, that intent's required slots are asked for.
    */
   continues: z.string().regex(NAME).optional(),
+  /**
+   * Entity types that make the request another intent's: `{ grain: sales.trend }` turns "monthly
+   * revenue for 2025", classified as a report, into a trend — the word the user chose decides.
+   */
+  handoff: z.record(z.string(), z.string().regex(NAME)).default({}),
   /** Slot values set whenever this intent is detected (e.g. `{ delivery: email }`). */
   sets: z.record(z.string(), JsonSchema).default({}),
 });
@@ -122,6 +127,15 @@ export const IntentsFileSchema = z
         });
       }
       seen.add(intent.name);
+      for (const [type, target] of Object.entries(intent.handoff)) {
+        if (!file.intents.some((o) => o.name === target)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['intents', i, 'handoff', type],
+            message: `intent "${intent.name}" hands off to unknown intent "${target}"`,
+          });
+        }
+      }
       if (intent.continues !== undefined && !file.intents.some((o) => o.name === intent.continues)) {
         ctx.addIssue({
           code: 'custom',

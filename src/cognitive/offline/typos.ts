@@ -113,6 +113,17 @@ export function correctTypos(
     const lower = word.toLowerCase();
     if (exact.has(lower) || known.has(lower)) return word;
     let fix: string | undefined = SHORT_FIXES[lower];
+    // Four-letter words: only a swap of two neighbours, towards a domain word ("emae" → "emea").
+    if (fix === undefined && lower.length === 4) {
+      const swaps = vocab.filter(
+        (v) =>
+          v.length === 4 &&
+          !PERIOD_WORDS.includes(v as never) &&
+          editDistance(lower, v, 1) === 1 &&
+          swapOnly(lower, v),
+      );
+      if (swaps.length === 1) fix = swaps[0];
+    }
     if (fix === undefined && lower.length >= 5) {
       const limit = lower.length >= 8 ? 2 : 1;
       let best = limit + 1;
@@ -175,3 +186,8 @@ const KNOWN_WORDS: ReadonlySet<string> = new Set([
   'apply',
   'octane',
 ]);
+
+function swapOnly(a: string, b: string): boolean {
+  const diff = [...a].map((c, i) => (c === b[i] ? -1 : i)).filter((i) => i >= 0);
+  return diff.length === 2 && diff[1] === (diff[0] ?? 0) + 1 && a[diff[0] ?? 0] === b[diff[1] ?? 0];
+}

@@ -377,7 +377,10 @@ export async function anomalies(input, ctx) {
 
 /** sales.trend — a time series (month, week, day or quarter) with first→last change and extremes. */
 export async function trend(input, ctx) {
-  const grain = input.grain ?? 'month';
+  // No grain asked: days for a month or less, weeks up to half a year, months beyond.
+  const span = input.period ? (parse(input.period.to) - parse(input.period.from)) / DAY + 1 : 366;
+  const named = { weekly: 'week', monthly: 'month', daily: 'day', quarterly: 'quarter' }[input.grain] ?? input.grain;
+  const grain = named ?? (span <= 31 ? 'day' : span <= 184 ? 'week' : 'month');
   if (!TIME_GROUPS.includes(grain)) throw new Error(`cannot chart by ${JSON.stringify(grain)}`);
   const q = await query({ ...input, groupBy: grain, limit: undefined, order: undefined }, ctx);
   const metric = q.metric;
@@ -393,7 +396,8 @@ export async function trend(input, ctx) {
   let narrative;
   if (all.length === 0) narrative = `No sales were recorded for ${q.scope} in ${q.period.label}.`;
   else if (rows.length === 1)
-    narrative = `${cap(q.scope)} ${metricWord(metric)} for ${q.period.label} was ${compact(rows[0][metric], metric)} (a single ${grain}).`;
+    narrative = `${cap(q.scope)} ${metricWord(metric)} for ${q.period.label}: ${compact(rows[0][metric], metric)} in ${rows[0][grain]}, the only whole ${grain}.`;
+  else if (rows.length === 0) narrative = '';
   else {
     const first = rows[0];
     const last = rows.at(-1);
