@@ -19,7 +19,7 @@
  *         input: { rows: { $ref: fetch, path: rows } }   # resolved from fetch's output at run time
  *       - id: email
  *         tool: email.send
- *         when: recipient                           # only when the slot is known … (or `always`)
+ *         when: recipient                           # only when the slot is known (`a|b`: either; `!a`: absent; or `always`)
  *         dependsOn: [trend]
  * ```
  *
@@ -47,7 +47,7 @@ const TodoTemplateSchema = z.strictObject({
   resource: z.string().optional(),
   idempotent: z.boolean().optional(),
   timeoutMs: z.number().int().positive().optional(),
-  /** `always` (default), a slot name that must be present, or `!slot` that must be absent. */
+  /** `always` (default), a slot name that must be present (`a|b`: any of them), or `!slot` that must be absent. */
   when: z.string().min(1).default('always'),
 });
 
@@ -224,6 +224,12 @@ export class RecipePlanner implements Planner {
 
   async plan(intent: Intent, ctx: PlanningContext): Promise<PlanDraft> {
     await Promise.resolve();
+    // The cognitive layer understood the request but found something it cannot honour: plan nothing and
+    // say why, rather than run a plan that silently answers a different question.
+    const decline = intent.metadata?.['decline'];
+    if (Array.isArray(decline) && decline.length > 0) {
+      return { todos: [], rationale: `I can't do this as asked: ${decline.map(String).join(' ')}` };
+    }
     const recipe = this.#recipes.get(intent.name);
     if (!recipe) {
       if (this.#fallback === 'error')
@@ -233,11 +239,12 @@ export class RecipePlanner implements Planner {
       return { todos: [], rationale: `No recipe for "${intent.name}".` };
     }
     const slots = intent.slots;
+    const has = (name: string): boolean => slots[name] !== undefined && slots[name] !== null;
     const included = recipe.todos.filter((t) => {
       if (t.when === 'always') return true;
-      if (t.when.startsWith('!'))
-        return slots[t.when.slice(1)] === undefined || slots[t.when.slice(1)] === null;
-      return slots[t.when] !== undefined && slots[t.when] !== null;
+      if (t.when.startsWith('!')) return !has(t.when.slice(1));
+      // `a|b`: when any of the slots is known.
+      return t.when.split('|').some((name) => has(name.trim()));
     });
     const kept = new Set(included.map((t) => t.id));
     const todos: Todo[] = included.map((t) => {

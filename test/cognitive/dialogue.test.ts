@@ -25,8 +25,8 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
     expect(IntentSchema.parse(intent)).toEqual(intent);
     expect(intent.name).toBe('sales.report');
     expect(intent.confidence).toBeGreaterThan(0.5);
-    expect(intent.slots).toEqual({
-      period: Q1_2026,
+    expect(intent.slots).toMatchObject({
+      period: { ...Q1_2026, label: 'Q1 2026', previous: { from: '2025-10-01', to: '2025-12-31' } },
       region: 'EMEA',
       recipient: 'team@example.com',
       delivery: 'email',
@@ -40,7 +40,8 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
     const first = await quickstart().understand('analyse our sales in APAC', context());
     expect(first.name).toBe('sales.report');
     expect(first.missingSlots).toEqual(['period']);
-    expect(first.clarification).toEqual({ question: 'Which period should I analyse?', slot: 'period' });
+    expect(first.clarification).toMatchObject({ question: 'Which period should I analyse?', slot: 'period' });
+    expect(first.clarification?.options?.[0]).toBe('last quarter');
 
     const second = await quickstart().understand(
       'analyse our sales in APAC',
@@ -71,23 +72,57 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
         ],
       }),
     );
-    expect(twice.slots['period']).toEqual({ from: '2025-07-01', to: '2025-09-30' });
+    expect(twice.slots['period']).toMatchObject({ from: '2025-07-01', to: '2025-09-30' });
   });
 
-  it('asks who to e-mail, then takes the address from the answer', async () => {
+  it('an e-mail request with nothing to send asks which report, and carries it', async () => {
     const first = await quickstart().understand('email the report please', context());
-    expect(first.name).toBe('report.email');
-    expect(first.clarification).toEqual({ question: 'Who should I send it to?', slot: 'recipient' });
+    expect(first.name).toBe('sales.report');
+    expect(first.metadata?.['continues']).toBe('report.email');
+    expect(first.clarification).toMatchObject({ question: 'Which period should I analyse?', slot: 'period' });
     const second = await quickstart().understand(
       'email the report please',
       context({
-        clarifications: [
-          { question: 'Who should I send it to?', answer: 'to Ann@Example.com', slot: 'recipient' },
-        ],
+        clarifications: [{ question: 'Which period should I analyse?', answer: 'Q3 2025', slot: 'period' }],
       }),
     );
-    expect(second.slots['recipient']).toBe('ann@example.com');
+    expect(second.slots).toMatchObject({
+      delivery: 'email',
+      period: { from: '2025-07-01', to: '2025-09-30' },
+    });
     expect(second.missingSlots).toEqual([]);
+  });
+
+  it('"send it to Ann" after a report carries that report (period and region kept)', async () => {
+    const history: DialogueTurn[] = [
+      turn('sales for APAC in Q3 2025', 'sales.report', {
+        period: { from: '2025-07-01', to: '2025-09-30' },
+        region: 'APAC',
+      }),
+    ];
+    const intent = await quickstart().understand('forward it to ann@example.com', context({ history }));
+    expect(intent.name).toBe('sales.report');
+    expect(intent.slots).toMatchObject({
+      region: 'APAC',
+      recipient: 'ann@example.com',
+      delivery: 'email',
+      period: { from: '2025-07-01', to: '2025-09-30' },
+    });
+    expect(intent.clarification).toBeUndefined();
+  });
+
+  it('"yes" and a number answer the options of a question, so "yes" never loops', async () => {
+    const q = 'Which period should I analyse?';
+    const yes = await quickstart().understand(
+      'how are we doing',
+      context({ clarifications: [{ question: q, answer: 'yes', slot: 'period' }] }),
+    );
+    expect(yes.slots['period']).toMatchObject({ from: '2026-01-01', to: '2026-03-31' }); // "last quarter"
+    const third = await quickstart().understand(
+      'how are we doing',
+      context({ clarifications: [{ question: q, answer: '3', slot: 'period' }] }),
+    );
+    expect(third.slots['period']).toMatchObject({ from: '2026-01-01', to: '2026-05-14', toDate: true });
   });
 
   it('answers a vague request with unknown + a question, then understands the answer', async () => {
@@ -105,7 +140,7 @@ describe('OfflineCognitive.understand: slot filling and clarifications', () => {
       }),
     );
     expect(answered.name).toBe('sales.report');
-    expect(answered.slots['period']).toEqual(Q1_2026);
+    expect(answered.slots['period']).toMatchObject(Q1_2026);
   });
 
   it('keeps out-of-scope requests out of scope', async () => {
@@ -128,7 +163,7 @@ describe('follow-ups reuse the previous turn', () => {
       context({ history: [previous], slots: previous.slots }),
     );
     expect(intent.name).toBe('sales.report');
-    expect(intent.slots).toEqual({ period: Q1_2026, region: 'EMEA', metric: 'revenue' });
+    expect(intent.slots).toMatchObject({ period: Q1_2026, region: 'EMEA', metric: 'revenue' });
     expect(intent.metadata?.['followUp']).toBe(true);
     expect(intent.missingSlots).toEqual([]);
   });
@@ -139,8 +174,8 @@ describe('follow-ups reuse the previous turn', () => {
       context({ history: [previous], slots: {} }),
     );
     expect(intent.name).toBe('sales.report');
-    expect(intent.slots).toEqual({
-      period: { from: '2026-03-01', to: '2026-03-31' },
+    expect(intent.slots).toMatchObject({
+      period: { from: '2026-03-01', to: '2026-03-31', label: 'March 2026' },
       region: 'North America',
       metric: 'revenue',
     });
@@ -158,7 +193,8 @@ describe('follow-ups reuse the previous turn', () => {
       context({ history: [previous], slots: previous.slots }),
     );
     expect(intent.name).toBe('sales.top_products');
-    expect(intent.slots).toEqual({ region: 'APAC', limit: 3 });
+    expect(intent.slots).toMatchObject({ region: 'APAC', limit: 3, dimension: 'product' });
+    expect(intent.slots['period']).toMatchObject({ from: '2026-01-01', to: '2026-05-14', toDate: true });
     expect(intent.metadata?.['followUp']).toBeUndefined();
   });
 

@@ -81,8 +81,8 @@ describe('numbers, money, percentages, e-mails', () => {
     ['£40', 'money', { amount: 40, currency: 'GBP' }],
     ['up 12.5%', 'percent', 12.5],
     ['a 40 percent drop', 'percent', 40],
-    ['top 10 products', 'number', 10],
-    ['top five products', 'number', 5],
+    ['top 10 products', 'limit', 10],
+    ['top five products', 'limit', 5],
     ['1,234.5 units', 'number', 1234.5],
     ['mail Bob.Smith@Example.com', 'email', 'bob.smith@example.com'],
   ])('%s → %s', (text, type, value) => {

@@ -61,7 +61,9 @@ export async function createDemoAgent(
     ...layers,
     resources: planner.resources,
     memory,
-    hitl: { planReview: 'always' },
+    // A plan with steps is always shown for review; an empty one (a greeting, help, or a request the
+    // agent declines with a reason) has nothing to review and is answered at once.
+    hitl: { planReview: (plan) => plan.todos.length > 0 },
     ...options,
   });
   return { agent, registry, planner, cognitive, memory };

@@ -5,16 +5,29 @@
  *   npm run demo -- --yes                          # answers every prompt itself
  *   npm run demo -- "do the numbers thing"         # a vague request: the clarification loop
  *   npm run demo -- --json --yes                   # events as JSON lines (used by the tests)
+ *   npm run demo -- --resume                       # continue the last session where you left it
+ *
+ * Sessions are kept in a local SQLite file ($DREAM_AGENT_DB, default examples/quickstart/.sessions/
+ * demo.sqlite). Ctrl-C or the end of the input never approves anything: the session rests, waiting,
+ * and `--resume` picks it up — in this process or any other sharing the file.
  */
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { createInterface, type Interface } from 'node:readline/promises';
 import { stdin, stdout } from 'node:process';
-import type { AgentEvent, CommandInput, HitlRequest, Plan, RunResult, Run, TodoInput } from 'dream-agent';
+import type { AgentEvent, HitlRequest, Plan, RunResult, Run, TodoInput } from 'dream-agent';
+import { SqliteStore } from '@dream-agent/sqlite';
 import { createDemoAgent } from './agent.js';
 
 const args = process.argv.slice(2);
 const flags = new Set(args.filter((a) => a.startsWith('--')));
 const yes = flags.has('--yes') || flags.has('-y');
 const json = flags.has('--json');
+const resume = flags.has('--resume');
+const dbPath =
+  process.env['DREAM_AGENT_DB'] ?? fileURLToPath(new URL('../.sessions/demo.sqlite', import.meta.url));
+const lastSessionFile = `${dbPath}.last-session`;
 const request =
   args.filter((a) => !a.startsWith('-')).join(' ') ||
   "Analyse last quarter's sales by region and email the report to the team";
@@ -34,20 +47,50 @@ const out = (line = ''): void => {
 
 let rl: Interface | undefined;
 let lines: AsyncIterator<string> | undefined;
-async function ask(question: string, auto: string): Promise<string> {
+/** Set when the input ended or Ctrl-C was pressed: nothing is answered any more, the session rests. */
+let closed = false;
+let interrupt: (() => void) | undefined;
+
+/**
+ * Asks a question. Returns `undefined` when the input is closed (end of file, Ctrl-C): the caller then
+ * rests the session instead of answering anything — a closed terminal never approves.
+ */
+async function ask(question: string, auto: string): Promise<string | undefined> {
   if (yes) {
     out(`${question} ${dim(`→ ${auto} (--yes)`)}`);
     return auto;
   }
+  if (closed) return undefined;
   // One line iterator for the whole session: piped input (scripts, tests) may arrive all at once, and
   // readline's question() would drop lines that came before it was asked.
-  rl ??= createInterface({ input: stdin, output: stdout, terminal: stdin.isTTY });
-  lines ??= rl[Symbol.asyncIterator]();
-  stdout.write(`${question} `);
-  const next = await lines.next();
-  if (!stdin.isTTY) stdout.write(`${next.done ? '' : next.value}\n`);
-  return next.done ? '' : next.value.trim();
+  if (!rl) {
+    rl = createInterface({ input: stdin, output: stdout, terminal: stdin.isTTY });
+    rl.on('SIGINT', () => {
+      closed = true;
+      interrupt?.();
+    });
+    lines = rl[Symbol.asyncIterator]();
+  }
+  if (!json) stdout.write(`${question} `);
+  const next = await Promise.race([
+    lines?.next() ?? Promise.resolve({ done: true as const, value: undefined }),
+    new Promise<{ done: true; value: undefined }>((resolve) => {
+      interrupt = () => resolve({ done: true, value: undefined });
+    }),
+  ]);
+  interrupt = undefined;
+  if (next.done) {
+    closed = true;
+    if (!json) stdout.write('\n');
+    return undefined;
+  }
+  if (!stdin.isTTY && !json) stdout.write(`${next.value}\n`);
+  return next.value.trim();
 }
+
+/** Whether a todo needs a human's approval: its own flag, or its tool's. */
+let needsApproval: (todo: Plan['todos'][number]) => boolean = (t) =>
+  t.approval === true || (typeof t.approval === 'object' && t.approval.required);
 
 function printPlan(plan: Plan): void {
   out(
@@ -55,10 +98,7 @@ function printPlan(plan: Plan): void {
       (plan.rationale ? dim(`  (${plan.rationale})`) : ''),
   );
   plan.todos.forEach((t, i) => {
-    const gate =
-      t.approval === true || (typeof t.approval === 'object' && t.approval.required)
-        ? yellow(' ⚠ approval')
-        : '';
+    const gate = needsApproval(t) ? yellow(' ⚠ needs your approval') : '';
     const deps = t.dependsOn.length ? dim(` ← ${t.dependsOn.join(', ')}`) : '';
     out(
       `  ${String(i + 1).padStart(2)}. ${cyan(t.id.padEnd(9))} ${t.title} ${dim(`[${t.domain}${t.tool ? ` · ${t.tool}` : ''}]`)}${gate}${deps}`,
@@ -67,6 +107,7 @@ function printPlan(plan: Plan): void {
 }
 
 let progressLine = false;
+const answered = new Set<string>();
 function render(e: AgentEvent): void {
   if (json) {
     stdout.write(`${JSON.stringify(e)}\n`);
@@ -87,9 +128,19 @@ function render(e: AgentEvent): void {
       out(dim(`understood: ${e.intent.name} (${Math.round(e.intent.confidence * 100)}%) ${slots}`));
       break;
     }
-    case 'todo.started':
+    case 'todo.started': {
       clear();
-      out(`${cyan('▶')} ${e.todoId}${e.attempt > 1 ? dim(` (attempt ${e.attempt})`) : ''}`);
+      // A step that asked for input starts again with the answer: that is not a retry.
+      const note = answered.delete(e.todoId)
+        ? dim(' (continuing with your answer)')
+        : e.attempt > 1
+          ? dim(` (attempt ${e.attempt})`)
+          : '';
+      out(`${cyan('▶')} ${e.todoId}${note}`);
+      break;
+    }
+    case 'input.received':
+      answered.add(e.todoId);
       break;
     case 'todo.progress': {
       const pct = e.pct ?? 0;
@@ -190,6 +241,30 @@ function parseReview(
   return `unknown review command "${verb}"`;
 }
 
+/** What the demo does when the input is closed: nothing is sent, the session stays as it is. */
+const REST = Symbol('rest');
+
+/** The effect an approval covers: `request.effect` when the engine gives it, else the request details. */
+function effectLines(req: HitlRequest): string[] {
+  const effect = (req as { effect?: { tool?: string; input?: Record<string, unknown> } }).effect;
+  const input = effect?.input ?? {};
+  const details = req.details ?? {};
+  const lines: string[] = [];
+  const tool = effect?.tool ?? details['tool'];
+  if (tool !== undefined) lines.push(`tool: ${String(tool)}`);
+  const show = (k: string, v: unknown): void => {
+    if (v === undefined || v === null || v === '') return;
+    lines.push(
+      `${k}: ${Array.isArray(v) ? v.map(String).join(', ') : typeof v === 'object' ? JSON.stringify(v) : String(v)}`,
+    );
+  };
+  show('to', input['to'] ?? details['to']);
+  show('subject', input['subject'] ?? details['subject']);
+  show('attachments', input['attachments'] ?? details['attachments']);
+  if (!effect) lines.push(dim('(the recipient is asked for or resolved when the step runs)'));
+  return lines;
+}
+
 async function answer(
   req: HitlRequest,
   plan: Plan | null,
@@ -204,17 +279,17 @@ async function answer(
         ),
         'approve',
       );
+      if (line === undefined) return REST;
       return parseReview(line, plan ?? { id: '', version: 1, todos: [] }, registry);
     }
     case 'approval': {
-      const details = req.details ?? {};
-      out(
-        yellow(`⚠ ${req.prompt}`) +
-          dim(` (${String(details['tool'] ?? req.todoId)}, risk ${req.risk ?? 'n/a'})`),
-      );
+      out(yellow(`⚠ ${req.prompt}`) + dim(` (risk ${req.risk ?? 'n/a'})`));
+      for (const l of effectLines(req)) out(`    ${l}`);
       const line = await ask('Approve? [y/N] >', 'y');
+      if (line === undefined) return REST;
+      const digest = (req as { digest?: string }).digest;
       return /^y(es)?$/i.test(line)
-        ? { type: 'approval.grant', requestId: req.id, actor: 'you' }
+        ? { type: 'approval.grant', requestId: req.id, actor: 'you', ...(digest ? { digest } : {}) }
         : {
             type: 'approval.deny',
             requestId: req.id,
@@ -224,17 +299,23 @@ async function answer(
     }
     case 'input': {
       const value = await ask(`${req.prompt} >`, 'team@example.com');
+      if (value === undefined) return REST;
       return { type: 'input.provide', requestId: req.id, value, actor: 'you' };
     }
     case 'clarification': {
+      const options = req.options ?? [];
+      out(`${bold('?')} ${req.prompt}`);
+      options.forEach((o, i) => out(`   ${i + 1}. ${o}`));
       const text = await ask(
-        `${bold('?')} ${req.prompt}${req.options?.length ? dim(` (e.g. ${req.options.join(', ')})`) : ''} >`,
+        options.length ? dim('Answer with a number, yes, or in your own words >') : '>',
         "yes, analyse last quarter's sales",
       );
+      if (text === undefined) return REST;
       return { type: 'clarification.answer', requestId: req.id, answer: text || 'yes', actor: 'you' };
     }
     case 'recovery': {
       const text = await ask(`${req.prompt} [retry/mark_done/skip] >`, 'retry');
+      if (text === undefined) return REST;
       return {
         type: 'recovery.resolve',
         requestId: req.id,
@@ -245,24 +326,24 @@ async function answer(
   }
 }
 
-async function turn(
+/** Answers the session's pending requests until the turn ends or the input closes. */
+async function drive(
   demo: Awaited<ReturnType<typeof createDemoAgent>>,
-  input: string,
   sessionId: string,
-): Promise<RunResult> {
-  out();
-  out(`${bold('You:')} ${input}`);
-  let result = await follow(demo.agent.run(input, { sessionId }));
+  start: RunResult,
+): Promise<RunResult | typeof REST> {
+  let result = start;
   for (let guard = 0; result.status === 'waiting' && guard < 50; guard += 1) {
     const req = result.pending[0];
     if (!req) break;
     const session = await demo.agent.getSession(sessionId);
     const command = await answer(req, session.plan, demo.registry);
+    if (command === REST) return REST;
     if (typeof command === 'string') {
       out(red(command));
       continue;
     }
-    const run = demo.agent.send(sessionId, command as CommandInput);
+    const run = demo.agent.send(sessionId, command as Parameters<typeof demo.agent.send>[1]);
     try {
       result = await follow(run);
     } catch (e) {
@@ -270,14 +351,45 @@ async function turn(
       result = { ...result, pending: (await demo.agent.getSession(sessionId)).pending };
     }
   }
+  return result;
+}
+
+function ended(result: RunResult | typeof REST, sessionId: string): void {
+  if (result === REST) {
+    out(
+      yellow(`\n● input closed: nothing was approved or sent. The session rests, waiting for you.`) +
+        dim(`\n  Continue with: npm run demo -- --resume   (session ${sessionId})`),
+    );
+    return;
+  }
   if (result.status === 'completed')
     out(green(`\n● turn completed`) + dim(` (session ${sessionId}, ${result.lastSeq} events)`));
   else out(yellow(`\n● turn ended: ${result.status}${result.error ? ` — ${result.error.message}` : ''}`));
+}
+
+async function turn(
+  demo: Awaited<ReturnType<typeof createDemoAgent>>,
+  input: string,
+  sessionId: string,
+): Promise<RunResult | typeof REST> {
+  out();
+  out(`${bold('You:')} ${input}`);
+  const result = await drive(demo, sessionId, await follow(demo.agent.run(input, { sessionId })));
+  ended(result, sessionId);
   return result;
 }
 
 async function main(): Promise<void> {
-  const demo = await createDemoAgent();
+  mkdirSync(dirname(dbPath), { recursive: true });
+  const store = new SqliteStore(dbPath);
+  const demo = await createDemoAgent({ store });
+  const own = needsApproval;
+  needsApproval = (t) => {
+    if (own(t)) return true;
+    if (t.approval === false || (typeof t.approval === 'object' && !t.approval.required)) return false;
+    const approval = t.tool ? demo.registry.get(t.tool)?.approval : undefined;
+    return approval !== undefined && approval.required;
+  };
   out(
     bold('dream-agent quick start') +
       dim(' — offline: intents, recipes, tools and answers all run locally; no API key.'),
@@ -287,20 +399,50 @@ async function main(): Promise<void> {
       `tools: ${demo.registry
         .list()
         .map((t) => t.name)
-        .join(', ')}`,
+        .join(', ')} · sessions: ${dbPath}`,
     ),
   );
-  const sessionId = `demo-${Date.now().toString(36)}`;
-  const first = await turn(demo, request, sessionId);
-  if (first.status === 'completed') {
+  let sessionId: string;
+  let first: RunResult | typeof REST;
+  if (resume) {
+    let last = '';
+    try {
+      last = readFileSync(lastSessionFile, 'utf8').trim();
+    } catch {
+      // no session yet
+    }
+    if (last === '') {
+      out(red('nothing to resume: no session was started with this sessions file yet'));
+      await demo.agent.close();
+      await store.close();
+      return;
+    }
+    sessionId = last;
+    const session = await demo.agent.getSession(sessionId);
+    out(dim(`resuming session ${sessionId} (${session.status})`));
+    const start =
+      session.status === 'waiting'
+        ? ({ status: 'waiting', pending: session.pending } as unknown as RunResult)
+        : await follow(demo.agent.resume(sessionId));
+    first = await drive(demo, sessionId, start);
+    ended(first, sessionId);
+  } else {
+    sessionId = `demo-${Date.now().toString(36)}`;
+    writeFileSync(lastSessionFile, `${sessionId}\n`);
+    first = await turn(demo, request, sessionId);
+  }
+  if (first !== REST && first.status === 'completed') {
     const next = yes
-      ? followUp
+      ? resume
+        ? undefined
+        : followUp
       : await ask(`\n${bold('Anything else?')} (e.g. "${followUp}", empty to quit) >`, '');
     if (next) await turn(demo, next, sessionId);
   }
   out(dim(`\nfiles are in ${process.env['DREAM_AGENT_OUTPUT'] ?? 'output'}/${sessionId}`));
   rl?.close();
   await demo.agent.close();
+  await store.close();
 }
 
 main().catch((e: unknown) => {

@@ -24,7 +24,12 @@ function runDemo(
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', 'examples/quickstart/src/main.ts', ...args], {
       cwd: root,
-      env: { ...process.env, DREAM_AGENT_OUTPUT: out, NO_COLOR: '1' },
+      env: {
+        ...process.env,
+        DREAM_AGENT_OUTPUT: out,
+        DREAM_AGENT_DB: join(out, 'sessions.sqlite'),
+        NO_COLOR: '1',
+      },
       stdio: ['pipe', 'pipe', 'pipe'],
     });
     let stdout = '';
@@ -112,11 +117,50 @@ describe('the quick-start demo', () => {
     expect(written.filter((f) => f.endsWith('report.md'))).toHaveLength(1);
   });
 
+  it('closed input at plan review never approves: the session rests, and --resume continues it', async () => {
+    await rm(out, { recursive: true, force: true });
+    const closedAtReview = await runDemo([], []);
+    expect(closedAtReview.code).toBe(0);
+    expect(closedAtReview.stdout).toContain('⚠ needs your approval');
+    expect(closedAtReview.stdout).toContain('input closed: nothing was approved or sent');
+    expect(closedAtReview.stdout).not.toContain('▶ fetch');
+    expect(closedAtReview.stdout).not.toContain('turn completed');
+
+    // Approve the plan, then close the input at the approval prompt: still nothing is sent.
+    const closedAtApproval = await runDemo(['--resume'], ['a']);
+    expect(closedAtApproval.code).toBe(0);
+    expect(closedAtApproval.stdout).toContain('✓ report');
+    expect(closedAtApproval.stdout).toContain('tool: email.send');
+    expect(closedAtApproval.stdout).toContain('input closed');
+    expect(closedAtApproval.stdout).not.toContain('▶ email');
+    expect((await files(out)).filter((f) => f.endsWith('.eml'))).toHaveLength(0);
+
+    // Resume once more: grant, give the recipient; the step continues with the answer (no "attempt 2").
+    const done = await runDemo(['--resume'], ['y', 'ann@example.com', '']);
+    expect(done.code).toBe(0);
+    expect(done.stdout).toContain('▶ email (continuing with your answer)');
+    expect(done.stdout).not.toContain('attempt 2');
+    expect(done.stdout).toContain('turn completed');
+    const mails = (await files(out)).filter((f) => f.endsWith('.eml'));
+    expect(mails).toHaveLength(1);
+    expect(await readFile(mails[0] ?? '', 'utf8')).toContain('To: ann@example.com');
+  });
+
+  it('--json emits only JSON lines, also when answering interactively', async () => {
+    await rm(out, { recursive: true, force: true });
+    const { code, stdout } = await runDemo(['--json', 'sales for Q3 2025 in APAC'], ['a']);
+    expect(code).toBe(0);
+    const lines = stdout.trim().split('\n');
+    expect(lines.length).toBeGreaterThan(5);
+    for (const line of lines) expect(() => JSON.parse(line) as unknown, line).not.toThrow();
+  });
+
   it('a vague request goes through the clarification loop', async () => {
     const { code, stdout } = await runDemo(['--yes', 'do the numbers thing']);
     expect(code).toBe(0);
     expect(stdout).toContain('understood: unknown');
-    expect(stdout).toContain('Do you want me to analyse sales for a period?');
+    // the question offers numbered options
+    expect(stdout).toMatch(/\? .+\n {3}1\. .+\n {3}2\. /);
     expect(stdout).toMatch(/understood: sales\.report/);
     expect(stdout).toContain('turn completed');
   });

@@ -12,7 +12,9 @@ import type { Json, JsonObject } from '../../model/json.js';
 import type { Clock } from '../../ports/clock.js';
 import { IntentClassifier } from './classifier.js';
 import type { Classification, ClassifierOptions, RankedIntent, TrainingExample } from './classifier.js';
-import { followUpCue, previousIntentTurn, resolveSlots } from './dialogue.js';
+import { NEGATED_PREFIX, followUpCue, pickOption, previousIntentTurn, resolveSlots } from './dialogue.js';
+import { describePeriod } from './periods.js';
+import { correctTypos } from './typos.js';
 import { extractEntities } from './entities.js';
 import type { EntityOptions } from './entities.js';
 import { UNKNOWN_INTENT, loadIntentsFile, parseIntents } from './intents.js';
@@ -77,6 +79,7 @@ export class OfflineCognitive implements Cognitive {
   readonly classifier: IntentClassifier;
   readonly #specs: Map<string, IntentSpec>;
   readonly #options: OfflineCognitiveOptions;
+  #vocab: string[] | undefined;
 
   /**
    * @param intents - a validated intents file (see `loadIntents`), a plain object of that shape, or a path to a YAML file
@@ -186,14 +189,28 @@ export class OfflineCognitive implements Cognitive {
    */
   async understand(input: string, ctx: CognitiveContext): Promise<Intent> {
     const now = (this.#options.clock ?? ctx.clock).now();
+    const today = new Date(Number.isFinite(now) ? now : 0).toISOString().slice(0, 10);
     const entityOptions: EntityOptions = { now, gazetteers: this.intents.gazetteers };
     const answers = ctx.clarifications.filter((c) => c.slot === undefined).map((c) => c.answer);
-    const classification = this.#classifyWithAnswers(input, answers);
-    const entityText = [input, ...answers];
-    const entities: Entity[] = entityText.flatMap((t) => extractEntities(t, entityOptions));
+    // "yes", "2" or "no" answer the guesses offered with an "I did not understand" question; anything
+    // else restates the request and is classified with it.
+    const guesses = this.#guesses(this.classify(input));
+    let picked: string | undefined;
+    let refused = false;
+    for (const a of answers) {
+      const choice = pickOption(a, guesses.length);
+      if (choice === 'no') refused = true;
+      else if (choice !== undefined) picked = guesses[choice]?.intent;
+    }
+    const restated = answers.filter((a) => pickOption(a, guesses.length) === undefined);
+    const classified = this.#classifyWithAnswers(input, restated);
+    const entities: Entity[] = narrowestPeriods(
+      [input, ...restated].flatMap((t) => this.#entities(t, entityOptions)),
+    );
+    const classification = this.#withEvidence(classified, entities, today);
 
-    let name = classification.outOfScope ? UNKNOWN_INTENT : classification.intent;
-    let confidence = classification.confidence;
+    let name = picked ?? (classification.outOfScope || refused ? UNKNOWN_INTENT : classification.intent);
+    let confidence = picked !== undefined ? this.#confidenceOf(input, picked) : classification.confidence;
     let carried: JsonObject | undefined;
     let followUp = false;
     const previous = previousIntentTurn(ctx.history);
@@ -209,7 +226,10 @@ export class OfflineCognitive implements Cognitive {
       if (
         cue === 'strong' ||
         (cue === 'weak' && !otherIntent) ||
-        (classification.outOfScope && fillsPrevious && tokenCount(input) <= 6)
+        (fillsPrevious &&
+          (classification.outOfScope ||
+            (onlyEntities(input, entities) && classification.confidence < FRAGMENT_CONFIDENCE)) &&
+          tokenCount(input) <= 6)
       ) {
         followUp = true;
         name = previous.intent;
@@ -231,14 +251,22 @@ export class OfflineCognitive implements Cognitive {
       });
     }
 
-    const spec = this.#specs.get(name);
+    let spec = this.#specs.get(name);
+    if (spec !== undefined && !followUp) {
+      const to = entities.map((e) => spec?.handoff[e.type]).find((t) => t !== undefined);
+      const target = to !== undefined ? this.#specs.get(to) : undefined;
+      if (target !== undefined) {
+        metadata['handoff'] = { from: name, to: target.name };
+        name = target.name;
+        spec = target;
+      }
+    }
     if (spec === undefined) {
-      const guesses = classification.ranking
-        .filter((r) => r.intent !== UNKNOWN_INTENT && this.#specs.has(r.intent))
-        .slice(0, 3);
       const top = guesses[0] !== undefined ? this.#specs.get(guesses[0].intent) : undefined;
       const question =
-        (top !== undefined && classification.intent === top.name ? top.clarification : undefined) ??
+        (!refused && top !== undefined && classification.intent === top.name
+          ? top.clarification
+          : undefined) ??
         this.intents.fallback ??
         "Sorry, I didn't quite get that. What would you like me to do?";
       return {
@@ -254,6 +282,20 @@ export class OfflineCognitive implements Cognitive {
         metadata,
       };
     }
+    // An intent that continues another one ("e-mail it to Bob") is planned as that one.
+    let sets: JsonObject = {};
+    if (spec.continues !== undefined) {
+      const target = this.#specs.get(spec.continues);
+      if (target !== undefined) {
+        sets = spec.sets;
+        metadata['continues'] = spec.name;
+        const last = [...ctx.history].reverse().find((t) => t.intent === target.name);
+        if (carried === undefined && last !== undefined) carried = last.slots;
+        name = target.name;
+        spec = target;
+      }
+    } else sets = spec.sets;
+
     const resolved = resolveSlots({
       spec,
       entities,
@@ -261,16 +303,130 @@ export class OfflineCognitive implements Cognitive {
       clarifications: ctx.clarifications,
       entityOptions,
     });
+    const slots: JsonObject = { ...resolved.slots, ...sets };
     const intent: Intent = {
       name,
       confidence: round(confidence),
       entities,
-      slots: resolved.slots,
+      slots,
       missingSlots: resolved.missingSlots,
       metadata,
     };
     if (resolved.clarification) intent.clarification = resolved.clarification;
+
+    // Exclusions the intent cannot express are asked about, never dropped or inverted.
+    const excluded = entities.filter((e) => e.type.startsWith(NEGATED_PREFIX));
+    const unplaced = excluded.filter(
+      (e) => !spec.slots.some((s) => s.negated && `${NEGATED_PREFIX}${s.type}` === e.type),
+    );
+    if (unplaced.length > 0 && intent.clarification === undefined) {
+      const what = unplaced.map((e) => String(e.value)).join(' and ');
+      intent.clarification = {
+        question: `You asked to leave out ${what}, which I cannot do for this request. Should I include everything, or will you name what to include?`,
+        options: ['include everything', 'let me name what to include'],
+      };
+    }
+
+    // Periods: labelled, cut at today, compared with the previous calendar period; none in the future.
+    const decline: string[] = [];
+    for (const slot of spec.slots) {
+      if (slot.type !== 'period' || slots[slot.name] === undefined || slots[slot.name] === null) continue;
+      const values = Array.isArray(slots[slot.name]) ? (slots[slot.name] as Json[]) : [slots[slot.name]];
+      const out: Json[] = [];
+      for (const raw of values) {
+        // A default may be a phrase ("this year"): it is read against the clock like the user's words.
+        const v =
+          typeof raw === 'string'
+            ? (extractEntities(raw, entityOptions).find((e) => e.type === 'period')?.value ?? null)
+            : raw;
+        if (v === null || typeof v !== 'object' || Array.isArray(v)) continue;
+        const from = v['from'];
+        const to = v['to'];
+        if (typeof from !== 'string' || typeof to !== 'string') continue;
+        const p = describePeriod({ from, to }, today);
+        if (p === undefined) {
+          decline.push(
+            `${from === to ? from : `${from} – ${to}`} has not started yet: I only report actual sales, up to today (${today}).`,
+          );
+        } else out.push(p);
+      }
+      if (out.length > 0) slots[slot.name] = out.length === 1 ? (out[0] ?? null) : out;
+      else delete slots[slot.name];
+    }
+    for (const slot of spec.slots) {
+      const v = slots[slot.name];
+      for (const value of Array.isArray(v) ? v : [v]) {
+        if (typeof value === 'string' && slot.unsupported[value] !== undefined)
+          decline.push(slot.unsupported[value]);
+      }
+    }
+    if (decline.length > 0) {
+      metadata['decline'] = decline;
+      delete intent.clarification;
+      intent.missingSlots = [];
+    }
     return intent;
+  }
+
+  /**
+   * Entities are evidence too: a request below the threshold that names a period, a region or another
+   * gazetteer value of the domain ("q3 numbers please", "H1 revenue") is in scope when the classifier's
+   * best in-scope guess is plausible (at least {@link EVIDENCE_CONFIDENCE}) and is an intent with a slot
+   * for what was named. Out-of-scope text names none of them, so it stays out.
+   */
+  #withEvidence(c: OfflineClassification, entities: readonly Entity[], today: string): OfflineClassification {
+    if (!c.outOfScope) return c;
+    const guess = this.#guesses(c)[0];
+    const spec = guess !== undefined ? this.#specs.get(guess.intent) : undefined;
+    if (guess === undefined || spec === undefined || guess.confidence < EVIDENCE_CONFIDENCE) return c;
+    const types = new Set(spec.slots.map((s) => s.type));
+    const evidence = entities.filter((e) => {
+      const type = e.type.replace(NEGATED_PREFIX, '');
+      if (type === 'period' || type === 'date') {
+        // A day that has not come yet ("tomorrow") says nothing about a request for actual figures.
+        const v = e.value;
+        const from =
+          typeof v === 'string'
+            ? v
+            : v !== null && typeof v === 'object' && !Array.isArray(v)
+              ? v['from']
+              : undefined;
+        if (typeof from === 'string' && from > today) return false;
+        return types.has('period') || types.has('date');
+      }
+      return (
+        type in this.intents.gazetteers && types.has(type) && EVIDENCE_TYPES_EXCLUDED.every((t) => t !== type)
+      );
+    });
+    if (evidence.length === 0) return c;
+    return { intent: guess.intent, confidence: guess.confidence, ranking: c.ranking, outOfScope: false };
+  }
+
+  /** The in-scope guesses offered when a request is unclear, best first (at most 3). */
+  #guesses(c: OfflineClassification): RankedIntent[] {
+    return c.ranking.filter((r) => r.intent !== UNKNOWN_INTENT && this.#specs.has(r.intent)).slice(0, 3);
+  }
+
+  /** Entities of one text: typos in slot words repaired, excluded values typed `not:<type>`. */
+  #entities(text: string, options: EntityOptions): Entity[] {
+    const corrected = correctTypos(text, this.#vocabulary);
+    return markExclusions(corrected, extractEntities(corrected, options), this.#gazetteerTypes);
+  }
+
+  get #gazetteerTypes(): ReadonlySet<string> {
+    return new Set(Object.keys(this.intents.gazetteers));
+  }
+
+  get #vocabulary(): string[] {
+    this.#vocab ??= [
+      ...new Set(
+        Object.values(this.intents.gazetteers)
+          .flatMap((g) => Object.entries(g).flatMap(([k, syn]) => [k, ...syn]))
+          .flatMap((phrase) => phrase.toLowerCase().split(/[\s-]+/))
+          .filter((w) => /^[a-z]{4,}$/.test(w)),
+      ),
+    ];
+    return this.#vocab;
   }
 
   /** The calibrated probability the classifier gives `intent` for `text`. */
@@ -290,6 +446,42 @@ export class OfflineCognitive implements Cognitive {
   }
 }
 
+/** Smallest confidence of the best in-scope guess that entities of its domain may lift into scope. */
+const EVIDENCE_CONFIDENCE = 0.1;
+/** Gazetteer types too generic to be evidence of a domain request on their own. */
+const EVIDENCE_TYPES_EXCLUDED: readonly string[] = ['delivery', 'order'];
+
+/**
+ * Drops a period that contains another period the user named ("the final quarter of last year, Q4
+ * 2025": Q4 2025, not 2025; "October this year": October 2026): the narrower one is what was meant.
+ */
+function narrowestPeriods(entities: Entity[]): Entity[] {
+  const range = (e: Entity): [string, string] | undefined => {
+    const v = e.value;
+    if (e.type === 'date' && typeof v === 'string') return [v, v];
+    if (e.type !== 'period' || v === null || typeof v !== 'object' || Array.isArray(v)) return undefined;
+    return typeof v['from'] === 'string' && typeof v['to'] === 'string' ? [v['from'], v['to']] : undefined;
+  };
+  return entities.filter((e) => {
+    const r = range(e);
+    if (r === undefined) return true;
+    return !entities.some((o) => {
+      const q = o === e ? undefined : range(o);
+      return q !== undefined && q[0] >= r[0] && q[1] <= r[1] && (q[0] !== r[0] || q[1] !== r[1]);
+    });
+  });
+}
+
+/** Below this confidence a bare fragment of entities continues the previous turn rather than starting one. */
+const FRAGMENT_CONFIDENCE = 0.9;
+
+/** Whether the text is a bare fragment of entities ("APAC, Q3 2025"): nothing but them and connectors. */
+function onlyEntities(text: string, entities: readonly Entity[]): boolean {
+  let rest = text;
+  for (const e of entities) if (e.text !== '') rest = rest.replace(e.text, ' ');
+  return !/[a-z]/i.test(rest.replace(/\b(?:and|or|for|in|of|the|please|then|also)\b/gi, ''));
+}
+
 function tokenCount(text: string): number {
   return text.split(/\s+/).filter((t) => t !== '').length;
 }
@@ -300,4 +492,29 @@ function round(v: number): number {
 
 function rankingJson(ranking: readonly RankedIntent[]): Json[] {
   return ranking.slice(0, 3).map((r) => ({ intent: r.intent, confidence: round(r.confidence) }));
+}
+
+/** Words that exclude what follows them ("except EMEA", "everything but APAC", "not including LATAM"). */
+const EXCLUSION_CUE =
+  /(?:\bexcept(?:\s+for)?|\bexcluding|\bexclude|\bwithout|\bbut\s+not|\bnot\s+(?:including|counting)|\bnot|\bother\s+than|\bapart\s+from|\baside\s+from|\bbesides|\bminus|\bleav(?:e|ing)\s+out|\bignor(?:e|ing)|\bomit(?:ting)?|\boutside(?:\s+of)?|\b(?:everything|all|anything|everywhere|anywhere)(?:\s+\w+)?\s+but|\bex-)(?:\s+(?:the|for|of))?\s*$/i;
+/** What may stand between two excluded values of one list ("except EMEA, APAC and LATAM"). */
+const LIST_GAP = /^\s*(?:,|&|\/|\band\b|\bor\b|\bnor\b|\s)*\s*$/i;
+
+/**
+ * Marks gazetteer entities the user excludes: their type becomes `not:<type>`. An entity is excluded
+ * when an exclusion cue ends right before it, or when it continues a list whose previous item was
+ * excluded.
+ */
+function markExclusions(text: string, entities: Entity[], types: ReadonlySet<string>): Entity[] {
+  let previous: { end: number; negated: boolean; type: string } | undefined;
+  return entities.map((e) => {
+    if (!types.has(e.type) || e.start === undefined || e.end === undefined) return e;
+    const before = text.slice(previous !== undefined && previous.end <= e.start ? previous.end : 0, e.start);
+    const window = text.slice(Math.max(0, e.start - 40), e.start);
+    const negated =
+      EXCLUSION_CUE.test(window) ||
+      (previous !== undefined && previous.negated && previous.type === e.type && LIST_GAP.test(before));
+    previous = { end: e.end, negated, type: e.type };
+    return negated ? { ...e, type: `${NEGATED_PREFIX}${e.type}` } : e;
+  });
 }

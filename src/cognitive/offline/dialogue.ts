@@ -15,9 +15,13 @@ import { extractEntities } from './entities.js';
 import type { EntityOptions } from './entities.js';
 import type { IntentSpec, SlotSpec } from './intents.js';
 
+/** Prefix of the type of an entity the user excluded ("except EMEA" → `not:region`). */
+export const NEGATED_PREFIX = 'not:';
+
 /** Which entity types can fill a slot of each type (gazetteer slots take their own type). */
-function acceptedTypes(slotType: string): readonly string[] {
-  switch (slotType) {
+function acceptedTypes(slot: Pick<SlotSpec, 'type' | 'negated'>): readonly string[] {
+  if (slot.negated) return [`${NEGATED_PREFIX}${slot.type}`];
+  switch (slot.type) {
     case 'period':
       return ['period', 'date'];
     case 'date':
@@ -25,7 +29,7 @@ function acceptedTypes(slotType: string): readonly string[] {
     case 'string':
       return [];
     default:
-      return [slotType];
+      return [slot.type];
   }
 }
 
@@ -44,7 +48,8 @@ function coerce(slotType: string, entity: Entity): Json | undefined {
 /**
  * Fills the slots of `spec` from entities, in declaration order: each slot takes the first unused
  * entity its type accepts (a `period` slot also takes a single `date`), so two period slots take the
- * first and the second period mentioned.
+ * first and the second period mentioned. A `multiple` slot takes every unused entity it accepts (a list
+ * when there are two or more distinct values); a `negated` slot takes only excluded values.
  *
  * @param spec - the intent
  * @param entities - entities in order of appearance
@@ -54,11 +59,29 @@ export function slotsFromEntities(spec: IntentSpec, entities: readonly Entity[])
   const used = new Set<number>();
   const slots: JsonObject = {};
   for (const slot of spec.slots) {
-    for (const type of acceptedTypes(slot.type)) {
+    const types = acceptedTypes(slot);
+    if (slot.multiple) {
+      const values: Json[] = [];
+      const seen = new Set<string>();
+      entities.forEach((e, j) => {
+        if (used.has(j) || !types.includes(e.type)) return;
+        const value = coerce(slot.type, { ...e, type: e.type.replace(NEGATED_PREFIX, '') });
+        if (value === undefined) return;
+        used.add(j);
+        const key = JSON.stringify(value);
+        if (seen.has(key)) return;
+        seen.add(key);
+        values.push(value);
+      });
+      if (values.length === 1) slots[slot.name] = values[0] ?? null;
+      else if (values.length > 1) slots[slot.name] = values;
+      continue;
+    }
+    for (const type of types) {
       const i = entities.findIndex((e, j) => !used.has(j) && e.type === type);
       const entity = entities[i];
       if (entity === undefined) continue;
-      const value = coerce(slot.type, entity);
+      const value = coerce(slot.type, { ...entity, type: entity.type.replace(NEGATED_PREFIX, '') });
       if (value === undefined) continue;
       used.add(i);
       slots[slot.name] = value;
@@ -66,6 +89,44 @@ export function slotsFromEntities(spec: IntentSpec, entities: readonly Entity[])
     }
   }
   return slots;
+}
+
+/** Short answers that accept what was offered ("yes", "ok", "sure", "go ahead"). */
+const YES =
+  /^\s*(?:y|yes|yeah|yep|yup|sure|ok(?:ay)?|correct|right|exactly|please|yes please|go ahead|do it|sounds good|that'?s right|affirmative)[\s.!]*$/i;
+/** Short answers that refuse what was offered. */
+const NO = /^\s*(?:n|no|nope|nah|not really|no thanks|wrong|neither|none)[\s.!]*$/i;
+
+/**
+ * Reads a short answer to a question that offered options: `yes` takes the first option, a number (or
+ * `the second one`) takes that option, `no` refuses them all.
+ *
+ * @param answer - the user's answer
+ * @param count - how many options were offered
+ * @returns the 0-based option index, `'no'`, or `undefined` when the answer says something else
+ */
+export function pickOption(answer: string, count: number): number | 'no' | undefined {
+  if (NO.test(answer)) return 'no';
+  if (YES.test(answer)) return count > 0 ? 0 : undefined;
+  const m =
+    /^\s*(?:(?:option|number|no\.?|#)\s*)?(\d{1,2}|one|two|three|four|five|first|second|third|fourth|fifth)(?:\s+(?:one|option|please))?[\s.!)]*$/i.exec(
+      answer.replace(/^\s*the\s+/i, ''),
+    );
+  if (m === null) return undefined;
+  const words: Record<string, number> = {
+    one: 1,
+    two: 2,
+    three: 3,
+    four: 4,
+    five: 5,
+    first: 1,
+    second: 2,
+    third: 3,
+    fourth: 4,
+    fifth: 5,
+  };
+  const n = words[(m[1] ?? '').toLowerCase()] ?? Number(m[1]);
+  return n >= 1 && n <= count ? n - 1 : undefined;
 }
 
 /**
@@ -83,7 +144,7 @@ export function slotFromAnswer(slot: SlotSpec, answer: string, options: EntityOp
     return text === '' ? undefined : text;
   }
   const entities = extractEntities(answer, options);
-  for (const type of acceptedTypes(slot.type)) {
+  for (const type of acceptedTypes(slot)) {
     for (const entity of entities) {
       if (entity.type !== type) continue;
       const value = coerce(slot.type, entity);
@@ -137,7 +198,7 @@ export interface SlotResolution {
   /** Required slots still missing, in declaration order. */
   missingSlots: string[];
   /** The question for the first missing slot, when one is missing. */
-  clarification?: { question: string; slot: string };
+  clarification?: { question: string; slot: string; options?: string[] };
 }
 
 /** Inputs of {@link resolveSlots}. */
@@ -170,7 +231,11 @@ export function resolveSlots(inputs: SlotInputs): SlotResolution {
   for (const c of inputs.clarifications ?? []) {
     const slot = spec.slots.find((s) => s.name === c.slot);
     if (slot === undefined) continue;
-    const value = slotFromAnswer(slot, c.answer, inputs.entityOptions);
+    let value = slotFromAnswer(slot, c.answer, inputs.entityOptions);
+    // "yes" or "2" answer the options the question offered.
+    const picked = value === undefined ? pickOption(c.answer, slot.options?.length ?? 0) : undefined;
+    if (typeof picked === 'number' && slot.options?.[picked] !== undefined)
+      value = slotFromAnswer(slot, slot.options[picked], inputs.entityOptions);
     if (value !== undefined) slots[slot.name] = value;
   }
   for (const slot of spec.slots) {
@@ -180,5 +245,9 @@ export function resolveSlots(inputs: SlotInputs): SlotResolution {
   const first = spec.slots.find((s) => s.name === missingSlots[0]);
   if (first === undefined) return { slots, missingSlots };
   const question = first.question ?? `What ${first.name.replace(/[_.-]+/g, ' ')} should I use?`;
-  return { slots, missingSlots, clarification: { question, slot: first.name } };
+  return {
+    slots,
+    missingSlots,
+    clarification: { question, slot: first.name, ...(first.options ? { options: first.options } : {}) },
+  };
 }

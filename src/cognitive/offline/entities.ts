@@ -236,6 +236,89 @@ function rules(): [RegExp, number, Rule][] {
         return { type: 'period', value: quarterRange(y, q) };
       },
     ],
+    // H1 2026, H2, 2026 H1, first half of 2025, the second half of last year, first half
+    [
+      /\b(?:h([12])|(first|1st|second|2nd)\s+half)(?:\s*(?:of\s+)?(?:(the\s+|this\s+|last\s+|previous\s+)?year|(?:fy\s?)?((?:19|20)\d{2})))?\b/gi,
+      4,
+      (m, today) => {
+        const h = m[1] !== undefined ? Number(m[1]) : (ORDINALS[(m[2] ?? '').toLowerCase()] ?? 1);
+        const rel = (m[3] ?? '').trim().toLowerCase();
+        let y = m[4] !== undefined ? Number(m[4]) : h === 1 || today.m >= 6 ? today.y : today.y - 1;
+        if (m[4] === undefined && (rel === 'this' || rel === 'the')) y = today.y;
+        if (m[4] === undefined && (rel === 'last' || rel === 'previous')) y = today.y - 1;
+        return { type: 'period', value: range(mk(y, (h - 1) * 6, 1), mk(y, h * 6, 0)) };
+      },
+    ],
+    [
+      /\b((?:19|20)\d{2})[\s-]?h([12])\b/gi,
+      4,
+      (m) => {
+        const y = Number(m[1]);
+        const h = Number(m[2]);
+        return { type: 'period', value: range(mk(y, (h - 1) * 6, 1), mk(y, h * 6, 0)) };
+      },
+    ],
+    // week 12, week 12 of 2026, W12 2026 (ISO weeks, Monday to Sunday)
+    [
+      /\b(?:week\s+(\d{1,2})|w(\d{1,2}))(?:\s*(?:of\s+)?((?:19|20)\d{2}))?\b/gi,
+      4,
+      (m, today) => {
+        const w = Number(m[1] ?? m[2]);
+        if (!(w >= 1 && w <= 53)) return undefined;
+        const y = m[3] !== undefined ? Number(m[3]) : today.y;
+        const jan4 = mk(y, 0, 4);
+        const dow = (new Date(Date.UTC(jan4.y, jan4.m, jan4.d)).getUTCDay() + 6) % 7;
+        const monday = addDays(jan4, -dow + 7 * (w - 1));
+        return { type: 'period', value: range(monday, addDays(monday, 6)) };
+      },
+    ],
+    // the week of 23 November / week of 2026-11-23: the Monday–Sunday week holding that day
+    [
+      new RegExp(
+        `\\bweek\\s+(?:of|starting|beginning|from)\\s+(?:(\\d{4})-(\\d{2})-(\\d{2})|(\\d{1,2})(?:st|nd|rd|th)?\\s+(?:of\\s+)?(${MONTH_RE})|(${MONTH_RE})\\.?\\s+(\\d{1,2})(?:st|nd|rd|th)?)(?:,?\\s+((?:19|20)\\d{2}))?\\b`,
+        'gi',
+      ),
+      1,
+      (m, today) => {
+        const d =
+          m[1] !== undefined
+            ? validDate(Number(m[1]), Number(m[2]) - 1, Number(m[3]))
+            : m[4] !== undefined
+              ? validDate(year(m[8], today.y), MONTHS[(m[5] ?? '').toLowerCase()] ?? 0, Number(m[4]))
+              : validDate(year(m[8], today.y), MONTHS[(m[6] ?? '').toLowerCase()] ?? 0, Number(m[7]));
+        if (d === undefined) return undefined;
+        const dow = (new Date(Date.UTC(d.y, d.m, d.d)).getUTCDay() + 6) % 7;
+        const monday = addDays(d, -dow);
+        return { type: 'period', value: range(monday, addDays(monday, 6)) };
+      },
+    ],
+    // the past week / the past month / the past year: the span ending today
+    [
+      /\b(?:the\s+)?past\s+(week|month|quarter|year)\b/gi,
+      3,
+      (m, today) => {
+        const unit = (m[1] ?? '').toLowerCase();
+        const start =
+          unit === 'week'
+            ? addDays(today, -6)
+            : addDays(addMonths(today, unit === 'month' ? -1 : unit === 'quarter' ? -3 : -12), 1);
+        return { type: 'period', value: range(start, today) };
+      },
+    ],
+    // top 3, best five, bottom 2, 3 best (a ranking limit; the words around it stay for other slots)
+    [
+      new RegExp(
+        `(?<=\\b(?:top|best|bottom|worst|leading|highest|lowest|biggest|largest|smallest)\\s+)(\\d{1,3}|${NUMBER_WORD_RE})\\b|\\b(\\d{1,3}|${NUMBER_WORD_RE})(?=\\s+(?:best|top|worst|biggest|largest|highest|lowest|leading|weakest|strongest)\\b)`,
+        'gi',
+      ),
+      2,
+      (m) => {
+        const n = numberOf(m[1] ?? m[2] ?? '');
+        return n >= 1 && n <= 100 ? { type: 'limit', value: n } : undefined;
+      },
+    ],
+    // the number one product, #1: a limit of one
+    [/\b(?:number\s+one|no\.?\s?1|#1)\b/gi, 2, () => ({ type: 'limit', value: 1 })],
     // 2025 Q3, 2025-Q3
     [
       /\b((?:19|20)\d{2})[\s-]?q([1-4])\b/gi,
@@ -293,9 +376,9 @@ function rules(): [RegExp, number, Rule][] {
         return { type: 'period', value: monthRange(y, mo) };
       },
     ],
-    // in 2024, for FY2024, during 2023
+    // in 2024, for FY2024, during 2023, over 2025, a bare 2025
     [
-      /\b(?:(?:in|for|during|of|since|year|fy)\s?)((?:19|20)\d{2})\b/gi,
+      /(?<![$€£¥\d.,-])\b(?:(?:in|for|during|of|since|year|fy|over|throughout|across|through|at)\s?)?((?:19|20)\d{2})\b(?![.,-]?\d|\s?(?:%|k\b|m\b|units?\b|dollars?\b|euros?\b))/gi,
       7,
       (m) => {
         const y = Number(m[1]);

@@ -20,6 +20,7 @@ export const BUILTIN_SLOT_TYPES = [
   'money',
   'percent',
   'email',
+  'limit',
   'string',
 ] as const;
 /** A built-in slot type. */
@@ -42,6 +43,24 @@ export const SlotSpecSchema = z.strictObject({
   question: z.string().min(1).optional(),
   /** Value used when the user gives none (the slot then never counts as missing). */
   default: JsonSchema.optional(),
+  /**
+   * Whether the slot takes every value of its type the user names ("EMEA and APAC"): then it holds a
+   * list when two or more are named, a single value otherwise (default false: the first one).
+   */
+  multiple: z.boolean().default(false),
+  /**
+   * Whether the slot takes the values the user excludes ("everything except EMEA") instead of those
+   * named plainly (default false). An excluded value is never put into a plain slot: an intent without
+   * a negated slot for that type asks the user what they mean instead of inverting the request.
+   */
+  negated: z.boolean().default(false),
+  /**
+   * Values the agent understands but cannot honour, each with the reason told to the user (e.g.
+   * `margin: the data has no cost figures`). A request naming one is declined with that reason.
+   */
+  unsupported: z.record(z.string(), z.string().min(1)).default({}),
+  /** Suggested answers offered with the question (numbered in a terminal, buttons in a UI). */
+  options: z.array(z.string().min(1)).optional(),
 });
 /** One slot of an intent. */
 export type SlotSpec = z.infer<typeof SlotSpecSchema>;
@@ -61,6 +80,19 @@ export const IntentSpecSchema = z.strictObject({
   slots: z.array(SlotSpecSchema).default([]),
   /** The question asked when this intent is the best guess but its confidence is below the threshold. */
   clarification: z.string().min(1).optional(),
+  /**
+   * Another intent this one continues ("e-mail it to Bob" continues the sales report): the turn is
+   * planned as that intent, with the slots of its latest turn carried over, this intent's slots added
+   * and `sets` applied; when there is no such turn, that intent's required slots are asked for.
+   */
+  continues: z.string().regex(NAME).optional(),
+  /**
+   * Entity types that make the request another intent's: `{ grain: sales.trend }` turns "monthly
+   * revenue for 2025", classified as a report, into a trend — the word the user chose decides.
+   */
+  handoff: z.record(z.string(), z.string().regex(NAME)).default({}),
+  /** Slot values set whenever this intent is detected (e.g. `{ delivery: email }`). */
+  sets: z.record(z.string(), JsonSchema).default({}),
 });
 /** One intent. */
 export type IntentSpec = z.infer<typeof IntentSpecSchema>;
@@ -95,6 +127,22 @@ export const IntentsFileSchema = z
         });
       }
       seen.add(intent.name);
+      for (const [type, target] of Object.entries(intent.handoff)) {
+        if (!file.intents.some((o) => o.name === target)) {
+          ctx.addIssue({
+            code: 'custom',
+            path: ['intents', i, 'handoff', type],
+            message: `intent "${intent.name}" hands off to unknown intent "${target}"`,
+          });
+        }
+      }
+      if (intent.continues !== undefined && !file.intents.some((o) => o.name === intent.continues)) {
+        ctx.addIssue({
+          code: 'custom',
+          path: ['intents', i, 'continues'],
+          message: `intent "${intent.name}" continues unknown intent "${intent.continues}"`,
+        });
+      }
       const slotNames = new Set<string>();
       intent.slots.forEach((slot, j) => {
         if (slotNames.has(slot.name)) {

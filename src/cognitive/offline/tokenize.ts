@@ -37,6 +37,17 @@ function nlp(): WinkMethods {
   return shared;
 }
 
+/**
+ * Puts a space before clitics (`tony's` → `tony 's`, `isn't` → `is n't`). wink-nlp's lexicon is shared
+ * by the process and learns words as it reads them: once some text had made it take `tony's` as one
+ * word, every later `tony's` stayed whole, so the same utterance was tokenised — and classified —
+ * differently depending on what the process had read before (training twice gave two models). Split
+ * here, a clitic never reaches wink attached to its word, and tokenisation depends on the text alone.
+ */
+function detach(text: string): string {
+  return text.replace(/([\p{L}\p{N}])(['’](?:s|re|ve|ll|d|m|t)|n['’]t)\b/giu, '$1 $2');
+}
+
 /** Options of the {@link Tokenizer}. */
 export interface TokenizerOptions {
   /** Largest number of characters read from one input (longer text is cut; default 2,000). */
@@ -76,7 +87,7 @@ export class Tokenizer {
     if (clipped.trim() === '') return [];
     const w = nlp();
     const its = w.its;
-    const toks = w.readDoc(clipped).tokens();
+    const toks = w.readDoc(detach(clipped)).tokens();
     const normals = toks.out(its.normal) as string[];
     // wink's typings declare `its.lemma` with the model-addons parameter it receives at run time.
     const lemmas = toks.out(its.lemma as unknown as ItsFunction<string>) as string[];

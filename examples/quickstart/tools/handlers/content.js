@@ -12,22 +12,28 @@ const fmt = (n) =>
 const esc = (s) =>
   String(s).replace(/[&<>"]/g, (c) => ({ '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;' })[c]);
 
-/** chart.svg — a bar chart of rows (first text column vs revenue). */
+/** chart.svg — a bar chart of rows (first text column vs the metric), in the rows' order. */
 export async function chart(input, ctx) {
-  const rows = (Array.isArray(input.rows) ? input.rows : []).slice(0, 12);
+  const all = Array.isArray(input.rows) ? input.rows : [];
+  const rows = all.slice(0, 60);
+  const metric = input.metric === 'units' ? 'units' : 'revenue';
   const key = Object.keys(rows[0] ?? {}).find((k) => typeof rows[0][k] === 'string') ?? 'key';
-  const max = Math.max(1, ...rows.map((r) => r.revenue ?? 0));
-  const barH = 28;
+  const max = Math.max(1, ...rows.map((r) => r[metric] ?? 0));
+  const barH = rows.length > 16 ? 14 : 28;
   const width = 640;
-  const height = 60 + rows.length * (barH + 10);
+  const height = 60 + rows.length * (barH + 6) + (all.length > rows.length ? 24 : 0);
   const bars = rows
     .map((r, i) => {
-      const w = Math.round(((r.revenue ?? 0) / max) * 380);
-      const y = 50 + i * (barH + 10);
-      return `<text x="10" y="${y + 19}" font-size="13">${esc(r[key])}</text><rect x="150" y="${y}" width="${w}" height="${barH}" fill="#4f7cff" rx="3"/><text x="${158 + w}" y="${y + 19}" font-size="12">${esc(fmt(r.revenue))}</text>`;
+      const w = Math.round(((r[metric] ?? 0) / max) * 380);
+      const y = 50 + i * (barH + 6);
+      return `<text x="10" y="${y + barH - 4}" font-size="12">${esc(r[key])}</text><rect x="150" y="${y}" width="${w}" height="${barH}" fill="${r.partial ? '#b8c7ff' : '#4f7cff'}" rx="3"/><text x="${158 + w}" y="${y + barH - 4}" font-size="11">${esc(fmt(r[metric]))}${r.partial ? ' (partial)' : ''}</text>`;
     })
     .join('');
-  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><text x="10" y="28" font-size="16" font-weight="bold">${esc(input.title ?? 'Revenue')}</text>${bars}</svg>\n`;
+  const more =
+    all.length > rows.length
+      ? `<text x="10" y="${height - 10}" font-size="12">${all.length - rows.length} more not drawn</text>`
+      : '';
+  const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" font-family="sans-serif"><text x="10" y="28" font-size="16" font-weight="bold">${esc(input.title ?? 'Revenue')}</text>${bars}${more}</svg>\n`;
   const dir = outDir(ctx);
   await mkdir(dir, { recursive: true });
   const path = join(dir, 'chart.svg');
@@ -41,33 +47,29 @@ export async function report(input, ctx) {
   const q = input.data ?? {};
   const ins = input.insights ?? {};
   const rows = Array.isArray(q.rows) ? q.rows : [];
-  const key = Object.keys(rows[0] ?? {}).find((k) => typeof rows[0][k] === 'string') ?? 'key';
+  const key = q.groupBy ?? Object.keys(rows[0] ?? {}).find((k) => typeof rows[0][k] === 'string') ?? 'key';
+  const narrative = [q.narrative, ins.narrative].filter(Boolean).join(' ');
   const lines = [
     `# ${input.title ?? 'Sales report'}`,
     '',
-    `Period: ${q.period?.label ?? `${q.period?.from} – ${q.period?.to}`} · Region: ${q.region ?? 'all'}`,
+    `Period: ${q.period?.label ?? `${q.period?.from} – ${q.period?.to}`} (${q.period?.from} – ${q.period?.to}) · Scope: ${q.scope ?? 'all regions'}`,
     '',
-    `**Total revenue:** ${fmt(q.totalRevenue)} (previous period ${fmt(q.previousRevenue)}${ins.growthPct === null || ins.growthPct === undefined ? '' : `, ${ins.growthPct >= 0 ? '+' : ''}${ins.growthPct}%`})`,
+    narrative || 'No figures.',
     '',
-    `## By ${q.groupBy ?? key}`,
+    `## By ${key}`,
     '',
-    `| ${key} | revenue | units | share |`,
+    `| ${key} | revenue | units sold | share of ${q.metric === 'units' ? 'units' : 'revenue'} |`,
     '| --- | ---: | ---: | ---: |',
-    ...rows.map(
-      (r) =>
-        `| ${r[key]} | ${fmt(r.revenue)} | ${fmt(r.units)} | ${fmt(ins.share?.find((s) => s[key] === r[key])?.sharePct)}% |`,
-    ),
+    ...rows.map((r) => `| ${r[key]} | ${fmt(r.revenue)} | ${fmt(r.units)} | ${fmt(r.sharePct)}% |`),
     '',
-    '## Highlights',
-    '',
-    ins.summary ? `- ${ins.summary.split('; ').join('\n- ')}` : '- none',
+    `Total: revenue ${fmt(q.total?.revenue)}, units sold ${fmt(q.total?.units)}, from ${fmt(q.total?.salesRecords)} sales records (one per day, region, product and channel).`,
     '',
   ];
   if (Array.isArray(ins.anomalies) && ins.anomalies.length) {
     lines.push(
       '## Unusual days',
       '',
-      ...ins.anomalies.map((a) => `- ${a.date}: ${fmt(a.revenue)} (z = ${a.z})`),
+      ...ins.anomalies.map((a) => `- ${a.date}: ${fmt(a.value)} (${a.kind}, z = ${a.z})`),
       '',
     );
   }
@@ -77,7 +79,7 @@ export async function report(input, ctx) {
   const path = join(dir, 'report.md');
   ctx.delta(`${lines[0]}\n`);
   await writeFile(path, lines.join('\n'));
-  return { path, summary: `report written (${rows.length} ${q.groupBy ?? 'rows'})` };
+  return { path, summary: narrative };
 }
 
 /** email.send — not idempotent, gated by approval; asks for the recipient when missing. */
@@ -93,6 +95,8 @@ export async function sendEmail(input, ctx) {
   const attachments = (Array.isArray(input.attachments) ? input.attachments : []).filter(
     (a) => typeof a === 'string',
   );
+  if (input.requireAttachments === true && attachments.length === 0)
+    throw new Error('the report to attach is missing: nothing was sent');
   const dir = join(outDir(ctx), 'outbox');
   await mkdir(dir, { recursive: true });
   const path = join(dir, `${ctx.idempotencyKey}.eml`);
@@ -108,5 +112,7 @@ export async function sendEmail(input, ctx) {
   ].join('\n');
   // The idempotency key names the file: a retried send overwrites rather than duplicates.
   await writeFile(path, body);
-  return { to, outbox: path, attachments: attachments.length };
+  const names = attachments.map((a) => a.split(/[\\/]/).at(-1));
+  const narrative = `I e-mailed "${input.subject ?? 'Report'}" to ${to}${names.length ? ` with ${names.length === 1 ? 'one attachment' : `${names.length} attachments`} (${names.join(', ')})` : ', without attachments'}.`;
+  return { to, subject: input.subject ?? 'Report', outbox: path, attachments: attachments.length, narrative };
 }
