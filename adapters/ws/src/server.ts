@@ -7,6 +7,8 @@ import {
   isDreamAgentError,
   JsonObjectSchema,
   parseCommand,
+  parseJsonBounded,
+  DEFAULT_MAX_JSON_DEPTH,
   serializeError,
   SESSION_STATUSES,
   type Actor,
@@ -70,6 +72,11 @@ export interface WsServerOptions {
   allowedOrigins?: readonly string[] | ((origin: string, req: IncomingMessage) => boolean);
   /** Largest accepted message in bytes (default 256 KiB); larger closes with 1009. */
   maxPayloadBytes?: number;
+  /**
+   * Deepest JSON nesting accepted in a message (default 64). Deeper messages get `INVALID_INPUT` before
+   * any validator sees them (validators recurse per level; thousands of levels would overflow the stack).
+   */
+  maxJsonDepth?: number;
   /**
    * Bytes that may wait to be sent to one client (default 1 MiB). A subscription stops pulling events
    * once a quarter of this is queued and waits for the client to catch up; a client that does not get
@@ -257,6 +264,7 @@ function settle(run: Run, wait: boolean): Promise<AcceptedResult | Awaited<Retur
 export function createWsServer(agent: Agent, options: WsServerOptions = {}): AgentWsServer {
   const path = options.path ?? '/ws';
   const maxPayload = options.maxPayloadBytes ?? 256 * 1024;
+  const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const maxSubs = options.maxSubscriptions ?? 100;
@@ -411,9 +419,14 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     }
     let raw: unknown;
     try {
-      raw = JSON.parse(data.toString('utf8'));
-    } catch {
-      fail(conn, undefined, new DreamAgentError('INVALID_INPUT', 'the message is not valid JSON'));
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+      raw = parseJsonBounded(text, { maxDepth, what: 'message' });
+    } catch (e) {
+      fail(
+        conn,
+        undefined,
+        isDreamAgentError(e) ? e : new DreamAgentError('INVALID_INPUT', 'the message is not valid UTF-8'),
+      );
       return;
     }
     const reqId =
@@ -562,7 +575,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       conn.alive = true;
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      void onMessage(conn, data, isBinary);
+      // Whatever a message does, it must not become an unhandled rejection (that ends the process).
+      onMessage(conn, data, isBinary).catch((e: unknown) => fail(conn, undefined, e));
     });
     ws.on('error', (err) => {
       logger?.debug({ err: err.message }, 'ws: connection error');
@@ -639,16 +653,28 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
   }
 
+  /** Runs a handshake; nothing it throws may escape (an unhandled rejection ends the process). */
+  const guardedUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgrade(req, socket, head).catch((e: unknown) => {
+      logger?.error({ err: e instanceof Error ? e.stack : String(e) }, 'ws: handshake failed');
+      socket.destroy();
+    });
+  };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== path) return; // another handler may own it
-    void upgrade(req, socket, head);
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return; // not a URL this transport serves
+    }
+    if (pathname !== path) return; // another handler may own it
+    guardedUpgrade(req, socket, head);
   };
   options.server?.on('upgrade', onUpgrade);
 
   return {
     handleUpgrade(req, socket, head) {
-      void upgrade(req, socket, head);
+      guardedUpgrade(req, socket, head);
     },
     stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
     bufferedAmounts: () => [...conns].map((c) => c.ws.bufferedAmount),

@@ -131,13 +131,21 @@ export async function startServer(
       try {
         auth.authorize(principal, op);
       } catch (e) {
-        if (op.kind === 'command' || op.kind === 'start' || op.kind === 'resume') {
+        if (op.kind !== 'read') {
           audit.record({
             actor: principal.id,
             roles: [...principal.roles],
             transport,
-            sessionId: op.kind === 'start' ? (op.sessionId ?? null) : op.sessionId,
-            action: op.kind === 'command' ? op.command.type : op.kind === 'start' ? 'turn.start' : 'resume',
+            sessionId: op.kind === 'start' || op.kind === 'write' ? (op.sessionId ?? null) : op.sessionId,
+            // `write`: refused before its body was read, so the command type is not known
+            action:
+              op.kind === 'command'
+                ? op.command.type
+                : op.kind === 'start'
+                  ? 'turn.start'
+                  : op.kind === 'write'
+                    ? 'write'
+                    : 'resume',
             commandId: op.kind === 'command' ? (op.command.commandId ?? null) : null,
             outcome: 'forbidden',
             error: 'FORBIDDEN',
@@ -166,6 +174,14 @@ export async function startServer(
   app.set('trust proxy', config.trustProxy);
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
+    // Read the client address now: once the socket is gone (a refused upload closes it) `req.ip`
+    // throws, and a throw in a 'finish' listener ends the process.
+    let ip: string | undefined;
+    try {
+      ip = req.ip;
+    } catch {
+      ip = undefined;
+    }
     res.on('finish', () => {
       const route = routeLabel(req);
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
@@ -178,7 +194,7 @@ export async function startServer(
             url: req.originalUrl.split('?')[0],
             status: res.statusCode,
             ms: Math.round(secs * 1000),
-            ip: req.ip,
+            ip,
           },
           'request',
         );
@@ -415,6 +431,19 @@ export async function startServer(
   });
   app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // Express and its parsers flag client mistakes with a 4xx `status` (a malformed %-escape in the path
+    // is a URIError with status 400): those are the client's, not ours — 400 without a stack trace.
+    const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status;
+    if (!isDreamAgentError(err) && typeof status === 'number' && status >= 400 && status < 500) {
+      sendError(
+        res,
+        new DreamAgentError(
+          status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_INPUT',
+          err instanceof URIError ? 'the request path is not valid percent-encoding' : 'malformed request',
+        ),
+      );
+      return;
+    }
     if (!isDreamAgentError(err))
       log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error');
     sendError(res, err);

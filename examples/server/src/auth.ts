@@ -51,6 +51,8 @@ export function permissionsFor(op: Operation): Permission[] {
   switch (op.kind) {
     case 'read':
       return ['read'];
+    case 'write':
+      return []; // any of start/operate/approve: checked in Auth.authorize
     case 'start':
       return ['start'];
     case 'resume':
@@ -148,6 +150,10 @@ export class Auth {
    * @throws `FORBIDDEN`
    */
   authorize(principal: Principal, op: Operation): void {
+    if (op.kind === 'write' && !(['start', 'operate', 'approve'] as const).some((p) => can(principal, p)))
+      throw new DreamAgentError('FORBIDDEN', `"${principal.id}" may not send commands or start turns`, {
+        details: { permission: 'operate', roles: [...principal.roles] },
+      });
     for (const p of permissionsFor(op)) {
       if (!can(principal, p)) {
         const what = op.kind === 'command' ? op.command.type : op.kind;

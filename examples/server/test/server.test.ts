@@ -321,8 +321,9 @@ describe('example server: roles', () => {
     };
     const forbiddenRows = audit.entries.filter((e) => e.outcome === 'forbidden');
     expect(forbiddenRows.map((e) => [e.actor, e.action])).toEqual([
-      ['vera', 'pause'],
-      ['vera', 'plan.approve'],
+      // a viewer is refused before its body is read: the command type is not known
+      ['vera', 'write'],
+      ['vera', 'write'],
       ['olga', 'plan.approve'],
       ['olga', 'plan.reject'],
       ['ann', 'plan.edit'],
