@@ -442,7 +442,7 @@ async function streamEvents(ctx: RouteContext, sessionId: string, after: number)
   const maxBuffered = ctx.options.sseMaxBufferedBytes ?? 1024 * 1024;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
+    'cache-control': 'no-store, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });

@@ -37,6 +37,11 @@ export const CLOSE_CODES = {
   SLOW_CONSUMER: 4008,
   /** The client missed heartbeats. */
   HEARTBEAT_TIMEOUT: 4009,
+  /**
+   * The connection's credentials expired or were revoked. Reconnecting with the same token fails; get a
+   * fresh one first (the client's `token` option may be a function for this).
+   */
+  UNAUTHENTICATED: 4001,
 } as const;
 
 /** Subscribe to a session's events; replayed from the Store after `after`, then live. Re-subscribing replaces the subscription. */

@@ -25,6 +25,11 @@ import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerM
 export interface WsPrincipal {
   id: string;
   roles: readonly string[];
+  /**
+   * Epoch ms at which the credentials stop being valid (a JWT's `exp`). The connection is closed with
+   * {@link CLOSE_CODES.UNAUTHENTICATED} at that moment, whatever it is doing.
+   */
+  expiresAt?: number;
 }
 
 /** What a caller is about to do (the same shape as the HTTP transport's `Operation`). */
@@ -46,7 +51,8 @@ export interface WsCommandRecord {
 }
 
 /** Why a connection ended, for logs and metrics. */
-export type DropReason = 'slow_consumer' | 'heartbeat_timeout' | 'message_too_big' | 'closed' | 'shutdown';
+export type DropReason =
+  'slow_consumer' | 'heartbeat_timeout' | 'message_too_big' | 'closed' | 'shutdown' | 'unauthenticated';
 
 /** Options of {@link createWsServer}. */
 export interface WsServerOptions {
@@ -63,6 +69,14 @@ export interface WsServerOptions {
     token: string | undefined;
     req: IncomingMessage;
   }) => WsPrincipal | Promise<WsPrincipal>;
+  /**
+   * Credentials are re-checked on live connections: a message arriving more than this many ms after the
+   * last check runs `authenticate` again with the handshake's credentials before it is handled (default
+   * 1000; 0 = before every message), and every connection is re-checked at each heartbeat. A refusal
+   * (a revoked API key, an expired token) answers `UNAUTHENTICATED` and closes the connection with
+   * {@link CLOSE_CODES.UNAUTHENTICATED}.
+   */
+  recheckMs?: number;
   /** Decides whether the principal may perform an operation; throw `FORBIDDEN` to refuse it (an error message, the connection stays). */
   authorize?: (principal: WsPrincipal, operation: WsOperation) => void | Promise<void>;
   /**
@@ -174,6 +188,13 @@ interface Conn {
   flushed: Promise<void>;
   tokens: number;
   lastRefill: number;
+  /** The handshake's credentials, re-checked while the connection lives. */
+  token: string | undefined;
+  req: IncomingMessage;
+  checkedAt: number;
+  /** An in-flight re-check, shared by the messages that arrive meanwhile. */
+  checking: Promise<boolean> | undefined;
+  expiry: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Reads a bearer token from the handshake: header, API-key header, or subprotocol — never the URL. */
@@ -271,6 +292,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   const rate = options.messagesPerSecond ?? 50;
   const grace = options.closeGraceMs ?? 1000;
   const drainTimeout = options.drainTimeoutMs ?? 10_000;
+  const recheckMs = options.recheckMs ?? 1000;
   const highWater = Math.max(1, Math.floor(maxBuffered / 4));
   const logger = options.logger;
   const conns = new Set<Conn>();
@@ -278,7 +300,14 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     connections: 0,
     subscriptions: 0,
     eventsSent: 0,
-    dropped: { slow_consumer: 0, heartbeat_timeout: 0, message_too_big: 0, closed: 0, shutdown: 0 },
+    dropped: {
+      slow_consumer: 0,
+      heartbeat_timeout: 0,
+      message_too_big: 0,
+      closed: 0,
+      shutdown: 0,
+      unauthenticated: 0,
+    },
     handshakesRefused: 0,
   };
   const wss = new WebSocketServer({
@@ -400,6 +429,43 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     return { id: conn.principal.id, roles: [...conn.principal.roles] };
   }
 
+  function expel(conn: Conn, e: unknown, reqId?: string): void {
+    if (conn.dead) return;
+    fail(conn, reqId, e);
+    stats.dropped.unauthenticated += 1;
+    drop(conn, CLOSE_CODES.UNAUTHENTICATED, 'credentials expired or revoked', 'unauthenticated');
+  }
+
+  /** Re-runs `authenticate` with the handshake's credentials; false (and the connection closed) on refusal. */
+  function stillAuthenticated(conn: Conn, reqId?: string): Promise<boolean> {
+    if (!options.authenticate || conn.dead) return Promise.resolve(!conn.dead);
+    if (conn.principal.expiresAt !== undefined && conn.principal.expiresAt <= Date.now()) {
+      expel(conn, new DreamAgentError('UNAUTHENTICATED', 'token expired'), reqId);
+      return Promise.resolve(false);
+    }
+    const authenticate = options.authenticate;
+    conn.checking ??= (async () => {
+      try {
+        const p = await authenticate({ token: conn.token, req: conn.req });
+        // The same credentials must still name the same caller; roles may change (they take effect now).
+        if (p.id !== conn.principal.id) throw new DreamAgentError('UNAUTHENTICATED', 'credentials changed');
+        conn.principal = p;
+        conn.checkedAt = Date.now();
+        return true;
+      } catch (e) {
+        expel(
+          conn,
+          isDreamAgentError(e) ? e : new DreamAgentError('UNAUTHENTICATED', 'authentication failed'),
+          reqId,
+        );
+        return false;
+      } finally {
+        conn.checking = undefined;
+      }
+    })();
+    return conn.checking;
+  }
+
   async function onMessage(conn: Conn, data: Buffer, isBinary: boolean): Promise<void> {
     const now = Date.now();
     conn.tokens = Math.min(rate * 2, conn.tokens + ((now - conn.lastRefill) / 1000) * rate);
@@ -453,6 +519,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       return;
     }
     const msg = parsed.data;
+    // Credentials live as long as the connection: re-check them (cheaply, at most every `recheckMs`).
+    if (Date.now() - conn.checkedAt >= recheckMs && !(await stillAuthenticated(conn, msg.id))) return;
     try {
       switch (msg.type) {
         case 'subscribe':
@@ -557,7 +625,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     }
   }
 
-  function onConnection(ws: WebSocket, principal: WsPrincipal): void {
+  function onConnection(ws: WebSocket, principal: WsPrincipal, req: IncomingMessage): void {
     const conn: Conn = {
       ws,
       principal,
@@ -568,7 +636,21 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       flushed: Promise.resolve(),
       tokens: rate * 2,
       lastRefill: Date.now(),
+      token: handshakeToken(req),
+      req,
+      checkedAt: Date.now(),
+      checking: undefined,
+      expiry: undefined,
     };
+    if (principal.expiresAt !== undefined) {
+      // Close at expiry even when the client is silent (a subscription would otherwise read on forever).
+      const ms = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
+      conn.expiry = setTimeout(
+        () => expel(conn, new DreamAgentError('UNAUTHENTICATED', 'token expired')),
+        ms,
+      );
+      conn.expiry.unref();
+    }
     conns.add(conn);
     stats.connections += 1;
     ws.on('pong', () => {
@@ -582,6 +664,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       logger?.debug({ err: err.message }, 'ws: connection error');
     });
     ws.on('close', (code) => {
+      clearTimeout(conn.expiry);
       conns.delete(conn);
       stats.connections -= 1;
       for (const ac of conn.subs.values()) ac.abort();
@@ -591,7 +674,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       if (conn.reason === undefined) stats.dropped[reason] += 1;
       if (reason === 'shutdown') stats.dropped.shutdown += 1;
       conn.dead = true;
-      options.onDisconnect?.({ principal, reason, code });
+      options.onDisconnect?.({ principal: conn.principal, reason, code });
     });
     send(conn, {
       type: 'welcome',
@@ -619,6 +702,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             } catch {
               /* closing */
             }
+            void stillAuthenticated(conn); // a revoked key also ends idle subscriptions
           }
         }, heartbeatMs)
       : undefined;
@@ -650,7 +734,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         return;
       }
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, req));
   }
 
   /** Runs a handshake; nothing it throws may escape (an unhandled rejection ends the process). */

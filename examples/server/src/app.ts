@@ -3,7 +3,8 @@
  * JWT/API-key auth and roles, an audit log, security headers, CORS allow-list, body and rate limits,
  * structured logs, Prometheus metrics, health/readiness, graceful shutdown, and the web UI.
  */
-import http from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
@@ -25,6 +26,8 @@ import { createWsServer, type AgentWsServer, type WsCommandRecord } from '@dream
 import { createAgent, type AgentWiring } from './agent.js';
 import { AuditLog } from './audit.js';
 import { Auth, ROLES } from './auth.js';
+import { createApiKeyStore } from './keys.js';
+import { handshakeLimiter } from './limits.js';
 import type { ServerConfig } from './config.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
@@ -55,6 +58,13 @@ function asLogger(log: PinoLogger): Logger {
 function sendError(res: Response, e: unknown): void {
   const { status, body } = errorResponse(e);
   res.status(status).json(body);
+}
+
+/** `ws://host` / `wss://host` of the request's own Host (sanitised), for CSP `connect-src`. */
+function ownSocketOrigins(req: IncomingMessage): string {
+  const host = req.headers.host ?? '';
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return '';
+  return `ws://${host} wss://${host}`;
 }
 
 /** Route label for metrics, without ids (bounded cardinality). */
@@ -102,7 +112,14 @@ export async function startServer(
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
   const logger = asLogger(log);
   const { agent, storeName, closePorts } = options.wiring ?? (await createAgent(config, logger));
-  const auth = new Auth({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const auth = new Auth({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    maxTokenTtlSeconds: config.jwtMaxTtlSeconds,
+    keys: await createApiKeyStore(config.redisUrl),
+  });
+  const handshakes = handshakeLimiter(config.rateLimitPerMinute, config.trustProxy);
   const audit = new AuditLog(asLogger(log.child({ component: 'audit' })));
   const transports: { ws?: AgentWsServer } = {};
   const metrics = createMetrics(() => transports.ws);
@@ -114,7 +131,7 @@ export async function startServer(
   // ---- hooks shared by both transports
   const authenticate =
     (transport: 'http' | 'ws') =>
-    async (c: { token: string | undefined }): Promise<Principal> => {
+    async (c: { token: string | undefined }): Promise<Principal & { expiresAt?: number }> => {
       try {
         return await auth.authenticate(c.token);
       } catch (e) {
@@ -210,7 +227,8 @@ export async function startServer(
           'script-src': ["'self'"],
           'style-src': ["'self'"],
           'img-src': ["'self'", 'data:'],
-          'connect-src': ["'self'", 'ws:', 'wss:'],
+          // The server's own origin only (its WebSocket included), never any ws:/wss: host.
+          'connect-src': ["'self'", (req) => ownSocketOrigins(req as IncomingMessage)],
           'upgrade-insecure-requests': null,
         },
       },
@@ -234,6 +252,12 @@ export async function startServer(
     next();
   });
 
+  // Nothing that needs or carries credentials may be cached (above all a new API key's secret).
+  app.use(['/api', '/auth', '/metrics', '/config.json'], (_req, res, next) => {
+    res.setHeader('cache-control', 'no-store');
+    next();
+  });
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -250,11 +274,13 @@ export async function startServer(
           .json({ status: 'store unavailable', error: e instanceof Error ? e.message : String(e) }),
     );
   });
-  app.get('/metrics', (_req, res) => {
-    metrics.registry.metrics().then(
-      (text) => res.type(metrics.registry.contentType).send(text),
-      (e: unknown) => sendError(res, e),
-    );
+  app.get('/metrics', (req, res) => {
+    metricsAllowed(tokenOf(req))
+      .then(() => metrics.registry.metrics())
+      .then(
+        (text) => res.type(metrics.registry.contentType).send(text),
+        (e: unknown) => sendError(res, e),
+      );
   });
 
   const limiter = rateLimit({
@@ -311,19 +337,26 @@ export async function startServer(
   const principalOf = async (req: Request): Promise<Principal> =>
     authenticate('http')({ token: tokenOf(req) });
   const admin =
-    (fn: (req: Request, res: Response, p: Principal) => void) => (req: Request, res: Response) => {
+    (fn: (req: Request, res: Response, p: Principal) => void | Promise<void>) =>
+    (req: Request, res: Response) => {
       principalOf(req)
-        .then(
-          (p) => {
-            if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
-            fn(req, res, p);
-          },
-          (e: unknown) => {
-            throw e;
-          },
-        )
+        .then(async (p) => {
+          if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
+          await fn(req, res, p);
+        })
         .catch((e: unknown) => sendError(res, e));
     };
+  /** `/metrics`: the configured scrape token, or an admin's credentials. */
+  const metricsAllowed = async (token: string | undefined): Promise<void> => {
+    if (config.metricsToken !== undefined && token !== undefined) {
+      const a = Buffer.from(createHash('sha256').update(token).digest('hex'));
+      const b = Buffer.from(createHash('sha256').update(config.metricsToken).digest('hex'));
+      if (timingSafeEqual(a, b)) return;
+    }
+    const p = await authenticate('http')({ token });
+    if (!p.roles.includes('admin'))
+      throw new DreamAgentError('FORBIDDEN', 'metrics need the scrape token or an admin');
+  };
   app.get('/api/me', (req, res) => {
     principalOf(req).then(
       (p) => res.json({ id: p.id, roles: p.roles }),
@@ -332,15 +365,15 @@ export async function startServer(
   });
   app.get(
     '/api/admin/keys',
-    admin((_req, res) => {
-      res.json({ keys: auth.listApiKeys().map(({ hash: _hash, ...k }) => k) });
+    admin(async (_req, res) => {
+      res.json({ keys: (await auth.listApiKeys()).map(({ hash: _hash, ...k }) => k) });
     }),
   );
   app.post(
     '/api/admin/keys',
     json,
     jsonErrors,
-    admin((req, res, p) => {
+    admin(async (req, res, p) => {
       const body = (req.body ?? {}) as { name?: unknown; roles?: unknown };
       const okRoles =
         Array.isArray(body.roles) &&
@@ -351,7 +384,7 @@ export async function startServer(
         sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { name, roles: string[] }'));
         return;
       }
-      const { key, record } = auth.createApiKey(body.name, body.roles as string[], p.id);
+      const { key, record } = await auth.createApiKey(body.name, body.roles as string[], p.id);
       audit.record({
         actor: p.id,
         roles: [...p.roles],
@@ -368,9 +401,9 @@ export async function startServer(
   );
   app.delete(
     '/api/admin/keys/:id',
-    admin((req, res, p) => {
+    admin(async (req, res, p) => {
       const id = String(req.params['id']);
-      if (!auth.revokeApiKey(id)) {
+      if (!(await auth.revokeApiKey(id))) {
         res.status(404).json({
           error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} },
         });
@@ -456,7 +489,12 @@ export async function startServer(
   const ws = createWsServer(agent, {
     server,
     path: '/ws',
-    authenticate: authenticate('ws'),
+    authenticate: (c) => {
+      // Handshakes are rate-limited per client address like REST requests (checked before the token,
+      // so guessing credentials over WebSocket is throttled too). Re-checks on live sockets are not.
+      handshakes.take(c.req);
+      return authenticate('ws')(c);
+    },
     authorize: authorize('ws'),
     allowedOrigins: (origin, req) => {
       if (config.allowedOrigins.includes(origin)) return true;
@@ -515,6 +553,7 @@ export async function startServer(
         server.closeAllConnections();
         await serverClosed;
         await closePorts().catch(() => undefined);
+        await auth.close().catch(() => undefined);
         log.info({}, 'stopped');
       })();
       return closing;
