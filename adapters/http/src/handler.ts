@@ -20,7 +20,9 @@ import {
   EventsQuerySchema,
   ListQuerySchema,
   NewTurnSchema,
+  PlansQuerySchema,
   SessionIdSchema,
+  SnapshotQuerySchema,
   StartTurnSchema,
   StreamQuerySchema,
   WaitQuerySchema,
@@ -315,8 +317,27 @@ export const ROUTES: readonly RouteDef[] = [
     auth: true,
     async run(ctx) {
       const id = sessionParam(ctx);
+      const q = parse(SnapshotQuerySchema, queryObject(ctx.query), 'query');
       await authorize(ctx, { kind: 'read', sessionId: id });
-      return { status: 200, body: await ctx.agent.getSession(id) };
+      const snap = await ctx.agent.getSession(id);
+      if (q.history === undefined || snap.planHistory.length <= q.history) return { status: 200, body: snap };
+      return {
+        status: 200,
+        body: { ...snap, planHistory: q.history === 0 ? [] : snap.planHistory.slice(-q.history) },
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/sessions/:id/plans',
+    auth: true,
+    async run(ctx) {
+      const id = sessionParam(ctx);
+      const q = parse(PlansQuerySchema, queryObject(ctx.query), 'query');
+      await authorize(ctx, { kind: 'read', sessionId: id });
+      const wanted = new Set(q.versions);
+      const snap = await ctx.agent.getSession(id);
+      return { status: 200, body: { plans: snap.planHistory.filter((p) => wanted.has(p.plan.version)) } };
     },
   },
   {

@@ -18,6 +18,7 @@ import {
   type Logger,
   type Run,
   type SerializedError,
+  type SessionSnapshot,
 } from 'dream-agent';
 import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerMessage } from './protocol.js';
 
@@ -97,6 +98,13 @@ export interface WsServerOptions {
    * below it within `drainTimeoutMs`, or whose queue would pass the limit, is dropped with 4008.
    */
   maxBufferedBytes?: number;
+  /**
+   * Largest single frame the server sends, in bytes (default an eighth of `maxBufferedBytes`, 128 KiB).
+   * A larger message — a snapshot with a long plan history, an event carrying a big plan — is sent as
+   * `segment` frames that the client joins, each waiting for the client's queue to drain, so one big
+   * message never drops a fast reader as a slow consumer.
+   */
+  maxMessageBytes?: number;
   /** How long a subscription waits for a lagging client to drain its queue before dropping it (default 10 000 ms). */
   drainTimeoutMs?: number;
   /** Ping interval in ms; a client that misses a pong is dropped (default 30 000; 0 disables). */
@@ -164,7 +172,17 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
       wait: z.boolean().optional(),
     })
     .strict(),
-  z.object({ type: z.literal('get'), id, sessionId }).strict(),
+  z
+    .object({ type: z.literal('get'), id, sessionId, history: z.number().int().min(0).max(1000).optional() })
+    .strict(),
+  z
+    .object({
+      type: z.literal('plans'),
+      id,
+      sessionId,
+      versions: z.array(z.number().int().min(1)).min(1).max(20),
+    })
+    .strict(),
   z
     .object({
       type: z.literal('list'),
@@ -239,6 +257,16 @@ function originAllowed(req: IncomingMessage, allowed: WsServerOptions['allowedOr
   }
 }
 
+/**
+ * A snapshot whose plan history keeps only the last `history` versions (all when undefined): the same
+ * shape, so a client opening a big session reads the current state first and fetches older versions with
+ * `plans` when it needs them.
+ */
+function trimHistory(snap: SessionSnapshot, history: number | undefined): SessionSnapshot {
+  if (history === undefined || snap.planHistory.length <= history) return snap;
+  return { ...snap, planHistory: history === 0 ? [] : snap.planHistory.slice(-history) };
+}
+
 function errorOf(e: unknown): { code: string; message: string; details: Record<string, unknown> } {
   if (!isDreamAgentError(e)) return { code: 'INTERNAL', message: 'internal error', details: {} };
   const s = serializeError(e);
@@ -294,6 +322,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   const drainTimeout = options.drainTimeoutMs ?? 10_000;
   const recheckMs = options.recheckMs ?? 1000;
   const highWater = Math.max(1, Math.floor(maxBuffered / 4));
+  const maxMessage = Math.max(1024, options.maxMessageBytes ?? Math.floor(maxBuffered / 8));
+  let segments = 0;
   const logger = options.logger;
   const conns = new Set<Conn>();
   const stats: WsStats = {
@@ -334,8 +364,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   }
 
   function send(conn: Conn, msg: ServerMessage): boolean {
+    return sendText(conn, JSON.stringify(msg));
+  }
+
+  function sendText(conn: Conn, text: string): boolean {
     if (conn.dead || conn.ws.readyState !== conn.ws.OPEN) return false;
-    const text = JSON.stringify(msg);
     if (conn.ws.bufferedAmount + Buffer.byteLength(text) > maxBuffered) {
       stats.dropped.slow_consumer += 1;
       logger?.warn(
@@ -376,12 +409,35 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     return !conn.dead;
   }
 
+  /**
+   * Sends a message of any size: at most `maxMessage` bytes per frame (larger ones as `segment` frames),
+   * each after the client's queue has drained below the high-water mark.
+   */
+  async function deliver(conn: Conn, msg: ServerMessage): Promise<boolean> {
+    const text = JSON.stringify(msg);
+    if (text.length * 3 <= maxMessage || Buffer.byteLength(text) <= maxMessage) {
+      return (await drained(conn)) && sendText(conn, text);
+    }
+    // Pieces of maxMessage/3 UTF-16 units are at most maxMessage bytes before JSON escaping; a piece may
+    // end inside a surrogate pair: JSON escapes the halves and the client's join restores the pair.
+    const unit = Math.max(256, Math.floor(maxMessage / 3));
+    const count = Math.ceil(text.length / unit);
+    segments += 1;
+    const segmentId = `g${segments.toString(36)}`;
+    for (let index = 0; index < count; index += 1) {
+      if (!(await drained(conn))) return false;
+      const data = text.slice(index * unit, (index + 1) * unit);
+      if (!send(conn, { type: 'segment', segmentId, index, count, data })) return false;
+    }
+    return true;
+  }
+
   function reply(
     conn: Conn,
     reqId: string | undefined,
     result: Extract<ServerMessage, { type: 'result' }>['result'],
-  ): void {
-    send(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
+  ): Promise<boolean> {
+    return deliver(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
   }
 
   function fail(conn: Conn, reqId: string | undefined, e: unknown, sessionId?: string): void {
@@ -413,7 +469,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         if (ac.signal.aborted) break;
         // Backpressure: stop pulling while the client lags (replays can be large), drop it if it never catches up.
         if (!(await drained(conn)) || ac.signal.aborted) break;
-        if (!send(conn, { type: 'event', event })) break;
+        if (!(await deliver(conn, { type: 'event', event }))) break;
         stats.eventsSent += 1;
       }
     } catch (e) {
@@ -538,8 +594,15 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         }
         case 'get':
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          reply(conn, msg.id, await agent.getSession(msg.sessionId));
+          await reply(conn, msg.id, trimHistory(await agent.getSession(msg.sessionId), msg.history));
           return;
+        case 'plans': {
+          await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
+          const snap = await agent.getSession(msg.sessionId);
+          const wanted = new Set(msg.versions);
+          await reply(conn, msg.id, { plans: snap.planHistory.filter((p) => wanted.has(p.plan.version)) });
+          return;
+        }
         case 'list': {
           await options.authorize?.(conn.principal, { kind: 'read' });
           const sessions = await agent.listSessions({
@@ -547,7 +610,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             ...(msg.after !== undefined ? { after: msg.after } : {}),
             ...(msg.limit !== undefined ? { limit: msg.limit } : {}),
           });
-          reply(conn, msg.id, { sessions });
+          await reply(conn, msg.id, { sessions });
           return;
         }
         case 'start': {
@@ -570,7 +633,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             payload: { input: msg.input, sessionId: msg.sessionId },
           };
           try {
-            reply(conn, msg.id, await settle(run, msg.wait ?? false));
+            await reply(conn, msg.id, await settle(run, msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
           } catch (e) {
             options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });
@@ -611,7 +674,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             payload: stamped,
           };
           try {
-            reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
+            await reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
           } catch (e) {
             options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });
