@@ -445,6 +445,7 @@ export class AgentClient {
       case 'welcome':
       case 'subscribed':
       case 'unsubscribed':
+      case 'segment': // joined before dispatch
         return;
     }
   }
