@@ -6,6 +6,8 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
@@ -111,7 +113,8 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
   const logger = asLogger(log);
-  const { agent, storeName, closePorts } = options.wiring ?? (await createAgent(config, logger));
+  const wiring = options.wiring ?? (await createAgent(config, logger));
+  const { agent, storeName, closePorts } = wiring;
   const auth = new Auth({
     secret: config.jwtSecret,
     issuer: config.jwtIssuer,
@@ -226,7 +229,8 @@ export async function startServer(
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'"],
-          'img-src': ["'self'", 'data:'],
+          // blob: for charts and files the console fetched with its token and shows inline
+          'img-src': ["'self'", 'data:', 'blob:'],
           // The server's own origin only (its WebSocket included), never any ws:/wss: host.
           'connect-src': ["'self'", (req) => ownSocketOrigins(req as IncomingMessage)],
           'upgrade-insecure-requests': null,
@@ -429,6 +433,61 @@ export async function startServer(
       res.json({ entries: audit.list(sessionId ? { sessionId } : {}) });
     }),
   );
+
+  // ---- what the console needs beyond the REST API: the tool list, and files tools produced
+  app.get('/api/tools', (req, res) => {
+    principalOf(req)
+      .then((p) => {
+        auth.authorize(p, { kind: 'read' });
+        const tools = (wiring.tools?.list() ?? []).map((t) => ({
+          name: t.name,
+          version: t.version,
+          description: t.description,
+          domain: t.domain,
+          approval: t.approval,
+          input: t.inputSchema,
+        }));
+        res.json({ tools });
+      })
+      .catch((e: unknown) => sendError(res, e));
+  });
+  app.get('/api/sessions/:id/files/:turn/:name', (req, res) => {
+    const id = String(req.params['id']);
+    const turn = String(req.params['turn']);
+    const name = String(req.params['name']);
+    principalOf(req)
+      .then(async (p) => {
+        auth.authorize(p, { kind: 'read', sessionId: id });
+        const safe = /^[A-Za-z0-9_.:-]{1,128}$/;
+        if (!safe.test(id) || !safe.test(turn) || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(name))
+          throw new DreamAgentError('INVALID_INPUT', 'bad file reference');
+        await agent.getSession(id); // 404 for an unknown session
+        const root = wiring.outputDir;
+        if (!root) throw new DreamAgentError('REQUEST_NOT_FOUND', 'this server keeps no files');
+        const file = join(root, id, turn, name);
+        const content = await readFile(file).catch(() => {
+          throw new DreamAgentError('REQUEST_NOT_FOUND', `no file "${name}"`);
+        });
+        const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
+        const type =
+          ext === 'svg'
+            ? 'image/svg+xml'
+            : ext === 'md'
+              ? 'text/markdown; charset=utf-8'
+              : ext === 'json'
+                ? 'application/json'
+                : 'application/octet-stream';
+        // Produced files are data, never pages: no scripts even if one is opened directly.
+        res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader(
+          'content-disposition',
+          `${ext === 'svg' ? 'inline' : 'attachment'}; filename="${name}"`,
+        );
+        res.type(type).send(content);
+      })
+      .catch((e: unknown) => sendError(res, e));
+  });
 
   // ---- the REST API
   app.use(
