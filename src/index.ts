@@ -86,6 +86,12 @@ export type { ErrorCode, SerializedError, DreamAgentErrorOptions } from './error
 // Domain model
 export { JsonSchema, JsonObjectSchema, jsonByteLength, cloneJson } from './model/json.js';
 export type { Json, JsonObject } from './model/json.js';
+export {
+  DEFAULT_MAX_JSON_DEPTH,
+  jsonTextDepth,
+  assertJsonDepth,
+  parseJsonBounded,
+} from './model/bounded-json.js';
 export { IntentSchema, EntitySchema } from './model/intent.js';
 export type { Intent, Entity } from './model/intent.js';
 export {

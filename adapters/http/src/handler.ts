@@ -3,6 +3,9 @@ import {
   DreamAgentError,
   isDreamAgentError,
   parseCommand,
+  parseJsonBounded,
+  assertJsonDepth,
+  DEFAULT_MAX_JSON_DEPTH,
   serializeError,
   type Agent,
   type Actor,
@@ -17,7 +20,9 @@ import {
   EventsQuerySchema,
   ListQuerySchema,
   NewTurnSchema,
+  PlansQuerySchema,
   SessionIdSchema,
+  SnapshotQuerySchema,
   StartTurnSchema,
   StreamQuerySchema,
   WaitQuerySchema,
@@ -31,6 +36,11 @@ export interface HttpTransportOptions extends TransportHooks {
   basePath?: string;
   /** Largest accepted request body in bytes (default 256 KiB); larger → 413. */
   maxBodyBytes?: number;
+  /**
+   * Deepest JSON nesting accepted in a body (default 64); deeper → 400 `INVALID_INPUT`, checked before
+   * any validator sees the body (validators recurse per level and thousands of levels overflow the stack).
+   */
+  maxJsonDepth?: number;
   /** SSE: heartbeat comment interval in ms (default 15 000). */
   sseHeartbeatMs?: number;
   /**
@@ -114,39 +124,90 @@ function queryObject(q: URLSearchParams): Record<string, string> {
   return out;
 }
 
-/** Reads and parses a JSON body with a size limit; uses `req.body` when a framework already parsed it. */
-async function readJson(req: IncomingMessage, limit: number): Promise<unknown> {
+/**
+ * Reads and parses a JSON body with a size and a nesting-depth limit; uses `req.body` when a framework
+ * already parsed it (its depth is still checked).
+ *
+ * Over the size limit it stops reading and rejects without destroying the request: the caller answers
+ * 413 with `Connection: close` and Node closes the socket once the answer is written. (Breaking out of
+ * `for await (… of req)` used to destroy the socket before the answer, and code that later read the
+ * socket — a logger's `req.ip` — threw outside any handler and ended the process.)
+ */
+function readJson(req: IncomingMessage, limit: number, maxDepth: number): Promise<unknown> {
   const pre = (req as IncomingMessage & { body?: unknown }).body;
-  if (pre !== undefined) return pre; // a framework body parser (e.g. express.json()) already ran
+  if (pre !== undefined) {
+    // a framework body parser (e.g. express.json()) already ran
+    assertJsonDepth(pre, maxDepth, 'body');
+    return Promise.resolve(pre);
+  }
   const type = req.headers['content-type'];
   const length = Number(req.headers['content-length'] ?? NaN);
   if (Number.isFinite(length) && length > limit) {
-    throw new DreamAgentError('PAYLOAD_TOO_LARGE', `body is ${length} bytes; the limit is ${limit}`, {
-      details: { size: length, limit },
-    });
+    return Promise.reject(
+      new DreamAgentError('PAYLOAD_TOO_LARGE', `body is ${length} bytes; the limit is ${limit}`, {
+        details: { size: length, limit },
+      }),
+    );
   }
   if (typeof type !== 'string' || !/^application\/([a-z0-9.+-]*\+)?json\b/i.test(type)) {
-    throw new DreamAgentError('INVALID_INPUT', 'the body must be JSON (Content-Type: application/json)', {
-      details: { contentType: type ?? null },
-    });
+    return Promise.reject(
+      new DreamAgentError('INVALID_INPUT', 'the body must be JSON (Content-Type: application/json)', {
+        details: { contentType: type ?? null },
+      }),
+    );
   }
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    const buf = chunk as Buffer;
-    size += buf.length;
-    if (size > limit)
-      throw new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${limit} bytes`, { details: { limit } });
-    chunks.push(buf);
-  }
-  const text = Buffer.concat(chunks).toString('utf8');
-  try {
-    return JSON.parse(text) as unknown;
-  } catch (e) {
-    throw new DreamAgentError('INVALID_INPUT', `the body is not valid JSON: ${(e as Error).message}`, {
-      details: {},
-    });
-  }
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    const cleanup = (): void => {
+      req.off('data', onData);
+      req.off('end', onEnd);
+      req.off('error', onError);
+      req.off('aborted', onAborted);
+    };
+    const onData = (chunk: Buffer): void => {
+      size += chunk.length;
+      if (size > limit) {
+        cleanup();
+        req.pause();
+        reject(
+          new DreamAgentError('PAYLOAD_TOO_LARGE', `body exceeds ${limit} bytes`, { details: { limit } }),
+        );
+        return;
+      }
+      chunks.push(chunk);
+    };
+    const onEnd = (): void => {
+      cleanup();
+      try {
+        const text = new TextDecoder('utf-8', { fatal: true }).decode(Buffer.concat(chunks));
+        resolve(parseJsonBounded(text, { maxDepth, what: 'body' }));
+      } catch (e) {
+        reject(
+          isDreamAgentError(e)
+            ? e
+            : new DreamAgentError('INVALID_INPUT', 'the body is not valid UTF-8', { details: {} }),
+        );
+      }
+    };
+    const onError = (): void => {
+      cleanup();
+      reject(new DreamAgentError('ABORTED', 'the request body was not received completely'));
+    };
+    const onAborted = onError;
+    req.on('data', onData);
+    req.on('end', onEnd);
+    req.on('error', onError);
+    req.on('aborted', onAborted);
+  });
+}
+
+function bodyOf(ctx: RouteContext): Promise<unknown> {
+  return readJson(
+    ctx.req,
+    ctx.options.maxBodyBytes ?? 256 * 1024,
+    ctx.options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH,
+  );
 }
 
 function sessionParam(ctx: RouteContext): string {
@@ -244,11 +305,9 @@ export const ROUTES: readonly RouteDef[] = [
     path: '/sessions',
     auth: true,
     async run(ctx) {
-      const body = parse(
-        StartTurnSchema,
-        await readJson(ctx.req, ctx.options.maxBodyBytes ?? 256 * 1024),
-        'body',
-      );
+      // Authorise before reading the upload: a caller that may not write never gets its body read.
+      await authorize(ctx, { kind: 'write' });
+      const body = parse(StartTurnSchema, await bodyOf(ctx), 'body');
       return startTurn(ctx, body.input, body.sessionId, body.metadata);
     },
   },
@@ -258,8 +317,27 @@ export const ROUTES: readonly RouteDef[] = [
     auth: true,
     async run(ctx) {
       const id = sessionParam(ctx);
+      const q = parse(SnapshotQuerySchema, queryObject(ctx.query), 'query');
       await authorize(ctx, { kind: 'read', sessionId: id });
-      return { status: 200, body: await ctx.agent.getSession(id) };
+      const snap = await ctx.agent.getSession(id);
+      if (q.history === undefined || snap.planHistory.length <= q.history) return { status: 200, body: snap };
+      return {
+        status: 200,
+        body: { ...snap, planHistory: q.history === 0 ? [] : snap.planHistory.slice(-q.history) },
+      };
+    },
+  },
+  {
+    method: 'GET',
+    path: '/sessions/:id/plans',
+    auth: true,
+    async run(ctx) {
+      const id = sessionParam(ctx);
+      const q = parse(PlansQuerySchema, queryObject(ctx.query), 'query');
+      await authorize(ctx, { kind: 'read', sessionId: id });
+      const wanted = new Set(q.versions);
+      const snap = await ctx.agent.getSession(id);
+      return { status: 200, body: { plans: snap.planHistory.filter((p) => wanted.has(p.plan.version)) } };
     },
   },
   {
@@ -268,11 +346,8 @@ export const ROUTES: readonly RouteDef[] = [
     auth: true,
     async run(ctx) {
       const id = sessionParam(ctx);
-      const body = parse(
-        NewTurnSchema,
-        await readJson(ctx.req, ctx.options.maxBodyBytes ?? 256 * 1024),
-        'body',
-      );
+      await authorize(ctx, { kind: 'write', sessionId: id });
+      const body = parse(NewTurnSchema, await bodyOf(ctx), 'body');
       await ctx.agent.getSession(id); // 404 for an unknown session: this route never creates one
       return startTurn(ctx, body.input, id, undefined);
     },
@@ -284,7 +359,8 @@ export const ROUTES: readonly RouteDef[] = [
     async run(ctx) {
       const id = sessionParam(ctx);
       const limit = ctx.options.maxBodyBytes ?? 256 * 1024;
-      const raw = await readJson(ctx.req, limit);
+      await authorize(ctx, { kind: 'write', sessionId: id });
+      const raw = await bodyOf(ctx);
       const wait = wantsWait(ctx);
       let command: Command;
       try {
@@ -387,7 +463,7 @@ async function streamEvents(ctx: RouteContext, sessionId: string, after: number)
   const maxBuffered = ctx.options.sseMaxBufferedBytes ?? 1024 * 1024;
   res.writeHead(200, {
     'content-type': 'text/event-stream; charset=utf-8',
-    'cache-control': 'no-cache, no-transform',
+    'cache-control': 'no-store, no-transform',
     connection: 'keep-alive',
     'x-accel-buffering': 'no',
   });
@@ -477,8 +553,45 @@ export async function execute(
         { err: e instanceof Error ? e.stack : String(e), url: req.url },
         'http: unexpected error',
       );
+    if (isDreamAgentError(e, 'PAYLOAD_TOO_LARGE'))
+      await discardRest(req, 4 * (options.maxBodyBytes ?? 256 * 1024), 2000);
     sendError(res, e);
   }
+}
+
+/**
+ * Reads and drops the rest of a refused upload (up to `cap` bytes or `timeoutMs`) before the 413 is sent.
+ * Closing a socket with unread data makes the kernel send a reset, and a client still writing its body
+ * then loses the 413 it was about to read; past the cap the client gets the 413 and a closed socket.
+ */
+function discardRest(req: IncomingMessage, cap: number, timeoutMs: number): Promise<void> {
+  if (req.complete || req.destroyed) return Promise.resolve();
+  const length = Number(req.headers['content-length'] ?? NaN);
+  if (Number.isFinite(length) && length > cap) return Promise.resolve();
+  return new Promise((resolve) => {
+    let seen = 0;
+    const done = (): void => {
+      clearTimeout(timer);
+      req.off('data', onData);
+      req.off('end', done);
+      req.off('close', done);
+      req.off('error', done);
+      resolve();
+    };
+    const onData = (chunk: Buffer): void => {
+      seen += chunk.length;
+      if (seen > cap) {
+        req.pause();
+        done();
+      }
+    };
+    const timer = setTimeout(done, timeoutMs);
+    req.on('data', onData);
+    req.on('end', done);
+    req.on('close', done);
+    req.on('error', done);
+    req.resume();
+  });
 }
 
 interface Compiled {
@@ -514,7 +627,13 @@ export function createHandler(agent: Agent, options: HttpTransportOptions = {}):
   const compiled = ROUTES.map(compile);
   const base = (options.basePath ?? '').replace(/\/+$/, '');
   return (req, res, next) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
+    let url: URL;
+    try {
+      url = new URL(req.url ?? '/', 'http://localhost');
+    } catch {
+      sendError(res, new DreamAgentError('INVALID_INPUT', 'the request URL is malformed'));
+      return;
+    }
     let path = url.pathname;
     if (base) {
       if (path !== base && !path.startsWith(`${base}/`)) {

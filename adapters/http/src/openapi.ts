@@ -264,10 +264,43 @@ export function buildOpenApiDocument(
     },
     'GET /sessions/:id': {
       operationId: 'getSession',
-      summary: 'A session: status, plan, plan history, todos, pending requests',
-      parameters: [sessionIdParam],
+      summary:
+        'A session: status, plan, plan history (`history=N`: only the last N versions), todos, pending requests',
+      parameters: [
+        sessionIdParam,
+        {
+          name: 'history',
+          in: 'query',
+          required: false,
+          schema: { type: 'integer', minimum: 0, maximum: 1000 },
+        },
+      ],
       responses: {
         '200': { description: 'The snapshot', content: json(ref('SessionSnapshot')) },
+        ...errorResponses(400, 401, 403, 404),
+      },
+    },
+    'GET /sessions/:id/plans': {
+      operationId: 'getPlanVersions',
+      summary: "Chosen versions of the current turn's plan (e.g. two to diff), without the whole history",
+      parameters: [
+        sessionIdParam,
+        {
+          name: 'versions',
+          in: 'query',
+          required: true,
+          schema: { type: 'string', pattern: '^\\d{1,9}(,\\d{1,9}){0,19}$' },
+        },
+      ],
+      responses: {
+        '200': {
+          description: 'The plan versions found, oldest first',
+          content: json({
+            type: 'object',
+            properties: { plans: { type: 'array', items: { type: 'object' } } },
+            required: ['plans'],
+          }),
+        },
         ...errorResponses(400, 401, 403, 404),
       },
     },

@@ -60,5 +60,20 @@ export const StreamQuerySchema = z.object({ after: z.coerce.number().int().min(0
 /** Query of the POST routes: `wait=true` answers when the session rests (200) instead of on acceptance (202). */
 export const WaitQuerySchema = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 
+/** Query of `GET /sessions/{id}`: `history=N` keeps only the last N plan versions in `planHistory`. */
+export const SnapshotQuerySchema = z
+  .object({ history: z.coerce.number().int().min(0).max(1000).optional() })
+  .strict();
+
+/** Query of `GET /sessions/{id}/plans`: comma-separated plan versions (1–20). */
+export const PlansQuerySchema = z
+  .object({
+    versions: z
+      .string()
+      .regex(/^\d{1,9}(,\d{1,9}){0,19}$/, 'comma-separated plan versions, at most 20')
+      .transform((v) => v.split(',').map(Number)),
+  })
+  .strict();
+
 /** A session id in a path. */
 export const SessionIdSchema = sessionId;

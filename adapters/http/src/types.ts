@@ -12,6 +12,12 @@ export interface Principal {
 /** What a caller is about to do; given to the host's `authorize` hook. */
 export type Operation =
   | { kind: 'read'; sessionId?: string }
+  /**
+   * About to read a request body that starts a turn or carries a command. Checked before the body is
+   * read, so a caller who may do neither is refused without the server reading its upload; the precise
+   * operation (`start` or `command`) is authorised again once the body is parsed.
+   */
+  | { kind: 'write'; sessionId?: string }
   | { kind: 'start'; sessionId?: string; input: string }
   | { kind: 'command'; sessionId: string; command: Command }
   | { kind: 'resume'; sessionId: string };

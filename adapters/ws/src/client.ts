@@ -9,6 +9,7 @@ import type {
   AgentEvent,
   CommandInput,
   JsonObject,
+  PlanVersionRecord,
   RunResult,
   SessionSnapshot,
   SessionStatus,
@@ -53,6 +54,9 @@ export interface AgentClientOptions {
   /** Per-request timeout in ms (default 30 000). */
   requestTimeoutMs?: number;
 }
+
+/** How long a connection must stay open before the reconnect backoff starts again from its minimum. */
+const STABLE_MS = 5000;
 
 /** Connection states reported to {@link AgentClient.onState}. */
 export type ConnectionState = 'connecting' | 'open' | 'reconnecting' | 'closed';
@@ -254,10 +258,23 @@ export class AgentClient {
    * Reads a session snapshot.
    *
    * @param sessionId - the session
+   * @param options - `history`: keep only the last N plan versions (big sessions open faster)
    * @returns status, plan, plan history, todos, pending requests
    */
-  get(sessionId: string): Promise<SessionSnapshot> {
-    return this.#request({ type: 'get', sessionId }) as Promise<SessionSnapshot>;
+  get(sessionId: string, options: { history?: number } = {}): Promise<SessionSnapshot> {
+    return this.#request({ type: 'get', sessionId, ...options }) as Promise<SessionSnapshot>;
+  }
+
+  /**
+   * Reads chosen plan versions of the session's current turn (e.g. two versions to diff).
+   *
+   * @param sessionId - the session
+   * @param versions - 1 to 20 plan versions
+   * @returns the versions found, oldest first
+   */
+  async plans(sessionId: string, versions: number[]): Promise<PlanVersionRecord[]> {
+    const r = (await this.#request({ type: 'plans', sessionId, versions })) as { plans: PlanVersionRecord[] };
+    return r.plans;
   }
 
   /**
@@ -308,13 +325,37 @@ export class AgentClient {
     this.#ws = ws;
     return new Promise<WelcomeMessage>((resolve, reject) => {
       let welcomed = false;
+      let stable: ReturnType<typeof setTimeout> | undefined;
+      const parts = new Map<string, string[]>();
       ws.onmessage = (ev) => {
-        const msg = this.#decode(ev.data);
+        let msg = this.#decode(ev.data);
         if (!msg) return;
+        if (msg.type === 'segment') {
+          // A message too big for one frame: collect its pieces, then handle the joined message.
+          const { segmentId, index, count, data } = msg;
+          if (
+            !Number.isInteger(count) ||
+            count < 1 ||
+            count > 1_000_000 ||
+            index !== (parts.get(segmentId)?.length ?? 0)
+          )
+            return;
+          const got = parts.get(segmentId) ?? [];
+          got.push(data);
+          parts.set(segmentId, got);
+          if (got.length < count) return;
+          parts.delete(segmentId);
+          msg = this.#decode(got.join(''));
+          if (!msg || msg.type === 'segment') return;
+        }
         if (msg.type === 'welcome') {
           welcomed = true;
           this.#welcome = msg;
-          this.#attempt = 0;
+          // Back off from zero only once the connection has proved stable: a server that accepts and then
+          // drops at once (a message it cannot deliver) must not be reconnected to in a tight loop.
+          stable = setTimeout(() => {
+            this.#attempt = 0;
+          }, STABLE_MS);
           this.#setState('open');
           resolve(msg);
           for (const sub of this.#subs.values()) this.#sendSubscribe(sub);
@@ -324,6 +365,7 @@ export class AgentClient {
       };
       ws.onerror = () => undefined;
       ws.onclose = (ev) => {
+        clearTimeout(stable);
         if (this.#ws !== ws) return;
         this.#ws = undefined;
         this.#opened = undefined;
@@ -403,6 +445,7 @@ export class AgentClient {
       case 'welcome':
       case 'subscribed':
       case 'unsubscribed':
+      case 'segment': // joined before dispatch
         return;
     }
   }

@@ -8,6 +8,7 @@ import type {
   AgentEvent,
   CommandInput,
   JsonObject,
+  PlanVersionRecord,
   RunResult,
   SessionSnapshot,
   SessionStatus,
@@ -37,6 +38,11 @@ export const CLOSE_CODES = {
   SLOW_CONSUMER: 4008,
   /** The client missed heartbeats. */
   HEARTBEAT_TIMEOUT: 4009,
+  /**
+   * The connection's credentials expired or were revoked. Reconnecting with the same token fails; get a
+   * fresh one first (the client's `token` option may be a function for this).
+   */
+  UNAUTHENTICATED: 4001,
 } as const;
 
 /** Subscribe to a session's events; replayed from the Store after `after`, then live. Re-subscribing replaces the subscription. */
@@ -76,6 +82,16 @@ export interface GetMessage {
   type: 'get';
   id?: string;
   sessionId: string;
+  /** Keep only the last N plan versions in `planHistory` (default: all); older ones via {@link PlansMessage}. */
+  history?: number;
+}
+/** Read chosen plan versions of the current turn (e.g. two, to diff them); answers `{ plans }`. */
+export interface PlansMessage {
+  type: 'plans';
+  id?: string;
+  sessionId: string;
+  /** Plan versions (1–20 of them). */
+  versions: number[];
 }
 /** List sessions (e.g. those waiting for a human). */
 export interface ListMessage {
@@ -87,7 +103,13 @@ export interface ListMessage {
 }
 /** Every message a client may send. */
 export type ClientMessage =
-  SubscribeMessage | UnsubscribeMessage | CommandMessage | StartMessage | GetMessage | ListMessage;
+  | SubscribeMessage
+  | UnsubscribeMessage
+  | CommandMessage
+  | StartMessage
+  | GetMessage
+  | PlansMessage
+  | ListMessage;
 
 /** What a command or start answers without `wait`. */
 export interface AcceptedResult {
@@ -127,7 +149,12 @@ export interface EventMessage {
 export interface ResultMessage {
   type: 'result';
   id?: string;
-  result: AcceptedResult | RunResult | SessionSnapshot | { sessions: SessionSummary[] };
+  result:
+    | AcceptedResult
+    | RunResult
+    | SessionSnapshot
+    | { sessions: SessionSummary[] }
+    | { plans: PlanVersionRecord[] };
 }
 /** A refused message: `{ code, message, details }` as in the REST API. Nothing changed. */
 export interface ErrorMessage {
@@ -137,6 +164,24 @@ export interface ErrorMessage {
   sessionId?: string;
   error: { code: string; message: string; details: Record<string, unknown> };
 }
+/**
+ * One piece of a server message too big for one frame (over the server's `maxMessageBytes`): join the
+ * `data` of segments `0..count-1` of one `segmentId` and parse the result as a {@link ServerMessage}.
+ * Segments of one message arrive in order; segments of different messages may interleave.
+ */
+export interface SegmentMessage {
+  type: 'segment';
+  segmentId: string;
+  index: number;
+  count: number;
+  data: string;
+}
 /** Every message the server sends. */
 export type ServerMessage =
-  WelcomeMessage | SubscribedMessage | UnsubscribedMessage | EventMessage | ResultMessage | ErrorMessage;
+  | WelcomeMessage
+  | SubscribedMessage
+  | UnsubscribedMessage
+  | EventMessage
+  | ResultMessage
+  | ErrorMessage
+  | SegmentMessage;

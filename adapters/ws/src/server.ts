@@ -7,6 +7,8 @@ import {
   isDreamAgentError,
   JsonObjectSchema,
   parseCommand,
+  parseJsonBounded,
+  DEFAULT_MAX_JSON_DEPTH,
   serializeError,
   SESSION_STATUSES,
   type Actor,
@@ -16,6 +18,7 @@ import {
   type Logger,
   type Run,
   type SerializedError,
+  type SessionSnapshot,
 } from 'dream-agent';
 import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerMessage } from './protocol.js';
 
@@ -23,6 +26,11 @@ import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerM
 export interface WsPrincipal {
   id: string;
   roles: readonly string[];
+  /**
+   * Epoch ms at which the credentials stop being valid (a JWT's `exp`). The connection is closed with
+   * {@link CLOSE_CODES.UNAUTHENTICATED} at that moment, whatever it is doing.
+   */
+  expiresAt?: number;
 }
 
 /** What a caller is about to do (the same shape as the HTTP transport's `Operation`). */
@@ -44,7 +52,8 @@ export interface WsCommandRecord {
 }
 
 /** Why a connection ended, for logs and metrics. */
-export type DropReason = 'slow_consumer' | 'heartbeat_timeout' | 'message_too_big' | 'closed' | 'shutdown';
+export type DropReason =
+  'slow_consumer' | 'heartbeat_timeout' | 'message_too_big' | 'closed' | 'shutdown' | 'unauthenticated';
 
 /** Options of {@link createWsServer}. */
 export interface WsServerOptions {
@@ -61,6 +70,14 @@ export interface WsServerOptions {
     token: string | undefined;
     req: IncomingMessage;
   }) => WsPrincipal | Promise<WsPrincipal>;
+  /**
+   * Credentials are re-checked on live connections: a message arriving more than this many ms after the
+   * last check runs `authenticate` again with the handshake's credentials before it is handled (default
+   * 1000; 0 = before every message), and every connection is re-checked at each heartbeat. A refusal
+   * (a revoked API key, an expired token) answers `UNAUTHENTICATED` and closes the connection with
+   * {@link CLOSE_CODES.UNAUTHENTICATED}.
+   */
+  recheckMs?: number;
   /** Decides whether the principal may perform an operation; throw `FORBIDDEN` to refuse it (an error message, the connection stays). */
   authorize?: (principal: WsPrincipal, operation: WsOperation) => void | Promise<void>;
   /**
@@ -71,11 +88,23 @@ export interface WsServerOptions {
   /** Largest accepted message in bytes (default 256 KiB); larger closes with 1009. */
   maxPayloadBytes?: number;
   /**
+   * Deepest JSON nesting accepted in a message (default 64). Deeper messages get `INVALID_INPUT` before
+   * any validator sees them (validators recurse per level; thousands of levels would overflow the stack).
+   */
+  maxJsonDepth?: number;
+  /**
    * Bytes that may wait to be sent to one client (default 1 MiB). A subscription stops pulling events
    * once a quarter of this is queued and waits for the client to catch up; a client that does not get
    * below it within `drainTimeoutMs`, or whose queue would pass the limit, is dropped with 4008.
    */
   maxBufferedBytes?: number;
+  /**
+   * Largest single frame the server sends, in bytes (default an eighth of `maxBufferedBytes`, 128 KiB).
+   * A larger message — a snapshot with a long plan history, an event carrying a big plan — is sent as
+   * `segment` frames that the client joins, each waiting for the client's queue to drain, so one big
+   * message never drops a fast reader as a slow consumer.
+   */
+  maxMessageBytes?: number;
   /** How long a subscription waits for a lagging client to drain its queue before dropping it (default 10 000 ms). */
   drainTimeoutMs?: number;
   /** Ping interval in ms; a client that misses a pong is dropped (default 30 000; 0 disables). */
@@ -143,7 +172,17 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
       wait: z.boolean().optional(),
     })
     .strict(),
-  z.object({ type: z.literal('get'), id, sessionId }).strict(),
+  z
+    .object({ type: z.literal('get'), id, sessionId, history: z.number().int().min(0).max(1000).optional() })
+    .strict(),
+  z
+    .object({
+      type: z.literal('plans'),
+      id,
+      sessionId,
+      versions: z.array(z.number().int().min(1)).min(1).max(20),
+    })
+    .strict(),
   z
     .object({
       type: z.literal('list'),
@@ -167,6 +206,13 @@ interface Conn {
   flushed: Promise<void>;
   tokens: number;
   lastRefill: number;
+  /** The handshake's credentials, re-checked while the connection lives. */
+  token: string | undefined;
+  req: IncomingMessage;
+  checkedAt: number;
+  /** An in-flight re-check, shared by the messages that arrive meanwhile. */
+  checking: Promise<boolean> | undefined;
+  expiry: ReturnType<typeof setTimeout> | undefined;
 }
 
 /** Reads a bearer token from the handshake: header, API-key header, or subprotocol — never the URL. */
@@ -209,6 +255,16 @@ function originAllowed(req: IncomingMessage, allowed: WsServerOptions['allowedOr
   } catch {
     return false;
   }
+}
+
+/**
+ * A snapshot whose plan history keeps only the last `history` versions (all when undefined): the same
+ * shape, so a client opening a big session reads the current state first and fetches older versions with
+ * `plans` when it needs them.
+ */
+function trimHistory(snap: SessionSnapshot, history: number | undefined): SessionSnapshot {
+  if (history === undefined || snap.planHistory.length <= history) return snap;
+  return { ...snap, planHistory: history === 0 ? [] : snap.planHistory.slice(-history) };
 }
 
 function errorOf(e: unknown): { code: string; message: string; details: Record<string, unknown> } {
@@ -257,20 +313,31 @@ function settle(run: Run, wait: boolean): Promise<AcceptedResult | Awaited<Retur
 export function createWsServer(agent: Agent, options: WsServerOptions = {}): AgentWsServer {
   const path = options.path ?? '/ws';
   const maxPayload = options.maxPayloadBytes ?? 256 * 1024;
+  const maxDepth = options.maxJsonDepth ?? DEFAULT_MAX_JSON_DEPTH;
   const maxBuffered = options.maxBufferedBytes ?? 1024 * 1024;
   const heartbeatMs = options.heartbeatMs ?? 30_000;
   const maxSubs = options.maxSubscriptions ?? 100;
   const rate = options.messagesPerSecond ?? 50;
   const grace = options.closeGraceMs ?? 1000;
   const drainTimeout = options.drainTimeoutMs ?? 10_000;
+  const recheckMs = options.recheckMs ?? 1000;
   const highWater = Math.max(1, Math.floor(maxBuffered / 4));
+  const maxMessage = Math.max(1024, options.maxMessageBytes ?? Math.floor(maxBuffered / 8));
+  let segments = 0;
   const logger = options.logger;
   const conns = new Set<Conn>();
   const stats: WsStats = {
     connections: 0,
     subscriptions: 0,
     eventsSent: 0,
-    dropped: { slow_consumer: 0, heartbeat_timeout: 0, message_too_big: 0, closed: 0, shutdown: 0 },
+    dropped: {
+      slow_consumer: 0,
+      heartbeat_timeout: 0,
+      message_too_big: 0,
+      closed: 0,
+      shutdown: 0,
+      unauthenticated: 0,
+    },
     handshakesRefused: 0,
   };
   const wss = new WebSocketServer({
@@ -297,8 +364,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   }
 
   function send(conn: Conn, msg: ServerMessage): boolean {
+    return sendText(conn, JSON.stringify(msg));
+  }
+
+  function sendText(conn: Conn, text: string): boolean {
     if (conn.dead || conn.ws.readyState !== conn.ws.OPEN) return false;
-    const text = JSON.stringify(msg);
     if (conn.ws.bufferedAmount + Buffer.byteLength(text) > maxBuffered) {
       stats.dropped.slow_consumer += 1;
       logger?.warn(
@@ -339,12 +409,35 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     return !conn.dead;
   }
 
+  /**
+   * Sends a message of any size: at most `maxMessage` bytes per frame (larger ones as `segment` frames),
+   * each after the client's queue has drained below the high-water mark.
+   */
+  async function deliver(conn: Conn, msg: ServerMessage): Promise<boolean> {
+    const text = JSON.stringify(msg);
+    if (text.length * 3 <= maxMessage || Buffer.byteLength(text) <= maxMessage) {
+      return (await drained(conn)) && sendText(conn, text);
+    }
+    // Pieces of maxMessage/3 UTF-16 units are at most maxMessage bytes before JSON escaping; a piece may
+    // end inside a surrogate pair: JSON escapes the halves and the client's join restores the pair.
+    const unit = Math.max(256, Math.floor(maxMessage / 3));
+    const count = Math.ceil(text.length / unit);
+    segments += 1;
+    const segmentId = `g${segments.toString(36)}`;
+    for (let index = 0; index < count; index += 1) {
+      if (!(await drained(conn))) return false;
+      const data = text.slice(index * unit, (index + 1) * unit);
+      if (!send(conn, { type: 'segment', segmentId, index, count, data })) return false;
+    }
+    return true;
+  }
+
   function reply(
     conn: Conn,
     reqId: string | undefined,
     result: Extract<ServerMessage, { type: 'result' }>['result'],
-  ): void {
-    send(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
+  ): Promise<boolean> {
+    return deliver(conn, { type: 'result', ...(reqId !== undefined ? { id: reqId } : {}), result });
   }
 
   function fail(conn: Conn, reqId: string | undefined, e: unknown, sessionId?: string): void {
@@ -376,7 +469,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         if (ac.signal.aborted) break;
         // Backpressure: stop pulling while the client lags (replays can be large), drop it if it never catches up.
         if (!(await drained(conn)) || ac.signal.aborted) break;
-        if (!send(conn, { type: 'event', event })) break;
+        if (!(await deliver(conn, { type: 'event', event }))) break;
         stats.eventsSent += 1;
       }
     } catch (e) {
@@ -390,6 +483,43 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
   function actorFor(conn: Conn, claimed: Actor | undefined): Actor | undefined {
     if (!options.authenticate) return claimed;
     return { id: conn.principal.id, roles: [...conn.principal.roles] };
+  }
+
+  function expel(conn: Conn, e: unknown, reqId?: string): void {
+    if (conn.dead) return;
+    fail(conn, reqId, e);
+    stats.dropped.unauthenticated += 1;
+    drop(conn, CLOSE_CODES.UNAUTHENTICATED, 'credentials expired or revoked', 'unauthenticated');
+  }
+
+  /** Re-runs `authenticate` with the handshake's credentials; false (and the connection closed) on refusal. */
+  function stillAuthenticated(conn: Conn, reqId?: string): Promise<boolean> {
+    if (!options.authenticate || conn.dead) return Promise.resolve(!conn.dead);
+    if (conn.principal.expiresAt !== undefined && conn.principal.expiresAt <= Date.now()) {
+      expel(conn, new DreamAgentError('UNAUTHENTICATED', 'token expired'), reqId);
+      return Promise.resolve(false);
+    }
+    const authenticate = options.authenticate;
+    conn.checking ??= (async () => {
+      try {
+        const p = await authenticate({ token: conn.token, req: conn.req });
+        // The same credentials must still name the same caller; roles may change (they take effect now).
+        if (p.id !== conn.principal.id) throw new DreamAgentError('UNAUTHENTICATED', 'credentials changed');
+        conn.principal = p;
+        conn.checkedAt = Date.now();
+        return true;
+      } catch (e) {
+        expel(
+          conn,
+          isDreamAgentError(e) ? e : new DreamAgentError('UNAUTHENTICATED', 'authentication failed'),
+          reqId,
+        );
+        return false;
+      } finally {
+        conn.checking = undefined;
+      }
+    })();
+    return conn.checking;
   }
 
   async function onMessage(conn: Conn, data: Buffer, isBinary: boolean): Promise<void> {
@@ -411,9 +541,14 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     }
     let raw: unknown;
     try {
-      raw = JSON.parse(data.toString('utf8'));
-    } catch {
-      fail(conn, undefined, new DreamAgentError('INVALID_INPUT', 'the message is not valid JSON'));
+      const text = new TextDecoder('utf-8', { fatal: true }).decode(data);
+      raw = parseJsonBounded(text, { maxDepth, what: 'message' });
+    } catch (e) {
+      fail(
+        conn,
+        undefined,
+        isDreamAgentError(e) ? e : new DreamAgentError('INVALID_INPUT', 'the message is not valid UTF-8'),
+      );
       return;
     }
     const reqId =
@@ -440,6 +575,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       return;
     }
     const msg = parsed.data;
+    // Credentials live as long as the connection: re-check them (cheaply, at most every `recheckMs`).
+    if (Date.now() - conn.checkedAt >= recheckMs && !(await stillAuthenticated(conn, msg.id))) return;
     try {
       switch (msg.type) {
         case 'subscribe':
@@ -457,8 +594,15 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         }
         case 'get':
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          reply(conn, msg.id, await agent.getSession(msg.sessionId));
+          await reply(conn, msg.id, trimHistory(await agent.getSession(msg.sessionId), msg.history));
           return;
+        case 'plans': {
+          await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
+          const snap = await agent.getSession(msg.sessionId);
+          const wanted = new Set(msg.versions);
+          await reply(conn, msg.id, { plans: snap.planHistory.filter((p) => wanted.has(p.plan.version)) });
+          return;
+        }
         case 'list': {
           await options.authorize?.(conn.principal, { kind: 'read' });
           const sessions = await agent.listSessions({
@@ -466,7 +610,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             ...(msg.after !== undefined ? { after: msg.after } : {}),
             ...(msg.limit !== undefined ? { limit: msg.limit } : {}),
           });
-          reply(conn, msg.id, { sessions });
+          await reply(conn, msg.id, { sessions });
           return;
         }
         case 'start': {
@@ -489,7 +633,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             payload: { input: msg.input, sessionId: msg.sessionId },
           };
           try {
-            reply(conn, msg.id, await settle(run, msg.wait ?? false));
+            await reply(conn, msg.id, await settle(run, msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
           } catch (e) {
             options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });
@@ -530,7 +674,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             payload: stamped,
           };
           try {
-            reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
+            await reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
           } catch (e) {
             options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });
@@ -544,7 +688,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     }
   }
 
-  function onConnection(ws: WebSocket, principal: WsPrincipal): void {
+  function onConnection(ws: WebSocket, principal: WsPrincipal, req: IncomingMessage): void {
     const conn: Conn = {
       ws,
       principal,
@@ -555,19 +699,35 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       flushed: Promise.resolve(),
       tokens: rate * 2,
       lastRefill: Date.now(),
+      token: handshakeToken(req),
+      req,
+      checkedAt: Date.now(),
+      checking: undefined,
+      expiry: undefined,
     };
+    if (principal.expiresAt !== undefined) {
+      // Close at expiry even when the client is silent (a subscription would otherwise read on forever).
+      const ms = Math.min(Math.max(0, principal.expiresAt - Date.now()), 2 ** 31 - 1);
+      conn.expiry = setTimeout(
+        () => expel(conn, new DreamAgentError('UNAUTHENTICATED', 'token expired')),
+        ms,
+      );
+      conn.expiry.unref();
+    }
     conns.add(conn);
     stats.connections += 1;
     ws.on('pong', () => {
       conn.alive = true;
     });
     ws.on('message', (data: Buffer, isBinary: boolean) => {
-      void onMessage(conn, data, isBinary);
+      // Whatever a message does, it must not become an unhandled rejection (that ends the process).
+      onMessage(conn, data, isBinary).catch((e: unknown) => fail(conn, undefined, e));
     });
     ws.on('error', (err) => {
       logger?.debug({ err: err.message }, 'ws: connection error');
     });
     ws.on('close', (code) => {
+      clearTimeout(conn.expiry);
       conns.delete(conn);
       stats.connections -= 1;
       for (const ac of conn.subs.values()) ac.abort();
@@ -577,7 +737,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       if (conn.reason === undefined) stats.dropped[reason] += 1;
       if (reason === 'shutdown') stats.dropped.shutdown += 1;
       conn.dead = true;
-      options.onDisconnect?.({ principal, reason, code });
+      options.onDisconnect?.({ principal: conn.principal, reason, code });
     });
     send(conn, {
       type: 'welcome',
@@ -605,6 +765,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             } catch {
               /* closing */
             }
+            void stillAuthenticated(conn); // a revoked key also ends idle subscriptions
           }
         }, heartbeatMs)
       : undefined;
@@ -636,19 +797,31 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         return;
       }
     }
-    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal));
+    wss.handleUpgrade(req, socket, head, (ws) => onConnection(ws, principal, req));
   }
 
+  /** Runs a handshake; nothing it throws may escape (an unhandled rejection ends the process). */
+  const guardedUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
+    upgrade(req, socket, head).catch((e: unknown) => {
+      logger?.error({ err: e instanceof Error ? e.stack : String(e) }, 'ws: handshake failed');
+      socket.destroy();
+    });
+  };
   const onUpgrade = (req: IncomingMessage, socket: Duplex, head: Buffer): void => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== path) return; // another handler may own it
-    void upgrade(req, socket, head);
+    let pathname: string;
+    try {
+      pathname = new URL(req.url ?? '/', 'http://localhost').pathname;
+    } catch {
+      return; // not a URL this transport serves
+    }
+    if (pathname !== path) return; // another handler may own it
+    guardedUpgrade(req, socket, head);
   };
   options.server?.on('upgrade', onUpgrade);
 
   return {
     handleUpgrade(req, socket, head) {
-      void upgrade(req, socket, head);
+      guardedUpgrade(req, socket, head);
     },
     stats: () => ({ ...stats, dropped: { ...stats.dropped } }),
     bufferedAmounts: () => [...conns].map((c) => c.ws.bufferedAmount),

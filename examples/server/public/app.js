@@ -2,6 +2,7 @@
 // (the same typed client as @dream-agent/ws, bundled by the server at /vendor/client.js).
 import { AgentClient } from '/vendor/client.js';
 import { renderGraph } from '/graph.js';
+import { renderMarkdown } from '/markdown.js';
 
 const $ = (id) => document.getElementById(id);
 const h = (tag, attrs = {}, ...children) => {
@@ -16,6 +17,16 @@ const h = (tag, attrs = {}, ...children) => {
   return e;
 };
 
+/** Appends children, skipping null/undefined/false (the DOM's own append writes them as text: "null"). */
+function fill(el, ...children) {
+  if (children.length === 1 && children[0] === null) {
+    el.replaceChildren();
+    return el;
+  }
+  el.append(...children.flat().filter((c) => c !== null && c !== undefined && c !== false));
+  return el;
+}
+
 const state = {
   config: { devAuth: false },
   token: sessionStorage.getItem('dream.token'),
@@ -28,19 +39,34 @@ const state = {
   sub: null,
   viewVersion: null,
   refreshTimer: null,
+  tools: [],
+  inspect: null,
+  sessions: [],
+  listCursor: undefined,
+  zoom: 1,
+  fileUrls: new Map(),
 };
+const PAGE = Number(new URLSearchParams(location.search).get('page')) || 25;
 
 const can = (perm) => {
   const r = state.me?.roles ?? [];
   if (r.includes('admin')) return true;
   if (perm === 'read') return r.length > 0;
-  if (perm === 'operate') return r.includes('operator');
+  if (perm === 'operate' || perm === 'start') return r.includes('operator');
   if (perm === 'approve') return r.includes('approver');
   return false;
 };
 
 function toast(text, kind = '') {
-  const t = h('div', { class: `toast ${kind}`, role: kind === 'error' ? 'alert' : 'status' }, text);
+  const t = h(
+    'div',
+    {
+      class: `toast ${kind}`,
+      role: kind === 'error' ? 'alert' : 'status',
+      'data-session': state.sessionId ?? '',
+    },
+    text,
+  );
   $('toasts').append(t);
   setTimeout(() => t.remove(), kind === 'error' ? 7000 : 3500);
 }
@@ -90,6 +116,8 @@ async function signIn(token) {
   $('who-name').textContent = state.me.id;
   $('who-roles').replaceChildren(...state.me.roles.map((r) => h('span', {}, r)));
   $('new-go').disabled = !can('start') && !can('operate');
+  state.tools = (await api('/api/tools').catch(() => ({ tools: [] }))).tools;
+  renderToolPicker();
   await refreshSessions();
   const fromHash = decodeURIComponent(location.hash.slice(1));
   if (fromHash) await select(fromHash);
@@ -123,33 +151,64 @@ $('signout').addEventListener('click', () => {
 
 // ------------------------------------------------------------------ sessions
 
-async function refreshSessions() {
+async function refreshSessions({ more = false } = {}) {
   if (!state.client) return;
   const waitingOnly = $('only-waiting').checked;
-  const sessions = await state.client.list(waitingOnly ? { status: ['waiting'] } : {}).catch(() => []);
-  sessions.sort((a, b) => b.updatedAt - a.updatedAt);
+  const query = { limit: PAGE, ...(waitingOnly ? { status: ['waiting'] } : {}) };
+  if (more && state.listCursor) query.after = state.listCursor;
+  // Keep as many pages as were shown, so a periodic refresh does not collapse "Load more".
+  const pages = more ? 1 : Math.max(1, Math.ceil(state.sessions.length / PAGE));
+  let page = [];
+  const got = more ? [...state.sessions] : [];
+  for (let i = 0; i < pages; i++) {
+    page = await state.client.list(query).catch(() => []);
+    got.push(...page);
+    if (page.length < PAGE) break;
+    query.after = page.at(-1).id;
+  }
+  state.sessions = got;
+  state.listCursor = got.at(-1)?.id;
+  $('s-more').hidden = page.length < PAGE;
+  renderSessions();
+}
+
+function sessionLabel(s) {
+  // A session at rest after a finished turn is "idle": show how its last turn ended instead.
+  return s.status === 'idle' && s.turnId ? (s.outcome ?? 'done') : s.status;
+}
+
+function renderSessions() {
+  const q = $('s-search').value.trim().toLowerCase();
+  const shown = state.sessions
+    .filter((s) => !q || `${s.id} ${s.input ?? ''} ${s.ownerId ?? ''}`.toLowerCase().includes(q))
+    .sort((a, b) => b.updatedAt - a.updatedAt);
   $('sessions').replaceChildren(
-    ...sessions.map((s) =>
+    ...shown.map((s) =>
       h(
         'li',
         {
           class: s.id === state.sessionId ? 'active' : '',
           'data-session': s.id,
+          'data-status': s.status,
           onclick: () => void select(s.id),
         },
         h('div', { class: 'title' }, s.input ?? s.id),
         h(
           'div',
           { class: 'meta' },
-          h('span', { class: `badge ${s.status}` }, s.status),
+          h('span', { class: `badge ${s.status}`, 'data-testid': 'session-badge' }, sessionLabel(s)),
           s.pending ? `${s.pending} waiting for you` : '',
+          h('span', { class: 'owner', 'data-testid': 'session-owner' }, s.ownerId ? `by ${s.ownerId}` : ''),
           h('span', {}, new Date(s.updatedAt).toLocaleTimeString()),
         ),
       ),
     ),
   );
-  if (sessions.length === 0) $('sessions').append(h('li', { class: 'muted small' }, 'No sessions yet.'));
+  if (shown.length === 0)
+    $('sessions').append(h('li', { class: 'muted small' }, q ? 'No session matches.' : 'No sessions yet.'));
 }
+$('s-search').addEventListener('input', () => renderSessions());
+$('s-more').addEventListener('click', () => void refreshSessions({ more: true }));
 $('only-waiting').addEventListener('change', () => void refreshSessions());
 setInterval(() => void refreshSessions(), 4000);
 
@@ -176,6 +235,15 @@ async function select(id) {
   state.progress = new Map();
   state.viewVersion = null;
   state.snapshot = null;
+  state.inspect = null;
+  // Nothing of the previous session may stay on screen: its event rows, progress, toasts, files.
+  $('events').replaceChildren();
+  $('toasts').replaceChildren();
+  $('diff').replaceChildren();
+  $('inspector').hidden = true;
+  for (const url of state.fileUrls.values()) URL.revokeObjectURL(url);
+  state.fileUrls.clear();
+  $('files').replaceChildren();
   location.hash = encodeURIComponent(id);
   for (const li of $('sessions').children) li.classList.toggle('active', li.dataset.session === id);
   $('empty').hidden = true;
@@ -196,7 +264,16 @@ async function select(id) {
 }
 
 function onEvent(e) {
+  if (e.sessionId !== state.sessionId) return;
   state.events.push(e);
+  if (e.type === 'turn.started') {
+    // A new turn: progress and notices of the previous one no longer apply.
+    state.progress = new Map();
+    for (const t of $('toasts').querySelectorAll('.toast')) t.remove();
+    state.inspect = null;
+  }
+  if (['turn.completed', 'turn.failed', 'run.cancelled', 'run.paused', 'turn.started'].includes(e.type))
+    void refreshSessions();
   if (e.type === 'todo.progress') state.progress.set(e.todoId, e.message);
   if (e.type === 'todo.started') state.progress.set(e.todoId, 'started…');
   if (e.type === 'todo.completed')
@@ -252,7 +329,10 @@ function render() {
   renderTodos(s);
   const answer = turn?.answer ?? (outcome === 'failed' ? turn?.error?.message : undefined);
   $('answer-card').hidden = !answer;
-  $('answer').textContent = answer ?? '';
+  $('answer').replaceChildren(renderMarkdown(answer ?? ''));
+  renderFiles(s);
+  $('followup').hidden = !(s.status === 'idle' && can('start'));
+  renderInspector(s);
   renderHistory(s);
 }
 
@@ -266,7 +346,8 @@ function renderPending(s) {
       'data-kind': req.kind,
     });
     if (req.kind === 'plan_review') {
-      card.append(
+      fill(
+        card,
         h('h3', {}, 'Review the plan'),
         h('div', { class: 'muted' }, req.prompt),
         h(
@@ -302,14 +383,16 @@ function renderPending(s) {
       const reason = h('input', { placeholder: 'reason (for a denial)', 'data-testid': 'deny-reason' });
       const allowed =
         can('approve') && (!req.roles?.length || req.roles.some((r) => state.me.roles.includes(r)));
-      card.append(
+      fill(
+        card,
         h(
           'h3',
           {},
           `Approve “${titleOf(s, req.todoId)}”?`,
           req.risk ? h('span', { class: `risk ${req.risk}` }, req.risk) : null,
         ),
-        h('div', {}, req.prompt),
+        h('div', {}, req.prompt ?? ''),
+        renderEffect(req),
         req.roles?.length
           ? h('div', { class: 'muted small' }, `requires role: ${req.roles.join(' or ')}`)
           : null,
@@ -322,7 +405,15 @@ function renderPending(s) {
               class: 'ok',
               'data-testid': 'grant',
               disabled: !allowed,
-              onclick: () => void send({ type: 'approval.grant', requestId: req.id }, 'Approved'),
+              onclick: () =>
+                void send(
+                  {
+                    type: 'approval.grant',
+                    requestId: req.id,
+                    ...(req.digest ? { digest: req.digest } : {}),
+                  },
+                  'Approved',
+                ),
             },
             'Approve',
           ),
@@ -364,7 +455,8 @@ function renderPending(s) {
         void send({ type: 'input.provide', requestId: req.id, value }, 'Sent');
       };
       field.addEventListener('keydown', (ev) => ev.key === 'Enter' && submit());
-      card.append(
+      fill(
+        card,
         h('h3', {}, `Input needed for “${titleOf(s, req.todoId)}”`),
         h('div', {}, req.prompt),
         h(
@@ -382,7 +474,8 @@ function renderPending(s) {
       const field = h('input', { placeholder: 'your answer', 'data-testid': 'clarify-value' });
       const answer = (text) =>
         void send({ type: 'clarification.answer', requestId: req.id, answer: text }, 'Answered');
-      card.append(
+      fill(
+        card,
         h('h3', {}, 'The agent has a question'),
         h('div', {}, req.prompt),
         h(
@@ -409,7 +502,8 @@ function renderPending(s) {
         ),
       );
     } else if (req.kind === 'recovery') {
-      card.append(
+      fill(
+        card,
         h('h3', {}, `Recovery: “${titleOf(s, req.todoId)}” may or may not have run`),
         h('div', {}, req.prompt),
         h(
@@ -462,6 +556,7 @@ function renderPlan(s) {
   );
   pick.hidden = s.planHistory.length === 0;
   renderGraph($('graph'), plan, statusMap(s));
+  applyZoom();
 }
 $('version-pick').addEventListener('change', (e) => {
   const v = Number(e.target.value);
@@ -499,7 +594,16 @@ function renderTodos(s) {
     list.append(
       h(
         'li',
-        { 'data-todo': t.id, 'data-status': status },
+        {
+          'data-todo': t.id,
+          'data-status': status,
+          class: state.inspect === t.id ? 'inspected' : '',
+          onclick: (ev) => {
+            if (ev.target.closest('button')) return;
+            state.inspect = state.inspect === t.id ? null : t.id;
+            render();
+          },
+        },
         h('span', { class: `dot st-${status}`, title: status }),
         h(
           'div',
@@ -569,12 +673,20 @@ $('a-go').addEventListener('click', () => {
   const title = $('a-title').value.trim();
   if (!id || !title) return toast('A step needs an id and a title', 'error');
   const dependsOn = [...$('a-deps').selectedOptions].map((o) => o.value);
+  const tool = state.tools.find((t) => t.name === $('a-tool').value);
+  let input = {};
+  try {
+    input = addForm ? addForm.read() : {};
+  } catch (e) {
+    return toast(e.message, 'error');
+  }
   const todo = {
     id,
     title,
-    domain: $('a-domain').value,
+    domain: tool?.domain ?? $('a-domain').value,
+    ...(tool ? { tool: tool.name } : {}),
     dependsOn,
-    input: {},
+    input,
     ...($('a-approval').checked ? { approval: { required: true, risk: 'medium', roles: ['approver'] } } : {}),
   };
   const after = $('a-after').value;
@@ -591,6 +703,415 @@ $('a-go').addEventListener('click', () => {
   });
 });
 
+// ------------------------------------------------------------------ tools and schema-driven forms
+
+let addForm = null;
+
+function renderToolPicker() {
+  const pick = $('a-tool');
+  pick.replaceChildren(
+    h('option', { value: '' }, state.tools.length ? '(no tool: an LLM step)' : '(no tools on this server)'),
+    ...state.tools.map((t) => h('option', { value: t.name }, `${t.name} — ${t.description}`)),
+  );
+  if (state.tools.length) pick.value = state.tools[0].name;
+  onToolPicked();
+}
+function onToolPicked() {
+  const tool = state.tools.find((t) => t.name === $('a-tool').value);
+  if (tool)
+    $('a-domain').value = ['data', 'insight', 'content', 'ops'].includes(tool.domain)
+      ? tool.domain
+      : 'content';
+  addForm = tool ? schemaForm(tool.input, {}) : null;
+  $('a-input').replaceChildren(...(addForm ? [addForm.el] : []));
+}
+$('a-tool').addEventListener('change', onToolPicked);
+
+/** The first non-null JSON Schema type of a property. */
+function typeOf(schema) {
+  const t = Array.isArray(schema?.type) ? schema.type.find((x) => x !== 'null') : schema?.type;
+  return schema?.enum ? 'enum' : (t ?? 'json');
+}
+
+/**
+ * A form for an object JSON Schema: one field per property (text, number, checkbox, select; JSON for
+ * arrays and objects), prefilled with `value`. `read()` returns the input object or throws.
+ */
+function schemaForm(schema, value) {
+  const props = schema?.properties ?? {};
+  const required = new Set(schema?.required ?? []);
+  const fields = [];
+  const el = h('div', { class: 'schema-form' });
+  for (const [name, prop] of Object.entries(props)) {
+    const type = typeOf(prop);
+    const v = value?.[name];
+    let input;
+    if (type === 'boolean') input = h('input', { type: 'checkbox', checked: v === true });
+    else if (type === 'enum')
+      input = h(
+        'select',
+        {},
+        h('option', { value: '' }, ''),
+        ...prop.enum.map((o) =>
+          h(
+            'option',
+            { value: JSON.stringify(o), selected: JSON.stringify(o) === JSON.stringify(v) },
+            String(o),
+          ),
+        ),
+      );
+    else if (type === 'number' || type === 'integer') input = h('input', { type: 'number', value: v ?? '' });
+    else if (type === 'string') input = h('input', { value: v ?? '' });
+    else
+      input = h(
+        'textarea',
+        { rows: 2, placeholder: type === 'array' ? '[ … ] or a $ref' : '{ … } or a $ref' },
+        v === undefined ? '' : JSON.stringify(v),
+      );
+    input.dataset.field = name;
+    fields.push({ name, type, input });
+    el.append(
+      h(
+        'label',
+        {},
+        `${name}${required.has(name) ? ' *' : ''}${prop.description ? ` — ${prop.description}` : ''}`,
+        input,
+      ),
+    );
+  }
+  const read = () => {
+    const out = {};
+    for (const { name, type, input } of fields) {
+      if (type === 'boolean') {
+        if (input.checked) out[name] = true;
+        continue;
+      }
+      const raw = input.value.trim();
+      if (raw === '') {
+        if (required.has(name)) throw new Error(`"${name}" is required`);
+        continue;
+      }
+      if (type === 'string') out[name] = raw;
+      else if (type === 'number' || type === 'integer') out[name] = Number(raw);
+      else {
+        try {
+          out[name] = JSON.parse(raw);
+        } catch {
+          throw new Error(`"${name}" must be JSON`);
+        }
+      }
+    }
+    return out;
+  };
+  if (fields.length === 0) el.append(h('div', { class: 'muted small' }, 'This tool takes no input.'));
+  return { el, read };
+}
+
+// ------------------------------------------------------------------ approval effect, inspector, files
+
+/** The effect an approval would allow: the resolved input of the gated step (engine's `effect`), else `details`. */
+function renderEffect(req) {
+  const effect = req.effect ?? null;
+  const input = effect?.input ?? req.details?.input ?? req.details ?? null;
+  const rows = input && typeof input === 'object' ? Object.entries(input) : [];
+  return h(
+    'div',
+    { class: 'effect', 'data-testid': 'effect' },
+    effect?.tool
+      ? h(
+          'div',
+          { class: 'small' },
+          `tool ${effect.tool}${effect.toolVersion ? ` v${effect.toolVersion}` : ''}`,
+        )
+      : null,
+    rows.length
+      ? h(
+          'dl',
+          {},
+          ...rows.flatMap(([k, v]) => [
+            h('dt', {}, k),
+            h(
+              'dd',
+              { 'data-effect': k },
+              v === null || v === undefined ? '(not set)' : typeof v === 'string' ? v : JSON.stringify(v),
+            ),
+          ]),
+        )
+      : h('div', { class: 'muted small' }, 'No details of the effect were given.'),
+    req.digest
+      ? h('div', { class: 'digest', title: 'sha256 of the effect' }, `digest ${req.digest.slice(0, 16)}…`)
+      : null,
+  );
+}
+
+function fmtJson(v) {
+  return v === undefined ? '—' : JSON.stringify(v, null, 2);
+}
+
+function renderInspector(s) {
+  const box = $('inspector');
+  const t = state.inspect ? s.plan?.todos.find((x) => x.id === state.inspect) : undefined;
+  if (!t) {
+    box.hidden = true;
+    return;
+  }
+  const row = s.todos.find((r) => r.todoId === t.id);
+  const ms = row?.startedAt && row?.finishedAt ? `${row.finishedAt - row.startedAt} ms` : '—';
+  const calls = state.events.filter((e) => e.todoId === t.id && e.type === 'llm.call');
+  const tokens = calls.reduce((n, e) => n + (e.usage?.totalTokens ?? 0), 0);
+  const editable =
+    s.turn && s.turn.phase !== 'done' && can('operate') && EDITABLE.has(row?.status ?? 'pending');
+  box.hidden = false;
+  fill(box, null);
+  fill(
+    box,
+    h(
+      'div',
+      { class: 'row between' },
+      h('h2', {}, `Step ${t.id}`),
+      h(
+        'button',
+        {
+          class: 'ghost',
+          onclick: () => {
+            state.inspect = null;
+            render();
+          },
+        },
+        'Close',
+      ),
+    ),
+    h(
+      'dl',
+      { class: 'inspector' },
+      ...[
+        ['title', t.title],
+        ['status', row?.status ?? 'pending'],
+        ['tool', t.tool ? `${t.tool}${row?.toolVersion ? ` v${row.toolVersion}` : ''}` : '(none)'],
+        ['domain', t.domain],
+        ['attempts', String(row?.attempts ?? 0)],
+        ['cache', row?.cached ? 'hit' : row?.status === 'completed' ? 'miss' : '—'],
+        ['time', ms],
+        ['LLM calls', calls.length ? `${calls.length} (${tokens} tokens)` : 'none'],
+      ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k }, v)]),
+    ),
+    h('h3', {}, 'Input'),
+    h('pre', { 'data-testid': 'inspect-input' }, fmtJson(t.input)),
+    row?.output !== undefined ? h('h3', {}, 'Output') : null,
+    row?.output !== undefined ? h('pre', { 'data-testid': 'inspect-output' }, fmtJson(row.output)) : null,
+    row?.error ? h('h3', {}, 'Error') : null,
+    row?.error
+      ? h(
+          'pre',
+          { class: 'error', 'data-testid': 'inspect-error' },
+          `${row.error.code}: ${row.error.message}`,
+        )
+      : null,
+    editable ? editForm(s, t) : null,
+  );
+}
+
+function editForm(s, t) {
+  const title = h('input', { value: t.title, 'data-testid': 'edit-title' });
+  const tool = h(
+    'select',
+    { 'data-testid': 'edit-tool' },
+    h('option', { value: '' }, '(no tool)'),
+    ...state.tools.map((x) => h('option', { value: x.name, selected: x.name === t.tool }, x.name)),
+  );
+  const holder = h('div', {});
+  let form = null;
+  const build = () => {
+    const spec = state.tools.find((x) => x.name === tool.value);
+    form = spec ? schemaForm(spec.input, tool.value === t.tool ? t.input : {}) : null;
+    holder.replaceChildren(
+      form ? form.el : h('div', { class: 'muted small' }, 'No tool: the input is kept.'),
+    );
+  };
+  tool.addEventListener('change', build);
+  build();
+  const save = () => {
+    let input;
+    try {
+      input = form ? form.read() : undefined;
+    } catch (e) {
+      return toast(e.message, 'error');
+    }
+    const spec = state.tools.find((x) => x.name === tool.value);
+    const patch = {
+      ...(title.value.trim() && title.value.trim() !== t.title ? { title: title.value.trim() } : {}),
+      ...(tool.value && tool.value !== t.tool ? { tool: tool.value, domain: spec?.domain ?? t.domain } : {}),
+      ...(input !== undefined ? { input } : {}),
+    };
+    if (Object.keys(patch).length === 0) return toast('Nothing changed');
+    void send(
+      { type: 'plan.edit', baseVersion: s.plan.version, edits: [{ op: 'update', todoId: t.id, patch }] },
+      `Updated ${t.id}`,
+    );
+  };
+  return h(
+    'details',
+    { class: 'edit-step', open: true },
+    h('summary', {}, 'Edit this step'),
+    h('label', {}, 'Title ', title),
+    h('label', {}, 'Tool ', tool),
+    holder,
+    h('button', { class: 'primary', 'data-testid': 'edit-save', onclick: save }, 'Save step'),
+  );
+}
+
+/** Files the turn's steps wrote (`…/<session>/<turn>/<name>` in an output), as server links. */
+function producedFiles(s) {
+  const out = [];
+  const turnId = s.turn?.id;
+  if (!turnId) return out;
+  const seen = new Set();
+  const walk = (v) => {
+    if (typeof v === 'string') {
+      const m = new RegExp(`[\\/]${escapeRe(s.id)}[\\/]${escapeRe(turnId)}[\\/]([A-Za-z0-9_.-]+)$`).exec(v);
+      if (m && !seen.has(m[1])) {
+        seen.add(m[1]);
+        out.push({
+          name: m[1],
+          url: `/api/sessions/${encodeURIComponent(s.id)}/files/${encodeURIComponent(turnId)}/${encodeURIComponent(m[1])}`,
+        });
+      }
+    } else if (v && typeof v === 'object') for (const x of Object.values(v)) walk(x);
+  };
+  for (const r of s.todos) walk(r.output);
+  return out;
+}
+function escapeRe(x) {
+  return x.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+}
+
+async function fileUrl(url) {
+  if (state.fileUrls.has(url)) return state.fileUrls.get(url);
+  const res = await fetch(url, { headers: { authorization: `Bearer ${state.token}` } });
+  if (!res.ok) throw new Error(`${res.status} ${res.statusText}`);
+  const blob = URL.createObjectURL(await res.blob());
+  state.fileUrls.set(url, blob);
+  return blob;
+}
+
+function renderFiles(s) {
+  const files = producedFiles(s);
+  const box = $('files');
+  const key = files.map((f) => f.url).join('|');
+  if (box.dataset.key === key) return;
+  box.dataset.key = key;
+  fill(box, null);
+  fill(
+    box,
+    ...(files.length ? [h('h3', {}, 'Files')] : []),
+    ...files.map((f) => {
+      const link = h('a', { href: '#', 'data-file': f.name, 'data-testid': 'file-link' }, `⬇ ${f.name}`);
+      link.addEventListener('click', async (ev) => {
+        ev.preventDefault();
+        try {
+          const a = h('a', { href: await fileUrl(f.url), download: f.name });
+          document.body.append(a);
+          a.click();
+          a.remove();
+        } catch (e) {
+          toast(`download failed: ${e.message}`, 'error');
+        }
+      });
+      return link;
+    }),
+  );
+  for (const f of files.filter((x) => x.name.endsWith('.svg'))) {
+    const img = h('img', { alt: f.name, 'data-testid': 'chart' });
+    box.append(img);
+    fileUrl(f.url).then(
+      (u) => (img.src = u),
+      () => img.remove(),
+    );
+  }
+}
+
+// ------------------------------------------------------------------ follow-up, diff, zoom
+
+$('f-go').addEventListener('click', async () => {
+  const input = $('f-input').value.trim();
+  if (!input || !state.sessionId) return;
+  $('f-go').disabled = true;
+  try {
+    await state.client.start(input, { sessionId: state.sessionId });
+    $('f-input').value = '';
+  } catch (e) {
+    toast(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
+  } finally {
+    $('f-go').disabled = false;
+  }
+});
+
+$('diff-go').addEventListener('click', async () => {
+  const a = Number($('diff-a').value);
+  const b = Number($('diff-b').value);
+  if (!state.sessionId || !a || !b) return;
+  const plans = await state.client.plans(state.sessionId, [a, b]).catch((e) => {
+    toast(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
+    return [];
+  });
+  const pa = plans.find((p) => p.plan.version === a)?.plan;
+  const pb = plans.find((p) => p.plan.version === b)?.plan;
+  if (!pa || !pb) return;
+  $('diff').replaceChildren(...planDiff(pa, pb));
+});
+
+function planDiff(a, b) {
+  const before = new Map(a.todos.map((t) => [t.id, t]));
+  const after = new Map(b.todos.map((t) => [t.id, t]));
+  const lines = [];
+  for (const t of b.todos)
+    if (!before.has(t.id))
+      lines.push(h('div', { class: 'added', 'data-diff': 'added' }, `+ ${t.id}: ${t.title}`));
+  for (const t of a.todos)
+    if (!after.has(t.id))
+      lines.push(h('div', { class: 'removed', 'data-diff': 'removed' }, `− ${t.id}: ${t.title}`));
+  for (const t of b.todos) {
+    const o = before.get(t.id);
+    if (!o) continue;
+    for (const k of ['title', 'tool', 'domain', 'dependsOn', 'input', 'approval']) {
+      const x = JSON.stringify(o[k] ?? null);
+      const y = JSON.stringify(t[k] ?? null);
+      if (x !== y)
+        lines.push(
+          h(
+            'div',
+            { class: 'changed', 'data-diff': 'changed' },
+            `~ ${t.id}.${k}: ${preview(x)} → ${preview(y)}`,
+          ),
+        );
+    }
+  }
+  const order = (p) => p.todos.map((t) => t.id).join(',');
+  if (order(a) !== order(b) && lines.length === 0)
+    lines.push(h('div', { class: 'changed', 'data-diff': 'order' }, `order: ${order(a)} → ${order(b)}`));
+  return lines.length
+    ? [h('div', { class: 'muted small' }, `v${a.version} → v${b.version}`), ...lines]
+    : [h('div', { class: 'muted' }, 'No differences.')];
+}
+
+function applyZoom() {
+  const svg = $('graph').querySelector('svg');
+  if (!svg) return;
+  const w = Number(svg.getAttribute('viewBox').split(' ')[2]);
+  const hgt = Number(svg.getAttribute('viewBox').split(' ')[3]);
+  svg.setAttribute('width', String(Math.round(w * state.zoom)));
+  svg.setAttribute('height', String(Math.round(hgt * state.zoom)));
+  $('graph').dataset.zoom = String(state.zoom);
+}
+$('zoom-in').addEventListener('click', () => {
+  state.zoom = Math.min(3, state.zoom * 1.25);
+  applyZoom();
+});
+$('zoom-out').addEventListener('click', () => {
+  state.zoom = Math.max(0.4, state.zoom / 1.25);
+  applyZoom();
+});
+
 function preview(value) {
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return text && text.length > 140 ? `${text.slice(0, 140)}…` : (text ?? '');
@@ -604,7 +1125,16 @@ function describeEdit(e) {
 }
 
 function renderHistory(s) {
-  $('tab-history').replaceChildren(
+  const versions = [...s.planHistory].map((v) => v.plan.version);
+  for (const [sel, pick] of [
+    ['diff-a', versions.at(-2) ?? versions[0]],
+    ['diff-b', versions.at(-1)],
+  ]) {
+    const el = $(sel);
+    const keep = el.value ? Number(el.value) : pick;
+    el.replaceChildren(...versions.map((v) => h('option', { value: v, selected: v === keep }, `v${v}`)));
+  }
+  $('versions').replaceChildren(
     ...[...s.planHistory].reverse().map((v) =>
       h(
         'div',

@@ -49,8 +49,8 @@ export function renderGraph(container, plan, statuses) {
     const d = depthOf(t.id);
     (columns[d] ??= []).push(t);
   }
-  const W = 168,
-    H = 50,
+  const W = 176,
+    H = 64,
     GX = 56,
     GY = 18,
     PAD = 14;
@@ -111,8 +111,10 @@ export function renderGraph(container, plan, statuses) {
       'data-status': status,
     });
     g.append(el('rect', { width: W, height: H, fill, stroke, rx: 8 }));
-    const title = t.title.length > 24 ? `${t.title.slice(0, 23)}…` : t.title;
-    g.append(el('text', { x: 10, y: 20 }, title));
+    // Long titles wrap onto two lines (the full title is in the tooltip).
+    const [l1, l2] = wrap(t.title, 25);
+    g.append(el('text', { x: 10, y: 18, class: 'title' }, l1));
+    if (l2) g.append(el('text', { x: 10, y: 33, class: 'title' }, l2));
     const gate =
       t.approval === true || (t.approval && typeof t.approval === 'object' && t.approval.required !== false)
         ? ' · gated'
@@ -120,7 +122,7 @@ export function renderGraph(container, plan, statuses) {
     g.append(
       el(
         'text',
-        { x: 10, y: 37, class: 'sub' },
+        { x: 10, y: 52, class: 'sub' },
         `${t.id} · ${t.domain}${gate} · ${status.replace('_', ' ')}`,
       ),
     );
@@ -128,4 +130,14 @@ export function renderGraph(container, plan, statuses) {
     svg.append(g);
   }
   container.append(svg);
+}
+
+/** Splits text into at most two lines of `n` characters at word boundaries; the second ends in … if cut. */
+function wrap(text, n) {
+  if (text.length <= n) return [text, ''];
+  let cut = text.lastIndexOf(' ', n);
+  if (cut < n / 2) cut = n;
+  const first = text.slice(0, cut).trimEnd();
+  const rest = text.slice(cut).trimStart();
+  return [first, rest.length > n ? `${rest.slice(0, n - 1)}…` : rest];
 }

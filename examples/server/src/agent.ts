@@ -6,7 +6,15 @@
  * bus when REDIS_URL is set (needed with several nodes); memory for tests. Adapters are loaded by name
  * at run time so the example starts even when an optional adapter is not installed.
  */
-import { Agent, MemoryStore, type AgentOptions, type EventBus, type Logger, type Store } from 'dream-agent';
+import {
+  Agent,
+  MemoryStore,
+  type AgentOptions,
+  type EventBus,
+  type Logger,
+  type Store,
+  type ToolHandle,
+} from 'dream-agent';
 import type { OpenAIModel as OpenAIModelClass } from '@dream-agent/openai';
 import type { ServerConfig } from './config.js';
 import { ScenarioCognitive, ScenarioPlanner, scenarioExecutor } from './scenario.js';
@@ -18,6 +26,10 @@ export interface AgentWiring {
   storeName: string;
   /** Closes the store and bus connections after the agent is closed. */
   closePorts(): Promise<void>;
+  /** The tools the agent plans with (the console's tool picker); absent for the scripted scenario. */
+  tools?: { list(): ToolHandle[] };
+  /** Where tools write files (`<dir>/<sessionId>/<turnId>/<file>`), served to the console. */
+  outputDir?: string;
 }
 
 type Ctor<T> = new (arg: string) => T;
@@ -82,6 +94,7 @@ export async function createAgent(config: ServerConfig, logger: Logger): Promise
     ...(config.nodeId ? { nodeId: config.nodeId } : {}),
   };
   let agent: Agent;
+  let tools: AgentWiring['tools'];
   if (config.layers === 'scripted') {
     const executor = scenarioExecutor(config.stepDelayMs);
     const options: AgentOptions = {
@@ -111,11 +124,16 @@ export async function createAgent(config: ServerConfig, logger: Logger): Promise
         'LLM layers enabled',
       );
     }
-    agent = (await createDemoAgent({ ...common, ...(llm ? { llm } : {}) })).agent;
+    const demo = await createDemoAgent({ ...common, ...(llm ? { llm } : {}) });
+    agent = demo.agent;
+    tools = demo.registry;
   }
+  const outputDir = process.env['DREAM_AGENT_OUTPUT'];
   return {
     agent,
     storeName: name,
+    ...(tools ? { tools } : {}),
+    ...(outputDir ? { outputDir } : {}),
     async closePorts() {
       await bus?.close?.();
       await store.close?.();

@@ -3,8 +3,11 @@
  * JWT/API-key auth and roles, an audit log, security headers, CORS allow-list, body and rate limits,
  * structured logs, Prometheus metrics, health/readiness, graceful shutdown, and the web UI.
  */
-import http from 'node:http';
+import { createHash, timingSafeEqual } from 'node:crypto';
+import http, { type IncomingMessage } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import helmet from 'helmet';
@@ -25,6 +28,8 @@ import { createWsServer, type AgentWsServer, type WsCommandRecord } from '@dream
 import { createAgent, type AgentWiring } from './agent.js';
 import { AuditLog } from './audit.js';
 import { Auth, ROLES } from './auth.js';
+import { createApiKeyStore } from './keys.js';
+import { handshakeLimiter } from './limits.js';
 import type { ServerConfig } from './config.js';
 import { createMetrics, type Metrics } from './metrics.js';
 
@@ -55,6 +60,13 @@ function asLogger(log: PinoLogger): Logger {
 function sendError(res: Response, e: unknown): void {
   const { status, body } = errorResponse(e);
   res.status(status).json(body);
+}
+
+/** `ws://host` / `wss://host` of the request's own Host (sanitised), for CSP `connect-src`. */
+function ownSocketOrigins(req: IncomingMessage): string {
+  const host = req.headers.host ?? '';
+  if (!/^[A-Za-z0-9.-]+(:\d{1,5})?$|^\[[0-9A-Fa-f:.]+\](:\d{1,5})?$/.test(host)) return '';
+  return `ws://${host} wss://${host}`;
 }
 
 /** Route label for metrics, without ids (bounded cardinality). */
@@ -101,8 +113,16 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
   const logger = asLogger(log);
-  const { agent, storeName, closePorts } = options.wiring ?? (await createAgent(config, logger));
-  const auth = new Auth({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
+  const wiring = options.wiring ?? (await createAgent(config, logger));
+  const { agent, storeName, closePorts } = wiring;
+  const auth = new Auth({
+    secret: config.jwtSecret,
+    issuer: config.jwtIssuer,
+    audience: config.jwtAudience,
+    maxTokenTtlSeconds: config.jwtMaxTtlSeconds,
+    keys: await createApiKeyStore(config.redisUrl),
+  });
+  const handshakes = handshakeLimiter(config.rateLimitPerMinute, config.trustProxy);
   const audit = new AuditLog(asLogger(log.child({ component: 'audit' })));
   const transports: { ws?: AgentWsServer } = {};
   const metrics = createMetrics(() => transports.ws);
@@ -114,7 +134,7 @@ export async function startServer(
   // ---- hooks shared by both transports
   const authenticate =
     (transport: 'http' | 'ws') =>
-    async (c: { token: string | undefined }): Promise<Principal> => {
+    async (c: { token: string | undefined }): Promise<Principal & { expiresAt?: number }> => {
       try {
         return await auth.authenticate(c.token);
       } catch (e) {
@@ -131,13 +151,21 @@ export async function startServer(
       try {
         auth.authorize(principal, op);
       } catch (e) {
-        if (op.kind === 'command' || op.kind === 'start' || op.kind === 'resume') {
+        if (op.kind !== 'read') {
           audit.record({
             actor: principal.id,
             roles: [...principal.roles],
             transport,
-            sessionId: op.kind === 'start' ? (op.sessionId ?? null) : op.sessionId,
-            action: op.kind === 'command' ? op.command.type : op.kind === 'start' ? 'turn.start' : 'resume',
+            sessionId: op.kind === 'start' || op.kind === 'write' ? (op.sessionId ?? null) : op.sessionId,
+            // `write`: refused before its body was read, so the command type is not known
+            action:
+              op.kind === 'command'
+                ? op.command.type
+                : op.kind === 'start'
+                  ? 'turn.start'
+                  : op.kind === 'write'
+                    ? 'write'
+                    : 'resume',
             commandId: op.kind === 'command' ? (op.command.commandId ?? null) : null,
             outcome: 'forbidden',
             error: 'FORBIDDEN',
@@ -166,6 +194,14 @@ export async function startServer(
   app.set('trust proxy', config.trustProxy);
   app.use((req, res, next) => {
     const start = process.hrtime.bigint();
+    // Read the client address now: once the socket is gone (a refused upload closes it) `req.ip`
+    // throws, and a throw in a 'finish' listener ends the process.
+    let ip: string | undefined;
+    try {
+      ip = req.ip;
+    } catch {
+      ip = undefined;
+    }
     res.on('finish', () => {
       const route = routeLabel(req);
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
@@ -178,7 +214,7 @@ export async function startServer(
             url: req.originalUrl.split('?')[0],
             status: res.statusCode,
             ms: Math.round(secs * 1000),
-            ip: req.ip,
+            ip,
           },
           'request',
         );
@@ -193,8 +229,10 @@ export async function startServer(
           'default-src': ["'self'"],
           'script-src': ["'self'"],
           'style-src': ["'self'"],
-          'img-src': ["'self'", 'data:'],
-          'connect-src': ["'self'", 'ws:', 'wss:'],
+          // blob: for charts and files the console fetched with its token and shows inline
+          'img-src': ["'self'", 'data:', 'blob:'],
+          // The server's own origin only (its WebSocket included), never any ws:/wss: host.
+          'connect-src': ["'self'", (req) => ownSocketOrigins(req as IncomingMessage)],
           'upgrade-insecure-requests': null,
         },
       },
@@ -218,6 +256,12 @@ export async function startServer(
     next();
   });
 
+  // Nothing that needs or carries credentials may be cached (above all a new API key's secret).
+  app.use(['/api', '/auth', '/metrics', '/config.json'], (_req, res, next) => {
+    res.setHeader('cache-control', 'no-store');
+    next();
+  });
+
   app.get('/healthz', (_req, res) => {
     res.json({ status: 'ok' });
   });
@@ -234,11 +278,13 @@ export async function startServer(
           .json({ status: 'store unavailable', error: e instanceof Error ? e.message : String(e) }),
     );
   });
-  app.get('/metrics', (_req, res) => {
-    metrics.registry.metrics().then(
-      (text) => res.type(metrics.registry.contentType).send(text),
-      (e: unknown) => sendError(res, e),
-    );
+  app.get('/metrics', (req, res) => {
+    metricsAllowed(tokenOf(req))
+      .then(() => metrics.registry.metrics())
+      .then(
+        (text) => res.type(metrics.registry.contentType).send(text),
+        (e: unknown) => sendError(res, e),
+      );
   });
 
   const limiter = rateLimit({
@@ -295,19 +341,26 @@ export async function startServer(
   const principalOf = async (req: Request): Promise<Principal> =>
     authenticate('http')({ token: tokenOf(req) });
   const admin =
-    (fn: (req: Request, res: Response, p: Principal) => void) => (req: Request, res: Response) => {
+    (fn: (req: Request, res: Response, p: Principal) => void | Promise<void>) =>
+    (req: Request, res: Response) => {
       principalOf(req)
-        .then(
-          (p) => {
-            if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
-            fn(req, res, p);
-          },
-          (e: unknown) => {
-            throw e;
-          },
-        )
+        .then(async (p) => {
+          if (!p.roles.includes('admin')) throw new DreamAgentError('FORBIDDEN', 'admins only');
+          await fn(req, res, p);
+        })
         .catch((e: unknown) => sendError(res, e));
     };
+  /** `/metrics`: the configured scrape token, or an admin's credentials. */
+  const metricsAllowed = async (token: string | undefined): Promise<void> => {
+    if (config.metricsToken !== undefined && token !== undefined) {
+      const a = Buffer.from(createHash('sha256').update(token).digest('hex'));
+      const b = Buffer.from(createHash('sha256').update(config.metricsToken).digest('hex'));
+      if (timingSafeEqual(a, b)) return;
+    }
+    const p = await authenticate('http')({ token });
+    if (!p.roles.includes('admin'))
+      throw new DreamAgentError('FORBIDDEN', 'metrics need the scrape token or an admin');
+  };
   app.get('/api/me', (req, res) => {
     principalOf(req).then(
       (p) => res.json({ id: p.id, roles: p.roles }),
@@ -316,15 +369,15 @@ export async function startServer(
   });
   app.get(
     '/api/admin/keys',
-    admin((_req, res) => {
-      res.json({ keys: auth.listApiKeys().map(({ hash: _hash, ...k }) => k) });
+    admin(async (_req, res) => {
+      res.json({ keys: (await auth.listApiKeys()).map(({ hash: _hash, ...k }) => k) });
     }),
   );
   app.post(
     '/api/admin/keys',
     json,
     jsonErrors,
-    admin((req, res, p) => {
+    admin(async (req, res, p) => {
       const body = (req.body ?? {}) as { name?: unknown; roles?: unknown };
       const okRoles =
         Array.isArray(body.roles) &&
@@ -335,7 +388,7 @@ export async function startServer(
         sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { name, roles: string[] }'));
         return;
       }
-      const { key, record } = auth.createApiKey(body.name, body.roles as string[], p.id);
+      const { key, record } = await auth.createApiKey(body.name, body.roles as string[], p.id);
       audit.record({
         actor: p.id,
         roles: [...p.roles],
@@ -352,9 +405,9 @@ export async function startServer(
   );
   app.delete(
     '/api/admin/keys/:id',
-    admin((req, res, p) => {
+    admin(async (req, res, p) => {
       const id = String(req.params['id']);
-      if (!auth.revokeApiKey(id)) {
+      if (!(await auth.revokeApiKey(id))) {
         res.status(404).json({
           error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} },
         });
@@ -380,6 +433,61 @@ export async function startServer(
       res.json({ entries: audit.list(sessionId ? { sessionId } : {}) });
     }),
   );
+
+  // ---- what the console needs beyond the REST API: the tool list, and files tools produced
+  app.get('/api/tools', (req, res) => {
+    principalOf(req)
+      .then((p) => {
+        auth.authorize(p, { kind: 'read' });
+        const tools = (wiring.tools?.list() ?? []).map((t) => ({
+          name: t.name,
+          version: t.version,
+          description: t.description,
+          domain: t.domain,
+          approval: t.approval,
+          input: t.inputSchema,
+        }));
+        res.json({ tools });
+      })
+      .catch((e: unknown) => sendError(res, e));
+  });
+  app.get('/api/sessions/:id/files/:turn/:name', (req, res) => {
+    const id = String(req.params['id']);
+    const turn = String(req.params['turn']);
+    const name = String(req.params['name']);
+    principalOf(req)
+      .then(async (p) => {
+        auth.authorize(p, { kind: 'read', sessionId: id });
+        const safe = /^[A-Za-z0-9_.:-]{1,128}$/;
+        if (!safe.test(id) || !safe.test(turn) || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(name))
+          throw new DreamAgentError('INVALID_INPUT', 'bad file reference');
+        await agent.getSession(id); // 404 for an unknown session
+        const root = wiring.outputDir;
+        if (!root) throw new DreamAgentError('REQUEST_NOT_FOUND', 'this server keeps no files');
+        const file = join(root, id, turn, name);
+        const content = await readFile(file).catch(() => {
+          throw new DreamAgentError('REQUEST_NOT_FOUND', `no file "${name}"`);
+        });
+        const ext = name.slice(name.lastIndexOf('.') + 1).toLowerCase();
+        const type =
+          ext === 'svg'
+            ? 'image/svg+xml'
+            : ext === 'md'
+              ? 'text/markdown; charset=utf-8'
+              : ext === 'json'
+                ? 'application/json'
+                : 'application/octet-stream';
+        // Produced files are data, never pages: no scripts even if one is opened directly.
+        res.setHeader('content-security-policy', "default-src 'none'; style-src 'unsafe-inline'; sandbox");
+        res.setHeader('x-content-type-options', 'nosniff');
+        res.setHeader(
+          'content-disposition',
+          `${ext === 'svg' ? 'inline' : 'attachment'}; filename="${name}"`,
+        );
+        res.type(type).send(content);
+      })
+      .catch((e: unknown) => sendError(res, e));
+  });
 
   // ---- the REST API
   app.use(
@@ -415,6 +523,19 @@ export async function startServer(
   });
   app.use(express.static(publicDir, { index: 'index.html', fallthrough: true }));
   app.use((err: unknown, _req: Request, res: Response, _next: NextFunction) => {
+    // Express and its parsers flag client mistakes with a 4xx `status` (a malformed %-escape in the path
+    // is a URIError with status 400): those are the client's, not ours — 400 without a stack trace.
+    const status = (err as { status?: unknown; statusCode?: unknown } | null)?.status;
+    if (!isDreamAgentError(err) && typeof status === 'number' && status >= 400 && status < 500) {
+      sendError(
+        res,
+        new DreamAgentError(
+          status === 413 ? 'PAYLOAD_TOO_LARGE' : 'INVALID_INPUT',
+          err instanceof URIError ? 'the request path is not valid percent-encoding' : 'malformed request',
+        ),
+      );
+      return;
+    }
     if (!isDreamAgentError(err))
       log.error({ err: err instanceof Error ? err.stack : String(err) }, 'unhandled error');
     sendError(res, err);
@@ -427,7 +548,12 @@ export async function startServer(
   const ws = createWsServer(agent, {
     server,
     path: '/ws',
-    authenticate: authenticate('ws'),
+    authenticate: (c) => {
+      // Handshakes are rate-limited per client address like REST requests (checked before the token,
+      // so guessing credentials over WebSocket is throttled too). Re-checks on live sockets are not.
+      handshakes.take(c.req);
+      return authenticate('ws')(c);
+    },
     authorize: authorize('ws'),
     allowedOrigins: (origin, req) => {
       if (config.allowedOrigins.includes(origin)) return true;
@@ -486,6 +612,7 @@ export async function startServer(
         server.closeAllConnections();
         await serverClosed;
         await closePorts().catch(() => undefined);
+        await auth.close().catch(() => undefined);
         log.info({}, 'stopped');
       })();
       return closing;

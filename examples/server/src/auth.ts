@@ -14,6 +14,7 @@ import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { DreamAgentError, type Command } from 'dream-agent';
 import type { Operation, Principal } from '@dream-agent/http';
+import { MemoryApiKeyStore, type ApiKeyStore } from './keys.js';
 
 /** The four built-in roles. */
 export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
@@ -51,6 +52,8 @@ export function permissionsFor(op: Operation): Permission[] {
   switch (op.kind) {
     case 'read':
       return ['read'];
+    case 'write':
+      return []; // any of start/operate/approve: checked in Auth.authorize
     case 'start':
       return ['start'];
     case 'resume':
@@ -91,28 +94,45 @@ export interface AuthOptions {
   secret: string;
   issuer: string;
   audience: string;
+  /** Longest token lifetime accepted (`exp - iat`), seconds (default 12 h); longer-lived tokens are refused. */
+  maxTokenTtlSeconds?: number;
+  /** Where API keys live (default: memory, one node). Share it between nodes so revocation is seen everywhere. */
+  keys?: ApiKeyStore;
+  /** How long a looked-up key record is reused, ms (default 1000): the delay before a revocation bites. */
+  keyCacheMs?: number;
+}
+
+/** An authenticated caller and, for a JWT, when its credentials stop being valid. */
+export interface AuthenticatedPrincipal extends Principal {
+  /** Epoch ms at which the token expires (JWTs); absent for API keys. */
+  expiresAt?: number;
 }
 
 /** Verifies credentials and decides permissions. */
 export class Auth {
   readonly #key: Uint8Array;
   readonly #options: AuthOptions;
-  readonly #keys = new Map<string, ApiKeyRecord>();
+  readonly #keys: ApiKeyStore;
+  readonly #cache = new Map<string, { record: ApiKeyRecord | undefined; at: number }>();
+  readonly #maxTtl: number;
 
-  /** @param options - the HS256 secret, issuer and audience */
+  /** @param options - the HS256 secret, issuer and audience, the key store, the lifetime cap */
   constructor(options: AuthOptions) {
     this.#options = options;
     this.#key = new TextEncoder().encode(options.secret);
+    this.#keys = options.keys ?? new MemoryApiKeyStore();
+    this.#maxTtl = options.maxTokenTtlSeconds ?? 12 * 3600;
   }
 
   /**
    * Identifies the caller from a bearer token (a JWT or an API key).
    *
    * @param token - the token, or undefined when none was sent
-   * @returns the principal, with implied roles expanded
-   * @throws `UNAUTHENTICATED` for a missing, malformed, expired, revoked or wrongly signed token
+   * @returns the principal, with implied roles expanded, and when a JWT expires
+   * @throws `UNAUTHENTICATED` for a missing, malformed, expired, revoked or wrongly signed token, or a
+   *   JWT whose lifetime (`exp - iat`) exceeds the configured maximum
    */
-  async authenticate(token: string | undefined): Promise<Principal> {
+  async authenticate(token: string | undefined): Promise<AuthenticatedPrincipal> {
     if (!token)
       throw new DreamAgentError(
         'UNAUTHENTICATED',
@@ -127,11 +147,20 @@ export class Auth {
         requiredClaims: ['exp', 'sub'],
         clockTolerance: 5,
       });
+      const exp = payload.exp ?? 0;
+      // A stolen long-lived token is a standing key: cap the lifetime (from iat, or from now without one).
+      const lifetime = exp - (payload.iat ?? Math.floor(Date.now() / 1000));
+      if (lifetime > this.#maxTtl)
+        throw new DreamAgentError(
+          'UNAUTHENTICATED',
+          `token lifetime ${lifetime}s exceeds the maximum of ${this.#maxTtl}s`,
+        );
       const roles = Array.isArray(payload['roles'])
         ? payload['roles'].filter((r): r is string => typeof r === 'string')
         : [];
-      return { id: String(payload.sub), roles: expand(roles) };
+      return { id: String(payload.sub), roles: expand(roles), expiresAt: exp * 1000 };
     } catch (e) {
+      if (e instanceof DreamAgentError) throw e;
       const why =
         e instanceof joseErrors.JWTExpired
           ? 'token expired'
@@ -148,6 +177,10 @@ export class Auth {
    * @throws `FORBIDDEN`
    */
   authorize(principal: Principal, op: Operation): void {
+    if (op.kind === 'write' && !(['start', 'operate', 'approve'] as const).some((p) => can(principal, p)))
+      throw new DreamAgentError('FORBIDDEN', `"${principal.id}" may not send commands or start turns`, {
+        details: { permission: 'operate', roles: [...principal.roles] },
+      });
     for (const p of permissionsFor(op)) {
       if (!can(principal, p)) {
         const what = op.kind === 'command' ? op.command.type : op.kind;
@@ -180,11 +213,15 @@ export class Auth {
   }
 
   /**
-   * Creates an API key. The full key is returned once; only its hash is kept.
+   * Creates an API key. The full key is returned once; only its hash is kept (in the shared key store).
    *
    * @returns the key (`dak_<id>_<secret>`) and its record
    */
-  createApiKey(name: string, roles: string[], createdBy: string): { key: string; record: ApiKeyRecord } {
+  async createApiKey(
+    name: string,
+    roles: string[],
+    createdBy: string,
+  ): Promise<{ key: string; record: ApiKeyRecord }> {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(24).toString('base64url').replace(/_/g, 'x');
     const record: ApiKeyRecord = {
@@ -196,30 +233,47 @@ export class Auth {
       createdAt: Date.now(),
       createdBy,
     };
-    this.#keys.set(id, record);
+    await this.#keys.put(record);
     return { key: `dak_${id}_${secret}`, record: { ...record } };
   }
 
   /** @returns every key record (hashes included: callers strip them before display) */
-  listApiKeys(): ApiKeyRecord[] {
-    return [...this.#keys.values()].map((k) => ({ ...k }));
+  async listApiKeys(): Promise<ApiKeyRecord[]> {
+    return (await this.#keys.list()).sort((a, b) => a.createdAt - b.createdAt);
   }
 
   /**
-   * Revokes a key: it stops working immediately.
+   * Revokes a key: this node refuses it at once, every node sharing the key store within `keyCacheMs`.
    *
    * @returns false when there is no such key
    */
-  revokeApiKey(id: string): boolean {
-    const k = this.#keys.get(id);
+  async revokeApiKey(id: string): Promise<boolean> {
+    const k = await this.#keys.get(id);
     if (!k) return false;
     k.revokedAt ??= Date.now();
+    await this.#keys.put(k);
+    this.#cache.delete(id);
     return true;
   }
 
-  #apiKey(token: string): Principal {
+  /** Closes the key store's connection. */
+  async close(): Promise<void> {
+    await this.#keys.close?.();
+  }
+
+  async #record(id: string): Promise<ApiKeyRecord | undefined> {
+    const hit = this.#cache.get(id);
+    const ttl = this.#options.keyCacheMs ?? 1000;
+    if (hit && Date.now() - hit.at < ttl) return hit.record;
+    const record = /^[0-9a-f]{12}$/.test(id) ? await this.#keys.get(id) : undefined;
+    if (this.#cache.size > 10_000) this.#cache.clear(); // bounded: unknown ids must not grow it forever
+    this.#cache.set(id, { record, at: Date.now() });
+    return record;
+  }
+
+  async #apiKey(token: string): Promise<Principal> {
     const m = /^dak_([0-9a-f]{12})_([A-Za-z0-9-]{16,64})$/.exec(token);
-    const rec = m ? this.#keys.get(m[1] ?? '') : undefined;
+    const rec = m ? await this.#record(m[1] ?? '') : undefined;
     const given = Buffer.from(sha256(m?.[2] ?? ''), 'hex');
     const stored = Buffer.from(rec?.hash ?? sha256('-'), 'hex');
     // Always compare, so an unknown id and a wrong secret take the same time.

@@ -11,8 +11,18 @@ export interface ServerConfig {
   jwtSecret: string;
   jwtIssuer: string;
   jwtAudience: string;
-  /** Mint sign-in tokens at `POST /auth/dev-token` (the UI's dev sign-in). Never in production. */
+  /**
+   * Mint sign-in tokens at `POST /auth/dev-token` (the UI's dev sign-in). Off unless `DEV_AUTH=1`;
+   * refused together with `NODE_ENV=production`.
+   */
   devAuth: boolean;
+  /** Longest JWT lifetime accepted (`exp - iat`), seconds (JWT_MAX_TTL_SECONDS, default 43 200 = 12 h). */
+  jwtMaxTtlSeconds: number;
+  /**
+   * A bearer token for `GET /metrics` (METRICS_TOKEN). Without one, `/metrics` needs an admin's
+   * credentials; it is never public.
+   */
+  metricsToken: string | undefined;
   /** Browser origins allowed by CORS and the WebSocket Origin check (the server's own origin is always allowed). */
   allowedOrigins: string[];
   /** Largest accepted request body / WebSocket message, bytes. */
@@ -72,6 +82,8 @@ export function loadConfig(
   const jwtSecret = env['JWT_SECRET'] ?? (production ? '' : 'dev-only-secret-change-me-0123456789abcdef');
   if (Buffer.byteLength(overrides.jwtSecret ?? jwtSecret) < 32)
     throw new Error('JWT_SECRET must be at least 32 bytes');
+  if (production && env['DEV_AUTH'] === '1')
+    throw new Error('DEV_AUTH=1 mints admin tokens for anyone: it is refused with NODE_ENV=production');
   const databaseUrl = env['DATABASE_URL'] || undefined;
   const store = (env['STORE'] as ServerConfig['store'] | undefined) ?? (databaseUrl ? 'postgres' : 'sqlite');
   if (!['memory', 'sqlite', 'postgres'].includes(store))
@@ -92,7 +104,10 @@ export function loadConfig(
     jwtSecret,
     jwtIssuer: env['JWT_ISSUER'] ?? 'dream-agent-example',
     jwtAudience: env['JWT_AUDIENCE'] ?? 'dream-agent',
-    devAuth: env['DEV_AUTH'] !== undefined ? env['DEV_AUTH'] === '1' : !production,
+    // Off unless asked for: an open sign-in that mints admin tokens must never be a default.
+    devAuth: env['DEV_AUTH'] === '1',
+    jwtMaxTtlSeconds: int(env, 'JWT_MAX_TTL_SECONDS', 12 * 3600),
+    metricsToken: env['METRICS_TOKEN'] || undefined,
     allowedOrigins: (env['CORS_ORIGINS'] ?? '')
       .split(',')
       .map((s) => s.trim())

@@ -18,4 +18,9 @@ const stop = (signal: string): void => {
 };
 process.on('SIGTERM', () => stop('SIGTERM'));
 process.on('SIGINT', () => stop('SIGINT'));
-if (config.devAuth) process.stderr.write(`\nOpen ${server.url}/ and sign in with a dev token.\n\n`);
+process.stderr.write(
+  config.devAuth
+    ? `\nOpen ${server.url}/ and sign in with a dev token.\n\n`
+    : `\nOpen ${server.url}/ and paste a token: npm run token -w @dream-agent/example-server -- alice operator,approver\n` +
+        '(or restart with DEV_AUTH=1 for the dev sign-in on this machine).\n\n',
+);

@@ -1,0 +1,21 @@
+/**
+ * `npm run token -w @dream-agent/example-server -- <user> <role,role…> [ttlSeconds]`: prints a JWT signed
+ * with the server's JWT_SECRET (same environment as `npm start`), to paste into the console's sign-in or
+ * send as `Authorization: Bearer …`. The local alternative to the dev sign-in, which is off by default.
+ */
+import { Auth } from './auth.js';
+import { loadConfig } from './config.js';
+
+const [user, roles, ttl] = process.argv.slice(2);
+if (!user || !roles) {
+  process.stderr.write('usage: npm run token -- <user> <role,role…> [ttlSeconds]\n');
+  process.exit(2);
+}
+const config = loadConfig();
+const auth = new Auth({ secret: config.jwtSecret, issuer: config.jwtIssuer, audience: config.jwtAudience });
+const seconds = ttl ? Number(ttl) : 8 * 3600;
+if (!Number.isInteger(seconds) || seconds <= 0 || seconds > config.jwtMaxTtlSeconds) {
+  process.stderr.write(`ttlSeconds must be an integer in 1..${config.jwtMaxTtlSeconds}\n`);
+  process.exit(2);
+}
+process.stdout.write(`${await auth.sign(user, roles.split(','), seconds)}\n`);

@@ -1,0 +1,142 @@
+/**
+ * A big session streams instead of dropping its reader: five legal 200 KB `plan.edit`s make a
+ * multi-megabyte snapshot and large `plan.updated` events; a WebSocket reader with the default 1 MiB
+ * send-queue limit must get the snapshot and the whole replay (no 4008), quickly.
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import type { AgentEvent, RunResult, SessionSnapshot } from 'dream-agent';
+import { request } from '../../../test/transports/helpers.js';
+import type { RunningServer } from '../src/app.js';
+import { startTestServer, wsClient } from './helpers.js';
+
+let srv: RunningServer;
+let base: string;
+let wsUrl: string;
+let op: string;
+
+beforeAll(async () => {
+  ({ srv, base, wsUrl } = await startTestServer({ wsMaxBufferedBytes: 1024 * 1024 }));
+  op = await srv.auth.sign('olga', ['operator', 'viewer']);
+  const auth = { authorization: `Bearer ${op}` };
+  const r = await request(base, 'POST', '/api/sessions?wait=true', {
+    body: { input: 'report for last quarter and email it', sessionId: 'big' },
+    headers: auth,
+  });
+  expect((r.body as RunResult).pending[0]?.kind).toBe('plan_review');
+  for (let i = 0; i < 5; i++) {
+    const e = await request(base, 'POST', '/api/sessions/big/commands?wait=true', {
+      body: {
+        type: 'plan.edit',
+        edits: [
+          { op: 'update', todoId: 'draft', patch: { input: { notes: `v${i} ${'é'.repeat(100_000)}` } } },
+        ],
+      },
+      headers: auth,
+    });
+    expect(e.status, JSON.stringify(e.body).slice(0, 300)).toBe(200);
+  }
+});
+afterAll(async () => {
+  await srv?.close();
+});
+
+describe('a multi-megabyte session over WebSocket', () => {
+  it('the snapshot and the full replay arrive without a slow-consumer drop, in well under a second', async () => {
+    const raw = await request(base, 'GET', '/api/sessions/big', {
+      headers: { authorization: `Bearer ${op}` },
+    });
+    const bytes = Buffer.byteLength(JSON.stringify(raw.body));
+    expect(bytes).toBeGreaterThan(1024 * 1024); // bigger than the send queue limit
+    const sockets: WebSocket[] = [];
+    const client = wsClient(wsUrl, op, (ws) => sockets.push(ws));
+    try {
+      const t0 = performance.now();
+      const snap: SessionSnapshot = await client.get('big');
+      const last = snap.lastSeq;
+      const seen: AgentEvent[] = [];
+      for await (const e of client.subscribe('big')) {
+        seen.push(e);
+        if (e.seq >= last) break;
+      }
+      const ms = performance.now() - t0;
+      console.log(
+        `big session: snapshot ${bytes} bytes, ${seen.length} events, opened in ${Math.round(ms)} ms`,
+      );
+      expect(snap.planHistory).toHaveLength(6);
+      expect(JSON.stringify(snap.plan?.todos.find((t) => t.id === 'draft')?.input).slice(0, 14)).toBe(
+        '{"notes":"v4 é',
+      );
+      expect(seen.map((e) => e.seq)).toEqual(seen.map((_, i) => i + 1));
+      expect(srv.ws.stats().dropped.slow_consumer).toBe(0);
+      expect(sockets).toHaveLength(1); // never reconnected
+      expect(ms).toBeLessThan(1000);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('opens cheaply with history=1 and fetches two versions on demand to diff them', async () => {
+    const client = wsClient(wsUrl, op);
+    try {
+      const slim = await client.get('big', { history: 1 });
+      expect(slim.planHistory.map((p) => p.plan.version)).toEqual([6]);
+      const two = await client.plans('big', [1, 6]);
+      expect(two.map((p) => p.plan.version)).toEqual([1, 6]);
+      const rest = await request(base, 'GET', '/api/sessions/big?history=0', {
+        headers: { authorization: `Bearer ${op}` },
+      });
+      expect((rest.body as SessionSnapshot).planHistory).toEqual([]);
+      const plans = await request(base, 'GET', '/api/sessions/big/plans?versions=2,3', {
+        headers: { authorization: `Bearer ${op}` },
+      });
+      expect(
+        (plans.body as { plans: { plan: { version: number } }[] }).plans.map((p) => p.plan.version),
+      ).toEqual([2, 3]);
+      expect(
+        (
+          await request(base, 'GET', '/api/sessions/big/plans?versions=x', {
+            headers: { authorization: `Bearer ${op}` },
+          })
+        ).status,
+      ).toBe(400);
+    } finally {
+      client.close();
+    }
+  });
+
+  it('a client that keeps being dropped backs off instead of reconnecting in a tight loop', async () => {
+    // A server that accepts and closes at once (as a 4008 right after the welcome did).
+    const { WebSocketServer } = await import('ws');
+    const wss = new WebSocketServer({ port: 0, host: '127.0.0.1', handleProtocols: () => 'dream-agent.v1' });
+    let connections = 0;
+    wss.on('connection', (ws) => {
+      connections += 1;
+      ws.send(
+        JSON.stringify({
+          type: 'welcome',
+          protocol: 'dream-agent.v1',
+          principal: { id: 'x', roles: [] },
+          heartbeatMs: 0,
+          maxPayloadBytes: 1,
+        }),
+      );
+      ws.close(4008, 'slow consumer');
+    });
+    await new Promise((r) => wss.on('listening', r));
+    const port = (wss.address() as { port: number }).port;
+    const { AgentClient } = await import('@dream-agent/ws');
+    const client = new AgentClient({
+      url: `ws://127.0.0.1:${port}`,
+      WebSocket,
+      reconnect: { minDelayMs: 50, maxDelayMs: 2000 },
+    });
+    void client.get('big').catch(() => undefined);
+    await new Promise((r) => setTimeout(r, 2000));
+    client.close();
+    await new Promise<void>((r) => wss.close(() => r()));
+    // 50, 100, 200, 400, 800 ms (halved at worst by jitter): at most ~7 connections in 2 s, not 40+
+    expect(connections).toBeGreaterThanOrEqual(3);
+    expect(connections).toBeLessThanOrEqual(8);
+  });
+});
