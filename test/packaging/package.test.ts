@@ -30,7 +30,6 @@ describe('the published core package', () => {
       'Agent',
       'MemoryStore',
       'ToolRegistry',
-      'OfflineCognitive',
       'RecipePlanner',
       'DreamAgentError',
       'isDreamAgentError',
@@ -60,7 +59,13 @@ describe('the published core package', () => {
       exports: Record<string, unknown>;
     };
     expect(pkg.sideEffects).toBe(false);
-    expect(Object.keys(pkg.exports)).toEqual(['.', './testing', './package.json']);
+    expect(Object.keys(pkg.exports)).toEqual([
+      '.',
+      './offline',
+      './testing',
+      './adapter-kit',
+      './package.json',
+    ]);
     const { stdout } = await run(
       process.execPath,
       [join(root, 'node_modules/publint/src/cli.js'), '--level', 'error', root],
