@@ -17,6 +17,8 @@ export default defineConfig({
     'testing/index': 'src/testing/index.ts',
     'adapter-kit': 'src/adapter-kit.ts',
     offline: 'src/offline.ts',
+    // The `dream-agent` executable (package.json `bin`).
+    'cli/index': 'src/cli/index.ts',
   },
   format: ['esm', 'cjs'],
   dts: true,

@@ -11,6 +11,6 @@ export default defineConfig({
   splitting: true,
   shims: true,
   treeshake: true,
-  // Resolves dream-agent to the core's source for the types; it stays an external import in the output.
+  // Types of dream-agent come from the core's build (build it first: `npm run build` at the root does).
   tsconfig: 'tsconfig.build.json',
 });

@@ -84,6 +84,10 @@ export const it = Object.assign(
 
 /** `expect` (and its asymmetric matchers such as `expect.arrayContaining`), resolved when called. */
 export const expect = new Proxy(function expect() {} as unknown as ExpectStatic, {
-  apply: (_target, _this, args: unknown[]) => Reflect.apply(current().expect, undefined, args) as unknown,
+  // vitest's expect takes an optional message; Jest's throws when given more than the value.
+  apply: (_target, _this, args: unknown[]) => {
+    const fn = current().expect;
+    return Reflect.apply(fn, undefined, fn.length >= 2 ? args : args.slice(0, 1)) as unknown;
+  },
   get: (_target, key) => Reflect.get(current().expect, key) as unknown,
 });
