@@ -21,11 +21,13 @@ async function readLine(prompt: string): Promise<string | undefined> {
   return next.done === true ? undefined : next.value;
 }
 
-const code = await runCli(process.argv.slice(2), {
+// No top-level await: the same file is also built as CommonJS.
+void runCli(process.argv.slice(2), {
   stdout: (t) => process.stdout.write(`${t}\n`),
   stderr: (t) => process.stderr.write(`${t}\n`),
   readLine,
   env: process.env,
+}).then((code) => {
+  rl?.close();
+  process.exitCode = code;
 });
-rl?.close();
-process.exitCode = code;
