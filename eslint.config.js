@@ -12,6 +12,8 @@ export default tseslint.config(
       'coverage/**',
       'examples/*/output/**',
       'examples/*/public/**',
+      // Files of the consumer project the packaging test installs (checked there, against the tarballs).
+      'test/consumer/fixture/**',
     ],
   },
   js.configs.recommended,

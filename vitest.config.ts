@@ -7,6 +7,8 @@ export default defineConfig({
   resolve: {
     alias: [
       { find: /^dream-agent\/testing$/, replacement: here('./src/testing/index.ts') },
+      { find: /^dream-agent\/adapter-kit$/, replacement: here('./src/adapter-kit.ts') },
+      { find: /^dream-agent\/offline$/, replacement: here('./src/offline.ts') },
       { find: /^dream-agent$/, replacement: here('./src/index.ts') },
       { find: /^@dream-agent\/([a-z0-9-]+)$/, replacement: here('./adapters/$1/src/index.ts') },
     ],
@@ -14,6 +16,8 @@ export default defineConfig({
   test: {
     include: ['test/**/*.test.ts', 'adapters/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     globalSetup: ['./test/setup/global.ts'],
+    // The contract suites of dream-agent/testing take vitest's functions from here (they import no framework).
+    setupFiles: ['./test/setup/test-api.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',

@@ -352,57 +352,6 @@ export {
 } from './response/summary.js';
 export type { SummaryResponderOptions } from './response/summary.js';
 
-// Offline cognitive layer (intents in YAML, classifier, entities, dialogue, context memory)
-export {
-  OfflineCognitive,
-  DEFAULT_THRESHOLD,
-  IntentClassifier,
-  loadIntents,
-  loadIntentsFile,
-  parseIntents,
-  IntentsFileSchema,
-  IntentSpecSchema,
-  SlotSpecSchema,
-  GazetteerSchema,
-  BUILTIN_SLOT_TYPES,
-  UNKNOWN_INTENT,
-  extractEntities,
-  resolveSlots,
-  slotsFromEntities,
-  slotFromAnswer,
-  followUpCue,
-  previousIntentTurn,
-  Tokenizer,
-  charNgrams,
-  fold,
-  HashingEmbedder,
-  ContextMemory,
-} from './cognitive/offline/index.js';
-export type {
-  OfflineCognitiveOptions,
-  OfflineClassification,
-  ScoredUtterance,
-  Classification,
-  ClassifierOptions,
-  RankedIntent,
-  TrainingExample,
-  IntentsFile,
-  IntentsFileInput,
-  IntentSpec,
-  SlotSpec,
-  Gazetteer,
-  BuiltinSlotType,
-  EntityOptions,
-  PeriodValue,
-  MoneyValue,
-  FollowUpCue,
-  SlotInputs,
-  SlotResolution,
-  Token,
-  TokenizerOptions,
-  HashingEmbedderOptions,
-  ContextMemoryOptions,
-  MemoryEntry,
-  Recollection,
-} from './cognitive/offline/index.js';
+// The offline cognitive layer (wink-nlp) is published at `dream-agent/offline` (src/offline.ts), so that
+// `import 'dream-agent'` never loads the NLP model.
 export { MemoryVectorStore } from './ports/memory/vector.js';

@@ -15,7 +15,6 @@
  *
  * @packageDocumentation
  */
-import { LRUCache } from 'lru-cache';
 import { z } from 'zod';
 import { DreamAgentError } from '../errors/index.js';
 import type { Json, JsonObject } from '../model/json.js';
@@ -98,7 +97,26 @@ const isPlainObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === 'object' && v !== null && !Array.isArray(v);
 
 /** Compiled validators by canonical (limits, schema). Bounded: schemas can come from outside. */
-const cache = new LRUCache<string, CompileSchemaResult>({ max: 512 });
+/** Compiled schemas by canonical text: a Map in recency order is all an LRU of 512 needs. */
+const compiled = new Map<string, CompileSchemaResult>();
+const cache = {
+  get(key: string): CompileSchemaResult | undefined {
+    const hit = compiled.get(key);
+    if (hit !== undefined) {
+      compiled.delete(key);
+      compiled.set(key, hit);
+    }
+    return hit;
+  },
+  set(key: string, value: CompileSchemaResult): void {
+    compiled.delete(key);
+    compiled.set(key, value);
+    if (compiled.size > 512) {
+      const oldest = compiled.keys().next();
+      if (!oldest.done) compiled.delete(oldest.value);
+    }
+  },
+};
 
 /**
  * Checks a JSON Schema and compiles it into a validator, or returns the cached validator of an equal schema.

@@ -4,6 +4,8 @@
  * @packageDocumentation
  */
 export { ManualClock } from './clock.js';
+export { useTestApi } from './contracts/api.js';
+export type { TestApi } from './contracts/api.js';
 export { guardStore } from './guard.js';
 export { storeContract } from './contracts/store.js';
 export type { StoreContractContext, StoreContractSubject, StoreContractOptions } from './contracts/store.js';

@@ -1,3 +1,4 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { MemoryCache } from '../../src/ports/memory/cache.js';
 
@@ -45,5 +46,68 @@ describe('MemoryCache', () => {
     await cache.set('b', 'y'.repeat(15), 1000);
     expect(await cache.get('a')).toBeUndefined();
     expect(await cache.get('b')).toBe('y'.repeat(15));
+  });
+});
+
+describe('MemoryCache against a reference model (property)', () => {
+  it('agrees with a naive LRU + TTL model for any sequence of operations', async () => {
+    type Op =
+      | { op: 'set'; key: string; value: string; ttl: number }
+      | { op: 'get' | 'delete'; key: string }
+      | { op: 'tick'; ms: number };
+    const key = fc.constantFrom('a', 'b', 'c', 'd', 'e');
+    const op: fc.Arbitrary<Op> = fc.oneof(
+      fc.record({
+        op: fc.constant('set' as const),
+        key,
+        value: fc.string({ maxLength: 12 }),
+        ttl: fc.integer({ min: -1, max: 50 }),
+      }),
+      fc.record({ op: fc.constantFrom('get' as const, 'delete' as const), key }),
+      fc.record({ op: fc.constant('tick' as const), ms: fc.integer({ min: 0, max: 30 }) }),
+    );
+    await fc.assert(
+      fc.asyncProperty(
+        fc.integer({ min: 1, max: 4 }),
+        fc.option(fc.integer({ min: 1, max: 40 }), { nil: undefined }),
+        fc.array(op, { maxLength: 60 }),
+        async (max, maxBytes, ops) => {
+          let now = 0;
+          const cache = new MemoryCache({
+            max,
+            ...(maxBytes === undefined ? {} : { maxBytes }),
+            clock: { now: () => now },
+          });
+          // The model: an array in recency order (oldest first).
+          let model: { key: string; text: string; expiresAt: number }[] = [];
+          const bytes = (): number => model.reduce((n, e) => n + e.text.length, 0);
+          for (const o of ops) {
+            if (o.op === 'tick') now += o.ms;
+            else if (o.op === 'delete') {
+              await cache.delete(o.key);
+              model = model.filter((e) => e.key !== o.key);
+            } else if (o.op === 'set') {
+              await cache.set(o.key, o.value, o.ttl);
+              model = model.filter((e) => e.key !== o.key);
+              const text = JSON.stringify(o.value);
+              if (o.ttl > 0 && text.length <= (maxBytes ?? Infinity)) {
+                model.push({ key: o.key, text, expiresAt: now + o.ttl });
+                while (model.length > max || bytes() > (maxBytes ?? Infinity)) model.shift();
+              }
+            } else {
+              const got = await cache.get(o.key);
+              const e = model.find((m) => m.key === o.key);
+              model = model.filter((m) => m.key !== o.key);
+              if (e !== undefined && now < e.expiresAt) {
+                model.push(e);
+                expect(got).toBe(JSON.parse(e.text));
+              } else expect(got).toBeUndefined();
+            }
+            expect(cache.size).toBe(model.length);
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
   });
 });

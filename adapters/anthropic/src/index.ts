@@ -6,7 +6,8 @@
  * @packageDocumentation
  */
 import Anthropic from '@anthropic-ai/sdk';
-import { DreamAgentError, isDreamAgentError, parseRetryAfter } from 'dream-agent';
+import { DreamAgentError, isDreamAgentError } from 'dream-agent';
+import { parseRetryAfter } from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   FinishReason,

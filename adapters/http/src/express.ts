@@ -1,4 +1,6 @@
-import { Router } from 'express';
+import { createRequire } from 'node:module';
+import type * as Express from 'express';
+import type { Router } from 'express';
 import type { Agent } from 'dream-agent';
 import { execute, ROUTES, type HttpTransportOptions } from './handler.js';
 
@@ -15,7 +17,9 @@ import { execute, ROUTES, type HttpTransportOptions } from './handler.js';
  * ```
  */
 export function createRouter(agent: Agent, options: Omit<HttpTransportOptions, 'basePath'> = {}): Router {
-  const router = Router();
+  // express is an optional peer: loaded here, on first use, so the framework-neutral handler works without it.
+  const express = createRequire(import.meta.url)('express') as typeof Express;
+  const router = express.Router();
   for (const route of ROUTES) {
     const register = route.method === 'GET' ? router.get.bind(router) : router.post.bind(router);
     register(route.path, (req, res) => {

@@ -6,13 +6,8 @@
  * @packageDocumentation
  */
 import OpenAI from 'openai';
-import {
-  DreamAgentError,
-  isDreamAgentError,
-  parseRetryAfter,
-  stripStrictNulls,
-  toStrictJsonSchema,
-} from 'dream-agent';
+import { DreamAgentError, isDreamAgentError, stripStrictNulls, toStrictJsonSchema } from 'dream-agent';
+import { parseRetryAfter } from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   Embedder,

@@ -2,7 +2,8 @@ import { createRequire } from 'node:module';
 import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
-import { assertCommitApplies, DreamAgentError, isDreamAgentError } from 'dream-agent';
+import { DreamAgentError, isDreamAgentError } from 'dream-agent';
+import { assertCommitApplies } from 'dream-agent/adapter-kit';
 import type {
   AgentEvent,
   Commit,

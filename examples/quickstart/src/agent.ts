@@ -5,16 +5,14 @@
 import { fileURLToPath } from 'node:url';
 import {
   Agent,
-  ContextMemory,
-  HashingEmbedder,
   MemoryVectorStore,
-  OfflineCognitive,
   RecipePlanner,
   SummaryResponder,
   ToolRegistry,
   type AgentOptions,
   type Clock,
 } from 'dream-agent';
+import { ContextMemory, HashingEmbedder, OfflineCognitive } from 'dream-agent/offline';
 
 /** Files of the demo, resolved from this module. */
 export const demoPaths = {

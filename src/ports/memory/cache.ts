@@ -1,4 +1,3 @@
-import { LRUCache } from 'lru-cache';
 import type { Json } from '../../model/json.js';
 import type { Cache } from '../cache.js';
 
@@ -6,7 +5,10 @@ import type { Cache } from '../cache.js';
 export interface MemoryCacheOptions {
   /** Maximum number of entries (least recently used are evicted first; default 1,000). */
   max?: number;
-  /** Optional bound on the total size of stored values, in UTF-16 code units of their JSON. */
+  /**
+   * Optional bound on the total size of stored values, in UTF-16 code units of their JSON. A single value
+   * larger than the bound is not stored.
+   */
   maxBytes?: number;
   /** Time source for expiry (default `Date.now`); inject a manual clock in tests. */
   clock?: { now(): number };
@@ -22,6 +24,10 @@ interface Entry {
  * The in-memory execution cache: an LRU with per-entry TTL. Values are stored as JSON text, so what
  * comes out is a copy and the behaviour matches a networked cache such as Redis.
  *
+ * The LRU is a `Map` in recency order (a read re-inserts the key at the end, eviction takes the first
+ * key): that is all an LRU needs, and it replaced `lru-cache`, a 3.6 MB dependency whose TTL this class
+ * did not use (expiry follows the injected clock, checked on read).
+ *
  * @example
  * ```ts
  * const cache = new MemoryCache({ max: 10_000 });
@@ -30,8 +36,11 @@ interface Entry {
  * ```
  */
 export class MemoryCache implements Cache {
-  private readonly lru: LRUCache<string, Entry>;
-  private readonly clock: { now(): number };
+  readonly #entries = new Map<string, Entry>();
+  readonly #clock: { now(): number };
+  readonly #max: number;
+  readonly #maxBytes: number;
+  #bytes = 0;
 
   /**
    * @param options - capacity and clock
@@ -44,51 +53,60 @@ export class MemoryCache implements Cache {
     if (options.maxBytes !== undefined && (!Number.isInteger(options.maxBytes) || options.maxBytes < 1)) {
       throw new RangeError(`MemoryCache: maxBytes must be a positive integer, got ${options.maxBytes}`);
     }
-    this.clock = options.clock ?? { now: () => Date.now() };
-    this.lru =
-      options.maxBytes === undefined
-        ? new LRUCache<string, Entry>({ max })
-        : new LRUCache<string, Entry>({
-            max,
-            maxSize: options.maxBytes,
-            sizeCalculation: (e) => Math.max(1, e.text.length),
-          });
+    this.#max = max;
+    this.#maxBytes = options.maxBytes ?? Number.POSITIVE_INFINITY;
+    this.#clock = options.clock ?? { now: () => Date.now() };
   }
 
   /** @inheritDoc */
   get(key: string): Promise<Json | undefined> {
-    const e = this.lru.get(key);
+    const e = this.#entries.get(key);
     if (e === undefined) return Promise.resolve(undefined);
-    if (this.clock.now() >= e.expiresAt) {
-      this.lru.delete(key);
-      return Promise.resolve(undefined);
-    }
+    this.#remove(key, e);
+    if (this.#clock.now() >= e.expiresAt) return Promise.resolve(undefined);
+    // Re-insert at the end: the Map's order is the recency order.
+    this.#entries.set(key, e);
+    this.#bytes += e.text.length;
     return Promise.resolve(JSON.parse(e.text) as Json);
   }
 
   /** @inheritDoc */
   set(key: string, value: Json, ttlMs: number): Promise<void> {
-    if (!(ttlMs > 0)) {
-      this.lru.delete(key);
-      return Promise.resolve();
+    const old = this.#entries.get(key);
+    if (old !== undefined) this.#remove(key, old);
+    if (!(ttlMs > 0)) return Promise.resolve();
+    const text = JSON.stringify(value);
+    if (text.length > this.#maxBytes) return Promise.resolve();
+    this.#entries.set(key, { text, expiresAt: this.#clock.now() + ttlMs });
+    this.#bytes += text.length;
+    while (this.#entries.size > this.#max || this.#bytes > this.#maxBytes) {
+      const oldest = this.#entries.entries().next().value;
+      if (oldest === undefined) break;
+      this.#remove(oldest[0], oldest[1]);
     }
-    this.lru.set(key, { text: JSON.stringify(value), expiresAt: this.clock.now() + ttlMs });
     return Promise.resolve();
   }
 
   /** @inheritDoc */
   delete(key: string): Promise<void> {
-    this.lru.delete(key);
+    const e = this.#entries.get(key);
+    if (e !== undefined) this.#remove(key, e);
     return Promise.resolve();
   }
 
   /** Removes every entry. */
   clear(): void {
-    this.lru.clear();
+    this.#entries.clear();
+    this.#bytes = 0;
   }
 
   /** The number of entries held (expired ones included until they are read or evicted). */
   get size(): number {
-    return this.lru.size;
+    return this.#entries.size;
+  }
+
+  #remove(key: string, e: Entry): void {
+    this.#entries.delete(key);
+    this.#bytes -= e.text.length;
   }
 }

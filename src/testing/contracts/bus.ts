@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './api.js';
 import type { Json } from '../../model/json.js';
 import type { EventBus } from '../../ports/bus.js';
 

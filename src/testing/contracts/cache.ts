@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './api.js';
 import type { Cache } from '../../ports/cache.js';
 
 /** What a Cache factory returns. */

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './api.js';
 import { isDreamAgentError } from '../../errors/index.js';
 import type { EventOf } from '../../model/events.js';
 import type { SessionState } from '../../model/session.js';
