@@ -263,7 +263,26 @@ export type {
 } from './llm/index.js';
 
 // Vectors
-export type { Embedder, VectorStore, VectorItem, VectorMatch } from './ports/vector.js';
+export type {
+  Embedder,
+  VectorStore,
+  VectorItem,
+  VectorMatch,
+  VectorFilter,
+  VectorScope,
+  VectorSpaceInfo,
+} from './ports/vector.js';
+export {
+  DEFAULT_VECTOR_NAMESPACE,
+  TopK,
+  checkK,
+  checkSpaceChange,
+  checkUpsert,
+  checkVector,
+  compileVectorFilter,
+  vectorNamespace,
+} from './ports/vector-kit.js';
+export type { MetadataPredicate } from './ports/vector-kit.js';
 
 // Offline layers
 export { RecipePlanner, parseRecipes, slotLabel, RecipesFileSchema } from './planning/recipes.js';
