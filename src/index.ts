@@ -350,3 +350,28 @@ export type {
   Recollection,
 } from './cognitive/offline/index.js';
 export { MemoryVectorStore } from './ports/memory/vector.js';
+export type { ContextOptions, RecalledContext, MemoryKind } from './cognitive/offline/memory.js';
+
+// Vector memory: embedding cache and checks, document ingestion, erasure
+export {
+  CachedEmbedder,
+  SpaceGuard,
+  checkEmbedding,
+  ensureEmbeddingSpace,
+  DocumentIngestor,
+  splitMarkdown,
+  splitText,
+  eraseVectors,
+  memoryNamespace,
+} from './memory/index.js';
+export type {
+  CachedEmbedderOptions,
+  Citation,
+  DocumentIngestorOptions,
+  DocumentInput,
+  IngestResult,
+  SplitOptions,
+  TextChunk,
+  EraseOptions,
+  EraseTarget,
+} from './memory/index.js';
