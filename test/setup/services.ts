@@ -394,6 +394,8 @@ export async function startChroma(): Promise<ChromaService> {
  * @throws Error when it cannot be made to load and `CI=true`
  */
 export function ensureFaissNode(): string | undefined {
+  // As the adapter does before loading faiss-node: OpenMP threads must not spin on a shared machine.
+  process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
   const load = (): boolean => {
     try {
       createRequire(join(REPO_ROOT, 'package.json'))('faiss-node');
