@@ -18,6 +18,8 @@ import { ChromaVectorStore } from '@dream-agent/chroma';
 import { FaissVectorStore } from '@dream-agent/faiss';
 import { MemoryVectorStore } from '../src/ports/memory/vector.js';
 import type { VectorStore } from '../src/ports/vector.js';
+import type * as HnswlibModule from 'hnswlib-node';
+import type * as UsearchModule from 'usearch';
 import { ensureFaissNode, serviceSkipReason, startChroma } from '../test/setup/services.js';
 
 // Passive OpenMP waiting for FAISS (the adapter sets the same default; see its README).
@@ -231,7 +233,7 @@ async function main(): Promise<void> {
   }
 
   if (wanted('hnswlib')) {
-    const { HierarchicalNSW } = require('hnswlib-node') as typeof import('hnswlib-node');
+    const { HierarchicalNSW } = require('hnswlib-node') as typeof HnswlibModule;
     await measure('hnswlib', () => {
       const index = new HierarchicalNSW('ip', DIM);
       index.initIndex(N, 16, 200);
@@ -257,7 +259,7 @@ async function main(): Promise<void> {
   }
 
   if (wanted('usearch')) {
-    const { Index, MetricKind } = require('usearch') as typeof import('usearch');
+    const { Index, MetricKind } = require('usearch') as typeof UsearchModule;
     await measure('usearch', () => {
       const index = new Index({
         metric: MetricKind.Cos,
