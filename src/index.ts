@@ -338,7 +338,26 @@ export type {
 } from './llm/index.js';
 
 // Vectors
-export type { Embedder, VectorStore, VectorItem, VectorMatch } from './ports/vector.js';
+export type {
+  Embedder,
+  VectorStore,
+  VectorItem,
+  VectorMatch,
+  VectorFilter,
+  VectorScope,
+  VectorSpaceInfo,
+} from './ports/vector.js';
+export {
+  DEFAULT_VECTOR_NAMESPACE,
+  TopK,
+  checkK,
+  checkSpaceChange,
+  checkUpsert,
+  checkVector,
+  compileVectorFilter,
+  vectorNamespace,
+} from './ports/vector-kit.js';
+export type { MetadataPredicate } from './ports/vector-kit.js';
 
 // Offline layers
 export { RecipePlanner, parseRecipes, slotLabel, RecipesFileSchema } from './planning/recipes.js';
@@ -355,3 +374,28 @@ export type { SummaryResponderOptions } from './response/summary.js';
 // The offline cognitive layer (wink-nlp) is published at `dream-agent/offline` (src/offline.ts), so that
 // `import 'dream-agent'` never loads the NLP model.
 export { MemoryVectorStore } from './ports/memory/vector.js';
+export type { ContextOptions, RecalledContext, MemoryKind } from './cognitive/offline/memory.js';
+
+// Vector memory: embedding cache and checks, document ingestion, erasure
+export {
+  CachedEmbedder,
+  SpaceGuard,
+  checkEmbedding,
+  ensureEmbeddingSpace,
+  DocumentIngestor,
+  splitMarkdown,
+  splitText,
+  eraseVectors,
+  memoryNamespace,
+} from './memory/index.js';
+export type {
+  CachedEmbedderOptions,
+  Citation,
+  DocumentIngestorOptions,
+  DocumentInput,
+  IngestResult,
+  SplitOptions,
+  TextChunk,
+  EraseOptions,
+  EraseTarget,
+} from './memory/index.js';

@@ -12,6 +12,8 @@ export type { StoreContractContext, StoreContractSubject, StoreContractOptions }
 export { busContract } from './contracts/bus.js';
 export type { BusContractSubject } from './contracts/bus.js';
 export { cacheContract } from './contracts/cache.js';
+export { vectorContract, VECTOR_CONTRACT_PERSISTENCE_CASE } from './contracts/vector.js';
+export type { VectorContractSubject, VectorContractOptions } from './contracts/vector.js';
 export type { CacheContractSubject } from './contracts/cache.js';
 export { pausableStore } from './pausable.js';
 export type { PausableStore } from './pausable.js';

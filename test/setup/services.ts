@@ -10,17 +10,29 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { accessSync, chownSync, constants, mkdtempSync, rmSync } from 'node:fs';
 import { createServer, Socket } from 'node:net';
 import { tmpdir } from 'node:os';
+import { createRequire } from 'node:module';
 import { delimiter, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 
 /** A service the tests can start. */
-export type ServiceName = 'postgres' | 'redis';
+export type ServiceName = 'postgres' | 'redis' | 'chroma';
 
 const BINARIES: Record<ServiceName, string[]> = {
   postgres: ['initdb', 'pg_ctl', 'postgres'],
   redis: ['redis-server'],
+  // The `chroma` CLI of the chromadb npm package (node_modules/.bin), which runs the Rust server.
+  chroma: ['chroma'],
 };
 
-const EXTRA_PATHS = ['/usr/lib/postgresql/15/bin', '/usr/local/bin', '/usr/bin', '/usr/sbin'];
+const REPO_ROOT = fileURLToPath(new URL('../..', import.meta.url));
+
+const EXTRA_PATHS = [
+  '/usr/lib/postgresql/15/bin',
+  '/usr/local/bin',
+  '/usr/bin',
+  '/usr/sbin',
+  join(REPO_ROOT, 'node_modules/.bin'),
+];
 
 function findBinary(name: string): string | undefined {
   const dirs = [...(process.env['PATH'] ?? '').split(delimiter), ...EXTRA_PATHS].filter((d) => d.length > 0);
@@ -306,4 +318,96 @@ export async function startRedis(): Promise<RedisService> {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+// ------------------------------------------------------------------ Chroma
+
+/** A running throwaway Chroma server (`chroma run`). */
+export interface ChromaService {
+  /** `http://127.0.0.1:<port>` */
+  url: string;
+  port: number;
+  /** Stops the server and deletes its data directory. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts a Chroma server (`chroma run --path DIR --port N` from the chromadb npm package) on a free
+ * loopback port with a temp data directory.
+ *
+ * @returns the running service; call `stop()` when done
+ * @throws Error when the server does not answer its heartbeat
+ */
+export async function startChroma(): Promise<ChromaService> {
+  const port = await freePort();
+  const dir = mkdtempSync(join(tmpdir(), 'dream-chroma-'));
+  const exe = findBinary('chroma') ?? 'chroma';
+  const child = spawn(exe, ['run', '--path', dir, '--port', String(port), '--host', '127.0.0.1'], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, CHROMA_TELEMETRY: 'false', ANONYMIZED_TELEMETRY: 'false' },
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => (stderr = (stderr + d.toString()).slice(-4000)));
+  const kill = (): void => {
+    if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL');
+  };
+  const off = onExit(() => {
+    kill();
+    rmSync(dir, { recursive: true, force: true });
+  });
+  const url = `http://127.0.0.1:${port}`;
+  const started = Date.now();
+  for (;;) {
+    try {
+      const res = await fetch(`${url}/api/v2/heartbeat`);
+      if (res.ok) break;
+    } catch {
+      /* not up yet */
+    }
+    if (child.exitCode !== null || Date.now() - started > 30_000) {
+      kill();
+      off();
+      rmSync(dir, { recursive: true, force: true });
+      throw new Error(`chroma run did not come up on ${url}:\n${stderr}`);
+    }
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return {
+    url,
+    port,
+    stop: async () => {
+      kill();
+      if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
+      off();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+// ------------------------------------------------------------------ faiss-node
+
+/**
+ * Makes sure `faiss-node` loads, building it against the system FAISS with
+ * `scripts/build-faiss-node.sh` when its prebuilt binary is unavailable (an offline machine).
+ *
+ * @returns undefined when faiss-node loads, or the reason it cannot (tests skip with it)
+ * @throws Error when it cannot be made to load and `CI=true`
+ */
+export function ensureFaissNode(): string | undefined {
+  // As the adapter does before loading faiss-node: OpenMP threads must not spin on a shared machine.
+  process.env['OMP_WAIT_POLICY'] ??= 'PASSIVE';
+  const load = (): boolean => {
+    try {
+      createRequire(join(REPO_ROOT, 'package.json'))('faiss-node');
+      return true;
+    } catch {
+      return false;
+    }
+  };
+  if (load()) return undefined;
+  const r = spawnSync('bash', [join(REPO_ROOT, 'scripts/build-faiss-node.sh')], { encoding: 'utf8' });
+  if (r.status === 0 && load()) return undefined;
+  const reason = `faiss-node does not load and scripts/build-faiss-node.sh failed:\n${r.stdout}${r.stderr}`;
+  if (process.env['CI'] === 'true') throw new Error(`CI=true and ${reason}`);
+  return reason;
 }

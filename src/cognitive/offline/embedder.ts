@@ -56,6 +56,12 @@ function fnv1a(text: string, seed: number): number {
 export class HashingEmbedder implements Embedder {
   /** Vector length. */
   readonly dimensions: number;
+  /**
+   * Identifies the vector space: algorithm version, dimensions, n-gram range, weights and a hash of the
+   * IDF corpus — two instances embed alike exactly when their ids are equal, so an index records it and
+   * refuses vectors of another configuration.
+   */
+  readonly model: string;
   readonly #tokenizer: Tokenizer;
   readonly #charRange: readonly [number, number];
   readonly #charWeight: number;
@@ -95,6 +101,8 @@ export class HashingEmbedder implements Embedder {
       const n = corpus.length;
       for (let i = 0; i < this.dimensions; i++) this.#idf[i] = Math.log((1 + n) / (1 + df[i]!)) + 1;
     }
+    const corpusHash = corpus.length === 0 ? 'none' : fnv1a(corpus.join('\u0000'), 7).toString(36);
+    this.model = `hashing-v1:${this.dimensions}:${lo}-${hi}:${this.#charWeight}:${corpusHash}`;
   }
 
   /** Signed bucket counts per block: [words and bigrams, character n-grams]. */

@@ -1,0 +1,206 @@
+import { spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { isDreamAgentError } from 'dream-agent';
+import { VECTOR_CONTRACT_PERSISTENCE_CASE, vectorContract } from 'dream-agent/testing';
+import { afterAll, describe, expect, it } from 'vitest';
+import { ensureFaissNode } from '../../../test/setup/services.js';
+import { FaissVectorStore, type FaissVectorStoreOptions } from '../src/index.js';
+
+const skipReason = ensureFaissNode();
+const dirs: string[] = [];
+const tempDir = (): string => {
+  const d = mkdtempSync(join(tmpdir(), 'dream-faiss-'));
+  dirs.push(d);
+  return d;
+};
+afterAll(() => {
+  for (const d of dirs) rmSync(d, { recursive: true, force: true });
+});
+
+const persisted = (options: FaissVectorStoreOptions) => async () => {
+  const directory = tempDir();
+  let store = await FaissVectorStore.open({ ...options, directory });
+  return {
+    store,
+    reopen: async () => {
+      await store.close();
+      store = await FaissVectorStore.open({ ...options, directory });
+      return store;
+    },
+    cleanup: async () => {
+      await store.close();
+    },
+  };
+};
+
+describe.skipIf(skipReason !== undefined)(
+  `FAISS adapter${skipReason ? ` — skipped: ${skipReason}` : ''}`,
+  () => {
+    vectorContract('FaissVectorStore Flat (persisted)', persisted({ index: 'Flat' }));
+    vectorContract('FaissVectorStore HNSW32 (persisted)', persisted({ index: 'HNSW32' }));
+    // trainSize 32: the small cases run before training (exact scan), the larger ones after it.
+    vectorContract(
+      'FaissVectorStore IVF4,Flat (persisted)',
+      persisted({ index: 'IVF4,Flat', trainSize: 32 }),
+    );
+    vectorContract(
+      'FaissVectorStore Flat (in memory)',
+      async () => ({ store: await FaissVectorStore.open() }),
+      {
+        skip: {
+          [VECTOR_CONTRACT_PERSISTENCE_CASE]:
+            'no directory: this configuration keeps nothing across instances',
+        },
+      },
+    );
+
+    it('L2 and inner-product metrics map distances to scores as documented', async () => {
+      const l2 = await FaissVectorStore.open({ metric: 'l2' });
+      await l2.upsert([
+        { id: 'near', vector: [1, 0] },
+        { id: 'far', vector: [3, 0] },
+      ]);
+      const byL2 = await l2.query([0, 0], 2);
+      expect(byL2.map((m) => m.id)).toEqual(['near', 'far']);
+      expect(byL2[0]!.score).toBeCloseTo(-1, 5);
+      expect(byL2[1]!.score).toBeCloseTo(-9, 5);
+      const ip = await FaissVectorStore.open({ metric: 'ip' });
+      await ip.upsert([
+        { id: 'long', vector: [3, 0] },
+        { id: 'short', vector: [1, 0] },
+      ]);
+      const byIp = await ip.query([2, 0], 2);
+      expect(byIp.map((m) => [m.id, m.score])).toEqual([
+        ['long', 6],
+        ['short', 2],
+      ]);
+    });
+
+    it('HNSW with many deletes compacts and keeps answering correctly', async () => {
+      const store = await FaissVectorStore.open({ index: 'HNSW32', compactAt: 0.2 });
+      const vec = (i: number): number[] => Array.from({ length: 8 }, (_, d) => Math.cos(i * 0.37 + d));
+      await store.upsert(
+        Array.from({ length: 600 }, (_, i) => ({ id: `h${i}`, vector: vec(i), metadata: { i } })),
+      );
+      await store.delete(Array.from({ length: 400 }, (_, i) => `h${i}`));
+      const hits = await store.query(vec(500), 5);
+      expect(hits[0]?.id).toBe('h500');
+      expect(hits.every((h) => Number(h.id.slice(1)) >= 400)).toBe(true);
+      expect((await store.describe()).count).toBe(200);
+    });
+
+    it('refuses a bad index description, bad options and calls after close with typed errors', async () => {
+      await expect(FaissVectorStore.open({ metric: 'manhattan' as never })).rejects.toSatisfy((e) =>
+        isDreamAgentError(e, 'INVALID_INPUT'),
+      );
+      await expect(FaissVectorStore.open({ efSearch: 0 })).rejects.toSatisfy((e) =>
+        isDreamAgentError(e, 'INVALID_INPUT'),
+      );
+      const bad = await FaissVectorStore.open({ index: 'NoSuchIndex42' });
+      await expect(bad.upsert([{ id: 'a', vector: [1, 2] }])).rejects.toSatisfy((e) =>
+        isDreamAgentError(e, 'INVALID_INPUT'),
+      );
+      const store = await FaissVectorStore.open();
+      await store.close();
+      await expect(store.query([1], 1)).rejects.toSatisfy((e) => isDreamAgentError(e, 'CLOSED'));
+      await expect(store.save()).rejects.toSatisfy((e) => isDreamAgentError(e, 'INVALID_STATE'));
+    });
+
+    it('an unreadable directory is a typed error, not a crash', async () => {
+      const directory = tempDir();
+      writeFileSync(
+        join(directory, 'manifest.json'),
+        '{"format":1,"generation":1,"spaces":{"x":{"file":"gone","dimensions":2,"metric":"cosine","index":"Flat","count":1}}}',
+      );
+      await expect(FaissVectorStore.open({ directory })).rejects.toSatisfy((e) =>
+        isDreamAgentError(e, 'INVALID_STATE'),
+      );
+    });
+
+    it('a writer killed mid-save leaves one whole generation: index, ids and metadata agree', async () => {
+      const writer = fileURLToPath(new URL('./fixtures/writer.ts', import.meta.url));
+      const root = fileURLToPath(new URL('../../..', import.meta.url));
+      for (const [round, index] of [
+        [1, 'Flat'],
+        [2, 'HNSW32'],
+        [3, 'Flat'],
+      ] as const) {
+        const directory = tempDir();
+        const child = spawn(process.execPath, ['--import', 'tsx', writer, directory, index], {
+          cwd: root,
+          stdio: ['ignore', 'pipe', 'pipe'],
+        });
+        let out = '';
+        let err = '';
+        child.stdout.on('data', (d: Buffer) => (out += d.toString()));
+        child.stderr.on('data', (d: Buffer) => (err += d.toString()));
+        // Wait for a first save, then kill at a moment that lands inside a later save more often than not.
+        const started = Date.now();
+        while (!out.includes('saved 1') && Date.now() - started < 60_000) {
+          if (child.exitCode !== null) throw new Error(`writer exited: ${err}`);
+          await new Promise((r) => setTimeout(r, 20));
+        }
+        if (round === 1) {
+          // Kill as soon as the second save starts: inside it, while files are being written.
+          while (!out.includes('saving 2') && child.exitCode === null) {
+            await new Promise<void>((r) => setImmediate(r));
+          }
+        } else {
+          await new Promise((r) => setTimeout(r, 50 + round * 97));
+        }
+        child.kill('SIGKILL');
+        await new Promise((r) => child.once('exit', r));
+
+        const store = await FaissVectorStore.open({ directory });
+        const scope = { namespace: 'kill-test' };
+        expect((await store.describe(scope)).count).toBe(3000);
+        const all = await store.query(
+          Array.from({ length: 16 }, () => 1),
+          3000,
+          undefined,
+          scope,
+        );
+        const gens = new Set(all.map((m) => m.metadata?.['gen']));
+        expect(gens.size).toBe(1);
+        // Every stored vector is found under its own id: the index and the id list are one pair.
+        for (const i of [0, 1, 777, 2999]) {
+          const own = all.find((m) => m.id === `v${i}`)!;
+          const [hit] = await store.query(own.metadata!['vector'] as number[], 1, undefined, scope);
+          expect(hit?.id).toBe(`v${i}`);
+          expect(hit?.score).toBeCloseTo(1, 4);
+        }
+        // Interrupted saves leave no temp files behind once the store is opened again.
+        expect(readdirSync(directory).filter((n) => n.endsWith('.tmp'))).toEqual([]);
+        await store.close();
+      }
+    }, 120_000);
+  },
+);
+
+describe.skipIf(skipReason !== undefined)('FAISS IVF nprobe', () => {
+  it('probing more lists finds more of the exact neighbours (nprobe reaches the trained index)', async () => {
+    let seed = 3;
+    const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const vectors = Array.from({ length: 2000 }, () => Array.from({ length: 16 }, rand));
+    const queries = vectors.slice(0, 40).map((v) => v.map((x) => x + 0.3 * rand()));
+    const exact = await FaissVectorStore.open({ index: 'Flat' });
+    await exact.upsert(vectors.map((vector, i) => ({ id: `v${i}`, vector })));
+    const recallAt = async (nprobe: number): Promise<number> => {
+      const ivf = await FaissVectorStore.open({ index: 'IVF32,Flat', nprobe, trainSize: 1000 });
+      await ivf.upsert(vectors.map((vector, i) => ({ id: `v${i}`, vector })));
+      let hits = 0;
+      for (const q of queries) {
+        const truth = new Set((await exact.query(q, 10)).map((m) => m.id));
+        hits += (await ivf.query(q, 10)).filter((m) => truth.has(m.id)).length;
+      }
+      return hits / (10 * queries.length);
+    };
+    const one = await recallAt(1);
+    const all = await recallAt(32);
+    expect(all).toBeCloseTo(1, 5);
+    expect(one).toBeLessThan(0.9);
+  });
+});
