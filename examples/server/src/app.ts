@@ -1,3 +1,4 @@
+import { existsSync } from 'node:fs';
 /**
  * The example server: Express + the REST/SSE router + the WebSocket transport over one agent, with
  * JWT/API-key auth and roles, an audit log, security headers, CORS allow-list, body and rate limits,
@@ -81,12 +82,11 @@ function routeLabel(req: Request): string {
 }
 
 async function clientBundle(): Promise<string> {
-  let entry: string;
-  try {
-    entry = fileURLToPath(import.meta.resolve('@dream-agent/ws/client'));
-  } catch {
-    entry = fileURLToPath(new URL('../../../adapters/ws/src/client.ts', import.meta.url));
-  }
+  // Inside the monorepo the adapter's source is right there (a fresh clone has no dist/ until a build);
+  // an installed server resolves the published package's built client.
+  const source = fileURLToPath(new URL('../../../adapters/ws/src/client.ts', import.meta.url));
+  let entry = source;
+  if (!existsSync(source)) entry = fileURLToPath(import.meta.resolve('@dream-agent/ws/client'));
   const out = await build({
     entryPoints: [entry],
     bundle: true,
