@@ -267,10 +267,20 @@ export class SessionDriver {
 
   /** Commits everything buffered, as one atomic delta. Serialised: one commit in flight at a time. */
   commit(leaseAction: 'renew' | 'release' = 'renew'): Promise<void> {
-    const next = this.#commitChain.then(() => this.#doCommit(leaseAction));
+    // Completions that land while a commit is in flight share the next one: a queued commit that has
+    // not started yet takes everything buffered when it starts, so a second one would be empty work.
+    if (leaseAction === 'renew' && this.#queuedCommit) return this.#queuedCommit;
+    const next: Promise<void> = this.#commitChain.then(() => {
+      if (this.#queuedCommit === next) this.#queuedCommit = undefined;
+      return this.#doCommit(leaseAction);
+    });
+    if (leaseAction === 'renew') this.#queuedCommit = next;
     this.#commitChain = next.catch(() => undefined);
     return next;
   }
+
+  /** A renewing commit queued behind the one in flight and not started yet (shared by later callers). */
+  #queuedCommit: Promise<void> | undefined;
 
   async #doCommit(leaseAction: 'renew' | 'release'): Promise<void> {
     if (this.#lost) throw this.#lost;
