@@ -3,6 +3,7 @@ import { ReadyIndex } from '../dag/incremental.js';
 import { resolveInput } from '../dag/refs.js';
 import { findPlanIssues, type PlanValidationOptions } from '../dag/validate.js';
 import { withTimeout } from '../execution/timeout.js';
+import { startHeartbeat } from '../session/lease.js';
 import { DreamAgentError, isDreamAgentError, serializeError, type SerializedError } from '../errors/index.js';
 import type {
   Cognitive,
@@ -400,25 +401,9 @@ export class SessionDriver {
   }
 
   #startHeartbeat(): void {
-    const ctrl = new AbortController();
-    this.#heartbeat = ctrl;
-    const every = Math.max(Math.floor(this.#d.leaseTtlMs / 3), 1);
-    const loop = async (): Promise<void> => {
-      while (!ctrl.signal.aborted) {
-        await this.#d.clock.sleep(every, ctrl.signal);
-        if (ctrl.signal.aborted) return;
-        try {
-          const until = await this.#d.store.renewLease(this.#rec.id, this.#lease, this.#d.leaseTtlMs);
-          if (until === undefined) this.#lose(new Error('lease renewal refused'));
-        } catch (err) {
-          this.#d.logger.warn(
-            { sessionId: this.#rec.id, err: String(err) },
-            'lease renewal failed; retrying',
-          );
-        }
-      }
-    };
-    loop().catch(() => undefined);
+    this.#heartbeat = startHeartbeat(this.#d, this.#rec.id, this.#lease, this.#d.leaseTtlMs, (cause) =>
+      this.#lose(cause),
+    );
   }
 
   // ---------------------------------------------------------------- the loop
