@@ -174,8 +174,7 @@ export {
 } from './dag/scheduler.js';
 export type { TodoStateView, ScheduleLimits } from './dag/scheduler.js';
 export { collectRefs, resolveInput, getPath } from './dag/refs.js';
-export { runDag, withTimeout } from './dag/runner.js';
-export type { DagRunReport, DagRunOptions, DagTodoContext } from './dag/runner.js';
+export { withTimeout } from './execution/timeout.js';
 export { applyPlanEdits, planDiff } from './hitl/edits.js';
 export type { ApplyPlanEditsOptions, PlanDiff } from './hitl/edits.js';
 

@@ -28,6 +28,7 @@ import { planValidationOptions, resultOf, SessionDriver, startTurnState, type Dr
 import { defaultNodeId, newId } from './ids.js';
 import type { AgentOptions } from './options.js';
 import { Run } from './run.js';
+import { followEvents } from '../events/follow.js';
 
 interface Active {
   listeners: Set<(event: AgentEvent) => void>;
@@ -791,84 +792,25 @@ export class Agent {
     }
   }
 
-  async *#follow(sessionId: string, options: EventsOptions): AsyncGenerator<AgentEvent> {
-    let last = options.after ?? 0;
-    const queue: AgentEvent[] = [];
-    let wake: (() => void) | undefined;
-    const notify = (): void => {
-      const w = wake;
-      wake = undefined;
-      w?.();
-    };
-    const local = (e: AgentEvent): void => {
-      queue.push(e);
-      notify();
-    };
-    let off: (() => Promise<void>) | undefined;
-    if (options.follow) {
-      const set = this.#followers.get(sessionId) ?? new Set();
-      set.add(local);
-      this.#followers.set(sessionId, set);
-      off = await this.#bus.subscribe(eventsTopic(sessionId), (msg) => {
-        const events =
-          typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['events'] : undefined;
-        if (Array.isArray(events)) for (const e of events) queue.push(e as unknown as AgentEvent);
-        notify();
-      });
-    }
-    const onAbort = (): void => notify();
-    options.signal?.addEventListener('abort', onAbort);
-    try {
-      for (;;) {
-        const page = await this.#store.readEvents(sessionId, { after: last, limit: 1000 });
-        for (const e of page) {
-          last = e.seq;
-          yield e;
-        }
-        if (page.length < 1000) break;
-      }
-      if (!options.follow) return;
-      while (!options.signal?.aborted && !this.#closing) {
-        // Take the whole queue at once (no shift(): following a large burst must stay linear).
-        const batch = queue.splice(0, queue.length).sort((a, b) => a.seq - b.seq);
-        let gap = false;
-        for (const e of batch) {
-          if (e.seq <= last) continue; // live copy and committed copy of the same event
-          if (e.seq > last + 1) {
-            gap = true;
-            break;
-          }
-          last = e.seq;
-          yield e;
-        }
-        if (gap) {
-          for (const e of await this.#store.readEvents(sessionId, { after: last, limit: 1000 })) {
-            last = e.seq;
-            yield e;
-          }
-          continue;
-        }
-        if (options.signal?.aborted) break;
-        const timedOut = await new Promise<boolean>((resolve) => {
-          const t = setTimeout(() => resolve(true), 1000);
-          wake = () => {
-            clearTimeout(t);
-            resolve(false);
+  #follow(sessionId: string, options: EventsOptions): AsyncGenerator<AgentEvent> {
+    return followEvents(
+      {
+        store: this.#store,
+        bus: this.#bus,
+        clock: this.#clock,
+        local: (id, listener) => {
+          const set = this.#followers.get(id) ?? new Set();
+          set.add(listener);
+          this.#followers.set(id, set);
+          return () => {
+            set.delete(listener);
+            if (set.size === 0 && this.#followers.get(id) === set) this.#followers.delete(id);
           };
-        });
-        if (timedOut) {
-          // Safety net for a bus that dropped messages: read what the store has.
-          for (const e of await this.#store.readEvents(sessionId, { after: last, limit: 1000 })) {
-            last = e.seq;
-            yield e;
-          }
-        }
-      }
-    } finally {
-      options.signal?.removeEventListener('abort', onAbort);
-      this.#followers.get(sessionId)?.delete(local);
-      if (this.#followers.get(sessionId)?.size === 0) this.#followers.delete(sessionId);
-      await off?.().catch(() => undefined);
-    }
+        },
+        closed: () => this.#closing,
+      },
+      sessionId,
+      options,
+    );
   }
 }

@@ -2,7 +2,8 @@ import { blockedByFailure, allTerminal, selectWithLimits, isTerminal } from '../
 import { ReadyIndex } from '../dag/incremental.js';
 import { resolveInput } from '../dag/refs.js';
 import { findPlanIssues, type PlanValidationOptions } from '../dag/validate.js';
-import { withTimeout } from '../dag/runner.js';
+import { withTimeout } from '../execution/timeout.js';
+import { startHeartbeat } from '../session/lease.js';
 import { DreamAgentError, isDreamAgentError, serializeError, type SerializedError } from '../errors/index.js';
 import type {
   Cognitive,
@@ -16,7 +17,7 @@ import type {
 import type { Command } from '../model/commands.js';
 import type { AgentEvent, EventDraft } from '../model/events.js';
 import { IntentSchema } from '../model/intent.js';
-import { cloneJson, jsonByteLength, type Json, type JsonObject } from '../model/json.js';
+import { cloneJson, freezeJson, type Json, type JsonObject } from '../model/json.js';
 import { PlanDraftSchema, type Plan, type PlanVersionRecord, type Todo } from '../model/plan.js';
 import type {
   ApprovalEffect,
@@ -152,6 +153,8 @@ export class SessionDriver {
     this.#statusView = new LiveStatusView(this.#todos, this.#running);
     this.#unhappy = todos.some((t) => t.status === 'failed' || t.status === 'skipped');
     this.#seq = rec.lastSeq;
+    this.#committedState = JSON.stringify(rec.state);
+    this.#committedStatus = rec.status;
     this.#pauseAnnounced = rec.state.turn?.paused ?? false;
   }
 
@@ -219,6 +222,10 @@ export class SessionDriver {
     else this.#undelivered.push(event);
   }
 
+  /** The JSON of the state and the status as last committed (unchanged ones are not re-sent). */
+  #committedState: string | undefined;
+  #committedStatus: string | undefined;
+
   /** Events emitted but not yet delivered (held until their commit, in seq order). */
   #undelivered: AgentEvent[] = [];
 
@@ -261,10 +268,20 @@ export class SessionDriver {
 
   /** Commits everything buffered, as one atomic delta. Serialised: one commit in flight at a time. */
   commit(leaseAction: 'renew' | 'release' = 'renew'): Promise<void> {
-    const next = this.#commitChain.then(() => this.#doCommit(leaseAction));
+    // Completions that land while a commit is in flight share the next one: a queued commit that has
+    // not started yet takes everything buffered when it starts, so a second one would be empty work.
+    if (leaseAction === 'renew' && this.#queuedCommit) return this.#queuedCommit;
+    const next: Promise<void> = this.#commitChain.then(() => {
+      if (this.#queuedCommit === next) this.#queuedCommit = undefined;
+      return this.#doCommit(leaseAction);
+    });
+    if (leaseAction === 'renew') this.#queuedCommit = next;
     this.#commitChain = next.catch(() => undefined);
     return next;
   }
+
+  /** A renewing commit queued behind the one in flight and not started yet (shared by later callers). */
+  #queuedCommit: Promise<void> | undefined;
 
   async #doCommit(leaseAction: 'renew' | 'release'): Promise<void> {
     if (this.#lost) throw this.#lost;
@@ -281,12 +298,16 @@ export class SessionDriver {
     this.#planVersions = [];
     const acks = this.#acks;
     this.#acks = [];
+    // The small state is sent only when it changed (most execution cycles change only todo rows).
+    const stateText = JSON.stringify(this.#rec.state);
+    const stateChanged = stateText !== this.#committedState;
+    const statusChanged = this.#rec.status !== this.#committedStatus;
     const commit = {
       sessionId: this.#rec.id,
       expectedVersion: this.#rec.version,
       lease: this.#lease,
-      status: this.#rec.status,
-      state: clone(this.#rec.state),
+      ...(statusChanged ? { status: this.#rec.status } : {}),
+      ...(stateChanged ? { state: JSON.parse(stateText) as SessionState } : {}),
       events,
       todos,
       planVersions,
@@ -298,6 +319,8 @@ export class SessionDriver {
     for (let attempt = 0; ; attempt += 1) {
       try {
         const res = await this.#d.store.commit(commit);
+        if (stateChanged) this.#committedState = stateText;
+        if (statusChanged) this.#committedStatus = commit.status ?? this.#rec.status;
         this.#rec.version = res.version;
         this.#rec.lastSeq = res.lastSeq;
         // The store tells us, in the same round trip, whether commands wait in the inbox: a command sent
@@ -378,25 +401,9 @@ export class SessionDriver {
   }
 
   #startHeartbeat(): void {
-    const ctrl = new AbortController();
-    this.#heartbeat = ctrl;
-    const every = Math.max(Math.floor(this.#d.leaseTtlMs / 3), 1);
-    const loop = async (): Promise<void> => {
-      while (!ctrl.signal.aborted) {
-        await this.#d.clock.sleep(every, ctrl.signal);
-        if (ctrl.signal.aborted) return;
-        try {
-          const until = await this.#d.store.renewLease(this.#rec.id, this.#lease, this.#d.leaseTtlMs);
-          if (until === undefined) this.#lose(new Error('lease renewal refused'));
-        } catch (err) {
-          this.#d.logger.warn(
-            { sessionId: this.#rec.id, err: String(err) },
-            'lease renewal failed; retrying',
-          );
-        }
-      }
-    };
-    loop().catch(() => undefined);
+    this.#heartbeat = startHeartbeat(this.#d, this.#rec.id, this.#lease, this.#d.leaseTtlMs, (cause) =>
+      this.#lose(cause),
+    );
   }
 
   // ---------------------------------------------------------------- the loop
@@ -1156,7 +1163,10 @@ export class SessionDriver {
         );
       }
       const output = result.output;
-      const size = jsonByteLength(output);
+      // One serialisation: the size check and the owned copy (frozen, shared by record, event, store).
+      const text = JSON.stringify(output) ?? 'null';
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
+      const size = text.length * 3 <= this.#d.maxOutputBytes ? text.length : Buffer.byteLength(text, 'utf8');
       if (size > this.#d.maxOutputBytes) {
         throw new DreamAgentError(
           'PAYLOAD_TOO_LARGE',
@@ -1166,7 +1176,7 @@ export class SessionDriver {
       }
       if (this.#lost) return;
       // One copy of the output, frozen: the record, the event and every listener share it safely.
-      const owned = deepFreeze(clone(output));
+      const owned = freezeJson(JSON.parse(text) as Json);
       rec.status = 'completed';
       this.#ready?.index.completed(todo.id);
       rec.output = owned;

@@ -41,6 +41,8 @@ export function jsonByteLength(value: unknown): number {
  */
 export function cloneJson<T>(value: T): T {
   if (value === null || typeof value !== 'object') return value;
+  // A deeply frozen value (see `freezeJson`) cannot change: sharing it is as safe as copying it.
+  if (immutable.has(value)) return value;
   if (Array.isArray(value)) {
     const out: unknown[] = new Array<unknown>(value.length);
     for (let i = 0; i < value.length; i += 1) out[i] = cloneJson(value[i] as unknown);
@@ -60,4 +62,22 @@ export function cloneJson<T>(value: T): T {
     else out[key] = cloneJson(v);
   }
   return out as T;
+}
+
+const immutable = new WeakSet<object>();
+
+/**
+ * Deep-freezes a JSON value and marks it immutable, so `cloneJson` shares it instead of copying it
+ * (an output recorded once is referenced by the todo row, its event, the store and every listener).
+ *
+ * @param value - a JSON-compatible value (frozen in place)
+ * @returns the same value, deeply frozen
+ */
+export function freezeJson<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !immutable.has(value)) {
+    for (const v of Object.values(value as Record<string, unknown>)) freezeJson(v);
+    Object.freeze(value);
+    immutable.add(value);
+  }
+  return value;
 }

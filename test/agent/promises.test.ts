@@ -291,6 +291,31 @@ describe('a command is applied by the owner at the next cycle boundary, with or 
   });
 });
 
+describe('at concurrency > 1, completions that land together share one commit', () => {
+  it('eight parallel todos behind a slow store need fewer commits than todos', async () => {
+    const inner = new MemoryStore();
+    let commits = 0;
+    const store = wrapStore(inner, async (method, call) => {
+      if (method === 'commit') {
+        commits += 1;
+        await sleep(10);
+      }
+      return call();
+    });
+    const { agent } = simple(
+      Array.from({ length: 8 }, (_, i) => todo(`p${i}`)),
+      { store, concurrency: 8 },
+    );
+    const r = await agent.run('go', { sessionId: 'batch-1' }).result();
+    expect(r.status).toBe('completed');
+    expect(r.todos?.completed).toBe(8);
+    // planning + one shared commit for the completions (+ a few boundaries), never one per todo
+    expect(commits).toBeLessThan(8);
+    const log = await inner.readEvents('batch-1', { limit: 1000 });
+    expect(log.map((e) => e.seq)).toEqual(log.map((_, i) => i + 1));
+  });
+});
+
 describe('resume() of a crashed session takes it over', () => {
   for (const idempotent of [false, true]) {
     it(`at lease expiry, ${idempotent ? 'continuing an idempotent todo with the same key' : 'raising a recovery request for a non-idempotent todo'}`, async () => {
