@@ -16,7 +16,7 @@ import {
   type LanguageModel,
   type StreamChunk,
 } from 'dream-agent';
-import { ScriptedModel } from 'dream-agent/testing';
+import { ManualClock, ScriptedModel } from 'dream-agent/testing';
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js';
 
 let server: LlmServer;
@@ -369,5 +369,30 @@ describe('fallbackModel', () => {
       { provider: 'scripted', model: 'scripted-1', code: 'RATE_LIMITED' },
     ]);
     expect(() => fallbackModel([])).toThrow(DreamAgentError);
+  });
+});
+
+describe('timers on an injected clock', () => {
+  it('concurrent calls each time out at their own moment; one shared timer serves them', async () => {
+    const clock = new ManualClock();
+    const llm = withResilience(deaf, { clock, idleTimeoutMs: 1000, deadlineMs: 5000, retry: false });
+    const settled: string[] = [];
+    const a = rejection(collectStream(llm.stream({ messages }))).then((e) => settled.push(`a:${e.code}`));
+    clock.advance(500);
+    const b = rejection(llm.generate({ messages })).then((e) => settled.push(`b:${e.code}`));
+    const c = rejection(collectStream(llm.stream({ messages }))).then((e) => settled.push(`c:${e.code}`));
+    await Promise.resolve();
+    clock.advance(499);
+    await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toEqual([]);
+    clock.advance(1); // t = 1000: a is idle for 1000 ms
+    await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toEqual(['a:TIMEOUT']);
+    clock.advance(500); // t = 1500: c idle
+    await new Promise((r) => setTimeout(r, 5));
+    expect(settled).toEqual(['a:TIMEOUT', 'c:TIMEOUT']);
+    clock.advance(4000); // t = 5500: b passes its deadline (generate has no idle limit)
+    await Promise.all([a, b, c]);
+    expect(settled).toEqual(['a:TIMEOUT', 'c:TIMEOUT', 'b:TIMEOUT']);
   });
 });
