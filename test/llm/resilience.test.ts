@@ -66,9 +66,9 @@ describe.each(providers)('$name through the official client', ({ route, make }) 
     const took = Date.now() - started;
     expect(error).toMatchObject({ code: 'TIMEOUT', retryable: true, details: { timeout: 'idle' } });
     expect(took).toBeGreaterThanOrEqual(280);
-    expect(took).toBeLessThan(2000);
+    expect(took).toBeLessThan(5000);
     const closedAt = await closed(0);
-    expect(closedAt - started).toBeLessThan(2000);
+    expect(closedAt - started).toBeLessThan(5000);
   });
 
   it('a stream that stalls mid-answer fails TIMEOUT after the deltas already passed on, not retried', async () => {
@@ -100,7 +100,7 @@ describe.each(providers)('$name through the official client', ({ route, make }) 
     const started = Date.now();
     const error = await rejection(llm.generate({ messages }));
     expect(error).toMatchObject({ code: 'TIMEOUT', details: { timeout: 'deadline' } });
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(5000);
     await closed(0);
   });
 
@@ -118,7 +118,7 @@ describe.each(providers)('$name through the official client', ({ route, make }) 
     const result = await llm.generate({ messages });
     expect(result.text).toBe('ok');
     expect(delays).toEqual([50]);
-    expect(Date.now() - started).toBeLessThan(2000);
+    expect(Date.now() - started).toBeLessThan(5000);
     expect(server.requests).toHaveLength(2);
   });
 
