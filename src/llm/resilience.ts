@@ -118,6 +118,7 @@ class Timers {
   readonly #entries = new Set<Watchdog>();
   #armedAt = Infinity;
   #wake: AbortController | undefined;
+  #native: ReturnType<typeof setTimeout> | undefined;
 
   constructor(private readonly clock: Clock) {}
 
@@ -128,8 +129,10 @@ class Timers {
 
   delete(dog: Watchdog): void {
     this.#entries.delete(dog);
+    // An injected clock's sleep would keep a fake timer pending: cancel it when nothing is watched.
+    // The system clock's timer is unref'd (it never keeps the process alive), so it is left to wake
+    // once for nothing rather than re-armed on every call.
     if (this.#entries.size === 0 && this.#wake !== undefined) {
-      // Nothing left to watch: do not keep a timer (and the process) alive for it.
       this.#wake.abort(STOPPED);
       this.#wake = undefined;
       this.#armedAt = Infinity;
@@ -137,19 +140,34 @@ class Timers {
   }
 
   #arm(at: number): void {
+    this.#armedAt = at;
+    const ms = Math.max(0, at - this.clock.now());
+    if (this.clock === systemClock) {
+      // The one place the core uses a raw timer: the system clock's sleep cannot be unref'd, and an
+      // abortable sleep per call cost ~100 µs (bench/llm-adapters.ts).
+      if (this.#native !== undefined) clearTimeout(this.#native);
+      const timer = setTimeout(() => {
+        if (this.#native === timer) this.#native = undefined;
+        this.#tick();
+      }, ms);
+      timer.unref?.();
+      this.#native = timer;
+      return;
+    }
     this.#wake?.abort(STOPPED);
     const wake = new AbortController();
     this.#wake = wake;
-    this.#armedAt = at;
-    this.clock.sleep(Math.max(0, at - this.clock.now()), wake.signal).then(
-      () => this.#tick(wake),
+    this.clock.sleep(ms, wake.signal).then(
+      () => {
+        if (this.#wake !== wake) return;
+        this.#wake = undefined;
+        this.#tick();
+      },
       () => undefined,
     );
   }
 
-  #tick(wake: AbortController): void {
-    if (this.#wake !== wake) return;
-    this.#wake = undefined;
+  #tick(): void {
     this.#armedAt = Infinity;
     const now = this.clock.now();
     let next = Infinity;
