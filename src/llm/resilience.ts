@@ -73,6 +73,12 @@ export const DEFAULT_RESILIENCE = Object.freeze({
 });
 
 const RESILIENT = Symbol.for('dream-agent.resilient-model');
+/**
+ * Abort reasons for timers and finished calls. Shared constants because `abort()` without a reason
+ * builds a DOMException with a stack trace on every call (measured: ~130 µs per generate).
+ */
+const STOPPED = Object.freeze({ reason: 'timer stopped' });
+const FINISHED = Object.freeze({ reason: 'model call finished' });
 const RETRIED_CODES: ReadonlySet<ErrorCode> = new Set([
   'RATE_LIMITED',
   'TIMEOUT',
@@ -102,16 +108,89 @@ function positive(name: string, value: number | undefined, fallback: number, min
   return value;
 }
 
+/**
+ * One timer for every call of a wrapper: entries are kept in a set and a single clock sleep wakes at the
+ * earliest one. Why not a timer per call: an AbortController plus an abortable sleep per call cost more
+ * than the rest of the wrapper together (measured in bench/llm-adapters.ts); here a call costs a set
+ * insertion, and a new timer is armed only when a call ends earlier than everything pending.
+ */
+class Timers {
+  readonly #entries = new Set<Watchdog>();
+  #armedAt = Infinity;
+  #wake: AbortController | undefined;
+  #native: ReturnType<typeof setTimeout> | undefined;
+
+  constructor(private readonly clock: Clock) {}
+
+  add(dog: Watchdog): void {
+    this.#entries.add(dog);
+    if (dog.due() < this.#armedAt) this.#arm(dog.due());
+  }
+
+  delete(dog: Watchdog): void {
+    this.#entries.delete(dog);
+    // An injected clock's sleep would keep a fake timer pending: cancel it when nothing is watched.
+    // The system clock's timer is unref'd (it never keeps the process alive), so it is left to wake
+    // once for nothing rather than re-armed on every call.
+    if (this.#entries.size === 0 && this.#wake !== undefined) {
+      this.#wake.abort(STOPPED);
+      this.#wake = undefined;
+      this.#armedAt = Infinity;
+    }
+  }
+
+  #arm(at: number): void {
+    this.#armedAt = at;
+    const ms = Math.max(0, at - this.clock.now());
+    if (this.clock === systemClock) {
+      // The one place the core uses a raw timer: the system clock's sleep cannot be unref'd, and an
+      // abortable sleep per call cost ~100 µs (bench/llm-adapters.ts).
+      if (this.#native !== undefined) clearTimeout(this.#native);
+      const timer = setTimeout(() => {
+        if (this.#native === timer) this.#native = undefined;
+        this.#tick();
+      }, ms);
+      timer.unref?.();
+      this.#native = timer;
+      return;
+    }
+    this.#wake?.abort(STOPPED);
+    const wake = new AbortController();
+    this.#wake = wake;
+    this.clock.sleep(ms, wake.signal).then(
+      () => {
+        if (this.#wake !== wake) return;
+        this.#wake = undefined;
+        this.#tick();
+      },
+      () => undefined,
+    );
+  }
+
+  #tick(): void {
+    this.#armedAt = Infinity;
+    const now = this.clock.now();
+    let next = Infinity;
+    for (const dog of [...this.#entries]) {
+      if (dog.check(now)) this.#entries.delete(dog);
+      else next = Math.min(next, dog.due());
+    }
+    if (next < Infinity) this.#arm(next);
+  }
+}
+
 /** Rejects when the first of idle / deadline / abort strikes; cancelled with `stop()`. */
 class Watchdog {
   readonly promise: Promise<never>;
   #last: number;
   #stopped = false;
-  readonly #timer = new AbortController();
-  readonly #onAbort: () => void;
+  readonly #reject: (e: DreamAgentError) => void;
+  readonly #onAbort: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
+  readonly #onFire: (reason: DreamAgentError) => void;
 
   constructor(
+    private readonly timers: Timers,
     private readonly clock: Clock,
     private readonly idleMs: number | undefined,
     private readonly deadlineAt: number,
@@ -120,25 +199,40 @@ class Watchdog {
   ) {
     this.#last = clock.now();
     this.#signal = signal;
+    this.#onFire = onFire;
     let reject!: (e: DreamAgentError) => void;
     this.promise = new Promise<never>((_, r) => {
       reject = r;
     });
+    this.#reject = reject;
     // The race may be abandoned before the watchdog fires; a fired, unobserved rejection is expected.
     this.promise.catch(() => undefined);
-    const fire = (e: DreamAgentError): void => {
-      if (this.#stopped) return;
-      this.stop();
-      onFire(e);
-      reject(e);
-    };
-    this.#onAbort = () => fire(abortedError(signal));
     if (signal?.aborted) {
-      this.#onAbort();
+      this.#fire(abortedError(signal));
       return;
     }
-    signal?.addEventListener('abort', this.#onAbort, { once: true });
-    void this.#loop(fire);
+    if (signal !== undefined) {
+      this.#onAbort = () => this.#fire(abortedError(signal));
+      signal.addEventListener('abort', this.#onAbort, { once: true });
+    }
+    timers.add(this);
+  }
+
+  /** When this call times out if nothing happens. */
+  due(): number {
+    return this.idleMs === undefined ? this.deadlineAt : Math.min(this.#last + this.idleMs, this.deadlineAt);
+  }
+
+  /** Fires if due at `now`; returns true when the watchdog is done (fired or stopped). */
+  check(now: number): boolean {
+    if (this.#stopped) return true;
+    if (now < this.due()) return false;
+    const idle =
+      this.idleMs !== undefined &&
+      this.#last + this.idleMs <= now &&
+      this.#last + this.idleMs < this.deadlineAt;
+    this.#fire(idle ? timeoutError('idle', this.idleMs ?? 0) : timeoutError('deadline', this.deadlineAt));
+    return true;
   }
 
   /** Marks activity (a stream event arrived). */
@@ -149,30 +243,15 @@ class Watchdog {
   stop(): void {
     if (this.#stopped) return;
     this.#stopped = true;
-    this.#timer.abort();
-    this.#signal?.removeEventListener('abort', this.#onAbort);
+    this.timers.delete(this);
+    if (this.#onAbort !== undefined) this.#signal?.removeEventListener('abort', this.#onAbort);
   }
 
-  async #loop(fire: (e: DreamAgentError) => void): Promise<void> {
-    for (;;) {
-      const now = this.clock.now();
-      const idleLeft = this.idleMs === undefined ? Infinity : this.#last + this.idleMs - now;
-      const deadlineLeft = this.deadlineAt - now;
-      if (deadlineLeft <= 0) {
-        fire(timeoutError('deadline', this.deadlineAt));
-        return;
-      }
-      if (idleLeft <= 0) {
-        fire(timeoutError('idle', this.idleMs ?? 0));
-        return;
-      }
-      try {
-        await this.clock.sleep(Math.min(idleLeft, deadlineLeft), this.#timer.signal);
-      } catch {
-        return; // stopped
-      }
-      if (this.#stopped) return;
-    }
+  #fire(e: DreamAgentError): void {
+    if (this.#stopped) return;
+    this.stop();
+    this.#onFire(e);
+    this.#reject(e);
   }
 }
 
@@ -267,6 +346,7 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
     return { inner: { ...request, signal: controller.signal }, controller };
   };
 
+  const timers = new Timers(clock);
   const wrapped: LanguageModel = {
     provider: model.provider,
     model: model.model,
@@ -275,7 +355,9 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
       const deadlineAt = clock.now() + deadlineMs;
       for (let attempt = 1; ; attempt++) {
         const { inner, controller } = link(request);
-        const dog = new Watchdog(clock, undefined, deadlineAt, request.signal, (e) => controller.abort(e));
+        const dog = new Watchdog(timers, clock, undefined, deadlineAt, request.signal, (e) =>
+          controller.abort(e),
+        );
         let error: DreamAgentError;
         try {
           const call = model.generate(inner);
@@ -285,7 +367,6 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
           error = fromInner(thrown, controller.signal, request.signal);
         } finally {
           dog.stop();
-          controller.abort();
         }
         const delay = delayFor(error, attempt, deadlineAt);
         if (delay === undefined) throw error;
@@ -298,7 +379,9 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
       const deadlineAt = clock.now() + deadlineMs;
       for (let attempt = 1; ; attempt++) {
         const { inner, controller } = link(request);
-        const dog = new Watchdog(clock, idleMs, deadlineAt, request.signal, (e) => controller.abort(e));
+        const dog = new Watchdog(timers, clock, idleMs, deadlineAt, request.signal, (e) =>
+          controller.abort(e),
+        );
         const iterator = model.stream(inner)[Symbol.asyncIterator]();
         let passedOn = false;
         let error: DreamAgentError | undefined;
@@ -325,7 +408,7 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
           if (!done) {
             // Early exit (consumer break, timeout, abort): close the inner stream and its socket. Not
             // awaited: a model that ignores its signal must not keep us here.
-            controller.abort();
+            controller.abort(FINISHED);
             void Promise.resolve(iterator.return?.()).catch(() => undefined);
           }
         }
