@@ -178,7 +178,15 @@ export function renderTable(rows: readonly JsonObject[], budget: number): string
     const line = `| ${columns.map((c) => cell(rows[i]?.[c])).join(' | ')} |`;
     const reserve = i + 1 < rows.length ? more(rows.length - i - 1).length + 1 : 0;
     if (used + 1 + line.length + reserve > budget) {
-      lines.push(more(rows.length - i));
+      const rest = more(rows.length - i);
+      if (used + 1 + rest.length > budget)
+        return i === 0
+          ? ''
+          : lines
+              .slice(0, -1)
+              .concat(more(rows.length - i + 1))
+              .join('\n');
+      lines.push(rest);
       break;
     }
     lines.push(line);

@@ -3,6 +3,7 @@ import { describe, expect, it } from 'vitest';
 import type { Json, ResponseContext, TodoRecord, TurnSummary } from 'dream-agent';
 import {
   SummaryResponder,
+  renderTable,
   summariseOutput,
   summariseRows,
   collectArtefacts,
@@ -97,5 +98,82 @@ describe('SummaryResponder', () => {
     expect(
       collectArtefacts({ a: { path: '/x/report.md' }, list: [{ url: 'https://e/x' }], note: 'path' }),
     ).toEqual(['/x/report.md', 'https://e/x']);
+  });
+});
+
+describe('SummaryResponder: natural language first', () => {
+  const plan = {
+    id: 'p',
+    version: 1,
+    todos: [
+      { id: 'q', title: 'Query', domain: 'data', input: {}, dependsOn: [] },
+      { id: 'r', title: 'Report', domain: 'content', input: {}, dependsOn: ['q'] },
+      { id: 'm', title: 'Mail', domain: 'ops', input: {}, dependsOn: ['r'] },
+    ],
+  };
+  const rows = [
+    { region: 'North America', revenue: 4_629_745, sharePct: 36.15 },
+    { region: 'EMEA', revenue: 3_561_499, sharePct: 27.81 },
+    { region: 'APAC | Japan', revenue: 3_111_782, sharePct: 24.3 },
+  ];
+  const narrative = 'Q3 2026 revenue was 12.81 M, up 6.6% on Q2 2026. North America led with 36.1%.';
+
+  it('answers with the sentences, then what was not done and why, then the whole table, then files', async () => {
+    const text = await new SummaryResponder().respond(
+      {
+        input: 'q3',
+        plan,
+        todos: [
+          rec('q', { output: { narrative, rows } }),
+          rec('r', { output: { path: '/tmp/r.md', narrative } }),
+          rec('m', { status: 'skipped', skipReason: 'denied', reason: 'not today' }),
+        ],
+      },
+      ctx([]),
+    );
+    expect(text.startsWith(narrative)).toBe(true);
+    expect(text.split(narrative)).toHaveLength(2); // said once, though two steps carry it
+    expect(text).toContain('2 of 3 steps completed, 1 not run:\n○ Mail was not run: denied (not today).');
+    expect(text).toContain('| region | revenue | share (%) |');
+    expect(text).toContain('| APAC \\| Japan | 3,111,782 | 24.3 |');
+    expect(text.indexOf('| region')).toBeLessThan(text.indexOf('Files:'));
+    expect(text).not.toContain('Done:');
+  });
+
+  it('a declined request is answered with its reason', async () => {
+    const text = await new SummaryResponder().respond(
+      {
+        input: 'margin',
+        plan: { id: 'p', version: 1, todos: [], rationale: "I can't do this as asked: no costs." },
+        todos: [],
+      },
+      ctx([]),
+    );
+    expect(text).toBe("I can't do this as asked: no costs.");
+  });
+
+  it('never cuts a table mid-cell: every line is a whole row or the count of the rows left (property)', () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.record({ name: fc.string({ maxLength: 30 }), value: fc.double({ noNaN: true }) }), {
+          minLength: 1,
+          maxLength: 40,
+        }),
+        fc.integer({ min: 40, max: 2000 }),
+        (data, budget) => {
+          const table = renderTable(data, budget);
+          expect(table.length).toBeLessThanOrEqual(budget);
+          if (table === '') return;
+          const lines = table.split('\n');
+          const body = lines.slice(2);
+          for (const line of body)
+            expect(line.startsWith('| ') || /^… \d+ more rows? \(\d+ in all\)$/.test(line)).toBe(true);
+          const shown = body.filter((l) => l.startsWith('| ')).length;
+          const more = body.find((l) => l.startsWith('…'));
+          expect(shown + (more ? Number(/… (\d+)/.exec(more)?.[1]) : 0)).toBe(data.length);
+        },
+      ),
+      { numRuns: 200 },
+    );
   });
 });

@@ -379,6 +379,9 @@ export class OfflineCognitive implements Cognitive {
     const guess = this.#guesses(c)[0];
     const spec = guess !== undefined ? this.#specs.get(guess.intent) : undefined;
     if (guess === undefined || spec === undefined || guess.confidence < EVIDENCE_CONFIDENCE) return c;
+    // Only a clear favourite is lifted; between close guesses the user is asked which one they meant.
+    const runnerUp = this.#guesses(c)[1];
+    if (runnerUp !== undefined && guess.confidence < EVIDENCE_MARGIN * runnerUp.confidence) return c;
     const types = new Set(spec.slots.map((s) => s.type));
     const evidence = entities.filter((e) => {
       const type = e.type.replace(NEGATED_PREFIX, '');
@@ -448,6 +451,8 @@ export class OfflineCognitive implements Cognitive {
 
 /** Smallest confidence of the best in-scope guess that entities of its domain may lift into scope. */
 const EVIDENCE_CONFIDENCE = 0.1;
+/** How many times likelier than the runner-up a guess must be for entities to lift it into scope. */
+const EVIDENCE_MARGIN = 1.3;
 /** Gazetteer types too generic to be evidence of a domain request on their own. */
 const EVIDENCE_TYPES_EXCLUDED: readonly string[] = ['delivery', 'order'];
 

@@ -28,9 +28,13 @@ export type {
   SlotSpec,
 } from './intents.js';
 export { extractEntities } from './entities.js';
+export { describePeriod, dayLabel } from './periods.js';
+export type { PeriodUnit, ResolvedPeriod } from './periods.js';
+export { correctTypos, editDistance } from './typos.js';
 export type { EntityOptions, MoneyValue, PeriodValue } from './entities.js';
 export {
   followUpCue,
+  pickOption,
   previousIntentTurn,
   resolveSlots,
   slotFromAnswer,

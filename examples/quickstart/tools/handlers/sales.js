@@ -49,7 +49,9 @@ function periodOf(period, ctx) {
   return {
     from: period.from,
     to,
-    label: cut ? `${period.label ?? `${period.from} – ${period.to}`} to date` : (period.label ?? `${period.from} – ${period.to}`),
+    label: cut
+      ? `${period.label ?? `${period.from} – ${period.to}`} to date`
+      : (period.label ?? `${period.from} – ${period.to}`),
     toDate: period.toDate === true || cut,
     previous:
       period.previous && typeof period.previous.from === 'string'
@@ -234,13 +236,19 @@ export async function rank(input, ctx) {
   if (!['product', 'region', 'channel'].includes(by)) throw new Error(`cannot rank by ${JSON.stringify(by)}`);
   const q = await query({ ...input, groupBy: by }, ctx);
   const word = metricWord(q.metric);
-  const noun = { product: ['product', 'products'], region: ['region', 'regions'], channel: ['channel', 'channels'] }[by];
+  const noun = {
+    product: ['product', 'products'],
+    region: ['region', 'regions'],
+    channel: ['channel', 'channels'],
+  }[by];
   const shown = q.rows.length;
   const head =
     q.total.salesRecords === 0
       ? `No sales were recorded for ${q.scope} in ${q.period.label}.`
       : `${shown < q.groupCount ? `${q.order === 'lowest' ? 'Bottom' : 'Top'} ${shown} of ${q.groupCount} ${noun[1]}` : `All ${plural(q.groupCount, noun[0], noun[1])}, ${q.order === 'lowest' ? 'lowest' : 'highest'} first`} by ${word} for ${q.period.label} (${q.scope}): ` +
-        q.rows.map((r, i) => `${i + 1}. ${r[by]} ${compact(r[q.metric], q.metric)} (${pct(r.sharePct)})`).join(', ') +
+        q.rows
+          .map((r, i) => `${i + 1}. ${r[by]} ${compact(r[q.metric], q.metric)} (${pct(r.sharePct)})`)
+          .join(', ') +
         `. Total ${compact(q.total[q.metric], q.metric)}.`;
   return { ...q, summary: head, narrative: head };
 }
@@ -257,25 +265,43 @@ export async function compare(input, ctx) {
   if (periods.length >= 2) {
     dimension = 'period';
     for (const p of periods) items.push({ label: null, period: p, region: regions, product: products });
-  } else if (regions.length >= 2 || (regions.length === 0 && input.dimension === 'region' && products.length < 2)) {
+  } else if (
+    regions.length >= 2 ||
+    (regions.length === 0 && input.dimension === 'region' && products.length < 2)
+  ) {
     dimension = 'region';
-    for (const r of regions.length ? regions : REGIONS) items.push({ label: r, period: periods[0], region: [r], product: products });
+    for (const r of regions.length ? regions : REGIONS)
+      items.push({ label: r, period: periods[0], region: [r], product: products });
   } else if (products.length >= 2 || (products.length === 0 && input.dimension === 'product')) {
     dimension = 'product';
-    for (const p of products.length ? products : PRODUCTS) items.push({ label: p, period: periods[0], region: regions, product: [p] });
+    for (const p of products.length ? products : PRODUCTS)
+      items.push({ label: p, period: periods[0], region: regions, product: [p] });
   } else {
     // One period and at most one region or product: compare the period with the one before it.
     dimension = 'period';
     const p = periodOf(periods[0], ctx);
     items.push({ label: null, period: periods[0], region: regions, product: products });
-    items.push({ label: null, period: { ...p.previous, previous: undefined }, region: regions, product: products });
+    items.push({
+      label: null,
+      period: { ...p.previous, previous: undefined },
+      region: regions,
+      product: products,
+    });
   }
   ctx.progress(`comparing ${items.length} ${dimension}s`, 20);
   const results = [];
   for (const it of items) {
-    const { period, rows, scope } = select({ period: it.period, region: it.region, product: it.product, metric }, ctx);
+    const { period, rows, scope } = select(
+      { period: it.period, region: it.region, product: it.product, metric },
+      ctx,
+    );
     const t = totals(rows);
-    results.push({ label: it.label ?? period.label, period: { from: period.from, to: period.to, label: period.label }, scope, ...t });
+    results.push({
+      label: it.label ?? period.label,
+      period: { from: period.from, to: period.to, label: period.label },
+      scope,
+      ...t,
+    });
   }
   ctx.progress('compared', 100);
   const word = metricWord(metric);
@@ -297,7 +323,12 @@ export async function compare(input, ctx) {
     const hi = sorted[0];
     const lo = sorted.at(-1);
     const period = a.period.label;
-    const extra = dimension === 'region' && products.length ? ` (${list(products)})` : dimension === 'product' && regions.length ? ` (in ${list(regions)})` : '';
+    const extra =
+      dimension === 'region' && products.length
+        ? ` (${list(products)})`
+        : dimension === 'product' && regions.length
+          ? ` (in ${list(regions)})`
+          : '';
     narrative = `${cap(word)} for ${period}${extra}: ${results.map((r) => `${r.label} ${fig(r)}`).join(', ')}.`;
     if (hi[metric] === lo[metric]) narrative += ' They are level.';
     else {
@@ -379,7 +410,8 @@ export async function anomalies(input, ctx) {
 export async function trend(input, ctx) {
   // No grain asked: days for a month or less, weeks up to half a year, months beyond.
   const span = input.period ? (parse(input.period.to) - parse(input.period.from)) / DAY + 1 : 366;
-  const named = { weekly: 'week', monthly: 'month', daily: 'day', quarterly: 'quarter' }[input.grain] ?? input.grain;
+  const named =
+    { weekly: 'week', monthly: 'month', daily: 'day', quarterly: 'quarter' }[input.grain] ?? input.grain;
   const grain = named ?? (span <= 31 ? 'day' : span <= 184 ? 'week' : 'month');
   if (!TIME_GROUPS.includes(grain)) throw new Error(`cannot chart by ${JSON.stringify(grain)}`);
   const q = await query({ ...input, groupBy: grain, limit: undefined, order: undefined }, ctx);
