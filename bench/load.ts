@@ -126,7 +126,14 @@ async function main(): Promise<void> {
   /** POSTs a command (no wait); records when it was sent against the seq of its first event. */
   async function post(path: string, body: unknown, sent: Map<number, number>): Promise<boolean> {
     const t0 = performance.now();
-    const r = await fetch(`http://${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    let r: Response;
+    try {
+      r = await fetch(`http://${base}${path}`, { method: 'POST', headers, body: JSON.stringify(body) });
+    } catch (e) {
+      const cause = (e as { cause?: { code?: string } }).cause;
+      err(`network: ${cause?.code ?? (e as Error).message}`);
+      return false;
+    }
     const json = (await r.json().catch(() => ({}))) as { firstSeq?: number; error?: { code?: string } };
     if (r.status !== 202 || typeof json.firstSeq !== 'number') {
       err(`${r.status} ${json.error?.code ?? ''}`.trim());
@@ -204,18 +211,23 @@ async function main(): Promise<void> {
   let next = 0;
   let warmedAt = 0;
   let warmStart = 0;
+  let nextMark = WARMUP + 250;
   const t0 = performance.now();
   const workers = Array.from({ length: CONCURRENCY }, async () => {
     for (;;) {
       const n = next++;
       if (n >= SESSIONS) return;
       await journey(n);
+      // Samples by sessions finished (not started): warm-up once WARMUP are done, then every 250.
       const finished = done + Object.values(errors).reduce((a, b) => a + b, 0);
-      if (n + 1 === WARMUP) {
+      if (warmStart === 0 && finished >= WARMUP) {
         warmedAt = finished;
         warmStart = performance.now();
-        rss.push({ sessions: n + 1, mb: await rssMb(base) });
-      } else if ((n + 1) % 250 === 0) rss.push({ sessions: n + 1, mb: await rssMb(base) });
+        rss.push({ sessions: finished, mb: await rssMb(base) });
+      } else if (finished >= nextMark) {
+        nextMark += 250;
+        rss.push({ sessions: finished, mb: await rssMb(base) });
+      }
     }
   });
   await Promise.all(workers);
@@ -228,7 +240,7 @@ async function main(): Promise<void> {
   await pg?.stop();
   rmSync(dir, { recursive: true, force: true });
 
-  const warm = rss.find((r) => r.sessions === WARMUP) ?? rss[0];
+  const warm = rss.find((r) => r.sessions >= WARMUP) ?? rss[0];
   const end = rss.at(-1);
   const result = {
     store: STORE,
