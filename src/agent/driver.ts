@@ -39,6 +39,13 @@ import { parseCommand, validateCommand, type CommandView } from './commands.js';
 import { idempotencyKey, requestIds } from './ids.js';
 import type { ApprovalPolicy, HitlOptions, TurnMemory } from './options.js';
 
+/** Events that only preview work in progress: shown live, before the commit that carries them. */
+const LIVE_PREVIEW_EVENTS: ReadonlySet<AgentEvent['type']> = new Set([
+  'todo.progress',
+  'todo.output.delta',
+  'response.delta',
+]);
+
 /** Everything a driver needs, resolved by the Agent. @internal */
 export interface DriverDeps {
   store: Store;
@@ -95,6 +102,16 @@ export class SessionDriver {
   readonly #todos: Map<string, TodoRecord>;
   #seq: number;
   #buffer: AgentEvent[] = [];
+  /**
+   * Emitted events not yet handed to local listeners. A listener may act on an event at once (approve
+   * the plan it announces, grant the approval it requests), and that command is validated against the
+   * store: so an event reaches listeners only after the commit that makes it true has landed — before,
+   * another connection still reads the old state and refuses the answer (seen on PostgreSQL under load:
+   * REQUEST_NOT_FOUND / INVALID_STATE for requests that were just announced). Live previews
+   * (progress, output and answer deltas) go out at once while nothing is held; a commit that never
+   * lands (ownership lost) means its events are never shown.
+   */
+  #held: AgentEvent[] = [];
   readonly #dirty = new Set<string>();
   #planVersions: PlanVersionRecord[] = [];
   #acks: InboxAck[] = [];
@@ -189,7 +206,16 @@ export class SessionDriver {
       at: this.#d.clock.now(),
     } as AgentEvent;
     this.#buffer.push(event);
-    this.#d.onEvent(event);
+    if (this.#held.length === 0 && LIVE_PREVIEW_EVENTS.has(event.type)) this.#d.onEvent(event);
+    else this.#held.push(event);
+  }
+
+  /** Hands held events up to `seq` (committed) to local listeners, in seq order. */
+  #deliver(seq: number): void {
+    let n = 0;
+    while (n < this.#held.length && (this.#held[n]?.seq ?? Infinity) <= seq) n += 1;
+    if (n === 0) return;
+    for (const e of this.#held.splice(0, n)) this.#d.onEvent(e);
   }
 
   #touch(todoId: string): TodoRecord {
@@ -277,6 +303,7 @@ export class SessionDriver {
         await this.#d.clock.sleep(Math.min(100 * 2 ** attempt, 5000));
       }
     }
+    this.#deliver(this.#rec.lastSeq);
     if (events.length > 0) {
       this.#d.bus
         .publish(eventsTopic(this.#rec.id), { events: events as unknown as Json })
