@@ -7,9 +7,15 @@ import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 
 const here = (p: string): string => fileURLToPath(new URL(p, import.meta.url));
-const benches = ['core.ts', 'tools.ts', 'clinc150.ts', 'postgres.ts', 'sqlite.ts', 'reactions.ts', 'transports.ts'].filter((b) =>
-  existsSync(here(`./${b}`)),
-);
+const benches = [
+  'core.ts',
+  'tools.ts',
+  'clinc150.ts',
+  'postgres.ts',
+  'sqlite.ts',
+  'reactions.ts',
+  'transports.ts',
+].filter((b) => existsSync(here(`./${b}`)));
 const only = process.argv.slice(2);
 let failed = 0;
 for (const b of benches) {
