@@ -16,6 +16,7 @@ const benches = [
   'understanding.ts',
   'postgres.ts',
   'sqlite.ts',
+  'reactions.ts',
   'vector.ts',
   'llm-adapters.ts',
   'security.ts',

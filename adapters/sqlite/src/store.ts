@@ -33,8 +33,8 @@ export interface SqliteStoreOptions {
   /**
    * Where WAL checkpoints run (file databases; an in-memory database has no WAL).
    * - `'background'` (default): never inside a commit. SQLite's automatic checkpoint (which runs in
-   *   whichever commit crosses 1,000 WAL pages, copying pages and fsyncing the database file: a commit
-   *   that takes 10-60 ms instead of 0.02) is turned off on this connection, and a worker thread with
+   *   whichever commit crosses 1,000 WAL pages, copying pages into the database file and fsyncing it, all
+   *   inside that commit) is turned off on this connection, and a worker thread with
    *   its own connection runs a `PASSIVE` checkpoint every `checkpointIntervalMs` (it never blocks
    *   writers). If the worker cannot start, the same checkpoint runs on a timer in this thread, between
    *   commits.
