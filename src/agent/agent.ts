@@ -29,6 +29,8 @@ import { defaultNodeId, newId } from './ids.js';
 import type { AgentOptions } from './options.js';
 import { Run } from './run.js';
 import { followEvents } from '../events/follow.js';
+import { InMemoryMetrics, teeMetrics, type MetricsSnapshot } from '../observability/metrics.js';
+import { AgentObserver, observedStore } from '../observability/observer.js';
 
 interface Active {
   listeners: Set<(event: AgentEvent) => void>;
@@ -140,7 +142,21 @@ export class Agent {
         'dream-agent: no store configured; using MemoryStore — sessions do not survive a restart',
       );
     }
-    this.#store = options.store ?? new MemoryStore({ clock: this.#clock });
+    const store = options.store ?? new MemoryStore({ clock: this.#clock });
+    const obs = options.observability;
+    if (obs) {
+      // Measured from what each commit writes: no call is added to the engine's hot path.
+      const { metrics, ...rest } = obs;
+      if (metrics !== false) this.#metrics = new InMemoryMetrics();
+      const sink =
+        this.#metrics && metrics !== undefined && typeof metrics === 'object'
+          ? teeMetrics(this.#metrics, metrics)
+          : this.#metrics;
+      this.observer = new AgentObserver({ ...rest, ...(sink ? { metrics: sink } : {}) });
+      this.#store = observedStore(store, this.observer);
+    } else {
+      this.#store = store;
+    }
     this.#bus = options.bus ?? new MemoryEventBus();
     this.#leaseTtlMs = leaseTtlMs;
     this.#maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
@@ -198,6 +214,23 @@ export class Agent {
   /** The store this agent writes to. */
   get store(): Store {
     return this.#store;
+  }
+
+  /**
+   * The observer fed by every commit when `observability` is set; call `observer.usage(record)` from a
+   * `UsageTracker` listener to add token and cost metrics.
+   */
+  readonly observer: AgentObserver | undefined;
+  #metrics: InMemoryMetrics | undefined;
+
+  /**
+   * A snapshot of this node's metrics: time per layer, todo and turn outcomes, human wait times, cache
+   * hits, store commit latency, active sessions, tokens and cost (see `docs/observability.md`).
+   *
+   * @returns the snapshot, or undefined when `observability.metrics` is off
+   */
+  metrics(): MetricsSnapshot | undefined {
+    return this.#metrics?.snapshot();
   }
 
   // ------------------------------------------------------------------ public API

@@ -1,3 +1,5 @@
+import type { AgentObserverOptions } from '../observability/observer.js';
+import type { MetricsSink } from '../observability/metrics.js';
 import type { Cognitive, Executor, Planner, Responder } from '../layers.js';
 import type { LanguageModel } from '../ports/llm.js';
 import type { LayerModels } from '../llm/defaults.js';
@@ -125,4 +127,10 @@ export interface AgentOptions {
   memory?: TurnMemory;
   /** How many recent turns the dialogue keeps (default 10). */
   dialogueTurns?: number;
+  /**
+   * Metrics and spans derived from what each cycle commits (off by default; nothing is sent anywhere
+   * unless a sink or OpenTelemetry provider you wire sends it). `metrics: true` keeps an in-memory
+   * registry that {@link Agent.metrics} snapshots; a {@link MetricsSink} receives every series too.
+   */
+  observability?: Omit<AgentObserverOptions, 'metrics'> & { metrics?: boolean | MetricsSink };
 }

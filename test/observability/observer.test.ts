@@ -213,4 +213,25 @@ describe('metrics derived from committed events', () => {
     expect(Object.keys(m.snapshot().counters['c'] ?? {})).toHaveLength(4);
     expect(m.snapshot().counters['c']?.['overflow="true"']).toBe(7);
   });
+
+  it('agent.metrics(): the Agent wires the observer itself and snapshots this node', async () => {
+    const extra = new InMemoryMetrics();
+    const agent = new Agent({
+      observability: { metrics: extra },
+      planner: new FunctionPlanner(() => ({
+        todos: [
+          { id: 'a', title: 'A', domain: 'd', dependsOn: [], input: {} },
+          { id: 'b', title: 'B', domain: 'd', dependsOn: ['a'], input: {} },
+        ],
+      })),
+      executors: { d: { execute: async () => ({ output: 1 }) } },
+    });
+    expect((await agent.run('go').result()).status).toBe('completed');
+    const snap = agent.metrics();
+    expect(snap?.counters['dream_agent_todo_total']?.['outcome="completed"']).toBe(2);
+    expect(snap?.counters['dream_agent_turn_total']?.['outcome="completed"']).toBe(1);
+    expect(extra.counterValue('dream_agent_todo_total', { outcome: 'completed' })).toBe(2);
+    expect(new Agent({}).metrics()).toBeUndefined();
+    await agent.close();
+  });
 });
