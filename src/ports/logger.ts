@@ -41,7 +41,8 @@ export function consoleLogger(level: 'debug' | 'info' | 'warn' | 'error' = 'info
     (obj: object, msg?: string): void => {
       if (order.indexOf(l) < min) return;
       // An Error's fields are not enumerable: log it as pino does, under `err`.
-      const fields = obj instanceof Error ? { err: { type: obj.name, message: obj.message, stack: obj.stack } } : obj;
+      const fields =
+        obj instanceof Error ? { err: { type: obj.name, message: obj.message, stack: obj.stack } } : obj;
       process.stderr.write(`${JSON.stringify({ level: l, time: Date.now(), msg, ...fields })}\n`);
     };
   return { debug: write('debug'), info: write('info'), warn: write('warn'), error: write('error') };

@@ -46,7 +46,18 @@ export function sampleFiles(root: string): string[] {
     .filter((f) => f.endsWith('.md'))
     .map((f) => join(root, 'docs', f));
   const adapters = readdirSync(join(root, 'adapters')).map((a) => join(root, 'adapters', a, 'README.md'));
-  return [join(root, 'README.md'), ...docs, ...adapters.filter((f) => { try { readFileSync(f); return true; } catch { return false; } })];
+  return [
+    join(root, 'README.md'),
+    ...docs,
+    ...adapters.filter((f) => {
+      try {
+        readFileSync(f);
+        return true;
+      } catch {
+        return false;
+      }
+    }),
+  ];
 }
 
 /**
@@ -66,7 +77,11 @@ export function checkSamples(root: string, samples: readonly Sample[], outDir: s
   });
   const config = ts.readConfigFile(join(root, 'tsconfig.json'), (p) => ts.sys.readFile(p));
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, root);
-  const program = ts.createProgram([...byPath.keys()], { ...parsed.options, noEmit: true, noUnusedLocals: false });
+  const program = ts.createProgram([...byPath.keys()], {
+    ...parsed.options,
+    noEmit: true,
+    noUnusedLocals: false,
+  });
   const problems: string[] = [];
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const sample = d.file ? byPath.get(d.file.fileName) : undefined;
