@@ -61,8 +61,8 @@ describe('the packed packages in a fresh project', () => {
       console.log(`consumer: ${what} at ${((Date.now() - t0) / 1000).toFixed(1)} s`);
     // Build: the core first (the adapters take its types from dist/), then the adapters, two at a time.
     const tsup = join(root, 'node_modules/tsup/dist/cli-default.js');
-    await sh(process.execPath, [tsup], { cwd: root, timeout: 300_000 });
-    await pool(pkgs.slice(1), 2, (p) => sh(process.execPath, [tsup], { cwd: p.dir, timeout: 300_000 }));
+    await sh(process.execPath, [tsup], { cwd: root, timeout: 600_000 });
+    await pool(pkgs.slice(1), 2, (p) => sh(process.execPath, [tsup], { cwd: p.dir, timeout: 600_000 }));
     lap('built');
     mkdirSync(tarballs, { recursive: true });
     for (const p of pkgs) {
@@ -103,7 +103,7 @@ describe('the packed packages in a fresh project', () => {
       join(release, 'better_sqlite3.node'),
     );
     lap('installed');
-  }, 600_000);
+  }, 1_200_000);
 
   afterAll(async () => {
     await Promise.allSettled([pg?.stop(), redis?.stop(), llm?.close()]);
