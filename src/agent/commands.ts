@@ -128,6 +128,7 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
         locked: reviewing ? new Set() : lockedTodos(view.todos),
         validation: view.validation,
       });
+      assertGatesKept(view.plan, plan);
       return { plan };
     }
     case 'plan.reject':
@@ -192,5 +193,40 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
     case 'cancel':
       if (!active) throw state('cancel: no turn is in progress');
       return {};
+  }
+}
+
+/** The approval gate a todo declares: whether it is required and who may grant it (empty: anyone). */
+function gateOf(todo: Plan['todos'][number]): { required: boolean; roles: string[] } {
+  const a = todo.approval;
+  if (a === undefined || a === false) return { required: false, roles: [] };
+  if (a === true) return { required: true, roles: [] };
+  return { required: a.required, roles: a.roles ?? [] };
+}
+
+/**
+ * A plan edit may add approval gates, never remove or loosen one: whoever may edit a plan is not thereby
+ * allowed to approve its risky steps (a principal refused `approval.grant` could otherwise turn the gate
+ * off with `plan.edit` and run the step). Removing the gated todo itself is allowed — it then never runs.
+ *
+ * @throws `INVALID_EDIT` naming the todo
+ */
+function assertGatesKept(before: Plan, after: Plan): void {
+  const next = new Map(after.todos.map((t) => [t.id, t]));
+  for (const old of before.todos) {
+    const was = gateOf(old);
+    if (!was.required) continue;
+    const now = next.get(old.id);
+    if (!now) continue;
+    const is = gateOf(now);
+    const rolesLoosened =
+      was.roles.length > 0 && (is.roles.length === 0 || is.roles.some((r) => !was.roles.includes(r)));
+    if (!is.required || rolesLoosened) {
+      throw new DreamAgentError(
+        'INVALID_EDIT',
+        `todo "${old.id}": an edit cannot remove or loosen its approval gate (deny the step, or remove it)`,
+        { details: { todoId: old.id, before: was, after: is } },
+      );
+    }
   }
 }

@@ -135,8 +135,9 @@ describe('the quick-start demo', () => {
     expect(closedAtApproval.stdout).not.toContain('▶ email');
     expect((await files(out)).filter((f) => f.endsWith('.eml'))).toHaveLength(0);
 
-    // Resume once more: grant, give the recipient; the step continues with the answer (no "attempt 2").
-    const done = await runDemo(['--resume'], ['y', 'ann@example.com', '']);
+    // Resume once more: grant, give the recipient, approve again now that the effect names the recipient
+    // (a grant never covers an input given after it); the step continues with the answer (no "attempt 2").
+    const done = await runDemo(['--resume'], ['y', 'ann@example.com', 'y', '']);
     expect(done.code).toBe(0);
     expect(done.stdout).toContain('▶ email (continuing with your answer)');
     expect(done.stdout).not.toContain('attempt 2');

@@ -752,11 +752,12 @@ function schemaForm(schema, value) {
         'select',
         {},
         h('option', { value: '' }, ''),
+        // A nullable enum lists null: show it as "(none)", never as the word "null".
         ...prop.enum.map((o) =>
           h(
             'option',
             { value: JSON.stringify(o), selected: JSON.stringify(o) === JSON.stringify(v) },
-            String(o),
+            o === null ? '(none)' : String(o),
           ),
         ),
       );
@@ -813,7 +814,15 @@ function schemaForm(schema, value) {
 function renderEffect(req) {
   const effect = req.effect ?? null;
   const input = effect?.input ?? req.details?.input ?? req.details ?? null;
-  const rows = input && typeof input === 'object' ? Object.entries(input) : [];
+  // Values a human provided after an earlier grant (a recipient asked for later) are part of the effect:
+  // the approver sees them here, and this approval covers them.
+  const provided = effect?.provided && typeof effect.provided === 'object' ? effect.provided : {};
+  const rows = [
+    ...(input && typeof input === 'object' ? Object.entries(input) : []),
+    ...Object.values(provided).flatMap((p) =>
+      p && typeof p === 'object' && !Array.isArray(p) ? Object.entries(p) : [['provided', p]],
+    ),
+  ];
   return h(
     'div',
     { class: 'effect', 'data-testid': 'effect' },

@@ -179,6 +179,11 @@ describe('the operator console on the default offline agent', () => {
     await input.getByTestId('input-value').fill('team@example.com');
     await input.getByTestId('input-submit').click();
 
+    // the recipient came after the grant: the step asks again, and the card shows what is now covered
+    const again = page.locator('[data-kind="approval"]', { hasText: 'team@example.com' });
+    await again.waitFor({ timeout: 20_000 });
+    await again.getByTestId('grant').click();
+
     await expect
       .poll(() => page.getByTestId('session-status').textContent(), { timeout: 20_000 })
       .toBe('completed');

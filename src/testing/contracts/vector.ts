@@ -1,5 +1,4 @@
-import fc from 'fast-check';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it } from './api.js';
 import { isDreamAgentError } from '../../errors/index.js';
 import type { VectorItem, VectorStore } from '../../ports/vector.js';
 
@@ -382,6 +381,9 @@ export function vectorContract(
     test('property: after any sequence of upserts and deletes, queries see exactly the live ids', async ({
       store,
     }, namespace) => {
+      // fast-check is loaded here, not at module load: users of `dream-agent/testing` who never run this
+      // suite (Jest users of ScriptedModel, ManualClock…) do not need it installed.
+      const { default: fc } = await import('fast-check');
       let run = 0;
       const op = fc.oneof(
         fc.record({
