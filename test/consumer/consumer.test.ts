@@ -43,6 +43,9 @@ const PEERS = [
   '@types/express',
   'wink-nlp',
   'wink-eng-lite-web-model',
+  '@ai-sdk/provider',
+  '@modelcontextprotocol/sdk',
+  'chromadb',
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'dream-consumer-'));
@@ -82,6 +85,10 @@ describe('the packed packages in a fresh project', () => {
         name: 'consumer',
         private: true,
         dependencies,
+        // The Chroma client's native bindings: the newest builds need a newer glibc than this Debian's.
+        overrides: {
+          'chromadb-js-bindings-linux-x64-gnu': lockVersion('chromadb-js-bindings-linux-x64-gnu'),
+        },
         devDependencies: {
           typescript: lockVersion('typescript'),
           '@types/node': lockVersion('@types/node'),
@@ -112,7 +119,9 @@ describe('the packed packages in a fresh project', () => {
 
   it('installs from tarballs, not from the workspace', () => {
     const installed = readdirSync(join(app, 'node_modules/@dream-agent')).sort();
-    expect(installed).toEqual(['anthropic', 'http', 'openai', 'postgres', 'redis', 'sqlite', 'ws']);
+    const adapters = readdirSync(join(root, 'adapters')).sort();
+    expect(adapters.length).toBeGreaterThanOrEqual(11);
+    expect(installed).toEqual(adapters);
     const pkg = createRequire(join(app, 'x.js'))('dream-agent/package.json') as { files: string[] };
     expect(pkg.files).toEqual(['dist', 'README.md', 'CHANGELOG.md']);
   });
