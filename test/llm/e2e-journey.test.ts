@@ -431,10 +431,19 @@ describe.each(WIRE_PROVIDERS)('LLM-backed HITL journey through $name', (provider
     expect(log.sent).toEqual([]);
     expect(server.requests).toHaveLength(3);
 
+    // 8. resume: the recipient was given after bob's grant, so the step asks again — with the recipient in
+    // the effect (a grant never covers an input given after it); bob grants what he now sees.
+    const reasked = await collect(a2.resume('llm-journey'));
+    expect(reasked.events[0]?.type).toBe('run.resumed');
+    expect(reasked.result.status).toBe('waiting');
+    const again = reasked.result.pending.find((p) => p.kind === 'approval');
+    expect(JSON.stringify(again?.effect)).toContain('team@example.com');
+    expect(log.sent).toEqual([]);
     server.script(provider.text(ANSWER_CHUNKS));
-    const done = await collect(a2.resume('llm-journey'));
+    const done = await collect(
+      a2.send('llm-journey', { type: 'approval.grant', requestId: again?.id ?? '', actor: 'bob' }),
+    );
     expect(done.result.status).toBe('completed');
-    expect(done.events[0]?.type).toBe('run.resumed');
     expect(done.result.answer).toBe(ANSWER);
     expect(deltasOf(done.events, 'response.delta')).toEqual(ANSWER_CHUNKS);
     expect(done.events.find((e) => e.type === 'response.completed')).toMatchObject({ text: ANSWER });

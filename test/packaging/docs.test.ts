@@ -12,7 +12,6 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
  * the test, so it is taken off.
  */
 const PENDING: Record<string, string> = {
-  'docs/dag.md': 'fragment uses plan, callTool, controller',
   'docs/events.md': 'fragment uses agent and UI helpers',
   'docs/hitl.md': 'fragments use Agent, planner, tools, ctx',
   'docs/intents.md': 'fragments use Agent, tools, heldOut',
@@ -25,6 +24,13 @@ const PENDING: Record<string, string> = {
   'adapters/openai/README.md': 'alternatives redeclare llm',
   'adapters/redis/README.md': 'fragment uses Agent, store',
   'adapters/ws/README.md': 'fragments use agent, server, token',
+  // Written this release; their samples are fragments too (the next docs pass gives them setup blocks).
+  'docs/memory.md': 'interface fragment uses VectorItem, VectorScope, MyStore',
+  'adapters/ai-sdk/README.md':
+    'samples import provider packages (@ai-sdk/google, @ai-sdk/mistral) and use tools',
+  'adapters/chroma/README.md': 'fragment uses vector, queryVector',
+  'adapters/faiss/README.md': 'fragment uses vector, queryVector',
+  'adapters/mcp/README.md': 'fragment uses token, llm',
 };
 
 describe('code samples in README.md, docs/ and the adapter READMEs', () => {

@@ -49,8 +49,12 @@ describe('AesGcmCodec', () => {
         const a = await codec.seal(value as Json, 'rec', ctx);
         const b = await codec.seal(value as Json, 'rec', ctx);
         expect(a).not.toBe(b);
-        // JSON has no -0: compare through JSON like every store does.
-        expect(await codec.open(a, 'rec', ctx)).toEqual(JSON.parse(JSON.stringify(value)));
+        // JSON has no -0: compare through JSON like every store does. `__proto__` keys are dropped on
+        // purpose when opening (data only, see the next case), so the expectation drops them too.
+        const expected = JSON.parse(JSON.stringify(value), (k, v: unknown) =>
+          k === '__proto__' ? undefined : v,
+        );
+        expect(await codec.open(a, 'rec', ctx)).toEqual(expected);
       }),
       { numRuns: 200 },
     );
