@@ -10,7 +10,7 @@ import {
   type SessionState,
 } from 'dream-agent';
 import { busContract, storeContract } from 'dream-agent/testing';
-import { storeExtensionCases } from './extensions.js';
+import { storeExtensionCases } from '../../../test/helpers/store-extensions.js';
 import { MIGRATIONS, PostgresEventBus, PostgresStore, migrate } from '@dream-agent/postgres';
 import {
   freePort,

@@ -13,7 +13,7 @@ import {
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
-import { storeExtensionCases } from './extensions.js';
+import { storeExtensionCases } from '../../../test/helpers/store-extensions.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dream-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

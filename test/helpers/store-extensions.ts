@@ -1,6 +1,7 @@
 /**
  * The Store port extensions (tenants and owners, creation with the first events, the pending-inbox
- * count in every commit result, deleteSession), checked against this adapter's real backend until the
+ * count in every commit result, deleteSession), checked against each durable adapter's real backend (one
+ * copy, shared by the SQLite and PostgreSQL tests) until the
  * shared contract suite in `dream-agent/testing` carries the same cases.
  */
 import { describe, expect, it } from 'vitest';
