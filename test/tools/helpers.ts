@@ -72,11 +72,15 @@ export function context(
   };
 }
 
-/** Resolves when `predicate` holds for an event, or rejects after `ms`. */
+/**
+ * Resolves when `predicate` holds for an event, or rejects after `ms`. The bound only ends a wait that
+ * would never succeed: file-watch events arrive late on a loaded 2-core machine (seen at over 5 s while the
+ * consumer test builds every package in parallel), so it is generous.
+ */
 export function waitFor<T>(
   subscribe: (fn: (p: T) => void) => () => void,
   predicate: (p: T) => boolean,
-  ms = 5000,
+  ms = 20_000,
 ): Promise<T> {
   return new Promise((resolve, reject) => {
     const timer = setTimeout(() => {
