@@ -17,7 +17,7 @@ export default defineConfig({
     include: ['test/**/*.test.ts', 'adapters/*/test/**/*.test.ts', 'examples/*/test/**/*.test.ts'],
     globalSetup: ['./test/setup/global.ts'],
     // The contract suites of dream-agent/testing take vitest's functions from here (they import no framework).
-    setupFiles: ['./test/setup/test-api.ts'],
+    setupFiles: ['./test/setup/test-api.ts', './test/setup/property-seed.ts'],
     testTimeout: 30_000,
     hookTimeout: 120_000,
     pool: 'forks',

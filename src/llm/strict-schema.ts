@@ -86,15 +86,31 @@ function allowsNull(schema: JsonObject): boolean {
   );
 }
 
-function nullable(schema: JsonObject): JsonObject {
+/**
+ * `schema` widened to admit null, without adding a nesting level where it can be avoided (a union gets a
+ * null branch, a `const` becomes a two-value `enum`); `depth` is where `schema` sits, so a wrap that would
+ * push it past strict mode's nesting limit is refused rather than produced.
+ */
+function nullable(schema: JsonObject, path: string, depth: number): JsonObject {
   if (allowsNull(schema)) return schema;
-  if (schema['$ref'] !== undefined || schema['anyOf'] !== undefined || 'const' in schema) {
+  const types = typesOf(schema);
+  if (Array.isArray(schema['anyOf'])) return { ...schema, anyOf: [...schema['anyOf'], { type: 'null' }] };
+  if ('const' in schema && schema['enum'] === undefined) {
+    const { const: value, ...rest } = schema;
+    const out: JsonObject = { ...rest, enum: [value as Json, null] };
+    if (types !== undefined) out['type'] = [...types, 'null'];
+    return out;
+  }
+  if (
+    schema['$ref'] !== undefined ||
+    'const' in schema ||
+    (types === undefined && !Array.isArray(schema['enum']))
+  ) {
+    if (depth + 1 > MAX_DEPTH) throw new NotStrict(`${path}: nesting deeper than ${MAX_DEPTH} levels`);
     return { anyOf: [schema, { type: 'null' }] };
   }
-  const types = typesOf(schema);
   const out: JsonObject = { ...schema };
   if (types !== undefined) out['type'] = [...types, 'null'];
-  else if (!Array.isArray(schema['enum'])) return { anyOf: [schema, { type: 'null' }] };
   if (Array.isArray(schema['enum'])) out['enum'] = [...schema['enum'], null];
   return out;
 }
@@ -159,7 +175,7 @@ function convert(schema: Json, path: string, depth: number, walk: Walk): JsonObj
       walk.properties += 1;
       if (walk.properties > MAX_PROPERTIES) throw new NotStrict(`more than ${MAX_PROPERTIES} properties`);
       const child = convert(value, `${path}/properties/${key}`, depth + 1, walk);
-      converted[key] = required.has(key) ? child : nullable(child);
+      converted[key] = required.has(key) ? child : nullable(child, `${path}/properties/${key}`, depth + 1);
     }
     out['properties'] = converted;
     out['required'] = Object.keys(props);

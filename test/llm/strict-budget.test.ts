@@ -172,6 +172,7 @@ describe('toStrictJsonSchema', () => {
         s: { type: 'string' },
         e: { enum: ['a', 'b'] },
         c: { const: 'k' },
+        u: { anyOf: [{ type: 'string' }, { type: 'number' }] },
         r: { $ref: '#/$defs/x' },
         n: { type: ['string', 'null'] },
       },
@@ -182,11 +183,13 @@ describe('toStrictJsonSchema', () => {
       properties: {
         s: { type: ['string', 'null'] },
         e: { enum: ['a', 'b', null] },
-        c: { anyOf: [{ const: 'k' }, { type: 'null' }] },
+        // no extra nesting level (strict mode caps nesting): a const becomes an enum, a union gains a branch
+        c: { enum: ['k', null] },
+        u: { anyOf: [{ type: 'string' }, { type: 'number' }, { type: 'null' }] },
         r: { anyOf: [{ $ref: '#/$defs/x' }, { type: 'null' }] },
         n: { type: ['string', 'null'] },
       },
-      required: ['s', 'e', 'c', 'r', 'n'],
+      required: ['s', 'e', 'c', 'u', 'r', 'n'],
       additionalProperties: false,
       $defs: {
         x: {
