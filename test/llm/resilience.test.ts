@@ -28,6 +28,9 @@ afterAll(async () => {
 });
 beforeEach(() => server.reset());
 
+/** A call still open after this long is taken to hang forever (the stand-in server never ends it by itself). */
+const NEVER_ENDING_MS = 15_000;
+
 const messages: GenerateRequest['messages'] = [{ role: 'user', content: 'hello' }];
 
 const providers: { name: string; route: 'openai' | 'anthropic'; make: () => LanguageModel }[] = [
@@ -52,8 +55,15 @@ async function rejection(p: Promise<unknown>): Promise<DreamAgentError> {
   throw new Error('expected a rejection');
 }
 
+/**
+ * When the server saw request `i`'s socket close. The bound is generous on purpose: what is asserted is
+ * that the socket closes at all (a hang would never close it), not how fast a loaded machine gets there.
+ */
 async function closed(i: number): Promise<number> {
-  await vi.waitFor(() => expect(server.requests[i]?.closedAt).toBeDefined(), { timeout: 2000 });
+  await vi.waitFor(() => expect(server.requests[i]?.closedAt).toBeDefined(), {
+    timeout: 15_000,
+    interval: 20,
+  });
   return server.requests[i]?.closedAt as number;
 }
 
@@ -66,9 +76,9 @@ describe.each(providers)('$name through the official client', ({ route, make }) 
     const took = Date.now() - started;
     expect(error).toMatchObject({ code: 'TIMEOUT', retryable: true, details: { timeout: 'idle' } });
     expect(took).toBeGreaterThanOrEqual(280);
-    expect(took).toBeLessThan(5000);
+    expect(took).toBeLessThan(NEVER_ENDING_MS);
     const closedAt = await closed(0);
-    expect(closedAt - started).toBeLessThan(5000);
+    expect(closedAt - started).toBeLessThan(NEVER_ENDING_MS);
   });
 
   it('a stream that stalls mid-answer fails TIMEOUT after the deltas already passed on, not retried', async () => {
@@ -100,7 +110,7 @@ describe.each(providers)('$name through the official client', ({ route, make }) 
     const started = Date.now();
     const error = await rejection(llm.generate({ messages }));
     expect(error).toMatchObject({ code: 'TIMEOUT', details: { timeout: 'deadline' } });
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(NEVER_ENDING_MS);
     await closed(0);
   });
 
@@ -118,7 +128,7 @@ describe.each(providers)('$name through the official client', ({ route, make }) 
     const result = await llm.generate({ messages });
     expect(result.text).toBe('ok');
     expect(delays).toEqual([50]);
-    expect(Date.now() - started).toBeLessThan(5000);
+    expect(Date.now() - started).toBeLessThan(NEVER_ENDING_MS);
     expect(server.requests).toHaveLength(2);
   });
 
