@@ -52,7 +52,9 @@ async function files(dir: string): Promise<string[]> {
   return entries.filter((e) => e.isFile()).map((e) => join(e.parentPath, e.name));
 }
 
-describe('the quick-start demo', () => {
+// Each case spawns the demo (tsx compiles it on start) up to three times: on a loaded machine that alone takes
+// longer than the default 30 s, so the bound is the child's own kill timer instead.
+describe('the quick-start demo', { timeout: 240_000 }, () => {
   it('runs unattended (--yes): understanding, plan review, approval, input request, live progress, answer, follow-up', async () => {
     const { code, stdout, stderr } = await runDemo(['--yes', '--json']);
     expect(stderr).toBe('');
