@@ -1,5 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import type { Command, SerializedError } from 'dream-agent';
+import type {
+  AgentEvent,
+  Command,
+  EventsOptions,
+  JsonObject,
+  Run,
+  SerializedError,
+  SessionSnapshot,
+  SessionStatus,
+  SessionSummary,
+} from 'dream-agent';
 
 /** The authenticated caller, as the host's `authenticate` hook returns it. */
 export interface Principal {
@@ -7,6 +17,24 @@ export interface Principal {
   id: string;
   /** Roles; passed with the actor so per-request approver roles are enforced by the core. */
   roles: readonly string[];
+  /**
+   * The tenant the caller acts in. Needed when the transport scopes every call to the caller (the
+   * `scope` hook, e.g. with the core's `scopedAgent`); ignored otherwise.
+   */
+  tenantId?: string;
+}
+
+/**
+ * The part of the agent a transport calls on a caller's behalf. An `Agent` is one; so is the core's
+ * `scopedAgent(agent, principal)`, which authorizes each call for one principal (tenant and owner).
+ */
+export interface SessionApi {
+  run(input: string, options?: { sessionId?: string; metadata?: JsonObject }): Run;
+  send(sessionId: string, command: Command): Run;
+  resume(sessionId: string): Run;
+  getSession(sessionId: string): Promise<SessionSnapshot>;
+  events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
+  listSessions(query?: { status?: SessionStatus[]; after?: string; limit?: number }): Promise<SessionSummary[]>;
 }
 
 /** What a caller is about to do; given to the host's `authorize` hook. */
@@ -55,4 +83,15 @@ export interface TransportHooks {
   authorize?: (principal: Principal, operation: Operation) => void | Promise<void>;
   /** Called for every command and turn start, accepted or refused (audit log, metrics). */
   onCommand?: (record: CommandRecord) => void;
+  /**
+   * The agent as one authenticated caller may use it: every read and command of a request goes through
+   * what this returns, after `authorize` (roles) has allowed the operation. Pass
+   * `(p) => scopedAgent(agent, { id: p.id, tenantId: p.tenantId ?? '', roles: p.roles })` so a caller
+   * sees and commands only its tenant's sessions and only its own unless a role allows more (another
+   * tenant's session answers `404 SESSION_NOT_FOUND`, another owner's `403 FORBIDDEN`). Without it every
+   * authenticated caller reaches every session — only for single-user deployments.
+   *
+   * @throws whatever it throws (e.g. `UNAUTHENTICATED` for a principal without a tenant) is the answer
+   */
+  scope?: (principal: Principal) => SessionApi;
 }
