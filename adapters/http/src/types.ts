@@ -34,7 +34,11 @@ export interface SessionApi {
   resume(sessionId: string): Run;
   getSession(sessionId: string): Promise<SessionSnapshot>;
   events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
-  listSessions(query?: { status?: SessionStatus[]; after?: string; limit?: number }): Promise<SessionSummary[]>;
+  listSessions(query?: {
+    status?: SessionStatus[];
+    after?: string;
+    limit?: number;
+  }): Promise<SessionSummary[]>;
 }
 
 /** What a caller is about to do; given to the host's `authorize` hook. */

@@ -48,7 +48,11 @@ export interface WsSessionApi {
   send(sessionId: string, command: Command): Run;
   getSession(sessionId: string): Promise<SessionSnapshot>;
   events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
-  listSessions(query?: { status?: SessionStatus[]; after?: string; limit?: number }): Promise<SessionSummary[]>;
+  listSessions(query?: {
+    status?: SessionStatus[];
+    after?: string;
+    limit?: number;
+  }): Promise<SessionSummary[]>;
 }
 
 /** What a caller is about to do (the same shape as the HTTP transport's `Operation`). */
@@ -421,7 +425,9 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(0, left)))),
       ]);
       clearTimeout(timer);
-      if (timedOut && conn.ws.bufferedAmount >= highWater) {
+      // The deadline holds even when the last send already flushed (its promise settles at once) and the
+      // queue stays high: without this check that case spun on setImmediate and never dropped the reader.
+      if ((timedOut || Date.now() >= deadline) && conn.ws.bufferedAmount >= highWater) {
         stats.dropped.slow_consumer += 1;
         logger?.warn(
           { principal: conn.principal.id, buffered: conn.ws.bufferedAmount },

@@ -139,7 +139,7 @@ export async function startServer(
   const security = log.child({ component: 'security' });
   // Every read and command of a caller goes through the agent as that caller sees it: its tenant's
   // sessions only, its own unless a role allows more; a session it may not read does not exist for it.
-  const policy = ownershipPolicy({ fourEyes: config.fourEyes });
+  const policy = ownershipPolicy({ fourEyes: config.fourEyes, defaultTenant: config.defaultTenant });
   const scope = (p: Principal): ScopedAgent =>
     scopedAgent(
       agent,

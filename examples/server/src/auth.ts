@@ -337,6 +337,12 @@ const APPROVALS: ReadonlySet<string> = new Set(['plan.approve', 'approval.grant'
 export interface OwnershipPolicyOptions {
   /** The owner of a session may not approve its plan or its gated steps (default false). */
   fourEyes?: boolean;
+  /**
+   * The tenant of sessions stored without one (made before tenancy, or by code that calls the agent
+   * directly): readable by that tenant's readers and commanded by its supervisors and admins. Default:
+   * none — such sessions are visible to nobody through the server.
+   */
+  defaultTenant?: string;
 }
 
 /**
@@ -346,13 +352,13 @@ export interface OwnershipPolicyOptions {
  * reject, grant, deny, resolve) to every session; supervisors and admins command every session. With
  * four eyes, nobody — an admin included — approves a plan or a step of a session they own.
  *
- * @param options - four eyes
+ * @param options - four eyes, the tenant of sessions stored without one
  * @returns the `authorize` function given to the core's `scopedAgent`
  */
 export function ownershipPolicy(options: OwnershipPolicyOptions = {}): Authorize {
   return ({ principal, action, session, commandType }) => {
     if (!session) return true; // create / list: the roles decided; listed rows are checked one by one
-    if (session.tenantId !== principal.tenantId) return 'another tenant';
+    if ((session.tenantId ?? options.defaultTenant) !== principal.tenantId) return 'another tenant';
     const roles = principal.roles ?? [];
     const own = session.ownerId === principal.id;
     if (action === 'read') return own || roles.some((r) => TENANT_READERS.has(r)) || 'another owner';

@@ -53,7 +53,8 @@ export function createMetrics(ws: () => AgentWsServer | undefined): Metrics {
       sink.gauge('dream_ws_connections', s?.connections ?? 0);
       sink.gauge('dream_ws_subscriptions', s?.subscriptions ?? 0);
       sink.gauge('dream_ws_events_sent', s?.eventsSent ?? 0);
-      if (s) for (const [reason, n] of Object.entries(s.dropped)) sink.gauge('dream_ws_dropped', n, { reason });
+      if (s)
+        for (const [reason, n] of Object.entries(s.dropped)) sink.gauge('dream_ws_dropped', n, { reason });
       const mem = process.memoryUsage();
       sink.gauge('process_resident_memory_bytes', mem.rss);
       sink.gauge('nodejs_heap_used_bytes', mem.heapUsed);

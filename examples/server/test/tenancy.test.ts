@@ -13,7 +13,8 @@ import { request } from '../../../test/transports/helpers.js';
 import { startServerProcess, type ServerProcess } from './process.js';
 
 let srv: ServerProcess;
-const h: Record<string, Record<string, string>> = {};
+const headers: Record<string, Record<string, string>> = {};
+const h = (user: string): Record<string, string> => headers[user] ?? {};
 const tokens: Record<string, string> = {};
 const bearer = (t: string): Record<string, string> => ({ authorization: `Bearer ${t}` });
 const code = (body: unknown): string => (body as { error?: { code?: string } }).error?.code ?? '(none)';
@@ -33,7 +34,7 @@ beforeAll(async () => {
   ];
   for (const [user, roles, tenant] of who) {
     tokens[user] = await srv.token(user, roles, 600, tenant);
-    h[user] = bearer(tokens[user] ?? '');
+    headers[user] = bearer(tokens[user] ?? '');
   }
   for (const [user, id] of [
     ['olga', 'acme-olga'],
@@ -41,7 +42,7 @@ beforeAll(async () => {
   ] as const) {
     const r = await request(srv.base, 'POST', '/api/sessions?wait=true', {
       body: { input: INPUT, sessionId: id },
-      headers: h[user],
+      headers: h(user),
     });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
     expect((r.body as RunResult).pending[0]?.kind).toBe('plan_review');
@@ -53,14 +54,14 @@ afterAll(async () => {
 });
 
 async function snapshot(id: string): Promise<SessionSnapshot> {
-  const as = id.startsWith('acme') ? h['ada'] : h['gail'];
+  const as = id.startsWith('acme') ? h('ada') : h('gail');
   const r = await request(srv.base, 'GET', `/api/sessions/${id}`, { headers: as });
   expect(r.status).toBe(200);
   return r.body as SessionSnapshot;
 }
 
 async function listed(user: string): Promise<string[]> {
-  const r = await request(srv.base, 'GET', '/api/sessions', { headers: h[user] });
+  const r = await request(srv.base, 'GET', '/api/sessions', { headers: h(user) });
   expect(r.status, JSON.stringify(r.body)).toBe(200);
   return (r.body as { sessions: SessionSummary[] }).sessions.map((s) => s.id).sort();
 }
@@ -105,7 +106,7 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
     expect(await listed('sam')).toEqual(['acme-olga']);
     expect(await listed('gina')).toEqual(['globex-gina']);
     expect(await listed('gail')).toEqual(['globex-gina']); // an admin of globex sees nothing of acme
-    const me = await request(srv.base, 'GET', '/api/me', { headers: h['gina'] });
+    const me = await request(srv.base, 'GET', '/api/me', { headers: h('gina') });
     expect(me.body).toMatchObject({ id: 'gina', tenantId: 'globex' });
   });
 
@@ -119,14 +120,14 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
     ];
     for (const user of ['oscar', 'gina', 'gail'])
       for (const path of reads) {
-        const r = await request(srv.base, 'GET', path, { headers: h[user] });
+        const r = await request(srv.base, 'GET', path, { headers: h(user) });
         expect([path, user, r.status, code(r.body)]).toEqual([path, user, 404, 'SESSION_NOT_FOUND']);
       }
-    const audit = await request(srv.base, 'GET', '/api/audit?sessionId=acme-olga', { headers: h['gail'] });
+    const audit = await request(srv.base, 'GET', '/api/audit?sessionId=acme-olga', { headers: h('gail') });
     expect([audit.status, code(audit.body)]).toEqual([404, 'SESSION_NOT_FOUND']);
     // …and the same session reads fine for its owner and its tenant's viewer
     for (const user of ['olga', 'vera'])
-      expect((await request(srv.base, 'GET', '/api/sessions/acme-olga', { headers: h[user] })).status).toBe(
+      expect((await request(srv.base, 'GET', '/api/sessions/acme-olga', { headers: h(user) })).status).toBe(
         200,
       );
   });
@@ -150,29 +151,34 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
     for (const [user, method, path, body] of attempts) {
       const r = await request(srv.base, method, path, {
         ...(body !== undefined ? { body } : {}),
-        headers: h[user] ?? {},
+        headers: h(user),
       });
       const expected =
         // operators lack the approve permission at all: refused by role before ownership is looked at
         user !== 'gail' && /plan\.(approve|reject)/.test(JSON.stringify(body)) ? 403 : 404;
-      expect([user, path, JSON.stringify(body), r.status]).toEqual([user, path, JSON.stringify(body), expected]);
+      expect([user, path, JSON.stringify(body), r.status]).toEqual([
+        user,
+        path,
+        JSON.stringify(body),
+        expected,
+      ]);
       if (expected === 404) expect(code(r.body)).toBe('SESSION_NOT_FOUND');
     }
     // the viewer reads but may not command; the approver of acme may not pause someone else's session
     const viewer = await request(srv.base, 'POST', '/api/sessions/acme-olga/commands', {
       body: { type: 'cancel' },
-      headers: h['vera'],
+      headers: h('vera'),
     });
     expect([viewer.status, code(viewer.body)]).toEqual([403, 'FORBIDDEN']);
     const approverPause = await request(srv.base, 'POST', '/api/sessions/acme-olga/commands', {
       body: { type: 'pause' },
-      headers: h['ann'],
+      headers: h('ann'),
     });
     expect([approverPause.status, code(approverPause.body)]).toEqual([403, 'FORBIDDEN']);
     // four eyes: the owner may not approve her own plan
     const own = await request(srv.base, 'POST', '/api/sessions/acme-olga/commands', {
       body: { type: 'plan.approve' },
-      headers: { ...h['olga'] },
+      headers: { ...h('olga') },
     });
     expect([own.status, code(own.body)]).toEqual([403, 'FORBIDDEN']);
     expect(JSON.stringify(own.body)).toContain('four eyes');
@@ -198,7 +204,12 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
           { type: 'command', sessionId: 'acme-olga', command: { type: 'pause' } },
         ]) {
           const m = await c.ask(msg);
-          expect([user, msg.type, m.type, m.error?.code]).toEqual([user, msg.type, 'error', 'SESSION_NOT_FOUND']);
+          expect([user, msg.type, m.type, m.error?.code]).toEqual([
+            user,
+            msg.type,
+            'error',
+            'SESSION_NOT_FOUND',
+          ]);
         }
         const list = await c.ask({ type: 'list' });
         const ids = ((list.result as { sessions: SessionSummary[] }).sessions ?? []).map((s) => s.id);
@@ -221,7 +232,7 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
   it('API keys act in the tenant of the admin who made them; admins manage only their tenant’s keys', async () => {
     const made = await request(srv.base, 'POST', '/api/admin/keys', {
       body: { name: 'globex-bot', roles: ['operator'] },
-      headers: h['gail'],
+      headers: h('gail'),
     });
     expect(made.status).toBe(201);
     const { key, record } = made.body as { key: string; record: { id: string; tenantId: string } };
@@ -232,9 +243,9 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
     const read = await request(srv.base, 'GET', '/api/sessions/acme-olga', { headers: asKey });
     expect([read.status, code(read.body)]).toEqual([404, 'SESSION_NOT_FOUND']);
     // acme's admin neither sees nor revokes globex's key
-    const keys = await request(srv.base, 'GET', '/api/admin/keys', { headers: h['ada'] });
+    const keys = await request(srv.base, 'GET', '/api/admin/keys', { headers: h('ada') });
     expect((keys.body as { keys: { id: string }[] }).keys.map((k) => k.id)).not.toContain(record.id);
-    const revoke = await request(srv.base, 'DELETE', `/api/admin/keys/${record.id}`, { headers: h['ada'] });
+    const revoke = await request(srv.base, 'DELETE', `/api/admin/keys/${record.id}`, { headers: h('ada') });
     expect(revoke.status).toBe(404);
     expect((await request(srv.base, 'GET', '/api/sessions', { headers: asKey })).status).toBe(200);
   });
@@ -242,10 +253,10 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
   it('inside the tenant, roles that allow more do: an approver approves another’s plan, the trail verifies', async () => {
     const r = await request(srv.base, 'POST', '/api/sessions/acme-olga/commands?wait=true', {
       body: { type: 'plan.approve' },
-      headers: h['ann'],
+      headers: h('ann'),
     });
     expect(r.status, JSON.stringify(r.body)).toBe(200);
-    const audit = await request(srv.base, 'GET', '/api/audit?sessionId=acme-olga', { headers: h['ada'] });
+    const audit = await request(srv.base, 'GET', '/api/audit?sessionId=acme-olga', { headers: h('ada') });
     expect(audit.status).toBe(200);
     const body = audit.body as {
       verify: { ok: boolean; entries: number };
@@ -257,7 +268,7 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
     // a supervisor commands any session of its tenant
     const paused = await request(srv.base, 'POST', '/api/sessions/acme-olga/commands', {
       body: { type: 'cancel' },
-      headers: h['sam'],
+      headers: h('sam'),
     });
     expect(paused.status, JSON.stringify(paused.body)).toBeLessThan(300);
   });
