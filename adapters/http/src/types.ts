@@ -29,11 +29,17 @@ export interface Principal {
  * `scopedAgent(agent, principal)`, which authorizes each call for one principal (tenant and owner).
  */
 export interface SessionApi {
+  /** Starts a turn (a new session, or a new turn of `options.sessionId`). */
   run(input: string, options?: { sessionId?: string; metadata?: JsonObject }): Run;
+  /** Sends a command to a session. */
   send(sessionId: string, command: Command): Run;
+  /** Resumes a session. */
   resume(sessionId: string): Run;
+  /** The session's snapshot (rejects `SESSION_NOT_FOUND`). */
   getSession(sessionId: string): Promise<SessionSnapshot>;
+  /** The session's events after `options.after`, then live with `follow`. */
   events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
+  /** Sessions the caller may see. */
   listSessions(query?: {
     status?: SessionStatus[];
     after?: string;

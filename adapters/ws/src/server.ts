@@ -44,10 +44,15 @@ export interface WsPrincipal {
  * `scopedAgent(agent, principal)` view that authorizes each call for one principal.
  */
 export interface WsSessionApi {
+  /** Starts a turn (a new session, or a new turn of `options.sessionId`). */
   run(input: string, options?: { sessionId?: string; metadata?: JsonObject }): Run;
+  /** Sends a command to a session. */
   send(sessionId: string, command: Command): Run;
+  /** The session's snapshot (rejects `SESSION_NOT_FOUND`). */
   getSession(sessionId: string): Promise<SessionSnapshot>;
+  /** The session's events after `options.after`, then live with `follow`. */
   events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
+  /** Sessions the caller may see. */
   listSessions(query?: {
     status?: SessionStatus[];
     after?: string;
