@@ -114,6 +114,7 @@ async function signIn(token) {
   $('console').hidden = false;
   $('who').hidden = false;
   $('who-name').textContent = state.me.id;
+  $('who-tenant').textContent = state.me.tenantId ? `@ ${state.me.tenantId}` : '';
   $('who-roles').replaceChildren(...state.me.roles.map((r) => h('span', {}, r)));
   $('new-go').disabled = !can('start') && !can('operate');
   state.tools = (await api('/api/tools').catch(() => ({ tools: [] }))).tools;

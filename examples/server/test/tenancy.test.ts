@@ -272,4 +272,16 @@ describe('tenant and owner isolation over REST, SSE and WebSocket (npm start)', 
     });
     expect(paused.status, JSON.stringify(paused.body)).toBeLessThan(300);
   });
+
+  it('/metrics renders the core metrics (per-layer time, todo outcomes) with the server’s, for admins only', async () => {
+    expect((await request(srv.base, 'GET', '/metrics')).status).toBe(401);
+    expect((await request(srv.base, 'GET', '/metrics', { headers: h('olga') })).status).toBe(403);
+    const r = await request(srv.base, 'GET', '/metrics', { headers: h('ada') });
+    expect(r.status).toBe(200);
+    const text = String(r.body);
+    expect(text).toMatch(/^dream_agent_layer_duration_ms_count\{[^}]*layer="planning"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^dream_agent_turn_total|^dream_agent_todo_total/m);
+    expect(text).toMatch(/^dream_http_requests_total\{[^}]*route="\/api\/sessions"[^}]*\} [1-9]/m);
+    expect(text).toMatch(/^process_resident_memory_bytes \d+/m);
+  });
 });
