@@ -435,7 +435,7 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
     expect(sse.events.filter((e) => e.type === 'todo.output.delta')).toHaveLength(400);
     const metrics = await request(base, 'GET', '/metrics', { headers: bearer(tokens.admin) });
     expect(String(metrics.body)).toMatch(/dream_ws_dropped\{reason="slow_consumer"\} 1/);
-  });
+  }, 120_000); // 25 MB of events through WebSocket and SSE: the 30 s default is tight on a loaded machine
 
   it('sends security headers, honours the CORS allow-list, rate-limits, and answers health and readiness', async () => {
     const { base, tokens, bearer } = await start({
