@@ -14,6 +14,7 @@ import type { JsonObject } from '../model/json.js';
 import type { SessionSnapshot, SessionStatus } from '../model/session.js';
 import type { Agent, EventsOptions, SessionSummary } from '../agent/agent.js';
 import { Run } from '../agent/run.js';
+import { newId } from '../agent/ids.js';
 
 /** An authenticated caller. */
 export interface Principal {
@@ -90,6 +91,13 @@ export interface ScopedAgentOptions {
   fourEyes?: boolean;
   /** Most sessions of one tenant running at once; a new turn beyond it is refused `RATE_LIMITED`. */
   maxRunningPerTenant?: number;
+  /**
+   * Report a session the principal may not even read as absent — `SESSION_NOT_FOUND` for every action
+   * on it, as for another tenant's session — so ids of other owners' sessions cannot be probed either
+   * (default false: another owner's session is `FORBIDDEN`). A session it may read but not command
+   * still answers `FORBIDDEN` to a command.
+   */
+  hideUnreadable?: boolean;
 }
 
 /** Forwards a run that only starts after an asynchronous check. */
@@ -137,6 +145,7 @@ export class ScopedAgent {
   readonly #authorize: Authorize;
   readonly #fourEyes: boolean;
   readonly #maxRunning: number | undefined;
+  readonly #hide: boolean;
 
   /** Use {@link scopedAgent}. */
   constructor(agent: Agent, principal: Principal, options: ScopedAgentOptions = {}) {
@@ -148,6 +157,7 @@ export class ScopedAgent {
     this.#authorize = options.authorize ?? defaultAuthorize();
     this.#fourEyes = options.fourEyes ?? false;
     this.#maxRunning = options.maxRunningPerTenant;
+    this.#hide = options.hideUnreadable ?? false;
   }
 
   /** The caller. */
@@ -180,7 +190,11 @@ export class ScopedAgent {
     }
     if (verdict === true) return;
     // Another tenant's session is reported as absent: its id is not confirmed to exist.
-    if (session && session.tenantId !== this.#principal.tenantId) {
+    if (
+      session &&
+      (session.tenantId !== this.#principal.tenantId ||
+        (this.#hide && session.id !== '*' && !(await this.#mayRead(session))))
+    ) {
       throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${session.id}"`, {
         details: { sessionId: session.id },
       });
@@ -192,6 +206,14 @@ export class ScopedAgent {
         details: { action, principal: this.#principal.id, ...(session ? { sessionId: session.id } : {}) },
       },
     );
+  }
+
+  async #mayRead(session: SessionOwnership): Promise<boolean> {
+    try {
+      return (await this.#authorize({ principal: this.#principal, action: 'read', session })) === true;
+    } catch {
+      return false;
+    }
   }
 
   async #existing(sessionId: string, action: AgentAction, commandType?: string): Promise<SessionOwnership> {
@@ -228,8 +250,9 @@ export class ScopedAgent {
    * @returns the run (fails with `FORBIDDEN`, `SESSION_NOT_FOUND` or `RATE_LIMITED` before anything changes)
    */
   run(input: string, options: { sessionId?: string; metadata?: JsonObject } = {}): Run {
-    const probe = options.sessionId ?? '';
-    return deferredRun(probe, async () => {
+    // The id is chosen here (as `agent.run` would) so the returned run names its session from the start.
+    const sessionId = options.sessionId ?? newId('ses');
+    return deferredRun(sessionId, async () => {
       if (options.sessionId) {
         const o = await this.#ownership(options.sessionId);
         if (o) await this.#check('command', o, 'turn.start');
@@ -240,6 +263,7 @@ export class ScopedAgent {
       await this.#underLimit();
       return this.#agent.run(input, {
         ...options,
+        sessionId,
         tenantId: this.#principal.tenantId,
         ownerId: this.#principal.id,
       });

@@ -206,3 +206,35 @@ describe('tenancy and ownership (scopedAgent)', () => {
     await agent.close();
   });
 });
+
+describe('scopedAgent: hideUnreadable and run ids', () => {
+  it('names a new session on the returned run at once', async () => {
+    const { agent } = setup();
+    const run = scopedAgent(agent, alice).run('report');
+    expect(run.sessionId).toMatch(/^ses_/);
+    expect((await run.result()).sessionId).toBe(run.sessionId);
+  });
+
+  it('with hideUnreadable, a session the caller may not read is SESSION_NOT_FOUND for every action; one it may read but not command stays FORBIDDEN', async () => {
+    const { agent, store } = setup();
+    const { sessionId: id } = await scopedAgent(agent, alice).run('report').result();
+    const before = await store.getSession(id);
+    const hidden = scopedAgent(agent, bob, { hideUnreadable: true });
+    expect(await codeOf(hidden.getSession(id))).toBe('SESSION_NOT_FOUND');
+    expect(await codeOf(collect(hidden.events(id)))).toBe('SESSION_NOT_FOUND');
+    expect(await codeOf(hidden.send(id, { type: 'cancel' }).result())).toBe('SESSION_NOT_FOUND');
+    expect(await codeOf(hidden.run('again', { sessionId: id }).result())).toBe('SESSION_NOT_FOUND');
+    expect(await codeOf(hidden.resume(id).result())).toBe('SESSION_NOT_FOUND');
+    expect(await hidden.listSessions()).toEqual([]);
+    // a policy under which bob reads the tenant but commands only his own sessions
+    const readsAll = scopedAgent(agent, bob, {
+      hideUnreadable: true,
+      authorize: ({ action, session, principal }) =>
+        !session ||
+        (session.tenantId === principal.tenantId && (action === 'read' || session.ownerId === principal.id)),
+    });
+    expect((await readsAll.getSession(id)).id).toBe(id);
+    expect(await codeOf(readsAll.send(id, { type: 'cancel' }).result())).toBe('FORBIDDEN');
+    expect(await store.getSession(id)).toEqual(before);
+  });
+});

@@ -28,7 +28,7 @@ import {
   WaitQuerySchema,
 } from './schemas.js';
 import { settle } from './settle.js';
-import type { Operation, Principal, TransportHooks } from './types.js';
+import type { Operation, Principal, SessionApi, TransportHooks } from './types.js';
 
 /** Options of {@link createHandler} and {@link createRouter}. */
 export interface HttpTransportOptions extends TransportHooks {
@@ -63,7 +63,8 @@ export type NodeHandler = (req: IncomingMessage, res: ServerResponse, next?: (er
 
 /** @internal What a route needs at run time. */
 export interface RouteContext {
-  agent: Agent;
+  /** The agent as the caller sees it (the `scope` hook's view, or the agent itself). */
+  agent: SessionApi;
   req: IncomingMessage;
   res: ServerResponse;
   params: Record<string, string>;
@@ -545,7 +546,16 @@ export async function execute(
     if (route.auth && options.authenticate) {
       principal = await options.authenticate({ token: tokenOf(req), req });
     }
-    const reply = await route.run({ agent, req, res, params, query: url.searchParams, principal, options });
+    const view: SessionApi = route.auth && options.scope ? options.scope(principal) : agent;
+    const reply = await route.run({
+      agent: view,
+      req,
+      res,
+      params,
+      query: url.searchParams,
+      principal,
+      options,
+    });
     if (reply) sendJson(res, reply.status, reply.body);
   } catch (e) {
     if (!isDreamAgentError(e))

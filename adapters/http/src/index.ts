@@ -21,4 +21,11 @@ export {
   EventsQuerySchema,
   StreamQuerySchema,
 } from './schemas.js';
-export type { Principal, Operation, Credentials, CommandRecord, TransportHooks } from './types.js';
+export type {
+  Principal,
+  Operation,
+  Credentials,
+  CommandRecord,
+  TransportHooks,
+  SessionApi,
+} from './types.js';

@@ -1,5 +1,15 @@
 import type { IncomingMessage } from 'node:http';
-import type { Command, SerializedError } from 'dream-agent';
+import type {
+  AgentEvent,
+  Command,
+  EventsOptions,
+  JsonObject,
+  Run,
+  SerializedError,
+  SessionSnapshot,
+  SessionStatus,
+  SessionSummary,
+} from 'dream-agent';
 
 /** The authenticated caller, as the host's `authenticate` hook returns it. */
 export interface Principal {
@@ -7,6 +17,34 @@ export interface Principal {
   id: string;
   /** Roles; passed with the actor so per-request approver roles are enforced by the core. */
   roles: readonly string[];
+  /**
+   * The tenant the caller acts in. Needed when the transport scopes every call to the caller (the
+   * `scope` hook, e.g. with the core's `scopedAgent`); ignored otherwise.
+   */
+  tenantId?: string;
+}
+
+/**
+ * The part of the agent a transport calls on a caller's behalf. An `Agent` is one; so is the core's
+ * `scopedAgent(agent, principal)`, which authorizes each call for one principal (tenant and owner).
+ */
+export interface SessionApi {
+  /** Starts a turn (a new session, or a new turn of `options.sessionId`). */
+  run(input: string, options?: { sessionId?: string; metadata?: JsonObject }): Run;
+  /** Sends a command to a session. */
+  send(sessionId: string, command: Command): Run;
+  /** Resumes a session. */
+  resume(sessionId: string): Run;
+  /** The session's snapshot (rejects `SESSION_NOT_FOUND`). */
+  getSession(sessionId: string): Promise<SessionSnapshot>;
+  /** The session's events after `options.after`, then live with `follow`. */
+  events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
+  /** Sessions the caller may see. */
+  listSessions(query?: {
+    status?: SessionStatus[];
+    after?: string;
+    limit?: number;
+  }): Promise<SessionSummary[]>;
 }
 
 /** What a caller is about to do; given to the host's `authorize` hook. */
@@ -55,4 +93,15 @@ export interface TransportHooks {
   authorize?: (principal: Principal, operation: Operation) => void | Promise<void>;
   /** Called for every command and turn start, accepted or refused (audit log, metrics). */
   onCommand?: (record: CommandRecord) => void;
+  /**
+   * The agent as one authenticated caller may use it: every read and command of a request goes through
+   * what this returns, after `authorize` (roles) has allowed the operation. Pass
+   * `(p) => scopedAgent(agent, { id: p.id, tenantId: p.tenantId ?? '', roles: p.roles })` so a caller
+   * sees and commands only its tenant's sessions and only its own unless a role allows more (another
+   * tenant's session answers `404 SESSION_NOT_FOUND`, another owner's `403 FORBIDDEN`). Without it every
+   * authenticated caller reaches every session — only for single-user deployments.
+   *
+   * @throws whatever it throws (e.g. `UNAUTHENTICATED` for a principal without a tenant) is the answer
+   */
+  scope?: (principal: Principal) => SessionApi;
 }

@@ -376,3 +376,74 @@ describe('REST: Express router and OpenAPI', () => {
     expect(command?.oneOf).toHaveLength(11);
   });
 });
+
+describe('REST: the scope hook (tenant and owner isolation with the core scopedAgent)', () => {
+  it('stamps tenant and owner on new sessions; another tenant is 404, another owner 403; nothing changes', async () => {
+    const { scopedAgent } = await import('dream-agent');
+    const people: Record<string, { id: string; roles: string[]; tenantId: string }> = {
+      alice: { id: 'alice', roles: ['operator'], tenantId: 'acme' },
+      bob: { id: 'bob', roles: ['operator'], tenantId: 'acme' },
+      eve: { id: 'eve', roles: ['admin'], tenantId: 'evil' },
+      sue: { id: 'sue', roles: ['supervisor'], tenantId: 'acme' },
+    };
+    const holder: { agent?: Parameters<typeof scopedAgent>[0] } = {};
+    const { base, agent } = await serve({
+      authenticate: ({ token }) => {
+        const p = token ? people[token] : undefined;
+        if (!p) throw new DreamAgentError('UNAUTHENTICATED', 'who?');
+        return p;
+      },
+      scope: (p) => {
+        if (!holder.agent) throw new Error('unreachable');
+        return scopedAgent(holder.agent, { id: p.id, tenantId: p.tenantId ?? '', roles: p.roles });
+      },
+    });
+    holder.agent = agent;
+    const as = (who: string) => ({ authorization: `Bearer ${who}` });
+    const started = await request(base, 'POST', '/api/sessions?wait=true', {
+      body: { input: 'send the report', sessionId: 's-alice' },
+      headers: as('alice'),
+    });
+    expect(started.status).toBe(200);
+    const rec = await agent.store.getSession('s-alice');
+    expect([rec?.tenantId, rec?.ownerId]).toEqual(['acme', 'alice']);
+    const before = await agent.getSession('s-alice');
+
+    for (const [who, status, errCode] of [
+      ['eve', 404, 'SESSION_NOT_FOUND'],
+      ['bob', 403, 'FORBIDDEN'],
+    ] as const) {
+      for (const path of [
+        '/api/sessions/s-alice',
+        '/api/sessions/s-alice/events',
+        '/api/sessions/s-alice/stream',
+      ]) {
+        const r = await request(base, 'GET', path, { headers: as(who) });
+        expect([who, path, r.status, errorCode(r.body)]).toEqual([who, path, status, errCode]);
+      }
+      for (const cmd of [{ type: 'cancel' }, { type: 'plan.approve' }, { type: 'pause' }]) {
+        const r = await request(base, 'POST', '/api/sessions/s-alice/commands', {
+          body: cmd,
+          headers: as(who),
+        });
+        expect([who, cmd.type, r.status]).toEqual([who, cmd.type, status]);
+      }
+      const turn = await request(base, 'POST', '/api/sessions', {
+        body: { input: 'take over', sessionId: 's-alice' },
+        headers: as(who),
+      });
+      expect(turn.status).toBe(status);
+      const list = await request(base, 'GET', '/api/sessions', { headers: as(who) });
+      expect((list.body as { sessions: { id: string }[] }).sessions.map((s) => s.id)).toEqual([]);
+    }
+    const after = await agent.getSession('s-alice');
+    expect([after.lastSeq, after.status]).toEqual([before.lastSeq, before.status]);
+    // a supervisor of the same tenant may read and command it
+    expect((await request(base, 'GET', '/api/sessions/s-alice', { headers: as('sue') })).status).toBe(200);
+    const approved = await request(base, 'POST', '/api/sessions/s-alice/commands?wait=true', {
+      body: { type: 'plan.approve' },
+      headers: as('sue'),
+    });
+    expect(approved.status, JSON.stringify(approved.body)).toBe(200);
+  });
+});

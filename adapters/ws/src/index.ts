@@ -12,6 +12,7 @@ export type {
   AgentWsServer,
   WsServerOptions,
   WsPrincipal,
+  WsSessionApi,
   WsOperation,
   WsCommandRecord,
   WsStats,

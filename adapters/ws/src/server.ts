@@ -15,10 +15,14 @@ import {
   type Agent,
   type AgentEvent,
   type Command,
+  type EventsOptions,
+  type JsonObject,
   type Logger,
   type Run,
   type SerializedError,
   type SessionSnapshot,
+  type SessionStatus,
+  type SessionSummary,
 } from 'dream-agent';
 import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerMessage } from './protocol.js';
 
@@ -26,11 +30,34 @@ import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerM
 export interface WsPrincipal {
   id: string;
   roles: readonly string[];
+  /** The tenant the caller acts in (used by the `scope` hook, e.g. the core's `scopedAgent`). */
+  tenantId?: string;
   /**
    * Epoch ms at which the credentials stop being valid (a JWT's `exp`). The connection is closed with
    * {@link CLOSE_CODES.UNAUTHENTICATED} at that moment, whatever it is doing.
    */
   expiresAt?: number;
+}
+
+/**
+ * The part of the agent the transport calls on a caller's behalf: an `Agent`, or the core's
+ * `scopedAgent(agent, principal)` view that authorizes each call for one principal.
+ */
+export interface WsSessionApi {
+  /** Starts a turn (a new session, or a new turn of `options.sessionId`). */
+  run(input: string, options?: { sessionId?: string; metadata?: JsonObject }): Run;
+  /** Sends a command to a session. */
+  send(sessionId: string, command: Command): Run;
+  /** The session's snapshot (rejects `SESSION_NOT_FOUND`). */
+  getSession(sessionId: string): Promise<SessionSnapshot>;
+  /** The session's events after `options.after`, then live with `follow`. */
+  events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
+  /** Sessions the caller may see. */
+  listSessions(query?: {
+    status?: SessionStatus[];
+    after?: string;
+    limit?: number;
+  }): Promise<SessionSummary[]>;
 }
 
 /** What a caller is about to do (the same shape as the HTTP transport's `Operation`). */
@@ -117,6 +144,15 @@ export interface WsServerOptions {
   closeGraceMs?: number;
   /** Called for every command and turn start, accepted or refused. */
   onCommand?: (record: WsCommandRecord) => void;
+  /**
+   * The agent as one authenticated caller may use it: every subscribe, get, plans, list, start and
+   * command goes through what this returns (after `authorize` allowed the operation), re-created with
+   * the principal of each re-check. Pass
+   * `(p) => scopedAgent(agent, { id: p.id, tenantId: p.tenantId ?? '', roles: p.roles })` so another
+   * tenant's session is `SESSION_NOT_FOUND` and another owner's `FORBIDDEN`. Without it every
+   * authenticated caller reaches every session.
+   */
+  scope?: (principal: WsPrincipal) => WsSessionApi;
   /** Called when a connection ends. */
   onDisconnect?: (info: { principal: WsPrincipal; reason: DropReason; code: number }) => void;
   logger?: Logger;
@@ -394,7 +430,9 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         new Promise<boolean>((r) => (timer = setTimeout(() => r(true), Math.max(0, left)))),
       ]);
       clearTimeout(timer);
-      if (timedOut && conn.ws.bufferedAmount >= highWater) {
+      // The deadline holds even when the last send already flushed (its promise settles at once) and the
+      // queue stays high: without this check that case spun on setImmediate and never dropped the reader.
+      if ((timedOut || Date.now() >= deadline) && conn.ws.bufferedAmount >= highWater) {
         stats.dropped.slow_consumer += 1;
         logger?.warn(
           { principal: conn.principal.id, buffered: conn.ws.bufferedAmount },
@@ -453,7 +491,8 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
 
   async function subscribe(conn: Conn, reqId: string | undefined, sid: string, after: number): Promise<void> {
     await options.authorize?.(conn.principal, { kind: 'read', sessionId: sid });
-    await agent.getSession(sid);
+    const view = viewOf(conn);
+    await view.getSession(sid);
     if (!conn.subs.has(sid) && conn.subs.size >= maxSubs) {
       throw new DreamAgentError('RATE_LIMITED', `at most ${maxSubs} subscriptions per connection`, {
         details: { maxSubscriptions: maxSubs },
@@ -465,7 +504,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     stats.subscriptions += 1;
     send(conn, { type: 'subscribed', ...(reqId !== undefined ? { id: reqId } : {}), sessionId: sid, after });
     try {
-      for await (const event of agent.events(sid, { after, follow: true, signal: ac.signal })) {
+      for await (const event of view.events(sid, { after, follow: true, signal: ac.signal })) {
         if (ac.signal.aborted) break;
         // Backpressure: stop pulling while the client lags (replays can be large), drop it if it never catches up.
         if (!(await drained(conn)) || ac.signal.aborted) break;
@@ -478,6 +517,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
       stats.subscriptions -= 1;
       if (conn.subs.get(sid) === ac) conn.subs.delete(sid);
     }
+  }
+
+  /** The agent as this connection's caller sees it. */
+  function viewOf(conn: Conn): WsSessionApi {
+    return options.scope ? options.scope(conn.principal) : agent;
   }
 
   function actorFor(conn: Conn, claimed: Actor | undefined): Actor | undefined {
@@ -578,6 +622,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
     // Credentials live as long as the connection: re-check them (cheaply, at most every `recheckMs`).
     if (Date.now() - conn.checkedAt >= recheckMs && !(await stillAuthenticated(conn, msg.id))) return;
     try {
+      const view = viewOf(conn);
       switch (msg.type) {
         case 'subscribe':
           await subscribe(conn, msg.id, msg.sessionId, msg.after ?? 0);
@@ -594,18 +639,18 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         }
         case 'get':
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          await reply(conn, msg.id, trimHistory(await agent.getSession(msg.sessionId), msg.history));
+          await reply(conn, msg.id, trimHistory(await view.getSession(msg.sessionId), msg.history));
           return;
         case 'plans': {
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          const snap = await agent.getSession(msg.sessionId);
+          const snap = await view.getSession(msg.sessionId);
           const wanted = new Set(msg.versions);
           await reply(conn, msg.id, { plans: snap.planHistory.filter((p) => wanted.has(p.plan.version)) });
           return;
         }
         case 'list': {
           await options.authorize?.(conn.principal, { kind: 'read' });
-          const sessions = await agent.listSessions({
+          const sessions = await view.listSessions({
             ...(msg.status ? { status: msg.status } : {}),
             ...(msg.after !== undefined ? { after: msg.after } : {}),
             ...(msg.limit !== undefined ? { limit: msg.limit } : {}),
@@ -620,7 +665,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
               ? { kind: 'start', input: msg.input }
               : { kind: 'start', sessionId: msg.sessionId, input: msg.input },
           );
-          const run = agent.run(msg.input, {
+          const run = view.run(msg.input, {
             ...(msg.sessionId !== undefined ? { sessionId: msg.sessionId } : {}),
             ...(msg.metadata !== undefined ? { metadata: msg.metadata } : {}),
           });
@@ -674,7 +719,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
             payload: stamped,
           };
           try {
-            await reply(conn, msg.id, await settle(agent.send(msg.sessionId, stamped), msg.wait ?? false));
+            await reply(conn, msg.id, await settle(view.send(msg.sessionId, stamped), msg.wait ?? false));
             options.onCommand?.({ ...record, outcome: 'accepted' });
           } catch (e) {
             options.onCommand?.({ ...record, outcome: 'rejected', error: serializeError(e) });

@@ -368,3 +368,49 @@ describe('WebSocket: bad messages, limits and slow consumers', () => {
     expect(ws.stats().connections).toBe(1);
   });
 });
+
+describe('WebSocket: the scope hook (tenant and owner isolation with the core scopedAgent)', () => {
+  it('subscribe, get, list, start and commands go through the caller’s scoped view', async () => {
+    const { scopedAgent } = await import('dream-agent');
+    const people: Record<string, { id: string; roles: string[]; tenantId: string }> = {
+      alice: { id: 'alice', roles: ['operator'], tenantId: 'acme' },
+      eve: { id: 'eve', roles: ['admin'], tenantId: 'evil' },
+    };
+    const { agent } = journeyAgent();
+    const server = http.createServer();
+    createWsServer(agent, {
+      server,
+      authenticate: ({ token }) => {
+        const p = token ? people[token] : undefined;
+        if (!p) throw new DreamAgentError('UNAUTHENTICATED', 'who?');
+        return p;
+      },
+      scope: (p) => scopedAgent(agent, { id: p.id, tenantId: p.tenantId ?? '', roles: p.roles }),
+    });
+    const base = await listen(server);
+    cleanups.push(async () => {
+      await closeServer(server);
+      await agent.close();
+    });
+    const alice = new AgentClient({ url: `ws://${base}/ws`, token: 'alice', WebSocket });
+    const eve = new AgentClient({ url: `ws://${base}/ws`, token: 'eve', WebSocket });
+    cleanups.push(() => alice.close());
+    cleanups.push(() => eve.close());
+    await alice.start('send the report', { sessionId: 'w-alice', wait: true });
+    const rec = await agent.store.getSession('w-alice');
+    expect([rec?.tenantId, rec?.ownerId]).toEqual(['acme', 'alice']);
+    const before = await agent.getSession('w-alice');
+    await expect(eve.get('w-alice')).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+    await expect(eve.send('w-alice', { type: 'cancel' })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+    await expect(eve.start('take over', { sessionId: 'w-alice' })).rejects.toMatchObject({
+      code: 'SESSION_NOT_FOUND',
+    });
+    expect((await eve.list()).map((s) => s.id)).toEqual([]);
+    expect((await alice.list()).map((s) => s.id)).toEqual(['w-alice']);
+    expect((await alice.get('w-alice')).id).toBe('w-alice');
+    const after = await agent.getSession('w-alice');
+    expect([after.lastSeq, after.status]).toEqual([before.lastSeq, before.status]);
+  });
+});

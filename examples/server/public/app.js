@@ -114,6 +114,7 @@ async function signIn(token) {
   $('console').hidden = false;
   $('who').hidden = false;
   $('who-name').textContent = state.me.id;
+  $('who-tenant').textContent = state.me.tenantId ? `@ ${state.me.tenantId}` : '';
   $('who-roles').replaceChildren(...state.me.roles.map((r) => h('span', {}, r)));
   $('new-go').disabled = !can('start') && !can('operate');
   state.tools = (await api('/api/tools').catch(() => ({ tools: [] }))).tools;
@@ -867,7 +868,10 @@ function renderInspector(s) {
   const row = s.todos.find((r) => r.todoId === t.id);
   const ms = row?.startedAt && row?.finishedAt ? `${row.finishedAt - row.startedAt} ms` : '—';
   const calls = state.events.filter((e) => e.todoId === t.id && e.type === 'llm.call');
-  const tokens = calls.reduce((n, e) => n + (e.usage?.totalTokens ?? 0), 0);
+  const tokens = calls.reduce(
+    (n, e) => n + (e.usage?.totalTokens ?? (e.usage?.inputTokens ?? 0) + (e.usage?.outputTokens ?? 0)),
+    0,
+  );
   const editable =
     s.turn && s.turn.phase !== 'done' && can('operate') && EDITABLE.has(row?.status ?? 'pending');
   box.hidden = false;
@@ -901,7 +905,9 @@ function renderInspector(s) {
         ['attempts', String(row?.attempts ?? 0)],
         ['cache', row?.cached ? 'hit' : row?.status === 'completed' ? 'miss' : '—'],
         ['time', ms],
-        ['LLM calls', calls.length ? `${calls.length} (${tokens} tokens)` : 'none'],
+        // Only when the session recorded model calls for this step: the engine emits no per-step
+        // `llm.call` event yet, so "none" would be a claim the data cannot back.
+        ...(calls.length ? [['LLM calls', `${calls.length} (${tokens} tokens)`]] : []),
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k }, v)]),
     ),
     h('h3', {}, 'Input'),

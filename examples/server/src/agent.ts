@@ -9,6 +9,9 @@
 import {
   Agent,
   MemoryStore,
+  auditedStore,
+  type AuditedStore,
+  type MetricsSink,
   type AgentOptions,
   type EventBus,
   type Logger,
@@ -30,6 +33,8 @@ export interface AgentWiring {
   tools?: { list(): ToolHandle[] };
   /** Where tools write files (`<dir>/<sessionId>/<turnId>/<file>`), served to the console. */
   outputDir?: string;
+  /** The store's tamper-evident audit trail (`verifyAudit`, `exportAudit`), served to admins. */
+  audit?: AuditedStore;
 }
 
 type Ctor<T> = new (arg: string) => T;
@@ -80,18 +85,29 @@ async function createBus(config: ServerConfig): Promise<EventBus | undefined> {
 /**
  * Builds the agent the server exposes.
  *
+ * The store is wrapped in the core's `auditedStore` (every event and acknowledged command hash-chained
+ * per session, atomically with the commit), and the agent's observability feeds `metrics` — the sink
+ * the server renders on `/metrics`.
+ *
  * @param config - server configuration
  * @param logger - structured logger
+ * @param metrics - where the agent's metrics go (per-layer time, todo outcomes, HITL waits, tokens…)
  * @returns the agent and a function closing its ports
  */
-export async function createAgent(config: ServerConfig, logger: Logger): Promise<AgentWiring> {
-  const { store, name } = await createStore(config, logger);
+export async function createAgent(
+  config: ServerConfig,
+  logger: Logger,
+  metrics?: MetricsSink,
+): Promise<AgentWiring> {
+  const { store: base, name } = await createStore(config, logger);
+  const store = auditedStore(base);
   const bus = await createBus(config);
   const common = {
     store,
     ...(bus ? { bus } : {}),
     logger,
     ...(config.nodeId ? { nodeId: config.nodeId } : {}),
+    ...(metrics ? { observability: { metrics } } : {}),
   };
   let agent: Agent;
   let tools: AgentWiring['tools'];
@@ -134,6 +150,7 @@ export async function createAgent(config: ServerConfig, logger: Logger): Promise
     storeName: name,
     ...(tools ? { tools } : {}),
     ...(outputDir ? { outputDir } : {}),
+    audit: store,
     async closePorts() {
       await bus?.close?.();
       await store.close?.();

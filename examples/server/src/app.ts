@@ -1,8 +1,10 @@
 import { existsSync } from 'node:fs';
 /**
  * The example server: Express + the REST/SSE router + the WebSocket transport over one agent, with
- * JWT/API-key auth and roles, an audit log, security headers, CORS allow-list, body and rate limits,
- * structured logs, Prometheus metrics, health/readiness, graceful shutdown, and the web UI.
+ * JWT/API-key auth and roles, tenant and owner isolation (every read and command goes through the core's
+ * `scopedAgent` for the caller), the core's tamper-evident audit trail, security headers, CORS allow-list,
+ * body and rate limits, structured logs, Prometheus metrics from the core's metrics sink,
+ * health/readiness, graceful shutdown, and the web UI.
  */
 import { createHash, timingSafeEqual } from 'node:crypto';
 import http, { type IncomingMessage } from 'node:http';
@@ -15,7 +17,15 @@ import helmet from 'helmet';
 import { rateLimit } from 'express-rate-limit';
 import { pino, type Logger as PinoLogger } from 'pino';
 import { build } from 'esbuild';
-import { DreamAgentError, isDreamAgentError, type Agent, type Logger } from 'dream-agent';
+import {
+  DreamAgentError,
+  isDreamAgentError,
+  scopedAgent,
+  type Agent,
+  type AuditedStore,
+  type Logger,
+  type ScopedAgent,
+} from 'dream-agent';
 import {
   buildOpenApiDocument,
   createRouter,
@@ -27,8 +37,7 @@ import {
 } from '@dream-agent/http';
 import { createWsServer, type AgentWsServer, type WsCommandRecord } from '@dream-agent/ws';
 import { createAgent, type AgentWiring } from './agent.js';
-import { AuditLog } from './audit.js';
-import { Auth, ROLES } from './auth.js';
+import { Auth, ROLES, TENANT_PATTERN, ownershipPolicy } from './auth.js';
 import { createApiKeyStore } from './keys.js';
 import { handshakeLimiter } from './limits.js';
 import type { ServerConfig } from './config.js';
@@ -41,7 +50,8 @@ export interface RunningServer {
   http: http.Server;
   agent: Agent;
   auth: Auth;
-  audit: AuditLog;
+  /** The store's audit trail (absent when a test passes an agent of its own). */
+  audit: AuditedStore | undefined;
   ws: AgentWsServer;
   metrics: Metrics;
   storeName: string;
@@ -113,7 +123,9 @@ export async function startServer(
 ): Promise<RunningServer> {
   const log = options.log ?? pino({ level: config.logLevel, base: { service: 'dream-agent-example' } });
   const logger = asLogger(log);
-  const wiring = options.wiring ?? (await createAgent(config, logger));
+  const transports: { ws?: AgentWsServer } = {};
+  const metrics = createMetrics(() => transports.ws);
+  const wiring = options.wiring ?? (await createAgent(config, logger, metrics.sink));
   const { agent, storeName, closePorts } = wiring;
   const auth = new Auth({
     secret: config.jwtSecret,
@@ -121,11 +133,19 @@ export async function startServer(
     audience: config.jwtAudience,
     maxTokenTtlSeconds: config.jwtMaxTtlSeconds,
     keys: await createApiKeyStore(config.redisUrl),
+    defaultTenant: config.defaultTenant,
   });
   const handshakes = handshakeLimiter(config.rateLimitPerMinute, config.trustProxy);
-  const audit = new AuditLog(asLogger(log.child({ component: 'audit' })));
-  const transports: { ws?: AgentWsServer } = {};
-  const metrics = createMetrics(() => transports.ws);
+  const security = log.child({ component: 'security' });
+  // Every read and command of a caller goes through the agent as that caller sees it: its tenant's
+  // sessions only, its own unless a role allows more; a session it may not read does not exist for it.
+  const policy = ownershipPolicy({ fourEyes: config.fourEyes, defaultTenant: config.defaultTenant });
+  const scope = (p: Principal): ScopedAgent =>
+    scopedAgent(
+      agent,
+      { id: p.id, tenantId: p.tenantId ?? '', roles: [...p.roles] },
+      { authorize: policy, hideUnreadable: true },
+    );
   let ready = false;
   let stopping = false;
   const publicDir = fileURLToPath(new URL('../public/', import.meta.url));
@@ -138,10 +158,7 @@ export async function startServer(
       try {
         return await auth.authenticate(c.token);
       } catch (e) {
-        metrics.authFailures.inc({
-          transport,
-          reason: isDreamAgentError(e) ? e.message.slice(0, 40) : 'error',
-        });
+        metrics.authFailure({ transport, reason: isDreamAgentError(e) ? e.message.slice(0, 40) : 'error' });
         throw e;
       }
     };
@@ -151,41 +168,44 @@ export async function startServer(
       try {
         auth.authorize(principal, op);
       } catch (e) {
-        if (op.kind !== 'read') {
-          audit.record({
-            actor: principal.id,
-            roles: [...principal.roles],
-            transport,
-            sessionId: op.kind === 'start' || op.kind === 'write' ? (op.sessionId ?? null) : op.sessionId,
-            // `write`: refused before its body was read, so the command type is not known
-            action:
-              op.kind === 'command'
-                ? op.command.type
-                : op.kind === 'start'
-                  ? 'turn.start'
-                  : op.kind === 'write'
-                    ? 'write'
-                    : 'resume',
-            commandId: op.kind === 'command' ? (op.command.commandId ?? null) : null,
-            outcome: 'forbidden',
-            error: 'FORBIDDEN',
-          });
-        }
+        metrics.refusal({ transport, code: 'FORBIDDEN' });
+        // Refused before anything reached the agent, so the store's audit trail never sees it: it goes
+        // to the security log (ship it to your log store). `write`: refused before its body was read.
+        security.warn(
+          {
+            refused: {
+              actor: principal.id,
+              tenant: principal.tenantId ?? null,
+              roles: [...principal.roles],
+              transport,
+              sessionId: 'sessionId' in op ? (op.sessionId ?? null) : null,
+              action: op.kind === 'command' ? op.command.type : op.kind === 'start' ? 'turn.start' : op.kind,
+            },
+          },
+          'forbidden by role',
+        );
         throw e;
       }
     };
+  // Applied commands are in the store's hash-chained audit trail (with their actor); refused ones are
+  // logged here as well, with the reason.
   const onCommand = (r: CommandRecord | WsCommandRecord): void => {
-    metrics.commands.inc({ transport: r.transport, type: r.type, outcome: r.outcome });
-    audit.record({
-      actor: r.principal.id,
-      roles: [...r.principal.roles],
-      transport: r.transport,
-      sessionId: r.sessionId ?? null,
-      action: r.type,
-      commandId: r.commandId ?? null,
-      outcome: r.outcome,
-      error: r.error?.code ?? null,
-    });
+    metrics.command({ transport: r.transport, type: r.type, outcome: r.outcome });
+    if (r.outcome === 'rejected')
+      security.info(
+        {
+          rejected: {
+            actor: r.principal.id,
+            tenant: r.principal.tenantId ?? null,
+            transport: r.transport,
+            sessionId: r.sessionId ?? null,
+            action: r.type,
+            commandId: r.commandId ?? null,
+            error: r.error?.code ?? null,
+          },
+        },
+        'command rejected',
+      );
   };
 
   // ---- the app
@@ -205,8 +225,7 @@ export async function startServer(
     res.on('finish', () => {
       const route = routeLabel(req);
       const secs = Number(process.hrtime.bigint() - start) / 1e9;
-      metrics.httpRequests.inc({ method: req.method, route, status: String(res.statusCode) });
-      metrics.httpDuration.observe({ method: req.method, route }, secs);
+      metrics.request({ method: req.method, route, status: String(res.statusCode) }, secs * 1000);
       if (route !== 'static')
         log.info(
           {
@@ -279,12 +298,10 @@ export async function startServer(
     );
   });
   app.get('/metrics', (req, res) => {
-    metricsAllowed(tokenOf(req))
-      .then(() => metrics.registry.metrics())
-      .then(
-        (text) => res.type(metrics.registry.contentType).send(text),
-        (e: unknown) => sendError(res, e),
-      );
+    metricsAllowed(tokenOf(req)).then(
+      () => res.type(metrics.contentType).send(metrics.render()),
+      (e: unknown) => sendError(res, e),
+    );
   });
 
   const limiter = rateLimit({
@@ -312,7 +329,13 @@ export async function startServer(
       'DEV_AUTH is on: POST /auth/dev-token mints tokens for any role — never enable it in production',
     );
     app.post('/auth/dev-token', json, jsonErrors, (req: Request, res: Response) => {
-      const body = (req.body ?? {}) as { user?: unknown; roles?: unknown };
+      const body = (req.body ?? {}) as { user?: unknown; roles?: unknown; tenant?: unknown };
+      const tenant =
+        body.tenant === undefined
+          ? undefined
+          : typeof body.tenant === 'string' && TENANT_PATTERN.test(body.tenant)
+            ? body.tenant
+            : null;
       const user =
         typeof body.user === 'string' && /^[A-Za-z0-9_.@-]{1,64}$/.test(body.user) ? body.user : undefined;
       const roles =
@@ -321,17 +344,17 @@ export async function startServer(
         body.roles.every((r) => typeof r === 'string' && /^[a-z][a-z0-9_-]{0,31}$/.test(r))
           ? (body.roles as string[])
           : undefined;
-      if (!user || !roles) {
+      if (!user || !roles || tenant === null) {
         sendError(
           res,
-          new DreamAgentError('INVALID_INPUT', 'expected { user, roles: string[] }', {
+          new DreamAgentError('INVALID_INPUT', 'expected { user, roles: string[], tenant?: string }', {
             details: { knownRoles: [...ROLES] },
           }),
         );
         return;
       }
-      auth.sign(user, roles).then(
-        (token) => res.json({ token, user, roles }),
+      auth.sign(user, roles, undefined, tenant).then(
+        (token) => res.json({ token, user, roles, tenant: tenant ?? config.defaultTenant }),
         (e: unknown) => sendError(res, e),
       );
     });
@@ -363,14 +386,18 @@ export async function startServer(
   };
   app.get('/api/me', (req, res) => {
     principalOf(req).then(
-      (p) => res.json({ id: p.id, roles: p.roles }),
+      (p) => res.json({ id: p.id, roles: p.roles, tenantId: p.tenantId ?? config.defaultTenant }),
       (e: unknown) => sendError(res, e),
     );
   });
   app.get(
     '/api/admin/keys',
-    admin(async (_req, res) => {
-      res.json({ keys: (await auth.listApiKeys()).map(({ hash: _hash, ...k }) => k) });
+    admin(async (_req, res, p) => {
+      // An admin manages its own tenant's keys only.
+      const mine = (await auth.listApiKeys()).filter(
+        (k) => (k.tenantId ?? config.defaultTenant) === p.tenantId,
+      );
+      res.json({ keys: mine.map(({ hash: _hash, ...k }) => k) });
     }),
   );
   app.post(
@@ -388,17 +415,9 @@ export async function startServer(
         sendError(res, new DreamAgentError('INVALID_INPUT', 'expected { name, roles: string[] }'));
         return;
       }
-      const { key, record } = await auth.createApiKey(body.name, body.roles as string[], p.id);
-      audit.record({
-        actor: p.id,
-        roles: [...p.roles],
-        transport: 'http',
-        sessionId: null,
-        action: 'apikey.create',
-        commandId: record.id,
-        outcome: 'accepted',
-        error: null,
-      });
+      const tenant = p.tenantId ?? config.defaultTenant;
+      const { key, record } = await auth.createApiKey(body.name, body.roles as string[], p.id, tenant);
+      security.info({ apikey: { action: 'create', id: record.id, actor: p.id, tenant } }, 'API key created');
       const { hash: _hash, ...shown } = record;
       res.status(201).json({ key, record: shown });
     }),
@@ -407,30 +426,40 @@ export async function startServer(
     '/api/admin/keys/:id',
     admin(async (req, res, p) => {
       const id = String(req.params['id']);
-      if (!(await auth.revokeApiKey(id))) {
+      const tenant = p.tenantId ?? config.defaultTenant;
+      const existing = (await auth.listApiKeys()).find((k) => k.id === id);
+      // Another tenant's key is not found, as if it did not exist.
+      if (
+        !existing ||
+        (existing.tenantId ?? config.defaultTenant) !== tenant ||
+        !(await auth.revokeApiKey(id))
+      ) {
         res.status(404).json({
           error: { code: 'REQUEST_NOT_FOUND', message: `no API key "${id.slice(0, 64)}"`, details: {} },
         });
         return;
       }
-      audit.record({
-        actor: p.id,
-        roles: [...p.roles],
-        transport: 'http',
-        sessionId: null,
-        action: 'apikey.revoke',
-        commandId: id,
-        outcome: 'accepted',
-        error: null,
-      });
+      security.info({ apikey: { action: 'revoke', id, actor: p.id, tenant } }, 'API key revoked');
       res.json({ revoked: id });
     }),
   );
+  // The core's hash-chained trail of one session (of the admin's tenant), verified on every read.
   app.get(
     '/api/audit',
-    admin((req, res) => {
-      const sessionId = typeof req.query['sessionId'] === 'string' ? req.query['sessionId'] : undefined;
-      res.json({ entries: audit.list(sessionId ? { sessionId } : {}) });
+    admin(async (req, res, p) => {
+      const sessionId = req.query['sessionId'];
+      if (typeof sessionId !== 'string' || !/^[A-Za-z0-9_.:-]{1,128}$/.test(sessionId))
+        throw new DreamAgentError('INVALID_INPUT', 'expected ?sessionId=<session id>');
+      const trail = wiring.audit;
+      if (!trail) throw new DreamAgentError('REQUEST_NOT_FOUND', 'this server keeps no audit trail');
+      await scope(p).getSession(sessionId); // another tenant's session is not found
+      const limit = Math.min(Math.max(Number(req.query['limit'] ?? 1000) || 1000, 1), 10_000);
+      const entries: unknown[] = [];
+      for await (const line of trail.exportAudit(sessionId)) {
+        if (entries.length >= limit) break;
+        entries.push(JSON.parse(line));
+      }
+      res.json({ sessionId, verify: await trail.verifyAudit(sessionId), entries });
     }),
   );
 
@@ -461,7 +490,7 @@ export async function startServer(
         const safe = /^[A-Za-z0-9_.:-]{1,128}$/;
         if (!safe.test(id) || !safe.test(turn) || !/^[A-Za-z0-9_-][A-Za-z0-9_.-]{0,127}$/.test(name))
           throw new DreamAgentError('INVALID_INPUT', 'bad file reference');
-        await agent.getSession(id); // 404 for an unknown session
+        await scope(p).getSession(id); // 404 for an unknown session or one the caller may not read
         const root = wiring.outputDir;
         if (!root) throw new DreamAgentError('REQUEST_NOT_FOUND', 'this server keeps no files');
         const file = join(root, id, turn, name);
@@ -495,6 +524,7 @@ export async function startServer(
     createRouter(agent, {
       authenticate: authenticate('http'),
       authorize: authorize('http'),
+      scope,
       onCommand,
       maxBodyBytes: config.maxBodyBytes,
       sseMaxBufferedBytes: config.wsMaxBufferedBytes,
@@ -555,6 +585,7 @@ export async function startServer(
       return authenticate('ws')(c);
     },
     authorize: authorize('ws'),
+    scope,
     allowedOrigins: (origin, req) => {
       if (config.allowedOrigins.includes(origin)) return true;
       try {
@@ -592,7 +623,7 @@ export async function startServer(
     http: server,
     agent,
     auth,
-    audit,
+    audit: wiring.audit,
     ws,
     metrics,
     storeName,

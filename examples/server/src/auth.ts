@@ -6,18 +6,22 @@
  * - API keys: `dak_<id>_<secret>`; only a SHA-256 of the secret is stored, compared in constant time;
  *   keys are revocable and carry roles.
  * - Roles: viewer (read), operator (start turns, edit plans, answer input and clarifications,
- *   pause/resume/cancel), approver (read + approve/deny gates and plans, resolve recoveries), admin (all,
- *   plus key management and the audit log). Per-request approver roles (e.g. a tool that needs
- *   `finance`) are enforced by the core against the actor's roles.
+ *   pause/resume/cancel), approver (read + approve/deny gates and plans, resolve recoveries), supervisor
+ *   (operator + approver over every session of its tenant), admin (all, plus key management and the
+ *   audit trail). Per-request approver roles (e.g. a tool that needs `finance`) are enforced by the core
+ *   against the actor's roles.
+ * - Tenants: every principal acts in one tenant — a JWT's `tenant` claim (the configured default tenant
+ *   when absent), an API key's tenant. What a role allows on *which* sessions (own, the tenant's, never
+ *   another tenant's) is {@link ownershipPolicy}, enforced by the core's `scopedAgent`.
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
-import { DreamAgentError, type Command } from 'dream-agent';
+import { DreamAgentError, type Authorize, type Command } from 'dream-agent';
 import type { Operation, Principal } from '@dream-agent/http';
 import { MemoryApiKeyStore, type ApiKeyStore } from './keys.js';
 
-/** The four built-in roles. */
-export const ROLES = ['viewer', 'operator', 'approver', 'admin'] as const;
+/** The built-in roles. */
+export const ROLES = ['viewer', 'operator', 'approver', 'supervisor', 'admin'] as const;
 /** A built-in role. */
 export type Role = (typeof ROLES)[number];
 
@@ -28,11 +32,18 @@ const GRANTS: Record<Role, readonly Permission[]> = {
   viewer: ['read'],
   operator: ['read', 'start', 'operate'],
   approver: ['read', 'approve'],
+  supervisor: ['read', 'start', 'operate', 'approve'],
   admin: ['read', 'start', 'operate', 'approve', 'admin'],
 };
 
-/** Roles an admin holds implicitly, so per-request role lists naming `approver` accept admins too. */
-const IMPLIED: Partial<Record<string, readonly string[]>> = { admin: ['approver', 'operator', 'viewer'] };
+/** Roles held implicitly, so per-request role lists naming `approver` accept supervisors and admins too. */
+const IMPLIED: Partial<Record<string, readonly string[]>> = {
+  admin: ['supervisor', 'approver', 'operator', 'viewer'],
+  supervisor: ['approver', 'operator', 'viewer'],
+};
+
+/** Tenant ids: what a `tenant` claim, an API key's tenant and the default tenant may be. */
+export const TENANT_PATTERN = /^[A-Za-z0-9_.-]{1,64}$/;
 
 const APPROVE_COMMANDS: ReadonlySet<Command['type']> = new Set([
   'plan.approve',
@@ -84,6 +95,8 @@ export interface ApiKeyRecord {
   roles: string[];
   createdAt: number;
   createdBy: string;
+  /** The tenant the key acts in (keys made before tenants existed act in the default tenant). */
+  tenantId?: string;
   revokedAt?: number;
 }
 
@@ -100,10 +113,14 @@ export interface AuthOptions {
   keys?: ApiKeyStore;
   /** How long a looked-up key record is reused, ms (default 1000): the delay before a revocation bites. */
   keyCacheMs?: number;
+  /** The tenant of a JWT without a `tenant` claim and of an API key without one (default `default`). */
+  defaultTenant?: string;
 }
 
 /** An authenticated caller and, for a JWT, when its credentials stop being valid. */
 export interface AuthenticatedPrincipal extends Principal {
+  /** The tenant it acts in (always set by {@link Auth.authenticate}). */
+  tenantId: string;
   /** Epoch ms at which the token expires (JWTs); absent for API keys. */
   expiresAt?: number;
 }
@@ -115,10 +132,17 @@ export class Auth {
   readonly #keys: ApiKeyStore;
   readonly #cache = new Map<string, { record: ApiKeyRecord | undefined; at: number }>();
   readonly #maxTtl: number;
+  readonly #defaultTenant: string;
 
-  /** @param options - the HS256 secret, issuer and audience, the key store, the lifetime cap */
+  /**
+   * @param options - the HS256 secret, issuer and audience, the key store, the lifetime cap, the default tenant
+   * @throws Error when the default tenant is not a valid tenant id
+   */
   constructor(options: AuthOptions) {
     this.#options = options;
+    this.#defaultTenant = options.defaultTenant ?? 'default';
+    if (!TENANT_PATTERN.test(this.#defaultTenant))
+      throw new Error(`the default tenant must match ${String(TENANT_PATTERN)}`);
     this.#key = new TextEncoder().encode(options.secret);
     this.#keys = options.keys ?? new MemoryApiKeyStore();
     this.#maxTtl = options.maxTokenTtlSeconds ?? 12 * 3600;
@@ -128,9 +152,9 @@ export class Auth {
    * Identifies the caller from a bearer token (a JWT or an API key).
    *
    * @param token - the token, or undefined when none was sent
-   * @returns the principal, with implied roles expanded, and when a JWT expires
-   * @throws `UNAUTHENTICATED` for a missing, malformed, expired, revoked or wrongly signed token, or a
-   *   JWT whose lifetime (`exp - iat`) exceeds the configured maximum
+   * @returns the principal, with implied roles expanded, its tenant, and when a JWT expires
+   * @throws `UNAUTHENTICATED` for a missing, malformed, expired, revoked or wrongly signed token, a
+   *   JWT whose lifetime (`exp - iat`) exceeds the configured maximum, or a malformed `tenant` claim
    */
   async authenticate(token: string | undefined): Promise<AuthenticatedPrincipal> {
     if (!token)
@@ -158,7 +182,15 @@ export class Auth {
       const roles = Array.isArray(payload['roles'])
         ? payload['roles'].filter((r): r is string => typeof r === 'string')
         : [];
-      return { id: String(payload.sub), roles: expand(roles), expiresAt: exp * 1000 };
+      const tenant = payload['tenant'];
+      if (tenant !== undefined && (typeof tenant !== 'string' || !TENANT_PATTERN.test(tenant)))
+        throw new DreamAgentError('UNAUTHENTICATED', 'token claim "tenant" invalid');
+      return {
+        id: String(payload.sub),
+        roles: expand(roles),
+        tenantId: tenant ?? this.#defaultTenant,
+        expiresAt: exp * 1000,
+      };
     } catch (e) {
       if (e instanceof DreamAgentError) throw e;
       const why =
@@ -194,15 +226,19 @@ export class Auth {
   }
 
   /**
-   * Signs a JWT (dev sign-in and tests).
+   * Signs a JWT (dev sign-in, `npm run token` and tests).
    *
    * @param sub - the user id
    * @param roles - its roles
    * @param ttlSeconds - lifetime (default 8 h)
+   * @param tenant - the tenant claim (default: none, i.e. the default tenant)
    * @returns the compact JWT
+   * @throws `INVALID_INPUT` for a malformed tenant id
    */
-  async sign(sub: string, roles: string[], ttlSeconds = 8 * 3600): Promise<string> {
-    return new SignJWT({ roles })
+  async sign(sub: string, roles: string[], ttlSeconds = 8 * 3600, tenant?: string): Promise<string> {
+    if (tenant !== undefined && !TENANT_PATTERN.test(tenant))
+      throw new DreamAgentError('INVALID_INPUT', `tenant ids match ${String(TENANT_PATTERN)}`);
+    return new SignJWT({ roles, ...(tenant !== undefined ? { tenant } : {}) })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setSubject(sub)
       .setIssuer(this.#options.issuer)
@@ -215,12 +251,17 @@ export class Auth {
   /**
    * Creates an API key. The full key is returned once; only its hash is kept (in the shared key store).
    *
+   * @param name - a label
+   * @param roles - the key's roles
+   * @param createdBy - who made it
+   * @param tenantId - the tenant it acts in (default: the default tenant)
    * @returns the key (`dak_<id>_<secret>`) and its record
    */
   async createApiKey(
     name: string,
     roles: string[],
     createdBy: string,
+    tenantId: string = this.#defaultTenant,
   ): Promise<{ key: string; record: ApiKeyRecord }> {
     const id = randomBytes(6).toString('hex');
     const secret = randomBytes(24).toString('base64url').replace(/_/g, 'x');
@@ -232,6 +273,7 @@ export class Auth {
       roles: [...roles],
       createdAt: Date.now(),
       createdBy,
+      tenantId,
     };
     await this.#keys.put(record);
     return { key: `dak_${id}_${secret}`, record: { ...record } };
@@ -271,7 +313,7 @@ export class Auth {
     return record;
   }
 
-  async #apiKey(token: string): Promise<Principal> {
+  async #apiKey(token: string): Promise<AuthenticatedPrincipal> {
     const m = /^dak_([0-9a-f]{12})_([A-Za-z0-9-]{16,64})$/.exec(token);
     const rec = m ? await this.#record(m[1] ?? '') : undefined;
     const given = Buffer.from(sha256(m?.[2] ?? ''), 'hex');
@@ -280,8 +322,54 @@ export class Auth {
     const ok = timingSafeEqual(given, stored) && rec !== undefined;
     if (!ok || !rec) throw new DreamAgentError('UNAUTHENTICATED', 'invalid API key');
     if (rec.revokedAt !== undefined) throw new DreamAgentError('UNAUTHENTICATED', 'API key revoked');
-    return { id: `key:${rec.name}`, roles: expand(rec.roles) };
+    return { id: `key:${rec.name}`, roles: expand(rec.roles), tenantId: rec.tenantId ?? this.#defaultTenant };
   }
+}
+
+/** Roles that read every session of their tenant (everyone else reads only its own). */
+const TENANT_READERS: ReadonlySet<string> = new Set(['viewer', 'approver', 'supervisor', 'admin']);
+/** Roles that command every session of their tenant. */
+const TENANT_COMMANDERS: ReadonlySet<string> = new Set(['supervisor', 'admin']);
+/** Commands that approve something: what four eyes forbids the session's owner. */
+const APPROVALS: ReadonlySet<string> = new Set(['plan.approve', 'approval.grant']);
+
+/** Options of {@link ownershipPolicy}. */
+export interface OwnershipPolicyOptions {
+  /** The owner of a session may not approve its plan or its gated steps (default false). */
+  fourEyes?: boolean;
+  /**
+   * The tenant of sessions stored without one (made before tenancy, or by code that calls the agent
+   * directly): readable by that tenant's readers and commanded by its supervisors and admins. Default:
+   * none — such sessions are visible to nobody through the server.
+   */
+  defaultTenant?: string;
+}
+
+/**
+ * Which sessions a principal may read and command, given its roles (what it may do at all is
+ * {@link Auth.authorize}). Never another tenant's session. Within the tenant: its own sessions; viewers,
+ * approvers, supervisors and admins read every session; approvers send approval commands (approve,
+ * reject, grant, deny, resolve) to every session; supervisors and admins command every session. With
+ * four eyes, nobody — an admin included — approves a plan or a step of a session they own.
+ *
+ * @param options - four eyes, the tenant of sessions stored without one
+ * @returns the `authorize` function given to the core's `scopedAgent`
+ */
+export function ownershipPolicy(options: OwnershipPolicyOptions = {}): Authorize {
+  return ({ principal, action, session, commandType }) => {
+    if (!session) return true; // create / list: the roles decided; listed rows are checked one by one
+    if ((session.tenantId ?? options.defaultTenant) !== principal.tenantId) return 'another tenant';
+    const roles = principal.roles ?? [];
+    const own = session.ownerId === principal.id;
+    if (action === 'read') return own || roles.some((r) => TENANT_READERS.has(r)) || 'another owner';
+    const type = commandType ?? '';
+    if (action === 'command' && options.fourEyes && own && APPROVALS.has(type))
+      return 'four eyes: the owner of a session may not approve its own plan or steps';
+    if (own || roles.some((r) => TENANT_COMMANDERS.has(r))) return true;
+    if (action === 'command' && roles.includes('approver') && APPROVE_COMMANDS.has(type as Command['type']))
+      return true;
+    return 'another owner';
+  };
 }
 
 function expand(roles: string[]): string[] {

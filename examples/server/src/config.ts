@@ -56,6 +56,13 @@ export interface ServerConfig {
   llmApiKey: string | undefined;
   /** Express `trust proxy` (behind a load balancer: the number of proxy hops, e.g. 1). */
   trustProxy: number;
+  /**
+   * The tenant of tokens without a `tenant` claim and of API keys made without one (DEFAULT_TENANT,
+   * default `default`): a single-tenant deployment needs nothing else.
+   */
+  defaultTenant: string;
+  /** Four eyes (FOUR_EYES=1): nobody approves a plan or a step of a session they own. Default off. */
+  fourEyes: boolean;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -125,6 +132,8 @@ export function loadConfig(
     llmBaseUrl: env['OPENAI_BASE_URL'] || undefined,
     llmApiKey: env['OPENAI_API_KEY'] || undefined,
     trustProxy: int(env, 'TRUST_PROXY', 0),
+    defaultTenant: env['DEFAULT_TENANT'] || 'default',
+    fourEyes: env['FOUR_EYES'] === '1',
     ...overrides,
   };
 }

@@ -1,82 +1,64 @@
-import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { InMemoryMetrics } from 'dream-agent';
 import type { AgentWsServer } from '@dream-agent/ws';
 
-/** The server's Prometheus metrics, in their own registry (no global state). */
+/**
+ * The server's metrics: one core `InMemoryMetrics` sink that the agent's observability feeds (time per
+ * layer, todo outcomes, HITL waits, tokens and cost, cache, commit latency, active sessions) and that
+ * the transports add their own series to (HTTP requests, commands, refused credentials, WebSocket
+ * connections). `/metrics` renders it in the Prometheus text format — no second registry.
+ */
 export interface Metrics {
-  registry: Registry;
-  httpRequests: Counter<'method' | 'route' | 'status'>;
-  httpDuration: Histogram<'method' | 'route'>;
-  commands: Counter<'transport' | 'type' | 'outcome'>;
-  authFailures: Counter<'transport' | 'reason'>;
+  /** The sink (give it to the agent as `observability.metrics`). */
+  sink: InMemoryMetrics;
+  /** Counts an HTTP request and observes its duration. */
+  request(labels: { method: string; route: string; status: string }, ms: number): void;
+  /** Counts a command or turn start. */
+  command(labels: { transport: string; type: string; outcome: string }): void;
+  /** Counts refused credentials. */
+  authFailure(labels: { transport: string; reason: string }): void;
+  /** Counts a request the ownership or role policy refused. */
+  refusal(labels: { transport: string; code: string }): void;
+  /** The Prometheus text exposition (version 0.0.4), with WebSocket and process gauges read now. */
+  render(): string;
+  /** The content type of {@link Metrics.render}'s text. */
+  contentType: string;
 }
 
 /**
- * Creates the metrics; WebSocket gauges are read from the transport's counters at scrape time.
+ * Creates the metrics; WebSocket and process gauges are read at scrape time.
  *
  * @param ws - returns the WebSocket transport (once created)
  * @returns the metrics
  */
 export function createMetrics(ws: () => AgentWsServer | undefined): Metrics {
-  const registry = new Registry();
-  collectDefaultMetrics({ register: registry });
-  const httpRequests = new Counter({
-    name: 'dream_http_requests_total',
-    help: 'HTTP requests',
-    labelNames: ['method', 'route', 'status'] as const,
-    registers: [registry],
-  });
-  const httpDuration = new Histogram({
-    name: 'dream_http_request_duration_seconds',
-    help: 'HTTP request duration',
-    labelNames: ['method', 'route'] as const,
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
-    registers: [registry],
-  });
-  const commands = new Counter({
-    name: 'dream_commands_total',
-    help: 'Commands and turn starts',
-    labelNames: ['transport', 'type', 'outcome'] as const,
-    registers: [registry],
-  });
-  const authFailures = new Counter({
-    name: 'dream_auth_failures_total',
-    help: 'Refused credentials',
-    labelNames: ['transport', 'reason'] as const,
-    registers: [registry],
-  });
-  new Gauge({
-    name: 'dream_ws_connections',
-    help: 'Open WebSocket connections',
-    registers: [registry],
-    collect() {
-      this.set(ws()?.stats().connections ?? 0);
+  const sink = new InMemoryMetrics();
+  return {
+    sink,
+    contentType: 'text/plain; version=0.0.4; charset=utf-8',
+    request(labels, ms) {
+      sink.counter('dream_http_requests_total', labels);
+      sink.histogram('dream_http_request_duration_ms', ms, { method: labels.method, route: labels.route });
     },
-  });
-  new Gauge({
-    name: 'dream_ws_subscriptions',
-    help: 'Live session subscriptions',
-    registers: [registry],
-    collect() {
-      this.set(ws()?.stats().subscriptions ?? 0);
+    command(labels) {
+      sink.counter('dream_commands_total', labels);
     },
-  });
-  new Gauge({
-    name: 'dream_ws_events_sent',
-    help: 'Events delivered over WebSocket since start',
-    registers: [registry],
-    collect() {
-      this.set(ws()?.stats().eventsSent ?? 0);
+    authFailure(labels) {
+      sink.counter('dream_auth_failures_total', labels);
     },
-  });
-  new Gauge({
-    name: 'dream_ws_dropped',
-    help: 'WebSocket connections dropped since start, by reason',
-    labelNames: ['reason'] as const,
-    registers: [registry],
-    collect() {
-      const d = ws()?.stats().dropped;
-      if (d) for (const [reason, n] of Object.entries(d)) this.set({ reason }, n);
+    refusal(labels) {
+      sink.counter('dream_refusals_total', labels);
     },
-  });
-  return { registry, httpRequests, httpDuration, commands, authFailures };
+    render() {
+      const s = ws()?.stats();
+      sink.gauge('dream_ws_connections', s?.connections ?? 0);
+      sink.gauge('dream_ws_subscriptions', s?.subscriptions ?? 0);
+      sink.gauge('dream_ws_events_sent', s?.eventsSent ?? 0);
+      if (s)
+        for (const [reason, n] of Object.entries(s.dropped)) sink.gauge('dream_ws_dropped', n, { reason });
+      const mem = process.memoryUsage();
+      sink.gauge('process_resident_memory_bytes', mem.rss);
+      sink.gauge('nodejs_heap_used_bytes', mem.heapUsed);
+      return sink.prometheus();
+    },
+  };
 }

@@ -208,7 +208,7 @@ describe('the operator console on the default offline agent', () => {
     await logMatchesServer();
     expect((await snap()).id).toBe(a);
     expect(consoleErrors).toEqual([]);
-  });
+  }, 120_000); // a whole journey in a real browser: under a loaded machine it passes 30 s
 
   it('a follow-up starts a new turn; progress and notices of the old turn do not leak into it', async () => {
     const follow = page.getByTestId('followup');

@@ -20,8 +20,8 @@ export interface ServerProcess {
   output(): string;
   /** Whether the process is still running. */
   alive(): boolean;
-  /** A JWT signed with the server's secret. */
-  token(sub: string, roles: string[], ttlSeconds?: number): Promise<string>;
+  /** A JWT signed with the server's secret (for `tenant`, when given). */
+  token(sub: string, roles: string[], ttlSeconds?: number, tenant?: string): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -74,8 +74,8 @@ export async function startServerProcess(env: Record<string, string> = {}): Prom
     proc,
     output: () => out,
     alive: () => !exited && proc.exitCode === null,
-    token: (sub, roles, ttlSeconds = 600) =>
-      new SignJWT({ roles })
+    token: (sub, roles, ttlSeconds = 600, tenant) =>
+      new SignJWT({ roles, ...(tenant !== undefined ? { tenant } : {}) })
         .setProtectedHeader({ alg: 'HS256' })
         .setSubject(sub)
         .setIssuer('dream-agent-example')

@@ -157,19 +157,21 @@ describe('example server: the full HITL journey over REST and WebSocket', () => 
       ['recipient', 'completed'],
       ['send', 'completed'],
     ]);
+    // The core's hash-chained trail: every decision with its actor, verified on read.
     const audit = (
       await request(base, 'GET', '/api/audit?sessionId=hitl-1', { headers: bearer(tokens.admin) })
-    ).body as { entries: { actor: string; action: string; outcome: string; transport: string }[] };
-    expect(audit.entries.map((e) => [e.action, e.actor, e.outcome, e.transport])).toEqual([
-      ['turn.start', 'olga', 'accepted', 'http'],
-      ['clarification.answer', 'olga', 'accepted', 'http'],
-      ['plan.edit', 'olga', 'accepted', 'http'],
-      ['plan.edit', 'olga', 'rejected', 'http'],
-      ['plan.approve', 'ann', 'accepted', 'ws'],
-      ['input.provide', 'olga', 'accepted', 'http'],
-      ['approval.grant', 'ann', 'accepted', 'ws'],
+    ).body as { verify: { ok: boolean; entries: number }; entries: { type: string; actor?: string }[] };
+    expect(audit.verify.ok).toBe(true);
+    expect(audit.entries.length).toBe(audit.verify.entries);
+    expect(audit.entries.filter((e) => e.actor !== undefined).map((e) => [e.type, e.actor])).toEqual([
+      ['clarification.answered', 'olga'],
+      ['plan.updated', 'olga'],
+      ['plan.approved', 'ann'],
+      ['input.received', 'olga'],
+      ['approval.resolved', 'ann'],
     ]);
-    expect(srv.audit.list().length).toBe(7);
+    expect(srv.audit).toBeDefined();
+    expect((await srv.audit?.verifyAudit('hitl-1'))?.ok).toBe(true);
   });
 });
 
@@ -316,28 +318,15 @@ describe('example server: roles', () => {
         })
       ).status,
     ).toBe(403);
+    // Refusals by role never reach the agent: the trail holds only what the agent did, with its actor.
     const audit = (await request(base, 'GET', '/api/audit?sessionId=r1', as(tokens.admin))).body as {
-      entries: { actor: string; action: string; outcome: string; error: string | null }[];
+      verify: { ok: boolean };
+      entries: { type: string; actor?: string }[];
     };
-    const forbiddenRows = audit.entries.filter((e) => e.outcome === 'forbidden');
-    expect(forbiddenRows.map((e) => [e.actor, e.action])).toEqual([
-      // a viewer is refused before its body is read: the command type is not known
-      ['vera', 'write'],
-      ['vera', 'write'],
-      ['olga', 'plan.approve'],
-      ['olga', 'plan.reject'],
-      ['ann', 'plan.edit'],
-      ['ann', 'plan.approve'],
-      ['ann', 'cancel'],
-      ['vera', 'resume'],
-      ['vera', 'cancel'],
-    ]);
-    expect(
-      audit.entries.filter((e) => e.action === 'approval.grant').map((e) => [e.actor, e.outcome, e.error]),
-    ).toEqual([
-      ['ann', 'rejected', 'FORBIDDEN'],
-      ['ada', 'rejected', 'FORBIDDEN'],
-      ['fin', 'accepted', null],
+    expect(audit.verify.ok).toBe(true);
+    expect(audit.entries.filter((e) => e.actor !== undefined).map((e) => [e.type, e.actor])).toEqual([
+      ['plan.approved', 'ann'],
+      ['approval.resolved', 'fin'],
     ]);
   });
 });
@@ -446,7 +435,7 @@ describe('example server: limits, headers, health, metrics, shutdown', () => {
     expect(sse.events.filter((e) => e.type === 'todo.output.delta')).toHaveLength(400);
     const metrics = await request(base, 'GET', '/metrics', { headers: bearer(tokens.admin) });
     expect(String(metrics.body)).toMatch(/dream_ws_dropped\{reason="slow_consumer"\} 1/);
-  });
+  }, 120_000); // 25 MB of events through WebSocket and SSE: the 30 s default is tight on a loaded machine
 
   it('sends security headers, honours the CORS allow-list, rate-limits, and answers health and readiness', async () => {
     const { base, tokens, bearer } = await start({

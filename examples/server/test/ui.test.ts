@@ -57,6 +57,8 @@ describe('web UI in headless Chromium', () => {
     await page.getByTestId('dev-user').fill('alice');
     await page.getByTestId('dev-signin').click();
     await expect.poll(() => page.getByTestId('who').textContent()).toBe('alice');
+    // the tenant the token acts in (the dev sign-in's default tenant)
+    await expect.poll(() => page.getByTestId('who-tenant').textContent()).toBe('@ default');
     await expect.poll(() => page.getByTestId('connection').textContent()).toBe('live');
 
     await page
