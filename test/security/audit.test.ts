@@ -178,6 +178,75 @@ describe('audit trail (hash chain per session)', () => {
     expect(report.problems.map((p) => p.kind)).toContain('command_edited');
   });
 
+  it('names a todo row edited to another status or output (the row, not only the events, is chained)', async () => {
+    const { report } = await tampered((db, id) => {
+      const row = db
+        .prepare<[string], { record: string }>(
+          `SELECT record FROM todos WHERE session_id = ? AND todo_id = 'mail'`,
+        )
+        .get(id);
+      const record = JSON.parse(row?.record ?? '{}') as Record<string, unknown>;
+      expect(record['status']).toBe('completed');
+      db.prepare(`UPDATE todos SET record = ? WHERE session_id = ? AND todo_id = 'mail'`).run(
+        JSON.stringify({ ...record, approvedBy: 'mallory' }),
+        id,
+      );
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'row_edited',
+        message: expect.stringContaining('todo mail') as string,
+      }),
+    );
+    // Only the edited row is named: the event chain itself is intact.
+    expect(report.problems.map((p) => p.kind)).toEqual(['row_edited']);
+  });
+
+  it('names a deleted todo row and an edited session state', async () => {
+    const { report } = await tampered((db, id) => {
+      db.prepare(`DELETE FROM todos WHERE session_id = ? AND todo_id = 'q'`).run(id);
+      const row = db.prepare<[string], { state: string }>(`SELECT state FROM sessions WHERE id = ?`).get(id);
+      const state = JSON.parse(row?.state ?? '{}') as Record<string, unknown>;
+      db.prepare(`UPDATE sessions SET state = ? WHERE id = ?`).run(
+        JSON.stringify({ ...state, metadata: { plan: 'gold' } }),
+        id,
+      );
+    });
+    expect(report.ok).toBe(false);
+    const kinds = report.problems.map((p) => `${p.kind}: ${p.message}`);
+    expect(kinds).toContainEqual(expect.stringMatching(/^row_deleted: todo q /));
+    expect(kinds).toContainEqual(expect.stringMatching(/^row_edited: the state of session/));
+  });
+
+  it('rows written by a commit without events are covered through the head', async () => {
+    const inner = new SqliteStore(join(dir, 'eventless.db'));
+    const store = auditedStore(inner);
+    const { lease } = await store.createSession(
+      { id: 'e1', status: 'running', state: { turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} } },
+      'n',
+      30_000,
+    );
+    await store.commit({
+      sessionId: 'e1',
+      expectedVersion: 1,
+      lease,
+      events: [],
+      todos: [
+        { sessionId: 'e1', turnId: 'u', todoId: 'x', status: 'completed', attempts: 1, idempotencyKey: 'k' },
+      ],
+      planVersions: [],
+      inboxAcks: [],
+      leaseAction: 'renew',
+      leaseTtlMs: 30_000,
+    });
+    expect((await store.verifyAudit('e1')).ok).toBe(true);
+    inner.database.prepare(`UPDATE todos SET record = replace(record, 'completed', 'failed')`).run();
+    const report = await store.verifyAudit('e1');
+    expect(report.problems.map((p) => p.kind)).toEqual(['row_edited']);
+    await inner.close();
+  });
+
   it('an exported anchor catches a chain rewritten from that point on', async () => {
     const inner = new SqliteStore(join(dir, 'anchor.db'));
     const store = auditedStore(inner);
