@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AesGcmCodec,
   Agent,
@@ -16,6 +17,8 @@ import {
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
+import { PostgresStore, migrate } from '@dream-agent/postgres';
+import { serviceSkipReason, startPostgres, type PostgresService } from '../setup/services.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dream-audit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -274,3 +277,40 @@ describe('audit trail (hash chain per session)', () => {
     await inner.close();
   });
 });
+
+const pgSkip = serviceSkipReason('postgres');
+if (pgSkip) {
+  describe.skip(`audit trail on PostgreSQL — skipped: ${pgSkip}`, () => {
+    it('needs PostgreSQL', () => undefined);
+  });
+} else {
+  describe('audit trail on PostgreSQL (jsonb rows tampered)', () => {
+    let server: PostgresService;
+    let pool: pg.Pool;
+    beforeAll(async () => {
+      server = await startPostgres();
+      pool = new pg.Pool({ connectionString: server.url, max: 4 });
+      await migrate(pool);
+    });
+    afterAll(async () => {
+      await pool?.end();
+      await server?.stop();
+    });
+
+    it('a session verifies after the jsonb round trip; a todo row set to another approver is named', async () => {
+      const store = auditedStore(new PostgresStore({ pool }));
+      const sessionId = await journey(store);
+      const clean = await store.verifyAudit(sessionId);
+      expect(clean.ok, JSON.stringify(clean.problems)).toBe(true);
+      const edited = await pool.query(
+        `UPDATE dream_agent.todos SET record = jsonb_set(record::jsonb, '{approvedBy}', '"mallory"')::json WHERE session_id = $1 AND todo_id = 'mail'`,
+        [sessionId],
+      );
+      expect(edited.rowCount).toBe(1);
+      const report = await store.verifyAudit(sessionId);
+      expect(report.problems.map((p) => `${p.kind}: ${p.message}`)).toEqual([
+        expect.stringMatching(/^row_edited: todo mail of turn /),
+      ]);
+    });
+  });
+}
