@@ -45,10 +45,23 @@ export const DEFAULT_BUCKETS_MS: readonly number[] = [
   3_600_000,
 ];
 
+/**
+ * Series keys by label object. Callers that record the same label set again and again (the observer
+ * keeps one frozen object per outcome, layer and domain) pay the sort and the quoting once per object,
+ * not once per observation — that per-call work was most of what metrics cost per todo.
+ */
+const labelKeys = new WeakMap<MetricLabels, string>();
+
 const labelKey = (labels: MetricLabels | undefined): string => {
   if (!labels) return '';
-  const keys = Object.keys(labels).sort();
-  return keys.map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
+  let key = labelKeys.get(labels);
+  if (key === undefined) {
+    const keys = Object.keys(labels).sort();
+    key = keys.map((k) => `${k}=${JSON.stringify(labels[k])}`).join(',');
+    // Only frozen objects can be trusted not to change under the cached key.
+    if (Object.isFrozen(labels)) labelKeys.set(labels, key);
+  }
+  return key;
 };
 
 class Histogram {

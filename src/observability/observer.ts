@@ -66,6 +66,17 @@ export interface UsageLike {
   usage: { inputTokens: number; outputTokens: number };
 }
 
+/** Label sets used on every todo, built once (see `labelKey` in metrics.ts: frozen objects are keyed once). */
+const L = {
+  completed: Object.freeze({ outcome: 'completed' }),
+  cached: Object.freeze({ outcome: 'cached' }),
+  failed: Object.freeze({ outcome: 'failed' }),
+  skipped: Object.freeze({ outcome: 'skipped' }),
+  denied: Object.freeze({ outcome: 'denied' }),
+  hit: Object.freeze({ result: 'hit' }),
+  miss: Object.freeze({ result: 'miss' }),
+};
+
 /** SpanStatusCode of OpenTelemetry: 1 OK, 2 ERROR. */
 const OK = 1;
 const ERROR = 2;
@@ -103,6 +114,8 @@ export class AgentObserver {
   /** Plans outlive a driven segment (review, approval); a small bounded map keeps their domains. */
   readonly #domains = new Map<string, Map<string, string>>();
   readonly #requests = new Map<string, { kind: string; createdAt: number; sessionId: string }>();
+  /** Frozen label objects per layer/domain/kind, bounded (domains and kinds are a small, fixed set). */
+  readonly #labels = new Map<string, MetricLabels>();
 
   /** @param options - sinks, OpenTelemetry API, prices, bounds */
   constructor(options: AgentObserverOptions = {}) {
@@ -111,6 +124,19 @@ export class AgentObserver {
     this.#tracer = options.otel?.trace.getTracer('dream-agent');
     this.#prices = options.prices ?? {};
     this.#max = options.maxSessions ?? 10_000;
+  }
+
+  #lab(key: string, make: () => Record<string, string>): MetricLabels {
+    let l = this.#labels.get(key);
+    if (!l) {
+      l = Object.freeze(make());
+      if (this.#labels.size < 1000) this.#labels.set(key, l);
+    }
+    return l;
+  }
+
+  #executor(domain: string): MetricLabels {
+    return this.#lab(`executor\u0000${domain}`, () => ({ layer: 'executor', domain }));
   }
 
   #h(name: string, v: number, labels?: MetricLabels): void {
@@ -178,9 +204,13 @@ export class AgentObserver {
     delete t.turnSpan;
   }
 
-  #layer(t: TurnTrack, layer: string, start: number, end: number, labels: MetricLabels = {}): void {
-    this.#h('layer_duration_ms', end - start, { layer, ...labels });
-    const span = this.#span(t, `dream_agent.${layer}`, start, { 'dream_agent.layer': layer, ...labels });
+  #layer(t: TurnTrack, layer: string, start: number, end: number): void {
+    this.#h(
+      'layer_duration_ms',
+      end - start,
+      this.#lab(layer, () => ({ layer })),
+    );
+    const span = this.#span(t, `dream_agent.${layer}`, start, { 'dream_agent.layer': layer });
     span?.setStatus({ code: OK });
     span?.end(end);
   }
@@ -222,7 +252,11 @@ export class AgentObserver {
     const r = this.#requests.get(id);
     if (!r) return;
     this.#requests.delete(id);
-    this.#h('hitl_wait_ms', at - r.createdAt, { kind: r.kind });
+    this.#h(
+      'hitl_wait_ms',
+      at - r.createdAt,
+      this.#lab(`kind\u0000${r.kind}`, () => ({ kind: r.kind })),
+    );
   }
 
   #event(e: AgentEvent): void {
@@ -286,10 +320,10 @@ export class AgentObserver {
       }
       case 'todo.completed': {
         const domain = t.domains.get(e.todoId) ?? 'unknown';
-        this.#h('layer_duration_ms', e.durationMs, { layer: 'executor', domain });
-        this.#c('todo_total', { outcome: 'completed' });
-        if (e.cached) this.#c('todo_total', { outcome: 'cached' });
-        this.#c('cache_total', { result: e.cached ? 'hit' : 'miss' });
+        this.#h('layer_duration_ms', e.durationMs, this.#executor(domain));
+        this.#c('todo_total', L.completed);
+        if (e.cached) this.#c('todo_total', L.cached);
+        this.#c('cache_total', e.cached ? L.hit : L.miss);
         const s = t.todoStarts.get(e.todoId);
         s?.span?.setAttribute('dream_agent.todo.cached', e.cached);
         s?.span?.setStatus({ code: OK });
@@ -299,13 +333,10 @@ export class AgentObserver {
         break;
       }
       case 'todo.failed': {
-        this.#c('todo_total', { outcome: 'failed' });
+        this.#c('todo_total', L.failed);
         const s = t.todoStarts.get(e.todoId);
         if (s)
-          this.#h('layer_duration_ms', e.at - s.at, {
-            layer: 'executor',
-            domain: t.domains.get(e.todoId) ?? 'unknown',
-          });
+          this.#h('layer_duration_ms', e.at - s.at, this.#executor(t.domains.get(e.todoId) ?? 'unknown'));
         s?.span?.setStatus({ code: ERROR, message: e.error.message });
         s?.span?.end(e.at);
         t.todoStarts.delete(e.todoId);
@@ -313,7 +344,7 @@ export class AgentObserver {
         break;
       }
       case 'todo.skipped':
-        this.#c('todo_total', { outcome: e.reason === 'denied' ? 'denied' : 'skipped' });
+        this.#c('todo_total', e.reason === 'denied' ? L.denied : L.skipped);
         t.lastExecAt = e.at;
         break;
       case 'response.completed':
@@ -324,7 +355,10 @@ export class AgentObserver {
       case 'run.cancelled': {
         const outcome =
           e.type === 'turn.completed' ? 'completed' : e.type === 'turn.failed' ? 'failed' : 'cancelled';
-        this.#c('turn_total', { outcome });
+        this.#c(
+          'turn_total',
+          this.#lab(`turn\u0000${outcome}`, () => ({ outcome })),
+        );
         this.#endTurnSpan(t, e.at, outcome);
         this.#turns.delete(e.sessionId);
         this.#domains.delete(e.sessionId);
@@ -395,12 +429,19 @@ export function observedStore(
   };
   // A proxy rather than a copy of the method list: optional and future Store methods pass through as
   // they are, bound to the backend (whose private fields need `this` to be the backend itself).
+  // Bound methods are made once per method, not on every access (the engine calls several per cycle).
+  const bound = new Map<PropertyKey, { fn: unknown; bound: unknown }>();
   return new Proxy(store, {
     get(target, prop) {
       if (prop === 'commit') return commit;
       if (prop === 'createSession') return createSession;
       const value: unknown = Reflect.get(target, prop, target);
-      return typeof value === 'function' ? (value as (...a: unknown[]) => unknown).bind(target) : value;
+      if (typeof value !== 'function') return value;
+      const hit = bound.get(prop);
+      if (hit && hit.fn === value) return hit.bound;
+      const b = (value as (...a: unknown[]) => unknown).bind(target);
+      bound.set(prop, { fn: value, bound: b });
+      return b;
     },
   });
 }

@@ -16,8 +16,8 @@
  */
 import { DreamAgentError } from '../errors/index.js';
 import type { AgentEvent } from '../model/events.js';
-import type { Json, JsonObject } from '../model/json.js';
-import type { InboxEntry, SessionRecord, SessionState } from '../model/session.js';
+import { cloneJson, type Json, type JsonObject } from '../model/json.js';
+import type { InboxEntry, SessionRecord, SessionState, TodoRecord } from '../model/session.js';
 import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
 import { sha256Hex } from '../tools/canonical.js';
 
@@ -30,6 +30,18 @@ interface EventStamp {
   hash: string;
   /** Inbox entries this commit acknowledged, folded into the first event's hash. */
   commands?: { id: string; status: string; digest: string }[];
+  /** Digests of the todo and session rows this commit wrote, folded into the first event's hash. */
+  rows?: RowDigests;
+}
+
+/**
+ * What a commit wrote besides events: `[turnId, todoId, digest]` per todo row and the digest of the
+ * session state. Mutable rows are covered by their last digest in the chain: `verifyAudit` recomputes
+ * each row's digest and names the row when it differs.
+ */
+interface RowDigests {
+  todos?: [string, string, string][];
+  state?: string;
 }
 
 /** The chain head kept in the session row. */
@@ -59,7 +71,20 @@ export interface AuditEntry {
 
 /** A problem found by {@link verifyAudit}. */
 export interface AuditProblem {
-  kind: 'edited' | 'deleted' | 'reordered' | 'truncated' | 'command_edited' | 'unchained';
+  /**
+   * `edited`, `deleted`, `reordered`, `truncated`, `unchained` concern the event chain; `command_edited`
+   * an acknowledged inbox entry; `row_edited` and `row_deleted` a todo or session row that differs from,
+   * or lacks, the digest the chain recorded for it.
+   */
+  kind:
+    | 'edited'
+    | 'deleted'
+    | 'reordered'
+    | 'truncated'
+    | 'command_edited'
+    | 'unchained'
+    | 'row_edited'
+    | 'row_deleted';
   seq: number;
   message: string;
 }
@@ -114,14 +139,41 @@ const entryDigest = (entry: InboxEntry): string =>
     }),
   );
 
-const linkHash = (prev: string, event: object, commands: EventStamp['commands']): string =>
-  sha256Hex(`${prev}\n${stable(event)}\n${commands ? stable(commands) : ''}`);
+const linkHash = (prev: string, event: object, commands: EventStamp['commands'], rows?: RowDigests): string =>
+  sha256Hex(
+    `${prev}\n${stable(event)}\n${commands ? stable(commands) : ''}${rows ? `\n${stable(rows)}` : ''}`,
+  );
+
+const todoDigest = (t: TodoRecord): string => sha256Hex(stable(t));
+const stateDigest = (s: SessionState): string => sha256Hex(stable(withoutHead(s)));
+
+/** The head as stored in the session row; `rows` holds digests of rows written by commits without events. */
+interface StoredHead {
+  seq: number;
+  hash: string;
+  rows?: RowDigests;
+}
+
+const storedHeadOf = (state: SessionState | undefined): StoredHead | undefined =>
+  (state as unknown as Record<string, unknown> | undefined)?.[MARK] as StoredHead | undefined;
 
 const headOf = (state: SessionState | undefined, sessionId: string): AuditHead => {
-  const h = (state as unknown as Record<string, unknown> | undefined)?.[MARK] as
-    { seq: number; hash: string } | undefined;
+  const h = storedHeadOf(state);
   return { sessionId, seq: h?.seq ?? 0, hash: h?.hash ?? GENESIS };
 };
+
+/** Folds newer row digests over older ones (todos by turn and id, the state replaced). */
+function mergeRows(older: RowDigests | undefined, newer: RowDigests | undefined): RowDigests | undefined {
+  if (!older) return newer;
+  if (!newer) return older;
+  const todos = new Map<string, [string, string, string]>();
+  for (const t of [...(older.todos ?? []), ...(newer.todos ?? [])]) todos.set(`${t[0]}\u0000${t[1]}`, t);
+  const out: RowDigests = {};
+  if (todos.size > 0) out.todos = [...todos.values()];
+  const state = newer.state ?? older.state;
+  if (state !== undefined) out.state = state;
+  return out;
+}
 
 const withoutHead = (state: SessionState): SessionState => {
   if (!(MARK in (state as unknown as Record<string, unknown>))) return state;
@@ -153,6 +205,14 @@ export class AuditedStore implements Store {
   readonly #inner: Store;
   /** Last chain head this node committed or read, per session (a cache: a miss costs one read). */
   readonly #heads = new Map<string, AuditHead>();
+  /**
+   * The last state this node wrote or read per session, with its version: a commit without a new state
+   * must still rewrite the head inside the state, and this saves reading the row back first.
+   */
+  readonly #states = new Map<
+    string,
+    { version: number; state: SessionState; head: StoredHead | undefined }
+  >();
   claimStale?: NonNullable<Store['claimStale']>;
   close?: NonNullable<Store['close']>;
   deleteSession?: (sessionId: string) => Promise<boolean>;
@@ -166,6 +226,7 @@ export class AuditedStore implements Store {
     if (del) {
       this.deleteSession = async (id: string) => {
         this.#heads.delete(id);
+        this.#states.delete(id);
         return del.call(inner, id);
       };
     }
@@ -177,6 +238,16 @@ export class AuditedStore implements Store {
       if (!oldest.done) this.#heads.delete(oldest.value);
     }
     this.#heads.set(head.sessionId, head);
+  }
+
+  #keepState(sessionId: string, version: number, state: SessionState): void {
+    if (this.#states.size >= 1000 && !this.#states.has(sessionId)) {
+      const oldest = this.#states.keys().next();
+      if (!oldest.done) this.#states.delete(oldest.value);
+    }
+    // A deep copy: the caller may change the objects it was handed or passed in.
+    const copy = cloneJson(state as unknown as Json) as unknown as SessionState;
+    this.#states.set(sessionId, { version, state: withoutHead(copy), head: storedHeadOf(copy) });
   }
 
   async #headBefore(sessionId: string, seq: number): Promise<AuditHead> {
@@ -198,6 +269,7 @@ export class AuditedStore implements Store {
     sessionId: string,
     events: AgentEvent[],
     commands: EventStamp['commands'],
+    rows?: RowDigests,
   ): Promise<{ events: AgentEvent[]; head: AuditHead | undefined }> {
     const first = events[0];
     if (!first) return { events, head: undefined };
@@ -205,10 +277,11 @@ export class AuditedStore implements Store {
     const out: AgentEvent[] = [];
     for (const [i, e] of events.entries()) {
       const cmds = i === 0 ? commands : undefined;
-      const next = linkHash(hash, e, cmds);
-      const stamp: EventStamp = cmds
-        ? { prev: hash, hash: next, commands: cmds }
-        : { prev: hash, hash: next };
+      const rws = i === 0 ? rows : undefined;
+      const next = linkHash(hash, e, cmds, rws);
+      const stamp: EventStamp = { prev: hash, hash: next };
+      if (cmds) stamp.commands = cmds;
+      if (rws) stamp.rows = rws;
       out.push({ ...e, [MARK]: stamp } as unknown as AgentEvent);
       hash = next;
     }
@@ -222,15 +295,18 @@ export class AuditedStore implements Store {
     leaseTtlMs: number,
   ): ReturnType<Store['createSession']> {
     const s = session as NewSession & { events?: AgentEvent[] };
-    const { events, head } = await this.#stamp(s.id, s.events ?? [], undefined);
+    const rows: RowDigests = { state: stateDigest(s.state) };
+    const { events, head } = await this.#stamp(s.id, s.events ?? [], undefined, rows);
     const h = head ?? { sessionId: s.id, seq: 0, hash: GENESIS };
+    const stored: StoredHead = head ? { seq: h.seq, hash: h.hash } : { seq: 0, hash: GENESIS, rows };
     const next: NewSession & { events?: AgentEvent[] } = {
       ...s,
-      state: { ...s.state, [MARK]: { seq: h.seq, hash: h.hash } } as unknown as SessionState,
+      state: { ...s.state, [MARK]: stored } as unknown as SessionState,
     };
     if (s.events) next.events = events;
     const created = await this.#inner.createSession(next, owner, leaseTtlMs);
     this.#cache(h);
+    this.#keepState(s.id, created.record.version, next.state);
     return { ...created, record: { ...created.record, state: withoutHead(created.record.state) } };
   }
 
@@ -243,26 +319,58 @@ export class AuditedStore implements Store {
         commands.push({ id: ack.commandId, status: ack.status, digest: entry ? entryDigest(entry) : '' });
       }
     }
-    const { events, head } = await this.#stamp(c.sessionId, c.events, commands);
+    let written: RowDigests | undefined;
+    if (c.todos.length > 0 || c.state !== undefined) {
+      written = {};
+      if (c.todos.length > 0) written.todos = c.todos.map((t) => [t.turnId, t.todoId, todoDigest(t)]);
+      if (c.state !== undefined) written.state = stateDigest(c.state);
+    }
+    // Digests left in the head by earlier commits without events move into the chain with this one.
+    const raw = await this.#storedHead(c.sessionId, c.expectedVersion);
+    const rows = mergeRows(raw?.rows, written);
+    const { events, head } = await this.#stamp(c.sessionId, c.events, commands, rows);
     const next: Commit = { ...c, events };
-    if (head) {
-      // The head must be rewritten with the events, in the same commit: it is what catches a cut tail.
-      const state = c.state ?? (await this.#currentState(c.sessionId));
-      next.state = { ...state, [MARK]: { seq: head.seq, hash: head.hash } } as unknown as SessionState;
-    } else if (c.state !== undefined) {
-      const prior = this.#heads.get(c.sessionId) ?? headOf(await this.#rawState(c.sessionId), c.sessionId);
-      next.state = { ...c.state, [MARK]: { seq: prior.seq, hash: prior.hash } } as unknown as SessionState;
+    // The head is rewritten with whatever changed, in the same commit: it is what catches a cut tail, and
+    // it carries the digests of rows a commit without events wrote (they have no event to ride on).
+    if (head || rows) {
+      const current = c.state ?? (await this.#currentState(c.sessionId, c.expectedVersion));
+      let stored: StoredHead;
+      if (head) {
+        stored = { seq: head.seq, hash: head.hash };
+      } else {
+        stored = { seq: raw?.seq ?? 0, hash: raw?.hash ?? GENESIS };
+        if (rows) stored.rows = rows;
+      }
+      next.state = { ...current, [MARK]: stored } as unknown as SessionState;
     }
     const result = await this.#inner.commit(next);
     if (head) this.#cache(head);
+    const known = this.#states.get(c.sessionId);
+    if (c.state === undefined && known && known.version === c.expectedVersion) {
+      // The state itself did not change (only, perhaps, the head in it): no copy needed.
+      known.version = result.version;
+      if (next.state) known.head = storedHeadOf(next.state);
+    } else if (next.state) {
+      this.#keepState(c.sessionId, result.version, next.state);
+    } else {
+      this.#states.delete(c.sessionId);
+    }
     return result;
+  }
+
+  async #storedHead(sessionId: string, version: number): Promise<StoredHead | undefined> {
+    const known = this.#states.get(sessionId);
+    if (known && known.version === version) return known.head;
+    return storedHeadOf(await this.#rawState(sessionId));
   }
 
   async #rawState(sessionId: string): Promise<SessionState | undefined> {
     return (await this.#inner.getSession(sessionId))?.state;
   }
 
-  async #currentState(sessionId: string): Promise<SessionState> {
+  async #currentState(sessionId: string, version?: number): Promise<SessionState> {
+    const known = this.#states.get(sessionId);
+    if (known && version !== undefined && known.version === version) return known.state;
     const state = await this.#rawState(sessionId);
     if (!state)
       throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
@@ -273,6 +381,7 @@ export class AuditedStore implements Store {
     const r = await this.#inner.getSession(sessionId);
     if (!r) return undefined;
     this.#cache(headOf(r.state, sessionId));
+    this.#keepState(sessionId, r.version, r.state);
     return { ...r, state: withoutHead(r.state) };
   }
 
@@ -358,6 +467,15 @@ export class AuditedStore implements Store {
     let entries = 0;
     let lastSeq = 0;
     let anchorSeen = anchor === undefined || anchor.seq === 0;
+    /** Last recorded digest per todo row (turn, todo) and for the state, with the seq that recorded it. */
+    const todoDigests = new Map<string, { turnId: string; todoId: string; digest: string; seq: number }>();
+    let stateRecord: { digest: string; seq: number } | undefined;
+    const record = (rows: RowDigests | undefined, seq: number): void => {
+      for (const [turnId, todoId, digest] of rows?.todos ?? []) {
+        todoDigests.set(`${turnId}\u0000${todoId}`, { turnId, todoId, digest, seq });
+      }
+      if (rows?.state !== undefined) stateRecord = { digest: rows.state, seq };
+    };
     for await (const { event, stamp, seq } of this.#entries(sessionId)) {
       entries += 1;
       if (seq < expectedSeq) {
@@ -379,7 +497,8 @@ export class AuditedStore implements Store {
             message: `entry ${seq} does not follow the entry before it`,
           });
         }
-        const recomputed = linkHash(stamp.prev, event, stamp.commands);
+        const recomputed = linkHash(stamp.prev, event, stamp.commands, stamp.rows);
+        record(stamp.rows, seq);
         if (recomputed !== stamp.hash) {
           problems.push({
             kind: 'edited',
@@ -410,6 +529,7 @@ export class AuditedStore implements Store {
         message: `the chain ends at ${lastSeq}, the session's head says ${head.seq}`,
       });
     }
+    problems.push(...(await this.#checkRows(sessionId, head.seq, todoDigests, stateRecord)));
     if (!anchorSeen) {
       problems.push({
         kind: 'truncated',
@@ -418,6 +538,60 @@ export class AuditedStore implements Store {
       });
     }
     return { sessionId, ok: problems.length === 0, entries, head, problems };
+  }
+
+  /** Compares the todo and session rows as stored with the digests the chain (or the head) recorded. */
+  async #checkRows(
+    sessionId: string,
+    headSeq: number,
+    todoDigests: Map<string, { turnId: string; todoId: string; digest: string; seq: number }>,
+    chainedState: { digest: string; seq: number } | undefined,
+  ): Promise<AuditProblem[]> {
+    const problems: AuditProblem[] = [];
+    const row = await this.#inner.getSession(sessionId);
+    const pending = storedHeadOf(row?.state)?.rows;
+    for (const [turnId, todoId, digest] of pending?.todos ?? []) {
+      todoDigests.set(`${turnId}\u0000${todoId}`, { turnId, todoId, digest, seq: headSeq });
+    }
+    const expectedState =
+      pending?.state !== undefined ? { digest: pending.state, seq: headSeq } : chainedState;
+    if (row && expectedState && stateDigest(row.state) !== expectedState.digest) {
+      problems.push({
+        kind: 'row_edited',
+        seq: expectedState.seq,
+        message: `the state of session ${sessionId} differs from what was committed`,
+      });
+    }
+    const turns = new Set([...todoDigests.values()].map((t) => t.turnId));
+    for (const turnId of turns) {
+      const stored = new Map((await this.#inner.getTodos(sessionId, turnId)).map((t) => [t.todoId, t]));
+      for (const t of todoDigests.values()) {
+        if (t.turnId !== turnId) continue;
+        const found = stored.get(t.todoId);
+        stored.delete(t.todoId);
+        if (!found) {
+          problems.push({
+            kind: 'row_deleted',
+            seq: t.seq,
+            message: `todo ${t.todoId} of turn ${turnId} is missing`,
+          });
+        } else if (todoDigest(found) !== t.digest) {
+          problems.push({
+            kind: 'row_edited',
+            seq: t.seq,
+            message: `todo ${t.todoId} of turn ${turnId} differs from what was committed`,
+          });
+        }
+      }
+      for (const extra of stored.keys()) {
+        problems.push({
+          kind: 'unchained',
+          seq: headSeq,
+          message: `todo ${extra} of turn ${turnId} was never committed through the audit`,
+        });
+      }
+    }
+    return problems;
   }
 
   /**

@@ -21,7 +21,7 @@ import type { Json, JsonObject } from '../model/json.js';
 import type { Plan, PlanVersionRecord } from '../model/plan.js';
 import type { InboxEntry, SessionRecord, SessionState, TodoRecord } from '../model/session.js';
 import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
-import type { Codec, CodecContext } from './codec.js';
+import { reviveData, type Codec, type CodecContext } from './codec.js';
 
 /** Options of {@link encryptedStore}. */
 export interface EncryptedStoreOptions {
@@ -35,9 +35,33 @@ export interface EncryptedStoreOptions {
   allowPlaintext?: boolean;
   /** How many session → tenant entries to remember for per-tenant keys (default 10 000). */
   maxTenantCache?: number;
+  /**
+   * Records of one commit whose JSON is at most this many characters share one sealed envelope, up to
+   * this many characters per envelope (default 4096; 0 seals every record alone). Sharing costs storage
+   * (each row holds the envelope) and saves a cipher setup per record.
+   */
+  batchBytes?: number;
 }
 
 const SEALED = '$sealed';
+/** Index of a row's entry in a shared envelope (absent when the row is sealed alone). */
+const PART = '$part';
+/** Record name of a shared envelope in the associated data. */
+const BATCH = 'batch';
+
+/** One record to seal: its identity, its plaintext, and (after sealing) where it ended up. */
+interface Slot {
+  aad: string;
+  value: Json;
+  text: string;
+  sealed?: string;
+  part?: number;
+}
+
+const slot = (aad: string, value: Json): Slot => ({ aad, value, text: JSON.stringify(value) });
+
+/** Envelopes opened during one read, so rows of one commit decrypt their shared envelope once. */
+type Memo = Map<string, Promise<Json[]>>;
 
 /** The envelope fields of an event that stay readable. */
 const EVENT_ENVELOPE = ['type', 'sessionId', 'turnId', 'seq', 'at'] as const;
@@ -56,7 +80,7 @@ const TODO_CLEAR = [
   'finishedAt',
 ] as const;
 
-type Sealed = { [SEALED]: string };
+type Sealed = { [SEALED]: string; [PART]?: number };
 
 const isSealedObject = (v: unknown): v is Sealed & Record<string, unknown> =>
   v !== null && typeof v === 'object' && typeof (v as Record<string, unknown>)[SEALED] === 'string';
@@ -85,6 +109,7 @@ class EncryptedStore implements Store {
   readonly #plain: boolean;
   readonly #tenants = new Map<string, string>();
   readonly #maxTenants: number;
+  readonly #batchBytes: number;
   claimStale?: NonNullable<Store['claimStale']>;
   close?: NonNullable<Store['close']>;
   deleteSession?: (sessionId: string) => Promise<boolean>;
@@ -94,6 +119,10 @@ class EncryptedStore implements Store {
     this.#codec = options.codec;
     this.#plain = options.allowPlaintext ?? false;
     this.#maxTenants = options.maxTenantCache ?? 10_000;
+    this.#batchBytes = options.batchBytes ?? 4096;
+    if (!(this.#batchBytes >= 0)) {
+      throw new DreamAgentError('INVALID_INPUT', `batchBytes must be ≥ 0, got ${String(options.batchBytes)}`);
+    }
     // Optional methods exist on the wrapper exactly when the backend has them.
     if (inner.claimStale) this.claimStale = inner.claimStale.bind(inner);
     if (inner.close) this.close = inner.close.bind(inner);
@@ -126,6 +155,56 @@ class EncryptedStore implements Store {
     return this.#codec.seal(value, `${sessionId}\u0000${aad}`, this.#ctx(sessionId));
   }
 
+  /**
+   * Seals the records of one write. Small records share one sealed envelope (one cipher setup and one
+   * nonce for the whole commit instead of one per record — the cost that dominated encryption in
+   * `bench/security.ts`); each row then stores that envelope and its index, and opening checks that the
+   * entry at the index names this very record, so a row moved onto another record, or pointed at another
+   * index, fails. Records over `batchBytes` are sealed alone (sharing would copy them into every row).
+   */
+  async #sealAll(sessionId: string, slots: Slot[]): Promise<void> {
+    const ctx = this.#ctx(sessionId);
+    const codec = this.#codec;
+    const jobs: Promise<void>[] = [];
+    const alone = (m: Slot): void => {
+      const aad = `${sessionId}\u0000${m.aad}`;
+      jobs.push(
+        (codec.sealText ? codec.sealText(m.text, aad, ctx) : codec.seal(m.value, aad, ctx)).then((sealed) => {
+          m.sealed = sealed;
+        }),
+      );
+    };
+    let group: Slot[] = [];
+    let groupBytes = 0;
+    const flush = (): void => {
+      const members = group;
+      group = [];
+      groupBytes = 0;
+      if (members.length === 1) alone(members[0] as Slot);
+      if (members.length < 2 || !codec.sealText) return;
+      const text = `[${members.map((m) => `[${JSON.stringify(m.aad)},${m.text}]`).join(',')}]`;
+      jobs.push(
+        codec.sealText(text, `${sessionId}\u0000${BATCH}`, ctx).then((sealed) => {
+          members.forEach((m, i) => {
+            m.sealed = sealed;
+            m.part = i;
+          });
+        }),
+      );
+    };
+    for (const m of slots) {
+      if (!codec.sealText || m.text.length > this.#batchBytes) {
+        alone(m);
+        continue;
+      }
+      if (group.length > 0 && groupBytes + m.text.length > this.#batchBytes) flush();
+      group.push(m);
+      groupBytes += m.text.length;
+    }
+    flush();
+    await Promise.all(jobs);
+  }
+
   async #open(value: unknown, aad: string, sessionId: string): Promise<Json> {
     if (typeof value !== 'string') {
       if (this.#plain) return value as Json;
@@ -140,87 +219,136 @@ class EncryptedStore implements Store {
     return this.#codec.open(value, `${sessionId}\u0000${aad}`, this.#ctx(sessionId));
   }
 
-  // ── records ────────────────────────────────────────────────────────────────────────────────────
-
-  async #sealState(sessionId: string, state: SessionState): Promise<SessionState> {
-    return {
-      [SEALED]: await this.#seal(state as unknown as Json, 'state', sessionId),
-    } as unknown as SessionState;
+  async #openEnvelope(blob: string, sessionId: string): Promise<Json[]> {
+    const full = `${sessionId}\u0000${BATCH}`;
+    const text = this.#codec.openText
+      ? await this.#codec.openText(blob, full, this.#ctx(sessionId))
+      : JSON.stringify(await this.#codec.open(blob, full, this.#ctx(sessionId)));
+    try {
+      const entries = reviveData(text);
+      return Array.isArray(entries) ? entries : [];
+    } catch {
+      return [];
+    }
   }
 
-  async #openRecord(r: SessionRecord): Promise<SessionRecord> {
+  /** Opens a sealed row: alone, or one entry of a shared envelope (see {@link #sealAll}). */
+  async #openRow(raw: Sealed, aad: string, sessionId: string, memo?: Memo): Promise<Json> {
+    const part = raw[PART];
+    if (part === undefined) return this.#open(raw[SEALED], aad, sessionId);
+    const blob = raw[SEALED];
+    let pending = memo?.get(blob);
+    if (!pending) {
+      pending = this.#openEnvelope(blob, sessionId);
+      if (memo) {
+        if (memo.size >= 64) memo.clear();
+        memo.set(blob, pending);
+      }
+    }
+    const entries = await pending;
+    const entry = typeof part === 'number' ? entries[part] : undefined;
+    if (!Array.isArray(entry) || entry[0] !== aad || entry.length !== 2) {
+      throw new DreamAgentError(
+        'DECRYPTION_FAILED',
+        `a sealed ${aad.split('\u0000')[0]} row of "${sessionId}" does not belong to this record`,
+        { details: { sessionId, record: aad.split('\u0000')[0] ?? aad } },
+      );
+    }
+    return entry[1] as Json;
+  }
+
+  // ── records ────────────────────────────────────────────────────────────────────────────────────
+
+  static #sealedField(sl: Slot): Record<string, unknown> {
+    return sl.part === undefined ? { [SEALED]: sl.sealed } : { [SEALED]: sl.sealed, [PART]: sl.part };
+  }
+
+  async #openRecord(r: SessionRecord, memo?: Memo): Promise<SessionRecord> {
     this.#remember(r.id, (r as { tenantId?: string }).tenantId);
     const raw = r.state as unknown;
     const state = isSealedObject(raw)
-      ? await this.#open(raw[SEALED], 'state', r.id)
+      ? await this.#openRow(raw, 'state', r.id, memo)
       : await this.#open(raw, 'state', r.id);
     return { ...r, state: state as unknown as SessionState };
   }
 
-  async #sealEvent(e: AgentEvent): Promise<AgentEvent> {
+  #eventSlot(e: AgentEvent): [Slot, () => AgentEvent] {
     const rest: Record<string, unknown> = { ...e };
     for (const k of EVENT_ENVELOPE) delete rest[k];
-    const out: Record<string, unknown> = {};
-    for (const k of EVENT_ENVELOPE) out[k] = e[k];
-    out[SEALED] = await this.#seal(rest as Json, `event\u0000${e.seq}`, e.sessionId);
-    return out as unknown as AgentEvent;
+    const sl = slot(`event\u0000${e.seq}`, rest as Json);
+    return [
+      sl,
+      () => {
+        const out: Record<string, unknown> = {};
+        for (const k of EVENT_ENVELOPE) out[k] = e[k];
+        Object.assign(out, EncryptedStore.#sealedField(sl));
+        return out as unknown as AgentEvent;
+      },
+    ];
   }
 
-  async #openEvent(e: AgentEvent): Promise<AgentEvent> {
+  async #openEvent(e: AgentEvent, memo?: Memo): Promise<AgentEvent> {
     const raw = e as unknown as Record<string, unknown>;
     if (!isSealedObject(raw)) {
       await this.#open(raw, `event\u0000${e.seq}`, e.sessionId); // throws unless plaintext is allowed
       return e;
     }
-    const payload = (await this.#open(raw[SEALED], `event\u0000${e.seq}`, e.sessionId)) as JsonObject;
+    const payload = (await this.#openRow(raw, `event\u0000${e.seq}`, e.sessionId, memo)) as JsonObject;
     const out: Record<string, unknown> = { ...payload };
     for (const k of EVENT_ENVELOPE) out[k] = raw[k];
     return out as unknown as AgentEvent;
   }
 
-  async #sealTodo(t: TodoRecord): Promise<TodoRecord> {
+  #todoSlot(t: TodoRecord): [Slot, () => TodoRecord] {
     const secret: Record<string, unknown> = { ...t };
     const out: Record<string, unknown> = {};
     for (const k of TODO_CLEAR) {
       if (t[k] !== undefined) out[k] = t[k];
       delete secret[k];
     }
-    out[SEALED] = await this.#seal(secret as Json, `todo\u0000${t.turnId}\u0000${t.todoId}`, t.sessionId);
-    return out as unknown as TodoRecord;
+    const sl = slot(`todo\u0000${t.turnId}\u0000${t.todoId}`, secret as Json);
+    return [sl, () => Object.assign(out, EncryptedStore.#sealedField(sl)) as unknown as TodoRecord];
   }
 
-  async #openTodo(t: TodoRecord): Promise<TodoRecord> {
+  async #openTodo(t: TodoRecord, memo?: Memo): Promise<TodoRecord> {
     const raw = t as unknown as Record<string, unknown>;
     const aad = `todo\u0000${t.turnId}\u0000${t.todoId}`;
     if (!isSealedObject(raw)) {
       await this.#open(raw, aad, t.sessionId);
       return t;
     }
-    const secret = (await this.#open(raw[SEALED], aad, t.sessionId)) as JsonObject;
+    const secret = (await this.#openRow(raw, aad, t.sessionId, memo)) as JsonObject;
     const out: Record<string, unknown> = { ...secret };
     for (const k of TODO_CLEAR) if (raw[k] !== undefined) out[k] = raw[k];
     return out as unknown as TodoRecord;
   }
 
-  async #sealPlan(p: PlanVersionRecord): Promise<PlanVersionRecord> {
+  #planSlot(p: PlanVersionRecord): [Slot, () => PlanVersionRecord] {
     const aad = `plan\u0000${p.plan.id}\u0000${p.plan.version}`;
-    const sealed = await this.#seal({ plan: p.plan, edits: p.edits } as unknown as Json, aad, p.sessionId);
+    const sl = slot(aad, { plan: p.plan, edits: p.edits } as unknown as Json);
     // Stores key plan versions by plan id and version: those two stay readable.
-    return {
-      ...p,
-      plan: { id: p.plan.id, version: p.plan.version, [SEALED]: sealed } as unknown as Plan,
-      edits: [],
-    };
+    return [
+      sl,
+      () => ({
+        ...p,
+        plan: {
+          id: p.plan.id,
+          version: p.plan.version,
+          ...EncryptedStore.#sealedField(sl),
+        } as unknown as Plan,
+        edits: [],
+      }),
+    ];
   }
 
-  async #openPlan(p: PlanVersionRecord): Promise<PlanVersionRecord> {
+  async #openPlan(p: PlanVersionRecord, memo?: Memo): Promise<PlanVersionRecord> {
     const raw = p.plan as unknown;
     const aad = `plan\u0000${p.plan.id}\u0000${p.plan.version}`;
     if (!isSealedObject(raw)) {
       await this.#open(raw, aad, p.sessionId);
       return p;
     }
-    const opened = (await this.#open(raw[SEALED], aad, p.sessionId)) as unknown as Pick<
+    const opened = (await this.#openRow(raw, aad, p.sessionId, memo)) as unknown as Pick<
       PlanVersionRecord,
       'plan' | 'edits'
     >;
@@ -240,11 +368,14 @@ class EncryptedStore implements Store {
   ): ReturnType<Store['createSession']> {
     const s = session as NewSession & { tenantId?: string; events?: AgentEvent[] };
     this.#remember(s.id, s.tenantId);
+    const stateSlot = slot('state', s.state as unknown as Json);
+    const events = (s.events ?? []).map((e) => this.#eventSlot(e));
+    await this.#sealAll(s.id, [stateSlot, ...events.map(([sl]) => sl)]);
     const sealed: NewSession & { events?: AgentEvent[] } = {
       ...s,
-      state: await this.#sealState(s.id, s.state),
+      state: EncryptedStore.#sealedField(stateSlot) as unknown as SessionState,
     };
-    if (s.events) sealed.events = await Promise.all(s.events.map((e) => this.#sealEvent(e)));
+    if (s.events) sealed.events = events.map(([, row]) => row());
     const created = await this.#inner.createSession(sealed, owner, leaseTtlMs);
     return { ...created, record: { ...created.record, state: s.state } };
   }
@@ -272,19 +403,26 @@ class EncryptedStore implements Store {
   }
 
   async commit(c: Commit): Promise<CommitResult> {
-    const [events, todos, planVersions, state] = await Promise.all([
-      Promise.all(c.events.map((e) => this.#sealEvent(e))),
-      Promise.all(c.todos.map((t) => this.#sealTodo(t))),
-      Promise.all(c.planVersions.map((p) => this.#sealPlan(p))),
-      c.state === undefined ? undefined : this.#sealState(c.sessionId, c.state),
-    ]);
-    const sealed: Commit = { ...c, events, todos, planVersions };
-    if (state !== undefined) sealed.state = state;
+    const events = c.events.map((e) => this.#eventSlot(e));
+    const todos = c.todos.map((t) => this.#todoSlot(t));
+    const plans = c.planVersions.map((p) => this.#planSlot(p));
+    const stateSlot = c.state === undefined ? undefined : slot('state', c.state as unknown as Json);
+    const slots = [...events, ...todos, ...plans].map(([sl]) => sl);
+    if (stateSlot) slots.push(stateSlot);
+    await this.#sealAll(c.sessionId, slots);
+    const sealed: Commit = {
+      ...c,
+      events: events.map(([, row]) => row()),
+      todos: todos.map(([, row]) => row()),
+      planVersions: plans.map(([, row]) => row()),
+    };
+    if (stateSlot) sealed.state = EncryptedStore.#sealedField(stateSlot) as unknown as SessionState;
     return this.#inner.commit(sealed);
   }
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
-    return Promise.all((await this.#inner.getTodos(sessionId, turnId)).map((t) => this.#openTodo(t)));
+    const memo: Memo = new Map();
+    return Promise.all((await this.#inner.getTodos(sessionId, turnId)).map((t) => this.#openTodo(t, memo)));
   }
 
   async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
@@ -293,11 +431,17 @@ class EncryptedStore implements Store {
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
-    return Promise.all((await this.#inner.listPlanVersions(sessionId, planId)).map((p) => this.#openPlan(p)));
+    const memo: Memo = new Map();
+    return Promise.all(
+      (await this.#inner.listPlanVersions(sessionId, planId)).map((p) => this.#openPlan(p, memo)),
+    );
   }
 
   async readEvents(sessionId: string, options?: { after?: number; limit?: number }): Promise<AgentEvent[]> {
-    return Promise.all((await this.#inner.readEvents(sessionId, options)).map((e) => this.#openEvent(e)));
+    const memo: Memo = new Map();
+    return Promise.all(
+      (await this.#inner.readEvents(sessionId, options)).map((e) => this.#openEvent(e, memo)),
+    );
   }
 
   async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {

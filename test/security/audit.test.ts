@@ -2,7 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   AesGcmCodec,
   Agent,
@@ -16,6 +17,8 @@ import {
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
+import { PostgresStore, migrate } from '@dream-agent/postgres';
+import { serviceSkipReason, startPostgres, type PostgresService } from '../setup/services.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dream-audit-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -178,6 +181,75 @@ describe('audit trail (hash chain per session)', () => {
     expect(report.problems.map((p) => p.kind)).toContain('command_edited');
   });
 
+  it('names a todo row edited to another status or output (the row, not only the events, is chained)', async () => {
+    const { report } = await tampered((db, id) => {
+      const row = db
+        .prepare<[string], { record: string }>(
+          `SELECT record FROM todos WHERE session_id = ? AND todo_id = 'mail'`,
+        )
+        .get(id);
+      const record = JSON.parse(row?.record ?? '{}') as Record<string, unknown>;
+      expect(record['status']).toBe('completed');
+      db.prepare(`UPDATE todos SET record = ? WHERE session_id = ? AND todo_id = 'mail'`).run(
+        JSON.stringify({ ...record, approvedBy: 'mallory' }),
+        id,
+      );
+    });
+    expect(report.ok).toBe(false);
+    expect(report.problems).toContainEqual(
+      expect.objectContaining({
+        kind: 'row_edited',
+        message: expect.stringContaining('todo mail') as string,
+      }),
+    );
+    // Only the edited row is named: the event chain itself is intact.
+    expect(report.problems.map((p) => p.kind)).toEqual(['row_edited']);
+  });
+
+  it('names a deleted todo row and an edited session state', async () => {
+    const { report } = await tampered((db, id) => {
+      db.prepare(`DELETE FROM todos WHERE session_id = ? AND todo_id = 'q'`).run(id);
+      const row = db.prepare<[string], { state: string }>(`SELECT state FROM sessions WHERE id = ?`).get(id);
+      const state = JSON.parse(row?.state ?? '{}') as Record<string, unknown>;
+      db.prepare(`UPDATE sessions SET state = ? WHERE id = ?`).run(
+        JSON.stringify({ ...state, metadata: { plan: 'gold' } }),
+        id,
+      );
+    });
+    expect(report.ok).toBe(false);
+    const kinds = report.problems.map((p) => `${p.kind}: ${p.message}`);
+    expect(kinds).toContainEqual(expect.stringMatching(/^row_deleted: todo q /));
+    expect(kinds).toContainEqual(expect.stringMatching(/^row_edited: the state of session/));
+  });
+
+  it('rows written by a commit without events are covered through the head', async () => {
+    const inner = new SqliteStore(join(dir, 'eventless.db'));
+    const store = auditedStore(inner);
+    const { lease } = await store.createSession(
+      { id: 'e1', status: 'running', state: { turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} } },
+      'n',
+      30_000,
+    );
+    await store.commit({
+      sessionId: 'e1',
+      expectedVersion: 1,
+      lease,
+      events: [],
+      todos: [
+        { sessionId: 'e1', turnId: 'u', todoId: 'x', status: 'completed', attempts: 1, idempotencyKey: 'k' },
+      ],
+      planVersions: [],
+      inboxAcks: [],
+      leaseAction: 'renew',
+      leaseTtlMs: 30_000,
+    });
+    expect((await store.verifyAudit('e1')).ok).toBe(true);
+    inner.database.prepare(`UPDATE todos SET record = replace(record, 'completed', 'failed')`).run();
+    const report = await store.verifyAudit('e1');
+    expect(report.problems.map((p) => p.kind)).toEqual(['row_edited']);
+    await inner.close();
+  });
+
   it('an exported anchor catches a chain rewritten from that point on', async () => {
     const inner = new SqliteStore(join(dir, 'anchor.db'));
     const store = auditedStore(inner);
@@ -205,3 +277,40 @@ describe('audit trail (hash chain per session)', () => {
     await inner.close();
   });
 });
+
+const pgSkip = serviceSkipReason('postgres');
+if (pgSkip) {
+  describe.skip(`audit trail on PostgreSQL — skipped: ${pgSkip}`, () => {
+    it('needs PostgreSQL', () => undefined);
+  });
+} else {
+  describe('audit trail on PostgreSQL (jsonb rows tampered)', () => {
+    let server: PostgresService;
+    let pool: pg.Pool;
+    beforeAll(async () => {
+      server = await startPostgres();
+      pool = new pg.Pool({ connectionString: server.url, max: 4 });
+      await migrate(pool);
+    });
+    afterAll(async () => {
+      await pool?.end();
+      await server?.stop();
+    });
+
+    it('a session verifies after the jsonb round trip; a todo row set to another approver is named', async () => {
+      const store = auditedStore(new PostgresStore({ pool }));
+      const sessionId = await journey(store);
+      const clean = await store.verifyAudit(sessionId);
+      expect(clean.ok, JSON.stringify(clean.problems)).toBe(true);
+      const edited = await pool.query(
+        `UPDATE dream_agent.todos SET record = jsonb_set(record::jsonb, '{approvedBy}', '"mallory"')::json WHERE session_id = $1 AND todo_id = 'mail'`,
+        [sessionId],
+      );
+      expect(edited.rowCount).toBe(1);
+      const report = await store.verifyAudit(sessionId);
+      expect(report.problems.map((p) => `${p.kind}: ${p.message}`)).toEqual([
+        expect.stringMatching(/^row_edited: todo mail of turn /),
+      ]);
+    });
+  });
+}

@@ -20,6 +20,7 @@ import {
   type Responder,
   type SessionState,
   type Store,
+  type TodoRecord,
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
@@ -278,6 +279,107 @@ describe('encryption at rest on SQLite (raw file bytes scanned)', () => {
       allowPlaintext: true,
     });
     expect((await migrating.getSession('plain'))?.state.metadata).toEqual({ n: 3 });
+    await inner.close();
+  });
+});
+
+describe('one sealed envelope per commit (SQLite rows tampered)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'dream-envelope-'));
+  afterAll(() => rmSync(dir, { recursive: true, force: true }));
+  const todo = (todoId: string, output: Json): TodoRecord => ({
+    sessionId: 's',
+    turnId: 'u1',
+    todoId,
+    status: 'completed',
+    attempts: 1,
+    idempotencyKey: `k-${todoId}`,
+    output,
+  });
+
+  async function seeded(batchBytes?: number) {
+    const inner = new SqliteStore(join(dir, `${randomBytes(4).toString('hex')}.db`));
+    const store = encryptedStore(inner, {
+      codec: new AesGcmCodec(ring({ k1: key() }, 'k1')),
+      ...(batchBytes === undefined ? {} : { batchBytes }),
+    });
+    const { lease } = await store.createSession(
+      { id: 's', status: 'running', state: emptyState() },
+      'n',
+      30_000,
+    );
+    await store.commit({
+      sessionId: 's',
+      expectedVersion: 1,
+      lease,
+      events: [],
+      todos: [
+        todo('a', { secret: 'alpha' }),
+        todo('b', { secret: 'bravo' }),
+        todo('big', { blob: 'x'.repeat(5000) }),
+      ],
+      planVersions: [],
+      inboxAcks: [],
+      leaseAction: 'renew',
+      leaseTtlMs: 30_000,
+    });
+    const rows = (): Record<string, Record<string, unknown>> =>
+      Object.fromEntries(
+        (
+          inner.database.prepare(`SELECT todo_id, record FROM todos WHERE session_id = 's'`).all() as {
+            todo_id: string;
+            record: string;
+          }[]
+        ).map((r) => [r.todo_id, JSON.parse(r.record) as Record<string, unknown>]),
+      );
+    const write = (todoId: string, record: Record<string, unknown>): void => {
+      inner.database
+        .prepare(`UPDATE todos SET record = ? WHERE session_id = 's' AND todo_id = ?`)
+        .run(JSON.stringify(record), todoId);
+    };
+    return { inner, store, rows, write };
+  }
+
+  it('small records of a commit share one envelope; a large one is sealed alone; all read back', async () => {
+    const { inner, store, rows } = await seeded();
+    const r = rows();
+    expect(r['a']?.['$sealed']).toBe(r['b']?.['$sealed']);
+    expect([r['a']?.['$part'], r['b']?.['$part']]).toEqual([0, 1]);
+    expect(r['big']?.['$part']).toBeUndefined();
+    expect(r['big']?.['$sealed']).not.toBe(r['a']?.['$sealed']);
+    const back = await store.getTodos('s', 'u1');
+    expect(Object.fromEntries(back.map((t) => [t.todoId, t.output]))).toEqual({
+      a: { secret: 'alpha' },
+      b: { secret: 'bravo' },
+      big: { blob: 'x'.repeat(5000) },
+    });
+    await inner.close();
+  });
+
+  it('a row pointed at another entry of its envelope, or copied onto another record, is refused', async () => {
+    const { inner, store, rows, write } = await seeded();
+    const r = rows();
+    write('a', { ...r['a'], $part: 1 });
+    expect(await codeOf(store.getTodos('s', 'u1'))).toBe('DECRYPTION_FAILED');
+    write('a', { ...r['b'], todoId: 'a' });
+    expect(await codeOf(store.getTodos('s', 'u1'))).toBe('DECRYPTION_FAILED');
+    write('a', { ...r['a'], $part: 7 });
+    expect(await codeOf(store.getTodos('s', 'u1'))).toBe('DECRYPTION_FAILED');
+    const sealed = String(r['a']?.['$sealed']);
+    const flipped = `${sealed.slice(0, -3)}${sealed.at(-3) === 'A' ? 'B' : 'A'}${sealed.slice(-2)}`;
+    write('a', { ...r['a'], $sealed: flipped });
+    expect(await codeOf(store.getTodos('s', 'u1'))).toBe('DECRYPTION_FAILED');
+    write('a', r['a'] as Record<string, unknown>);
+    expect((await store.getTodos('s', 'u1')).find((t) => t.todoId === 'a')?.output).toEqual({
+      secret: 'alpha',
+    });
+    await inner.close();
+  });
+
+  it('batchBytes 0 seals every record alone', async () => {
+    const { inner, rows } = await seeded(0);
+    const r = rows();
+    expect(r['a']?.['$part']).toBeUndefined();
+    expect(r['a']?.['$sealed']).not.toBe(r['b']?.['$sealed']);
     await inner.close();
   });
 });
