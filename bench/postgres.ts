@@ -11,26 +11,29 @@
  *   between two consecutive `todo.completed` events as the run's consumer sees them: executor, events,
  *   the commit, delivery), in blocks alternating with blocks of raw INSERTs;
  * - 8 in parallel: 8 sessions (store commits, and Agent turns) against pgbench's 8-client rate of the
- *   same INSERT (alternating phases), or the Node raw client's 8-connection rate when pgbench is absent.
+ *   same INSERT and against the same INSERT sent by this process on 8 connections (node-postgres: the
+ *   client every store commit goes through), in alternating phases.
  * Also: round trips per store commit and per Agent cycle (queries sent), WAL bytes per cycle at cycles
  * 10 / 100 / 500. Prints one JSON document. On a shared machine only ratios within one run mean anything.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import pg from 'pg';
-import {
-  Agent,
-  FunctionPlanner,
-  type AgentEvent,
-  type Commit,
-  type LeaseToken,
-  type SessionState,
-  type TodoRecord,
-} from 'dream-agent';
 import { PostgresStore, migrate } from '@dream-agent/postgres';
 import { startPostgres } from '../test/setup/services.js';
+import {
+  alternatingBlocks,
+  chainAgent,
+  cycleGaps,
+  cycler,
+  interleaved,
+  latencyStats as stats,
+  median,
+  parallelRate,
+  ratio,
+} from './lib.js';
 
 const PAIRS = Number(process.env['BENCH_PAIRS'] ?? 1000);
 const AGENT_BLOCKS = Number(process.env['BENCH_AGENT_BLOCKS'] ?? 16);
@@ -38,145 +41,8 @@ const BLOCK = 50;
 const PHASE_SECS = Number(process.env['BENCH_PHASE_SECS'] ?? 2);
 const PHASES = Number(process.env['BENCH_PHASES'] ?? 3);
 const SESSIONS = 8;
-const TTL = 60_000;
 
-const now = (): number => performance.now();
 const round = (x: number, d = 3): number => Math.round(x * 10 ** d) / 10 ** d;
-const pct = (sorted: number[], p: number): number =>
-  sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-const stats = (lat: number[]): { n: number; p50Ms: number; p99Ms: number; meanMs: number } => {
-  const s = [...lat].sort((a, b) => a - b);
-  return {
-    n: s.length,
-    p50Ms: round(pct(s, 0.5)),
-    p99Ms: round(pct(s, 0.99)),
-    meanMs: round(lat.reduce((a, b) => a + b, 0) / Math.max(lat.length, 1)),
-  };
-};
-const ratio = (a: number, b: number): number => round(a / (b || 1), 2);
-
-const state = (i: number): SessionState => ({
-  turn: {
-    id: 'turn',
-    index: 1,
-    input: 'bench',
-    phase: 'executing',
-    clarifications: [],
-    pending: [],
-    paused: false,
-    startedAt: i,
-  },
-  turns: 1,
-  dialogue: [],
-  slots: { region: 'EMEA' },
-  metadata: { tenant: 'bench' },
-});
-const output = { text: 'x'.repeat(1000) };
-
-function cycleCommit(
-  sessionId: string,
-  version: number,
-  lastSeq: number,
-  lease: LeaseToken,
-  i: number,
-): Commit {
-  const todo: TodoRecord = {
-    sessionId,
-    turnId: 'turn',
-    todoId: `t${i}`,
-    status: 'completed',
-    attempts: 1,
-    idempotencyKey: `k${i}`,
-    output,
-    startedAt: i,
-    finishedAt: i,
-  };
-  const events = [
-    {
-      type: 'todo.started',
-      sessionId,
-      turnId: 'turn',
-      seq: lastSeq + 1,
-      at: i,
-      todoId: `t${i}`,
-      attempt: 1,
-      idempotencyKey: `k${i}`,
-    },
-    {
-      type: 'todo.completed',
-      sessionId,
-      turnId: 'turn',
-      seq: lastSeq + 2,
-      at: i,
-      todoId: `t${i}`,
-      output,
-      cached: false,
-      durationMs: 1,
-    },
-  ] as AgentEvent[];
-  return {
-    sessionId,
-    expectedVersion: version,
-    lease,
-    status: 'running',
-    state: state(i),
-    events,
-    todos: [todo],
-    planVersions: [],
-    inboxAcks: [],
-    leaseAction: 'renew',
-    leaseTtlMs: TTL,
-  };
-}
-
-/** A session to commit cycles to, one at a time. */
-async function cycler(store: PostgresStore, id: string): Promise<() => Promise<void>> {
-  const { record, lease } = await store.createSession(
-    { id, status: 'running', state: state(0) },
-    'bench',
-    TTL,
-  );
-  let version = record.version;
-  let lastSeq = record.lastSeq;
-  let i = 0;
-  return async () => {
-    i += 1;
-    const r = await store.commit(cycleCommit(id, version, lastSeq, lease, i));
-    version = r.version;
-    lastSeq = r.lastSeq;
-  };
-}
-
-function chainAgent(store: PostgresStore, todos: number): Agent {
-  const planner = new FunctionPlanner(() => ({
-    todos: Array.from({ length: todos }, (_, i) => ({
-      id: `t${i}`,
-      title: `t${i}`,
-      domain: 'work',
-      dependsOn: i ? [`t${i - 1}`] : [],
-      input: {},
-      idempotent: true,
-    })),
-  }));
-  return new Agent({
-    store,
-    planner,
-    executors: { work: { execute: async () => Promise.resolve({ output: { ok: true } }) } },
-  });
-}
-
-/** Runs one chain turn; returns the gaps between consecutive todo.completed events (ms). */
-async function agentTurn(agent: Agent): Promise<number[]> {
-  const gaps: number[] = [];
-  let last: number | undefined;
-  for await (const e of agent.run('chain')) {
-    if (e.type !== 'todo.completed') continue;
-    const t = now();
-    if (last !== undefined) gaps.push(t - last);
-    last = t;
-  }
-  return gaps;
-}
 
 /** pgbench with a one-line INSERT script; undefined when pgbench is not installed. */
 function pgbench(
@@ -218,6 +84,7 @@ function pgbench(
 }
 
 async function main(): Promise<void> {
+  const loadBefore = loadavg().map((x) => round(x, 2));
   const server = await startPostgres({ fsync: true });
   const dir = mkdtempSync(join(tmpdir(), 'dream-bench-pg-'));
   const pool = new pg.Pool({ connectionString: server.url, max: 20 });
@@ -246,14 +113,14 @@ async function main(): Promise<void> {
     await rt();
     const roundTripsPerCommit = queries;
     const rtAgent = chainAgent(store, 2 * BLOCK);
-    await agentTurn(rtAgent);
+    await cycleGaps(rtAgent);
     queries = 0;
     const short = chainAgent(store, BLOCK);
     const longer = chainAgent(store, 2 * BLOCK);
-    await agentTurn(short);
+    await cycleGaps(short);
     const qShort = queries;
     queries = 0;
-    await agentTurn(longer);
+    await cycleGaps(longer);
     const qLong = queries;
     // The turn's fixed cost cancels out: (queries of a 2n chain - queries of an n chain) / n.
     const roundTripsPerAgentCycle = round((qLong - qShort) / BLOCK, 2);
@@ -262,46 +129,19 @@ async function main(): Promise<void> {
 
     // ---- 1 session: raw INSERT and store commit interleaved one for one
     const one = await cycler(store, `one-${Date.now()}`);
-    for (let i = 0; i < 100; i += 1) {
-      await raw();
-      await one();
-    }
-    const rawLat: number[] = [];
-    const storeLat: number[] = [];
-    for (let i = 0; i < PAIRS; i += 1) {
-      let t = now();
-      await raw();
-      rawLat.push(now() - t);
-      t = now();
-      await one();
-      storeLat.push(now() - t);
-    }
+    const pairs = await interleaved(PAIRS, 100, raw, one);
 
     // ---- 1 session: Agent cycles through the public API, in blocks alternating with raw INSERT blocks
     const agent = chainAgent(store, BLOCK + 1);
-    await agentTurn(agent);
-    const rawBlockLat: number[] = [];
-    const agentLat: number[] = [];
-    for (let b = 0; b < AGENT_BLOCKS; b += 1) {
-      for (let i = 0; i < BLOCK; i += 1) {
-        const t = now();
-        await raw();
-        rawBlockLat.push(now() - t);
-      }
-      agentLat.push(...(await agentTurn(agent)));
-    }
+    await cycleGaps(agent);
+    const blocks = await alternatingBlocks(AGENT_BLOCKS, BLOCK, raw, () => cycleGaps(agent));
 
     // ---- WAL bytes per cycle around cycles 10, 100 and 500
-    const walAt = async (): Promise<number> =>
-      Number(
-        (await pool.query<{ b: string }>(`SELECT pg_wal_lsn_diff(pg_current_wal_lsn(), '0/0')::bigint AS b`))
-          .rows[0]?.b ?? 0,
-      );
     const w = await cycler(store, `wal-${Date.now()}`);
     const positions: Record<number, number> = {};
     for (let i = 1; i <= 500; i += 1) {
       await w();
-      if ([1, 10, 90, 100, 490, 500].includes(i)) positions[i] = await walAt();
+      if ([1, 10, 90, 100, 490, 500].includes(i)) positions[i] = await store.walPosition();
     }
     const wal = Object.fromEntries(
       (
@@ -315,77 +155,47 @@ async function main(): Promise<void> {
 
     rawClient.release();
 
-    // ---- 8 in parallel: alternating phases of pgbench -c 8 (or Node raw x 8), store x 8, Agent x 8
+    // ---- 8 in parallel: alternating phases of pgbench -c 8, Node raw x 8, store x 8, Agent x 8
     const hasPgbench = pgbench(server.url, 1, 1, dir) !== undefined;
-    const raw8: number[] = [];
+    const pgbench8: number[] = [];
+    const node8: number[] = [];
     const store8: number[] = [];
     const agent8: number[] = [];
     const many = await Promise.all(
       Array.from({ length: SESSIONS }, (_, i) => cycler(store, `many-${i}-${Date.now()}`)),
     );
     const agents = Array.from({ length: SESSIONS }, () => chainAgent(store, 2 * BLOCK));
-    await Promise.all(agents.map((a) => agentTurn(a)));
-    const forPhase = async (step: () => Promise<number>): Promise<number> => {
-      const end = now() + PHASE_SECS * 1000;
-      const t = now();
-      let done = 0;
-      while (now() < end) done += await step();
-      return done / ((now() - t) / 1000);
-    };
+    await Promise.all(agents.map((a) => cycleGaps(a)));
+    const clients = await Promise.all(Array.from({ length: SESSIONS }, () => pool.connect()));
+    const rawLoops = clients.map(
+      (c, i) => () => c.query({ name: 'raw', text: 'INSERT INTO raw_commits (v) VALUES ($1)', values: [i] }),
+    );
     for (let p = 0; p < PHASES; p += 1) {
-      if (hasPgbench) raw8.push(pgbench(server.url, SESSIONS, PHASE_SECS, dir)?.tps ?? 0);
-      else {
-        const clients = await Promise.all(Array.from({ length: SESSIONS }, () => pool.connect()));
-        raw8.push(
-          await forPhase(async () => {
-            await Promise.all(
-              clients.map((c, i) =>
-                c.query({ name: 'raw', text: 'INSERT INTO raw_commits (v) VALUES ($1)', values: [i] }),
-              ),
-            );
-            return SESSIONS;
-          }),
-        );
-        for (const c of clients) c.release();
-      }
-      // Each session commits on its own as fast as it can (no lock-step between sessions).
-      {
-        const end = now() + PHASE_SECS * 1000;
-        const t = now();
-        const counts = await Promise.all(
-          many.map(async (commit) => {
-            let n = 0;
-            while (now() < end) {
-              await commit();
-              n += 1;
-            }
-            return n;
-          }),
-        );
-        store8.push(counts.reduce((a, b) => a + b, 0) / ((now() - t) / 1000));
-      }
-      {
-        const t = now();
-        const turns = await Promise.all(agents.map((a) => agentTurn(a)));
-        agent8.push(turns.reduce((a, g) => a + g.length, 0) / ((now() - t) / 1000));
-      }
+      if (hasPgbench) pgbench8.push(pgbench(server.url, SESSIONS, PHASE_SECS, dir)?.tps ?? 0);
+      node8.push(await parallelRate(PHASE_SECS, rawLoops));
+      store8.push(await parallelRate(PHASE_SECS, many));
+      const t = performance.now();
+      const turns = await Promise.all(agents.map((a) => cycleGaps(a)));
+      agent8.push(turns.reduce((a, g) => a + g.length, 0) / ((performance.now() - t) / 1000));
     }
+    for (const c of clients) c.release();
     await Promise.all(agents.map((a) => a.close()));
     await agent.close();
     const pgbench1 = hasPgbench ? pgbench(server.url, 1, PHASE_SECS, dir) : undefined;
 
-    const rawS = stats(rawLat);
-    const storeS = stats(storeLat);
-    const rawB = stats(rawBlockLat);
-    const agentS = stats(agentLat);
-    const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] ?? 0;
-    const r8 = median(raw8);
+    const rawS = stats(pairs.raw);
+    const storeS = stats(pairs.subject);
+    const rawB = stats(blocks.raw);
+    const agentS = stats(blocks.subject);
+    // The reference 8-client rate: pgbench's (the issue's yardstick), or Node's when pgbench is absent.
+    const r8 = hasPgbench ? median(pgbench8) : median(node8);
     const result = {
       machine: {
         node: process.version,
         postgres: 'throwaway PostgreSQL 15, fsync=on, synchronous_commit=on, full_page_writes=on',
-        cores: (await import('node:os')).cpus().length,
-        loadavg: (await import('node:os')).loadavg().map((x) => round(x, 2)),
+        cores: cpus().length,
+        loadavgBefore: loadBefore,
+        loadavgAfter: loadavg().map((x) => round(x, 2)),
       },
       roundTrips: { perStoreCommit: roundTripsPerCommit, perAgentCycle: roundTripsPerAgentCycle },
       oneSession: {
@@ -398,14 +208,15 @@ async function main(): Promise<void> {
         ...(pgbench1 ? { pgbench1Client: pgbench1 } : {}),
       },
       eightSessions: {
-        raw8PerSec: {
-          source: hasPgbench ? 'pgbench -c 8 -j 2 -M prepared' : 'node pg, 8 connections',
-          phases: raw8.map((x) => round(x, 0)),
-        },
+        pgbench8PerSec: hasPgbench ? pgbench8.map((x) => round(x, 0)) : 'pgbench not installed',
+        nodeRaw8PerSec: node8.map((x) => round(x, 0)),
         storeCommitsPerSec: store8.map((x) => round(x, 0)),
         agentCyclesPerSec: agent8.map((x) => round(x, 0)),
+        nodeRaw8ToPgbench8: hasPgbench ? ratio(median(node8), r8) : null,
         storeToRaw8: ratio(median(store8), r8),
         agentToRaw8: ratio(median(agent8), r8),
+        storeToNodeRaw8: ratio(median(store8), median(node8)),
+        agentToNodeRaw8: ratio(median(agent8), median(node8)),
       },
       walBytesPerCycle: wal,
       targets: {

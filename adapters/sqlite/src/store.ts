@@ -380,10 +380,15 @@ export class SqliteStore implements Store {
     for (const [i, e] of c.events.entries()) {
       if (e.seq !== (first ?? 0) + i || e.sessionId !== c.sessionId) contiguous = false;
     }
+    // SQLite rewrites an index entry whenever its column is assigned, even to the same value: a commit
+    // that names the session's current status (the usual cycle says 'running' again) would dirty a
+    // page of sessions_status_idx, one more WAL frame per commit. So the status is assigned only when
+    // it changes; the read is of the page the update dirties anyway, under this transaction's write lock.
+    const setStatus =
+      c.status !== undefined && (this.#st.status.get(c.sessionId) as string | undefined) !== c.status;
     const updated = contiguous
-      ? (this.#st.update.get(
-          c.events.length,
-          c.status ?? null,
+      ? ((setStatus ? this.#st.update : this.#st.updateKeepStatus).get(
+          ...(setStatus ? [c.events.length, c.status] : [c.events.length]),
           c.state === undefined ? null : JSON.stringify(c.state),
           now,
           release ? 1 : 0,
@@ -585,6 +590,15 @@ export class SqliteStore implements Store {
   }
 }
 
+/** The guarded session update of a commit, with or without the status assignment `setStatus`. */
+const updateSql = (setStatus: string): string =>
+  `UPDATE sessions SET version = version + 1, last_seq = last_seq + ?, ${setStatus}
+     state = COALESCE(?, state), updated_at = ?,
+     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END, lease_expires_at = ?
+   WHERE id = ? AND version = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ?
+     AND last_seq = COALESCE(?, last_seq)
+   RETURNING version, last_seq`;
+
 /** The store's prepared statements. */
 function prepare(db: SqliteDatabase) {
   return {
@@ -604,14 +618,10 @@ function prepare(db: SqliteDatabase) {
     ),
     // The fencing write: matches only the expected version under the live lease, with the log at the
     // seq the commit's events continue (NULL: no events, any seq).
-    update: db.prepare(
-      `UPDATE sessions SET version = version + 1, last_seq = last_seq + ?, status = COALESCE(?, status),
-         state = COALESCE(?, state), updated_at = ?,
-         lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END, lease_expires_at = ?
-       WHERE id = ? AND version = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ?
-         AND last_seq = COALESCE(?, last_seq)
-       RETURNING version, last_seq`,
-    ),
+    update: db.prepare(updateSql('status = ?,')),
+    // The same without assigning status (see #applyCommit: no write to the status index).
+    updateKeepStatus: db.prepare(updateSql('')),
+    status: db.prepare(`SELECT status FROM sessions WHERE id = ?`).pluck(),
     insertBatch: db.prepare(
       `INSERT INTO event_batches (session_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)`,
     ),

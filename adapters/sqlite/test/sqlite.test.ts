@@ -2,6 +2,7 @@ import { mkdtempSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import Database from 'better-sqlite3';
+import fc from 'fast-check';
 import { afterAll, describe, expect, it } from 'vitest';
 import {
   Agent,
@@ -10,6 +11,7 @@ import {
   type AgentEvent,
   type Executor,
   type SessionState,
+  type SessionStatus,
 } from 'dream-agent';
 import { storeContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
@@ -194,6 +196,94 @@ describe('SqliteStore specifics', () => {
     const auto = new SqliteStore({ database: file(), checkpoint: 'auto' });
     expect(auto.database.pragma('wal_autocheckpoint', { simple: true })).toBe(1000);
     await auto.close();
+  });
+
+  it('a commit repeating the current status writes no status-index page; a changed status is stored', async () => {
+    const store = new SqliteStore({ database: file(), checkpointIntervalMs: 1e9 });
+    try {
+      const { lease } = await store.createSession(
+        { id: 'st', status: 'running', state: emptyState() },
+        'n',
+        30_000,
+      );
+      let version = 1;
+      // WAL frames one state-only commit writes (the WAL restarted empty before it).
+      const frames = async (status: SessionStatus | undefined): Promise<number> => {
+        store.database.pragma('wal_checkpoint(TRUNCATE)');
+        version = (
+          await store.commit({
+            sessionId: 'st',
+            expectedVersion: version,
+            lease,
+            ...(status ? { status } : {}),
+            state: { ...emptyState(), turns: version },
+            events: [],
+            todos: [],
+            planVersions: [],
+            inboxAcks: [],
+            leaseAction: 'renew',
+            leaseTtlMs: 30_000,
+          })
+        ).version;
+        return store.checkpoint().walFrames;
+      };
+      const none = await frames(undefined);
+      expect(await frames('running')).toBe(none);
+      expect((await store.getSession('st'))?.status).toBe('running');
+      // A change touches the status index too, and is stored.
+      expect(await frames('waiting')).toBeGreaterThan(none);
+      expect((await store.getSession('st'))?.status).toBe('waiting');
+      expect(await frames('waiting')).toBe(none);
+      expect((await store.listSessions({ status: ['waiting'] })).map((r) => r.id)).toEqual(['st']);
+    } finally {
+      await store.close();
+    }
+  });
+
+  it('the stored status is always the last one committed (repeated or changed, listed by status)', async () => {
+    const statuses: SessionStatus[] = ['idle', 'running', 'waiting', 'paused'];
+    await fc.assert(
+      fc.asyncProperty(
+        fc.array(fc.option(fc.constantFrom(...statuses), { nil: undefined }), {
+          minLength: 1,
+          maxLength: 12,
+        }),
+        async (seq) => {
+          const store = new SqliteStore({ database: ':memory:' });
+          try {
+            const { lease } = await store.createSession(
+              { id: 'p', status: 'running', state: emptyState() },
+              'n',
+              30_000,
+            );
+            let version = 1;
+            let expected: SessionStatus = 'running';
+            for (const status of seq) {
+              version = (
+                await store.commit({
+                  sessionId: 'p',
+                  expectedVersion: version,
+                  lease,
+                  ...(status ? { status } : {}),
+                  events: [],
+                  todos: [],
+                  planVersions: [],
+                  inboxAcks: [],
+                  leaseAction: 'renew',
+                  leaseTtlMs: 30_000,
+                })
+              ).version;
+              if (status) expected = status;
+              expect((await store.getSession('p'))?.status).toBe(expected);
+              expect((await store.listSessions({ status: [expected] })).map((r) => r.id)).toEqual(['p']);
+            }
+          } finally {
+            await store.close();
+          }
+        },
+      ),
+      { numRuns: 50 },
+    );
   });
 
   it('uses WAL, survives reopening, and two handles on one file fence each other', async () => {
