@@ -53,7 +53,7 @@ export function shouldFallBack(error: DreamAgentError): boolean {
  * @param models - at least one model, preferred first
  * @param options - which failures fall back, a hook
  * @returns a model whose `provider` and `model` are the first model's
- * @throws DreamAgentError `INVALID_INPUT` for an empty list
+ * @throws DreamAgentError `INVALID_INPUT` for an empty list or an entry that is not a model
  * @example
  * ```ts
  * const llm = fallbackModel([
@@ -66,13 +66,28 @@ export function fallbackModel(
   models: readonly LanguageModel[],
   options: FallbackOptions = {},
 ): LanguageModel {
-  const first = models[0];
-  if (first === undefined) {
+  if (!Array.isArray(models) || models.length === 0) {
     throw new DreamAgentError('INVALID_INPUT', 'fallbackModel needs at least one model', {
       retryable: false,
     });
   }
-  const list = [...models];
+  const list: LanguageModel[] = [...models];
+  list.forEach((m, i) => {
+    const model = m as Partial<LanguageModel> | null;
+    if (
+      typeof model !== 'object' ||
+      model === null ||
+      typeof model.generate !== 'function' ||
+      typeof model.stream !== 'function'
+    ) {
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `fallbackModel: entry ${i} is not a LanguageModel (it needs generate() and stream())`,
+        { retryable: false, details: { index: i } },
+      );
+    }
+  });
+  const first = list[0] as LanguageModel;
   const accept = options.shouldFallBack ?? shouldFallBack;
   const requestFor = (request: GenerateRequest, i: number): GenerateRequest => {
     if (i === 0 || request.model === undefined) return request;

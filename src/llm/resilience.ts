@@ -184,6 +184,8 @@ class Watchdog {
   readonly promise: Promise<never>;
   #last: number;
   #stopped = false;
+  /** True while the consumer holds a chunk: its time is not the model's silence (only the deadline runs). */
+  #paused = false;
   readonly #reject: (e: DreamAgentError) => void;
   readonly #onAbort: (() => void) | undefined;
   readonly #signal: AbortSignal | undefined;
@@ -220,7 +222,9 @@ class Watchdog {
 
   /** When this call times out if nothing happens. */
   due(): number {
-    return this.idleMs === undefined ? this.deadlineAt : Math.min(this.#last + this.idleMs, this.deadlineAt);
+    return this.idleMs === undefined || this.#paused
+      ? this.deadlineAt
+      : Math.min(this.#last + this.idleMs, this.deadlineAt);
   }
 
   /** Fires if due at `now`; returns true when the watchdog is done (fired or stopped). */
@@ -229,6 +233,7 @@ class Watchdog {
     if (now < this.due()) return false;
     const idle =
       this.idleMs !== undefined &&
+      !this.#paused &&
       this.#last + this.idleMs <= now &&
       this.#last + this.idleMs < this.deadlineAt;
     this.#fire(idle ? timeoutError('idle', this.idleMs ?? 0) : timeoutError('deadline', this.deadlineAt));
@@ -238,6 +243,19 @@ class Watchdog {
   /** Marks activity (a stream event arrived). */
   touch(): void {
     this.#last = this.clock.now();
+  }
+
+  /** The consumer took a chunk: suspends the idle limit until {@link resume}. */
+  pause(): void {
+    this.#paused = true;
+  }
+
+  /** The consumer asks for more: the idle limit runs again from now. */
+  resume(): void {
+    this.#paused = false;
+    this.#last = this.clock.now();
+    // The shared timer may be armed for the deadline only (set while paused): arm it for the idle limit.
+    if (!this.#stopped) this.timers.add(this);
   }
 
   stop(): void {
@@ -360,7 +378,13 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
         );
         let error: DreamAgentError;
         try {
-          const call = model.generate(inner);
+          // A model that throws synchronously or returns a plain value still goes through the race.
+          let call: Promise<GenerateResult>;
+          try {
+            call = Promise.resolve(model.generate(inner));
+          } catch (thrown) {
+            call = Promise.reject(thrown as Error);
+          }
           call.catch(() => undefined);
           return await Promise.race([call, dog.promise]);
         } catch (thrown) {
@@ -382,11 +406,14 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
         const dog = new Watchdog(timers, clock, idleMs, deadlineAt, request.signal, (e) =>
           controller.abort(e),
         );
-        const iterator = model.stream(inner)[Symbol.asyncIterator]();
+        let iterator: AsyncIterator<StreamChunk> | undefined;
         let passedOn = false;
         let error: DreamAgentError | undefined;
         let done = false;
         try {
+          // Inside the try: a model whose stream() throws at once, or returns no async iterable, fails
+          // typed like any other model error.
+          iterator = model.stream(inner)[Symbol.asyncIterator]();
           for (;;) {
             const next = iterator.next();
             next.catch(() => undefined);
@@ -395,11 +422,11 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
               done = true;
               break;
             }
-            dog.touch();
             passedOn = true;
+            // The consumer may take long with this chunk: its time is not the model's silence.
+            dog.pause();
             yield step.value;
-            // The consumer may have taken long: its time is not the model's silence.
-            dog.touch();
+            dog.resume();
           }
         } catch (thrown) {
           error = fromInner(thrown, controller.signal, request.signal);
@@ -409,7 +436,12 @@ export function withResilience(model: LanguageModel, options: ResilienceOptions 
             // Early exit (consumer break, timeout, abort): close the inner stream and its socket. Not
             // awaited: a model that ignores its signal must not keep us here.
             controller.abort(FINISHED);
-            void Promise.resolve(iterator.return?.()).catch(() => undefined);
+            if (iterator !== undefined) {
+              const it = iterator;
+              void Promise.resolve()
+                .then(() => it.return?.())
+                .catch(() => undefined);
+            }
           }
         }
         if (error === undefined) return;

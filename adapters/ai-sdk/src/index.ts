@@ -111,7 +111,7 @@ export class AiSdkModel implements LanguageModel {
       for (const part of result.content) {
         if (part.type === 'text') text += part.text;
         else if (part.type === 'tool-call' && part.providerExecuted !== true) {
-          toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: part.input });
+          toolCalls.push({ id: part.toolCallId, name: part.toolName, arguments: jsonText(part.input) });
         }
       }
       return {
@@ -155,7 +155,8 @@ export class AiSdkModel implements LanguageModel {
         const part = step.value;
         switch (part.type) {
           case 'text-delta':
-            if (part.delta !== '') {
+            // A provider bug (a non-string delta) must not put "[object Object]" in the answer.
+            if (typeof part.delta === 'string' && part.delta !== '') {
               text += part.delta;
               yield { type: 'text.delta', text: part.delta };
             }
@@ -169,7 +170,7 @@ export class AiSdkModel implements LanguageModel {
           }
           case 'tool-input-delta': {
             const call = calls.get(part.id);
-            if (call === undefined || part.delta === '') break;
+            if (call === undefined || typeof part.delta !== 'string' || part.delta === '') break;
             call.arguments += part.delta;
             yield { type: 'tool_call.delta', index: call.index, id: part.id, argumentsDelta: part.delta };
             break;
@@ -179,20 +180,25 @@ export class AiSdkModel implements LanguageModel {
             const known = calls.get(part.toolCallId);
             if (known === undefined) {
               // Providers that do not stream tool input send the whole call at once.
-              const call = { index: calls.size, name: part.toolName, arguments: part.input, done: true };
+              const call = {
+                index: calls.size,
+                name: part.toolName,
+                arguments: jsonText(part.input),
+                done: true,
+              };
               calls.set(part.toolCallId, call);
               yield { type: 'tool_call.start', index: call.index, id: part.toolCallId, name: part.toolName };
-              if (part.input !== '') {
+              if (call.arguments !== '') {
                 yield {
                   type: 'tool_call.delta',
                   index: call.index,
                   id: part.toolCallId,
-                  argumentsDelta: part.input,
+                  argumentsDelta: call.arguments,
                 };
               }
             } else {
               // The assembled call is authoritative (the deltas may have been partial).
-              known.arguments = part.input;
+              known.arguments = jsonText(part.input);
               known.name = part.toolName;
               known.done = true;
             }
@@ -334,6 +340,19 @@ export function toAiSdkPrompt(messages: readonly ChatMessage[]): LanguageModelV3
   return out;
 }
 
+/**
+ * Tool-call input as the port carries it (JSON text): the v3 spec says `input` is a string, but some
+ * providers hand over the parsed object.
+ */
+function jsonText(input: unknown): string {
+  if (typeof input === 'string') return input;
+  try {
+    return JSON.stringify(input) ?? '';
+  } catch {
+    return '';
+  }
+}
+
 function parseOrRaw(text: string): unknown {
   if (text === '') return {};
   try {
@@ -366,14 +385,11 @@ function mapFinish(
 function mapUsage(usage: LanguageModelV3Usage | undefined): TokenUsage {
   const raw = usage as unknown as Record<string, unknown> | undefined;
   // { inputTokens: { total } } in v3; plain numbers in early v3 builds and v2.
-  const read = (v: unknown): number => {
-    if (typeof v === 'number') return v;
-    if (typeof v === 'object' && v !== null) {
-      const total = (v as { total?: unknown }).total;
-      return typeof total === 'number' ? total : 0;
-    }
-    return 0;
-  };
+  // A count is a non-negative integer whatever the provider sent (negative, NaN, Infinity, strings → 0).
+  const count = (n: unknown): number =>
+    typeof n === 'number' && Number.isFinite(n) && n > 0 ? Math.round(n) : 0;
+  const read = (v: unknown): number =>
+    typeof v === 'object' && v !== null ? count((v as { total?: unknown }).total) : count(v);
   const inputTokens = read(raw?.['inputTokens']);
   const outputTokens = read(raw?.['outputTokens']);
   return { inputTokens, outputTokens, totalTokens: inputTokens + outputTokens };
@@ -409,10 +425,21 @@ function nameOf(error: unknown): string {
  * @returns the mapped error
  */
 export function mapAiSdkError(error: unknown, signal?: AbortSignal, inStream = false): DreamAgentError {
+  try {
+    return mapOrThrow(error, signal, inStream);
+  } catch {
+    // The thrown value fought back (a revoked Proxy, getters that throw…): still a typed error.
+    return new DreamAgentError('LLM_ERROR', 'the model call failed with an unreadable error value', {
+      cause: error,
+      retryable: !signal?.aborted,
+    });
+  }
+}
+
+function mapOrThrow(error: unknown, signal: AbortSignal | undefined, inStream: boolean): DreamAgentError {
   if (isDreamAgentError(error)) return error;
   const name = nameOf(error);
-  const message =
-    error instanceof Error ? error.message : typeof error === 'string' ? error : JSON.stringify(error);
+  const message = describe(error);
   if (signal?.aborted || name === 'AbortError') {
     return new DreamAgentError('ABORTED', 'the model call was aborted', { cause: error, retryable: false });
   }
@@ -432,7 +459,6 @@ export function mapAiSdkError(error: unknown, signal?: AbortSignal, inStream = f
     statusCode?: unknown;
     responseHeaders?: unknown;
     isRetryable?: unknown;
-    url?: unknown;
   };
   const status = typeof e.statusCode === 'number' ? e.statusCode : undefined;
   const base = {
@@ -451,11 +477,7 @@ export function mapAiSdkError(error: unknown, signal?: AbortSignal, inStream = f
     );
   }
   if (status === 429) {
-    const headers =
-      typeof e.responseHeaders === 'object' && e.responseHeaders !== null
-        ? new Headers(e.responseHeaders as Record<string, string>)
-        : undefined;
-    const after = parseRetryAfter(headers);
+    const after = parseRetryAfter(headersOf(e.responseHeaders));
     return new DreamAgentError('RATE_LIMITED', `rate limited: ${message}`, {
       cause: error,
       retryable: true,
@@ -476,6 +498,37 @@ export function mapAiSdkError(error: unknown, signal?: AbortSignal, inStream = f
     retryable,
     details: base,
   });
+}
+
+/** The message of anything thrown, without assuming it serialises (circular, BigInt, Symbol…). */
+function describe(error: unknown): string {
+  if (error instanceof Error) return typeof error.message === 'string' ? error.message : '';
+  if (typeof error === 'string') return error;
+  if (typeof error === 'object' && error !== null) {
+    const m = (error as { message?: unknown }).message;
+    if (typeof m === 'string') return m;
+    try {
+      return JSON.stringify(error) ?? Object.prototype.toString.call(error);
+    } catch {
+      return Object.prototype.toString.call(error);
+    }
+  }
+  return String(error);
+}
+
+/** Response headers as a `Headers`, skipping entries that are not valid header names or values. */
+function headersOf(raw: unknown): Headers | undefined {
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value !== 'string') continue;
+    try {
+      headers.append(key, value);
+    } catch {
+      // An invalid name or value (a provider's or a proxy's bug): not a header we can read.
+    }
+  }
+  return headers;
 }
 
 /** Options of {@link AiSdkEmbedder}. */

@@ -486,6 +486,19 @@ export const retryAfterMs = parseRetryAfter;
  * @returns the mapped error
  */
 export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAgentError {
+  try {
+    return mapAnthropicOrThrow(error, signal);
+  } catch {
+    // The thrown value fought back (a revoked Proxy, getters that throw…): still a typed error.
+    return new DreamAgentError('LLM_ERROR', 'the Anthropic call failed with an unreadable error value', {
+      cause: error,
+      retryable: !signal?.aborted,
+      details: details(),
+    });
+  }
+}
+
+function mapAnthropicOrThrow(error: unknown, signal: AbortSignal | undefined): DreamAgentError {
   if (isDreamAgentError(error)) return error;
   if (signal?.aborted || error instanceof Anthropic.APIUserAbortError) {
     return new DreamAgentError('ABORTED', 'the Anthropic call was aborted', {
@@ -539,7 +552,7 @@ export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAg
       );
     }
     if (status === 429) {
-      const after = retryAfterMs(e.headers);
+      const after = retryAfterMs(headersOf(e.headers));
       return new DreamAgentError('RATE_LIMITED', `Anthropic rate limit: ${message}`, {
         cause: error,
         retryable: true,
@@ -570,4 +583,23 @@ export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAg
     retryable: true,
     details: details(),
   });
+}
+
+/**
+ * The error's response headers as a `Headers`: the SDK gives one, a client of the user's own may give a
+ * plain object (entries that are not valid header names or values are skipped).
+ */
+function headersOf(raw: unknown): Headers | undefined {
+  if (raw instanceof Headers) return raw;
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value !== 'string') continue;
+    try {
+      headers.append(key, value);
+    } catch {
+      // not a header we can read
+    }
+  }
+  return headers;
 }

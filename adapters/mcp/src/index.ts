@@ -64,6 +64,13 @@ export interface McpToolSourceOptions {
 }
 
 const IDEMPOTENCY_META_KEY = 'io.dream-agent/idempotency-key';
+/** At most this many `tools/list` pages per refresh: a server that paginates forever cannot hang us. */
+const MAX_LIST_PAGES = 100;
+/** At most this many tools per server. */
+const MAX_TOOLS = 10_000;
+/** Longest server text kept in an error message, and in its details (characters). */
+const MAX_ERROR_MESSAGE_CHARS = 2000;
+const MAX_ERROR_DETAIL_CHARS = 8000;
 
 /**
  * The tools of one MCP server, registered in a registry and kept in sync with the server.
@@ -94,6 +101,7 @@ export class McpToolSource {
   #closed = false;
   #refreshing: Promise<string[]> | undefined;
   #again = false;
+  #connectedOnce = false;
 
   private constructor(options: McpToolSourceOptions, overlay: McpOverlay) {
     this.name = options.name;
@@ -207,11 +215,19 @@ export class McpToolSource {
       this.#client = client;
       return client;
     })();
+    let client: Client;
     try {
-      return await this.#connecting;
+      client = await this.#connecting;
     } finally {
       this.#connecting = undefined;
     }
+    if (this.#connectedOnce && !this.#closed) {
+      // A reconnect (the server died, an HTTP session ended): the server that answers now may list other
+      // tools than the one that went away, so the registry is brought in line with it.
+      this.refresh().catch((error: unknown) => this.#options.onError?.(toError(error, this.name)));
+    }
+    this.#connectedOnce = true;
+    return client;
   }
 
   #transport(): Transport {
@@ -239,20 +255,52 @@ export class McpToolSource {
     const client = await this.#connect();
     const listed: McpTool[] = [];
     let cursor: string | undefined;
+    const cursors = new Set<string>();
     try {
-      do {
-        const page = await client.listTools(cursor === undefined ? undefined : { cursor });
-        listed.push(...page.tools);
-        cursor = page.nextCursor;
-      } while (cursor !== undefined && listed.length < 10_000);
+      for (let page = 1; ; page++) {
+        const result = await client.listTools(cursor === undefined ? undefined : { cursor });
+        listed.push(...result.tools);
+        cursor = result.nextCursor;
+        if (cursor === undefined || listed.length >= MAX_TOOLS) break;
+        if (cursors.has(cursor) || page >= MAX_LIST_PAGES) {
+          const why = cursors.has(cursor)
+            ? `repeats the cursor ${JSON.stringify(cursor.slice(0, 100))} after ${page} pages`
+            : `is still paginating after ${page} pages`;
+          throw new DreamAgentError(
+            'UNAVAILABLE',
+            `the MCP server "${this.name}" ${why} of its tool list (at most ${MAX_LIST_PAGES} pages are read)`,
+            { retryable: true, details: { server: this.name, pages: page } },
+          );
+        }
+        cursors.add(cursor);
+      }
     } catch (error) {
       throw toError(error, this.name);
     }
     if (this.#closed) return [];
     const registry = this.#options.registry;
     const seen = new Set<string>();
+    // Names made safe can collide (`get.x` and `get_x` both become `<prefix>.get_x`): registering either
+    // would let one tool silently stand in for the other, so neither is registered.
+    const byName = new Map<string, string[]>();
     for (const tool of listed) {
       if (!isAllowed(this.#overlay, tool.name)) continue;
+      const name = this.#nameOf(tool.name);
+      byName.set(name, [...(byName.get(name) ?? []), tool.name]);
+    }
+    for (const [name, originals] of byName) {
+      if (originals.length < 2) continue;
+      this.#options.onError?.(
+        new DreamAgentError(
+          'TOOL_INVALID',
+          `MCP tools ${originals.map((o) => JSON.stringify(o)).join(', ')} on "${this.name}" would all be named "${name}": none of them is registered`,
+          { retryable: false, details: { server: this.name, tools: originals, name } },
+        ),
+      );
+    }
+    for (const tool of listed) {
+      if (!isAllowed(this.#overlay, tool.name)) continue;
+      if ((byName.get(this.#nameOf(tool.name))?.length ?? 0) > 1) continue;
       const handle = this.#handle(tool);
       if (handle === undefined) continue;
       seen.add(handle.name);
@@ -272,6 +320,11 @@ export class McpToolSource {
     return names;
   }
 
+  /** The registry name of an MCP tool: the prefix, then the tool name with unsafe characters as `_`. */
+  #nameOf(tool: string): string {
+    return `${this.#prefix}.${tool.replace(/[^A-Za-z0-9_:-]/g, '_')}`;
+  }
+
   /** Builds the registry entry of one MCP tool, or undefined (reported) when its schema is unusable. */
   #handle(tool: McpTool): ToolHandle | undefined {
     const settings: McpToolOverlay = { ...this.#overlay.defaults, ...this.#overlay.tools?.[tool.name] };
@@ -280,7 +333,7 @@ export class McpToolSource {
     // MCP's defaults: destructiveHint true and idempotentHint false unless the server says otherwise.
     const destructive = !readOnly && hints.destructiveHint !== false;
     const approval: ToolApproval = approvalOf(settings, readOnly, destructive);
-    const name = `${this.#prefix}.${tool.name.replace(/[^A-Za-z0-9_:-]/g, '_')}`;
+    const name = this.#nameOf(tool.name);
     if (!TOOL_NAME_PATTERN.test(name)) {
       this.#options.onError?.(
         new DreamAgentError('TOOL_INVALID', `MCP tool "${tool.name}" cannot be named "${name}"`, {
@@ -397,12 +450,13 @@ export function toOutput(result: CallResult, server: string, tool: string): Json
     .map((c) => c.text as string)
     .join('\n');
   if (result.isError === true) {
+    // The server's text is bounded: a 2 MB error would otherwise be stored, logged and sent on as is.
     throw new DreamAgentError(
       'TOOL_FAILED',
-      `MCP tool "${tool}" on "${server}" failed: ${text || 'no message'}`,
+      `MCP tool "${tool}" on "${server}" failed: ${clip(text, MAX_ERROR_MESSAGE_CHARS) || 'no message'}`,
       {
         retryable: false,
-        details: { server, tool, text },
+        details: { server, tool, text: clip(text, MAX_ERROR_DETAIL_CHARS) },
       },
     );
   }
@@ -452,6 +506,14 @@ function approvalOf(settings: McpToolOverlay, readOnly: boolean, destructive: bo
   }
   if (settings.roles !== undefined) approval.roles = settings.roles;
   return approval;
+}
+
+function clip(text: string, max: number): string {
+  if (text.length <= max) return text;
+  let cut = max;
+  const last = text.charCodeAt(cut - 1);
+  if (last >= 0xd800 && last <= 0xdbff) cut -= 1; // do not split a surrogate pair
+  return `${text.slice(0, cut)}…[truncated: ${cut} of ${text.length} characters shown]`;
 }
 
 function isObject(v: unknown): v is JsonObject {

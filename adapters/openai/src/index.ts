@@ -393,6 +393,19 @@ export const retryAfterMs = parseRetryAfter;
  * @returns the mapped error
  */
 export function mapOpenAIError(error: unknown, signal?: AbortSignal): DreamAgentError {
+  try {
+    return mapOpenAIOrThrow(error, signal);
+  } catch {
+    // The thrown value fought back (a revoked Proxy, getters that throw…): still a typed error.
+    return new DreamAgentError('LLM_ERROR', 'the OpenAI call failed with an unreadable error value', {
+      cause: error,
+      retryable: !signal?.aborted,
+      details: details(),
+    });
+  }
+}
+
+function mapOpenAIOrThrow(error: unknown, signal: AbortSignal | undefined): DreamAgentError {
   if (isDreamAgentError(error)) return error;
   if (signal?.aborted || error instanceof OpenAI.APIUserAbortError) {
     return new DreamAgentError('ABORTED', 'the OpenAI call was aborted', {
@@ -440,7 +453,7 @@ export function mapOpenAIError(error: unknown, signal?: AbortSignal): DreamAgent
       );
     }
     if (status === 429) {
-      const after = retryAfterMs(e.headers);
+      const after = retryAfterMs(headersOf(e.headers));
       // insufficient_quota is a billing state, not a burst: waiting does not help.
       const quota = e.code === 'insufficient_quota';
       return new DreamAgentError('RATE_LIMITED', `OpenAI rate limit: ${message}`, {
@@ -610,4 +623,23 @@ export class OpenAIEmbedder implements Embedder {
     }
     return out;
   }
+}
+
+/**
+ * The error's response headers as a `Headers`: the SDK gives one, a client of the user's own may give a
+ * plain object (entries that are not valid header names or values are skipped).
+ */
+function headersOf(raw: unknown): Headers | undefined {
+  if (raw instanceof Headers) return raw;
+  if (typeof raw !== 'object' || raw === null) return undefined;
+  const headers = new Headers();
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value !== 'string') continue;
+    try {
+      headers.append(key, value);
+    } catch {
+      // not a header we can read
+    }
+  }
+  return headers;
 }
