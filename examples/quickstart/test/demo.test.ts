@@ -141,6 +141,9 @@ describe('the quick-start demo', () => {
     expect(done.code).toBe(0);
     expect(done.stdout).toContain('▶ email (continuing with your answer)');
     expect(done.stdout).not.toContain('attempt 2');
+    // the second approval prompt shows the recipient given after the first grant
+    const second = done.stdout.split('Approve? [y/N]')[1] ?? '';
+    expect(second).toMatch(/provided recipient: ann@example\.com/);
     expect(done.stdout).toContain('turn completed');
     const mails = (await files(out)).filter((f) => f.endsWith('.eml'));
     expect(mails).toHaveLength(1);
