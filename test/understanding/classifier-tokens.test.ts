@@ -39,7 +39,7 @@ console.log(JSON.stringify({ afterImport, afterUse: wink() }));
 describe('wink-nlp is loaded only when used', () => {
   it('importing the root entry loads no wink module', () => {
     expect(inFreshProcess(probe('src/index.ts', ''))).toEqual({ afterImport: 0, afterUse: 0 });
-  });
+  }, 150_000);
 
   it('dream-agent/offline loads it neither on import nor to classify, only when its Tokenizer runs', () => {
     const result = inFreshProcess(
@@ -55,7 +55,7 @@ describe('wink-nlp is loaded only when used', () => {
     expect(result.afterImport).toBe(0);
     // the positive control: the probe does see wink once something needs it
     expect(result.afterUse).toBeGreaterThan(0);
-  });
+  }, 150_000);
 });
 
 describe('the classifier tokenizer', () => {
