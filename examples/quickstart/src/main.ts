@@ -244,9 +244,17 @@ function parseReview(
 /** What the demo does when the input is closed: nothing is sent, the session stays as it is. */
 const REST = Symbol('rest');
 
-/** The effect an approval covers: `request.effect` when the engine gives it, else the request details. */
+/**
+ * The effect an approval covers: `request.effect` when the engine gives it, else the request details.
+ * Values a human provided after an earlier grant (a recipient asked for when the step ran) are part of
+ * the effect, shown as `provided …` lines: the second approval covers exactly them.
+ */
 function effectLines(req: HitlRequest): string[] {
-  const effect = (req as { effect?: { tool?: string; input?: Record<string, unknown> } }).effect;
+  const effect = (
+    req as {
+      effect?: { tool?: string; input?: Record<string, unknown>; provided?: Record<string, unknown> };
+    }
+  ).effect;
   const input = effect?.input ?? {};
   const details = req.details ?? {};
   const lines: string[] = [];
@@ -261,6 +269,11 @@ function effectLines(req: HitlRequest): string[] {
   show('to', input['to'] ?? details['to']);
   show('subject', input['subject'] ?? details['subject']);
   show('attachments', input['attachments'] ?? details['attachments']);
+  for (const [key, value] of Object.entries(effect?.provided ?? {})) {
+    if (value !== null && typeof value === 'object' && !Array.isArray(value)) {
+      for (const [k, v] of Object.entries(value)) show(`provided ${k}`, v);
+    } else show(`provided ${key}`, value);
+  }
   if (!effect) lines.push(dim('(the recipient is asked for or resolved when the step runs)'));
   return lines;
 }

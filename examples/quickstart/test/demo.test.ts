@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentEvent } from 'dream-agent';
+import { factsFor, matches, statedFigures, type GoldRequest } from '../../../bench/understanding/gold.js';
 
 const root = fileURLToPath(new URL('../../..', import.meta.url));
 let out: string;
@@ -143,6 +144,9 @@ describe('the quick-start demo', { timeout: 240_000 }, () => {
     expect(done.code).toBe(0);
     expect(done.stdout).toContain('▶ email (continuing with your answer)');
     expect(done.stdout).not.toContain('attempt 2');
+    // the second approval prompt shows the recipient given after the first grant
+    const second = done.stdout.split('Approve? [y/N]')[1] ?? '';
+    expect(second).toMatch(/provided recipient: ann@example\.com/);
     expect(done.stdout).toContain('turn completed');
     const mails = (await files(out)).filter((f) => f.endsWith('.eml'));
     expect(mails).toHaveLength(1);
@@ -167,4 +171,77 @@ describe('the quick-start demo', { timeout: 240_000 }, () => {
     expect(stdout).toMatch(/understood: sales\.report/);
     expect(stdout).toContain('turn completed');
   });
+
+  it('answers several requests as a user would, every stated figure recomputed independently', async () => {
+    await rm(out, { recursive: true, force: true });
+    // Periods in the past of any run date, so the independent figures do not depend on today.
+    const gold = (intent: string, slots: Record<string, string[]>, text: string): GoldRequest => ({
+      line: 0,
+      kind: 'c',
+      intent,
+      slots,
+      text,
+    });
+    const requests: { text: string; first: GoldRequest; followUp: GoldRequest }[] = [
+      {
+        text: 'sales for Q3 2025 in APAC',
+        first: gold('sales.report', { p: ['2025-Q3'], r: ['APAC'] }, 'sales for Q3 2025 in APAC'),
+        followUp: gold('sales.report', { p: ['2025-Q3'], r: ['EMEA'] }, 'now do the same for EMEA'),
+      },
+      {
+        text: 'compare EMEA and APAC in Q2 2025',
+        first: gold(
+          'sales.compare',
+          { p: ['2025-Q2'], r: ['EMEA', 'APAC'] },
+          'compare EMEA and APAC in Q2 2025',
+        ),
+        followUp: gold(
+          'sales.compare',
+          { p: ['2025-Q2', '2025-Q1'], r: ['EMEA'] },
+          'now do the same for EMEA',
+        ),
+      },
+      {
+        text: 'top 3 products by revenue in 2025',
+        first: gold('sales.top_products', { p: ['2025'], n: ['3'] }, 'top 3 products by revenue in 2025'),
+        followUp: gold(
+          'sales.top_products',
+          { p: ['2025'], n: ['3'], r: ['EMEA'] },
+          'now do the same for EMEA',
+        ),
+      },
+    ];
+    const today = new Date().toISOString().slice(0, 10);
+    const runs = [];
+    for (const r of requests) runs.push(await runDemo(['--yes', '--json', r.text]));
+    runs.forEach((run, i) => {
+      const r = requests[i]!;
+      expect(run.code, run.stderr).toBe(0);
+      const events = run.stdout
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l) as AgentEvent);
+      const intents = events.filter((e) => e.type === 'intent.detected');
+      const answers = events.flatMap((e) => (e.type === 'response.completed' ? [e.text] : []));
+      // the request and the follow-up "Now do the same for EMEA" (run by --yes)
+      expect(answers, r.text).toHaveLength(2);
+      expect(intents[0] && 'intent' in intents[0] ? intents[0].intent.name : '').toBe(r.first.intent);
+      [r.first, r.followUp].forEach((g, turn) => {
+        const answer = answers[turn] ?? '';
+        const facts = factsFor(g, today);
+        const figures = statedFigures(answer);
+        expect(figures.length, answer).toBeGreaterThan(0);
+        const untrue = figures.filter((f) => !matches(f, [...facts.all, ...facts.key]));
+        expect(
+          untrue.map((f) => f.text),
+          `${g.text}: ${answer}`,
+        ).toEqual([]);
+        // and the headline figure is there
+        expect(
+          facts.key.some((k) => figures.some((f) => matches(f, [k]))),
+          `${g.text}: ${answer}`,
+        ).toBe(true);
+      });
+    });
+  }, 300_000);
 });

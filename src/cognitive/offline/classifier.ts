@@ -6,8 +6,9 @@
  * @packageDocumentation
  */
 import { DreamAgentError } from '../../errors/index.js';
-import { Tokenizer } from './tokenize.js';
-import type { Token } from './tokenize.js';
+import { lex } from './lexer.js';
+import { Speller } from './speller.js';
+import type { Token, Tokenizer } from './tokenize.js';
 
 /** One labelled utterance. */
 export interface TrainingExample {
@@ -63,7 +64,17 @@ export interface ClassifierOptions {
    * above), and the final model is then trained on everything.
    */
   calibration?: readonly TrainingExample[];
-  /** Shared tokenizer (one is created otherwise). */
+  /**
+   * Repair words the training set never contained to the most frequent training word one edit away
+   * (two for words of 7 letters or more), before featurising an utterance (default true). It keeps a
+   * 10%-typo copy of CLINC150's test split within a few points of the clean one.
+   */
+  spelling?: boolean;
+  /**
+   * A wink-nlp {@link Tokenizer} whose POS-driven lemmas the features are built from instead of the
+   * built-in tokenizer (default: the built-in one — pure, about 10× faster, and the same tokens for
+   * `what's` and `whats`).
+   */
   tokenizer?: Tokenizer;
 }
 
@@ -80,6 +91,7 @@ interface ResolvedOptions {
   charRange: readonly [number, number] | null;
   charWeight: number;
   minDf: number;
+  spelling: boolean;
 }
 
 /** Deterministic PRNG (mulberry32): the same seed gives the same model on every machine. */
@@ -150,8 +162,9 @@ class Featurizer {
   readonly index = new Map<number, number>();
   idf: Float32Array = new Float32Array(0);
   constructor(
-    readonly tokenizer: Tokenizer,
+    readonly tokenize: (text: string) => Token[],
     readonly cfg: ResolvedOptions,
+    readonly speller: Speller | undefined,
   ) {}
 
   /** Builds the vocabulary and IDF; bigrams and n-grams seen in fewer than `minDf` examples are dropped. */
@@ -175,7 +188,8 @@ class Featurizer {
 
   /** Tokenises and extracts raw features. */
   raw(text: string): RawFeatures {
-    return rawFeatures(this.tokenizer.tokens(text), this.cfg);
+    const tokens = this.tokenize(text);
+    return rawFeatures(this.speller === undefined ? tokens : this.speller.repair(tokens), this.cfg);
   }
 
   /** Sublinear TF × IDF, each block L2-normalised and weighted, the whole L2-normalised. */
@@ -368,6 +382,7 @@ function resolve(options: ClassifierOptions, n: number): ResolvedOptions {
     charRange: options.charNgrams === undefined ? [3, 5] : options.charNgrams,
     charWeight: options.charWeight ?? 1,
     minDf: options.minDf ?? Math.max(1, Math.round(n / 5000)),
+    spelling: options.spelling ?? true,
   };
   const bad = (name: string, value: unknown): never => {
     throw new DreamAgentError(
@@ -446,18 +461,22 @@ export class IntentClassifier {
         },
       );
     }
-    const tokenizer = options.tokenizer ?? new Tokenizer();
+    const shared = options.tokenizer;
+    const tokenize =
+      shared === undefined ? (text: string) => lex(text) : (text: string) => shared.tokens(text);
     const labelIndex = new Map(labels.map((l, i) => [l, i]));
     const fitOn = (
       train: readonly RawFeatures[],
       ys: readonly number[],
     ): { featurizer: Featurizer; model: LinearModel } => {
-      const featurizer = new Featurizer(tokenizer, o);
+      const featurizer = new Featurizer(tokenize, o, speller);
       featurizer.fit(train, o.minDf);
       const xs = train.map((r) => featurizer.vector(r));
       return { featurizer, model: trainLinear(xs, ys, featurizer.index.size, labels.length, o) };
     };
-    const raws = examples.map((e) => rawFeatures(tokenizer.tokens(e.text), o));
+    const tokenLists = examples.map((e) => tokenize(e.text));
+    const speller = o.spelling ? new Speller(tokenLists) : undefined;
+    const raws = tokenLists.map((t) => rawFeatures(t, o));
     const ys = examples.map((e) => labelIndex.get(e.label) ?? 0);
 
     // Held-out logits for the temperature.
@@ -569,6 +588,7 @@ export class IntentClassifier {
       temperature: this.temperature,
       options: f.cfg,
       vocabulary: [...f.index.entries()],
+      words: f.speller?.words ?? [],
       idf: b64(f.idf),
       weights: b64(this.#model.weights),
       bias: b64(this.#model.bias),

@@ -2,14 +2,18 @@
  * Tokenisation for the offline Cognitive layer, on top of wink-nlp and its English lite model (which ships
  * inside the npm package and works offline).
  *
- * The wink model is loaded lazily, on the first call that needs it, and shared by every tokenizer in the
- * process: importing this module costs nothing.
+ * wink-nlp and its model are required lazily, on the first call that needs them, and shared by every
+ * tokenizer in the process: importing this module (or `dream-agent/offline`) loads neither. The intent
+ * classifier does not use them at all (it has its own tokenizer, `lexer.ts`); the {@link Tokenizer}
+ * here serves the hashing embedder of the context memory and callers who want wink's lemmas.
  *
  * @packageDocumentation
  */
-import winkNLP from 'wink-nlp';
+import { createRequire } from 'node:module';
 import type { ItsFunction, WinkMethods } from 'wink-nlp';
-import model from 'wink-eng-lite-web-model';
+import type winkNLPType from 'wink-nlp';
+import type modelType from 'wink-eng-lite-web-model';
+import { DreamAgentError } from '../../errors/index.js';
 
 /** One token of the input. */
 export interface Token {
@@ -33,7 +37,21 @@ let shared: WinkMethods | undefined;
  * tagger is enabled: lemmas need it, sentence boundaries, NER and sentiment are not used here.
  */
 function nlp(): WinkMethods {
-  shared ??= winkNLP(model, ['pos']);
+  if (shared !== undefined) return shared;
+  const require = createRequire(import.meta.url);
+  let winkNLP: typeof winkNLPType;
+  let model: typeof modelType;
+  try {
+    winkNLP = require('wink-nlp') as typeof winkNLPType;
+    model = require('wink-eng-lite-web-model') as typeof modelType;
+  } catch (cause) {
+    throw new DreamAgentError(
+      'UNAVAILABLE',
+      'the offline Tokenizer needs the optional peers wink-nlp and wink-eng-lite-web-model: npm install wink-nlp wink-eng-lite-web-model',
+      { cause },
+    );
+  }
+  shared = winkNLP(model, ['pos']);
   return shared;
 }
 
