@@ -110,6 +110,7 @@ export class SessionDriver {
       drainInbox: () => this.#drainInbox(),
       layerContext: (turn) => this.#layerContext(turn),
       stopping: () => this.#stopping,
+      commandsWaiting: (type) => this.wake(type),
     });
   }
 
@@ -217,6 +218,7 @@ export class SessionDriver {
       }
     } finally {
       this.#heartbeat?.abort();
+      this.#runner.stopInboxProbe();
     }
   }
 

@@ -4,13 +4,21 @@ import { DreamAgentError, serializeError } from '../errors/index.js';
 import type { ExecutionContext, InputRequestSpec } from '../layers.js';
 import { cloneJson, freezeJson, type Json } from '../model/json.js';
 import type { Plan, Todo } from '../model/plan.js';
-import type { HitlRequest, TurnState } from '../model/session.js';
+import type { HitlRequest, InboxEntry, TurnState } from '../model/session.js';
 import { TOOL_VERSION_METADATA_KEY } from '../tools/executor.js';
 import { requestIds } from '../agent/ids.js';
 import type { SessionModel } from '../session/transitions.js';
 import { withTimeout } from './timeout.js';
 
 const clone = cloneJson;
+
+/**
+ * How often the inbox is probed while a todo runs: a third of the lease (the heartbeat's rhythm), at
+ * most a second, so a cancel from a node without a shared bus stops a long todo within about a second.
+ */
+export function inboxProbeMs(leaseTtlMs: number): number {
+  return Math.max(5, Math.min(1000, Math.floor(leaseTtlMs / 3)));
+}
 
 /** Thrown through an executor when a todo asks for human input; never escapes the runner. */
 class SuspendForInput extends Error {
@@ -40,6 +48,8 @@ export interface TodoRunnerHost {
     | 'tools'
     | 'cache'
   >;
+  /** Commands wait in the inbox (seen by the in-flight probe): wake, and abort the todos for a cancel. */
+  commandsWaiting(commandType: string | undefined): void;
   /** The agent is closing: start nothing new. */
   stopping(): boolean;
 }
@@ -150,9 +160,14 @@ export class TodoRunner {
         if (this.#m.running.has(todo.id)) continue;
         const rec = this.#m.todos.get(todo.id);
         if (!rec) continue;
-        if (rec.status === 'approved' && rec.approvedDigest !== undefined) {
-          // A grant covers one effect: if it changed since (a new tool version, say), ask again.
-          if (this.#m.effectOf(todo, rec).digest !== rec.approvedDigest) {
+        if (rec.status === 'approved') {
+          // A todo runs as approved only under a grant of the effect that would run now. A grant covers
+          // one effect: if it changed since (a new tool version, say), ask again. A row that says
+          // `approved` with no digest at all was not approved by this engine (a database edit, a bug):
+          // it goes back through the gate, which asks again if the todo needs approval.
+          if (rec.approvedDigest === undefined) {
+            this.#m.revokeUnverifiedApproval(todo.id);
+          } else if (this.#m.effectOf(todo, rec).digest !== rec.approvedDigest) {
             this.#m.supersede(
               turn,
               todo.id,
@@ -191,7 +206,8 @@ export class TodoRunner {
                 ? { expiresAt: this.#m.d.clock.now() + this.#m.d.hitl.approvalTtlMs }
                 : {}),
             };
-            turn.pending = [...turn.pending, request];
+            // (A request for the same effect may still be open, e.g. after a forged row was revoked.)
+            turn.pending = [...turn.pending.filter((p) => p.id !== request.id), request];
             this.#m.journal.emit({ type: 'approval.requested', request });
             gated = true;
             continue;
@@ -214,6 +230,7 @@ export class TodoRunner {
             const r = this.#m.touch(todo.id);
             r.status = 'approved';
             r.approvedBy = 'policy';
+            r.approvedDigest = this.#m.effectOf(todo, r).digest;
           }
           // Asked once per todo: a todo held back only by the concurrency limit is not re-evaluated.
           this.#m.cleared.add(todo.id);
@@ -263,6 +280,7 @@ export class TodoRunner {
       waker = resolve;
       this.#wakers.push(resolve);
     });
+    this.#startInboxProbe();
     try {
       await Promise.race([
         Promise.race(
@@ -281,6 +299,50 @@ export class TodoRunner {
     }
     if (this.#m.journal.lost) throw this.#m.journal.lost;
   }
+
+  /**
+   * While todos are in flight, looks into the inbox every {@link inboxProbeMs} on the clock. Commits
+   * report waiting commands at every cycle boundary, and a shared bus wakes the owner at once — but a
+   * command sent from a node without a shared bus (or over a bus that dropped it) would otherwise wait
+   * for the todo in flight to finish: a `cancel` must abort it now. One loop per drive, started at the
+   * first wait on a running todo (a turn of quick todos never starts it), and one cheap read per tick
+   * only while something runs.
+   */
+  #startInboxProbe(): void {
+    if (this.#probe) return;
+    const ctrl = new AbortController();
+    this.#probe = ctrl;
+    const every = inboxProbeMs(this.#m.d.leaseTtlMs);
+    const loop = async (): Promise<void> => {
+      while (!ctrl.signal.aborted) {
+        await this.#m.d.clock.sleep(every, ctrl.signal);
+        if (this.#m.running.size === 0 || this.#m.journal.lost) continue;
+        let entries: InboxEntry[];
+        try {
+          entries = await this.#m.d.store.pendingCommands(this.#m.rec.id);
+        } catch {
+          continue; // the store blinked: the next tick (or the next commit) looks again
+        }
+        if (ctrl.signal.aborted) return;
+        for (const e of entries) {
+          const type =
+            typeof e.command === 'object' && e.command !== null && !Array.isArray(e.command)
+              ? e.command['type']
+              : undefined;
+          this.#h.commandsWaiting(typeof type === 'string' ? type : undefined);
+        }
+      }
+    };
+    loop().catch(() => undefined);
+  }
+
+  /** Stops the inbox probe (the drive left the executing phase). */
+  stopInboxProbe(): void {
+    this.#probe?.abort();
+    this.#probe = undefined;
+  }
+
+  #probe: AbortController | undefined;
 
   async settleRunning(): Promise<void> {
     while (this.#m.running.size > 0) await Promise.allSettled([...this.#m.running.values()]);

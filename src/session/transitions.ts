@@ -196,6 +196,18 @@ export class SessionModel {
     return { effect, digest: effectDigest(effect) };
   }
 
+  /**
+   * Sends a todo whose row says `approved` without any digest back through the approval gate: this
+   * engine records the digest of the effect with every grant (and every policy approval), so such a row
+   * was not approved here. No event: nothing was granted; the gate raises the request again if needed.
+   */
+  revokeUnverifiedApproval(todoId: string): void {
+    const r = this.touch(todoId);
+    r.status = 'pending';
+    delete r.approvedBy;
+    this.cleared.delete(todoId);
+  }
+
   /** Withdraws an approval (request or grant) whose effect changed; the gate asks again. */
   supersede(turn: TurnState, todoId: string, requestId: string, reason: string): void {
     turn.pending = turn.pending.filter((r) => r.id !== requestId);
