@@ -1,6 +1,4 @@
 import { DreamAgentError, deserializeError, isDreamAgentError } from '../errors/index.js';
-import { Supervisor } from '../execution/supervisor.js';
-import type { Executor } from '../layers.js';
 import { actorId, type CommandInput } from '../model/commands.js';
 import type { AgentEvent } from '../model/events.js';
 import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
@@ -13,32 +11,27 @@ import type {
   SessionStatus,
 } from '../model/session.js';
 import { eventsTopic, inboxTopic, type EventBus } from '../ports/bus.js';
-import { systemClock, type Clock } from '../ports/clock.js';
-import { silentLogger, type Logger } from '../ports/logger.js';
-import { MemoryEventBus } from '../ports/memory/bus.js';
-import { MemoryCache } from '../ports/memory/cache.js';
-import { ToolExecutor } from '../tools/executor.js';
-import { llmLayerDefaults } from '../llm/defaults.js';
-import { MemoryStore } from '../ports/memory/store.js';
+import type { Clock } from '../ports/clock.js';
+import type { Logger } from '../ports/logger.js';
 import type { LeaseToken, Store } from '../ports/store.js';
-import type { ToolCatalog } from '../tools/types.js';
 import { parseCommand, validateCommand } from './commands.js';
-import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
-import { planValidationOptions, resultOf, SessionDriver, startTurnState, type DriverDeps } from './driver.js';
-import { defaultNodeId, newId } from './ids.js';
+import {
+  planValidationOptions,
+  resultOf,
+  startTurnState,
+  type DriverDeps,
+  type SessionDriver,
+} from './driver.js';
+import { newId } from './ids.js';
 import type { AgentOptions } from './options.js';
 import { Run } from './run.js';
 import { followEvents } from '../events/follow.js';
-import { InMemoryMetrics, teeMetrics, type MetricsSnapshot } from '../observability/metrics.js';
-import { AgentObserver, observedStore } from '../observability/observer.js';
+import { hostSession, type ActiveSession, type HostContext } from './host.js';
+import { wireAgent } from './wiring.js';
+import type { InMemoryMetrics, MetricsSnapshot } from '../observability/metrics.js';
+import type { AgentObserver } from '../observability/observer.js';
 
-interface Active {
-  listeners: Set<(event: AgentEvent) => void>;
-  driver: SessionDriver | undefined;
-  done: Promise<RunResult>;
-}
-
-const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
+type Active = ActiveSession;
 
 /** Options of {@link Agent.run}. */
 export interface RunOptions {
@@ -120,91 +113,31 @@ export class Agent {
    * @throws `INVALID_INPUT` for invalid options (e.g. concurrency below 1)
    */
   constructor(options: AgentOptions = {}) {
-    const concurrency = options.concurrency ?? 1;
-    if (!Number.isInteger(concurrency) || concurrency < 1) {
-      throw new DreamAgentError(
-        'INVALID_INPUT',
-        `concurrency must be an integer ≥ 1, got ${String(options.concurrency)}`,
-      );
-    }
-    const leaseTtlMs = options.leaseTtlMs ?? 30_000;
-    if (!(leaseTtlMs >= 10))
-      throw new DreamAgentError(
-        'INVALID_INPUT',
-        `leaseTtlMs must be ≥ 10, got ${String(options.leaseTtlMs)}`,
-      );
-    this.nodeId = options.nodeId ?? defaultNodeId();
-    this.#clock = options.clock ?? systemClock;
-    this.#logger = options.logger ?? silentLogger;
-    if (!options.store) {
-      this.#logger.warn(
-        {},
-        'dream-agent: no store configured; using MemoryStore — sessions do not survive a restart',
-      );
-    }
-    const store = options.store ?? new MemoryStore({ clock: this.#clock });
-    const obs = options.observability;
-    if (obs) {
-      // Measured from what each commit writes: no call is added to the engine's hot path.
-      const { metrics, ...rest } = obs;
-      if (metrics !== false) this.#metrics = new InMemoryMetrics();
-      const sink =
-        this.#metrics && metrics !== undefined && typeof metrics === 'object'
-          ? teeMetrics(this.#metrics, metrics)
-          : this.#metrics;
-      this.observer = new AgentObserver({ ...rest, ...(sink ? { metrics: sink } : {}) });
-      this.#store = observedStore(store, this.observer);
-    } else {
-      this.#store = store;
-    }
-    this.#bus = options.bus ?? new MemoryEventBus();
-    this.#leaseTtlMs = leaseTtlMs;
-    this.#maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
-    this.#maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
-    const tools = options.tools ?? emptyCatalog;
-    const cache = options.cache ?? new MemoryCache({ clock: this.#clock });
-    // The tool executor serves the seed domains and every domain a registered tool declares.
-    const defaultExecutor: Executor = new ToolExecutor({
-      tools,
-      cache,
-      clock: this.#clock,
-      ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}),
-    });
-    // LLM-backed defaults (per-layer models, resilience, tool delegation) are built in src/llm/defaults.ts.
-    const llmDefaults = llmLayerDefaults({
-      llm: options.llm,
-      models: options.models,
-      toolExecutor: defaultExecutor,
-    });
-    const executors: Record<string, Executor> = { ...llmDefaults.executors, ...options.executors };
-    const supervisor = new Supervisor(executors, defaultExecutor, () => tools.list().map((t) => t.domain));
-    this.#deps = {
+    const w = wireAgent(options);
+    this.nodeId = w.nodeId;
+    this.#clock = w.clock;
+    this.#logger = w.logger;
+    this.#store = w.store;
+    this.#bus = w.bus;
+    this.observer = w.observer;
+    this.#metrics = w.metrics;
+    this.#leaseTtlMs = w.leaseTtlMs;
+    this.#maxInputBytes = w.maxInputBytes;
+    this.#maxCommandBytes = w.maxCommandBytes;
+    this.#deps = w.deps;
+    this.#host = {
+      nodeId: this.nodeId,
       store: this.#store,
       bus: this.#bus,
-      clock: this.#clock,
       logger: this.#logger,
-      cache,
-      tools,
-      cognitive: options.cognitive ?? llmDefaults.cognitive ?? new PassthroughCognitive(),
-      planner: options.planner ?? llmDefaults.planner ?? new FunctionPlanner(() => ({ todos: [] })),
-      responder: options.responder ?? llmDefaults.responder ?? new TemplateResponder(),
-      executorFor: (domain) => supervisor.executorFor(domain),
-      domains: () => supervisor.domains(),
-      requiresTool: (domain) => supervisor.requiresTool(domain),
-      toolFreeDomains: () => supervisor.toolFreeDomains(),
-      hitl: options.hitl ?? {},
-      approvals: options.hitl?.approvals,
-      concurrency,
-      resources: options.resources ?? {},
-      failurePolicy: options.failurePolicy ?? 'continue',
-      todoTimeoutMs: options.todoTimeoutMs,
-      leaseTtlMs,
-      maxCommandBytes: this.#maxCommandBytes,
-      maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
-      dialogueTurns: options.dialogueTurns ?? 10,
-      memory: options.memory,
+      leaseTtlMs: this.#leaseTtlMs,
+      active: this.#active,
+      driverDeps: (active, sessionId) => this.#driverDeps(active, sessionId),
+      closing: () => this.#closing,
     };
   }
+
+  readonly #host: HostContext;
 
   /** Number of sessions this agent is driving right now (waiting and paused sessions are never held). */
   get activeSessions(): number {
@@ -636,60 +569,7 @@ export class Agent {
     reason: 'run' | 'command' | 'recovery' | 'restart',
     init?: (driver: SessionDriver) => void,
   ): Active {
-    const active: Active = {
-      listeners: new Set(),
-      driver: undefined,
-      done: Promise.resolve(undefined as unknown as RunResult),
-    };
-    this.#active.set(sessionId, active);
-    active.done = (async () => {
-      let unsubscribe: (() => Promise<void>) | undefined;
-      let current: LeaseToken = lease;
-      try {
-        unsubscribe = await this.#bus.subscribe(inboxTopic(sessionId), (msg) => {
-          const type =
-            typeof msg === 'object' && msg !== null && !Array.isArray(msg) ? msg['type'] : undefined;
-          active.driver?.wake(typeof type === 'string' ? type : undefined);
-        });
-        let why = reason;
-        for (let first = true; ; first = false) {
-          const driver = await SessionDriver.load(this.#driverDeps(active, sessionId), sessionId, current);
-          active.driver = driver;
-          if (first && init) {
-            try {
-              init(driver);
-            } catch (e) {
-              await this.#store.releaseLease(sessionId, current).catch(() => undefined);
-              throw e;
-            }
-          }
-          const result = await driver.drive(why);
-          if (this.#closing) return result;
-          // Close the race with a command that arrived while we were releasing: look once more.
-          // The session already rested durably: if the store blinks now, the command's own sender (or
-          // recover()) picks it up, so report the result rather than fail.
-          const next = await this.#store
-            .pendingCommands(sessionId)
-            .then((pending) =>
-              pending.length === 0
-                ? undefined
-                : this.#store.acquireLease(sessionId, this.nodeId, this.#leaseTtlMs),
-            )
-            .catch((err: unknown) => {
-              this.#logger.warn({ sessionId, err: String(err) }, 'post-rest inbox check failed');
-              return undefined;
-            });
-          if (!next) return result;
-          current = next;
-          why = 'command';
-        }
-      } finally {
-        this.#active.delete(sessionId);
-        await unsubscribe?.().catch(() => undefined);
-      }
-    })();
-    active.done.catch(() => undefined);
-    return active;
+    return hostSession(this.#host, sessionId, lease, reason, init);
   }
 
   async #attach(run: Run, active: Active, afterSeq: number): Promise<RunResult> {

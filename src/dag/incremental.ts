@@ -43,6 +43,8 @@ export class ReadyIndex {
   #incoming: number[] = [];
   /** Iterations in progress (the queue is only reshaped when none is). */
   #open = 0;
+  /** Positions that became unblocked since the last {@link takeFresh} (at construction: all unblocked). */
+  #fresh: number[] = [];
 
   /**
    * @param todos - the plan's todos (validated: no cycles, no unknown dependencies)
@@ -74,6 +76,7 @@ export class ReadyIndex {
       if (missing === 0 && this.#done[i] === 0) {
         this.#queue.push(i);
         this.#queued[i] = 1;
+        this.#fresh.push(i);
       }
     });
   }
@@ -96,6 +99,7 @@ export class ReadyIndex {
       this.#missing[j] = left;
       if (left === 0 && this.#done[j] === 0 && this.#queued[j] === 0) {
         this.#incoming.push(j);
+        this.#fresh.push(j);
         this.#queued[j] = 1;
       }
     }
@@ -158,6 +162,26 @@ export class ReadyIndex {
     } finally {
       this.#open -= 1;
     }
+  }
+
+  /**
+   * The todos that became unblocked since the last call (all unblocked ones on the first call), in plan
+   * order, whatever their status now: the engine puts each through the approval gate once, as soon as it
+   * is ready, without scanning the whole ready set every cycle. O(what became unblocked).
+   *
+   * @returns the newly unblocked todos, in plan order
+   */
+  takeFresh(): Todo[] {
+    const fresh = this.#fresh;
+    if (fresh.length === 0) return [];
+    this.#fresh = [];
+    for (let k = 1; k < fresh.length; k += 1) {
+      if ((fresh[k] as number) < (fresh[k - 1] as number)) {
+        fresh.sort((a, b) => a - b);
+        break;
+      }
+    }
+    return fresh.map((i) => this.#todos[i] as Todo);
   }
 
   /** @returns the todo with this id */

@@ -206,3 +206,39 @@ describe('ReadyIndex', () => {
     expect(index.ready(status)).toEqual([]);
   });
 });
+
+describe('ReadyIndex.takeFresh', () => {
+  it('property: every todo is fresh exactly once, when (and only after) it becomes unblocked, in plan order', () => {
+    fc.assert(
+      fc.property(
+        dagArbitrary(60),
+        fc.array(fc.integer({ min: 0, max: 1_000_000 }), { minLength: 60, maxLength: 60 }),
+        (todos, keys) => {
+          const states = new Map<string, TodoStatus>();
+          const index = new ReadyIndex(todos, (id) => states.get(id));
+          const pos = new Map(todos.map((t, i) => [t.id, i]));
+          const rank = new Map(todos.map((t, i) => [t.id, keys[i] ?? 0]));
+          const seen: string[] = [];
+          for (let round = 0; round < 200; round += 1) {
+            const fresh = index.takeFresh();
+            const order = fresh.map((t) => pos.get(t.id) ?? -1);
+            expect(order).toEqual([...order].sort((a, b) => a - b));
+            for (const t of fresh) {
+              expect(t.dependsOn.every((d) => states.get(d) === 'completed')).toBe(true);
+              seen.push(t.id);
+            }
+            const ready = readyTodos(todos, states).sort(
+              (a, b) => (rank.get(a.id) ?? 0) - (rank.get(b.id) ?? 0),
+            );
+            const next = ready[0];
+            if (!next) break;
+            states.set(next.id, 'completed');
+            index.completed(next.id);
+          }
+          expect(seen.sort()).toEqual(ids(todos).sort());
+        },
+      ),
+      { numRuns: 200 },
+    );
+  });
+});

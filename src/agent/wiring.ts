@@ -1,0 +1,143 @@
+import { DreamAgentError } from '../errors/index.js';
+import { Supervisor } from '../execution/supervisor.js';
+import type { Executor } from '../layers.js';
+import { llmLayerDefaults } from '../llm/defaults.js';
+import { InMemoryMetrics, teeMetrics } from '../observability/metrics.js';
+import { AgentObserver, observedStore } from '../observability/observer.js';
+import type { EventBus } from '../ports/bus.js';
+import { systemClock, type Clock } from '../ports/clock.js';
+import { silentLogger, type Logger } from '../ports/logger.js';
+import { MemoryEventBus } from '../ports/memory/bus.js';
+import { MemoryCache } from '../ports/memory/cache.js';
+import { MemoryStore } from '../ports/memory/store.js';
+import type { Store } from '../ports/store.js';
+import { ToolExecutor } from '../tools/executor.js';
+import type { ToolCatalog } from '../tools/types.js';
+import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
+import type { DriverDeps } from './driver.js';
+import { defaultNodeId } from './ids.js';
+import type { AgentOptions } from './options.js';
+
+const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
+
+/** The validated dependencies an Agent is built from. @internal */
+export interface Wiring {
+  nodeId: string;
+  store: Store;
+  bus: EventBus;
+  clock: Clock;
+  logger: Logger;
+  leaseTtlMs: number;
+  maxInputBytes: number;
+  maxCommandBytes: number;
+  observer: AgentObserver | undefined;
+  metrics: InMemoryMetrics | undefined;
+  /** What every session driver gets (without its per-session event sink). */
+  deps: Omit<DriverDeps, 'onEvent'>;
+}
+
+/**
+ * Turns Agent options into validated dependencies: checks the numbers, picks the defaults (memory
+ * store, bus and cache; LLM-backed layers when a model is given, offline ones otherwise), wraps the
+ * store for observability, and builds the executor supervisor.
+ *
+ * @param options - the Agent's options
+ * @returns the dependencies
+ * @throws `INVALID_INPUT` for invalid options (e.g. concurrency below 1, a lease TTL below 10 ms)
+ * @internal
+ */
+export function wireAgent(options: AgentOptions): Wiring {
+  const concurrency = options.concurrency ?? 1;
+  if (!Number.isInteger(concurrency) || concurrency < 1) {
+    throw new DreamAgentError(
+      'INVALID_INPUT',
+      `concurrency must be an integer ≥ 1, got ${String(options.concurrency)}`,
+    );
+  }
+  const leaseTtlMs = options.leaseTtlMs ?? 30_000;
+  if (!(leaseTtlMs >= 10))
+    throw new DreamAgentError('INVALID_INPUT', `leaseTtlMs must be ≥ 10, got ${String(options.leaseTtlMs)}`);
+  const nodeId = options.nodeId ?? defaultNodeId();
+  const clock = options.clock ?? systemClock;
+  const logger = options.logger ?? silentLogger;
+  if (!options.store) {
+    logger.warn(
+      {},
+      'dream-agent: no store configured; using MemoryStore — sessions do not survive a restart',
+    );
+  }
+  const baseStore = options.store ?? new MemoryStore({ clock });
+  let store: Store = baseStore;
+  let observer: AgentObserver | undefined;
+  let metricsSink: InMemoryMetrics | undefined;
+  const obs = options.observability;
+  if (obs) {
+    // Measured from what each commit writes: no call is added to the engine's hot path.
+    const { metrics, ...rest } = obs;
+    if (metrics !== false) metricsSink = new InMemoryMetrics();
+    const sink =
+      metricsSink && metrics !== undefined && typeof metrics === 'object'
+        ? teeMetrics(metricsSink, metrics)
+        : metricsSink;
+    observer = new AgentObserver({ ...rest, ...(sink ? { metrics: sink } : {}) });
+    store = observedStore(baseStore, observer);
+  }
+  const bus = options.bus ?? new MemoryEventBus();
+  const maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
+  const maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
+  const tools = options.tools ?? emptyCatalog;
+  const cache = options.cache ?? new MemoryCache({ clock });
+  // The tool executor serves the seed domains and every domain a registered tool declares.
+  const defaultExecutor: Executor = new ToolExecutor({
+    tools,
+    cache,
+    clock,
+    ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}),
+  });
+  // LLM-backed defaults (per-layer models, resilience, tool delegation) are built in src/llm/defaults.ts.
+  const llmDefaults = llmLayerDefaults({
+    llm: options.llm,
+    models: options.models,
+    toolExecutor: defaultExecutor,
+  });
+  const executors: Record<string, Executor> = { ...llmDefaults.executors, ...options.executors };
+  const supervisor = new Supervisor(executors, defaultExecutor, () => tools.list().map((t) => t.domain));
+  return {
+    nodeId,
+    store,
+    bus,
+    clock,
+    logger,
+    leaseTtlMs,
+    maxInputBytes,
+    maxCommandBytes,
+    observer,
+    metrics: metricsSink,
+    deps: {
+      store,
+      bus,
+      clock,
+      logger,
+      cache,
+      tools,
+      cognitive: options.cognitive ?? llmDefaults.cognitive ?? new PassthroughCognitive(),
+      planner: options.planner ?? llmDefaults.planner ?? new FunctionPlanner(() => ({ todos: [] })),
+      responder: options.responder ?? llmDefaults.responder ?? new TemplateResponder(),
+      executorFor: (domain) => supervisor.executorFor(domain),
+      domains: () => supervisor.domains(),
+      requiresTool: (domain) => supervisor.requiresTool(domain),
+      toolFreeDomains: () => supervisor.toolFreeDomains(),
+      hitl: options.hitl ?? {},
+      approvals: options.hitl?.approvals,
+      concurrency,
+      resources: options.resources ?? {},
+      failurePolicy: options.failurePolicy ?? 'continue',
+      todoTimeoutMs: options.todoTimeoutMs,
+      leaseTtlMs,
+      maxCommandBytes,
+      maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
+      dialogueTurns: options.dialogueTurns ?? 10,
+      memory: options.memory,
+    },
+  };
+}

@@ -1,0 +1,559 @@
+import { blockedByFailure, allTerminal, selectWithLimits } from '../dag/scheduler.js';
+import { resolveInput } from '../dag/refs.js';
+import { DreamAgentError, serializeError } from '../errors/index.js';
+import type { ExecutionContext, InputRequestSpec } from '../layers.js';
+import { cloneJson, freezeJson, type Json } from '../model/json.js';
+import type { Plan, Todo } from '../model/plan.js';
+import type { HitlRequest, InboxEntry, TurnState } from '../model/session.js';
+import { TOOL_VERSION_METADATA_KEY } from '../tools/executor.js';
+import { requestIds } from '../agent/ids.js';
+import type { SessionModel } from '../session/transitions.js';
+import { withTimeout } from './timeout.js';
+
+const clone = cloneJson;
+
+/**
+ * How often the inbox is probed while a todo runs: a third of the lease (the heartbeat's rhythm), at
+ * most a second, so a cancel from a node without a shared bus stops a long todo within about a second.
+ */
+export function inboxProbeMs(leaseTtlMs: number): number {
+  return Math.max(5, Math.min(1000, Math.floor(leaseTtlMs / 3)));
+}
+
+/** Thrown through an executor when a todo asks for human input; never escapes the runner. */
+class SuspendForInput extends Error {
+  constructor(readonly spec: InputRequestSpec & { key: string }) {
+    super('todo suspended for human input');
+  }
+}
+
+/** What the todo runner needs from the driver that owns it. @internal */
+export interface TodoRunnerHost {
+  /** Commits the journal (serialised; completions that land together share one commit). */
+  commit(): Promise<void>;
+  /** Applies inbox commands that arrived (a no-op when none are known to wait). */
+  drainInbox(): Promise<void>;
+  /** The context every layer call gets. */
+  layerContext(
+    turn: TurnState,
+  ): Omit<
+    ExecutionContext,
+    | 'todoId'
+    | 'idempotencyKey'
+    | 'attempt'
+    | 'plan'
+    | 'progress'
+    | 'delta'
+    | 'requestInput'
+    | 'tools'
+    | 'cache'
+  >;
+  /** Commands wait in the inbox (seen by the in-flight probe): wake, and abort the todos for a cancel. */
+  commandsWaiting(commandType: string | undefined): void;
+  /** The agent is closing: start nothing new. */
+  stopping(): boolean;
+}
+
+/**
+ * Runs the todos of the executing phase: picks ready todos from the incremental ready index, asks the
+ * approval gate (policy, tool and todo flags), raises approval requests with the effect they cover,
+ * starts up to the concurrency and resource limits, and settles each todo into the session model
+ * (completed, failed, awaiting input) — then hands back to the driver to rest or respond.
+ *
+ * @internal
+ */
+export class TodoRunner {
+  readonly #m: SessionModel;
+  readonly #h: TodoRunnerHost;
+  #wakers: (() => void)[] = [];
+
+  constructor(model: SessionModel, host: TodoRunnerHost) {
+    this.#m = model;
+    this.#h = host;
+  }
+
+  /** Wakes a wait on running todos (new commands may be waiting). */
+  wake(): void {
+    const w = this.#wakers;
+    this.#wakers = [];
+    for (const fn of w) fn();
+  }
+
+  async #approvalDecision(
+    todo: Todo,
+    turn: TurnState,
+  ): Promise<
+    | { kind: 'run' }
+    | { kind: 'ask'; roles?: string[]; risk?: 'low' | 'medium' | 'high'; reason?: string }
+    | { kind: 'deny'; reason: string }
+    | { kind: 'auto' }
+  > {
+    const tool = todo.tool ? this.#m.d.tools.get(todo.tool) : undefined;
+    const todoApproval =
+      todo.approval === undefined
+        ? undefined
+        : typeof todo.approval === 'boolean'
+          ? { required: todo.approval }
+          : todo.approval;
+    // The todo can add a gate but never remove the tool's.
+    const flagged = (tool?.approval.required ?? false) || (todoApproval?.required ?? false);
+    const roles = [
+      ...(tool?.approval.roles ?? []),
+      ...(todoApproval && 'roles' in todoApproval ? (todoApproval.roles ?? []) : []),
+    ];
+    const risk =
+      (todoApproval && 'risk' in todoApproval ? todoApproval.risk : undefined) ?? tool?.approval.risk;
+    const reason =
+      (todoApproval && 'reason' in todoApproval ? todoApproval.reason : undefined) ?? tool?.approval.reason;
+    const ask = {
+      kind: 'ask' as const,
+      ...(roles.length ? { roles } : {}),
+      ...(risk ? { risk } : {}),
+      ...(reason ? { reason } : {}),
+    };
+    if (this.#m.d.approvals && this.#m.plan) {
+      const decision = await this.#m.d.approvals(clone(todo), {
+        sessionId: this.#m.rec.id,
+        turnId: turn.id,
+        plan: clone(this.#m.plan),
+        ...(tool ? { tool } : {}),
+        flagged,
+        metadata: clone(this.#m.rec.state.metadata),
+      });
+      if (decision === 'require') return ask;
+      if (decision === 'approve') return { kind: 'auto' };
+      if (typeof decision === 'object') return { kind: 'deny', reason: decision.deny };
+    }
+    return flagged ? ask : { kind: 'run' };
+  }
+
+  async execute(turn: TurnState): Promise<'rest' | 'continue'> {
+    const plan = this.#m.plan;
+    if (!plan) throw new DreamAgentError('INTERNAL', 'executing without a plan');
+    this.#m.ensureTodoRecords();
+    for (;;) {
+      if (this.#m.journal.lost) throw this.#m.journal.lost;
+      await this.#h.drainInbox();
+      const current = this.#m.plan ?? plan;
+      if (this.#m.cancel || turn.paused || this.#h.stopping() || this.#m.failTurn) {
+        if (this.#m.running.size > 0) {
+          await this.#raceRunning();
+          continue;
+        }
+        if (this.#m.failTurn && !this.#m.cancel) {
+          this.#m.failTurnNow(this.#m.failTurn);
+          await this.#h.commit();
+        }
+        return 'continue';
+      }
+      // Todos that can never run because a dependency failed, was denied or skipped.
+      if (this.#m.unhappy) {
+        for (const t of blockedByFailure(current.todos, this.#m.states())) {
+          if (!this.#m.running.has(t.id))
+            this.#m.skip(t.id, 'dependency_failed', `a dependency of "${t.id}" did not complete`);
+        }
+      }
+      const runnable: Todo[] = [];
+      let gated = false;
+      if (turn.pending.length > 0 && this.#m.supersedeChangedApprovals(turn, current)) gated = true;
+      const index = this.#m.readyIndex(current);
+      // Every todo that became ready since the last cycle goes through the gate now, so its approval is
+      // requested as soon as it is ready — not only once a slot frees up for it.
+      for (const todo of index.takeFresh()) {
+        if (this.#m.running.has(todo.id)) continue;
+        const s = this.#m.statusOf(todo.id);
+        if (s !== 'pending' && s !== 'approved') continue;
+        const g = await this.#gate(todo, turn);
+        if (g === 'gated' || g === 'gated-run') gated = true;
+      }
+      // Then only as many runnable todos as there are free slots (all of them when resource limits may
+      // pass over some): the index yields lazily, so a cycle of a 4,000-wide plan costs what it starts,
+      // not the plan's width (it scanned and sorted the whole ready set every cycle: 580 µs per todo at
+      // 4,000 wide against 98 µs at 100).
+      const want =
+        Object.keys(this.#m.d.resources).length > 0 ? Infinity : this.#m.d.concurrency - this.#m.running.size;
+      if (want > 0) {
+        for (const todo of index.iterate(this.#m.statusOf)) {
+          if (this.#m.running.has(todo.id)) continue;
+          const g = await this.#gate(todo, turn);
+          if (g === 'gated' || g === 'gated-run') gated = true;
+          if (g === 'run' || g === 'gated-run') {
+            runnable.push(todo);
+            if (runnable.length >= want) break;
+          }
+        }
+      }
+      const runningTodos = [...this.#m.running.keys()].flatMap((id) => {
+        const t = index.get(id);
+        return t ? [t] : [];
+      });
+      const start = selectWithLimits(runnable, runningTodos, {
+        concurrency: this.#m.d.concurrency,
+        resources: this.#m.d.resources,
+      });
+      for (const todo of start) {
+        const p = this.#runTodo(todo, turn).finally(() => this.#m.running.delete(todo.id));
+        this.#m.running.set(todo.id, p);
+        p.catch(() => undefined);
+      }
+      if (this.#m.running.size === 0) {
+        if (allTerminal(current.todos, this.#m.states())) {
+          turn.phase = 'responding';
+          return 'continue';
+        }
+        if (gated) await this.#h.commit();
+        if (turn.pending.length === 0) {
+          const states = Object.fromEntries([...this.#m.todos].map(([id, r]) => [id, r.status]));
+          throw new DreamAgentError('INTERNAL', 'no todo can run and nothing is awaited', {
+            details: { states },
+          });
+        }
+        return 'rest';
+      }
+      if (gated && start.length === 0) await this.#h.commit();
+      await this.#raceRunning();
+    }
+  }
+
+  /**
+   * Puts one ready todo through the approval gate: verifies a grant still covers its effect, asks the
+   * policy once per todo and drive, raises the approval request or applies a denial.
+   *
+   * @returns whether it may start now (`run`), and whether the gate changed anything to commit
+   */
+  async #gate(todo: Todo, turn: TurnState): Promise<'run' | 'gated-run' | 'gated' | 'held'> {
+    let gated = false;
+    const rec = this.#m.todos.get(todo.id);
+    if (!rec) return 'held';
+    if (rec.status === 'approved') {
+      // A todo runs as approved only under a grant of the effect that would run now. A grant covers
+      // one effect: if it changed since (a new tool version, say), ask again. A row that says
+      // `approved` with no digest at all was not approved by this engine (a database edit, a bug):
+      // it goes back through the gate, which asks again if the todo needs approval.
+      if (rec.approvedDigest === undefined) {
+        this.#m.revokeUnverifiedApproval(todo.id);
+      } else if (this.#m.effectOf(todo, rec).digest !== rec.approvedDigest) {
+        this.#m.supersede(
+          turn,
+          todo.id,
+          requestIds.approval(turn.id, todo.id, rec.approvedDigest),
+          'the effect changed after the grant',
+        );
+        gated = true;
+      }
+    }
+    if (rec.status === 'pending' && !this.#m.cleared.has(todo.id)) {
+      const decision = await this.#approvalDecision(todo, turn);
+      if (decision.kind === 'ask') {
+        const r = this.#m.touch(todo.id);
+        r.status = 'awaiting_approval';
+        const tool = todo.tool ? this.#m.d.tools.get(todo.tool) : undefined;
+        const { effect, digest } = this.#m.effectOf(todo, r);
+        const request: HitlRequest = {
+          id: requestIds.approval(turn.id, todo.id, digest),
+          kind: 'approval',
+          turnId: turn.id,
+          todoId: todo.id,
+          prompt: decision.reason ?? `Approve "${todo.title}"${todo.tool ? ` (${todo.tool})` : ''}?`,
+          createdAt: this.#m.d.clock.now(),
+          details: {
+            title: todo.title,
+            tool: todo.tool ?? null,
+            domain: todo.domain,
+            input: effect.input,
+            toolDescription: tool?.description ?? null,
+          },
+          effect,
+          digest,
+          ...(decision.risk ? { risk: decision.risk } : {}),
+          ...(decision.roles ? { roles: decision.roles } : {}),
+          ...(this.#m.d.hitl.approvalTtlMs
+            ? { expiresAt: this.#m.d.clock.now() + this.#m.d.hitl.approvalTtlMs }
+            : {}),
+        };
+        // (A request for the same effect may still be open, e.g. after a forged row was revoked.)
+        turn.pending = [...turn.pending.filter((p) => p.id !== request.id), request];
+        this.#m.journal.emit({ type: 'approval.requested', request });
+        return 'gated';
+      }
+      if (decision.kind === 'deny') {
+        this.#m.journal.emit({
+          type: 'approval.resolved',
+          requestId: requestIds.approval(turn.id, todo.id, this.#m.effectOf(todo, rec).digest),
+          todoId: todo.id,
+          granted: false,
+          outcome: 'denied',
+          actor: 'policy',
+          reason: decision.reason,
+        });
+        this.#m.skip(todo.id, 'policy', decision.reason);
+        return 'gated';
+      }
+      if (decision.kind === 'auto') {
+        const r = this.#m.touch(todo.id);
+        r.status = 'approved';
+        r.approvedBy = 'policy';
+        r.approvedDigest = this.#m.effectOf(todo, r).digest;
+      }
+      // Asked once per todo: a todo held back only by the concurrency limit is not re-evaluated.
+      this.#m.cleared.add(todo.id);
+    }
+    return gated ? 'gated-run' : 'run';
+  }
+
+  async #raceRunning(): Promise<void> {
+    // Nothing in flight (it settled while a commit was queued): waiting on an empty race would hang
+    // forever under our own heartbeat.
+    if (this.#m.running.size === 0) return;
+    const running = [...this.#m.running.values()];
+    let waker: (() => void) | undefined;
+    const woken = new Promise<void>((resolve) => {
+      waker = resolve;
+      this.#wakers.push(resolve);
+    });
+    this.#startInboxProbe();
+    try {
+      await Promise.race([
+        Promise.race(
+          running.map((p) =>
+            p.then(
+              () => undefined,
+              () => undefined,
+            ),
+          ),
+        ),
+        woken,
+      ]);
+    } finally {
+      // Drop our waker so a long run without commands does not accumulate closures.
+      this.#wakers = this.#wakers.filter((w) => w !== waker);
+    }
+    if (this.#m.journal.lost) throw this.#m.journal.lost;
+  }
+
+  /**
+   * While todos are in flight, looks into the inbox every {@link inboxProbeMs} on the clock. Commits
+   * report waiting commands at every cycle boundary, and a shared bus wakes the owner at once — but a
+   * command sent from a node without a shared bus (or over a bus that dropped it) would otherwise wait
+   * for the todo in flight to finish: a `cancel` must abort it now. One loop per drive, started at the
+   * first wait on a running todo (a turn of quick todos never starts it), and one cheap read per tick
+   * only while something runs.
+   */
+  #startInboxProbe(): void {
+    if (this.#probe) return;
+    const ctrl = new AbortController();
+    this.#probe = ctrl;
+    const every = inboxProbeMs(this.#m.d.leaseTtlMs);
+    const loop = async (): Promise<void> => {
+      while (!ctrl.signal.aborted) {
+        await this.#m.d.clock.sleep(every, ctrl.signal);
+        if (this.#m.running.size === 0 || this.#m.journal.lost) continue;
+        let entries: InboxEntry[];
+        try {
+          entries = await this.#m.d.store.pendingCommands(this.#m.rec.id);
+        } catch {
+          continue; // the store blinked: the next tick (or the next commit) looks again
+        }
+        if (ctrl.signal.aborted) return;
+        for (const e of entries) {
+          const type =
+            typeof e.command === 'object' && e.command !== null && !Array.isArray(e.command)
+              ? e.command['type']
+              : undefined;
+          this.#h.commandsWaiting(typeof type === 'string' ? type : undefined);
+        }
+      }
+    };
+    loop().catch(() => undefined);
+  }
+
+  /** Stops the inbox probe (the drive left the executing phase). */
+  stopInboxProbe(): void {
+    this.#probe?.abort();
+    this.#probe = undefined;
+  }
+
+  #probe: AbortController | undefined;
+
+  async settleRunning(): Promise<void> {
+    while (this.#m.running.size > 0) await Promise.allSettled([...this.#m.running.values()]);
+  }
+
+  #frozenPlan(): { plan: Plan; byId: ReadonlyMap<string, Todo> } {
+    const plan = this.#m.plan ?? { id: '', version: 1, todos: [] };
+    if (this.#frozen?.source !== plan) {
+      const frozen = deepFreeze(clone(plan));
+      this.#frozen = { source: plan, plan: frozen, byId: new Map(frozen.todos.map((t) => [t.id, t])) };
+    }
+    return this.#frozen;
+  }
+
+  #frozen: { source: Plan; plan: Plan; byId: ReadonlyMap<string, Todo> } | undefined;
+
+  async #runTodo(todo: Todo, turn: TurnState): Promise<void> {
+    const rec = this.#m.touch(todo.id);
+    const tool = todo.tool ? this.#m.d.tools.get(todo.tool) : undefined;
+    rec.status = 'running';
+    rec.attempts += 1;
+    rec.startedAt = this.#m.d.clock.now();
+    // A todo that started with tool version N finishes with N, even if the tool is hot-reloaded meanwhile.
+    if (tool && rec.toolVersion === undefined) rec.toolVersion = tool.version;
+    // Executors get the frozen copy of the todo: they cannot change the plan.
+    const frozen = this.#frozenPlan();
+    const base = frozen.byId.get(todo.id) ?? deepFreeze(clone(todo));
+    const pinned: Todo =
+      rec.toolVersion === undefined
+        ? base
+        : Object.freeze({
+            ...base,
+            metadata: Object.freeze({
+              ...(base.metadata ?? {}),
+              [TOOL_VERSION_METADATA_KEY]: rec.toolVersion,
+            }),
+          });
+    const started = rec.startedAt;
+    this.#m.journal.emit({
+      type: 'todo.started',
+      todoId: todo.id,
+      attempt: rec.attempts,
+      idempotencyKey: rec.idempotencyKey,
+      ...(todo.tool ? { tool: todo.tool } : {}),
+    });
+    // Never twice: the start of a non-idempotent todo is durable before its code runs, so a crash
+    // between start and outcome is detected and handed to a human instead of silently re-run.
+    if (!this.#m.isIdempotent(todo)) await this.#h.commit();
+    let suspended: (InputRequestSpec & { key: string }) | undefined;
+    let inputCalls = 0;
+    const executor = this.#m.d.executorFor(todo.domain);
+    try {
+      if (!executor)
+        throw new DreamAgentError('INVALID_PLAN', `no executor for domain "${todo.domain}"`, {
+          details: { domain: todo.domain },
+        });
+      const input = resolveInput(todo.input, this.#m.outputs(todo));
+      const timeout = todo.timeoutMs ?? tool?.timeoutMs ?? this.#m.d.todoTimeoutMs;
+      const result = await withTimeout(
+        (signal) => {
+          const ctx: ExecutionContext = {
+            ...this.#h.layerContext(turn),
+            signal,
+            todoId: todo.id,
+            idempotencyKey: rec.idempotencyKey,
+            attempt: rec.attempts,
+            plan: frozen.plan,
+            progress: (message, pct) => {
+              if (!signal.aborted)
+                this.#m.journal.emit({
+                  type: 'todo.progress',
+                  todoId: todo.id,
+                  message: String(message),
+                  ...(pct !== undefined ? { pct } : {}),
+                });
+            },
+            delta: (text) => {
+              if (!signal.aborted)
+                this.#m.journal.emit({ type: 'todo.output.delta', todoId: todo.id, delta: String(text) });
+            },
+            requestInput: async (spec) => {
+              await Promise.resolve();
+              inputCalls += 1;
+              const key = spec.key ?? `input-${inputCalls}`;
+              const provided = rec.inputs?.[key];
+              if (provided !== undefined) return clone(provided);
+              suspended = { ...spec, key };
+              throw new SuspendForInput(suspended);
+            },
+            tools: this.#m.d.tools,
+            cache: this.#m.d.cache,
+          };
+          return executor.execute(pinned, input, ctx);
+        },
+        timeout,
+        this.#m.turnAbort.signal,
+      );
+      if (suspended) throw new SuspendForInput(suspended);
+      if (
+        result === null ||
+        typeof result !== 'object' ||
+        !('output' in result) ||
+        (result as { output?: unknown }).output === undefined
+      ) {
+        throw new DreamAgentError(
+          'INVALID_INPUT',
+          `the executor of domain "${todo.domain}" returned a result without "output" for "${todo.id}" (return { output: null } for no output)`,
+          { details: { todoId: todo.id, domain: todo.domain } },
+        );
+      }
+      const output = result.output;
+      // One serialisation: the size check and the owned copy (frozen, shared by record, event, store).
+      const text = JSON.stringify(output) ?? 'null';
+      // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.
+      const size =
+        text.length * 3 <= this.#m.d.maxOutputBytes ? text.length : Buffer.byteLength(text, 'utf8');
+      if (size > this.#m.d.maxOutputBytes) {
+        throw new DreamAgentError(
+          'PAYLOAD_TOO_LARGE',
+          `output of "${todo.id}" is ${size} bytes; the limit is ${this.#m.d.maxOutputBytes}`,
+          { details: { size } },
+        );
+      }
+      if (this.#m.journal.lost) return;
+      // One copy of the output, frozen: the record, the event and every listener share it safely.
+      const owned = freezeJson(JSON.parse(text) as Json);
+      rec.status = 'completed';
+      this.#m.ready?.index.completed(todo.id);
+      rec.output = owned;
+      rec.cached = result.cached === true;
+      rec.finishedAt = this.#m.d.clock.now();
+      this.#m.journal.touch(todo.id);
+      this.#m.journal.emit({
+        type: 'todo.completed',
+        todoId: todo.id,
+        output: owned,
+        cached: result.cached === true,
+        durationMs: rec.finishedAt - started,
+      });
+    } catch (e) {
+      if (this.#m.journal.lost) return;
+      if (suspended) {
+        rec.status = 'awaiting_input';
+        this.#m.journal.touch(todo.id);
+        const request: HitlRequest = {
+          id: requestIds.input(turn.id, todo.id, suspended.key),
+          kind: 'input',
+          turnId: turn.id,
+          todoId: todo.id,
+          prompt: suspended.prompt,
+          createdAt: this.#m.d.clock.now(),
+          details: { key: suspended.key, title: todo.title },
+          ...(suspended.schema ? { schema: suspended.schema } : {}),
+        };
+        turn.pending = [...turn.pending.filter((r) => r.id !== request.id), request];
+        this.#m.journal.emit({ type: 'input.requested', request });
+      } else if (this.#m.cancel || this.#m.turnAbort.signal.aborted) {
+        // Cancelled (or the agent is closing): the cancel path records the outcome.
+        rec.status = this.#h.stopping() && !this.#m.cancel ? rec.status : 'running';
+        if (this.#h.stopping() && !this.#m.cancel) return;
+      } else {
+        const error = serializeError(e, 'TOOL_FAILED');
+        rec.status = 'failed';
+        this.#m.unhappy = true;
+        rec.error = error;
+        rec.finishedAt = this.#m.d.clock.now();
+        this.#m.journal.touch(todo.id);
+        this.#m.journal.emit({ type: 'todo.failed', todoId: todo.id, error, attempt: rec.attempts });
+        if (this.#m.d.failurePolicy === 'fail-turn') this.#m.failTurn = error;
+      }
+    }
+    if (this.#m.cancel && rec.status === 'running') return; // recorded by the cancel path
+    await this.#h.commit();
+  }
+}
+
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object' && !Object.isFrozen(value)) {
+    Object.freeze(value);
+    for (const v of Object.values(value as Record<string, unknown>)) deepFreeze(v);
+  }
+  return value;
+}
