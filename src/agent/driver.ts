@@ -485,11 +485,22 @@ export class SessionDriver {
       todos: ordered,
       ...(turn.intent ? { intent: clone(turn.intent) } : {}),
     };
+    // Whether answer text went out since the last reset: a retried or failed answer must tell clients
+    // that concatenate the deltas to drop the partial text, or they show it twice ("The mail The mail…").
+    let streamed = false;
+    const discardStreamed = (): void => {
+      if (!streamed) return;
+      streamed = false;
+      this.#m.journal.emit({ type: 'response.delta', delta: '', reset: true });
+    };
     const attempt = (): Promise<string> =>
       this.#abandonable(
         this.#d.responder.respond(summary, {
           ...this.#layerContext(turn),
-          delta: (text) => this.#m.journal.emit({ type: 'response.delta', delta: String(text) }),
+          delta: (text) => {
+            streamed = true;
+            this.#m.journal.emit({ type: 'response.delta', delta: String(text) });
+          },
           history: clone(this.#m.rec.state.dialogue),
         }),
       );
@@ -504,6 +515,7 @@ export class SessionDriver {
       } catch (e) {
         if (this.#m.journal.lost || this.#m.cancel || this.#m.turnAbort.signal.aborted) throw e;
         this.#d.logger.warn({ sessionId: this.#m.rec.id, err: String(e) }, 'responder failed; retrying once');
+        discardStreamed();
         answer = await attempt();
       }
       text = typeof answer === 'string' ? answer : String(answer);
@@ -511,6 +523,7 @@ export class SessionDriver {
       if (this.#m.journal.lost || this.#m.cancel || this.#m.turnAbort.signal.aborted) throw e;
       answerError = serializeError(e, 'LLM_ERROR');
       text = '';
+      discardStreamed();
     }
     if (answerError) turn.answerError = answerError;
     else this.#m.journal.emit({ type: 'response.completed', text });

@@ -57,7 +57,11 @@ export interface EventPayloads {
   'run.paused': { actor: string };
   'run.resumed': { actor: string; reason: 'command' | 'recovery' | 'restart' };
   'run.cancelled': { actor: string; reason?: string };
-  'response.delta': { delta: string };
+  /**
+   * A piece of the answer. `reset: true` means: discard the answer text streamed so far in this turn
+   * (the answer is being produced again after a failed attempt); `delta` then starts the new text.
+   */
+  'response.delta': { delta: string; reset?: boolean };
   'response.completed': { text: string };
   /** `answerError`: every todo ran but the answer could not be produced (retried once); `answer` is empty. */
   'turn.completed': { answer: string; answerError?: SerializedError };
