@@ -19,6 +19,7 @@ import { MemoryEventBus } from '../ports/memory/bus.js';
 import { MemoryCache } from '../ports/memory/cache.js';
 import { ToolExecutor } from '../tools/executor.js';
 import { llmLayerDefaults } from '../llm/defaults.js';
+import { TrackedMemory } from '../memory/session.js';
 import { MemoryStore } from '../ports/memory/store.js';
 import type { LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
@@ -104,6 +105,8 @@ export class Agent {
   /** This agent's id in leases. */
   readonly nodeId: string;
   readonly #store: Store;
+  /** The agent's long-term memory, wrapped so erasure waits for writes in flight (issue 15). */
+  readonly #memory: TrackedMemory | undefined;
   readonly #bus: EventBus;
   readonly #clock: Clock;
   readonly #logger: Logger;
@@ -202,7 +205,8 @@ export class Agent {
       maxCommandBytes: this.#maxCommandBytes,
       maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
       dialogueTurns: options.dialogueTurns ?? 10,
-      memory: options.memory,
+      // issue 15: memory writes are tracked so deleteSession waits for them before erasing.
+      memory: (this.#memory = options.memory && new TrackedMemory(options.memory)),
     };
   }
 
@@ -532,7 +536,8 @@ export class Agent {
   }
 
   /**
-   * Erases a session: its state, plan history, todos, events and inbox (the store's `deleteSession`).
+   * Erases a session: its state, plan history, todos, events and inbox (the store's `deleteSession`),
+   * and first what the agent's `memory` remembered of it (its `forgetSession`, after writes in flight).
    * A session driven right now (a live lease) is refused; cancel it first.
    *
    * @param sessionId - the session
@@ -549,6 +554,8 @@ export class Agent {
     if (this.#active.has(sessionId) || (rec.leaseOwner !== null && rec.leaseExpiresAt > this.#clock.now())) {
       throw this.#busy(sessionId);
     }
+    // issue 15: the session's vectors first — a failure leaves the session, so a retry erases both.
+    await this.#memory?.forgetSession?.(sessionId, rec.tenantId);
     return del(sessionId);
   }
 

@@ -43,6 +43,7 @@ import { parseCommand, validateCommand, type CommandView } from './commands.js';
 import { approvalEffect, effectDigest } from '../hitl/effect.js';
 import { canonicalJson } from '../tools/canonical.js';
 import { idempotencyKey, requestIds } from './ids.js';
+import { rememberTurn, sessionMemory, type SessionMemory } from '../memory/session.js';
 import type { ApprovalPolicy, HitlOptions, TurnMemory } from './options.js';
 
 /** Everything a driver needs, resolved by the Agent. @internal */
@@ -532,7 +533,11 @@ export class SessionDriver {
     clock: Clock;
     logger: Logger;
     metadata: JsonObject;
+    tenantId?: string;
+    memory?: SessionMemory;
   } {
+    // issue 15: tenant and session-bound memory recall for the layers (LLM prompts).
+    const memory = sessionMemory(this.#d.memory, this.#rec.id, this.#rec.tenantId);
     return {
       sessionId: this.#rec.id,
       turnId: turn.id,
@@ -540,6 +545,8 @@ export class SessionDriver {
       clock: this.#d.clock,
       logger: this.#d.logger,
       metadata: this.#rec.state.metadata,
+      ...(this.#rec.tenantId !== undefined ? { tenantId: this.#rec.tenantId } : {}),
+      ...(memory !== undefined ? { memory } : {}),
     };
   }
 
@@ -1276,16 +1283,17 @@ export class SessionDriver {
     this.#emit({ type: 'turn.completed', answer: text, ...(answerError ? { answerError } : {}) });
     await this.commit();
     // Best effort, after the commit: memory is for context, never a reason to fail or repeat a turn.
-    this.#d.memory
-      ?.remember({
-        id: turn.id,
-        text: turn.input,
-        summary: text.slice(0, 2000),
-        metadata: { sessionId: this.#rec.id, intent: turn.intent?.name ?? null },
-      })
-      .catch((err: unknown) =>
+    // issue 15: the turn and each completed todo's result, tagged with the session and its tenant.
+    const said = { id: turn.id, input: turn.input, answer: text, intent: turn.intent?.name };
+    rememberTurn(
+      this.#d.memory,
+      said,
+      { sessionId: this.#rec.id, tenantId: this.#rec.tenantId },
+      this.#plan,
+      this.#todos,
+      (err) =>
         this.#d.logger.warn({ sessionId: this.#rec.id, err: String(err) }, 'remembering the turn failed'),
-      );
+    );
   }
 
   #remember(turn: TurnState): void {
