@@ -53,6 +53,8 @@ const K = 10;
 const only = arg('only', '').split(',').filter(Boolean);
 const CACHE = arg('cache', '');
 const OUT = arg('out', '');
+/** HNSW search breadth (faiss `efSearch`) for the adapter and the raw faiss-node rows alike. */
+const EF = Number(arg('ef', '64'));
 const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
 
 // ------------------------------------------------------------------ data
@@ -253,7 +255,7 @@ async function main(): Promise<void> {
           rmSync(cache, { recursive: true, force: true });
           mkdirSync(cache, { recursive: true });
         }
-        const store = await FaissVectorStore.open({ directory, index });
+        const store = await FaissVectorStore.open({ directory, index, efSearch: EF });
         const subject = storeSubject(
           store,
           async () => {
@@ -303,7 +305,7 @@ async function main(): Promise<void> {
     };
     for (const [name, index, breadth, source] of [
       ['faiss-raw-flat', 'Flat', K, 'faiss-flat'],
-      ['faiss-raw-hnsw', 'HNSW32', 64, 'faiss-hnsw'],
+      ['faiss-raw-hnsw', 'HNSW32', EF, 'faiss-hnsw'],
     ] as const) {
       // With a cache, the very index the adapter built and saved (its labels are the insertion order).
       const cache = cacheDir(source);
@@ -447,7 +449,16 @@ async function main(): Promise<void> {
     } else console.error(`chroma skipped: ${skip}`);
   }
 
-  const report = { n: N, dim: DIM, queries: Q, k: K, rows, interleaved, at: new Date().toISOString() };
+  const report = {
+    n: N,
+    dim: DIM,
+    queries: Q,
+    k: K,
+    efSearch: EF,
+    rows,
+    interleaved,
+    at: new Date().toISOString(),
+  };
   if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
   if (args.includes('--json')) {
     console.log(JSON.stringify(report, null, 2));
