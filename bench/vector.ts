@@ -250,10 +250,12 @@ async function main(): Promise<void> {
       await measure(name, async () => {
         const cache = cacheDir(name);
         const hit = cache !== undefined && existsSync(join(cache, META));
-        const directory = cache ?? mkdtempSync(join(tmpdir(), 'bench-faiss-'));
+        // The store's own directory is a subdirectory: its saves remove files they do not know.
+        const directory =
+          cache !== undefined ? join(cache, 'index') : mkdtempSync(join(tmpdir(), 'bench-faiss-'));
         if (cache !== undefined && !hit) {
           rmSync(cache, { recursive: true, force: true });
-          mkdirSync(cache, { recursive: true });
+          mkdirSync(join(cache, 'index'), { recursive: true });
         }
         const store = await FaissVectorStore.open({ directory, index, efSearch: EF });
         const subject = storeSubject(
@@ -311,8 +313,8 @@ async function main(): Promise<void> {
       const cache = cacheDir(source);
       const file =
         cache !== undefined && existsSync(join(cache, META))
-          ? readdirSync(cache, { recursive: true })
-              .map(String)
+          ? readdirSync(join(cache, 'index'))
+              .map((f) => join('index', f))
               .find((f) => f.endsWith('.faiss'))
           : undefined;
       let idx: ReturnType<typeof faiss.Index.fromFactory> | undefined;
