@@ -7,10 +7,27 @@
  * noise); queries from the same distribution. Reported per store: insert throughput, query p50/p99
  * (k = 10), recall@10 against exact search, memory (RSS growth while building) and disk (saved size).
  *
- * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--only memory,faiss-hnsw,…] [--json]`.
- * Keep each run under a minute on a small machine: `--n 100000 --queries 100 --only memory,faiss-flat,faiss-hnsw,faiss-raw-hnsw,usearch`.
+ * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--only memory,faiss-hnsw,…] [--json]
+ * [--out FILE] [--cache DIR]`.
+ *
+ * `--cache DIR` keeps the FAISS indexes built by the adapter in `DIR` (the data is deterministic, seed
+ * 42): the first run builds and saves them, later runs open them from disk (their row says `cached` and
+ * repeats the build's insert rate), and the raw faiss-node rows load the very same index files — so a
+ * 100k run fits in about two minutes on a small machine once built, and the overhead compares one
+ * index. With both FAISS HNSW rows present, the adapter overhead is also measured interleaved (adapter
+ * and faiss-node answer each query in turn, several rounds) so that load on a shared machine hits both
+ * alike.
  */
-import { mkdtempSync, readdirSync, rmSync, statSync } from 'node:fs';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -34,6 +51,10 @@ const Q = Number(arg('queries', '200'));
 const DIM = 384;
 const K = 10;
 const only = arg('only', '').split(',').filter(Boolean);
+const CACHE = arg('cache', '');
+const OUT = arg('out', '');
+/** HNSW search breadth (faiss `efSearch`) for the adapter and the raw faiss-node rows alike. */
+const EF = Number(arg('ef', '64'));
 const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
 
 // ------------------------------------------------------------------ data
@@ -73,6 +94,8 @@ interface Row {
   recall: number;
   memoryMB: number;
   diskMB: number | null;
+  /** True when the index was opened from the `--cache` directory (insert rate and memory from its build). */
+  cached?: boolean;
 }
 
 const rows: Row[] = [];
@@ -95,10 +118,19 @@ const rss = (): number => {
   return process.memoryUsage().rss;
 };
 
+/** What a cached subject reports instead of a fresh build. */
+interface CachedBuild {
+  insertPerSec: number;
+  memoryMB: number;
+}
+
 interface Subject {
-  insert(): Promise<void>;
+  /** Builds the index; a subject opened from the cache returns its build's numbers instead. */
+  insert(): Promise<void | CachedBuild>;
   search(q: number[]): Promise<string[]>;
   disk?(): Promise<number>;
+  /** Called with the measured build (a subject building into the cache saves it). */
+  built?(build: CachedBuild): Promise<void>;
   close?(): Promise<void>;
 }
 
@@ -107,9 +139,10 @@ async function measure(name: string, make: () => Promise<Subject>): Promise<void
   const before = rss();
   const subject = await make();
   const t0 = performance.now();
-  await subject.insert();
+  const cached = await subject.insert();
   const insertMs = performance.now() - t0;
-  const memoryMB = (rss() - before) / 1e6;
+  const memoryMB = cached ? cached.memoryMB : (rss() - before) / 1e6;
+  if (!cached) await subject.built?.({ insertPerSec: Math.round(N / (insertMs / 1000)), memoryMB });
   for (const q of queries.slice(0, 10)) await subject.search(q);
   const times: number[] = [];
   let hits = 0;
@@ -124,15 +157,55 @@ async function measure(name: string, make: () => Promise<Subject>): Promise<void
   await subject.close?.();
   rows.push({
     store: name,
-    insertPerSec: Math.round(N / (insertMs / 1000)),
+    insertPerSec: cached ? cached.insertPerSec : Math.round(N / (insertMs / 1000)),
     p50: pct(times, 0.5),
     p99: pct(times, 0.99),
     recall: hits / (K * queries.length),
     memoryMB,
     diskMB,
+    ...(cached ? { cached: true } : {}),
   });
   console.error(`${name}: done`);
 }
+
+/** p50 of two searches answering the same queries in turn (several rounds), and their ratio. */
+interface Interleaved {
+  adapterP50: number;
+  rawP50: number;
+  overheadPct: number;
+  rounds: number;
+}
+const interleaved: Record<string, Interleaved> = {};
+
+async function interleave(
+  name: string,
+  adapter: (q: number[]) => Promise<unknown>,
+  raw: (q: number[]) => unknown,
+  rounds = 5,
+): Promise<void> {
+  const a: number[] = [];
+  const r: number[] = [];
+  for (let round = 0; round < rounds; round++) {
+    for (const q of queries) {
+      // Alternate which goes first, so neither always runs on a warmer cache.
+      const first = (round + a.length) % 2 === 0;
+      for (const which of first ? ['a', 'r'] : ['r', 'a']) {
+        const t = performance.now();
+        if (which === 'a') await adapter(q);
+        else raw(q);
+        (which === 'a' ? a : r).push(performance.now() - t);
+      }
+    }
+  }
+  const adapterP50 = pct(a, 0.5);
+  const rawP50 = pct(r, 0.5);
+  interleaved[name] = { adapterP50, rawP50, overheadPct: (adapterP50 / rawP50 - 1) * 100, rounds };
+}
+
+/** The cache directory of one FAISS configuration (undefined without `--cache`). */
+const cacheDir = (name: string): string | undefined =>
+  CACHE === '' ? undefined : join(CACHE, `${name}-n${N}-d${DIM}-seed42`);
+const META = 'bench-build.json';
 
 const BATCH = 1000;
 const items = (from: number, to: number) =>
@@ -169,24 +242,48 @@ async function main(): Promise<void> {
 
   const faissSkip = ensureFaissNode();
   if (faissSkip === undefined) {
+    const opened = new Map<string, FaissVectorStore>();
     for (const [name, index] of [
       ['faiss-flat', 'Flat'],
       ['faiss-hnsw', 'HNSW32'],
     ] as const) {
       await measure(name, async () => {
-        const directory = mkdtempSync(join(tmpdir(), 'bench-faiss-'));
-        const store = await FaissVectorStore.open({ directory, index });
-        return storeSubject(
+        const cache = cacheDir(name);
+        const hit = cache !== undefined && existsSync(join(cache, META));
+        // The store's own directory is a subdirectory: its saves remove files they do not know.
+        const directory =
+          cache !== undefined ? join(cache, 'index') : mkdtempSync(join(tmpdir(), 'bench-faiss-'));
+        if (cache !== undefined && !hit) {
+          rmSync(cache, { recursive: true, force: true });
+          mkdirSync(join(cache, 'index'), { recursive: true });
+        }
+        const store = await FaissVectorStore.open({ directory, index, efSearch: EF });
+        const subject = storeSubject(
           store,
           async () => {
-            await store.save();
+            if (!hit) await store.save();
             return dirSize(directory);
           },
           async () => {
-            await store.close();
-            rmSync(directory, { recursive: true, force: true });
+            if (cache === undefined) {
+              await store.close();
+              rmSync(directory, { recursive: true, force: true });
+            } else opened.set(name, store);
           },
         );
+        if (hit) {
+          const build = JSON.parse(readFileSync(join(cache, META), 'utf8')) as CachedBuild;
+          return { ...subject, insert: () => Promise.resolve(build) };
+        }
+        if (cache === undefined) return subject;
+        // A fresh build into the cache: saved with its numbers once measured.
+        return {
+          ...subject,
+          built: async (build: CachedBuild) => {
+            await store.save();
+            writeFileSync(join(cache, META), JSON.stringify(build));
+          },
+        };
       });
     }
     // faiss-node directly, asking for as many neighbours as the adapter does (efSearch 64).
@@ -201,33 +298,60 @@ async function main(): Promise<void> {
           search(x: number[], k: number): { labels: number[] };
           toBuffer(): Buffer;
         };
+        fromBuffer(b: Buffer): {
+          add(x: number[]): void;
+          search(x: number[], k: number): { labels: number[] };
+          toBuffer(): Buffer;
+        };
       };
     };
-    for (const [name, index, breadth] of [
-      ['faiss-raw-flat', 'Flat', K],
-      ['faiss-raw-hnsw', 'HNSW32', 64],
+    for (const [name, index, breadth, source] of [
+      ['faiss-raw-flat', 'Flat', K, 'faiss-flat'],
+      ['faiss-raw-hnsw', 'HNSW32', EF, 'faiss-hnsw'],
     ] as const) {
+      // With a cache, the very index the adapter built and saved (its labels are the insertion order).
+      const cache = cacheDir(source);
+      const file =
+        cache !== undefined && existsSync(join(cache, META))
+          ? readdirSync(join(cache, 'index'))
+              .map((f) => join('index', f))
+              .find((f) => f.endsWith('.faiss'))
+          : undefined;
+      let idx: ReturnType<typeof faiss.Index.fromFactory> | undefined;
+      const search = (q: number[]): string[] =>
+        idx!
+          .search(q, Math.min(N, breadth))
+          .labels.slice(0, K)
+          .map((l) => ids[l]!);
       await measure(name, () => {
-        const idx = faiss.Index.fromFactory(DIM, index, 0);
+        idx =
+          file !== undefined
+            ? faiss.Index.fromBuffer(readFileSync(join(cache!, file)))
+            : faiss.Index.fromFactory(DIM, index, 0);
         return Promise.resolve({
-          insert: async () => {
+          insert: async (): Promise<CachedBuild | undefined> => {
             await Promise.resolve();
-            for (let i = 0; i < N; i += BATCH) idx.add(data.slice(i, i + BATCH).flat());
+            if (file !== undefined) {
+              return JSON.parse(readFileSync(join(cache!, META), 'utf8')) as CachedBuild;
+            }
+            for (let i = 0; i < N; i += BATCH) idx!.add(data.slice(i, i + BATCH).flat());
+            return undefined;
           },
-          search: async (q) => {
-            await Promise.resolve();
-            return idx
-              .search(q, Math.min(N, breadth))
-              .labels.slice(0, K)
-              .map((l) => ids[l]!);
-          },
+          search: (q) => Promise.resolve(search(q)),
           disk: async () => {
             await Promise.resolve();
-            return idx.toBuffer().length;
+            return idx!.toBuffer().length;
           },
         });
       });
+      const store = opened.get(source);
+      if (store !== undefined && idx !== undefined) {
+        // Flat scans every vector per query: one interleaved round is plenty (and keeps 100k short).
+        const rounds = index === 'Flat' ? 1 : 5;
+        await interleave(source, (q) => store.query(q, K, undefined, { namespace: 'bench' }), search, rounds);
+      }
     }
+    for (const store of opened.values()) await store.close();
   } else {
     console.error(`faiss skipped: ${faissSkip}`);
   }
@@ -296,16 +420,50 @@ async function main(): Promise<void> {
   if (wanted('chroma')) {
     const skip = serviceSkipReason('chroma');
     if (skip === undefined) {
-      const server = await startChroma();
-      await measure('chroma', () =>
-        Promise.resolve(storeSubject(new ChromaVectorStore({ url: server.url, collectionPrefix: 'bench' }))),
-      );
+      // With --cache, the server keeps its data directory and the collection is built once.
+      const cache = cacheDir('chroma');
+      const hit = cache !== undefined && existsSync(join(cache, META));
+      if (cache !== undefined && !hit) {
+        rmSync(cache, { recursive: true, force: true });
+        mkdirSync(join(cache, 'data'), { recursive: true });
+      }
+      const server = await startChroma(cache !== undefined ? { path: join(cache, 'data') } : {});
+      await measure('chroma', () => {
+        const subject = storeSubject(new ChromaVectorStore({ url: server.url, collectionPrefix: 'bench' }));
+        if (hit) {
+          const build = JSON.parse(readFileSync(join(cache, META), 'utf8')) as CachedBuild;
+          return Promise.resolve({ ...subject, insert: () => Promise.resolve(build) });
+        }
+        if (cache === undefined) return Promise.resolve(subject);
+        return Promise.resolve({
+          ...subject,
+          built: async (build: CachedBuild) => {
+            await Promise.resolve();
+            writeFileSync(join(cache, META), JSON.stringify(build));
+          },
+          disk: async () => {
+            await Promise.resolve();
+            return dirSize(join(cache, 'data'));
+          },
+        });
+      });
       await server.stop();
     } else console.error(`chroma skipped: ${skip}`);
   }
 
+  const report = {
+    n: N,
+    dim: DIM,
+    queries: Q,
+    k: K,
+    efSearch: EF,
+    rows,
+    interleaved,
+    at: new Date().toISOString(),
+  };
+  if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
   if (args.includes('--json')) {
-    console.log(JSON.stringify({ n: N, dim: DIM, queries: Q, k: K, rows }, null, 2));
+    console.log(JSON.stringify(report, null, 2));
     return;
   }
   console.log(
@@ -315,7 +473,7 @@ async function main(): Promise<void> {
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   for (const r of rows) {
     console.log(
-      `| ${r.store} | ${r.insertPerSec.toLocaleString('en')} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.memoryMB.toFixed(0)} | ${r.diskMB === null ? '–' : r.diskMB.toFixed(1)} |`,
+      `| ${r.store}${r.cached ? ' (cached)' : ''} | ${r.insertPerSec.toLocaleString('en')} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.memoryMB.toFixed(0)} | ${r.diskMB === null ? '–' : r.diskMB.toFixed(1)} |`,
     );
   }
   const adapter = rows.find((r) => r.store === 'faiss-hnsw');
@@ -323,6 +481,11 @@ async function main(): Promise<void> {
   if (adapter && raw) {
     console.log(
       `\nadapter overhead (HNSW, p50): ${((adapter.p50 / raw.p50 - 1) * 100).toFixed(1)}% over faiss-node directly`,
+    );
+  }
+  for (const [name, o] of Object.entries(interleaved)) {
+    console.log(
+      `adapter overhead (${name}, interleaved ×${o.rounds}, p50): ${o.overheadPct.toFixed(1)}% (${o.adapterP50.toFixed(3)} vs ${o.rawP50.toFixed(3)} ms)`,
     );
   }
   const aflat = rows.find((r) => r.store === 'faiss-flat');

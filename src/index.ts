@@ -397,4 +397,9 @@ export type {
   TextChunk,
   EraseOptions,
   EraseTarget,
+  AgentMemory,
+  AgentMemoryEntry,
+  AgentMemoryKind,
+  RecalledMemory,
+  SessionMemory,
 } from './memory/index.js';

@@ -11,6 +11,7 @@ import type { Json, JsonObject } from './model/json.js';
 import type { Plan, PlanDraftInput, Todo } from './model/plan.js';
 import type { DialogueTurn, TodoRecord } from './model/session.js';
 import type { ToolCatalog } from './tools/types.js';
+import type { SessionMemory } from './memory/session.js';
 
 /** What every layer receives. */
 export interface LayerContext {
@@ -22,6 +23,13 @@ export interface LayerContext {
   logger: Logger;
   /** Host metadata of the session. */
   metadata: JsonObject;
+  /** The session's tenant, when it has one. */
+  tenantId?: string;
+  /**
+   * Long-term memory recall for this session and tenant (set when the agent's `memory` can recall):
+   * the LLM layers put relevant past turns, todo results and documents into their prompts with it.
+   */
+  memory?: SessionMemory;
 }
 
 /** Context of the Cognitive layer. */

@@ -465,7 +465,8 @@ export class Agent {
   }
 
   /**
-   * Erases a session: its state, plan history, todos, events and inbox (the store's `deleteSession`).
+   * Erases a session: its state, plan history, todos, events and inbox (the store's `deleteSession`),
+   * and first what the agent's `memory` remembered of it (its `forgetSession`, after writes in flight).
    * A session driven right now (a live lease) is refused; cancel it first.
    *
    * @param sessionId - the session
@@ -482,6 +483,8 @@ export class Agent {
     if (this.#active.has(sessionId) || (rec.leaseOwner !== null && rec.leaseExpiresAt > this.#clock.now())) {
       throw this.#busy(sessionId);
     }
+    // The session's vectors first: a failure leaves the session, so a retry erases both.
+    await this.#deps.memory?.forgetSession?.(sessionId, rec.tenantId);
     return del(sessionId);
   }
 

@@ -24,6 +24,7 @@ import type { Logger } from '../ports/logger.js';
 import type { LeaseToken, Store } from '../ports/store.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { requestIds } from './ids.js';
+import { rememberTurn, sessionMemory, type SessionMemory } from '../memory/session.js';
 import type { ApprovalPolicy, HitlOptions, TurnMemory } from './options.js';
 
 const clone = cloneJson;
@@ -316,7 +317,11 @@ export class SessionDriver {
     clock: Clock;
     logger: Logger;
     metadata: JsonObject;
+    tenantId?: string;
+    memory?: SessionMemory;
   } {
+    // The tenant, and memory recall bound to this session and tenant, for the layers' prompts.
+    const memory = sessionMemory(this.#d.memory, this.#m.rec.id, this.#m.rec.tenantId);
     return {
       sessionId: this.#m.rec.id,
       turnId: turn.id,
@@ -324,6 +329,8 @@ export class SessionDriver {
       clock: this.#d.clock,
       logger: this.#d.logger,
       metadata: this.#m.rec.state.metadata,
+      ...(this.#m.rec.tenantId !== undefined ? { tenantId: this.#m.rec.tenantId } : {}),
+      ...(memory !== undefined ? { memory } : {}),
     };
   }
 
@@ -537,16 +544,17 @@ export class SessionDriver {
     this.#m.journal.emit({ type: 'turn.completed', answer: text, ...(answerError ? { answerError } : {}) });
     await this.commit();
     // Best effort, after the commit: memory is for context, never a reason to fail or repeat a turn.
-    this.#d.memory
-      ?.remember({
-        id: turn.id,
-        text: turn.input,
-        summary: text.slice(0, 2000),
-        metadata: { sessionId: this.#m.rec.id, intent: turn.intent?.name ?? null },
-      })
-      .catch((err: unknown) =>
+    // The turn and each completed todo's result, tagged with the session and its tenant.
+    const said = { id: turn.id, input: turn.input, answer: text, intent: turn.intent?.name };
+    rememberTurn(
+      this.#d.memory,
+      said,
+      { sessionId: this.#m.rec.id, tenantId: this.#m.rec.tenantId },
+      this.#m.plan,
+      this.#m.todos,
+      (err) =>
         this.#d.logger.warn({ sessionId: this.#m.rec.id, err: String(err) }, 'remembering the turn failed'),
-      );
+    );
   }
 
   async #rest(): Promise<RunResult> {

@@ -5,6 +5,7 @@ import type { LanguageModel } from '../ports/llm.js';
 import type { LayerModels } from '../llm/defaults.js';
 import type { Intent } from '../model/intent.js';
 import type { JsonObject } from '../model/json.js';
+import type { AgentMemory } from '../memory/session.js';
 import type { Plan, Todo } from '../model/plan.js';
 import type { EventBus } from '../ports/bus.js';
 import type { Cache } from '../ports/cache.js';
@@ -74,12 +75,12 @@ export interface LimitOptions {
 
 /**
  * Long-term memory of turns (e.g. `ContextMemory` over a VectorStore). After every completed turn the
- * agent remembers its input and answer under the turn id (re-remembering replaces, so replays are safe);
- * a Cognitive layer given the same memory recalls the most relevant turns into its context.
+ * agent remembers its input and answer under the turn id and each completed todo's result under
+ * `<turn id>/<todo id>`, tagged with `sessionId` and `tenantId` (re-remembering replaces, so replays are
+ * safe). With `context`, every layer gets `ctx.memory` and the LLM layers put the session's relevant
+ * memories into their prompts (budgeted); with `forgetSession`, `deleteSession` erases the vectors too.
  */
-export interface TurnMemory {
-  remember(entry: { id: string; text: string; summary?: string; metadata?: JsonObject }): Promise<unknown>;
-}
+export type TurnMemory = AgentMemory;
 
 /** Options of the {@link Agent}. Every layer and port is replaceable; all have defaults. */
 export interface AgentOptions {

@@ -10,6 +10,7 @@ import { silentLogger, type Logger } from '../ports/logger.js';
 import { MemoryEventBus } from '../ports/memory/bus.js';
 import { MemoryCache } from '../ports/memory/cache.js';
 import { MemoryStore } from '../ports/memory/store.js';
+import { TrackedMemory } from '../memory/session.js';
 import type { Store } from '../ports/store.js';
 import { ToolExecutor } from '../tools/executor.js';
 import type { ToolCatalog } from '../tools/types.js';
@@ -137,7 +138,8 @@ export function wireAgent(options: AgentOptions): Wiring {
       maxCommandBytes,
       maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
       dialogueTurns: options.dialogueTurns ?? 10,
-      memory: options.memory,
+      // Memory writes are tracked so deleteSession can wait for them before erasing the session's vectors.
+      memory: options.memory && new TrackedMemory(options.memory),
     },
   };
 }

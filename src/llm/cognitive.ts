@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { recallForPrompt } from '../memory/session.js';
 import { z } from 'zod';
 import { DreamAgentError } from '../errors/index.js';
 import type { Cognitive, CognitiveContext } from '../layers.js';
@@ -40,6 +41,12 @@ export interface LlmCognitiveOptions {
   retrieve?: (input: string, ctx: CognitiveContext) => Promise<readonly string[]>;
   /** How many recent turns to show (default 6). */
   maxHistory?: number;
+  /**
+   * Budget of the memory part of the "retrieved context" block (estimated tokens): the session's past turns, todo results and
+   * documents recalled through `ctx.memory` (the agent's `memory`). Default 500; 0 leaves memory out.
+   */
+  memoryTokens?: number;
+
   /** Structured-output repairs (default 1). */
   maxRepairs?: number;
   temperature?: number;
@@ -192,12 +199,14 @@ export class LlmCognitive implements Cognitive {
   }
 
   async #retrieve(input: string, ctx: CognitiveContext): Promise<readonly string[]> {
-    if (this.#options.retrieve === undefined) return [];
+    const memory = await recallForPrompt(ctx, input, this.#options.memoryTokens ?? 500);
+    const recalled = memory === '' ? [] : [memory];
+    if (this.#options.retrieve === undefined) return recalled;
     try {
-      return await this.#options.retrieve(input, ctx);
+      return [...(await this.#options.retrieve(input, ctx)), ...recalled];
     } catch (error) {
       ctx.logger.warn({ err: String(error) }, 'LlmCognitive: retrieval failed; continuing without context');
-      return [];
+      return recalled;
     }
   }
 

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { recallForPrompt } from '../memory/session.js';
 import { z } from 'zod';
 import { collectRefs } from '../dag/refs.js';
 import { findPlanIssues, type PlanValidationIssue } from '../dag/validate.js';
@@ -41,6 +42,11 @@ export interface LlmPlannerOptions {
   allowEmpty?: boolean;
   /** How many recent turns to show (default 4). */
   maxHistory?: number;
+  /**
+   * Budget of the "relevant memory" block (estimated tokens): the session's past turns, todo results and
+   * documents recalled through `ctx.memory` (the agent's `memory`). Default 500; 0 leaves memory out.
+   */
+  memoryTokens?: number;
   temperature?: number;
   maxTokens?: number;
 }
@@ -157,7 +163,10 @@ export class LlmPlanner implements Planner {
     );
     const maxTodos = this.#options.maxTodos ?? 20;
     const maxHistory = this.#options.maxHistory ?? 4;
+    const memoryTokens = this.#options.memoryTokens ?? 500;
+    const memory = await recallForPrompt(ctx, ctx.input, memoryTokens);
     const messages = plannerPrompt({
+      ...(memory !== '' ? { memory, memoryTokens } : {}),
       input: ctx.input,
       intent,
       tools: tools.map((t) => ({

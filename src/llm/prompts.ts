@@ -178,6 +178,12 @@ export interface PromptTool {
   approvalRequired: boolean;
 }
 
+/** The "relevant memory" block when there is recalled memory (budgeted), else nothing. */
+function memoryBlock(p: { memory?: string; memoryTokens?: number }): string[] {
+  if (p.memory === undefined || p.memory === '') return [];
+  return [dataBlock('relevant memory', p.memory, Math.max(16, p.memoryTokens ?? 500))];
+}
+
 /** What {@link plannerPrompt} needs. */
 export interface PlannerPromptInput {
   input: string;
@@ -187,6 +193,10 @@ export interface PlannerPromptInput {
   toolFreeDomains: readonly string[];
   history: readonly DialogueTurn[];
   maxTodos: number;
+  /** Recalled memory of the session (prompt lines), shown as "relevant memory" when non-empty. */
+  memory?: string;
+  /** Budget of the memory block (estimated tokens; default 500). */
+  memoryTokens?: number;
 }
 
 /**
@@ -230,6 +240,7 @@ export function plannerPrompt(p: PlannerPromptInput): ChatMessage[] {
   ].join('\n');
   const user = [
     dataBlock('earlier turns', historyLines(p.history)),
+    ...memoryBlock(p),
     dataBlock('understood intent', {
       name: p.intent.name,
       slots: p.intent.slots,
@@ -341,6 +352,10 @@ export interface ResponderPromptInput {
   intent?: string;
   sections: readonly ResponseSection[];
   history: readonly DialogueTurn[];
+  /** Recalled memory of the session (prompt lines), shown as "relevant memory" when non-empty. */
+  memory?: string;
+  /** Budget of the memory block (estimated tokens; default 500). */
+  memoryTokens?: number;
 }
 
 /**
@@ -361,6 +376,7 @@ export function responderPrompt(p: ResponderPromptInput): ChatMessage[] {
       : p.sections.map((s) => dataBlock(`step ${s.id} "${s.title}" (${s.status})`, s.content)).join('\n');
   const user = [
     dataBlock('earlier turns', historyLines(p.history)),
+    ...memoryBlock(p),
     p.intent === undefined ? '' : `Intent: ${p.intent}`,
     dataBlock('user request', p.input),
     `Step results:\n${results}`,

@@ -3,6 +3,7 @@
  *
  * @packageDocumentation
  */
+import { recallForPrompt } from '../memory/session.js';
 import { isDreamAgentError } from '../errors/index.js';
 import type { Responder, ResponseContext, TurnSummary } from '../layers.js';
 import type { Json } from '../model/json.js';
@@ -24,6 +25,11 @@ export interface LlmResponderOptions {
   temperature?: number;
   /** How many recent turns to show (default 4). */
   maxHistory?: number;
+  /**
+   * Budget of the "relevant memory" block (estimated tokens): the session's past turns, todo results and
+   * documents recalled through `ctx.memory` (the agent's `memory`). Default 500; 0 leaves memory out.
+   */
+  memoryTokens?: number;
 }
 
 /** The smallest share a result is given when the budget is split (estimated tokens). */
@@ -59,7 +65,10 @@ export class LlmResponder implements Responder {
     try {
       const sections = await this.#budget(turn, this.sections(turn), ctx);
       const maxHistory = this.#options.maxHistory ?? 4;
+      const memoryTokens = this.#options.memoryTokens ?? 500;
+      const memory = await recallForPrompt(ctx, turn.input, memoryTokens);
       const messages = responderPrompt({
+        ...(memory !== '' ? { memory, memoryTokens } : {}),
         input: turn.input,
         ...(turn.intent === undefined ? {} : { intent: turn.intent.name }),
         sections,

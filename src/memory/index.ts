@@ -18,3 +18,11 @@ export type {
 export { eraseVectors } from './erase.js';
 export type { EraseOptions, EraseTarget } from './erase.js';
 export { memoryNamespace } from './scope.js';
+export { TrackedMemory, recallForPrompt, rememberTurn, sessionMemory, turnMemories } from './session.js';
+export type {
+  AgentMemory,
+  AgentMemoryEntry,
+  AgentMemoryKind,
+  RecalledMemory,
+  SessionMemory,
+} from './session.js';

@@ -335,12 +335,18 @@ export interface ChromaService {
  * Starts a Chroma server (`chroma run --path DIR --port N` from the chromadb npm package) on a free
  * loopback port with a temp data directory.
  *
+ * @param options - `path`: a data directory to use and keep (benchmarks cache a collection in it);
+ *   default a temp directory deleted on stop
  * @returns the running service; call `stop()` when done
  * @throws Error when the server does not answer its heartbeat
  */
-export async function startChroma(): Promise<ChromaService> {
+export async function startChroma(options: { path?: string } = {}): Promise<ChromaService> {
   const port = await freePort();
-  const dir = mkdtempSync(join(tmpdir(), 'dream-chroma-'));
+  const keep = options.path !== undefined;
+  const dir = options.path ?? mkdtempSync(join(tmpdir(), 'dream-chroma-'));
+  const remove = (): void => {
+    if (!keep) rmSync(dir, { recursive: true, force: true });
+  };
   const exe = findBinary('chroma') ?? 'chroma';
   const child = spawn(exe, ['run', '--path', dir, '--port', String(port), '--host', '127.0.0.1'], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -353,7 +359,7 @@ export async function startChroma(): Promise<ChromaService> {
   };
   const off = onExit(() => {
     kill();
-    rmSync(dir, { recursive: true, force: true });
+    remove();
   });
   const url = `http://127.0.0.1:${port}`;
   const started = Date.now();
@@ -367,7 +373,7 @@ export async function startChroma(): Promise<ChromaService> {
     if (child.exitCode !== null || Date.now() - started > 30_000) {
       kill();
       off();
-      rmSync(dir, { recursive: true, force: true });
+      remove();
       throw new Error(`chroma run did not come up on ${url}:\n${stderr}`);
     }
     await new Promise((r) => setTimeout(r, 100));
@@ -379,7 +385,7 @@ export async function startChroma(): Promise<ChromaService> {
       kill();
       if (child.exitCode === null) await new Promise((r) => child.once('exit', r));
       off();
-      rmSync(dir, { recursive: true, force: true });
+      remove();
     },
   };
 }

@@ -199,6 +199,8 @@ export class ChromaVectorStore implements VectorStore {
   readonly #efSearch: number | undefined;
   readonly #batch: number;
   readonly #collections = new Map<string, Promise<Collection | undefined>>();
+  /** The tail of each namespace's write queue (see {@link ChromaVectorStore.#exclusive}). */
+  readonly #writes = new Map<string, Promise<unknown>>();
 
   /**
    * @param options - client or URL, collection prefix, distance space
@@ -283,6 +285,27 @@ export class ChromaVectorStore implements VectorStore {
     return p;
   }
 
+  /**
+   * Runs the writes of one namespace one at a time, in call order. The Chroma server (1.0.x bindings
+   * here) can lose a vector from its HNSW index when writes to one collection overlap: the record stays
+   * (`get` and `count` see it) but no query returns it, even with its own vector, until it is written
+   * again. Serialising a store's writes per collection avoids it; writers in other processes are not
+   * covered (see the README).
+   */
+  #exclusive<T>(ns: string, fn: () => Promise<T>): Promise<T> {
+    const prev = this.#writes.get(ns) ?? Promise.resolve();
+    const run = prev.then(fn, fn);
+    const tail = run.then(
+      () => undefined,
+      () => undefined,
+    );
+    this.#writes.set(ns, tail);
+    void tail.then(() => {
+      if (this.#writes.get(ns) === tail) this.#writes.delete(ns);
+    });
+    return run;
+  }
+
   async #dimensions(collection: Collection): Promise<number | undefined> {
     const recorded = collection.metadata?.[DIM_KEY];
     if (typeof recorded === 'number') return recorded;
@@ -316,6 +339,10 @@ export class ChromaVectorStore implements VectorStore {
     const ns = vectorNamespace(scope);
     checkUpsert(items, undefined);
     if (items.length === 0) return;
+    await this.#exclusive(ns, () => this.#upsert(ns, items));
+  }
+
+  async #upsert(ns: string, items: VectorItem[]): Promise<void> {
     const collection = (await this.#collection(ns, true))!;
     const known = await this.#dimensions(collection);
     const dim = checkUpsert(items, known)!;
@@ -407,13 +434,15 @@ export class ChromaVectorStore implements VectorStore {
   async delete(ids: string[], scope?: VectorScope): Promise<void> {
     const ns = vectorNamespace(scope);
     if (ids.length === 0) return;
-    const collection = await this.#collection(ns, false);
-    if (collection === undefined) return;
-    try {
-      await collection.delete({ ids });
-    } catch (error) {
-      throw mapError(error, `delete in ${ns}`);
-    }
+    await this.#exclusive(ns, async () => {
+      const collection = await this.#collection(ns, false);
+      if (collection === undefined) return;
+      try {
+        await collection.delete({ ids });
+      } catch (error) {
+        throw mapError(error, `delete in ${ns}`);
+      }
+    });
   }
 
   /**
@@ -426,6 +455,14 @@ export class ChromaVectorStore implements VectorStore {
   async deleteWhere(filter: VectorFilter, scope?: VectorScope): Promise<number> {
     const ns = vectorNamespace(scope);
     const match = compileVectorFilter(filter);
+    return this.#exclusive(ns, () => this.#deleteWhere(ns, filter, match));
+  }
+
+  async #deleteWhere(
+    ns: string,
+    filter: VectorFilter,
+    match: ReturnType<typeof compileVectorFilter>,
+  ): Promise<number> {
     const collection = await this.#collection(ns, false);
     if (collection === undefined) return 0;
     const { where } = match === undefined ? { where: undefined } : pushdown(filter);
@@ -453,6 +490,10 @@ export class ChromaVectorStore implements VectorStore {
    */
   async dropNamespace(namespace: string): Promise<void> {
     const ns = vectorNamespace({ namespace });
+    await this.#exclusive(ns, () => this.#drop(ns));
+  }
+
+  async #drop(ns: string): Promise<void> {
     const cached = this.#collections.get(ns);
     this.#collections.delete(ns);
     await cached?.catch(() => undefined);
@@ -512,15 +553,21 @@ export class ChromaVectorStore implements VectorStore {
    */
   async setSpace(wanted: { dimensions: number; model?: string }, scope?: VectorScope): Promise<void> {
     const ns = vectorNamespace(scope);
-    const current = await this.describe(scope);
-    checkSpaceChange(ns, current, wanted);
-    if (current.count === 0 && current.dimensions !== undefined && current.dimensions !== wanted.dimensions) {
-      await this.dropNamespace(ns);
-    }
-    const collection = (await this.#collection(ns, true))!;
-    await this.#record(collection, ns, {
-      [DIM_KEY]: wanted.dimensions,
-      ...(wanted.model !== undefined ? { [MODEL_KEY]: wanted.model } : {}),
+    await this.#exclusive(ns, async () => {
+      const current = await this.describe(scope);
+      checkSpaceChange(ns, current, wanted);
+      if (
+        current.count === 0 &&
+        current.dimensions !== undefined &&
+        current.dimensions !== wanted.dimensions
+      ) {
+        await this.#drop(ns);
+      }
+      const collection = (await this.#collection(ns, true))!;
+      await this.#record(collection, ns, {
+        [DIM_KEY]: wanted.dimensions,
+        ...(wanted.model !== undefined ? { [MODEL_KEY]: wanted.model } : {}),
+      });
     });
   }
 

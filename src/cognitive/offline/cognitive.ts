@@ -243,6 +243,8 @@ export class OfflineCognitive implements Cognitive {
     if (this.#options.memory !== undefined) {
       const recalled = await this.#options.memory.recall(input, this.#options.recall ?? 3, {
         sessionId: ctx.sessionId,
+        // The tenant picks the namespace the agent remembered the session's turns in.
+        ...(ctx.tenantId !== undefined ? { tenantId: ctx.tenantId } : {}),
       });
       metadata['context'] = recalled.map((r) => {
         const item: JsonObject = { id: r.id, text: r.text, score: round(r.score) };
