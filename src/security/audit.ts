@@ -57,14 +57,14 @@ export interface AuditEntry {
   commands?: { id: string; status: string; digest: string; entry?: JsonObject }[];
 }
 
-/** A problem found by {@link verifyAudit}. */
+/** A problem found by `verifyAudit`. */
 export interface AuditProblem {
   kind: 'edited' | 'deleted' | 'reordered' | 'truncated' | 'command_edited' | 'unchained';
   seq: number;
   message: string;
 }
 
-/** What {@link verifyAudit} returns. */
+/** What `verifyAudit` returns. */
 export interface AuditReport {
   sessionId: string;
   ok: boolean;
