@@ -64,9 +64,12 @@ export async function rejection(p: Promise<unknown>): Promise<DreamAgentError> {
  * const { events, result } = await collectRun(agent.run('hello'));
  * ```
  */
-export async function collectRun<R>(
-  run: AsyncIterable<AgentEvent> & { result(): Promise<R> },
-): Promise<{ events: AgentEvent[]; result: R }> {
+export async function collectRun<R>(run: AsyncIterable<AgentEvent> & { result(): Promise<R> }): Promise<{
+  /** Every event of the run, in order. */
+  events: AgentEvent[];
+  /** What `run.result()` resolved with. */
+  result: R;
+}> {
   const events: AgentEvent[] = [];
   for await (const e of run) events.push(e);
   return { events, result: await run.result() };

@@ -69,7 +69,7 @@ export interface AuditEntry {
   commands?: { id: string; status: string; digest: string; entry?: JsonObject }[];
 }
 
-/** A problem found by {@link verifyAudit}. */
+/** A problem found by `verifyAudit`. */
 export interface AuditProblem {
   /**
    * `edited`, `deleted`, `reordered`, `truncated`, `unchained` concern the event chain; `command_edited`
@@ -89,7 +89,7 @@ export interface AuditProblem {
   message: string;
 }
 
-/** What {@link verifyAudit} returns. */
+/** What `verifyAudit` returns. */
 export interface AuditReport {
   sessionId: string;
   ok: boolean;

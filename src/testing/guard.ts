@@ -10,7 +10,12 @@ import { wrapStore } from './wrap.js';
  * @param inner - the store to wrap
  * @returns a store with the same behaviour plus the checks; call `verify()` at the end of a test
  */
-export function guardStore(inner: Store): Store & { verify(): void; commits: number } {
+export function guardStore(inner: Store): Store & {
+  /** Throws an `INTERNAL` DreamAgentError when an object passed to `commit()` was mutated since. */
+  verify(): void;
+  /** How many commits went through. */
+  commits: number;
+} {
   const committed: { commit: Commit; json: string }[] = [];
   let commits = 0;
   const check = (): void => {

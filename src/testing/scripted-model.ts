@@ -20,8 +20,11 @@ import { estimateTokens } from '../ports/llm.js';
 
 /** A scripted tool call; `arguments` may be a JSON value (serialised) or raw text (sent as is). */
 export interface ScriptedToolCall {
+  /** The call id (default: generated). */
   id?: string;
+  /** The tool name. */
   name: string;
+  /** The arguments: a JSON value (serialised) or raw text (sent as is, even if invalid JSON). */
   arguments: Json | string;
 }
 
@@ -31,9 +34,11 @@ export interface ScriptedReply {
   text?: string;
   /** Shorthand for `text: JSON.stringify(json)`. */
   json?: Json;
+  /** Tool calls the model makes. */
   toolCalls?: ScriptedToolCall[];
   /** How `stream` splits the text (default: words). Joined, they must equal the text. */
   deltas?: string[];
+  /** Why the answer ended (default: `tool_calls` when there are tool calls, else `stop`). */
   finishReason?: FinishReason;
   /** Reported usage (default: estimated from the request and the answer). */
   usage?: Partial<TokenUsage>;
@@ -42,12 +47,19 @@ export interface ScriptedReply {
   /** Milliseconds between stream deltas. */
   deltaDelayMs?: number;
   /** When streaming, throw this error after emitting this many deltas (a stream cut mid-way). */
-  failAfterDeltas?: { count: number; error: Error };
+  failAfterDeltas?: {
+    /** Deltas emitted before the failure. */
+    count: number;
+    /** What the stream throws. */
+    error: Error;
+  };
 }
 
 /** A scripted failure: the call rejects with `error` (after `latencyMs`). */
 export interface ScriptedFailure {
+  /** What the call rejects with. */
   error: Error;
+  /** Milliseconds before it rejects. */
   latencyMs?: number;
 }
 
@@ -66,7 +78,9 @@ export interface ScriptedModelOptions {
   turns?: ScriptedTurn[];
   /** What happens when the turns run out: throw `INTERNAL` (default) or repeat the last turn. */
   whenExhausted?: 'throw' | 'repeat-last';
+  /** Model id reported in results and usage (default `scripted-1`). */
   model?: string;
+  /** Provider name reported in results and usage (default `scripted`). */
   provider?: string;
 }
 

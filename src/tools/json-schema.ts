@@ -19,7 +19,7 @@ import type { ValidationResult } from './types.js';
 export { formatZodIssues, zodIssueList, formatPath, describe } from '../schema/issues.js';
 export type { SchemaIssue } from '../schema/compile.js';
 
-/** Limits applied to JSON Schemas of tools (the same as {@link SchemaLimits}). */
+/** Limits applied to JSON Schemas of tools (the same as `SchemaLimits`). */
 export type JsonSchemaLimits = SchemaLimits;
 
 /** The default {@link JsonSchemaLimits}. */

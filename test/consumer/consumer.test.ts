@@ -77,11 +77,12 @@ describe('the packed packages in a fresh project', () => {
     await pool(pkgs.slice(1), 2, (p) => sh(process.execPath, [tsup], { cwd: p.dir, timeout: 600_000 }));
     lap('built');
     mkdirSync(tarballs, { recursive: true });
-    for (const p of pkgs) {
+    // Packing is I/O and npm start-up: four at a time (each package writes its own tarball).
+    await pool(pkgs, 4, async (p) => {
       const out = await sh('npm', ['pack', '--pack-destination', tarballs, '--json'], { cwd: p.dir });
       const [info] = JSON.parse(out) as { filename: string }[];
       tgz[p.name] = join(tarballs, info?.filename ?? '');
-    }
+    });
 
     mkdirSync(app, { recursive: true });
     cpSync(join(root, 'test/consumer/fixture'), app, { recursive: true });

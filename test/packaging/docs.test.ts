@@ -18,18 +18,14 @@ const PENDING: Record<string, string> = {
   'docs/layers.md': 'executor sample does not match the Executor signature',
   'docs/llm.md': 'fragments use Agent, tools, usage, GenerateRequest',
   'docs/production.md': 'fragments use pg, PostgresStore, agent, log',
-  'docs/protocol.md': 'client fragment uses token',
   'docs/store-adapters.md': 'imports ../src/index.js',
   'adapters/http/README.md': 'fragment uses app, agent, verify',
   'adapters/openai/README.md': 'alternatives redeclare llm',
-  'adapters/redis/README.md': 'fragment uses Agent, store',
   'adapters/ws/README.md': 'fragments use agent, server, token',
   // Written this release; their samples are fragments too (the next docs pass gives them setup blocks).
   'docs/memory.md': 'interface fragment uses VectorItem, VectorScope, MyStore',
   'adapters/ai-sdk/README.md':
     'samples import provider packages (@ai-sdk/google, @ai-sdk/mistral) and use tools',
-  'adapters/chroma/README.md': 'fragment uses vector, queryVector',
-  'adapters/faiss/README.md': 'fragment uses vector, queryVector',
   'adapters/mcp/README.md': 'fragment uses token, llm',
 };
 

@@ -1,6 +1,6 @@
 /**
  * REST + SSE transport for dream-agent: an Express router and a framework-neutral Node handler that
- * expose an {@link Agent} — start a turn, get a session, send any Command, list waiting sessions,
+ * expose an `Agent` (from `dream-agent`) — start a turn, get a session, send any Command, list waiting sessions,
  * replay events, and stream them with `Last-Event-ID` resume. Bodies are validated with the core's zod
  * schemas; errors are `{ error: { code, message, details } }` with a status mapped from the code.
  *

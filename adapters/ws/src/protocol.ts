@@ -82,7 +82,7 @@ export interface GetMessage {
   type: 'get';
   id?: string;
   sessionId: string;
-  /** Keep only the last N plan versions in `planHistory` (default: all); older ones via {@link PlansMessage}. */
+  /** Keep only the last N plan versions in `planHistory` (default: all); older ones via a `plans` message. */
   history?: number;
 }
 /** Read chosen plan versions of the current turn (e.g. two, to diff them); answers `{ plans }`. */

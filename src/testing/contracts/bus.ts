@@ -4,8 +4,11 @@ import type { EventBus } from '../../ports/bus.js';
 
 /** What an EventBus factory returns: two handles on the same bus (two "nodes"). */
 export interface BusContractSubject {
+  /** One bus instance (what one node sees). */
   a: EventBus;
+  /** A second instance on the same backend (another node): messages published on one reach the other. */
   b: EventBus;
+  /** Called after each test (close connections…). */
   cleanup?: () => Promise<void>;
 }
 

@@ -3,9 +3,11 @@ import type { Cache } from '../../ports/cache.js';
 
 /** What a Cache factory returns. */
 export interface CacheContractSubject {
+  /** A fresh cache under test. */
   cache: Cache;
   /** Moves time forward by `ms` for TTL checks (a manual clock, or a real sleep for servers with their own clock). */
   advance: (ms: number) => Promise<void>;
+  /** Called after each test (close connections…). */
   cleanup?: () => Promise<void>;
 }
 

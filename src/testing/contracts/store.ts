@@ -7,11 +7,13 @@ import { ManualClock } from '../clock.js';
 
 /** What a store factory gets: a manual clock the store must use for lease expiry. */
 export interface StoreContractContext {
+  /** The manual clock the suite advances; give it to the store so lease expiry follows it. */
   clock: ManualClock;
 }
 
 /** What a store factory returns. */
 export interface StoreContractSubject {
+  /** A fresh, empty store under test. */
   store: Store;
   /** Called after each test (drop tables, close pools…). */
   cleanup?: () => Promise<void>;
