@@ -319,6 +319,8 @@ export class ToolRegistry implements ToolCatalog {
     let again = false;
     // Paths reported by fs.watch since the last run; `null` means "rescan everything".
     let changed: Set<string> | null = new Set();
+    // Follow-up rescans after a directory change (see run), cleared on close.
+    const settle = new Set<NodeJS.Timeout>();
 
     const run = async (): Promise<void> => {
       if (running) {
@@ -329,8 +331,21 @@ export class ToolRegistry implements ToolCatalog {
       changed = new Set();
       running = (async () => {
         try {
+          let dirChanged = false;
           if (paths === null) await this.syncDir(abs, false);
-          else for (const p of paths) await this.syncPath(abs, p);
+          else for (const p of paths) dirChanged = (await this.syncPath(abs, p)) || dirChanged;
+          // A recursive fs.watch attaches to a new directory only after it appears (Node emulates it
+          // per directory on Linux): a file written into it before then raises no event at all. Look
+          // again once the watcher has caught up, so such a file is never missed.
+          if (dirChanged && !closed) {
+            for (const ms of [100, 1000]) {
+              const t = setTimeout(() => {
+                settle.delete(t);
+                schedule(null);
+              }, ms).unref();
+              settle.add(t);
+            }
+          }
         } catch (e) {
           this.logger.error({ err: e, dir: abs }, 'tool reload failed');
         }
@@ -384,6 +399,7 @@ export class ToolRegistry implements ToolCatalog {
         closed = true;
         clearTimeout(timer);
         clearInterval(pollTimer);
+        for (const t of settle) clearTimeout(t);
         fsw?.close();
         this.watchers.delete(watcher);
         await running;
@@ -558,16 +574,21 @@ export class ToolRegistry implements ToolCatalog {
     return result;
   }
 
-  /** Handles one path reported by fs.watch. */
-  private async syncPath(dir: string, path: string): Promise<void> {
+  /**
+   * Handles one path reported by fs.watch.
+   * @returns whether a directory appeared, vanished or was renamed (the whole tree was rescanned)
+   */
+  private async syncPath(dir: string, path: string): Promise<boolean> {
     const st = await stat(path).catch(() => undefined);
     if (st?.isDirectory() || (st === undefined && !isToolFile(path))) {
       await this.syncDir(dir, false); // a directory appeared, vanished or was renamed
-      return;
+      return true;
     }
-    if (!isToolFile(path) || path.split(sep).some((s) => s.startsWith('.') || s === 'node_modules')) return;
+    if (!isToolFile(path) || path.split(sep).some((s) => s.startsWith('.') || s === 'node_modules'))
+      return false;
     if (st === undefined) this.removeFile(path);
     else await this.syncFile(path, { mtimeMs: st.mtimeMs, size: st.size }, false);
+    return false;
   }
 
   private async syncFile(
