@@ -180,27 +180,30 @@ describe.skipIf(skipReason !== undefined)(
   },
 );
 
-describe.skipIf(skipReason !== undefined)('FAISS IVF nprobe', () => {
-  it('probing more lists finds more of the exact neighbours (nprobe reaches the trained index)', async () => {
-    let seed = 3;
-    const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
-    const vectors = Array.from({ length: 2000 }, () => Array.from({ length: 16 }, rand));
-    const queries = vectors.slice(0, 40).map((v) => v.map((x) => x + 0.3 * rand()));
-    const exact = await FaissVectorStore.open({ index: 'Flat' });
-    await exact.upsert(vectors.map((vector, i) => ({ id: `v${i}`, vector })));
-    const recallAt = async (nprobe: number): Promise<number> => {
-      const ivf = await FaissVectorStore.open({ index: 'IVF32,Flat', nprobe, trainSize: 1000 });
-      await ivf.upsert(vectors.map((vector, i) => ({ id: `v${i}`, vector })));
-      let hits = 0;
-      for (const q of queries) {
-        const truth = new Set((await exact.query(q, 10)).map((m) => m.id));
-        hits += (await ivf.query(q, 10)).filter((m) => truth.has(m.id)).length;
-      }
-      return hits / (10 * queries.length);
-    };
-    const one = await recallAt(1);
-    const all = await recallAt(32);
-    expect(all).toBeCloseTo(1, 5);
-    expect(one).toBeLessThan(0.9);
-  });
-});
+describe.skipIf(skipReason !== undefined)(
+  `FAISS IVF nprobe${skipReason ? ` — skipped: ${skipReason}` : ''}`,
+  () => {
+    it('probing more lists finds more of the exact neighbours (nprobe reaches the trained index)', async () => {
+      let seed = 3;
+      const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+      const vectors = Array.from({ length: 2000 }, () => Array.from({ length: 16 }, rand));
+      const queries = vectors.slice(0, 40).map((v) => v.map((x) => x + 0.3 * rand()));
+      const exact = await FaissVectorStore.open({ index: 'Flat' });
+      await exact.upsert(vectors.map((vector, i) => ({ id: `v${i}`, vector })));
+      const recallAt = async (nprobe: number): Promise<number> => {
+        const ivf = await FaissVectorStore.open({ index: 'IVF32,Flat', nprobe, trainSize: 1000 });
+        await ivf.upsert(vectors.map((vector, i) => ({ id: `v${i}`, vector })));
+        let hits = 0;
+        for (const q of queries) {
+          const truth = new Set((await exact.query(q, 10)).map((m) => m.id));
+          hits += (await ivf.query(q, 10)).filter((m) => truth.has(m.id)).length;
+        }
+        return hits / (10 * queries.length);
+      };
+      const one = await recallAt(1);
+      const all = await recallAt(32);
+      expect(all).toBeCloseTo(1, 5);
+      expect(one).toBeLessThan(0.9);
+    });
+  },
+);

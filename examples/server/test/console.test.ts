@@ -9,55 +9,36 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { SessionSnapshot } from 'dream-agent';
 import type { RunningServer } from '../src/app.js';
+import { openBrowser, type TestBrowser } from './browser.js';
 import { startTestServer } from './helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/ui/', import.meta.url));
 
 let srv: RunningServer;
-let context: BrowserContext;
+let browser: TestBrowser;
 let page: Page;
-let profile: string;
 let output: string;
 const previousOutput = process.env['DREAM_AGENT_OUTPUT'];
-const consoleErrors: string[] = [];
+let consoleErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   output = mkdtempSync(join(tmpdir(), 'dream-console-out-'));
   process.env['DREAM_AGENT_OUTPUT'] = output;
   ({ srv } = await startTestServer({ layers: 'offline', devAuth: true }));
-  profile = mkdtempSync(join(tmpdir(), 'dream-console-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: '/usr/bin/chromium',
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    viewport: { width: 1440, height: 1100 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  browser = await openBrowser(1100);
+  ({ page, consoleErrors } = browser);
 }, 120_000);
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await srv?.close();
   if (previousOutput === undefined) delete process.env['DREAM_AGENT_OUTPUT'];
   else process.env['DREAM_AGENT_OUTPUT'] = previousOutput;
-  for (const d of [profile, output]) if (d) rmSync(d, { recursive: true, force: true });
+  if (output) rmSync(output, { recursive: true, force: true });
 });
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });

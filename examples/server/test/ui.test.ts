@@ -1,52 +1,30 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { Page } from 'playwright-core';
 import type { SessionSnapshot } from 'dream-agent';
 import type { RunningServer } from '../src/app.js';
+import { openBrowser, type TestBrowser } from './browser.js';
 import { startTestServer } from './helpers.js';
 
 const ARTIFACTS = fileURLToPath(new URL('../../../test-artifacts/ui/', import.meta.url));
-const CHROMIUM = '/usr/bin/chromium';
 
 let srv: RunningServer;
-let context: BrowserContext;
+let browser: TestBrowser;
 let page: Page;
-let profile: string;
-const consoleErrors: string[] = [];
+let consoleErrors: string[] = [];
 
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   ({ srv } = await startTestServer({ stepDelayMs: 120, devAuth: true }));
-  profile = mkdtempSync(join(tmpdir(), 'dream-ui-'));
-  context = await chromium.launchPersistentContext(profile, {
-    executablePath: CHROMIUM,
-    headless: true,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-      '--no-first-run',
-      '--disable-quic',
-    ],
-    viewport: { width: 1440, height: 1000 },
-  });
-  page = context.pages()[0] ?? (await context.newPage());
-  page.on('console', (m) => {
-    if (m.type() === 'error') consoleErrors.push(m.text());
-  });
-  page.on('pageerror', (e) => consoleErrors.push(String(e)));
+  browser = await openBrowser(1000);
+  ({ page, consoleErrors } = browser);
 });
 
 afterAll(async () => {
-  await context?.close();
+  await browser?.close();
   await srv?.close();
-  if (profile) rmSync(profile, { recursive: true, force: true });
 });
 
 const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.png`), fullPage: true });
