@@ -7,7 +7,7 @@
  *
  * @packageDocumentation
  */
-import { isDreamAgentError, type DreamAgentError } from './errors/index.js';
+import { DreamAgentError, isDreamAgentError } from './errors/index.js';
 import type { AgentEvent } from './model/events.js';
 
 // Stores: the version / lease / seq pre-check of a commit, shared by every backend.
@@ -24,6 +24,41 @@ export {
   estimateTokens,
   ZERO_USAGE,
 } from './ports/llm.js';
+
+/**
+ * Runs a provider's error mapping so that it can never throw itself: a thrown value that fights back while
+ * it is read (a revoked Proxy, getters that throw, circular or BigInt fields) still becomes a typed
+ * `LLM_ERROR`, retryable unless the call was aborted.
+ *
+ * @param error - the value the provider's client threw
+ * @param signal - the call's signal
+ * @param map - the adapter's own mapping (it may throw on a hostile value)
+ * @param call - what failed, for the message (`'the OpenAI call'`)
+ * @param details - details of the fallback error (e.g. `{ provider: 'openai' }`)
+ * @returns the mapped error
+ * @example
+ * ```ts
+ * export const mapMyError = (e: unknown, signal?: AbortSignal) =>
+ *   mapErrorSafely(e, signal, mapOrThrow, 'the My call', { provider: 'my' });
+ * ```
+ */
+export function mapErrorSafely(
+  error: unknown,
+  signal: AbortSignal | undefined,
+  map: (error: unknown, signal: AbortSignal | undefined) => DreamAgentError,
+  call: string,
+  details?: Record<string, unknown>,
+): DreamAgentError {
+  try {
+    return map(error, signal);
+  } catch {
+    return new DreamAgentError('LLM_ERROR', `${call} failed with an unreadable error value`, {
+      cause: error,
+      retryable: !signal?.aborted,
+      ...(details !== undefined ? { details } : {}),
+    });
+  }
+}
 
 /**
  * The typed error a promise rejects with: resolves to the {@link DreamAgentError}, and rejects when the

@@ -19,6 +19,7 @@ import type {
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
 import { DreamAgentError, isDreamAgentError, parseRetryAfter } from 'dream-agent';
+import { mapErrorSafely } from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   Embedder,
@@ -425,15 +426,7 @@ function nameOf(error: unknown): string {
  * @returns the mapped error
  */
 export function mapAiSdkError(error: unknown, signal?: AbortSignal, inStream = false): DreamAgentError {
-  try {
-    return mapOrThrow(error, signal, inStream);
-  } catch {
-    // The thrown value fought back (a revoked Proxy, getters that throw…): still a typed error.
-    return new DreamAgentError('LLM_ERROR', 'the model call failed with an unreadable error value', {
-      cause: error,
-      retryable: !signal?.aborted,
-    });
-  }
+  return mapErrorSafely(error, signal, (e, s) => mapOrThrow(e, s, inStream), 'the model call');
 }
 
 function mapOrThrow(error: unknown, signal: AbortSignal | undefined, inStream: boolean): DreamAgentError {

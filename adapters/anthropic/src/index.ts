@@ -7,7 +7,7 @@
  */
 import Anthropic from '@anthropic-ai/sdk';
 import { DreamAgentError, isDreamAgentError } from 'dream-agent';
-import { parseRetryAfter } from 'dream-agent/adapter-kit';
+import { mapErrorSafely, parseRetryAfter } from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   FinishReason,
@@ -486,16 +486,7 @@ export const retryAfterMs = parseRetryAfter;
  * @returns the mapped error
  */
 export function mapAnthropicError(error: unknown, signal?: AbortSignal): DreamAgentError {
-  try {
-    return mapAnthropicOrThrow(error, signal);
-  } catch {
-    // The thrown value fought back (a revoked Proxy, getters that throw…): still a typed error.
-    return new DreamAgentError('LLM_ERROR', 'the Anthropic call failed with an unreadable error value', {
-      cause: error,
-      retryable: !signal?.aborted,
-      details: details(),
-    });
-  }
+  return mapErrorSafely(error, signal, mapAnthropicOrThrow, 'the Anthropic call', details());
 }
 
 function mapAnthropicOrThrow(error: unknown, signal: AbortSignal | undefined): DreamAgentError {

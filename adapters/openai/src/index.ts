@@ -7,7 +7,7 @@
  */
 import OpenAI from 'openai';
 import { DreamAgentError, isDreamAgentError, stripStrictNulls, toStrictJsonSchema } from 'dream-agent';
-import { parseRetryAfter } from 'dream-agent/adapter-kit';
+import { mapErrorSafely, parseRetryAfter } from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   Embedder,
@@ -393,16 +393,7 @@ export const retryAfterMs = parseRetryAfter;
  * @returns the mapped error
  */
 export function mapOpenAIError(error: unknown, signal?: AbortSignal): DreamAgentError {
-  try {
-    return mapOpenAIOrThrow(error, signal);
-  } catch {
-    // The thrown value fought back (a revoked Proxy, getters that throw…): still a typed error.
-    return new DreamAgentError('LLM_ERROR', 'the OpenAI call failed with an unreadable error value', {
-      cause: error,
-      retryable: !signal?.aborted,
-      details: details(),
-    });
-  }
+  return mapErrorSafely(error, signal, mapOpenAIOrThrow, 'the OpenAI call', details());
 }
 
 function mapOpenAIOrThrow(error: unknown, signal: AbortSignal | undefined): DreamAgentError {
