@@ -70,6 +70,7 @@ export type {
   ModelPrice,
   OtelApiLike,
   OtelSpanLike,
+  OtelAttributeValue,
   UsageLike,
 } from './observability/observer.js';
 
@@ -287,7 +288,12 @@ export type {
   ResponseFormat,
   UsageRecord,
   UsageTrackerOptions,
+  LlmCallRecord,
+  LlmCallScope,
 } from './ports/llm.js';
+// LLM call attribution and per-tenant token budgets
+export { llmScope, observeLlmCalls, isObserved, priceOf, TokenBudget, MemoryCounters } from './llm/index.js';
+export type { ObserveLlmOptions, TokenBudgetOptions, BudgetState, CounterStore } from './llm/index.js';
 export {
   LlmCognitive,
   LlmPlanner,

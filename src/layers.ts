@@ -6,6 +6,7 @@
 import type { Cache } from './ports/cache.js';
 import type { Clock } from './ports/clock.js';
 import type { Logger } from './ports/logger.js';
+import type { LlmCallRecord } from './ports/llm.js';
 import type { Intent } from './model/intent.js';
 import type { Json, JsonObject } from './model/json.js';
 import type { Plan, PlanDraftInput, Todo } from './model/plan.js';
@@ -30,6 +31,16 @@ export interface LayerContext {
    * the LLM layers put relevant past turns, todo results and documents into their prompts with it.
    */
   memory?: SessionMemory;
+  /**
+   * Receives the record of each LLM call made for this context (the agent emits it as `llm.call`). The
+   * LLM layers pass it on through `llmScope(ctx)`; custom layers calling a model should do the same.
+   */
+  reportLlmCall?: (record: LlmCallRecord) => void;
+  /**
+   * W3C trace-context headers (`traceparent`, `tracestate`) of a todo's span (or the turn's), for
+   * outgoing requests; set only when OpenTelemetry is configured.
+   */
+  traceHeaders?: (todoId?: string) => Record<string, string>;
 }
 
 /** Context of the Cognitive layer. */

@@ -26,6 +26,8 @@ import type { ToolCatalog } from '../tools/types.js';
 import { requestIds } from './ids.js';
 import { rememberTurn, sessionMemory, type SessionMemory } from '../memory/session.js';
 import type { ApprovalPolicy, HitlOptions, TurnMemory } from './options.js';
+import type { AgentObserver } from '../observability/observer.js';
+import type { LlmCallRecord } from '../ports/llm.js';
 
 const clone = cloneJson;
 
@@ -56,6 +58,8 @@ export interface DriverDeps {
   maxOutputBytes: number;
   dialogueTurns: number;
   memory: TurnMemory | undefined;
+  /** Spans of this node's sessions, for the trace headers of outgoing tool requests (when set). */
+  observer?: AgentObserver | undefined;
   /**
    * Delivery of each event, in seq order. Events a listener may react to with a command (requests,
    * rests, turn ends) are delivered only once their commit is durable, so the reaction is validated
@@ -319,10 +323,32 @@ export class SessionDriver {
     metadata: JsonObject;
     tenantId?: string;
     memory?: SessionMemory;
+    reportLlmCall: (record: LlmCallRecord) => void;
+    traceHeaders?: (todoId?: string) => Record<string, string>;
   } {
     // The tenant, and memory recall bound to this session and tenant, for the layers' prompts.
     const memory = sessionMemory(this.#d.memory, this.#m.rec.id, this.#m.rec.tenantId);
+    const observer = this.#d.observer;
+    const sessionId = this.#m.rec.id;
     return {
+      // Each LLM call becomes an `llm.call` event of this turn (a call settling after the turn ended,
+      // e.g. one a cancel abandoned, is dropped: the log of a finished turn does not grow).
+      reportLlmCall: (record) => {
+        const current = this.#m.rec.state.turn;
+        if (current?.id === turn.id && current.phase !== 'done')
+          this.#m.journal.emit({ type: 'llm.call', ...record });
+      },
+      ...(observer?.tracing
+        ? {
+            traceHeaders: (todoId?: string) =>
+              observer.traceHeaders(
+                sessionId,
+                todoId,
+                (todoId !== undefined ? this.#m.todos.get(todoId)?.startedAt : undefined) ??
+                  this.#d.clock.now(),
+              ),
+          }
+        : {}),
       sessionId: this.#m.rec.id,
       turnId: turn.id,
       signal: this.#m.turnAbort.signal,

@@ -3,6 +3,7 @@ import type { MetricsSink } from '../observability/metrics.js';
 import type { Cognitive, Executor, Planner, Responder } from '../layers.js';
 import type { LanguageModel } from '../ports/llm.js';
 import type { LayerModels } from '../llm/defaults.js';
+import type { TokenBudgetOptions } from '../llm/token-budget.js';
 import type { Intent } from '../model/intent.js';
 import type { JsonObject } from '../model/json.js';
 import type { AgentMemory } from '../memory/session.js';
@@ -134,4 +135,10 @@ export interface AgentOptions {
    * registry that {@link Agent.metrics} snapshots; a {@link MetricsSink} receives every series too.
    */
   observability?: Omit<AgentObserverOptions, 'metrics'> & { metrics?: boolean | MetricsSink };
+  /**
+   * LLM tokens per period per tenant: a call is refused with `RATE_LIMITED` (`details.reason:
+   * 'token_budget'`) before it is made once the tenant's tokens for the period are spent. Counted in
+   * the cache when it can count (`RedisCache`: shared by every node), else in this process.
+   */
+  tokenBudget?: TokenBudgetOptions;
 }

@@ -2,6 +2,8 @@ import { DreamAgentError } from '../errors/index.js';
 import { Supervisor } from '../execution/supervisor.js';
 import type { Executor } from '../layers.js';
 import { llmLayerDefaults } from '../llm/defaults.js';
+import { TokenBudget } from '../llm/token-budget.js';
+import type { Cache } from '../ports/cache.js';
 import { InMemoryMetrics, teeMetrics } from '../observability/metrics.js';
 import { AgentObserver, observedStore } from '../observability/observer.js';
 import type { EventBus } from '../ports/bus.js';
@@ -18,6 +20,8 @@ import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defa
 import type { DriverDeps } from './driver.js';
 import { defaultNodeId } from './ids.js';
 import type { AgentOptions } from './options.js';
+
+type Increment = NonNullable<Cache['increment']>;
 
 const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
 
@@ -96,10 +100,33 @@ export function wireAgent(options: AgentOptions): Wiring {
     ...(options.todoTimeoutMs ? { defaultTimeoutMs: options.todoTimeoutMs } : {}),
   });
   // LLM-backed defaults (per-layer models, resilience, tool delegation) are built in src/llm/defaults.ts.
+  // Every LLM call is attributed, priced and (with a token budget) checked per tenant before it is made.
+  const shared: Cache = cache;
+  const budget = options.tokenBudget
+    ? new TokenBudget(
+        {
+          ...options.tokenBudget,
+          ...(options.tokenBudget.counters || !shared.increment
+            ? {}
+            : {
+                counters: {
+                  increment: (k: string, by: number, ttl: number) =>
+                    (shared.increment as Increment).call(shared, k, by, ttl),
+                },
+              }),
+        },
+        () => clock.now(),
+      )
+    : undefined;
   const llmDefaults = llmLayerDefaults({
     llm: options.llm,
     models: options.models,
     toolExecutor: defaultExecutor,
+    observe: {
+      now: () => clock.now(),
+      ...(obs?.prices ? { prices: obs.prices } : {}),
+      ...(budget ? { budget } : {}),
+    },
   });
   const executors: Record<string, Executor> = { ...llmDefaults.executors, ...options.executors };
   const supervisor = new Supervisor(executors, defaultExecutor, () => tools.list().map((t) => t.domain));
@@ -140,6 +167,7 @@ export function wireAgent(options: AgentOptions): Wiring {
       dialogueTurns: options.dialogueTurns ?? 10,
       // Memory writes are tracked so deleteSession can wait for them before erasing the session's vectors.
       memory: options.memory && new TrackedMemory(options.memory),
+      observer,
     },
   };
 }

@@ -11,6 +11,7 @@ import type { Entity, Intent } from '../model/intent.js';
 import type { Json, JsonObject } from '../model/json.js';
 import type { LanguageModel } from '../ports/llm.js';
 import { toLlmError } from '../ports/llm.js';
+import { llmScope } from './observe.js';
 import { cognitivePrompt, defaultClarification, type PromptIntent, type PromptSlot } from './prompts.js';
 import { generateObject } from './structured.js';
 
@@ -187,6 +188,7 @@ export class LlmCognitive implements Cognitive {
       maxTokens: this.#options.maxTokens ?? 1024,
       signal: ctx.signal,
       layer: 'cognitive',
+      scope: llmScope(ctx),
     });
     return this.#toIntent(object, ctx);
   }

@@ -11,6 +11,7 @@ import { LlmExecutor } from './executor.js';
 import { LlmPlanner } from './planner.js';
 import { isResilient, withResilience, type ResilienceOptions } from './resilience.js';
 import { LlmResponder } from './responder.js';
+import { isObserved, observeLlmCalls, type ObserveLlmOptions } from './observe.js';
 
 /** A model per layer; each falls back to the agent's `llm`. */
 export interface LayerModels {
@@ -37,6 +38,11 @@ export interface LlmDefaultsInput {
    * A model you wrapped yourself keeps its own settings, which is how limits are set per layer.
    */
   resilience?: ResilienceOptions;
+  /**
+   * Call attribution, prices and the per-tenant token budget: every model is wrapped with
+   * {@link observeLlmCalls} (inside `withResilience`, so each attempt is one call).
+   */
+  observe?: ObserveLlmOptions;
 }
 
 /** What {@link llmLayerDefaults} returns: only the layers that have a model. */
@@ -69,7 +75,10 @@ export function llmLayerDefaults(input: LlmDefaultsInput): LlmDefaults {
     if (model === undefined) return undefined;
     let wrapped = seen.get(model);
     if (wrapped === undefined) {
-      wrapped = isResilient(model) ? model : withResilience(model, input.resilience);
+      // Observed inside the resilience wrapper (each attempt is one reported, budgeted call); a model
+      // the user made resilient already is observed from outside.
+      const observed = isObserved(model) ? model : observeLlmCalls(model, input.observe);
+      wrapped = isResilient(model) ? observed : withResilience(observed, input.resilience);
       seen.set(model, wrapped);
     }
     return wrapped;

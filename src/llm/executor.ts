@@ -10,6 +10,7 @@ import type { JsonObject } from '../model/json.js';
 import type { Todo } from '../model/plan.js';
 import type { GenerateResult, LanguageModel } from '../ports/llm.js';
 import { toLlmError } from '../ports/llm.js';
+import { llmScope } from './observe.js';
 import { ToolExecutor } from '../tools/executor.js';
 import { budgetJson } from './budget.js';
 import { executorPrompt } from './prompts.js';
@@ -100,6 +101,7 @@ export class LlmExecutor implements Executor {
         maxTokens: this.#options.maxTokens ?? 2048,
         signal: ctx.signal,
         layer: 'executor',
+        scope: llmScope(ctx),
       })) {
         if (chunk.type === 'text.delta') {
           text += chunk.text;

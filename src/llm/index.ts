@@ -60,4 +60,12 @@ export {
   toStrictJsonSchema,
   type StrictConversion,
 } from './strict-schema.js';
+export { isObserved, llmScope, observeLlmCalls, priceOf, type ObserveLlmOptions } from './observe.js';
+export {
+  MemoryCounters,
+  TokenBudget,
+  type BudgetState,
+  type CounterStore,
+  type TokenBudgetOptions,
+} from './token-budget.js';
 export { llmLayerDefaults, type LayerModels, type LlmDefaults, type LlmDefaultsInput } from './defaults.js';

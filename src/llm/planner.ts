@@ -14,6 +14,7 @@ import type { Json, JsonObject } from '../model/json.js';
 import { TodoSchema, type PlanDraft, type Todo } from '../model/plan.js';
 import type { LanguageModel } from '../ports/llm.js';
 import { toLlmError } from '../ports/llm.js';
+import { llmScope } from './observe.js';
 import type { ToolCatalog, ToolHandle } from '../tools/types.js';
 import { planRepairPrompt, plannerPrompt } from './prompts.js';
 import { formatZodIssues, generateObject } from './structured.js';
@@ -195,6 +196,7 @@ export class LlmPlanner implements Planner {
         maxTokens: this.#options.maxTokens ?? 4096,
         signal: ctx.signal,
         layer: 'planner',
+        scope: llmScope(ctx),
       });
       // Re-check the accepted output: the draft returned is exactly what passed validation.
       const { draft, issues } = this.#check(object, ctx, toolFree, maxTodos);

@@ -10,6 +10,7 @@ import type { Json } from '../model/json.js';
 import type { TodoRecord } from '../model/session.js';
 import type { LanguageModel } from '../ports/llm.js';
 import { estimateTokens, toLlmError } from '../ports/llm.js';
+import { llmScope } from './observe.js';
 import { budgetText } from './budget.js';
 import { responderPrompt, summarisePrompt, type ResponseSection } from './prompts.js';
 
@@ -82,6 +83,7 @@ export class LlmResponder implements Responder {
         maxTokens: this.#options.maxTokens ?? 1024,
         signal: ctx.signal,
         layer: 'responder',
+        scope: llmScope(ctx),
       })) {
         if (chunk.type === 'text.delta') {
           text += chunk.text;
@@ -149,6 +151,7 @@ export class LlmResponder implements Responder {
         temperature: 0,
         signal: ctx.signal,
         layer: 'responder',
+        scope: llmScope(ctx),
       });
       const summary = result.text.trim();
       if (summary === '') throw new Error('empty summary');

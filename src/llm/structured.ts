@@ -8,7 +8,7 @@
 import { z } from 'zod';
 import { DreamAgentError, isDreamAgentError } from '../errors/index.js';
 import type { JsonObject } from '../model/json.js';
-import type { ChatMessage, GenerateResult, LanguageModel, TokenUsage } from '../ports/llm.js';
+import type { ChatMessage, GenerateResult, LanguageModel, LlmCallScope, TokenUsage } from '../ports/llm.js';
 import { addUsage, toLlmError, ZERO_USAGE } from '../ports/llm.js';
 import { repairPrompt } from './prompts.js';
 import { compileSchemaOrThrow } from '../schema/compile.js';
@@ -47,6 +47,8 @@ export interface GenerateObjectOptions<T> {
   signal?: AbortSignal;
   /** Label for usage accounting. */
   layer?: string;
+  /** Attribution of the calls (see `llmScope`). */
+  scope?: LlmCallScope;
 }
 
 /** What {@link generateObject} returns. */
@@ -120,6 +122,7 @@ export async function generateObject<T>(
         ...(options.model === undefined ? {} : { model: options.model }),
         ...(options.signal === undefined ? {} : { signal: options.signal }),
         ...(options.layer === undefined ? {} : { layer: options.layer }),
+        ...(options.scope === undefined ? {} : { scope: options.scope }),
       });
     } catch (error) {
       throw toLlmError(error, options.signal);

@@ -1,6 +1,7 @@
 import type { SerializedError } from '../errors/index.js';
 import type { Intent } from './intent.js';
 import type { Json } from './json.js';
+import type { LlmCallRecord } from '../ports/llm.js';
 import type { Plan, PlanEdit } from './plan.js';
 import type { HitlRequest, RequestKind, SkipReason } from './session.js';
 
@@ -66,6 +67,11 @@ export interface EventPayloads {
   /** `answerError`: every todo ran but the answer could not be produced (retried once); `answer` is empty. */
   'turn.completed': { answer: string; answerError?: SerializedError };
   'turn.failed': { error: SerializedError };
+  /**
+   * One LLM call a layer made (emitted only when a model is called: the offline default agent emits
+   * none). `at` is when the call settled; it started `latencyMs` earlier.
+   */
+  'llm.call': LlmCallRecord;
 }
 
 /** Every event type. */
@@ -108,6 +114,7 @@ export const AGENT_EVENT_TYPES: readonly AgentEventType[] = [
   'response.completed',
   'turn.completed',
   'turn.failed',
+  'llm.call',
 ];
 
 /** An event as emitted by the engine, before the envelope's seq/at are assigned. */

@@ -11,13 +11,16 @@
  *
  * @packageDocumentation
  */
-import type { AgentEvent } from '../model/events.js';
+import type { AgentEvent, EventOf } from '../model/events.js';
 import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
 import type { MetricLabels, MetricsSink } from './metrics.js';
 
+/** A span attribute value (the subset of OpenTelemetry's the observer sets). */
+export type OtelAttributeValue = string | number | boolean | string[];
+
 /** The part of an OpenTelemetry span the observer uses (structural: pass spans of `@opentelemetry/api`). */
 export interface OtelSpanLike {
-  setAttribute(key: string, value: string | number | boolean): unknown;
+  setAttribute(key: string, value: OtelAttributeValue): unknown;
   setStatus(status: { code: number; message?: string }): unknown;
   end(endTime?: number): void;
 }
@@ -31,13 +34,19 @@ export interface OtelApiLike {
     ): {
       startSpan(
         name: string,
-        options?: { startTime?: number; attributes?: Record<string, string | number | boolean> },
+        options?: { startTime?: number; kind?: number; attributes?: Record<string, OtelAttributeValue> },
         context?: unknown,
       ): OtelSpanLike;
     };
     setSpan(context: unknown, span: OtelSpanLike): unknown;
   };
   context: { active(): unknown };
+  /**
+   * Context propagation (`propagation` of `@opentelemetry/api`): with it, tool HTTP requests carry the
+   * todo span's trace context through the globally registered propagator (W3C `traceparent` by default
+   * in the OpenTelemetry SDK).
+   */
+  propagation?: { inject(context: unknown, carrier: Record<string, string>): void };
 }
 
 /** A price per million tokens, for cost metrics. */
@@ -89,10 +98,22 @@ interface TurnTrack {
   lastExecAt: number;
   /** Todo id → executor domain, from the plan events of this session (shared across its driven segments). */
   domains: Map<string, string>;
-  todoStarts: Map<string, { at: number; span?: OtelSpanLike }>;
+  todoStarts: Map<string, { at: number; span?: OtelSpanLike; early?: boolean }>;
   turnSpan?: OtelSpanLike;
   turnContext?: unknown;
+  /** A layer span opened early by an LLM call of that layer (cognitive, planning, response): its parent. */
+  openLayer?: { layer: string; span: OtelSpanLike };
 }
+
+/** The observer's layer of an LLM call's `layer` label (the executor's calls belong to their todo). */
+const LLM_LAYER: Readonly<Record<string, string>> = {
+  cognitive: 'cognitive',
+  planner: 'planning',
+  responder: 'response',
+};
+
+/** SpanKind.CLIENT of OpenTelemetry. */
+const CLIENT = 2;
 
 /**
  * Turns committed events into metrics and spans. Feed it from {@link observedStore}, or call
@@ -151,10 +172,53 @@ export class AgentObserver {
     track: TurnTrack,
     name: string,
     startTime: number,
-    attrs: Record<string, string | number | boolean>,
+    attrs: Record<string, OtelAttributeValue>,
   ): OtelSpanLike | undefined {
     if (!this.#tracer || !this.#otel) return undefined;
     return this.#tracer.startSpan(name, { startTime, attributes: attrs }, track.turnContext);
+  }
+
+  /** Whether spans are recorded (an OpenTelemetry API was given). */
+  get tracing(): boolean {
+    return this.#tracer !== undefined;
+  }
+
+  /**
+   * The trace-context headers of a todo's span (or of the turn's span when no todo is named), injected
+   * by the OpenTelemetry propagator, for a tool's outgoing requests. A todo whose start is not committed
+   * yet (idempotent todos commit it with their outcome) has its span opened here, at `startedAt`, and
+   * the committed `todo.started` then reuses it.
+   *
+   * @param sessionId - the session being driven on this node
+   * @param todoId - the todo
+   * @param startedAt - when the todo started (epoch ms)
+   * @returns `{ traceparent, tracestate? }`, or `{}` without tracing or a tracked turn
+   */
+  traceHeaders(sessionId: string, todoId: string | undefined, startedAt: number): Record<string, string> {
+    const headers: Record<string, string> = {};
+    const otel = this.#otel;
+    if (!otel?.propagation || !this.#tracer) return headers;
+    try {
+      const t = this.#turns.get(sessionId);
+      if (!t?.turnContext) return headers;
+      let ctx: unknown = t.turnContext;
+      if (todoId !== undefined) {
+        let s = t.todoStarts.get(todoId);
+        if (!s?.span) {
+          const span = this.#span(t, 'dream_agent.todo', startedAt, {
+            'dream_agent.todo.id': todoId,
+            'dream_agent.domain': t.domains.get(todoId) ?? 'unknown',
+          });
+          s = span ? { at: startedAt, span, early: true } : { at: startedAt };
+          t.todoStarts.set(todoId, s);
+        }
+        if (s.span) ctx = otel.trace.setSpan(t.turnContext, s.span);
+      }
+      otel.propagation.inject(ctx, headers);
+    } catch {
+      /* tracing never breaks a tool call */
+    }
+    return headers;
   }
 
   #track(e: AgentEvent): TurnTrack {
@@ -210,7 +274,13 @@ export class AgentObserver {
       end - start,
       this.#lab(layer, () => ({ layer })),
     );
-    const span = this.#span(t, `dream_agent.${layer}`, start, { 'dream_agent.layer': layer });
+    let span: OtelSpanLike | undefined;
+    if (t.openLayer?.layer === layer) {
+      span = t.openLayer.span;
+      delete t.openLayer;
+    } else {
+      span = this.#span(t, `dream_agent.${layer}`, start, { 'dream_agent.layer': layer });
+    }
     span?.setStatus({ code: OK });
     span?.end(end);
   }
@@ -309,6 +379,13 @@ export class AgentObserver {
         t.lastExecAt = e.at;
         break;
       case 'todo.started': {
+        const early = t.todoStarts.get(e.todoId);
+        if (early?.early && early.span) {
+          early.span.setAttribute('dream_agent.todo.attempt', e.attempt);
+          if (e.tool) early.span.setAttribute('dream_agent.tool.name', e.tool);
+          delete early.early;
+          break;
+        }
         const span = this.#span(t, 'dream_agent.todo', e.at, {
           'dream_agent.todo.id': e.todoId,
           'dream_agent.todo.attempt': e.attempt,
@@ -347,6 +424,9 @@ export class AgentObserver {
         this.#c('todo_total', e.reason === 'denied' ? L.denied : L.skipped);
         t.lastExecAt = e.at;
         break;
+      case 'llm.call':
+        this.#llmCall(t, e);
+        break;
       case 'response.completed':
         this.#layer(t, 'response', t.lastExecAt, e.at);
         break;
@@ -368,6 +448,81 @@ export class AgentObserver {
       default:
         break;
     }
+  }
+
+  #llmLab(
+    kind: string,
+    model: string,
+    layer: string,
+    extra: string,
+    tenant: string | undefined,
+  ): MetricLabels {
+    return this.#lab(
+      `llm\u0000${kind}\u0000${model}\u0000${layer}\u0000${extra}\u0000${tenant ?? ''}`,
+      () => {
+        const l: Record<string, string> = { model, layer };
+        if (kind === 'tokens') l['direction'] = extra;
+        if (kind === 'calls') l['outcome'] = extra;
+        if (tenant !== undefined && kind !== 'latency') l['tenant'] = tenant;
+        return l;
+      },
+    );
+  }
+
+  /** One `llm.call`: calls, tokens, cost, latency, and a GenAI client span under its todo or layer. */
+  #llmCall(t: TurnTrack, e: EventOf<'llm.call'>): void {
+    const layer = e.layer;
+    this.#c('llm_calls_total', this.#llmLab('calls', e.model, layer, e.outcome, e.tenantId));
+    this.#c('llm_tokens_total', this.#llmLab('tokens', e.model, layer, 'input', e.tenantId), e.inputTokens);
+    this.#c('llm_tokens_total', this.#llmLab('tokens', e.model, layer, 'output', e.tenantId), e.outputTokens);
+    const price = Object.hasOwn(this.#prices, e.model) ? this.#prices[e.model] : undefined;
+    const cost =
+      e.costUsd ??
+      (price ? (e.inputTokens * price.inputPerMTok + e.outputTokens * price.outputPerMTok) / 1e6 : undefined);
+    if (cost !== undefined)
+      this.#c('llm_cost_usd_total', this.#llmLab('cost', e.model, layer, '', e.tenantId), cost);
+    this.#h('llm_latency_ms', e.latencyMs, this.#llmLab('latency', e.model, layer, '', undefined));
+    if (!this.#tracer || !this.#otel) return;
+    // The parent: the todo's span for calls inside a todo, else the span of the calling layer (opened
+    // now, ended by the layer's own end event), else the turn.
+    let parent = t.turnContext;
+    if (e.todoId !== undefined) {
+      const s = t.todoStarts.get(e.todoId);
+      if (s?.span) parent = this.#otel.trace.setSpan(t.turnContext, s.span);
+    } else {
+      const own = LLM_LAYER[layer];
+      if (own !== undefined) {
+        if (t.openLayer?.layer !== own) {
+          const start = own === 'response' ? t.lastExecAt : t.phaseAt;
+          const span = this.#span(t, `dream_agent.${own}`, start, { 'dream_agent.layer': own });
+          if (span) t.openLayer = { layer: own, span };
+        }
+        if (t.openLayer) parent = this.#otel.trace.setSpan(t.turnContext, t.openLayer.span);
+      }
+    }
+    const attributes: Record<string, OtelAttributeValue> = {
+      'gen_ai.operation.name': 'chat',
+      'gen_ai.system': e.provider,
+      'gen_ai.provider.name': e.provider,
+      'gen_ai.request.model': e.model,
+      'gen_ai.usage.input_tokens': e.inputTokens,
+      'gen_ai.usage.output_tokens': e.outputTokens,
+      'dream_agent.layer': layer,
+      'dream_agent.session.id': e.sessionId,
+    };
+    if (e.outcome === 'ok') attributes['gen_ai.response.model'] = e.model;
+    if (e.finishReason !== undefined) attributes['gen_ai.response.finish_reasons'] = [e.finishReason];
+    if (e.todoId !== undefined) attributes['dream_agent.todo.id'] = e.todoId;
+    if (e.tenantId !== undefined) attributes['dream_agent.tenant.id'] = e.tenantId;
+    if (cost !== undefined) attributes['dream_agent.llm.cost_usd'] = cost;
+    if (e.outcome !== 'ok') attributes['error.type'] = e.outcome;
+    const span = this.#tracer.startSpan(
+      `chat ${e.model}`,
+      { startTime: e.at - e.latencyMs, kind: CLIENT, attributes },
+      parent,
+    );
+    span.setStatus(e.outcome === 'ok' ? { code: OK } : { code: ERROR, message: e.outcome });
+    span.end(e.at);
   }
 
   /**

@@ -9,7 +9,7 @@
  *
  * @packageDocumentation
  */
-import { DreamAgentError, isDreamAgentError } from '../errors/index.js';
+import { DreamAgentError, isDreamAgentError, type ErrorCode } from '../errors/index.js';
 import type { Json, JsonObject } from '../model/json.js';
 
 /** A system instruction. Adapters whose API has a separate system field (Anthropic) lift it out. */
@@ -97,6 +97,46 @@ export interface GenerateRequest {
   signal?: AbortSignal;
   /** Which layer makes the call (`cognitive`, `planner`…): a label for usage accounting. */
   layer?: string;
+  /**
+   * Who the call is made for (session, turn, todo, tenant) and where its record goes. The LLM layers set
+   * it from their context (see `llmScope`); provider adapters ignore it.
+   */
+  scope?: LlmCallScope;
+}
+
+/** What one settled LLM call reports: the payload of the `llm.call` event. */
+export interface LlmCallRecord {
+  /** Provider name of the model called (`openai`, `scripted`…). */
+  provider: string;
+  /** The model id that answered (the requested or default one when the call failed). */
+  model: string;
+  /** The layer that made the call (`unlabelled` when the request named none). */
+  layer: string;
+  /** The todo the call was made for, when inside one. */
+  todoId?: string;
+  /** The session's tenant, when it has one. */
+  tenantId?: string;
+  inputTokens: number;
+  outputTokens: number;
+  /** From the call to its result (or failure), in ms. */
+  latencyMs: number;
+  /** `ok`, or the error code the call failed with. */
+  outcome: 'ok' | ErrorCode;
+  /** Why the model stopped (successful calls). */
+  finishReason?: FinishReason;
+  /** USD cost from the configured price table (absent when the model has no price). */
+  costUsd?: number;
+}
+
+/** The attribution of an LLM call (see {@link GenerateRequest.scope}). */
+export interface LlmCallScope {
+  sessionId: string;
+  turnId: string;
+  /** Set when the call is made inside a todo. */
+  todoId?: string;
+  tenantId?: string;
+  /** Receives the call's record once it settled; the agent turns it into an `llm.call` event. */
+  report?: (record: LlmCallRecord) => void;
 }
 
 /** Token counts of one or more calls. */

@@ -23,6 +23,7 @@ const LIVE_EVENTS: ReadonlySet<string> = new Set([
   'todo.failed',
   'todo.skipped',
   'response.delta',
+  'llm.call',
 ]);
 
 /** What a journal writes to and tells. @internal */

@@ -253,6 +253,7 @@ export class ToolExecutor implements Executor {
         }
       },
       logger: ctx.logger,
+      ...(ctx.traceHeaders ? { traceHeaders: () => ctx.traceHeaders?.(ctx.todoId) ?? {} } : {}),
     };
     // The handler gets the signal, but one that ignores it must still not outlive its timeout.
     const aborted = new Promise<never>((_, reject) => {

@@ -63,6 +63,11 @@ export interface ToolContext {
   delta: ExecutionContext['delta'];
   requestInput: ExecutionContext['requestInput'];
   logger: ExecutionContext['logger'];
+  /**
+   * Trace-context headers (`traceparent`…) of this todo's span, for the tool's outgoing requests (HTTP
+   * tools send them); absent when OpenTelemetry is not configured.
+   */
+  traceHeaders?: () => Record<string, string>;
 }
 
 /** Read access to the registered tools: what the engine and the layers need. */

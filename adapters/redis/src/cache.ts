@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import type { Cache, Json } from 'dream-agent';
+import { DreamAgentError, type Cache, type Json } from 'dream-agent';
 
 /** How the Redis adapters reach Redis: your own ioredis client, or a URL (the adapter owns that client). */
 export type RedisConnection = { client: Redis } | { url: string };
@@ -56,6 +56,11 @@ export async function withTimeout<T>(p: Promise<T>, ms: number, what: string): P
     if (timer) clearTimeout(timer);
   }
 }
+
+/** INCRBY, and an expiry on a counter that has none yet (one round trip, atomic). */
+const INCREMENT_SCRIPT = `local v = redis.call('INCRBY', KEYS[1], ARGV[1])
+if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) end
+return v`;
 
 /**
  * The execution {@link Cache} on Redis: TTL per entry (`SET … PX`), a namespace and a version in
@@ -135,6 +140,39 @@ export class RedisCache implements Cache {
       await withTimeout(this.#client.del(this.keyOf(key)), this.#timeoutMs, 'DEL');
     } catch {
       this.#metrics.errors += 1;
+    }
+  }
+
+  /**
+   * Adds to an integer counter atomically (`INCRBY`, and `PEXPIRE` when the counter is new), for the
+   * agent's per-tenant token budgets: every node sharing this Redis shares the counts.
+   *
+   * @param key - the counter (namespaced like every key)
+   * @param by - an integer to add (0 reads the counter)
+   * @param ttlMs - lifetime of a new counter
+   * @returns the value after the addition
+   * @throws DreamAgentError `UNAVAILABLE` when Redis does not answer (a budget must not pass silently)
+   */
+  async increment(key: string, by: number, ttlMs: number): Promise<number> {
+    try {
+      const v = await withTimeout(
+        this.#client.eval(
+          INCREMENT_SCRIPT,
+          1,
+          this.keyOf(key),
+          Math.trunc(by),
+          Math.max(1, Math.ceil(ttlMs)),
+        ),
+        this.#timeoutMs,
+        'INCRBY',
+      );
+      return Number(v);
+    } catch (cause) {
+      this.#metrics.errors += 1;
+      throw new DreamAgentError('UNAVAILABLE', 'the Redis counter could not be updated', {
+        cause,
+        retryable: true,
+      });
     }
   }
 

@@ -10,7 +10,8 @@
  *   reshaped with `response.map` (output field → dot path).
  * - Non-2xx → `TOOL_FAILED` with `details.status`; retryable for 5xx, 408 and 429, not for other 4xx.
  *   Network errors are retryable. The executor's signal carries timeouts and cancellation.
- * - Every request carries `Idempotency-Key: <ctx.idempotencyKey>`.
+ * - Every request carries `Idempotency-Key: <ctx.idempotencyKey>`, and — when the agent traces with
+ *   OpenTelemetry — the todo span's `traceparent` (W3C trace context).
  *
  * @packageDocumentation
  */
@@ -162,6 +163,13 @@ export function createHttpInvoker(
       }
     }
     headers.set('idempotency-key', ctx.idempotencyKey);
+    // The todo's trace context (W3C `traceparent`), so the tool's server joins the agent's trace; a
+    // header the tool declares itself wins.
+    if (ctx.traceHeaders) {
+      for (const [name, value] of Object.entries(ctx.traceHeaders())) {
+        if (!headers.has(name)) headers.set(name, value);
+      }
+    }
     let body: string | undefined;
     if (method === 'POST' || method === 'PUT' || method === 'PATCH') {
       headers.set('content-type', 'application/json');
