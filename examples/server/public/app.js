@@ -867,11 +867,11 @@ function renderInspector(s) {
   }
   const row = s.todos.find((r) => r.todoId === t.id);
   const ms = row?.startedAt && row?.finishedAt ? `${row.finishedAt - row.startedAt} ms` : '—';
-  const calls = state.events.filter((e) => e.todoId === t.id && e.type === 'llm.call');
-  const tokens = calls.reduce(
-    (n, e) => n + (e.usage?.totalTokens ?? (e.usage?.inputTokens ?? 0) + (e.usage?.outputTokens ?? 0)),
-    0,
+  // The model calls this step made in the current turn (`llm.call` events carry the todo id).
+  const calls = state.events.filter(
+    (e) => e.type === 'llm.call' && e.todoId === t.id && (!s.turn || e.turnId === s.turn.id),
   );
+  const tokens = calls.reduce((n, e) => n + (e.inputTokens ?? 0) + (e.outputTokens ?? 0), 0);
   const editable =
     s.turn && s.turn.phase !== 'done' && can('operate') && EDITABLE.has(row?.status ?? 'pending');
   box.hidden = false;
@@ -905,11 +905,12 @@ function renderInspector(s) {
         ['attempts', String(row?.attempts ?? 0)],
         ['cache', row?.cached ? 'hit' : row?.status === 'completed' ? 'miss' : '—'],
         ['time', ms],
-        // Only when the session recorded model calls for this step: the engine emits no per-step
-        // `llm.call` event yet, so "none" would be a claim the data cannot back.
+        // Only when the step called a model (tool steps and the offline agent make no calls).
         ...(calls.length ? [['LLM calls', `${calls.length} (${tokens} tokens)`]] : []),
       ].flatMap(([k, v]) => [h('dt', {}, k), h('dd', { 'data-field': k }, v)]),
     ),
+    calls.length ? h('h3', {}, 'LLM calls') : null,
+    calls.length ? llmCallTable(calls) : null,
     h('h3', {}, 'Input'),
     h('pre', { 'data-testid': 'inspect-input' }, fmtJson(t.input)),
     row?.output !== undefined ? h('h3', {}, 'Output') : null,
@@ -923,6 +924,36 @@ function renderInspector(s) {
         )
       : null,
     editable ? editForm(s, t) : null,
+  );
+}
+
+function llmCallTable(calls) {
+  const cell = (text, field) => h('td', { 'data-field': field }, text);
+  return h(
+    'table',
+    { class: 'llm-calls', 'data-testid': 'inspect-llm' },
+    h(
+      'thead',
+      {},
+      h('tr', {}, ...['model', 'layer', 'in', 'out', 'time', 'outcome', 'cost'].map((c) => h('th', {}, c))),
+    ),
+    h(
+      'tbody',
+      {},
+      ...calls.map((e) =>
+        h(
+          'tr',
+          { 'data-testid': 'llm-call', 'data-seq': e.seq },
+          cell(`${e.provider}/${e.model}`, 'model'),
+          cell(e.layer, 'layer'),
+          cell(String(e.inputTokens), 'input-tokens'),
+          cell(String(e.outputTokens), 'output-tokens'),
+          cell(`${e.latencyMs} ms`, 'latency'),
+          cell(e.outcome, 'outcome'),
+          cell(e.costUsd === undefined ? '—' : `$${e.costUsd.toFixed(6)}`, 'cost'),
+        ),
+      ),
+    ),
   );
 }
 
@@ -1177,6 +1208,8 @@ function renderHistory(s) {
 
 function summary(e) {
   switch (e.type) {
+    case 'llm.call':
+      return `${e.layer}${e.todoId ? ` (${e.todoId})` : ''} ${e.model}: ${e.inputTokens} in, ${e.outputTokens} out, ${e.latencyMs} ms${e.outcome === 'ok' ? '' : `, ${e.outcome}`}`;
     case 'turn.started':
       return e.input;
     case 'intent.detected':
