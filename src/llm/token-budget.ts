@@ -75,6 +75,7 @@ export interface TokenBudgetOptions {
 
 /** What a budget check found. */
 export interface BudgetState {
+  /** The tenant (undefined for sessions without one). */
   tenantId: string | undefined;
   /** The tenant's limit this period (undefined: unlimited). */
   limit: number | undefined;

@@ -116,7 +116,9 @@ export interface LlmCallRecord {
   todoId?: string;
   /** The session's tenant, when it has one. */
   tenantId?: string;
+  /** Tokens sent (as the provider reported them; 0 for a failed call). */
   inputTokens: number;
+  /** Tokens generated (0 for a failed call). */
   outputTokens: number;
   /** From the call to its result (or failure), in ms. */
   latencyMs: number;
@@ -130,10 +132,13 @@ export interface LlmCallRecord {
 
 /** The attribution of an LLM call (see {@link GenerateRequest.scope}). */
 export interface LlmCallScope {
+  /** The session the call is made for. */
   sessionId: string;
+  /** The turn the call is made for. */
   turnId: string;
   /** Set when the call is made inside a todo. */
   todoId?: string;
+  /** The session's tenant: whose token budget the call is charged to. */
   tenantId?: string;
   /** Receives the call's record once it settled; the agent turns it into an `llm.call` event. */
   report?: (record: LlmCallRecord) => void;
