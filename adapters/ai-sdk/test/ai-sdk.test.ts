@@ -15,7 +15,7 @@ import {
   withResilience,
   type StreamChunk,
 } from 'dream-agent';
-import { startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
+import { startLlmServer, type LlmServer } from 'dream-agent/testing';
 
 const usage = (input: number, output: number) => ({
   inputTokens: { total: input, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },
