@@ -157,7 +157,9 @@ export function testExecutionContext(
  * ctx.deltas.join('') === answer;
  * ```
  */
-export function testResponseContext(over: Partial<ResponseContext> = {}): ResponseContext & { deltas: string[] } {
+export function testResponseContext(
+  over: Partial<ResponseContext> = {},
+): ResponseContext & { deltas: string[] } {
   const deltas: string[] = [];
   return {
     ...base(),

@@ -20,7 +20,6 @@ import {
 } from 'dream-agent/testing';
 import { AnthropicModel, mapAnthropicError, retryAfterMs, toAnthropicMessages } from '../src/index.js';
 
-
 /** The planner's context: the one tool its plans name, and the sales question. */
 const planningContext = () =>
   testPlanningContext({

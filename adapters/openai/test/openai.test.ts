@@ -21,7 +21,6 @@ import {
 } from 'dream-agent/testing';
 import { mapOpenAIError, OpenAIEmbedder, OpenAIModel, retryAfterMs } from '../src/index.js';
 
-
 /** The planner's context: the one tool its plans name, and the sales question. */
 const planningContext = () =>
   testPlanningContext({
