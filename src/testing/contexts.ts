@@ -29,6 +29,34 @@ export interface LoggedLine {
   msg?: string | undefined;
 }
 
+/** A {@link Logger} that keeps what it was given. */
+export interface MemoryLogger extends Logger {
+  /** Every line, in the order it was logged. */
+  lines: LoggedLine[];
+}
+
+/** A progress report a {@link testExecutionContext} recorded. */
+export interface RecordedProgress {
+  /** The message. */
+  message: string;
+  /** The percentage, when one was given. */
+  pct?: number | undefined;
+}
+
+/** An {@link ExecutionContext} that records what the executor reported. */
+export interface RecordingExecutionContext extends ExecutionContext {
+  /** Every `delta` text, in order. */
+  deltas: string[];
+  /** Every `progress` report, in order. */
+  progressed: RecordedProgress[];
+}
+
+/** A {@link ResponseContext} that records the streamed answer. */
+export interface RecordingResponseContext extends ResponseContext {
+  /** Every `delta` text, in order. */
+  deltas: string[];
+}
+
 /**
  * A {@link Logger} that keeps every line in memory, for asserting on what a layer logged.
  *
@@ -40,7 +68,7 @@ export interface LoggedLine {
  * logger.lines.filter((l) => l.level === 'warn'); // what it warned about
  * ```
  */
-export function memoryLogger(): Logger & { lines: LoggedLine[] } {
+export function memoryLogger(): MemoryLogger {
   const lines: LoggedLine[] = [];
   const at =
     (level: LoggedLine['level']) =>
@@ -118,11 +146,9 @@ export function testPlanningContext(over: Partial<PlanningContext> = {}): Planni
  * @param over - fields to set
  * @returns the context, with `deltas` and `progressed` (the progress messages) recorded
  */
-export function testExecutionContext(
-  over: Partial<ExecutionContext> = {},
-): ExecutionContext & { deltas: string[]; progressed: { message: string; pct?: number | undefined }[] } {
+export function testExecutionContext(over: Partial<ExecutionContext> = {}): RecordingExecutionContext {
   const deltas: string[] = [];
-  const progressed: { message: string; pct?: number | undefined }[] = [];
+  const progressed: RecordedProgress[] = [];
   return {
     ...base(),
     todoId: 'test-todo',

@@ -37,12 +37,23 @@ export {
   testExecutionContext,
   testResponseContext,
 } from './contexts.js';
-export type { LoggedLine } from './contexts.js';
+export type {
+  LoggedLine,
+  MemoryLogger,
+  RecordedProgress,
+  RecordingExecutionContext,
+  RecordingResponseContext,
+} from './contexts.js';
 export { startLlmServer, deterministicVector } from './llm-server.js';
 export type {
   LlmServer,
   RecordedRequest,
   WireFault,
+  WireStatusFault,
+  WireMalformedFault,
+  WireCutFault,
+  WireStreamErrorFault,
+  WireStallFault,
   WireReply,
   WireRoute,
   WireStep,

@@ -47,24 +47,60 @@ export interface WireReply {
   embeddings?: number[][];
 }
 
+/** Reply with this status and an error body in the provider's format. */
+export interface WireStatusFault {
+  /** The fault's kind. */
+  type: 'status';
+  /** The HTTP status (429, 401, 500…). */
+  status: number;
+  /** Response headers, e.g. `{ 'retry-after': '2' }`. */
+  headers?: Record<string, string>;
+  /** The error message in the body. */
+  message?: string;
+  /** The provider's error code in the body. */
+  code?: string;
+}
+
+/** 200 with a body that is not JSON (JSON replies), or an SSE event whose data is not JSON (streams). */
+export interface WireMalformedFault {
+  /** The fault's kind. */
+  type: 'malformed';
+}
+
+/** Streams only: stop after `afterEvents` SSE events. */
+export interface WireCutFault {
+  /** The fault's kind. */
+  type: 'cut';
+  /** How many events are sent first. */
+  afterEvents: number;
+  /** Destroy the socket (`destroy`, default) or end the response cleanly without the terminal events. */
+  mode?: 'destroy' | 'end';
+}
+
+/** Streams only: after `afterEvents` events, send the provider's in-stream error event and end. */
+export interface WireStreamErrorFault {
+  /** The fault's kind. */
+  type: 'stream-error';
+  /** How many events are sent first. */
+  afterEvents: number;
+  /** The error event's message. */
+  message?: string;
+}
+
 /**
- * An injected fault:
- * - `status`: reply with this status and an error body in the provider's format;
- * - `malformed`: 200 with a body that is not JSON (JSON replies) or an SSE event whose data is not JSON
- *   (streams);
- * - `cut` (streams only): stop after `afterEvents` SSE events, by destroying the socket (`destroy`,
- *   default) or by ending the response cleanly without the terminal events (`end`);
- * - `stream-error` (streams only): after `afterEvents` events, send the provider's in-stream error event
- *   and end;
- * - `stall`: send the status line and headers, then (streams) `afterEvents` SSE events, then nothing — the
- *   response stays open until the client closes the connection (a provider stalled after its headers).
+ * Send the status line and headers, then (streams) `afterEvents` SSE events, then nothing: the response
+ * stays open until the client closes the connection (a provider stalled after its headers).
  */
+export interface WireStallFault {
+  /** The fault's kind. */
+  type: 'stall';
+  /** How many events are sent before the stall (streams; default 0). */
+  afterEvents?: number;
+}
+
+/** An injected fault. */
 export type WireFault =
-  | { type: 'status'; status: number; headers?: Record<string, string>; message?: string; code?: string }
-  | { type: 'malformed' }
-  | { type: 'cut'; afterEvents: number; mode?: 'destroy' | 'end' }
-  | { type: 'stream-error'; afterEvents: number; message?: string }
-  | { type: 'stall'; afterEvents?: number };
+  WireStatusFault | WireMalformedFault | WireCutFault | WireStreamErrorFault | WireStallFault;
 
 /** One scripted step: a reply, or a fault, optionally delayed. */
 export interface WireStep {
