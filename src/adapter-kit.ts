@@ -1,7 +1,9 @@
 /**
  * `dream-agent/adapter-kit`: what an adapter author needs beyond the public API — the shared commit
  * pre-check every Store runs, the helpers LLM adapters use to map a provider's stream, usage and errors
- * onto the `LanguageModel` port, and small test helpers for rejections and runs.
+ * onto the `LanguageModel` port (and strict structured-output schemas), the bus topics, the checks every
+ * VectorStore shares, bounded JSON parsing for transports, canonical tool-call keys, and small test
+ * helpers for rejections and runs.
  *
  * Applications never need this subpath; first-party adapters import only `dream-agent` and this.
  *
@@ -24,6 +26,36 @@ export {
   estimateTokens,
   ZERO_USAGE,
 } from './ports/llm.js';
+// Providers with a strict structured-output mode (OpenAI's `strict: true`): schema conversion and back.
+export { toStrictJsonSchema, strictSchemaIssues, stripStrictNulls } from './llm/strict-schema.js';
+export type { StrictConversion } from './llm/strict-schema.js';
+
+// Event buses: the topic names every bus implementation publishes on.
+export { eventsTopic, inboxTopic } from './ports/bus.js';
+
+// Vector stores: the input checks, top-k selection and metadata filters every backend shares.
+export {
+  DEFAULT_VECTOR_NAMESPACE,
+  TopK,
+  checkK,
+  checkSpaceChange,
+  checkUpsert,
+  checkVector,
+  compileVectorFilter,
+  vectorNamespace,
+} from './ports/vector-kit.js';
+export type { MetadataPredicate } from './ports/vector-kit.js';
+
+// Transports: JSON from the network, parsed with a depth bound before any object is built.
+export {
+  DEFAULT_MAX_JSON_DEPTH,
+  jsonTextDepth,
+  assertJsonDepth,
+  parseJsonBounded,
+} from './model/bounded-json.js';
+
+// Tool caches and idempotent bridges: the canonical JSON text and cache key of a tool call.
+export { canonicalJson, toolCacheKey } from './tools/canonical.js';
 
 /**
  * Runs a provider's error mapping so that it can never throw itself: a thrown value that fights back while

@@ -20,9 +20,8 @@ export type {
   ApprovalContext,
   TurnMemory,
 } from './agent/options.js';
-export { parseCommand, validateCommand, validateAgainstSchema, lockedTodos } from './agent/commands.js';
+export { parseCommand, validateCommand } from './agent/commands.js';
 export type { CommandView } from './agent/commands.js';
-export { idempotencyKey, requestIds } from './agent/ids.js';
 export { PassthroughCognitive, FunctionPlanner, TemplateResponder } from './agent/defaults.js';
 
 // Encryption at rest
@@ -85,14 +84,8 @@ export {
 export type { ErrorCode, SerializedError, DreamAgentErrorOptions } from './errors/index.js';
 
 // Domain model
-export { JsonSchema, JsonObjectSchema, jsonByteLength, cloneJson } from './model/json.js';
+export { JsonSchema, JsonObjectSchema } from './model/json.js';
 export type { Json, JsonObject } from './model/json.js';
-export {
-  DEFAULT_MAX_JSON_DEPTH,
-  jsonTextDepth,
-  assertJsonDepth,
-  parseJsonBounded,
-} from './model/bounded-json.js';
 export { IntentSchema, EntitySchema } from './model/intent.js';
 export type { Intent, Entity } from './model/intent.js';
 export {
@@ -188,12 +181,9 @@ export type {
   NewSession,
   InboxAck,
   SessionQuery,
-  CommitGuardState,
 } from './ports/store.js';
-export { assertCommitApplies } from './ports/store.js';
 export type { Cache } from './ports/cache.js';
 export type { EventBus, BusHandler } from './ports/bus.js';
-export { eventsTopic, inboxTopic } from './ports/bus.js';
 export type { Clock } from './ports/clock.js';
 export { systemClock } from './ports/clock.js';
 export type { Logger } from './ports/logger.js';
@@ -215,7 +205,6 @@ export type {
 export {
   ToolRegistry,
   ToolExecutor,
-  TOOL_VERSION_METADATA_KEY,
   defineTool,
   TOOL_NAME_PATTERN,
   parseToolFile,
@@ -225,10 +214,7 @@ export {
   DEFAULT_MAX_TOOL_FILE_BYTES,
   compileJsonSchema,
   DEFAULT_JSON_SCHEMA_LIMITS,
-  canonicalJson,
-  toolCacheKey,
   LexicalToolIndex,
-  tokenize,
   HTTP_METHODS,
 } from './tools/index.js';
 export type {
@@ -259,17 +245,7 @@ export { MemoryCache } from './ports/memory/cache.js';
 export type { MemoryCacheOptions } from './ports/memory/cache.js';
 
 // Language models (the port) and the LLM-backed layers
-export {
-  UsageTracker,
-  parseRetryAfter,
-  withUsageTracking,
-  collectStream,
-  parseToolArguments,
-  toLlmError,
-  addUsage,
-  estimateTokens,
-  ZERO_USAGE,
-} from './ports/llm.js';
+export { UsageTracker, withUsageTracking, estimateTokens } from './ports/llm.js';
 export type {
   LanguageModel,
   GenerateRequest,
@@ -299,24 +275,14 @@ export {
   LlmPlanner,
   LlmExecutor,
   LlmResponder,
-  rankToolsLexically,
   generateObject,
-  parseJsonOutput,
-  toJsonSchema,
-  formatZodIssues,
-  MAX_REPAIRS,
   budgetText,
   budgetJson,
   DEFAULT_BLOCK_TOKENS,
   withResilience,
-  isResilient,
   DEFAULT_RESILIENCE,
   fallbackModel,
   shouldFallBack,
-  toStrictJsonSchema,
-  strictSchemaIssues,
-  stripStrictNulls,
-  llmLayerDefaults,
 } from './llm/index.js';
 export type {
   LlmCognitiveOptions,
@@ -336,10 +302,7 @@ export type {
   ResilienceOptions,
   RetryPolicy,
   FallbackOptions,
-  StrictConversion,
   LayerModels,
-  LlmDefaults,
-  LlmDefaultsInput,
 } from './llm/index.js';
 
 // Vectors
@@ -352,28 +315,11 @@ export type {
   VectorScope,
   VectorSpaceInfo,
 } from './ports/vector.js';
-export {
-  DEFAULT_VECTOR_NAMESPACE,
-  TopK,
-  checkK,
-  checkSpaceChange,
-  checkUpsert,
-  checkVector,
-  compileVectorFilter,
-  vectorNamespace,
-} from './ports/vector-kit.js';
-export type { MetadataPredicate } from './ports/vector-kit.js';
 
 // Offline layers
-export { RecipePlanner, parseRecipes, slotLabel, RecipesFileSchema } from './planning/recipes.js';
+export { RecipePlanner, parseRecipes, RecipesFileSchema } from './planning/recipes.js';
 export type { RecipesFile, Recipe, RecipePlannerOptions } from './planning/recipes.js';
-export {
-  SummaryResponder,
-  summariseOutput,
-  summariseRows,
-  collectArtefacts,
-  formatNumber,
-} from './response/summary.js';
+export { SummaryResponder } from './response/summary.js';
 export type { SummaryResponderOptions } from './response/summary.js';
 
 // The offline cognitive layer (wink-nlp) is published at `dream-agent/offline` (src/offline.ts), so that

@@ -1,5 +1,7 @@
 /**
- * `dream-agent/testing`: contract suites every port implementation runs, and fakes that keep tests honest.
+ * `dream-agent/testing`: contract suites every port implementation runs, fakes that keep tests honest,
+ * layer contexts for unit-testing a layer, and a local server speaking the OpenAI and Anthropic wire
+ * protocols.
  *
  * @packageDocumentation
  */
@@ -8,6 +10,7 @@ export { useTestApi } from './contracts/api.js';
 export type { TestApi } from './contracts/api.js';
 export { guardStore } from './guard.js';
 export { storeContract } from './contracts/store.js';
+export { storeExtensionsContract } from './contracts/store-extensions.js';
 export type { StoreContractContext, StoreContractSubject, StoreContractOptions } from './contracts/store.js';
 export { busContract } from './contracts/bus.js';
 export type { BusContractSubject } from './contracts/bus.js';
@@ -26,3 +29,33 @@ export type {
   ScriptedToolCall,
 } from './scripted-model.js';
 export { wrapStore, STORE_METHODS } from './wrap.js';
+export {
+  memoryLogger,
+  toolCatalog,
+  testCognitiveContext,
+  testPlanningContext,
+  testExecutionContext,
+  testResponseContext,
+} from './contexts.js';
+export type {
+  LoggedLine,
+  MemoryLogger,
+  RecordedProgress,
+  RecordingExecutionContext,
+  RecordingResponseContext,
+} from './contexts.js';
+export { startLlmServer, deterministicVector } from './llm-server.js';
+export type {
+  LlmServer,
+  RecordedRequest,
+  WireFault,
+  WireStatusFault,
+  WireMalformedFault,
+  WireCutFault,
+  WireStreamErrorFault,
+  WireStallFault,
+  WireReply,
+  WireRoute,
+  WireStep,
+  WireToolCall,
+} from './llm-server.js';

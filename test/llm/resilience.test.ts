@@ -8,14 +8,14 @@ import { AnthropicModel } from '@dream-agent/anthropic';
 import { OpenAIModel } from '@dream-agent/openai';
 import {
   DreamAgentError,
-  collectStream,
   fallbackModel,
-  isResilient,
   withResilience,
   type GenerateRequest,
   type LanguageModel,
   type StreamChunk,
 } from 'dream-agent';
+import { collectStream } from 'dream-agent/adapter-kit';
+import { isResilient } from '../../src/llm/resilience.js';
 import { ManualClock, ScriptedModel } from 'dream-agent/testing';
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js';
 

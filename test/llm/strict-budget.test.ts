@@ -6,16 +6,8 @@ import fc from 'fast-check';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { OpenAIModel } from '@dream-agent/openai';
-import {
-  budgetJson,
-  budgetText,
-  estimateTokens,
-  strictSchemaIssues,
-  stripStrictNulls,
-  toStrictJsonSchema,
-  type Json,
-  type JsonObject,
-} from 'dream-agent';
+import { budgetJson, budgetText, estimateTokens, type Json, type JsonObject } from 'dream-agent';
+import { strictSchemaIssues, stripStrictNulls, toStrictJsonSchema } from 'dream-agent/adapter-kit';
 import { dataBlock } from '../../src/llm/prompts.js';
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js';
 

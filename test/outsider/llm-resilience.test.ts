@@ -5,7 +5,6 @@
  */
 import { describe, expect, it } from 'vitest';
 import {
-  collectStream,
   fallbackModel,
   isDreamAgentError,
   withResilience,
@@ -13,6 +12,7 @@ import {
   type LanguageModel,
   type StreamChunk,
 } from 'dream-agent';
+import { collectStream } from 'dream-agent/adapter-kit';
 import { ManualClock } from 'dream-agent/testing';
 
 const messages = [{ role: 'user' as const, content: 'hi' }];

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
-import { assertJsonDepth, isDreamAgentError, jsonTextDepth, parseJsonBounded } from 'dream-agent';
+import { isDreamAgentError } from 'dream-agent';
+import { assertJsonDepth, jsonTextDepth, parseJsonBounded } from 'dream-agent/adapter-kit';
 
 function depthOf(v: unknown): number {
   if (v === null || typeof v !== 'object') return 0;

@@ -18,8 +18,8 @@ import type {
   LanguageModelV3StreamPart,
   LanguageModelV3Usage,
 } from '@ai-sdk/provider';
-import { DreamAgentError, isDreamAgentError, parseRetryAfter } from 'dream-agent';
-import { mapErrorSafely } from 'dream-agent/adapter-kit';
+import { DreamAgentError, isDreamAgentError } from 'dream-agent';
+import { mapErrorSafely, parseRetryAfter } from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   Embedder,

@@ -8,14 +8,9 @@ import { MockEmbeddingModelV3, MockLanguageModelV3, convertArrayToReadableStream
 import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { z } from 'zod';
 import { AiSdkEmbedder, AiSdkModel, mapAiSdkError, toAiSdkPrompt } from '@dream-agent/ai-sdk';
-import {
-  DreamAgentError,
-  collectStream,
-  generateObject,
-  withResilience,
-  type StreamChunk,
-} from 'dream-agent';
-import { startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
+import { DreamAgentError, generateObject, withResilience, type StreamChunk } from 'dream-agent';
+import { collectStream } from 'dream-agent/adapter-kit';
+import { startLlmServer, type LlmServer } from 'dream-agent/testing';
 
 const usage = (input: number, output: number) => ({
   inputTokens: { total: input, noCache: undefined, cacheRead: undefined, cacheWrite: undefined },

@@ -1,12 +1,39 @@
 import Anthropic from '@anthropic-ai/sdk';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { generateObject, LlmPlanner, LlmResponder, UsageTracker, withUsageTracking } from 'dream-agent';
+import {
+  defineTool,
+  generateObject,
+  LlmPlanner,
+  LlmResponder,
+  UsageTracker,
+  withUsageTracking,
+} from 'dream-agent';
 import type { GenerateRequest, StreamChunk } from 'dream-agent';
-import { planningContext, responseContext } from '../../../test/llm/fixtures.js';
-import { rejection as caught } from '../../../test/helpers/run.js';
-import { startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
+import { rejection as caught } from 'dream-agent/adapter-kit';
+import {
+  startLlmServer,
+  testPlanningContext,
+  testResponseContext,
+  toolCatalog,
+  type LlmServer,
+} from 'dream-agent/testing';
 import { AnthropicModel, mapAnthropicError, retryAfterMs, toAnthropicMessages } from '../src/index.js';
+
+/** The planner's context: the one tool its plans name, and the sales question. */
+const planningContext = () =>
+  testPlanningContext({
+    input: 'analyse Q3 sales by region, draft a report and email it to the team',
+    tools: toolCatalog([
+      defineTool({
+        name: 'sales.query',
+        description: 'Query sales rows for a period and optional region',
+        domain: 'data',
+        input: z.object({ period: z.string(), region: z.string().optional() }),
+        handler: () => Promise.reject(new Error('tools do not run in these tests')),
+      }),
+    ]),
+  });
 
 let server: LlmServer;
 
@@ -469,7 +496,7 @@ describe('LLM-backed layers over the anthropic adapter', () => {
 
   it('LlmResponder streams its answer from the wire as response deltas', async () => {
     server.script({ reply: { text: 'Sales rose in Q3.', chunks: ['Sales ', 'rose ', 'in Q3.'] } });
-    const ctx = responseContext();
+    const ctx = testResponseContext();
     const answer = await new LlmResponder({ model: model() }).respond(
       { input: 'how were sales?', plan: null, todos: [] },
       ctx,

@@ -12,15 +12,15 @@
  */
 import { ChromaClient } from 'chromadb';
 import type { Collection, Metadata, Where } from 'chromadb';
+import { DreamAgentError } from 'dream-agent';
 import {
   checkK,
   checkSpaceChange,
   checkUpsert,
   checkVector,
   compileVectorFilter,
-  DreamAgentError,
   vectorNamespace,
-} from 'dream-agent';
+} from 'dream-agent/adapter-kit';
 import type {
   Json,
   JsonObject,

@@ -15,16 +15,16 @@
 import { randomBytes } from 'node:crypto';
 import { mkdir, open, readdir, readFile, rename, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { DreamAgentError } from 'dream-agent';
 import {
   checkK,
   checkSpaceChange,
   checkUpsert,
   checkVector,
   compileVectorFilter,
-  DreamAgentError,
   TopK,
   vectorNamespace,
-} from 'dream-agent';
+} from 'dream-agent/adapter-kit';
 import type {
   JsonObject,
   VectorFilter,

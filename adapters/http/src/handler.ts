@@ -3,9 +3,6 @@ import {
   DreamAgentError,
   isDreamAgentError,
   parseCommand,
-  parseJsonBounded,
-  assertJsonDepth,
-  DEFAULT_MAX_JSON_DEPTH,
   serializeError,
   type Agent,
   type Actor,
@@ -14,6 +11,7 @@ import {
   type Logger,
   type Run,
 } from 'dream-agent';
+import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH, parseJsonBounded } from 'dream-agent/adapter-kit';
 import type { z } from 'zod';
 import { errorResponse, type ErrorBody } from './errors.js';
 import {

@@ -18,7 +18,7 @@ import {
   type CommandRecord,
   type HttpTransportOptions,
 } from '@dream-agent/http';
-import { closeServer, journeyAgent, listen, readSse, request } from '../../../test/transports/helpers.js';
+import { closeServer, journeyAgent, listen, readSse, request } from './helpers.js';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

@@ -19,7 +19,6 @@ import { ToolListChangedNotificationSchema, type Tool as McpTool } from '@modelc
 import {
   DreamAgentError,
   TOOL_NAME_PATTERN,
-  canonicalJson,
   compileJsonSchema,
   isDreamAgentError,
   type Json,
@@ -30,6 +29,7 @@ import {
   type ToolRegistry,
   type ValidationResult,
 } from 'dream-agent';
+import { canonicalJson } from 'dream-agent/adapter-kit';
 import { isAllowed, parseMcpOverlay, type McpOverlay, type McpToolOverlay } from './overlay.js';
 
 export { isAllowed, McpOverlaySchema, McpToolOverlaySchema, parseMcpOverlay } from './overlay.js';

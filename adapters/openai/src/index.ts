@@ -6,8 +6,13 @@
  * @packageDocumentation
  */
 import OpenAI from 'openai';
-import { DreamAgentError, isDreamAgentError, stripStrictNulls, toStrictJsonSchema } from 'dream-agent';
-import { mapErrorSafely, parseRetryAfter } from 'dream-agent/adapter-kit';
+import { DreamAgentError, isDreamAgentError } from 'dream-agent';
+import {
+  mapErrorSafely,
+  parseRetryAfter,
+  stripStrictNulls,
+  toStrictJsonSchema,
+} from 'dream-agent/adapter-kit';
 import type {
   ChatMessage,
   Embedder,

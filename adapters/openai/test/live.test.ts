@@ -4,7 +4,8 @@
  */
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { collectStream, generateObject } from 'dream-agent';
+import { generateObject } from 'dream-agent';
+import { collectStream } from 'dream-agent/adapter-kit';
 import { OpenAIModel } from '../src/index.js';
 
 const enabled =

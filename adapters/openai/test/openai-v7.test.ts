@@ -7,8 +7,8 @@ import type OpenAI from 'openai';
 import OpenAI7 from 'openai-v7';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
 import type { StreamChunk } from 'dream-agent';
-import { rejection as caught } from '../../../test/helpers/run.js';
-import { deterministicVector, startLlmServer, type LlmServer } from '../../../test/helpers/llm-server.js';
+import { rejection as caught } from 'dream-agent/adapter-kit';
+import { deterministicVector, startLlmServer, type LlmServer } from 'dream-agent/testing';
 import { OpenAIEmbedder, OpenAIModel } from '../src/index.js';
 
 let server: LlmServer;

@@ -9,8 +9,7 @@ import {
   type Executor,
   type SessionState,
 } from 'dream-agent';
-import { busContract, storeContract } from 'dream-agent/testing';
-import { storeExtensionCases } from '../../../test/helpers/store-extensions.js';
+import { busContract, storeContract, storeExtensionsContract } from 'dream-agent/testing';
 import { MIGRATIONS, PostgresEventBus, PostgresStore, migrate } from '@dream-agent/postgres';
 import {
   freePort,
@@ -52,7 +51,7 @@ if (skip) {
 
   storeContract('PostgresStore', async ({ clock }) => ({ store: new PostgresStore({ pool, clock }) }));
 
-  storeExtensionCases('PostgresStore', () => new PostgresStore({ pool }));
+  storeExtensionsContract('PostgresStore', () => new PostgresStore({ pool }));
 
   busContract('PostgresEventBus (LISTEN/NOTIFY)', async () => {
     const a = new PostgresEventBus({ connectionString: server.url });

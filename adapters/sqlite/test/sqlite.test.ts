@@ -13,9 +13,8 @@ import {
   type SessionState,
   type SessionStatus,
 } from 'dream-agent';
-import { storeContract } from 'dream-agent/testing';
+import { storeContract, storeExtensionsContract } from 'dream-agent/testing';
 import { SqliteStore } from '@dream-agent/sqlite';
-import { storeExtensionCases } from '../../../test/helpers/store-extensions.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'dream-sqlite-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -33,7 +32,7 @@ storeContract('SqliteStore (your own in-memory Database)', async ({ clock }) => 
   return { store: new SqliteStore({ database: db, clock }), cleanup: async () => void db.close() };
 });
 
-storeExtensionCases('SqliteStore (file, WAL)', () => new SqliteStore({ database: file() }));
+storeExtensionsContract('SqliteStore (file, WAL)', () => new SqliteStore({ database: file() }));
 
 describe('SqliteStore specifics', () => {
   const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -7,8 +7,6 @@ import {
   isDreamAgentError,
   JsonObjectSchema,
   parseCommand,
-  parseJsonBounded,
-  DEFAULT_MAX_JSON_DEPTH,
   serializeError,
   SESSION_STATUSES,
   type Actor,
@@ -24,6 +22,7 @@ import {
   type SessionStatus,
   type SessionSummary,
 } from 'dream-agent';
+import { DEFAULT_MAX_JSON_DEPTH, parseJsonBounded } from 'dream-agent/adapter-kit';
 import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerMessage } from './protocol.js';
 
 /** The authenticated caller. */

@@ -21,7 +21,7 @@ import {
   type WsCommandRecord,
   type WsServerOptions,
 } from '@dream-agent/ws';
-import { closeServer, journeyAgent, listen } from '../../../test/transports/helpers.js';
+import { closeServer, journeyAgent, listen } from './helpers.js';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -1,11 +1,15 @@
 /**
- * The Store port extensions (tenants and owners, creation with the first events, the pending-inbox
- * count in every commit result, deleteSession), checked against each durable adapter's real backend (one
- * copy, shared by the SQLite and PostgreSQL tests) until the
- * shared contract suite in `dream-agent/testing` carries the same cases.
+ * The Store port's extensions (tenants and owners, creation with the first events, the pending-inbox
+ * count in every commit result, `deleteSession`) as a contract suite, run against each durable store's
+ * real backend beside {@link storeContract}.
+ *
+ * @packageDocumentation
  */
-import { describe, expect, it } from 'vitest';
-import { isDreamAgentError, type AgentEvent, type Commit, type SessionState, type Store } from 'dream-agent';
+import { isDreamAgentError } from '../../errors/index.js';
+import type { AgentEvent } from '../../model/events.js';
+import type { SessionState } from '../../model/session.js';
+import type { Commit, Store } from '../../ports/store.js';
+import { describe, expect, it } from './api.js';
 
 const TTL = 30_000;
 const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} });
@@ -43,10 +47,22 @@ const commitOf = (c: Partial<Commit> & Pick<Commit, 'sessionId' | 'expectedVersi
 });
 
 /**
+ * Declares the Store extension cases for one store: `createSession` with its first events (atomic, seqs
+ * 1..n), tenant and owner filters of `listSessions`, the pending-inbox count each commit returns, and
+ * `deleteSession`. Framework-neutral like the other suites (see `useTestApi`).
+ *
  * @param name - the store's name in the test titles
- * @param make - a fresh store on the real backend (shared database is fine: ids are unique)
+ * @param make - a fresh store on the real backend (a shared database is fine: the ids are unique)
+ * @example
+ * ```ts
+ * import { describe, expect, it } from 'vitest';
+ * import { storeExtensionsContract, useTestApi } from 'dream-agent/testing';
+ *
+ * useTestApi({ describe, it, expect });
+ * storeExtensionsContract('MyStore', () => new MyStore(db));
+ * ```
  */
-export function storeExtensionCases(name: string, make: () => Store): void {
+export function storeExtensionsContract(name: string, make: () => Store): void {
   describe(`Store port extensions: ${name}`, () => {
     it('createSession with events stores them atomically as seqs 1..n; the next commit continues at n + 1', async () => {
       const store = make();
