@@ -13,6 +13,8 @@ export function approvalEffect(parts: {
   todoVersion: number;
   tool?: string | undefined;
   toolVersion?: string | undefined;
+  /** The tool definition's content hash (`ToolHandle.revision`); kept only when it differs from the version. */
+  toolRevision?: string | undefined;
   input: JsonObject;
   provided?: JsonObject | undefined;
 }): ApprovalEffect {
@@ -21,6 +23,12 @@ export function approvalEffect(parts: {
     todoVersion: parts.todoVersion,
     ...(parts.tool !== undefined ? { tool: parts.tool } : {}),
     ...(parts.toolVersion !== undefined ? { toolVersion: parts.toolVersion } : {}),
+    // A definition re-registered (hot reload) under the same version string still changes what runs:
+    // the revision makes it a different effect. Omitted when it equals the version (a content-hash
+    // version already says the same), so those digests are unchanged.
+    ...(parts.toolRevision !== undefined && parts.toolRevision !== parts.toolVersion
+      ? { toolRevision: parts.toolRevision }
+      : {}),
     input: parts.input,
     ...(parts.provided !== undefined && Object.keys(parts.provided).length > 0
       ? { provided: parts.provided }

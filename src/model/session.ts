@@ -21,6 +21,11 @@ export interface ApprovalEffect {
   tool?: string;
   /** The tool version that will run (pinned once the todo first started). */
   toolVersion?: string;
+  /**
+   * The content hash of that tool version's definition, when it differs from the version string: a tool
+   * re-registered (hot-reloaded) under an unchanged version is a different effect.
+   */
+  toolRevision?: string;
   /** The todo's input with every `$ref` substituted by the referenced output. */
   input: JsonObject;
   /** Values humans provided for the todo's input requests, by key (absent before any). */

@@ -15,6 +15,13 @@ export interface ValueIssue {
 }
 
 /**
+ * At most this many issues are reported for one value; the rest are counted in one last issue. A value
+ * with thousands of bad items (a 100 KB array against `items` or `uniqueItems`) would otherwise turn into
+ * an error dozens of times its own size, sent back to whoever sent it.
+ */
+const MAX_ISSUES = 50;
+
+/**
  * Formats zod issues as `{ path, message }` pairs with short messages that say what was expected.
  *
  * @param zodIssues - issues from a failed parse
@@ -43,7 +50,11 @@ export function zodIssueList(
 ): { segments: (string | number)[]; message: string }[] {
   const out: { segments: (string | number)[]; message: string }[] = [];
   const tooLong = new Set<string>();
+  let unread = zodIssues.length;
   for (const issue of zodIssues) {
+    // Enough to show (some may still be filtered out below): the rest are only counted.
+    if (out.length >= 2 * MAX_ISSUES) break;
+    unread -= 1;
     const path = issue.path.filter((p): p is string | number => typeof p !== 'symbol');
     const at = valueAt(value, path);
     switch (issue.code) {
@@ -136,9 +147,15 @@ export function zodIssueList(
     }
   }
   // A string that is too long also fails its (length-guarded) pattern: report only the length.
-  return out.filter(
+  const shown = out.filter(
     (i) => !(tooLong.has(formatPath(i.segments)) && i.message.startsWith('does not match the pattern')),
   );
+  const more = Math.max(0, shown.length - MAX_ISSUES) + unread;
+  if (more === 0) return shown;
+  return [
+    ...shown.slice(0, MAX_ISSUES),
+    { segments: [], message: `${String(more)} more issue${more === 1 ? '' : 's'} not shown` },
+  ];
 }
 
 /**

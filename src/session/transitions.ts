@@ -190,6 +190,10 @@ export class SessionModel {
       todoVersion: rec.todoVersion ?? this.plan?.version ?? 1,
       tool: todo.tool,
       toolVersion: rec.toolVersion ?? tool?.version,
+      toolRevision: (rec.toolVersion !== undefined && todo.tool
+        ? this.d.tools.get(todo.tool, rec.toolVersion)
+        : tool
+      )?.revision,
       input,
       provided: rec.inputs,
     });
