@@ -150,8 +150,8 @@ export class Agent {
   }
 
   /**
-   * The observer fed by every commit when `observability` is set; call `observer.usage(record)` from a
-   * `UsageTracker` listener to add token and cost metrics.
+   * The observer fed by every commit when `observability` is set. LLM token and cost metrics come from
+   * the agent's `llm.call` events; `observer.usage(record)` is for calls made outside the agent.
    */
   readonly observer: AgentObserver | undefined;
   #metrics: InMemoryMetrics | undefined;

@@ -46,7 +46,10 @@ export interface OtelApiLike {
    * todo span's trace context through the globally registered propagator (W3C `traceparent` by default
    * in the OpenTelemetry SDK).
    */
-  propagation?: { inject(context: unknown, carrier: Record<string, string>): void };
+  propagation?: {
+    /** Writes the context's trace headers into `carrier` (`propagation.inject` of the API). */
+    inject(context: unknown, carrier: Record<string, string>): void;
+  };
 }
 
 /** A price per million tokens, for cost metrics. */
