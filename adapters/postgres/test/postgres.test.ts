@@ -50,7 +50,18 @@ if (skip) {
     await server?.stop();
   });
 
-  storeContract('PostgresStore', async ({ clock }) => ({ store: new PostgresStore({ pool, clock }) }));
+  storeContract('PostgresStore', async ({ clock }) => ({
+    store: new PostgresStore({ pool, clock }),
+    planStorageBytes: async (sessionId) =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            'SELECT COALESCE(SUM(octet_length(record::text)), 0) AS n FROM dream_agent.plan_versions WHERE session_id = $1',
+            [sessionId],
+          )
+        ).rows[0]?.n ?? 0,
+      ),
+  }));
 
   storeExtensionCases('PostgresStore', () => new PostgresStore({ pool }));
 

@@ -3,7 +3,14 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { DreamAgentError, isDreamAgentError } from 'dream-agent';
-import { assertCommitApplies } from 'dream-agent/adapter-kit';
+import {
+  PLAN_CHECKPOINT_EVERY,
+  assertCommitApplies,
+  decodePlanVersionAt,
+  decodePlanVersions,
+  encodePlanVersions,
+  type StoredPlanVersion,
+} from 'dream-agent/adapter-kit';
 import type {
   AgentEvent,
   Commit,
@@ -422,9 +429,15 @@ export class SqliteStore implements Store {
     if (first !== undefined)
       this.#st.insertBatch.run(c.sessionId, first, updated.last_seq, JSON.stringify(c.events));
     for (const t of c.todos) this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, JSON.stringify(t));
-    for (const p of c.planVersions) {
+    // Plan versions are stored as patches against the version before them (read here, under the write
+    // lock, only for commits that carry a plan version), with a full plan every PLAN_CHECKPOINT_EVERY.
+    const planRows =
+      c.planVersions.length === 0
+        ? []
+        : encodePlanVersions(c.planVersions, (planId, version) => this.#planAt(c.sessionId, planId, version));
+    for (const [i, p] of c.planVersions.entries()) {
       try {
-        this.#st.insertPlan.run(c.sessionId, p.plan.id, p.plan.version, JSON.stringify(p));
+        this.#st.insertPlan.run(c.sessionId, p.plan.id, p.plan.version, JSON.stringify(planRows[i]));
       } catch (e) {
         if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new DreamAgentError(
@@ -487,24 +500,40 @@ export class SqliteStore implements Store {
     );
   }
 
+  /** Rebuilds one stored plan version (the latest when `version` is omitted) from its checkpoint. */
+  #planAt(
+    sessionId: string,
+    planId: string,
+    version: number | undefined,
+  ): ReturnType<typeof decodePlanVersionAt> {
+    const tail = (
+      this.#st.planTail.all(sessionId, planId, version ?? null, PLAN_CHECKPOINT_EVERY) as { record: string }[]
+    )
+      .map((r) => JSON.parse(r.record) as StoredPlanVersion)
+      .reverse();
+    if (tail.length === 0) return undefined;
+    const found = decodePlanVersionAt(tail, version);
+    if (found || tail.length < PLAN_CHECKPOINT_EVERY) return found;
+    // No checkpoint in the window (rows written with a longer checkpoint interval): read the whole chain.
+    const all = (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
+      (r) => JSON.parse(r.record) as StoredPlanVersion,
+    );
+    return decodePlanVersionAt(all, version);
+  }
+
   async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
     await Promise.resolve();
-    const row = this.#run(
-      'getPlan',
-      () =>
-        (version === undefined
-          ? this.#st.planLatest.get(sessionId, planId)
-          : this.#st.planVersion.get(sessionId, planId, version)) as { record: string } | undefined,
-    );
-    return row ? (JSON.parse(row.record) as PlanVersionRecord) : undefined;
+    return this.#run('getPlan', () => this.#planAt(sessionId, planId, version)?.record);
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
     await Promise.resolve();
     return this.#run('listPlanVersions', () =>
-      (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
-        (r) => JSON.parse(r.record) as PlanVersionRecord,
-      ),
+      decodePlanVersions(
+        (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
+          (r) => JSON.parse(r.record) as StoredPlanVersion,
+        ),
+      ).map((v) => v.record),
     );
   }
 
@@ -635,11 +664,10 @@ function prepare(db: SqliteDatabase) {
     ack: db.prepare(`UPDATE inbox SET status = ?, error = ? WHERE session_id = ? AND id = ?`),
     pendingCount: db.prepare(`SELECT count(*) AS n FROM inbox WHERE session_id = ? AND status = 'pending'`),
     todos: db.prepare(`SELECT record FROM todos WHERE session_id = ? AND turn_id = ?`),
-    planLatest: db.prepare(
-      `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version DESC LIMIT 1`,
-    ),
-    planVersion: db.prepare(
-      `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? AND version = ?`,
+    // The stored rows at or below a version (any when NULL), newest first: enough to rebuild it.
+    planTail: db.prepare(
+      `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? AND version <= COALESCE(?, 2147483647)
+       ORDER BY version DESC LIMIT ?`,
     ),
     plans: db.prepare(
       `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version`,

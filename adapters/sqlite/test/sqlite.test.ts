@@ -25,7 +25,17 @@ const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], sl
 
 storeContract('SqliteStore (file, WAL)', async ({ clock }) => {
   const store = new SqliteStore({ database: file(), clock });
-  return { store, cleanup: () => store.close() };
+  return {
+    store,
+    cleanup: () => store.close(),
+    planStorageBytes: async (sessionId) =>
+      Promise.resolve(
+        store.database
+          .prepare('SELECT COALESCE(SUM(length(record)), 0) FROM plan_versions WHERE session_id = ?')
+          .pluck()
+          .get(sessionId) as number,
+      ),
+  };
 });
 
 storeContract('SqliteStore (your own in-memory Database)', async ({ clock }) => {
