@@ -16,6 +16,19 @@ import type { AgentEvent } from './model/events.js';
 export { assertCommitApplies } from './ports/store.js';
 export type { CommitGuardState } from './ports/store.js';
 
+// Stores: plan history as patches between versions, with a full checkpoint every few versions.
+export {
+  PLAN_CHECKPOINT_EVERY,
+  encodePlanVersion,
+  encodePlanVersions,
+  planBasesNeeded,
+  decodePlanVersions,
+  decodePlanVersionAt,
+  storedPlanKey,
+  makePlanPatch,
+} from './model/plan-history.js';
+export type { StoredPlanVersion } from './model/plan-history.js';
+
 // Language models: streams, tool calls, usage, provider errors.
 export {
   parseRetryAfter,

@@ -108,6 +108,8 @@ export type {
   PlanVersionRecord,
   OutputRef,
 } from './model/plan.js';
+export { diffPlanVersions, applyPlanPatch } from './model/plan-history.js';
+export type { PlanChange, PlanPatch, TodoPatchRecord } from './model/plan-history.js';
 export { CommandSchema, ActorSchema, actorId, actorRoles } from './model/commands.js';
 export type { Command, CommandInput, CommandType, Actor } from './model/commands.js';
 export { AGENT_EVENT_TYPES, REQUEST_EVENT } from './model/events.js';

@@ -2,7 +2,8 @@ import { DreamAgentError, deserializeError, isDreamAgentError } from '../errors/
 import { actorId, type CommandInput } from '../model/commands.js';
 import type { AgentEvent } from '../model/events.js';
 import { jsonByteLength, type Json, type JsonObject } from '../model/json.js';
-import type { Plan } from '../model/plan.js';
+import type { Plan, PlanVersionRecord } from '../model/plan.js';
+import { diffPlanVersions, type PlanChange } from '../model/plan-history.js';
 import type {
   RunResult,
   SessionRecord,
@@ -398,27 +399,48 @@ export class Agent {
   /**
    * The state of a session: status, plan and its version history, todo states, pending requests.
    *
+   * Plan history comes in two forms. `history: 'full'` (the default) puts every version whole in
+   * `planHistory` — its size is versions × plan size, so five 200 KB edits make a megabyte-sized
+   * snapshot. `history: 'changes'` leaves `planHistory` empty and lists `planChanges` instead: each
+   * version's actor, edits and the ids of the todos it added, removed or changed, so the snapshot grows
+   * with the edits, not with versions × plan size; {@link Agent.getPlanVersion} returns any version whole.
+   *
    * @param sessionId - the session
+   * @param options - `history`: `'full'` (default) or `'changes'`
    * @returns a snapshot (a copy)
    * @throws `SESSION_NOT_FOUND`
+   * @example
+   * ```ts
+   * const snap = await agent.getSession(id, { history: 'changes' });
+   * for (const c of snap.planChanges ?? []) console.log(c.version, c.actor, c.diff?.changed);
+   * const v2 = await agent.getPlanVersion(id, 2);
+   * ```
    */
-  async getSession(sessionId: string): Promise<SessionSnapshot> {
+  async getSession(
+    sessionId: string,
+    options: { history?: 'full' | 'changes' } = {},
+  ): Promise<SessionSnapshot> {
     const rec = await this.#store.getSession(sessionId);
     if (!rec)
       throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
     const turn = rec.state.turn;
+    const changesOnly = options.history === 'changes';
     let plan: Plan | null = null;
     let history: SessionSnapshot['planHistory'] = [];
+    let changes: PlanChange[] | undefined;
     let todos: SessionSnapshot['todos'] = [];
     if (turn) {
       if (turn.planId) {
-        history = await this.#store.listPlanVersions(sessionId, turn.planId);
-        plan = history.find((h) => h.plan.version === turn.planVersion)?.plan ?? history.at(-1)?.plan ?? null;
-      }
+        const versions = await this.#store.listPlanVersions(sessionId, turn.planId);
+        plan =
+          versions.find((h) => h.plan.version === turn.planVersion)?.plan ?? versions.at(-1)?.plan ?? null;
+        if (changesOnly) changes = diffPlanVersions(versions);
+        else history = versions;
+      } else if (changesOnly) changes = [];
       const rows = await this.#store.getTodos(sessionId, turn.id);
       const order = new Map((plan?.todos ?? []).map((t, i) => [t.id, i]));
       todos = [...rows].sort((a, b) => (order.get(a.todoId) ?? 1e9) - (order.get(b.todoId) ?? 1e9));
-    }
+    } else if (changesOnly) changes = [];
     return {
       id: rec.id,
       status: rec.status,
@@ -427,6 +449,7 @@ export class Agent {
       turn,
       plan,
       planHistory: history,
+      ...(changes !== undefined ? { planChanges: changes } : {}),
       todos,
       pending: turn?.pending ?? [],
       dialogue: rec.state.dialogue,
@@ -434,6 +457,32 @@ export class Agent {
       createdAt: rec.createdAt,
       updatedAt: rec.updatedAt,
     };
+  }
+
+  /**
+   * One version of a session's plan, whole — what `getSession(id, { history: 'changes' })` leaves out.
+   *
+   * @param sessionId - the session
+   * @param version - the plan version (the latest when omitted)
+   * @param planId - the plan (default: the current turn's)
+   * @returns the stored version with its plan, actor and edits, or undefined when there is no such version
+   * @throws `SESSION_NOT_FOUND`
+   * @example
+   * ```ts
+   * const [a, b] = await Promise.all([agent.getPlanVersion(id, 1), agent.getPlanVersion(id, 3)]);
+   * ```
+   */
+  async getPlanVersion(
+    sessionId: string,
+    version?: number,
+    planId?: string,
+  ): Promise<PlanVersionRecord | undefined> {
+    const rec = await this.#store.getSession(sessionId);
+    if (!rec)
+      throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
+    const id = planId ?? rec.state.turn?.planId;
+    if (!id) return undefined;
+    return this.#store.getPlan(sessionId, id, version);
   }
 
   /**

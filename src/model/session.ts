@@ -3,6 +3,7 @@ import type { SerializedError } from '../errors/index.js';
 import type { Intent } from './intent.js';
 import type { Json, JsonObject } from './json.js';
 import type { Plan, PlanVersionRecord } from './plan.js';
+import type { PlanChange } from './plan-history.js';
 
 /** The kinds of human-in-the-loop request. */
 export const REQUEST_KINDS = ['plan_review', 'approval', 'input', 'clarification', 'recovery'] as const;
@@ -227,8 +228,17 @@ export interface SessionSnapshot {
   turn: TurnState | null;
   /** The current plan of the current turn. */
   plan: Plan | null;
-  /** Every version of the current turn's plan, oldest first. */
+  /**
+   * Every version of the current turn's plan, whole, oldest first (empty with `getSession(id, { history:
+   * 'changes' })`, which lists {@link SessionSnapshot.planChanges} instead).
+   */
   planHistory: PlanVersionRecord[];
+  /**
+   * With `getSession(id, { history: 'changes' })`: every version of the current turn's plan as a change —
+   * actor, edits and the ids of the todos added, removed or changed — oldest first, without the plans
+   * themselves (`plan` is the current one; `agent.getPlanVersion` returns any other whole).
+   */
+  planChanges?: PlanChange[];
   /** Todo states of the current turn, in plan order. */
   todos: TodoRecord[];
   /** Pending human-in-the-loop requests. */

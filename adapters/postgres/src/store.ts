@@ -1,6 +1,14 @@
 import { createHash } from 'node:crypto';
 import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DreamAgentError } from 'dream-agent';
+import {
+  PLAN_CHECKPOINT_EVERY,
+  decodePlanVersionAt,
+  decodePlanVersions,
+  encodePlanVersions,
+  planBasesNeeded,
+  type StoredPlanVersion,
+} from 'dream-agent/adapter-kit';
 import type {
   AgentEvent,
   Commit,
@@ -359,6 +367,22 @@ export class PostgresStore implements Store {
     if ((events !== null && hasNul(events)) || (records !== null && hasNul(records))) {
       throw nulError(c.sessionId);
     }
+    // Plan versions are stored as patches against the version before them. Only a commit carrying an
+    // edited version (not the planner's first) reads that version first — one extra round trip on a
+    // human's edit, none on the execution cycles. Stored versions never change, so reading it before the
+    // fenced write is safe: a stale writer's commit is refused whatever it carries.
+    let planRows: StoredPlanVersion[] = [];
+    if (c.planVersions.length > 0) {
+      const bases = new Map<string, ReturnType<typeof decodePlanVersionAt>>();
+      await Promise.all(
+        planBasesNeeded(c.planVersions).map(async (b) => {
+          bases.set(`${b.planId}\u0000${b.version}`, await this.#planAt(c.sessionId, b.planId, b.version));
+        }),
+      );
+      planRows = encodePlanVersions(c.planVersions, (planId, version) =>
+        bases.get(`${planId}\u0000${version}`),
+      );
+    }
     const shape: CommitShape = {
       events: events !== null,
       todos: todos.length === 0 ? 'none' : todos.length === 1 ? 'one' : 'many',
@@ -384,7 +408,7 @@ export class PostgresStore implements Store {
       turnIds: todos.map((t) => t.turnId),
       todoIds: todos.map((t) => t.todoId),
       records,
-      plans: shape.plans ? JSON.stringify(c.planVersions) : null,
+      plans: shape.plans ? JSON.stringify(planRows) : null,
       acks: shape.acks ? JSON.stringify(acks) : null,
       ackCount: acks.length,
     };
@@ -514,19 +538,38 @@ export class PostgresStore implements Store {
     );
   }
 
-  async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
-    const rows = await this.#q<{ record: PlanVersionRecord }>(
-      'plan',
-      [sessionId, planId, version ?? null],
-      'always',
+  /** Rebuilds one stored plan version (the latest when `version` is omitted) from the checkpoint before it. */
+  async #planAt(
+    sessionId: string,
+    planId: string,
+    version: number | undefined,
+  ): Promise<ReturnType<typeof decodePlanVersionAt>> {
+    const tail = (
+      await this.#q<{ record: StoredPlanVersion }>(
+        'planTail',
+        [sessionId, planId, version ?? null, PLAN_CHECKPOINT_EVERY],
+        'always',
+      )
+    )
+      .map((r) => r.record)
+      .reverse();
+    if (tail.length === 0) return undefined;
+    const found = decodePlanVersionAt(tail, version);
+    if (found || tail.length < PLAN_CHECKPOINT_EVERY) return found;
+    // No checkpoint in the window (rows written with a longer checkpoint interval): read the whole chain.
+    const all = (await this.#q<{ record: StoredPlanVersion }>('plans', [sessionId, planId], 'always')).map(
+      (r) => r.record,
     );
-    return rows[0]?.record;
+    return decodePlanVersionAt(all, version);
+  }
+
+  async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
+    return (await this.#planAt(sessionId, planId, version))?.record;
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
-    return (await this.#q<{ record: PlanVersionRecord }>('plans', [sessionId, planId], 'always')).map(
-      (r) => r.record,
-    );
+    const rows = await this.#q<{ record: StoredPlanVersion }>('plans', [sessionId, planId], 'always');
+    return decodePlanVersions(rows.map((r) => r.record)).map((v) => v.record);
   }
 
   async readEvents(
@@ -710,7 +753,8 @@ function commitStatement(s: string, shape: CommitShape, name: string): CommitSta
   if (shape.plans) {
     ctes.push(`pv AS (
        INSERT INTO ${s}.plan_versions (session_id, plan_id, version, record)
-       SELECT ${id}, p->'plan'->>'id', (p->'plan'->>'version')::int, p FROM s, jsonb_array_elements(${$('plans', 'jsonb')}) p)`);
+       SELECT ${id}, COALESCE(p->'plan'->>'id', p->>'planId'), COALESCE(p->'plan'->>'version', p->>'version')::int, p
+       FROM s, jsonb_array_elements(${$('plans', 'jsonb')}) p)`);
   }
   if (shape.acks) {
     ctes.push(`ack AS (
@@ -803,8 +847,9 @@ function statements(s: string) {
          RETURNING 1)
        SELECT EXISTS (SELECT 1 FROM ${s}.sessions WHERE id = $1) AS found, (SELECT count(*) FROM u) AS released`,
     todos: `SELECT record FROM ${s}.todos WHERE session_id = $1 AND turn_id = $2`,
-    plan: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 AND ($3::int IS NULL OR version = $3::int)
-           ORDER BY version DESC LIMIT 1`,
+    // The stored rows at or below a version (any when NULL), newest first: enough to rebuild it.
+    planTail: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 AND ($3::int IS NULL OR version <= $3::int)
+           ORDER BY version DESC LIMIT $4::int`,
     plans: `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 AND plan_id = $2 ORDER BY version`,
     // The batches overlapping seqs (after, after + limit]: those ending after `after`, up to the first
     // one that reaches after + limit (or the end of the log). Two bounded range scans of the primary key.

@@ -49,7 +49,18 @@ if (skip) {
     await server?.stop();
   });
 
-  storeContract('PostgresStore', async ({ clock }) => ({ store: new PostgresStore({ pool, clock }) }));
+  storeContract('PostgresStore', async ({ clock }) => ({
+    store: new PostgresStore({ pool, clock }),
+    planStorageBytes: async (sessionId) =>
+      Number(
+        (
+          await pool.query<{ n: string }>(
+            'SELECT COALESCE(SUM(octet_length(record::text)), 0) AS n FROM dream_agent.plan_versions WHERE session_id = $1',
+            [sessionId],
+          )
+        ).rows[0]?.n ?? 0,
+      ),
+  }));
 
   storeExtensionsContract('PostgresStore', () => new PostgresStore({ pool }));
 
@@ -288,10 +299,19 @@ if (skip) {
       const nodeB = new PostgresStore({ connectionString: server.url });
       try {
         const id = `dbclock-${Date.now()}`;
-        const { lease } = await nodeA.createSession({ id, status: 'running', state: emptyState() }, 'a', 50);
+        // A lease long enough that a loaded machine still asks before it expires; then wait for the
+        // expiry (polling, bounded) instead of sleeping a fixed time that a slow run can outlast.
+        const { lease } = await nodeA.createSession(
+          { id, status: 'running', state: emptyState() },
+          'a',
+          1500,
+        );
         expect(await nodeB.acquireLease(id, 'b', 30_000)).toBeUndefined();
-        await sleep(120);
-        const taken = await nodeB.acquireLease(id, 'b', 30_000);
+        let taken = await nodeB.acquireLease(id, 'b', 30_000);
+        for (let i = 0; taken === undefined && i < 200; i += 1) {
+          await sleep(50);
+          taken = await nodeB.acquireLease(id, 'b', 30_000);
+        }
         expect(taken).toEqual({ owner: 'b', epoch: lease.epoch + 1 });
         const stale = nodeA.commit({
           sessionId: id,

@@ -3,7 +3,14 @@ import { Worker } from 'node:worker_threads';
 import Database from 'better-sqlite3';
 import type { Database as SqliteDatabase, Statement } from 'better-sqlite3';
 import { DreamAgentError, isDreamAgentError } from 'dream-agent';
-import { assertCommitApplies } from 'dream-agent/adapter-kit';
+import {
+  PLAN_CHECKPOINT_EVERY,
+  assertCommitApplies,
+  decodePlanVersionAt,
+  decodePlanVersions,
+  encodePlanVersions,
+  type StoredPlanVersion,
+} from 'dream-agent/adapter-kit';
 import type {
   AgentEvent,
   Commit,
@@ -108,6 +115,9 @@ const MIGRATIONS: readonly string[] = [
    DROP TABLE todos;
    ALTER TABLE todos_v2 RENAME TO todos;`,
 ];
+
+/** The field of a stored todo row that names the event holding its output (instead of a copy of it). */
+const OUTPUT_SEQ = '$outputSeq';
 
 const SESSION_COLUMNS =
   'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at, tenant_id, owner_id';
@@ -399,7 +409,7 @@ export class SqliteStore implements Store {
           c.lease.owner,
           now,
           first === undefined ? null : first - 1,
-        ) as { version: number; last_seq: number } | undefined)
+        ) as { version: number; last_seq: number; pending: number } | undefined)
       : undefined;
     if (!updated) {
       // Nothing written: say why, with the contract's exact errors.
@@ -421,10 +431,33 @@ export class SqliteStore implements Store {
     // Writes: any throw below rolls the whole transaction back (the update included).
     if (first !== undefined)
       this.#st.insertBatch.run(c.sessionId, first, updated.last_seq, JSON.stringify(c.events));
-    for (const t of c.todos) this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, JSON.stringify(t));
-    for (const p of c.planVersions) {
+    // A todo's output travels twice in a completing cycle: in its todo.completed event and in its row.
+    // The row then stores the event's seq instead of the output (getTodos reads it back from the event):
+    // a row of a few hundred bytes instead of a copy of the output, one JSON serialisation less.
+    let completed: Map<string, AgentEvent & { type: 'todo.completed' }> | undefined;
+    if (c.todos.length > 0) {
+      for (const e of c.events) {
+        if (e.type !== 'todo.completed') continue;
+        (completed ??= new Map()).set(`${e.turnId ?? ''}\u0000${e.todoId}`, e);
+      }
+    }
+    for (const t of c.todos) {
+      const e = completed?.get(`${t.turnId}\u0000${t.todoId}`);
+      const record =
+        e !== undefined && t.output !== undefined && e.output === t.output
+          ? JSON.stringify({ ...t, output: undefined, [OUTPUT_SEQ]: e.seq })
+          : JSON.stringify(t);
+      this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, record);
+    }
+    // Plan versions are stored as patches against the version before them (read here, under the write
+    // lock, only for commits that carry a plan version), with a full plan every PLAN_CHECKPOINT_EVERY.
+    const planRows =
+      c.planVersions.length === 0
+        ? []
+        : encodePlanVersions(c.planVersions, (planId, version) => this.#planAt(c.sessionId, planId, version));
+    for (const [i, p] of c.planVersions.entries()) {
       try {
-        this.#st.insertPlan.run(c.sessionId, p.plan.id, p.plan.version, JSON.stringify(p));
+        this.#st.insertPlan.run(c.sessionId, p.plan.id, p.plan.version, JSON.stringify(planRows[i]));
       } catch (e) {
         if ((e as { code?: unknown }).code === 'SQLITE_CONSTRAINT_PRIMARYKEY') {
           throw new DreamAgentError(
@@ -450,7 +483,11 @@ export class SqliteStore implements Store {
           details: { commandId: a.commandId },
         });
     }
-    const pending = (this.#st.pendingCount.get(c.sessionId) as { n: number }).n;
+    // The update returned the pending count; acks written after it change it.
+    const pending =
+      c.inboxAcks.length === 0
+        ? updated.pending
+        : (this.#st.pendingCount.get(c.sessionId) as { n: number }).n;
     return {
       version: updated.version,
       lastSeq: updated.last_seq,
@@ -480,31 +517,64 @@ export class SqliteStore implements Store {
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
     await Promise.resolve();
-    return this.#run('getTodos', () =>
-      (this.#st.todos.all(sessionId, turnId) as { record: string }[]).map(
-        (r) => JSON.parse(r.record) as TodoRecord,
-      ),
+    return this.#run('getTodos', () => {
+      const batches = new Map<number, { first: number; events: AgentEvent[] }>();
+      return (this.#st.todos.all(sessionId, turnId) as { record: string }[]).map((r) => {
+        const t = JSON.parse(r.record) as TodoRecord & { [OUTPUT_SEQ]?: number };
+        const seq = t[OUTPUT_SEQ];
+        if (seq === undefined) return t;
+        delete t[OUTPUT_SEQ];
+        // The output lives in the todo.completed event at `seq` (written in the same commit).
+        let batch = [...batches.values()].find((b) => seq >= b.first && seq < b.first + b.events.length);
+        if (!batch) {
+          const row = this.#st.batchAt.get(sessionId, seq) as
+            { first_seq: number; events: string } | undefined;
+          if (row) {
+            batch = { first: row.first_seq, events: JSON.parse(row.events) as AgentEvent[] };
+            batches.set(row.first_seq, batch);
+          }
+        }
+        const e = batch?.events[seq - (batch?.first ?? 0)];
+        if (e?.type === 'todo.completed') t.output = e.output;
+        return t;
+      });
+    });
+  }
+
+  /** Rebuilds one stored plan version (the latest when `version` is omitted) from its checkpoint. */
+  #planAt(
+    sessionId: string,
+    planId: string,
+    version: number | undefined,
+  ): ReturnType<typeof decodePlanVersionAt> {
+    const tail = (
+      this.#st.planTail.all(sessionId, planId, version ?? null, PLAN_CHECKPOINT_EVERY) as { record: string }[]
+    )
+      .map((r) => JSON.parse(r.record) as StoredPlanVersion)
+      .reverse();
+    if (tail.length === 0) return undefined;
+    const found = decodePlanVersionAt(tail, version);
+    if (found || tail.length < PLAN_CHECKPOINT_EVERY) return found;
+    // No checkpoint in the window (rows written with a longer checkpoint interval): read the whole chain.
+    const all = (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
+      (r) => JSON.parse(r.record) as StoredPlanVersion,
     );
+    return decodePlanVersionAt(all, version);
   }
 
   async getPlan(sessionId: string, planId: string, version?: number): Promise<PlanVersionRecord | undefined> {
     await Promise.resolve();
-    const row = this.#run(
-      'getPlan',
-      () =>
-        (version === undefined
-          ? this.#st.planLatest.get(sessionId, planId)
-          : this.#st.planVersion.get(sessionId, planId, version)) as { record: string } | undefined,
-    );
-    return row ? (JSON.parse(row.record) as PlanVersionRecord) : undefined;
+    return this.#run('getPlan', () => this.#planAt(sessionId, planId, version)?.record);
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
     await Promise.resolve();
     return this.#run('listPlanVersions', () =>
-      (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
-        (r) => JSON.parse(r.record) as PlanVersionRecord,
-      ),
+      decodePlanVersions(
+        (this.#st.plans.all(sessionId, planId) as { record: string }[]).map(
+          (r) => JSON.parse(r.record) as StoredPlanVersion,
+        ),
+      ).map((v) => v.record),
     );
   }
 
@@ -597,7 +667,8 @@ const updateSql = (setStatus: string): string =>
      lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END, lease_expires_at = ?
    WHERE id = ? AND version = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ?
      AND last_seq = COALESCE(?, last_seq)
-   RETURNING version, last_seq`;
+   RETURNING version, last_seq,
+     (SELECT count(*) FROM inbox i WHERE i.session_id = sessions.id AND i.status = 'pending') AS pending`;
 
 /** The store's prepared statements. */
 function prepare(db: SqliteDatabase) {
@@ -635,11 +706,13 @@ function prepare(db: SqliteDatabase) {
     ack: db.prepare(`UPDATE inbox SET status = ?, error = ? WHERE session_id = ? AND id = ?`),
     pendingCount: db.prepare(`SELECT count(*) AS n FROM inbox WHERE session_id = ? AND status = 'pending'`),
     todos: db.prepare(`SELECT record FROM todos WHERE session_id = ? AND turn_id = ?`),
-    planLatest: db.prepare(
-      `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version DESC LIMIT 1`,
+    batchAt: db.prepare(
+      `SELECT first_seq, events FROM event_batches WHERE session_id = ? AND last_seq >= ? ORDER BY last_seq LIMIT 1`,
     ),
-    planVersion: db.prepare(
-      `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? AND version = ?`,
+    // The stored rows at or below a version (any when NULL), newest first: enough to rebuild it.
+    planTail: db.prepare(
+      `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? AND version <= COALESCE(?, 2147483647)
+       ORDER BY version DESC LIMIT ?`,
     ),
     plans: db.prepare(
       `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version`,

@@ -24,7 +24,17 @@ const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], sl
 
 storeContract('SqliteStore (file, WAL)', async ({ clock }) => {
   const store = new SqliteStore({ database: file(), clock });
-  return { store, cleanup: () => store.close() };
+  return {
+    store,
+    cleanup: () => store.close(),
+    planStorageBytes: async (sessionId) =>
+      Promise.resolve(
+        store.database
+          .prepare('SELECT COALESCE(SUM(length(record)), 0) FROM plan_versions WHERE session_id = ?')
+          .pluck()
+          .get(sessionId) as number,
+      ),
+  };
 });
 
 storeContract('SqliteStore (your own in-memory Database)', async ({ clock }) => {
@@ -149,6 +159,80 @@ describe('SqliteStore specifics', () => {
           ).toEqual(want);
         }
       }
+    } finally {
+      await store.close();
+    }
+  });
+
+  it("a completed todo's row stores no copy of the output its todo.completed event carries, and reads back whole", async () => {
+    const store = new SqliteStore({ database: file() });
+    try {
+      const { lease } = await store.createSession(
+        { id: 'o', status: 'running', state: emptyState() },
+        'a',
+        30_000,
+      );
+      const output = { rows: Array.from({ length: 50 }, (_, i) => ({ i, name: `row ${i}` })) };
+      const row = (todoId: string, out: unknown) => ({
+        sessionId: 'o',
+        turnId: 't',
+        todoId,
+        status: 'completed' as const,
+        attempts: 1,
+        idempotencyKey: `k-${todoId}`,
+        output: out as never,
+      });
+      const completed = (seq: number, todoId: string, out: unknown): AgentEvent =>
+        ({
+          type: 'todo.completed',
+          sessionId: 'o',
+          turnId: 't',
+          seq,
+          at: seq,
+          todoId,
+          output: out,
+          cached: false,
+          durationMs: 1,
+        }) as AgentEvent;
+      // 'a': the same output object in the event and the row (what the engine commits); 'b': a row whose
+      // output is not in this commit's events (stored whole); 'c': an equal but distinct object (stored whole).
+      await store.commit({
+        sessionId: 'o',
+        expectedVersion: 1,
+        lease,
+        events: [ev('o', 1), completed(2, 'a', output), completed(3, 'c', { x: 1 })],
+        todos: [row('a', output), row('b', { y: 2 }), row('c', { x: 1 })],
+        planVersions: [],
+        inboxAcks: [],
+        leaseAction: 'renew',
+        leaseTtlMs: 30_000,
+      });
+      const byId = new Map((await store.getTodos('o', 't')).map((t) => [t.todoId, t]));
+      expect(byId.get('a')?.output).toEqual(output);
+      expect(byId.get('b')?.output).toEqual({ y: 2 });
+      expect(byId.get('c')?.output).toEqual({ x: 1 });
+      expect(Object.keys(byId.get('a') ?? {})).not.toContain('$outputSeq');
+      const stored = store.database
+        .prepare(`SELECT length(record) FROM todos WHERE session_id = 'o' AND todo_id = 'a'`)
+        .pluck()
+        .get() as number;
+      expect(stored).toBeLessThan(JSON.stringify(output).length);
+      // A later commit re-touching the row without the event stores the output whole again.
+      await store.commit({
+        sessionId: 'o',
+        expectedVersion: 2,
+        lease,
+        events: [],
+        todos: [{ ...row('a', output), attempts: 2 }],
+        planVersions: [],
+        inboxAcks: [],
+        leaseAction: 'renew',
+        leaseTtlMs: 30_000,
+      });
+      expect((await store.getTodos('o', 't')).find((t) => t.todoId === 'a')).toMatchObject({
+        attempts: 2,
+        output,
+      });
     } finally {
       await store.close();
     }

@@ -2,6 +2,13 @@ import { DreamAgentError } from '../../errors/index.js';
 import type { AgentEvent } from '../../model/events.js';
 import { cloneJson } from '../../model/json.js';
 import type { PlanVersionRecord } from '../../model/plan.js';
+import {
+  decodePlanVersionAt,
+  decodePlanVersions,
+  encodePlanVersions,
+  storedPlanKey,
+  type StoredPlanVersion,
+} from '../../model/plan-history.js';
 import type { InboxEntry, SessionRecord, TodoRecord } from '../../model/session.js';
 import { systemClock, type Clock } from '../clock.js';
 import {
@@ -19,8 +26,8 @@ interface SessionSlot {
   events: AgentEvent[];
   /** key: `${turnId}\u0000${todoId}` */
   todos: Map<string, TodoRecord>;
-  /** key: planId → versions ascending */
-  plans: Map<string, PlanVersionRecord[]>;
+  /** key: planId → stored versions ascending (a full plan every few versions, patches between) */
+  plans: Map<string, StoredPlanVersion[]>;
   inbox: Map<string, InboxEntry>;
 }
 
@@ -202,7 +209,7 @@ export class MemoryStore implements Store {
     const seq = assertCommitApplies(c, r, now);
     for (const p of c.planVersions) {
       const versions = slot.plans.get(p.plan.id) ?? [];
-      if (versions.some((v) => v.plan.version === p.plan.version)) {
+      if (versions.some((v) => storedPlanKey(v).version === p.plan.version)) {
         throw new DreamAgentError('CONFLICT', `plan ${p.plan.id} version ${p.plan.version} already exists`, {
           details: { planId: p.plan.id, version: p.plan.version },
         });
@@ -218,11 +225,16 @@ export class MemoryStore implements Store {
     // All checks passed: apply (nothing above has written).
     for (const e of c.events) slot.events.push(clone(e));
     for (const t of c.todos) slot.todos.set(`${t.turnId}\u0000${t.todoId}`, clone(t));
-    for (const p of c.planVersions) {
-      const versions = slot.plans.get(p.plan.id) ?? [];
-      versions.push(clone(p));
-      versions.sort((a, b) => a.plan.version - b.plan.version);
-      slot.plans.set(p.plan.id, versions);
+    // Each version is stored as a patch against the one before it when that one is here (plan-history).
+    const rows = encodePlanVersions(c.planVersions, (planId, version) =>
+      decodePlanVersionAt(slot.plans.get(planId) ?? [], version),
+    );
+    for (const row of rows) {
+      const { planId } = storedPlanKey(row);
+      const versions = slot.plans.get(planId) ?? [];
+      versions.push(clone(row));
+      versions.sort((a, b) => storedPlanKey(a).version - storedPlanKey(b).version);
+      slot.plans.set(planId, versions);
     }
     for (const a of c.inboxAcks) {
       const entry = slot.inbox.get(a.commandId);
@@ -258,16 +270,15 @@ export class MemoryStore implements Store {
     await Promise.resolve();
     const versions = this.#sessions.get(sessionId)?.plans.get(planId);
     if (!versions || versions.length === 0) return undefined;
-    const found =
-      version === undefined
-        ? versions[versions.length - 1]
-        : versions.find((v) => v.plan.version === version);
-    return found ? clone(found) : undefined;
+    const found = decodePlanVersionAt(versions, version);
+    return found ? clone(found.record) : undefined;
   }
 
   async listPlanVersions(sessionId: string, planId: string): Promise<PlanVersionRecord[]> {
     await Promise.resolve();
-    return (this.#sessions.get(sessionId)?.plans.get(planId) ?? []).map(clone);
+    return decodePlanVersions(this.#sessions.get(sessionId)?.plans.get(planId) ?? []).map((v) =>
+      clone(v.record),
+    );
   }
 
   async readEvents(

@@ -1,6 +1,8 @@
 import { describe, expect, it } from './api.js';
 import { isDreamAgentError } from '../../errors/index.js';
 import type { EventOf } from '../../model/events.js';
+import type { Json } from '../../model/json.js';
+import type { Plan, PlanVersionRecord } from '../../model/plan.js';
 import type { SessionState } from '../../model/session.js';
 import type { Commit, LeaseToken, Store } from '../../ports/store.js';
 import { ManualClock } from '../clock.js';
@@ -17,12 +19,19 @@ export interface StoreContractSubject {
   store: Store;
   /** Called after each test (drop tables, close pools…). */
   cleanup?: () => Promise<void>;
+  /**
+   * Optional: how many bytes the store holds for one session's plan versions (e.g. the summed length of
+   * their rows). When given, the suite checks that plan history grows linearly with the edits.
+   */
+  planStorageBytes?: (sessionId: string) => Promise<number>;
 }
 
 /** Options of {@link storeContract}. */
 export interface StoreContractOptions {
   /** Cases to skip, each with the reason printed in the test name. */
   skip?: Record<string, string>;
+  /** Runs of the property cases (default 12). */
+  propertyRuns?: number;
 }
 
 const TTL = 30_000;
@@ -91,8 +100,9 @@ export function storeContract(
   options: StoreContractOptions = {},
 ): void {
   describe(`Store contract: ${name}`, () => {
-    const cases: [string, (store: Store, clock: ManualClock) => Promise<void>][] = [];
-    const test = (title: string, fn: (store: Store, clock: ManualClock) => Promise<void>): void => {
+    type Case = (store: Store, clock: ManualClock, subject: StoreContractSubject) => Promise<void>;
+    const cases: [string, Case][] = [];
+    const test = (title: string, fn: Case): void => {
       cases.push([title, fn]);
     };
 
@@ -414,6 +424,163 @@ export function storeContract(
       expect(await store.readEvents(id)).toEqual([]);
     });
 
+    test('property: every plan version reads back exactly as committed, across checkpoints and batched commits', async (store) => {
+      // fast-check is loaded here, not at module load (see the vector suite).
+      const { default: fc } = await import('fast-check');
+      const todo = (id: string, input: Record<string, Json>): Plan['todos'][number] => ({
+        id,
+        title: `do ${id}`,
+        domain: 'data',
+        input,
+        dependsOn: [],
+      });
+      const step = fc.oneof(
+        fc.record({ op: fc.constant('add' as const), big: fc.boolean(), at: fc.nat() }),
+        fc.record({ op: fc.constant('remove' as const), at: fc.nat() }),
+        fc.record({ op: fc.constant('input' as const), at: fc.nat(), text: fc.string({ maxLength: 12 }) }),
+        fc.record({
+          op: fc.constant('title' as const),
+          at: fc.nat(),
+          text: fc.string({ minLength: 1, maxLength: 12 }),
+        }),
+        fc.record({
+          op: fc.constant('describe' as const),
+          at: fc.nat(),
+          text: fc.option(fc.string({ maxLength: 8 })),
+        }),
+        fc.record({ op: fc.constant('move' as const), at: fc.nat(), to: fc.nat() }),
+        fc.record({ op: fc.constant('rationale' as const), text: fc.option(fc.string({ maxLength: 8 })) }),
+      );
+      let run = 0;
+      await fc.assert(
+        fc.asyncProperty(
+          fc.array(fc.tuple(step, fc.boolean()), { minLength: 1, maxLength: 40 }),
+          async (steps) => {
+            run += 1;
+            const id = `${newId()}-${run}`;
+            const { lease } = await store.createSession(
+              { id, status: 'running', state: emptyState() },
+              'a',
+              TTL,
+            );
+            let n = 0;
+            let plan: Plan = { id: 'p', version: 1, todos: [todo('a', { q: 1 }), todo('b', { q: 2 })] };
+            const committed: PlanVersionRecord[] = [];
+            const record = (p: Plan): PlanVersionRecord => ({
+              sessionId: id,
+              turnId: 't1',
+              plan: p,
+              edits: [],
+              actor: p.version === 1 ? 'planner' : `u${p.version % 3}`,
+              createdAt: p.version,
+            });
+            let batch: PlanVersionRecord[] = [record(plan)];
+            let version = 1;
+            const flush = async (): Promise<void> => {
+              if (batch.length === 0) return;
+              await store.commit(commitOf(id, version, lease, { planVersions: batch }));
+              committed.push(...batch);
+              version += 1;
+              batch = [];
+            };
+            for (const [s, together] of steps) {
+              if (!together) await flush();
+              const todos = plan.todos.map((t) => ({ ...t }));
+              const at = todos.length === 0 ? 0 : ('at' in s ? s.at : 0) % todos.length;
+              const t = todos[at];
+              const next: Plan = { ...plan, version: plan.version + 1, todos };
+              if (s.op === 'add') {
+                n += 1;
+                todos.splice(at, 0, todo(`n${n}`, s.big ? { blob: 'x'.repeat(2000) } : { n }));
+              } else if (s.op === 'remove' && t) todos.splice(at, 1);
+              else if (s.op === 'input' && t) todos[at] = { ...t, input: { ...t.input, text: s.text } };
+              else if (s.op === 'title' && t) todos[at] = { ...t, title: s.text };
+              else if (s.op === 'describe' && t) {
+                const { description: _d, ...rest } = t;
+                todos[at] = s.text === null ? rest : { ...rest, description: s.text };
+              } else if (s.op === 'move' && t) {
+                todos.splice(at, 1);
+                todos.splice(s.to % (todos.length + 1), 0, t);
+              } else if (s.op === 'rationale') {
+                delete next.rationale;
+                if (s.text !== null) next.rationale = s.text;
+              }
+              plan = next;
+              batch.push(record(plan));
+            }
+            await flush();
+            expect(await store.listPlanVersions(id, 'p')).toEqual(committed);
+            for (const r of committed) expect(await store.getPlan(id, 'p', r.plan.version)).toEqual(r);
+            expect(await store.getPlan(id, 'p')).toEqual(committed.at(-1));
+            expect(await store.getPlan(id, 'p', committed.length + 1)).toBeUndefined();
+          },
+        ),
+        { numRuns: options.propertyRuns ?? 12 },
+      );
+    });
+
+    test('plan history grows with the edits, not with edits x plan size (five 200 KB edits)', async (store, _clock, subject) => {
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      const big = (v: number): Plan => ({
+        id: 'p',
+        version: v,
+        todos: [
+          { id: 'fetch', title: 'fetch', domain: 'data', input: { table: 'sales' }, dependsOn: [] },
+          {
+            id: 'draft',
+            title: 'draft',
+            domain: 'content',
+            input: { notes: `v${v} ${'x'.repeat(200_000)}` },
+            dependsOn: ['fetch'],
+          },
+        ],
+      });
+      const versions: PlanVersionRecord[] = [];
+      for (let v = 1; v <= 6; v += 1) {
+        const rec: PlanVersionRecord = {
+          sessionId: id,
+          turnId: 't1',
+          plan: big(v),
+          edits: [],
+          actor: v === 1 ? 'planner' : 'alice',
+          createdAt: v,
+        };
+        await store.commit(commitOf(id, v, lease, { planVersions: [rec] }));
+        versions.push(rec);
+      }
+      expect(await store.listPlanVersions(id, 'p')).toEqual(versions);
+      expect(await store.getPlan(id, 'p', 4)).toEqual(versions[3]);
+      if (subject.planStorageBytes) {
+        // Six versions of a 200 KB plan, each changing the 200 KB todo: about 6 x 200 KB when each
+        // version stores what changed (a full copy per version would be the same here), and a title edit
+        // of the big todo must not store it again.
+        const afterBig = await subject.planStorageBytes(id);
+        for (let v = 7; v <= 11; v += 1) {
+          const prev = versions.at(-1)!.plan;
+          const plan: Plan = {
+            ...prev,
+            version: v,
+            todos: prev.todos.map((t) => (t.id === 'draft' ? { ...t, title: `draft ${v}` } : t)),
+          };
+          const rec: PlanVersionRecord = {
+            sessionId: id,
+            turnId: 't1',
+            plan,
+            edits: [],
+            actor: 'bob',
+            createdAt: v,
+          };
+          await store.commit(commitOf(id, v, lease, { planVersions: [rec] }));
+          versions.push(rec);
+        }
+        const grown = (await subject.planStorageBytes(id)) - afterBig;
+        expect(afterBig).toBeLessThan(6 * 200_000 * 1.5);
+        expect(grown, 'five title edits of a 200 KB todo').toBeLessThan(20_000);
+        expect(await store.listPlanVersions(id, 'p')).toEqual(versions);
+      }
+    });
+
     test('the inbox keeps commands in order, de-duplicates ids and acks them in commits', async (store) => {
       const id = newId();
       const { lease } = await store.createSession({ id, status: 'waiting', state: emptyState() }, 'a', TTL);
@@ -697,7 +864,7 @@ export function storeContract(
         const clock = new ManualClock();
         const subject = await factory({ clock });
         try {
-          await fn(subject.store, clock);
+          await fn(subject.store, clock, subject);
         } finally {
           await subject.cleanup?.();
         }
