@@ -230,6 +230,27 @@ async function measure(name: string, make: () => Promise<Subject>): Promise<void
     ...(cached ? { cached: true } : {}),
   });
   console.error(`${name}: done`);
+  // Written after every row: a long run stopped midway keeps what it measured.
+  writeReport();
+}
+
+/** The report so far; written to `--out` when given. */
+function writeReport(): object {
+  const report = {
+    n: N,
+    dim: DIM,
+    queries: Q,
+    k: K,
+    data: DATA,
+    hnsw: HNSW,
+    efConstruction: EFC ?? 40,
+    efSearch: EF,
+    rows,
+    interleaved,
+    at: new Date().toISOString(),
+  };
+  if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
 }
 
 /** p50 of two searches answering the same queries in turn (several rounds), and their ratio. */
@@ -531,20 +552,7 @@ async function main(): Promise<void> {
     } else console.error(`chroma skipped: ${skip}`);
   }
 
-  const report = {
-    n: N,
-    dim: DIM,
-    queries: Q,
-    k: K,
-    data: DATA,
-    hnsw: HNSW,
-    efConstruction: EFC ?? 40,
-    efSearch: EF,
-    rows,
-    interleaved,
-    at: new Date().toISOString(),
-  };
-  if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+  const report = writeReport();
   if (args.includes('--json')) {
     console.log(JSON.stringify(report, null, 2));
     return;
