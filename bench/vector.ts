@@ -3,12 +3,24 @@
  * HNSW) and directly through faiss-node (the adapter's overhead), Chroma (a real `chroma run` server),
  * and hnswlib-node and usearch as reference ANN libraries.
  *
- * Data: clustered vectors of dimension 384 (100 Gaussian clusters — closer to embeddings than uniform
- * noise); queries from the same distribution. Reported per store: insert throughput, query p50/p99
- * (k = 10), recall@10 against exact search, memory (RSS growth while building) and disk (saved size).
+ * Data (`--data`, seeded, queries from the same distribution), 100 Gaussian clusters in 384 dimensions:
+ * - `spectrum` (default): dimension i scaled by (1 + i)^-0.5, so the variance falls off as 1/(1 + i) —
+ *   most of it in a few dozen directions, a long tail of small ones. Embeddings of text look like this
+ *   (low intrinsic dimension: a handful of directions carry most of the variance); HNSW is rotation
+ *   invariant, so the axes need not be rotated.
+ * - `clinc`: real text — the CLINC150 utterances through the project's offline (hashing) embedder; see
+ *   `clincData` below.
+ * - `noise`: the same clusters with every dimension at full scale — within a cluster the points are
+ *   i.i.d. noise in all 384 dimensions, the worst case for any graph index (nearest neighbours are barely
+ *   nearer than the rest). Reported for honesty, not because embeddings look like it.
+ * Reported per store: insert throughput, query p50/p99 (k = 10), recall@10 against exact search, memory
+ * (RSS growth while building) and disk (saved size).
  *
- * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--only memory,faiss-hnsw,…] [--json]
- * [--out FILE] [--cache DIR]`.
+ * HNSW build parameters: `--hnsw HNSW32` (the index description; its number is M, the graph degree),
+ * `--efc N` (efConstruction, FAISS's default 40 when absent) and `--ef N` (efSearch, default 64).
+ *
+ * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--data spectrum|noise] [--hnsw HNSW32]
+ * [--efc 40] [--ef 64] [--only memory,faiss-hnsw,…] [--json] [--out FILE] [--cache DIR]`.
  *
  * `--cache DIR` keeps the FAISS indexes built by the adapter in `DIR` (the data is deterministic, seed
  * 42): the first run builds and saves them, later runs open them from disk (their row says `cached` and
@@ -31,8 +43,10 @@ import {
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { ChromaVectorStore } from '@dream-agent/chroma';
 import { FaissVectorStore } from '@dream-agent/faiss';
+import { HashingEmbedder } from '../src/cognitive/offline/embedder.js';
 import { MemoryVectorStore } from '../src/ports/memory/vector.js';
 import type { VectorStore } from '../src/ports/vector.js';
 import type * as HnswlibModule from 'hnswlib-node';
@@ -55,6 +69,12 @@ const CACHE = arg('cache', '');
 const OUT = arg('out', '');
 /** HNSW search breadth (faiss `efSearch`) for the adapter and the raw faiss-node rows alike. */
 const EF = Number(arg('ef', '64'));
+/** HNSW index description (M is its number) and build breadth (undefined: FAISS's default 40). */
+const HNSW = arg('hnsw', 'HNSW32');
+const EFC = arg('efc', '') === '' ? undefined : Number(arg('efc', ''));
+const DATA = arg('data', 'spectrum');
+if (!['spectrum', 'noise', 'clinc'].includes(DATA))
+  throw new Error(`--data must be spectrum, noise or clinc, got ${DATA}`);
 const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
 
 // ------------------------------------------------------------------ data
@@ -72,16 +92,60 @@ function rng(seed: number): () => number {
 const rand = rng(42);
 const gauss = (): number => Math.sqrt(-2 * Math.log(rand() + 1e-12)) * Math.cos(2 * Math.PI * rand());
 const centers = Array.from({ length: 100 }, () => Array.from({ length: DIM }, gauss));
+/** Per-dimension scale: a decaying spectrum (variance ∝ 1/(1+i)), or flat for the i.i.d. worst case. */
+const scale = Array.from({ length: DIM }, (_, i) => (DATA === 'noise' ? 1 : (1 + i) ** -0.5));
 const point = (): number[] => {
   const c = centers[Math.floor(rand() * centers.length)]!;
-  return c.map((x) => x + 0.6 * gauss());
+  return c.map((x, i) => scale[i]! * (x + 0.6 * gauss()));
 };
 const unit = (v: number[]): number[] => {
   const n = Math.sqrt(v.reduce((s, x) => s + x * x, 0));
   return v.map((x) => x / n);
 };
-const data = Array.from({ length: N }, () => unit(point()));
-const queries = Array.from({ length: Q }, () => unit(point()));
+/**
+ * Real text: the CLINC150 utterances (read in place from `../shared/data/clinc150/`, or
+ * `CLINC150_PATH`) through the project's offline embedder (hashed word and character n-grams, IDF from
+ * the train split) at 384 dimensions. Queries are test-split utterances, kept out of the data; past the
+ * ~23k other utterances, items are two utterances joined (a seeded pairing), as longer texts would be.
+ */
+async function clincData(): Promise<{ data: number[][]; queries: number[][] }> {
+  const path =
+    process.env['CLINC150_PATH'] ??
+    fileURLToPath(new URL('../../shared/data/clinc150/data_full.json', import.meta.url));
+  const raw = JSON.parse(readFileSync(path, 'utf8')) as Record<string, [string, string][]>;
+  const test = (raw['test'] ?? []).map(([t]) => t);
+  const pick = new Set<number>();
+  while (pick.size < Math.min(Q, test.length)) pick.add(Math.floor(rand() * test.length));
+  const queryTexts = [...pick].map((i) => test[i]!);
+  const held = new Set(queryTexts);
+  const texts = Object.values(raw)
+    .flat()
+    .map(([t]) => t)
+    .filter((t) => !held.has(t));
+  const base = [...new Set(texts)];
+  const all = base.slice(0, N);
+  while (all.length < N) {
+    const a = base[Math.floor(rand() * base.length)]!;
+    const b = base[Math.floor(rand() * base.length)]!;
+    all.push(`${a}. ${b}`);
+  }
+  const embedder = new HashingEmbedder({ dimensions: DIM, corpus: (raw['train'] ?? []).map(([t]) => t) });
+  const embed = async (xs: string[]): Promise<number[][]> => {
+    const out: number[][] = [];
+    for (let i = 0; i < xs.length; i += 1000) out.push(...(await embedder.embed(xs.slice(i, i + 1000))));
+    return out;
+  };
+  return { data: await embed(all), queries: await embed(queryTexts) };
+}
+const generated =
+  DATA === 'clinc'
+    ? await clincData()
+    : {
+        data: Array.from({ length: N }, () => unit(point())),
+        queries: Array.from({ length: Q }, () => unit(point())),
+      };
+const data = generated.data;
+const queries = generated.queries;
 const ids = data.map((_, i) => `v${i}`);
 
 // ------------------------------------------------------------------ harness
@@ -166,6 +230,27 @@ async function measure(name: string, make: () => Promise<Subject>): Promise<void
     ...(cached ? { cached: true } : {}),
   });
   console.error(`${name}: done`);
+  // Written after every row: a long run stopped midway keeps what it measured.
+  writeReport();
+}
+
+/** The report so far; written to `--out` when given. */
+function writeReport(): object {
+  const report = {
+    n: N,
+    dim: DIM,
+    queries: Q,
+    k: K,
+    data: DATA,
+    hnsw: HNSW,
+    efConstruction: EFC ?? 40,
+    efSearch: EF,
+    rows,
+    interleaved,
+    at: new Date().toISOString(),
+  };
+  if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+  return report;
 }
 
 /** p50 of two searches answering the same queries in turn (several rounds), and their ratio. */
@@ -203,8 +288,11 @@ async function interleave(
 }
 
 /** The cache directory of one FAISS configuration (undefined without `--cache`). */
-const cacheDir = (name: string): string | undefined =>
-  CACHE === '' ? undefined : join(CACHE, `${name}-n${N}-d${DIM}-seed42`);
+const cacheDir = (name: string): string | undefined => {
+  if (CACHE === '') return undefined;
+  const build = name.includes('hnsw') ? `-${HNSW.replace(/[^A-Za-z0-9]/g, '_')}-efc${EFC ?? 40}` : '';
+  return join(CACHE, `${name}-n${N}-d${DIM}-${DATA}${build}-seed42`);
+};
 const META = 'bench-build.json';
 
 const BATCH = 1000;
@@ -245,7 +333,7 @@ async function main(): Promise<void> {
     const opened = new Map<string, FaissVectorStore>();
     for (const [name, index] of [
       ['faiss-flat', 'Flat'],
-      ['faiss-hnsw', 'HNSW32'],
+      ['faiss-hnsw', HNSW],
     ] as const) {
       await measure(name, async () => {
         const cache = cacheDir(name);
@@ -257,7 +345,12 @@ async function main(): Promise<void> {
           rmSync(cache, { recursive: true, force: true });
           mkdirSync(join(cache, 'index'), { recursive: true });
         }
-        const store = await FaissVectorStore.open({ directory, index, efSearch: EF });
+        const store = await FaissVectorStore.open({
+          directory,
+          index,
+          efSearch: EF,
+          ...(index !== 'Flat' && EFC !== undefined ? { efConstruction: EFC } : {}),
+        });
         const subject = storeSubject(
           store,
           async () => {
@@ -305,9 +398,20 @@ async function main(): Promise<void> {
         };
       };
     };
+    // A raw index built here gets the adapter's efConstruction the way the adapter sets it: patched
+    // into the empty index's serialised form (faiss-node has no setter; see the adapter's source).
+    const rawIndex = (index: string): ReturnType<typeof faiss.Index.fromFactory> => {
+      const empty = faiss.Index.fromFactory(DIM, index, 0);
+      if (index === 'Flat' || EFC === undefined) return empty;
+      const buf = empty.toBuffer();
+      let offset = 37;
+      for (const size of [8, 4, 4, 8, 4]) offset += 8 + Number(buf.readBigUInt64LE(offset)) * size;
+      buf.writeInt32LE(EFC, offset + 8);
+      return faiss.Index.fromBuffer(buf);
+    };
     for (const [name, index, breadth, source] of [
       ['faiss-raw-flat', 'Flat', K, 'faiss-flat'],
-      ['faiss-raw-hnsw', 'HNSW32', EF, 'faiss-hnsw'],
+      ['faiss-raw-hnsw', HNSW, EF, 'faiss-hnsw'],
     ] as const) {
       // With a cache, the very index the adapter built and saved (its labels are the insertion order).
       const cache = cacheDir(source);
@@ -324,10 +428,7 @@ async function main(): Promise<void> {
           .labels.slice(0, K)
           .map((l) => ids[l]!);
       await measure(name, () => {
-        idx =
-          file !== undefined
-            ? faiss.Index.fromBuffer(readFileSync(join(cache!, file)))
-            : faiss.Index.fromFactory(DIM, index, 0);
+        idx = file !== undefined ? faiss.Index.fromBuffer(readFileSync(join(cache!, file))) : rawIndex(index);
         return Promise.resolve({
           insert: async (): Promise<CachedBuild | undefined> => {
             await Promise.resolve();
@@ -451,23 +552,13 @@ async function main(): Promise<void> {
     } else console.error(`chroma skipped: ${skip}`);
   }
 
-  const report = {
-    n: N,
-    dim: DIM,
-    queries: Q,
-    k: K,
-    efSearch: EF,
-    rows,
-    interleaved,
-    at: new Date().toISOString(),
-  };
-  if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
+  const report = writeReport();
   if (args.includes('--json')) {
     console.log(JSON.stringify(report, null, 2));
     return;
   }
   console.log(
-    `\nn=${N} dim=${DIM} queries=${Q} k=${K} (clustered data; RSS growth is approximate, the exact set is held throughout)`,
+    `\nn=${N} dim=${DIM} queries=${Q} k=${K} data=${DATA} ${HNSW} efConstruction=${EFC ?? 40} efSearch=${EF} (RSS growth is approximate, the exact set is held throughout)`,
   );
   console.log('| store | insert/s | p50 ms | p99 ms | recall@10 | memory MB | disk MB |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');

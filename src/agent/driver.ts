@@ -89,6 +89,8 @@ export class SessionDriver {
   #inboxDirty = true;
   #stopping = false;
   #heartbeat: AbortController | undefined;
+  /** The last turn this driver remembered (memory is written once per finished turn). */
+  #remembered: string | undefined;
 
   private constructor(
     deps: DriverDeps,
@@ -571,10 +573,29 @@ export class SessionDriver {
     await this.commit();
     // Best effort, after the commit: memory is for context, never a reason to fail or repeat a turn.
     // The turn and each completed todo's result, tagged with the session and its tenant.
-    const said = { id: turn.id, input: turn.input, answer: text, intent: turn.intent?.name };
+    this.#rememberTurn(turn);
+  }
+
+  /**
+   * Remembers a finished turn (best effort, after its commit): a completed one with its answer, a
+   * failed or cancelled one with its outcome and never a partial answer; both with the results of the
+   * todos that completed. Once per turn and driver (a re-remember would only replace the same ids).
+   */
+  #rememberTurn(turn: TurnState): void {
+    if (this.#remembered === turn.id) return;
+    this.#remembered = turn.id;
+    const outcome = turn.outcome ?? 'completed';
+    const error = outcome === 'completed' ? turn.answerError : turn.error;
     rememberTurn(
       this.#d.memory,
-      said,
+      {
+        id: turn.id,
+        input: turn.input,
+        intent: turn.intent?.name,
+        outcome,
+        ...(outcome === 'completed' ? { answer: turn.answer ?? '' } : {}),
+        ...(error !== undefined ? { error } : {}),
+      },
       { sessionId: this.#m.rec.id, tenantId: this.#m.rec.tenantId },
       this.#m.plan,
       this.#m.todos,
@@ -603,6 +624,9 @@ export class SessionDriver {
       this.#m.journal.emit({ type: 'run.paused', actor: this.#m.pauseActor });
     }
     await this.commit('release');
+    // A failed or cancelled turn is remembered once it is durable (a completed one was, in #respond).
+    if (turn?.phase === 'done' && (turn.outcome === 'failed' || turn.outcome === 'cancelled'))
+      this.#rememberTurn(turn);
     if (this.#stopping && this.#m.rec.status === 'running') {
       throw new DreamAgentError(
         'CLOSED',

@@ -24,5 +24,7 @@ export type {
   AgentMemoryEntry,
   AgentMemoryKind,
   RecalledMemory,
+  RememberedTurn,
   SessionMemory,
+  TurnMemoryOutcome,
 } from './session.js';

@@ -1,6 +1,6 @@
 /**
- * How the agent uses long-term memory: what it remembers of a finished turn (the turn and each todo
- * result, under the session's tenant), the per-session recall handle the LLM layers put into their
+ * How the agent uses long-term memory: what it remembers of a finished turn — completed, failed or
+ * cancelled (the turn with its outcome and each completed todo's result, under the session's tenant), the per-session recall handle the LLM layers put into their
  * prompts, and erasure with the session.
  *
  * @packageDocumentation
@@ -70,11 +70,68 @@ function outputText(output: Json | undefined): string {
   return text.length > TODO_SUMMARY_CHARS ? `${text.slice(0, TODO_SUMMARY_CHARS - 1)}…` : text;
 }
 
+/** How a remembered turn ended (`metadata.outcome` of every entry {@link turnMemories} makes). */
+export type TurnMemoryOutcome = 'completed' | 'failed' | 'cancelled';
+
+/** The turn {@link turnMemories} and {@link rememberTurn} remember. */
+export interface RememberedTurn {
+  /** The turn id. */
+  id: string;
+  /** What the user said. */
+  input: string;
+  /** The detected intent's name. */
+  intent?: string | undefined;
+  /** The answer of a completed turn ('' or absent when it has none). Ignored for other outcomes. */
+  answer?: string | undefined;
+  /** How the turn ended (default `completed`). */
+  outcome?: TurnMemoryOutcome | undefined;
+  /**
+   * Why: the turn's error for `failed` and `cancelled` (a cancel's is `ABORTED` with the reason as its
+   * message and `details.actor`), the answer's error for a `completed` turn whose answer failed.
+   */
+  error?: { code: string; message: string; details?: unknown } | undefined;
+}
+
+/** Longest error message kept in a turn memory's summary. */
+const ERROR_CHARS = 300;
+
 /**
- * What the agent remembers of a completed turn: the turn itself (input → answer) and every completed
- * todo's result (title and description → output), each tagged with the session and its tenant.
+ * The summary of a turn memory: the answer of a completed turn, and for a turn without one a marker of
+ * its outcome — never a partial answer (a failed or cancelled turn's streamed text is not its answer).
+ */
+function turnSummary(turn: RememberedTurn): string {
+  const outcome = turn.outcome ?? 'completed';
+  const answer = turn.answer ?? '';
+  if (outcome === 'completed' && (answer !== '' || turn.error === undefined)) {
+    return answer.slice(0, TODO_SUMMARY_CHARS);
+  }
+  const why = turn.error;
+  const message = why === undefined ? '' : why.message.slice(0, ERROR_CHARS);
+  if (outcome === 'completed') return `(not answered: the answer failed — ${why!.code}: ${message})`;
+  if (outcome === 'failed') {
+    return `(not answered: the turn failed${why === undefined ? '' : ` — ${why.code}: ${message}`})`;
+  }
+  const details = why?.details;
+  const actor =
+    typeof details === 'object' &&
+    details !== null &&
+    typeof (details as { actor?: unknown }).actor === 'string'
+      ? ` by ${(details as { actor: string }).actor}`
+      : '';
+  return `(not answered: cancelled${actor}${message === '' || message === 'cancelled' ? '' : ` — ${message}`})`;
+}
+
+/**
+ * What the agent remembers of a finished turn: the turn itself and every completed todo's result
+ * (title and description → output), each tagged with the session, its tenant and the turn's outcome.
  *
- * @param turn - the turn's id, input, intent name and answer
+ * A completed turn is remembered as input → answer. A failed or cancelled turn is remembered as its
+ * request with a marker of how it ended (`(not answered: the turn failed — CODE: message)`,
+ * `(not answered: cancelled by actor — reason)`) and never with any answer text, plus the results of
+ * the todos that did complete before it ended: their side effects happened, and the next turn should
+ * know. Failed, skipped and cancelled todos are not remembered.
+ *
+ * @param turn - the turn's id, input, intent name, answer, outcome and error
  * @param session - the session id and its tenant
  * @param plan - the turn's plan (null when it had none)
  * @param todos - the todo records by id
@@ -86,26 +143,23 @@ function outputText(output: Json | undefined): string {
  * ```
  */
 export function turnMemories(
-  turn: { id: string; input: string; intent?: string | undefined; answer: string },
+  turn: RememberedTurn,
   session: { sessionId: string; tenantId?: string | undefined },
   plan: Plan | null | undefined,
   todos: ReadonlyMap<string, TodoRecord>,
 ): AgentMemoryEntry[] {
+  const outcome = turn.outcome ?? 'completed';
   const scope: JsonObject = { sessionId: session.sessionId };
   if (session.tenantId !== undefined) scope['tenantId'] = session.tenantId;
+  const metadata: JsonObject = { ...scope, intent: turn.intent ?? null, outcome };
+  if (turn.error !== undefined) metadata['errorCode'] = turn.error.code;
   const out: AgentMemoryEntry[] = [
-    {
-      id: turn.id,
-      text: turn.input,
-      summary: turn.answer.slice(0, TODO_SUMMARY_CHARS),
-      kind: 'turn',
-      metadata: { ...scope, intent: turn.intent ?? null },
-    },
+    { id: turn.id, text: turn.input, summary: turnSummary(turn), kind: 'turn', metadata },
   ];
   for (const todo of plan?.todos ?? []) {
     const record = todos.get(todo.id);
     if (record?.status !== 'completed') continue;
-    const metadata: JsonObject = { ...scope, turnId: turn.id, todoId: todo.id };
+    const metadata: JsonObject = { ...scope, turnId: turn.id, todoId: todo.id, outcome };
     if (todo.tool !== undefined) metadata['tool'] = todo.tool;
     out.push({
       id: `${turn.id}/${todo.id}`,
@@ -119,11 +173,11 @@ export function turnMemories(
 }
 
 /**
- * Remembers a completed turn ({@link turnMemories}) without waiting: each write that fails is reported
+ * Remembers a finished turn ({@link turnMemories}) without waiting: each write that fails is reported
  * to `onError` (memory is for context, never a reason to fail or repeat a turn).
  *
  * @param memory - the agent's memory (nothing happens without one)
- * @param turn - the turn's id, input, intent name and answer
+ * @param turn - the turn's id, input, intent name, answer, outcome and error
  * @param session - the session id and its tenant
  * @param plan - the turn's plan
  * @param todos - the todo records by id
@@ -131,7 +185,7 @@ export function turnMemories(
  */
 export function rememberTurn(
   memory: AgentMemory | undefined,
-  turn: { id: string; input: string; intent?: string | undefined; answer: string },
+  turn: RememberedTurn,
   session: { sessionId: string; tenantId?: string | undefined },
   plan: Plan | null | undefined,
   todos: ReadonlyMap<string, TodoRecord>,

@@ -75,8 +75,24 @@ export interface FaissVectorStoreOptions {
    * description faiss accepts. Applies to namespaces created by this instance; loaded ones keep theirs.
    */
   index?: string;
-  /** HNSW: search breadth (faiss `efSearch`); the store asks for `max(k, efSearch)` neighbours. Default 64. */
+  /**
+   * HNSW: search breadth (faiss `efSearch`); the store asks for `max(k, efSearch)` neighbours. Default 64.
+   * Raising it trades query time for recall on a built graph; it cannot make up for a sparse graph
+   * (see `efConstruction` and the M in `HNSW<M>`).
+   */
   efSearch?: number;
+  /**
+   * HNSW: build breadth (faiss `efConstruction`, FAISS's default 40) of indexes this instance creates —
+   * how many candidates each insert considers when choosing its links. Higher builds a better graph
+   * (higher recall at the same `efSearch`) at a build time roughly proportional to it; 100–200 is usual
+   * for hard data. The graph's degree is the M of the description (`HNSW16`, `HNSW32`, `HNSW64`: 2·M
+   * links per vector on the base layer, memory and build time grow with it). faiss-node exposes neither
+   * setting, so it is written into the new, empty index's serialised form and read back; it is saved
+   * with the index, so a reopened namespace keeps building with the value it was created with (a
+   * compaction rebuilds with this instance's value). Applies to `HNSW<M>`, `HNSW<M>,Flat`, `,SQ8`,
+   * `,PQ<m>` descriptions; any other description with this option is refused.
+   */
+  efConstruction?: number;
   /** IVF: lists probed per query (default 8). */
   nprobe?: number;
   /** IVF: vectors gathered before training (default `max(256, 40 × nlist)`). */
@@ -204,17 +220,51 @@ async function syncDir(dir: string): Promise<void> {
 }
 
 /**
- * IVF `nprobe` is not exposed by faiss-node; it is stored in the serialised index header (FAISS
- * `write_ivf_header`: fourcc, d, ntotal, two dummies, is_trained, metric_type, nlist, nprobe), so it
- * is set by patching that field and reading the index back.
+ * IVF `nprobe` is not exposed by faiss-node; it is stored in the serialised index (FAISS
+ * `write_ivf_header`: the index header, then nlist and nprobe), so it is set by patching that field
+ * and reading the index back.
  */
 function withNprobe(faiss: FaissModule, index: FaissIndex, nprobe: number): FaissIndex {
   const buf = index.toBuffer();
   const fourcc = buf.toString('latin1', 0, 4);
   if (!fourcc.startsWith('Iw')) return index;
-  const metric = buf.readInt32LE(29);
-  const offset = 33 + (metric > 1 ? 4 : 0) + 8;
-  buf.writeBigUInt64LE(BigInt(nprobe), offset);
+  // After the index header: nlist, then nprobe (both size_t).
+  buf.writeBigUInt64LE(BigInt(nprobe), headerLength(buf) + 8);
+  return faiss.Index.fromBuffer(buf);
+}
+
+/** Byte length of FAISS's `write_index_header` (fourcc included), which every serialised index starts with. */
+function headerLength(buf: Buffer): number {
+  // fourcc, d (int32), ntotal (int64), two int64 dummies, is_trained (1 byte), metric_type (int32), and
+  // metric_arg (float) for metrics past L2.
+  return 37 + (buf.readInt32LE(33) > METRIC_L2 ? 4 : 0);
+}
+
+/**
+ * Sets `efConstruction` of a new, empty HNSW index. faiss-node exposes no setter, so the field is
+ * patched in the serialised index (FAISS `write_HNSW` after the index header: the vectors
+ * assign_probas (double), cum_nneighbor_per_level (int), levels (int), offsets (size_t) and
+ * neighbors (int32), each a uint64 count then its items; then entry_point, max_level, efConstruction,
+ * efSearch, upper_beam as int32) and the index read back.
+ *
+ * @returns the index, or undefined when it is not an HNSW index this layout describes
+ */
+function withEfConstruction(
+  faiss: FaissModule,
+  index: FaissIndex,
+  efConstruction: number,
+): FaissIndex | undefined {
+  const buf = index.toBuffer();
+  // IHNf (flat), IHNs (scalar quantizer), IHNp (product quantizer), IHN2 (two-level).
+  if (buf.length < 41 || buf.toString('latin1', 0, 3) !== 'IHN') return undefined;
+  let offset = headerLength(buf);
+  for (const size of [8, 4, 4, 8, 4]) {
+    if (offset + 8 > buf.length) return undefined;
+    offset += 8 + Number(buf.readBigUInt64LE(offset)) * size;
+  }
+  const at = offset + 8;
+  if (at + 4 > buf.length) return undefined;
+  buf.writeInt32LE(efConstruction, at);
   return faiss.Index.fromBuffer(buf);
 }
 
@@ -265,11 +315,17 @@ export class FaissVectorStore implements VectorStore {
     if (!['cosine', 'ip', 'l2'].includes(metric)) {
       throw new DreamAgentError('INVALID_INPUT', `metric must be cosine, ip or l2, got ${String(metric)}`);
     }
-    for (const key of ['efSearch', 'nprobe', 'trainSize'] as const) {
+    for (const key of ['efSearch', 'efConstruction', 'nprobe', 'trainSize'] as const) {
       const v = options[key];
       if (v !== undefined && (!Number.isInteger(v) || v < 1)) {
         throw new DreamAgentError('INVALID_INPUT', `${key} must be a positive integer, got ${String(v)}`);
       }
+    }
+    if (options.efConstruction !== undefined && !/HNSW/.test(options.index ?? 'Flat')) {
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `efConstruction applies to HNSW indexes; index is "${options.index ?? 'Flat'}"`,
+      );
     }
     const compactAt = options.compactAt;
     if (compactAt !== undefined && !(compactAt > 0 && compactAt <= 1)) {
@@ -282,8 +338,9 @@ export class FaissVectorStore implements VectorStore {
   }
 
   #create(dim: number, description: string, metric: FaissMetric): FaissIndex {
+    let index: FaissIndex;
     try {
-      return this.#faiss!.Index.fromFactory(
+      index = this.#faiss!.Index.fromFactory(
         dim,
         description,
         metric === 'l2' ? METRIC_L2 : METRIC_INNER_PRODUCT,
@@ -297,6 +354,16 @@ export class FaissVectorStore implements VectorStore {
         },
       );
     }
+    const efConstruction = this.#options.efConstruction;
+    if (efConstruction === undefined) return index;
+    const built = withEfConstruction(this.#faiss!, index, efConstruction);
+    if (built === undefined) {
+      throw new DreamAgentError(
+        'INVALID_INPUT',
+        `efConstruction applies to HNSW indexes (HNSW<M>, HNSW<M>,Flat, HNSW<M>,SQ8, HNSW<M>,PQ<m>), not "${description}"`,
+      );
+    }
+    return built;
   }
 
   #check(): void {
@@ -383,10 +450,11 @@ export class FaissVectorStore implements VectorStore {
     let space = this.#spaces.get(ns);
     const dim = checkUpsert(items, space?.dim);
     if (dim === undefined) return;
-    if (space === undefined) {
-      space = new Space(dim, this.#options.metric ?? 'cosine', this.#options.index ?? 'Flat', undefined);
-      this.#spaces.set(ns, space);
-    }
+    const created = space === undefined;
+    space ??= new Space(dim, this.#options.metric ?? 'cosine', this.#options.index ?? 'Flat', undefined);
+    // Build the FAISS index before changing anything: a description faiss refuses leaves no trace.
+    space.index ??= this.#create(space.dim, space.description, space.metric);
+    if (created) this.#spaces.set(ns, space);
     for (const item of items) {
       space.kill(item.id);
       space.append(item.id, item.vector, item.metadata);

@@ -103,6 +103,9 @@ describe.skipIf(skipReason !== undefined)(
       await expect(bad.upsert([{ id: 'a', vector: [1, 2] }])).rejects.toSatisfy((e) =>
         isDreamAgentError(e, 'INVALID_INPUT'),
       );
+      // Refused before anything changed: no namespace, no vector.
+      expect(await bad.namespaces()).toEqual([]);
+      expect((await bad.describe()).count).toBe(0);
       const store = await FaissVectorStore.open();
       await store.close();
       await expect(store.query([1], 1)).rejects.toSatisfy((e) => isDreamAgentError(e, 'CLOSED'));
@@ -177,6 +180,81 @@ describe.skipIf(skipReason !== undefined)(
         await store.close();
       }
     }, 120_000);
+  },
+);
+
+describe.skipIf(skipReason !== undefined)(
+  `FAISS HNSW efConstruction${skipReason ? ` — skipped: ${skipReason}` : ''}`,
+  () => {
+    // Points in 32 dimensions, i.i.d. (hard for a graph index), and queries near some of them.
+    let seed = 11;
+    const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const vectors = Array.from({ length: 3000 }, () => Array.from({ length: 32 }, rand));
+    const queries = Array.from({ length: 60 }, () => Array.from({ length: 32 }, rand));
+    const items = vectors.map((vector, i) => ({ id: `v${i}`, vector }));
+
+    const recallOf = async (store: FaissVectorStore): Promise<number> => {
+      const exact = await FaissVectorStore.open({ index: 'Flat' });
+      await exact.upsert(items);
+      let hits = 0;
+      for (const q of queries) {
+        const truth = new Set((await exact.query(q, 10)).map((m) => m.id));
+        hits += (await store.query(q, 10)).filter((m) => truth.has(m.id)).length;
+      }
+      return hits / (10 * queries.length);
+    };
+
+    it('a wider build (efConstruction) makes a better graph: recall at the same efSearch rises', async () => {
+      // efSearch 10 = k: what the graph alone finds. efConstruction 1 links each insert to the single
+      // candidate it finds; 200 considers plenty. (The first is a degenerate graph, so the gap is wide.)
+      const sparse = await FaissVectorStore.open({ index: 'HNSW8', efConstruction: 1, efSearch: 10 });
+      await sparse.upsert(items);
+      const dense = await FaissVectorStore.open({ index: 'HNSW8', efConstruction: 200, efSearch: 10 });
+      await dense.upsert(items);
+      const low = await recallOf(sparse);
+      console.log('efc', low);
+      const high = await recallOf(dense);
+      console.log('efc high', high);
+      expect(high).toBeGreaterThan(low + 0.15);
+    }, 60_000);
+
+    it('the build breadth is saved with the index: a reopened namespace keeps building with it', async () => {
+      const directory = tempDir();
+      const first = await FaissVectorStore.open({
+        directory,
+        index: 'HNSW8',
+        efConstruction: 1,
+        efSearch: 10,
+      });
+      await first.upsert(items.slice(0, 10));
+      await first.close();
+      // Reopened without the option: the index read back still builds with efConstruction 1.
+      const reopened = await FaissVectorStore.open({ directory, index: 'HNSW8', efSearch: 10 });
+      await reopened.upsert(items.slice(10));
+      const fresh = await FaissVectorStore.open({ index: 'HNSW8', efSearch: 10 });
+      await fresh.upsert(items);
+      expect(await recallOf(reopened)).toBeLessThan((await recallOf(fresh)) - 0.1);
+      await reopened.close();
+    }, 60_000);
+
+    it('refuses efConstruction that is not a positive integer or for an index that is not HNSW', async () => {
+      for (const efConstruction of [0, -5, 2.5, Number.NaN]) {
+        await expect(FaissVectorStore.open({ index: 'HNSW32', efConstruction })).rejects.toSatisfy((e) =>
+          isDreamAgentError(e, 'INVALID_INPUT'),
+        );
+      }
+      for (const index of [undefined, 'Flat', 'IVF4,Flat']) {
+        await expect(
+          FaissVectorStore.open({ ...(index ? { index } : {}), efConstruction: 100 }),
+        ).rejects.toSatisfy((e) => isDreamAgentError(e, 'INVALID_INPUT'));
+      }
+      // HNSW over a transformed space is not an index whose layout the store knows how to tune.
+      const pca = await FaissVectorStore.open({ index: 'PCA16,HNSW8', efConstruction: 100 });
+      await expect(pca.upsert(items.slice(0, 3))).rejects.toSatisfy((e) =>
+        isDreamAgentError(e, 'INVALID_INPUT'),
+      );
+      expect((await pca.describe()).count ?? 0).toBe(0);
+    });
   },
 );
 
