@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { MemoryVectorStore } from '../../src/ports/memory/vector.js';
 import { DotMatrix } from '../../src/ports/memory/dot-kernel.js';
 import { VECTOR_CONTRACT_PERSISTENCE_CASE, vectorContract } from '../../src/testing/contracts/vector.js';
@@ -28,7 +28,7 @@ describe('MemoryVectorStore internals', () => {
     });
   });
 
-  it('exact search over 10k × 384 stays in the low milliseconds and copies only the k results', async () => {
+  it('exact search over 10k × 384 copies only the metadata of the k results', async () => {
     const dim = 384;
     const store = new MemoryVectorStore();
     let seed = 1;
@@ -41,13 +41,15 @@ describe('MemoryVectorStore internals', () => {
     await store.upsert(items);
     const q = Array.from({ length: dim }, rand);
     for (let i = 0; i < 5; i++) await store.query(q, 10);
-    // CPU time, not wall time: on a shared machine a query waits for a core far longer than it runs
-    // (measured: 18 ms wall for 2.4 ms of CPU). About 1 ms of CPU per query on an idle core; copying
-    // every item's metadata per query (the old design: 10–30 ms at 5,000 vectors) would not fit.
-    const before = process.cpuUsage();
-    for (let i = 0; i < 30; i++) await store.query(q, 10);
-    const used = process.cpuUsage(before);
-    expect((used.user + used.system) / 1000 / 30).toBeLessThan(15);
+    // Speed is measured in bench/vector.ts; here the design that keeps it fast is checked: a query clones
+    // only the metadata of its k results (the old design copied every item's metadata per query).
+    const clone = vi.spyOn(globalThis, 'structuredClone');
+    try {
+      for (let i = 0; i < 3; i++) await store.query(q, 10);
+      expect(clone.mock.calls.length).toBe(30);
+    } finally {
+      clone.mockRestore();
+    }
     const top = await store.query(q, 10);
     expect(top).toHaveLength(10);
     expect(store.size).toBe(10_000);
