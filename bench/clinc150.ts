@@ -149,7 +149,7 @@ function main(): void {
     },
     model: {
       algorithm:
-        'averaged passive-aggressive (PA-I) linear model, word 1-2-gram lemma + char 3-5-gram TF-IDF, built-in tokenizer with spelling repair',
+        'averaged passive-aggressive (PA-I) linear model, word 1-2-gram lemma + char 3-4-gram TF-IDF, built-in tokenizer with spelling repair',
       features: trained.classifier.vocabularySize,
       temperature: Math.round(trained.classifier.temperature * 1e4) / 1e4,
       thresholdFromVal: threshold,
