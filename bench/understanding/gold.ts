@@ -214,6 +214,9 @@ export function factsFor(g: GoldRequest, today: string): Facts {
             ? f.products.map((p) => pick({ ...f, products: [p] }, ...w.cur))
             : [];
       const values = named.map((rows) => sum(rows, metric));
+      // …and each named one's own figure answers "EMEA and LATAM revenue" as well as their total.
+      key.push(...values);
+      for (const rows of named) addRows(rows);
       for (const a of values)
         for (const b of values) {
           const c = pctChange(a, b);

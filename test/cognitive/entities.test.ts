@@ -71,6 +71,18 @@ describe('periods and dates relative to the session clock', () => {
     ).toEqual([value]);
   });
 
+  it('reads "compare September to August" as two months, "September to November" as one span', () => {
+    const periods = (text: string) =>
+      find(text)
+        .filter((e) => e.type === 'period')
+        .map((e) => e.value);
+    expect(periods('compare september to august')).toEqual([
+      p('2025-09-01', '2025-09-30'),
+      p('2025-08-01', '2025-08-31'),
+    ]);
+    expect(periods('revenue from september to november 2025')).toEqual([p('2025-09-01', '2025-11-30')]);
+  });
+
   it('rejects impossible dates and does not read "may" the verb as a month', () => {
     expect(find('on 2025-02-30').filter((e) => e.type === 'date' || e.type === 'period')).toEqual([]);
     expect(find('may I see the report').filter((e) => e.type === 'period')).toEqual([]);

@@ -360,17 +360,19 @@ function rules(): [RegExp, number, Rule][] {
     // July to September, from april through june 2025: whole months, the end month's year
     [
       new RegExp(
-        `\\b(?:from\\s+)?(${MONTH_RE})\\.?\\s+(?:to|through|thru|till|until|-)\\s+(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?((?:19|20)\\d{2}))?`,
+        `\\b(?:from\\s+)?(${MONTH_RE})\\.?\\s+(to|through|thru|till|until|-)\\s+(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?((?:19|20)\\d{2}))?`,
         'gi',
       ),
       1,
       (m, today) => {
+        // "compare September to August" names two months, not a span.
+        if (m[2]?.toLowerCase() === 'to' && /\bcompar/i.test(m.input.slice(0, m.index))) return undefined;
         const a = MONTHS[(m[1] ?? '').toLowerCase()] ?? 0;
-        const b = MONTHS[(m[2] ?? '').toLowerCase()] ?? 0;
+        const b = MONTHS[(m[3] ?? '').toLowerCase()] ?? 0;
         // A year names the end month's year; without one, the most recent span that has started.
         const wraps = a > b;
         let ys: number;
-        if (m[3] !== undefined) ys = Number(m[3]) - (wraps ? 1 : 0);
+        if (m[4] !== undefined) ys = Number(m[4]) - (wraps ? 1 : 0);
         else ys = a <= today.m ? today.y : today.y - 1;
         return { type: 'period', value: range(mk(ys, a, 1), mk(ys + (wraps ? 1 : 0), b + 1, 0)) };
       },
