@@ -3,6 +3,7 @@
  *
  *   npx tsx bench/understanding.ts            # summary + every miss
  *   npx tsx bench/understanding.ts --json     # the summary as JSON (for CI)
+ *   npx tsx bench/understanding.ts --heldout  # the held-out set (test/understanding/heldout.txt) instead
  *
  * For each hand-labelled request of test/understanding/requests.txt (clock: 1 December 2026, 10:00 UTC):
  * - understanding: the first intent the agent detects and its slots, against the gold labels
@@ -14,7 +15,14 @@
  *   says why, `wrong` otherwise.
  */
 import type { Intent, Json } from 'dream-agent';
-import { factsFor, loadGold, matches, statedFigures, type GoldRequest } from './understanding/gold.js';
+import {
+  HELDOUT_FILE,
+  factsFor,
+  loadGold,
+  matches,
+  statedFigures,
+  type GoldRequest,
+} from './understanding/gold.js';
 import { goldPairs, predictedPairs } from './understanding/score.js';
 import { BENCH_NOW, closeBenchAgent, runRequest, type AgentOutcome } from './understanding/run-agent.js';
 
@@ -78,7 +86,7 @@ function judge(g: GoldRequest, o: AgentOutcome, firstIntent: string): { verdict:
 }
 
 async function main(): Promise<void> {
-  const gold = loadGold();
+  const gold = loadGold(process.argv.includes('--heldout') ? HELDOUT_FILE : undefined);
   const scored: Scored[] = [];
   const started = performance.now();
   for (const g of gold) {
@@ -115,6 +123,7 @@ async function main(): Promise<void> {
   const answers = of(['c', 'd']);
   const count = (v: Verdict): number => answers.filter((s) => s.verdict === v).length;
   const summary = {
+    set: process.argv.includes('--heldout') ? 'held-out' : 'development',
     requests: gold.length,
     byKind: {
       clear: clear.length,

@@ -17,6 +17,8 @@ export interface GoldRequest {
 }
 
 const FILE = fileURLToPath(new URL('../../test/understanding/requests.txt', import.meta.url));
+/** The held-out set: written after the development set, used only for reporting, never for tuning. */
+export const HELDOUT_FILE = fileURLToPath(new URL('../../test/understanding/heldout.txt', import.meta.url));
 
 /** Reads the labelled set. */
 export function loadGold(path = FILE): GoldRequest[] {
@@ -204,6 +206,22 @@ export function factsFor(g: GoldRequest, today: string): Facts {
         sum(cur, metric === 'revenue' ? 'units' : 'revenue'),
       );
       anomalyFacts(cur, metric, all);
+      // Two or more named regions or products: how they compare is true as well.
+      const named =
+        f.regions.length >= 2
+          ? f.regions.map((r) => pick({ ...f, regions: [r] }, ...w.cur))
+          : f.products.length >= 2
+            ? f.products.map((p) => pick({ ...f, products: [p] }, ...w.cur))
+            : [];
+      const values = named.map((rows) => sum(rows, metric));
+      // …and each named one's own figure answers "EMEA and LATAM revenue" as well as their total.
+      key.push(...values);
+      for (const rows of named) addRows(rows);
+      for (const a of values)
+        for (const b of values) {
+          const c = pctChange(a, b);
+          if (c !== undefined && a !== b) all.push(c, Math.abs(a - b));
+        }
       break;
     }
     case 'sales.trend': {
@@ -242,6 +260,8 @@ export function factsFor(g: GoldRequest, today: string): Facts {
         for (const r of f.regions) items.push(pick({ ...f, regions: [r] }, ...w.cur));
       else if (f.products.length >= 2)
         for (const p of f.products) items.push(pick({ ...f, products: [p] }, ...w.cur));
+      else if (f.channels.length >= 2)
+        for (const c of f.channels) items.push(pick({ ...f, channels: [c] }, ...w.cur));
       else items.push(cur, prev);
       const values = items.map((rows) => sum(rows, metric));
       for (const rows of items) addRows(rows);

@@ -7,6 +7,12 @@ import { goldPeriod, goldWindows, type GoldRequest } from './gold.js';
 import { BENCH_NOW } from './run-agent.js';
 
 const TODAY = new Date(BENCH_NOW).toISOString().slice(0, 10);
+const GRAIN_UNIT: Readonly<Record<string, string>> = {
+  daily: 'day',
+  weekly: 'week',
+  monthly: 'month',
+  quarterly: 'quarter',
+};
 
 /** Slot pairs of an intent, normalised like the gold labels; defaults the user did not ask for are left out. */
 export function predictedPairs(intent: Intent | undefined, gold?: GoldRequest): Set<string> {
@@ -41,7 +47,9 @@ export function predictedPairs(intent: Intent | undefined, gold?: GoldRequest): 
   const defaultDimension =
     intent.name === 'sales.top_products' ? 'product' : intent.name === 'sales.report' ? 'region' : '';
   if (s['dimension'] !== defaultDimension || gold?.slots['d'] !== undefined) add('d', s['dimension']);
-  add('g', s['grain']);
+  // The grain gazetteer's values are adverbs (`weekly`); the gold labels name the unit (`week`).
+  const grain = s['grain'];
+  add('g', typeof grain === 'string' ? (GRAIN_UNIT[grain] ?? grain) : grain);
   add('to', s['recipient']);
   if (s['delivery'] === 'email') add('dl', 'email');
   return out;

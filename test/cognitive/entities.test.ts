@@ -44,6 +44,12 @@ describe('periods and dates relative to the session clock', () => {
     ['sales in 2024', 'in 2024', p('2024-01-01', '2024-12-31')],
     ['from 2026-01-01 to 2026-03-31', 'from 2026-01-01 to 2026-03-31', p('2026-01-01', '2026-03-31')],
     ['between 2026-03-31 and 2026-01-01', 'between 2026-03-31 and 2026-01-01', p('2026-01-01', '2026-03-31')],
+    ['revenue for January to March', 'January to March', p('2026-01-01', '2026-03-31')],
+    ['july through september', 'july through september', p('2025-07-01', '2025-09-30')],
+    ['from november to february', 'from november to february', p('2025-11-01', '2026-02-28')],
+    ['april to june 2024 sales', 'april to june 2024', p('2024-04-01', '2024-06-30')],
+    ['march last year', 'march last year', p('2025-03-01', '2025-03-31')],
+    ['for april this year', 'for april this year', p('2026-04-01', '2026-04-30')],
   ])('%s → %s', (text, span, value) => {
     const periods = find(text).filter((e) => e.type === 'period');
     expect(periods).toHaveLength(1);
@@ -63,6 +69,18 @@ describe('periods and dates relative to the session clock', () => {
         .filter((e) => e.type === 'date')
         .map((e) => e.value),
     ).toEqual([value]);
+  });
+
+  it('reads "compare September to August" as two months, "September to November" as one span', () => {
+    const periods = (text: string) =>
+      find(text)
+        .filter((e) => e.type === 'period')
+        .map((e) => e.value);
+    expect(periods('compare september to august')).toEqual([
+      p('2025-09-01', '2025-09-30'),
+      p('2025-08-01', '2025-08-31'),
+    ]);
+    expect(periods('revenue from september to november 2025')).toEqual([p('2025-09-01', '2025-11-30')]);
   });
 
   it('rejects impossible dates and does not read "may" the verb as a month', () => {

@@ -97,6 +97,17 @@ describe('spelling repair', () => {
     expect(speller.correct('zebra')).toBeUndefined();
   });
 
+  it('repairs doubled and undoubled letters to the word they belong to, before any one-edit neighbour', () => {
+    // `nedd` is one substitution from both `nerd` (frequent here) and `need`, but only a doubled letter
+    // away from `need`.
+    const s = new Speller([lex('nerd nerd nerd need'), lex('too to')]);
+    expect(s.correct('nedd')).toBe('need');
+    expect(s.correct('neeed')).toBe('need');
+    expect(s.correct('nnerdd')).toBe('nerd');
+    expect(speller.correct('acccount')).toBe('account');
+    expect(speller.correct('mooney')).toBe('money');
+  });
+
   it('does not depend on the order of the training words (property)', () => {
     fc.assert(
       fc.property(

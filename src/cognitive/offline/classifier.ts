@@ -47,7 +47,10 @@ export interface ClassifierOptions {
   aggressiveness?: number;
   /** Seed of the shuffling PRNG, for reproducible models (default 1). */
   seed?: number;
-  /** Smallest and largest character n-gram length (default [3, 5]); `null` disables them. */
+  /**
+   * Smallest and largest character n-gram length (default [3, 4]: on CLINC150's validation split
+   * [3, 5] was half a point less accurate and 20% slower); `null` disables them.
+   */
   charNgrams?: readonly [number, number] | null;
   /** Weight of the character block against the word block (default 1). */
   charWeight?: number;
@@ -131,30 +134,39 @@ function bump(m: Map<number, number>, k: number): void {
   m.set(k, (m.get(k) ?? 0) + 1);
 }
 
-function rawFeatures(tokens: readonly Token[], cfg: ResolvedOptions): RawFeatures {
+function rawFeatures(tokens: readonly Token[], cfg: ResolvedOptions, typed?: readonly Token[]): RawFeatures {
   const { charRange } = cfg;
   const out: RawFeatures = { unigrams: new Map(), bigrams: new Map(), chars: new Map() };
   let prev = fnvString(FNV_OFFSET ^ 2, '<s>');
-  for (const t of tokens) {
+  for (let ti = 0; ti < tokens.length; ti++) {
+    const t = tokens[ti]!;
     const uni = fnvString(FNV_OFFSET ^ 1, t.lemma);
     bump(out.unigrams, uni);
     bump(out.bigrams, fnvStep(fnvString(fnvStep(prev, 32), t.lemma), 2));
     prev = fnvString(FNV_OFFSET ^ 2, t.lemma);
     if (charRange !== null && t.type !== 'number') {
-      const [min, max] = charRange;
-      const w = t.normal;
-      const len = w.length + 2; // padded with a space on each side
-      for (let i = 0; i + min <= len; i++) {
-        let h = FNV_OFFSET ^ 3;
-        for (let n = 1; n <= max && i + n <= len; n++) {
-          const at = i + n - 1;
-          h = fnvStep(h, at === 0 || at === len - 1 ? 32 : w.charCodeAt(at - 1));
-          if (n >= min) bump(out.chars, h);
-        }
-      }
+      addChars(out.chars, t.normal, charRange[0], charRange[1]);
+      // A repaired word keeps the n-grams of what was typed too: when the repair picked the wrong word,
+      // the n-grams the typo left intact still point to the right one.
+      const asTyped = typed?.[ti]?.normal;
+      if (asTyped !== undefined && asTyped !== t.normal)
+        addChars(out.chars, asTyped, charRange[0], charRange[1]);
     }
   }
   return out;
+}
+
+/** Counts the character n-grams (lengths min…max) of `w` padded with a space on each side. */
+function addChars(chars: Map<number, number>, w: string, min: number, max: number): void {
+  const len = w.length + 2;
+  for (let i = 0; i + min <= len; i++) {
+    let h = FNV_OFFSET ^ 3;
+    for (let n = 1; n <= max && i + n <= len; n++) {
+      const at = i + n - 1;
+      h = fnvStep(h, at === 0 || at === len - 1 ? 32 : w.charCodeAt(at - 1));
+      if (n >= min) bump(chars, h);
+    }
+  }
 }
 
 /** The vocabulary and IDF weights learnt from the training set. */
@@ -189,7 +201,7 @@ class Featurizer {
   /** Tokenises and extracts raw features. */
   raw(text: string): RawFeatures {
     const tokens = this.tokenize(text);
-    return rawFeatures(this.speller === undefined ? tokens : this.speller.repair(tokens), this.cfg);
+    return rawFeatures(this.speller === undefined ? tokens : this.speller.repair(tokens), this.cfg, tokens);
   }
 
   /** Sublinear TF × IDF, each block L2-normalised and weighted, the whole L2-normalised. */
@@ -274,7 +286,23 @@ interface LinearModel {
 /** Margin above which an example is skipped by shrinking (1 = it caused no update when last seen). */
 const SHRINK_MARGIN = 1.05;
 /** Consecutive epochs an example may be skipped before it is checked again. */
-const SHRINK_EPOCHS = 2;
+const SHRINK_EPOCHS = 5;
+
+/**
+ * `scores += v · w[base … base + classes)`, unrolled by four: V8 does not vectorise, and the unrolled
+ * loop runs 2–3× faster than the plain one. This is the hot loop of training and classification.
+ */
+function addScaledRow(scores: Float64Array, w: Float32Array, base: number, v: number, classes: number): void {
+  let c = 0;
+  for (; c + 3 < classes; c += 4) {
+    const o = base + c;
+    scores[c] = scores[c]! + v * w[o]!;
+    scores[c + 1] = scores[c + 1]! + v * w[o + 1]!;
+    scores[c + 2] = scores[c + 2]! + v * w[o + 2]!;
+    scores[c + 3] = scores[c + 3]! + v * w[o + 3]!;
+  }
+  for (; c < classes; c++) scores[c] = scores[c]! + v * w[base + c]!;
+}
 
 /**
  * Trains a multiclass linear model with the averaged passive-aggressive algorithm (PA-I, Crammer et al.
@@ -298,49 +326,53 @@ function trainLinear(
   const avg = new Float32Array(features * classes);
   const avgBias = new Float64Array(classes);
   const scores = new Float64Array(classes);
-  const order = Array.from(xs.keys());
+  const n = xs.length;
+  const order = new Int32Array(n);
+  for (let i = 0; i < n; i++) order[i] = i;
   const random = mulberry32(o.seed);
   // Shrinking (as in LIBLINEAR): an example that cleared the margin when last seen is skipped for up to
   // SHRINK_EPOCHS epochs — it would most likely cause no update — then checked again.
-  const margins = new Float32Array(xs.length).fill(-Infinity);
-  const skipped = new Uint8Array(xs.length);
+  const margins = new Float64Array(n).fill(-Infinity);
+  const skipped = new Uint8Array(n);
+  const C = o.aggressiveness;
   let t = 0;
   for (let epoch = 0; epoch < o.epochs; epoch++) {
-    for (let i = order.length - 1; i > 0; i--) {
+    for (let i = n - 1; i > 0; i--) {
       const j = Math.floor(random() * (i + 1));
       const tmp = order[i]!;
       order[i] = order[j]!;
       order[j] = tmp;
     }
-    for (const r of order) {
-      const { idx, val } = xs[r]!;
-      const y = ys[r]!;
-      const nnz = idx.length;
+    for (let p = 0; p < n; p++) {
+      const r = order[p]!;
       t++;
       if (margins[r]! > SHRINK_MARGIN && skipped[r]! < SHRINK_EPOCHS) {
         skipped[r] = skipped[r]! + 1;
         continue;
       }
       skipped[r] = 0;
+      const x = xs[r]!;
+      const idx = x.idx;
+      const val = x.val;
+      const y = ys[r]!;
+      const nnz = idx.length;
       scores.set(bias);
-      for (let k = 0; k < nnz; k++) {
-        const base = idx[k]! * classes;
-        const v = val[k]!;
-        for (let c = 0; c < classes; c++) scores[c] = scores[c]! + v * w[base + c]!;
-      }
+      for (let k = 0; k < nnz; k++) addScaledRow(scores, w, idx[k]! * classes, val[k]!, classes);
       let rival = -1;
       let best = -Infinity;
       for (let c = 0; c < classes; c++) {
-        if (c !== y && scores[c]! > best) {
-          best = scores[c]!;
+        const sc = scores[c]!;
+        if (c !== y && sc > best) {
+          best = sc;
           rival = c;
         }
       }
-      margins[r] = scores[y]! - best;
-      const loss = 1 - (scores[y]! - best);
+      const margin = scores[y]! - best;
+      margins[r] = margin;
+      const loss = 1 - margin;
       if (rival < 0 || loss <= 0) continue;
       // ‖x‖² = 1 (features are L2-normalised) plus 1 for the bias; two classes move, hence 2·2.
-      const tau = Math.min(o.aggressiveness, loss / 4);
+      const tau = Math.min(C, loss / 4);
       const ta = t * tau;
       bias[y] = bias[y]! + tau;
       bias[rival] = bias[rival]! - tau;
@@ -349,10 +381,12 @@ function trainLinear(
       for (let k = 0; k < nnz; k++) {
         const base = idx[k]! * classes;
         const v = val[k]!;
-        w[base + y] = w[base + y]! + tau * v;
-        w[base + rival] = w[base + rival]! - tau * v;
-        avg[base + y] = avg[base + y]! + ta * v;
-        avg[base + rival] = avg[base + rival]! - ta * v;
+        const dv = tau * v;
+        const da = ta * v;
+        w[base + y] = w[base + y]! + dv;
+        w[base + rival] = w[base + rival]! - dv;
+        avg[base + y] = avg[base + y]! + da;
+        avg[base + rival] = avg[base + rival]! - da;
       }
     }
   }
@@ -366,11 +400,7 @@ function trainLinear(
 function logitsOf(m: LinearModel, x: SparseVector, classes: number): Float64Array {
   const z = Float64Array.from(m.bias);
   const { idx, val } = x;
-  for (let k = 0; k < idx.length; k++) {
-    const base = (idx[k] ?? 0) * classes;
-    const v = val[k] ?? 0;
-    for (let c = 0; c < classes; c++) z[c] = (z[c] ?? 0) + v * (m.weights[base + c] ?? 0);
-  }
+  for (let k = 0; k < idx.length; k++) addScaledRow(z, m.weights, idx[k]! * classes, val[k]!, classes);
   return z;
 }
 
@@ -379,7 +409,7 @@ function resolve(options: ClassifierOptions, n: number): ResolvedOptions {
     epochs: options.epochs ?? Math.min(30, Math.max(8, Math.ceil(100_000 / Math.max(1, n)))),
     aggressiveness: options.aggressiveness ?? 1,
     seed: options.seed ?? 1,
-    charRange: options.charNgrams === undefined ? [3, 5] : options.charNgrams,
+    charRange: options.charNgrams === undefined ? [3, 4] : options.charNgrams,
     charWeight: options.charWeight ?? 1,
     minDf: options.minDf ?? Math.max(1, Math.round(n / 5000)),
     spelling: options.spelling ?? true,

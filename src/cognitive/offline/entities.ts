@@ -357,18 +357,44 @@ function rules(): [RegExp, number, Rule][] {
         return d ? { type: 'date', value: iso(d) } : undefined;
       },
     ],
-    // March 2025, in March ("may" only with a year or a preposition: it is also a verb)
+    // July to September, from april through june 2025: whole months, the end month's year
     [
       new RegExp(
-        `\\b(?:(in|for|during|of|since|last|this)\\s+)?(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?((?:19|20)\\d{2}))?`,
+        `\\b(?:from\\s+)?(${MONTH_RE})\\.?\\s+(to|through|thru|till|until|-)\\s+(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?((?:19|20)\\d{2}))?`,
+        'gi',
+      ),
+      1,
+      (m, today) => {
+        // "compare September to August" names two months, not a span.
+        if (m[2]?.toLowerCase() === 'to' && /\bcompar/i.test(m.input.slice(0, m.index))) return undefined;
+        const a = MONTHS[(m[1] ?? '').toLowerCase()] ?? 0;
+        const b = MONTHS[(m[3] ?? '').toLowerCase()] ?? 0;
+        // A year names the end month's year; without one, the most recent span that has started.
+        const wraps = a > b;
+        let ys: number;
+        if (m[4] !== undefined) ys = Number(m[4]) - (wraps ? 1 : 0);
+        else ys = a <= today.m ? today.y : today.y - 1;
+        return { type: 'period', value: range(mk(ys, a, 1), mk(ys + (wraps ? 1 : 0), b + 1, 0)) };
+      },
+    ],
+    // March 2025, in March, october last year ("may" only with a year or a preposition: it is also a verb)
+    [
+      new RegExp(
+        `\\b(?:(in|for|during|of|since|last|this)\\s+)?(${MONTH_RE})\\b\\.?(?:,?\\s+(?:of\\s+)?(?:((?:19|20)\\d{2})|(last|this|next)\\s+year\\b))?`,
         'gi',
       ),
       6,
       (m, today) => {
         const word = (m[2] ?? '').toLowerCase();
-        if (word === 'may' && m[1] === undefined && m[3] === undefined) return undefined;
+        if (word === 'may' && m[1] === undefined && m[3] === undefined && m[4] === undefined)
+          return undefined;
         const mo = MONTHS[word] ?? 0;
         const rel = (m[1] ?? '').toLowerCase();
+        const yearWord = (m[4] ?? '').toLowerCase();
+        if (yearWord !== '') {
+          const shift = yearWord === 'last' ? -1 : yearWord === 'next' ? 1 : 0;
+          return { type: 'period', value: monthRange(today.y + shift, mo) };
+        }
         // Without a year: the most recent such month that has started ("last March": the one before).
         let y = year(m[3], mo <= today.m ? today.y : today.y - 1);
         if (m[3] === undefined && rel === 'last' && mo === today.m) y -= 1;

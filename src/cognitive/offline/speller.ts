@@ -15,6 +15,13 @@ import { editDistance } from './typos.js';
 /** Words at least this long may be repaired two edits away when nothing is one edit away. */
 const TWO_EDITS_FROM = 7;
 
+/** The word with every run of one letter cut to a single letter (`caancel`, `cancel` → `cancel`). */
+function collapse(word: string): string {
+  let out = '';
+  for (let i = 0; i < word.length; i++) if (word[i] !== word[i - 1]) out += word[i];
+  return out;
+}
+
 /** Optimal string alignment distance ≤ 1 (one deletion, insertion, substitution or adjacent swap). */
 function withinOne(a: string, b: string): boolean {
   if (a === b) return true;
@@ -34,6 +41,8 @@ function withinOne(a: string, b: string): boolean {
 export class Speller {
   /** Training words: how many times each was seen, and its lemma. */
   readonly #words = new Map<string, { count: number; lemma: string }>();
+  /** Collapsed form (see `collapse`) → the most frequent training word with that form. */
+  readonly #collapsed = new Map<string, string>();
   /** Deletion variant → the training words it comes from. */
   readonly #deletes = new Map<string, string[]>();
   /** Shortest word repaired (shorter ones are too ambiguous: `hw` could be `how`, `hey`, `who`…). */
@@ -55,6 +64,11 @@ export class Speller {
     }
     // Sorted, so that the index — and every repair — is the same whatever order the words came in.
     for (const word of [...this.#words.keys()].sort()) {
+      const key = collapse(word);
+      const held = this.#collapsed.get(key);
+      if (held === undefined || this.#words.get(held)!.count < this.#words.get(word)!.count) {
+        this.#collapsed.set(key, word);
+      }
       if (word.length < minLength - 1) continue;
       this.#index(word, word);
       for (let i = 0; i < word.length; i++) this.#index(word.slice(0, i) + word.slice(i + 1), word);
@@ -82,6 +96,10 @@ export class Speller {
    */
   correct(word: string): string | undefined {
     if (word.length < this.#minLength || this.#words.has(word)) return undefined;
+    // A doubled or undoubled letter (`yoou`, `nedd`, `adress`) — a quarter of typos — is repaired first:
+    // one edit away, the most frequent neighbour would often be another word (`nedd` → `ned`, `nerd`).
+    const same = this.#collapsed.get(collapse(word));
+    if (same !== undefined) return same;
     const candidates = new Set<string>(this.#deletes.get(word) ?? []);
     for (let i = 0; i < word.length; i++) {
       for (const w of this.#deletes.get(word.slice(0, i) + word.slice(i + 1)) ?? []) candidates.add(w);

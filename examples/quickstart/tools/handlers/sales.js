@@ -253,46 +253,53 @@ export async function rank(input, ctx) {
   return { ...q, summary: head, narrative: head };
 }
 
-/** sales.compare — two or more regions, products or periods side by side. */
+/** sales.compare — two or more regions, products, channels or periods side by side. */
 export async function compare(input, ctx) {
   const metric = input.metric ?? 'revenue';
   const periods = (Array.isArray(input.period) ? input.period : [input.period]).filter(Boolean);
   if (periods.length === 0) throw new Error('a comparison needs a period');
   const regions = asList(input.region, REGIONS, 'region');
   const products = asList(input.product, PRODUCTS, 'product');
+  const channels = asList(input.channel, CHANNELS, 'channel');
   const items = [];
   let dimension;
   if (periods.length >= 2) {
     dimension = 'period';
-    for (const p of periods) items.push({ label: null, period: p, region: regions, product: products });
+    for (const p of periods)
+      items.push({ label: null, period: p, region: regions, product: products, channel: channels });
   } else if (
     regions.length >= 2 ||
     (regions.length === 0 && input.dimension === 'region' && products.length < 2)
   ) {
     dimension = 'region';
     for (const r of regions.length ? regions : REGIONS)
-      items.push({ label: r, period: periods[0], region: [r], product: products });
+      items.push({ label: r, period: periods[0], region: [r], product: products, channel: channels });
   } else if (products.length >= 2 || (products.length === 0 && input.dimension === 'product')) {
     dimension = 'product';
     for (const p of products.length ? products : PRODUCTS)
-      items.push({ label: p, period: periods[0], region: regions, product: [p] });
+      items.push({ label: p, period: periods[0], region: regions, product: [p], channel: channels });
+  } else if (channels.length >= 2 || (channels.length === 0 && input.dimension === 'channel')) {
+    dimension = 'channel';
+    for (const c of channels.length ? channels : CHANNELS)
+      items.push({ label: c, period: periods[0], region: regions, product: products, channel: [c] });
   } else {
     // One period and at most one region or product: compare the period with the one before it.
     dimension = 'period';
     const p = periodOf(periods[0], ctx);
-    items.push({ label: null, period: periods[0], region: regions, product: products });
+    items.push({ label: null, period: periods[0], region: regions, product: products, channel: channels });
     items.push({
       label: null,
       period: { ...p.previous, previous: undefined },
       region: regions,
       product: products,
+      channel: channels,
     });
   }
   ctx.progress(`comparing ${items.length} ${dimension}s`, 20);
   const results = [];
   for (const it of items) {
     const { period, rows, scope } = select(
-      { period: it.period, region: it.region, product: it.product, metric },
+      { period: it.period, region: it.region, product: it.product, channel: it.channel, metric },
       ctx,
     );
     const t = totals(rows);
@@ -323,12 +330,13 @@ export async function compare(input, ctx) {
     const hi = sorted[0];
     const lo = sorted.at(-1);
     const period = a.period.label;
-    const extra =
-      dimension === 'region' && products.length
-        ? ` (${list(products)})`
-        : dimension === 'product' && regions.length
-          ? ` (in ${list(regions)})`
-          : '';
+    // What every item shares, so the answer names its whole scope.
+    const shared = [];
+    if (dimension !== 'product' && products.length) shared.push(list(products));
+    if (dimension !== 'region' && regions.length) shared.push(`in ${list(regions)}`);
+    if (dimension !== 'channel' && channels.length)
+      shared.push(`${list(channels)} channel${channels.length > 1 ? 's' : ''}`);
+    const extra = shared.length ? ` (${shared.join(', ')})` : '';
     narrative = `${cap(word)} for ${period}${extra}: ${results.map((r) => `${r.label} ${fig(r)}`).join(', ')}.`;
     if (hi[metric] === lo[metric]) narrative += ' They are level.';
     else {
