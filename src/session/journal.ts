@@ -74,6 +74,8 @@ export class Journal {
   /** The JSON of the state and the status as last committed (unchanged ones are not re-sent). */
   #committedState: string | undefined;
   #committedStatus: string | undefined;
+  /** The state's and its turn's field values as last committed (see {@link shallowFingerprint}). */
+  #committedFingerprint: unknown[] | undefined;
   /** Events emitted but not yet delivered (held until their commit, in seq order). */
   #undelivered: AgentEvent[] = [];
   /** A renewing commit queued behind the one in flight and not started yet (shared by later callers). */
@@ -93,6 +95,7 @@ export class Journal {
     this.#hooks = hooks;
     this.#seq = rec.lastSeq;
     this.#committedState = JSON.stringify(rec.state);
+    this.#committedFingerprint = shallowFingerprint(rec.state);
     this.#committedStatus = rec.status;
   }
 
@@ -184,8 +187,16 @@ export class Journal {
     this.#planVersions = [];
     const acks = this.#acks;
     this.#acks = [];
-    // The small state is sent only when it changed (most execution cycles change only todo rows).
-    const stateText = JSON.stringify(this.#rec.state);
+    // The small state is sent only when it changed (most execution cycles change only todo rows). The
+    // engine replaces nested state values instead of mutating them, so a state whose fields (and its
+    // turn's) are all the same values as at the last commit is unchanged without serialising it; a
+    // release serialises anyway, so a session always rests with exactly what it holds.
+    const fingerprint = shallowFingerprint(this.#rec.state);
+    const same =
+      leaseAction === 'renew' &&
+      this.#committedFingerprint !== undefined &&
+      sameValues(fingerprint, this.#committedFingerprint);
+    const stateText = same ? (this.#committedState as string) : JSON.stringify(this.#rec.state);
     const stateChanged = stateText !== this.#committedState;
     const statusChanged = this.#rec.status !== this.#committedStatus;
     const commit = {
@@ -206,6 +217,7 @@ export class Journal {
       try {
         const res = await this.#d.store.commit(commit);
         if (stateChanged) this.#committedState = stateText;
+        this.#committedFingerprint = fingerprint;
         if (statusChanged) this.#committedStatus = commit.status ?? this.#rec.status;
         this.#rec.version = res.version;
         this.#rec.lastSeq = res.lastSeq;
@@ -280,4 +292,22 @@ export class Journal {
     );
     this.#hooks.onLost(this.#lost);
   }
+}
+
+/**
+ * The values of the state's fields and of its turn's fields, in key order (keys included): equal
+ * fingerprints mean no field was assigned, added or removed since.
+ */
+function shallowFingerprint(state: SessionState): unknown[] {
+  const out: unknown[] = [];
+  for (const key in state) out.push(key, (state as unknown as Record<string, unknown>)[key]);
+  const turn = state.turn as unknown as Record<string, unknown> | null;
+  if (turn) for (const key in turn) out.push(key, turn[key]);
+  return out;
+}
+
+function sameValues(a: unknown[], b: unknown[]): boolean {
+  if (a.length !== b.length) return false;
+  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
+  return true;
 }
