@@ -7,6 +7,7 @@
  *   npm install --prefix bench/peers     # once: the peers live outside the workspaces
  *   npx tsx bench/peers.ts               # or `npm run bench`
  *   BENCH_QUICK=1 npx tsx bench/peers.ts
+ *   BENCH_PEERS=mastraStream,mastraStart npx tsx bench/peers.ts   # only these peers
  *
  * Without `bench/peers/node_modules` it says so and prints dream-agent's numbers alone.
  */
@@ -17,7 +18,12 @@ const quick = process.env['BENCH_QUICK'] === '1';
 
 async function main(): Promise<void> {
   const reps = quick ? 2 : 5;
-  const { available, missing } = await peers();
+  // BENCH_PEERS=mastraStart,langgraphNoCheckpointer runs only those (the MemorySaver chain of 1,000
+  // takes most of a full run on a loaded machine).
+  const only = process.env['BENCH_PEERS']?.split(',').filter(Boolean);
+  const all = await peers();
+  const missing = all.missing;
+  const available = only ? all.available.filter((p) => only.includes(p.name)) : all.available;
   const out: Record<string, unknown> = { bench: 'peers', node: process.version, quick };
   if (missing !== undefined) {
     out['peers'] = `not installed (run \`npm install --prefix bench/peers\`): ${missing}`;

@@ -68,7 +68,19 @@ export interface DriverDeps {
   onEvent: (event: AgentEvent) => void;
 }
 
-/** Thrown through an executor when a todo asks for human input; never escapes the driver. */
+/** What every layer call of a turn gets (each call adds its own fields). */
+interface LayerContext {
+  sessionId: string;
+  turnId: string;
+  signal: AbortSignal;
+  clock: Clock;
+  logger: Logger;
+  metadata: JsonObject;
+  tenantId?: string;
+  memory?: SessionMemory;
+  reportLlmCall: (record: LlmCallRecord) => void;
+  traceHeaders?: (todoId?: string) => Record<string, string>;
+}
 
 /**
  * Drives one session while holding its lease: applies inbox commands at cycle boundaries, runs the
@@ -114,7 +126,7 @@ export class SessionDriver {
     this.#m = new SessionModel(deps, rec, plan, todoMap, journal);
     this.#runner = new TodoRunner(this.#m, {
       commit: () => this.commit(),
-      drainInbox: () => this.#drainInbox(),
+      drainInbox: () => (this.#inboxDirty && !this.#m.journal.lost ? this.#drainInbox() : undefined),
       layerContext: (turn) => this.#layerContext(turn),
       stopping: () => this.#stopping,
       commandsWaiting: (type) => this.wake(type),
@@ -316,26 +328,21 @@ export class SessionDriver {
     }
   }
 
-  #layerContext(turn: TurnState): {
-    sessionId: string;
-    turnId: string;
-    signal: AbortSignal;
-    clock: Clock;
-    logger: Logger;
-    metadata: JsonObject;
-    tenantId?: string;
-    memory?: SessionMemory;
-    reportLlmCall: (record: LlmCallRecord) => void;
-    traceHeaders?: (todoId?: string) => Record<string, string>;
-  } {
+  #layerContext(turn: TurnState): LayerContext {
+    // The same context for every call of a turn (each todo spreads it into its own): built again only
+    // when the turn, its abort signal or the session metadata changed.
+    const signal = this.#m.turnAbort.signal;
+    const metadata = this.#m.rec.state.metadata;
+    const last = this.#context;
+    if (last && last.turn === turn && last.signal === signal && last.metadata === metadata) return last.value;
     // The tenant, and memory recall bound to this session and tenant, for the layers' prompts.
     const memory = sessionMemory(this.#d.memory, this.#m.rec.id, this.#m.rec.tenantId);
     const observer = this.#d.observer;
     const sessionId = this.#m.rec.id;
-    return {
+    const value = {
       // Each LLM call becomes an `llm.call` event of this turn (a call settling after the turn ended,
       // e.g. one a cancel abandoned, is dropped: the log of a finished turn does not grow).
-      reportLlmCall: (record) => {
+      reportLlmCall: (record: LlmCallRecord) => {
         const current = this.#m.rec.state.turn;
         if (current?.id === turn.id && current.phase !== 'done')
           this.#m.journal.emit({ type: 'llm.call', ...record });
@@ -360,7 +367,11 @@ export class SessionDriver {
       ...(this.#m.rec.tenantId !== undefined ? { tenantId: this.#m.rec.tenantId } : {}),
       ...(memory !== undefined ? { memory } : {}),
     };
+    this.#context = { turn, signal, metadata, value };
+    return value;
   }
+
+  #context: { turn: TurnState; signal: AbortSignal; metadata: JsonObject; value: LayerContext } | undefined;
 
   /**
    * Races a layer call with the turn's abort signal: a call that ignores its signal is abandoned (as

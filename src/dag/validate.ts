@@ -286,14 +286,20 @@ function findCycles(todos: readonly Todo[]): string[][] {
   }
   const n = names.length;
   const edges: number[][] = names.map(() => []);
+  // A plan whose every dependency comes earlier in the list (what planners write) has no cycle: no
+  // search needed.
+  let backwardOnly = true;
   for (const t of todos) {
     const from = index.get(t.id) as number;
     for (const dep of t.dependsOn) {
       const to = index.get(dep);
-      if (to !== undefined && to !== from && !(edges[from] as number[]).includes(to))
+      if (to !== undefined && to !== from && !(edges[from] as number[]).includes(to)) {
         (edges[from] as number[]).push(to);
+        if (to > from) backwardOnly = false;
+      }
     }
   }
+  if (backwardOnly) return [];
 
   const order = new Array<number>(n).fill(-1);
   const low = new Array<number>(n).fill(0);

@@ -103,28 +103,56 @@ function abortedError(parent: AbortSignal): DreamAgentError {
 }
 
 /**
+ * Abandon callbacks per signal: one `abort` listener per signal however many calls race it, so a call
+ * costs a Set insert and delete instead of an EventTarget listener each (the per-todo hot path).
+ */
+const abandoners = new WeakMap<AbortSignal, Set<() => void>>();
+
+function onAbortOf(signal: AbortSignal, fn: () => void): () => void {
+  let set = abandoners.get(signal);
+  if (set === undefined) {
+    const fresh = new Set<() => void>();
+    set = fresh;
+    abandoners.set(signal, fresh);
+    signal.addEventListener(
+      'abort',
+      () => {
+        const all = [...fresh];
+        fresh.clear();
+        for (const f of all) f();
+      },
+      { once: true },
+    );
+  }
+  const callbacks = set;
+  callbacks.add(fn);
+  return () => {
+    callbacks.delete(fn);
+  };
+}
+
+/**
  * The no-timeout path of {@link withTimeout}: `fn` gets the parent signal itself (no controller of our
  * own, the per-todo hot path allocates nothing), and the promise still settles when the parent aborts.
  */
 function raceAbort<T>(fn: (signal: AbortSignal) => Promise<T>, parent: AbortSignal): Promise<T> {
   return new Promise<T>((resolve, reject) => {
-    const onAbort = (): void => reject(abortedError(parent));
-    parent.addEventListener('abort', onAbort, { once: true });
+    const off = onAbortOf(parent, () => reject(abortedError(parent)));
     let promise: Promise<T>;
     try {
       promise = fn(parent);
     } catch (error) {
-      parent.removeEventListener('abort', onAbort);
+      off();
       reject(error as Error);
       return;
     }
     Promise.resolve(promise).then(
       (value) => {
-        parent.removeEventListener('abort', onAbort);
+        off();
         resolve(value);
       },
       (error: unknown) => {
-        parent.removeEventListener('abort', onAbort);
+        off();
         reject(error as Error);
       },
     );

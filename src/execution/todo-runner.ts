@@ -2,9 +2,10 @@ import { blockedByFailure, allTerminal, selectWithLimits } from '../dag/schedule
 import { resolveInput } from '../dag/refs.js';
 import { DreamAgentError, serializeError } from '../errors/index.js';
 import type { ExecutionContext, InputRequestSpec } from '../layers.js';
+import type { EventDraft } from '../model/events.js';
 import { cloneJson, freezeJson, type Json } from '../model/json.js';
 import type { Plan, Todo } from '../model/plan.js';
-import type { HitlRequest, InboxEntry, TurnState } from '../model/session.js';
+import type { HitlRequest, InboxEntry, TodoRecord, TurnState } from '../model/session.js';
 import { TOOL_VERSION_METADATA_KEY } from '../tools/executor.js';
 import { requestIds } from '../agent/ids.js';
 import type { SessionModel } from '../session/transitions.js';
@@ -20,6 +21,18 @@ export function inboxProbeMs(leaseTtlMs: number): number {
   return Math.max(5, Math.min(1000, Math.floor(leaseTtlMs / 3)));
 }
 
+/** What the approval gate decided for one todo. */
+type Decision =
+  | { kind: 'run' }
+  | { kind: 'ask'; roles?: string[]; risk?: 'low' | 'medium' | 'high'; reason?: string }
+  | { kind: 'deny'; reason: string }
+  | { kind: 'auto' };
+
+/** Whether a todo may start now (`run`), and whether the gate changed anything to commit. */
+type Gate = 'run' | 'gated-run' | 'gated' | 'held';
+
+const RUN: Decision = Object.freeze({ kind: 'run' });
+
 /** Thrown through an executor when a todo asks for human input; never escapes the runner. */
 class SuspendForInput extends Error {
   constructor(readonly spec: InputRequestSpec & { key: string }) {
@@ -31,8 +44,8 @@ class SuspendForInput extends Error {
 export interface TodoRunnerHost {
   /** Commits the journal (serialised; completions that land together share one commit). */
   commit(): Promise<void>;
-  /** Applies inbox commands that arrived (a no-op when none are known to wait). */
-  drainInbox(): Promise<void>;
+  /** Applies inbox commands that arrived; `undefined` (nothing to await) when none are known to wait. */
+  drainInbox(): Promise<void> | undefined;
   /** The context every layer call gets. */
   layerContext(
     turn: TurnState,
@@ -79,15 +92,11 @@ export class TodoRunner {
     for (const fn of w) fn();
   }
 
-  async #approvalDecision(
-    todo: Todo,
-    turn: TurnState,
-  ): Promise<
-    | { kind: 'run' }
-    | { kind: 'ask'; roles?: string[]; risk?: 'low' | 'medium' | 'high'; reason?: string }
-    | { kind: 'deny'; reason: string }
-    | { kind: 'auto' }
-  > {
+  /**
+   * The approval decision for one todo: from the tool's and the todo's flags alone (synchronous: the
+   * hot path of a plan with no policy awaits nothing), or from the Agent's approval policy when one is set.
+   */
+  #approvalDecision(todo: Todo, turn: TurnState): Decision | Promise<Decision> {
     const tool = todo.tool ? this.#m.d.tools.get(todo.tool) : undefined;
     const todoApproval =
       todo.approval === undefined
@@ -97,6 +106,8 @@ export class TodoRunner {
           : todo.approval;
     // The todo can add a gate but never remove the tool's.
     const flagged = (tool?.approval.required ?? false) || (todoApproval?.required ?? false);
+    const policy = this.#m.d.approvals;
+    if (!flagged && !(policy && this.#m.plan)) return RUN;
     const roles = [
       ...(tool?.approval.roles ?? []),
       ...(todoApproval && 'roles' in todoApproval ? (todoApproval.roles ?? []) : []),
@@ -111,20 +122,24 @@ export class TodoRunner {
       ...(risk ? { risk } : {}),
       ...(reason ? { reason } : {}),
     };
-    if (this.#m.d.approvals && this.#m.plan) {
-      const decision = await this.#m.d.approvals(clone(todo), {
-        sessionId: this.#m.rec.id,
-        turnId: turn.id,
-        plan: clone(this.#m.plan),
-        ...(tool ? { tool } : {}),
-        flagged,
-        metadata: clone(this.#m.rec.state.metadata),
+    if (policy && this.#m.plan) {
+      return Promise.resolve(
+        policy(clone(todo), {
+          sessionId: this.#m.rec.id,
+          turnId: turn.id,
+          plan: clone(this.#m.plan),
+          ...(tool ? { tool } : {}),
+          flagged,
+          metadata: clone(this.#m.rec.state.metadata),
+        }),
+      ).then((decision): Decision => {
+        if (decision === 'require') return ask;
+        if (decision === 'approve') return { kind: 'auto' };
+        if (typeof decision === 'object') return { kind: 'deny', reason: decision.deny };
+        return flagged ? ask : RUN;
       });
-      if (decision === 'require') return ask;
-      if (decision === 'approve') return { kind: 'auto' };
-      if (typeof decision === 'object') return { kind: 'deny', reason: decision.deny };
     }
-    return flagged ? ask : { kind: 'run' };
+    return ask;
   }
 
   async execute(turn: TurnState): Promise<'rest' | 'continue'> {
@@ -133,7 +148,8 @@ export class TodoRunner {
     this.#m.ensureTodoRecords();
     for (;;) {
       if (this.#m.journal.lost) throw this.#m.journal.lost;
-      await this.#h.drainInbox();
+      const draining = this.#h.drainInbox();
+      if (draining) await draining;
       const current = this.#m.plan ?? plan;
       if (this.#m.cancel || turn.paused || this.#h.stopping() || this.#m.failTurn) {
         if (this.#m.running.size > 0) {
@@ -163,19 +179,21 @@ export class TodoRunner {
         if (this.#m.running.has(todo.id)) continue;
         const s = this.#m.statusOf(todo.id);
         if (s !== 'pending' && s !== 'approved') continue;
-        const g = await this.#gate(todo, turn);
+        let g = this.#gate(todo, turn);
+        if (typeof g !== 'string') g = await g;
         if (g === 'gated' || g === 'gated-run') gated = true;
       }
       // Then only as many runnable todos as there are free slots (all of them when resource limits may
       // pass over some): the index yields lazily, so a cycle of a 4,000-wide plan costs what it starts,
       // not the plan's width (it scanned and sorted the whole ready set every cycle: 580 µs per todo at
       // 4,000 wide against 98 µs at 100).
-      const want =
-        Object.keys(this.#m.d.resources).length > 0 ? Infinity : this.#m.d.concurrency - this.#m.running.size;
+      const limited = this.#limited;
+      const want = limited ? Infinity : this.#m.d.concurrency - this.#m.running.size;
       if (want > 0) {
         for (const todo of index.iterate(this.#m.statusOf)) {
           if (this.#m.running.has(todo.id)) continue;
-          const g = await this.#gate(todo, turn);
+          let g = this.#gate(todo, turn);
+          if (typeof g !== 'string') g = await g;
           if (g === 'gated' || g === 'gated-run') gated = true;
           if (g === 'run' || g === 'gated-run') {
             runnable.push(todo);
@@ -183,16 +201,25 @@ export class TodoRunner {
           }
         }
       }
-      const runningTodos = [...this.#m.running.keys()].flatMap((id) => {
-        const t = index.get(id);
-        return t ? [t] : [];
-      });
-      const start = selectWithLimits(runnable, runningTodos, {
-        concurrency: this.#m.d.concurrency,
-        resources: this.#m.d.resources,
-      });
+      // Without resource limits the loop above already took no more than the free slots.
+      const start = limited
+        ? selectWithLimits(
+            runnable,
+            [...this.#m.running.keys()].flatMap((id) => {
+              const t = index.get(id);
+              return t ? [t] : [];
+            }),
+            { concurrency: this.#m.d.concurrency, resources: this.#m.d.resources },
+          )
+        : runnable;
       for (const todo of start) {
-        const p = this.#runTodo(todo, turn).finally(() => this.#m.running.delete(todo.id));
+        const p = this.#runTodo(todo, turn).then(
+          () => this.#settled(todo.id),
+          (e: unknown) => {
+            this.#settled(todo.id);
+            throw e;
+          },
+        );
         this.#m.running.set(todo.id, p);
         p.catch(() => undefined);
       }
@@ -221,7 +248,7 @@ export class TodoRunner {
    *
    * @returns whether it may start now (`run`), and whether the gate changed anything to commit
    */
-  async #gate(todo: Todo, turn: TurnState): Promise<'run' | 'gated-run' | 'gated' | 'held'> {
+  #gate(todo: Todo, turn: TurnState): Gate | Promise<Gate> {
     let gated = false;
     const rec = this.#m.todos.get(todo.id);
     if (!rec) return 'held';
@@ -243,91 +270,96 @@ export class TodoRunner {
       }
     }
     if (rec.status === 'pending' && !this.#m.cleared.has(todo.id)) {
-      const decision = await this.#approvalDecision(todo, turn);
-      if (decision.kind === 'ask') {
-        const r = this.#m.touch(todo.id);
-        r.status = 'awaiting_approval';
-        const tool = todo.tool ? this.#m.d.tools.get(todo.tool) : undefined;
-        const { effect, digest } = this.#m.effectOf(todo, r);
-        const request: HitlRequest = {
-          id: requestIds.approval(turn.id, todo.id, digest),
-          kind: 'approval',
-          turnId: turn.id,
-          todoId: todo.id,
-          prompt: decision.reason ?? `Approve "${todo.title}"${todo.tool ? ` (${todo.tool})` : ''}?`,
-          createdAt: this.#m.d.clock.now(),
-          details: {
-            title: todo.title,
-            tool: todo.tool ?? null,
-            domain: todo.domain,
-            input: effect.input,
-            toolDescription: tool?.description ?? null,
-          },
-          effect,
-          digest,
-          ...(decision.risk ? { risk: decision.risk } : {}),
-          ...(decision.roles ? { roles: decision.roles } : {}),
-          ...(this.#m.d.hitl.approvalTtlMs
-            ? { expiresAt: this.#m.d.clock.now() + this.#m.d.hitl.approvalTtlMs }
-            : {}),
-        };
-        // (A request for the same effect may still be open, e.g. after a forged row was revoked.)
-        turn.pending = [...turn.pending.filter((p) => p.id !== request.id), request];
-        this.#m.journal.emit({ type: 'approval.requested', request });
-        return 'gated';
-      }
-      if (decision.kind === 'deny') {
-        this.#m.journal.emit({
-          type: 'approval.resolved',
-          requestId: requestIds.approval(turn.id, todo.id, this.#m.effectOf(todo, rec).digest),
-          todoId: todo.id,
-          granted: false,
-          outcome: 'denied',
-          actor: 'policy',
-          reason: decision.reason,
-        });
-        this.#m.skip(todo.id, 'policy', decision.reason);
-        return 'gated';
-      }
-      if (decision.kind === 'auto') {
-        const r = this.#m.touch(todo.id);
-        r.status = 'approved';
-        r.approvedBy = 'policy';
-        r.approvedDigest = this.#m.effectOf(todo, r).digest;
-      }
-      // Asked once per todo: a todo held back only by the concurrency limit is not re-evaluated.
-      this.#m.cleared.add(todo.id);
+      const decision = this.#approvalDecision(todo, turn);
+      // Synchronous unless an approval policy is consulted: a cleared todo costs no await.
+      if (decision instanceof Promise)
+        return decision.then((d) => this.#applyDecision(todo, turn, rec, d, gated));
+      return this.#applyDecision(todo, turn, rec, decision, gated);
     }
     return gated ? 'gated-run' : 'run';
+  }
+
+  #applyDecision(todo: Todo, turn: TurnState, rec: TodoRecord, decision: Decision, gated: boolean): Gate {
+    if (decision.kind === 'ask') {
+      const r = this.#m.touch(todo.id);
+      r.status = 'awaiting_approval';
+      const tool = todo.tool ? this.#m.d.tools.get(todo.tool) : undefined;
+      const { effect, digest } = this.#m.effectOf(todo, r);
+      const request: HitlRequest = {
+        id: requestIds.approval(turn.id, todo.id, digest),
+        kind: 'approval',
+        turnId: turn.id,
+        todoId: todo.id,
+        prompt: decision.reason ?? `Approve "${todo.title}"${todo.tool ? ` (${todo.tool})` : ''}?`,
+        createdAt: this.#m.d.clock.now(),
+        details: {
+          title: todo.title,
+          tool: todo.tool ?? null,
+          domain: todo.domain,
+          input: effect.input,
+          toolDescription: tool?.description ?? null,
+        },
+        effect,
+        digest,
+        ...(decision.risk ? { risk: decision.risk } : {}),
+        ...(decision.roles ? { roles: decision.roles } : {}),
+        ...(this.#m.d.hitl.approvalTtlMs
+          ? { expiresAt: this.#m.d.clock.now() + this.#m.d.hitl.approvalTtlMs }
+          : {}),
+      };
+      // (A request for the same effect may still be open, e.g. after a forged row was revoked.)
+      turn.pending = [...turn.pending.filter((p) => p.id !== request.id), request];
+      this.#m.journal.emit({ type: 'approval.requested', request });
+      return 'gated';
+    }
+    if (decision.kind === 'deny') {
+      this.#m.journal.emit({
+        type: 'approval.resolved',
+        requestId: requestIds.approval(turn.id, todo.id, this.#m.effectOf(todo, rec).digest),
+        todoId: todo.id,
+        granted: false,
+        outcome: 'denied',
+        actor: 'policy',
+        reason: decision.reason,
+      });
+      this.#m.skip(todo.id, 'policy', decision.reason);
+      return 'gated';
+    }
+    if (decision.kind === 'auto') {
+      const r = this.#m.touch(todo.id);
+      r.status = 'approved';
+      r.approvedBy = 'policy';
+      r.approvedDigest = this.#m.effectOf(todo, r).digest;
+    }
+    // Asked once per todo: a todo held back only by the concurrency limit is not re-evaluated.
+    this.#m.cleared.add(todo.id);
+    return gated ? 'gated-run' : 'run';
+  }
+
+  /** A todo left the running set: wake the loop if it waits. */
+  #settled(id: string): void {
+    this.#m.running.delete(id);
+    this.#settledSinceWait = true;
+    this.wake();
+  }
+
+  /** Set when a todo settles; a wait that starts after that returns at once. */
+  #settledSinceWait = false;
+
+  /** Resource limits are configured: the gate loop takes every ready todo and the limits choose. */
+  get #limited(): boolean {
+    return Object.keys(this.#m.d.resources).length > 0;
   }
 
   async #raceRunning(): Promise<void> {
     // Nothing in flight (it settled while a commit was queued): waiting on an empty race would hang
     // forever under our own heartbeat.
     if (this.#m.running.size === 0) return;
-    const running = [...this.#m.running.values()];
-    let waker: (() => void) | undefined;
-    const woken = new Promise<void>((resolve) => {
-      waker = resolve;
-      this.#wakers.push(resolve);
-    });
     this.#startInboxProbe();
-    try {
-      await Promise.race([
-        Promise.race(
-          running.map((p) =>
-            p.then(
-              () => undefined,
-              () => undefined,
-            ),
-          ),
-        ),
-        woken,
-      ]);
-    } finally {
-      // Drop our waker so a long run without commands does not accumulate closures.
-      this.#wakers = this.#wakers.filter((w) => w !== waker);
-    }
+    // One promise per wait, resolved by the first todo to settle or by a wake (new commands): no race
+    // over every running promise.
+    if (!this.#settledSinceWait) await new Promise<void>((resolve) => this.#wakers.push(resolve));
+    this.#settledSinceWait = false;
     if (this.#m.journal.lost) throw this.#m.journal.lost;
   }
 
@@ -412,13 +444,14 @@ export class TodoRunner {
             }),
           });
     const started = rec.startedAt;
-    this.#m.journal.emit({
+    const startedEvent: EventDraft = {
       type: 'todo.started',
       todoId: todo.id,
       attempt: rec.attempts,
       idempotencyKey: rec.idempotencyKey,
-      ...(todo.tool ? { tool: todo.tool } : {}),
-    });
+    };
+    if (todo.tool) startedEvent.tool = todo.tool;
+    this.#m.journal.emit(startedEvent);
     // Never twice: the start of a non-idempotent todo is durable before its code runs, so a crash
     // between start and outcome is detected and handed to a human instead of silently re-run.
     if (!this.#m.isIdempotent(todo)) await this.#h.commit();
@@ -434,38 +467,37 @@ export class TodoRunner {
       const timeout = todo.timeoutMs ?? tool?.timeoutMs ?? this.#m.d.todoTimeoutMs;
       const result = await withTimeout(
         (signal) => {
-          const ctx: ExecutionContext = {
-            ...this.#h.layerContext(turn),
-            signal,
-            todoId: todo.id,
-            idempotencyKey: rec.idempotencyKey,
-            attempt: rec.attempts,
-            plan: frozen.plan,
-            progress: (message, pct) => {
-              if (!signal.aborted)
-                this.#m.journal.emit({
-                  type: 'todo.progress',
-                  todoId: todo.id,
-                  message: String(message),
-                  ...(pct !== undefined ? { pct } : {}),
-                });
-            },
-            delta: (text) => {
-              if (!signal.aborted)
-                this.#m.journal.emit({ type: 'todo.output.delta', todoId: todo.id, delta: String(text) });
-            },
-            requestInput: async (spec) => {
-              await Promise.resolve();
-              inputCalls += 1;
-              const key = spec.key ?? `input-${inputCalls}`;
-              const provided = rec.inputs?.[key];
-              if (provided !== undefined) return clone(provided);
-              suspended = { ...spec, key };
-              throw new SuspendForInput(suspended);
-            },
-            tools: this.#m.d.tools,
-            cache: this.#m.d.cache,
+          // Object.assign and stores, not a spread literal (V8's slow path: µs per todo).
+          const ctx = Object.assign({}, this.#h.layerContext(turn)) as ExecutionContext;
+          ctx.signal = signal;
+          ctx.todoId = todo.id;
+          ctx.idempotencyKey = rec.idempotencyKey;
+          ctx.attempt = rec.attempts;
+          ctx.plan = frozen.plan;
+          ctx.progress = (message, pct) => {
+            if (!signal.aborted)
+              this.#m.journal.emit({
+                type: 'todo.progress',
+                todoId: todo.id,
+                message: String(message),
+                ...(pct !== undefined ? { pct } : {}),
+              });
           };
+          ctx.delta = (text) => {
+            if (!signal.aborted)
+              this.#m.journal.emit({ type: 'todo.output.delta', todoId: todo.id, delta: String(text) });
+          };
+          ctx.requestInput = async (spec) => {
+            await Promise.resolve();
+            inputCalls += 1;
+            const key = spec.key ?? `input-${inputCalls}`;
+            const provided = rec.inputs?.[key];
+            if (provided !== undefined) return clone(provided);
+            suspended = { ...spec, key };
+            throw new SuspendForInput(suspended);
+          };
+          ctx.tools = this.#m.d.tools;
+          ctx.cache = this.#m.d.cache;
           return executor.execute(pinned, input, ctx);
         },
         timeout,
@@ -498,8 +530,12 @@ export class TodoRunner {
         );
       }
       if (this.#m.journal.lost) return;
-      // One copy of the output, frozen: the record, the event and every listener share it safely.
-      const owned = freezeJson(JSON.parse(text) as Json);
+      // One copy of the output, frozen: the record, the event and every listener share it safely. A
+      // string, boolean or null is its own copy.
+      const owned =
+        typeof output === 'string' || typeof output === 'boolean' || output === null
+          ? output
+          : freezeJson(JSON.parse(text) as Json);
       rec.status = 'completed';
       this.#m.ready?.index.completed(todo.id);
       rec.output = owned;

@@ -45,7 +45,10 @@ export function cloneJson<T>(value: T): T {
   if (immutable.has(value)) return value;
   if (Array.isArray(value)) {
     const out: unknown[] = new Array<unknown>(value.length);
-    for (let i = 0; i < value.length; i += 1) out[i] = cloneJson(value[i] as unknown);
+    for (let i = 0; i < value.length; i += 1) {
+      const v = value[i] as unknown;
+      out[i] = v === null || typeof v !== 'object' ? v : cloneJson(v);
+    }
     return out as T;
   }
   const out: Record<string, unknown> = {};
@@ -59,7 +62,7 @@ export function cloneJson<T>(value: T): T {
         writable: true,
         configurable: true,
       });
-    else out[key] = cloneJson(v);
+    else out[key] = v === null || typeof v !== 'object' ? v : cloneJson(v);
   }
   return out as T;
 }
