@@ -77,7 +77,10 @@ describe('the export lists of the core entry points', () => {
       const removed = (k: keyof ExportList): string[] =>
         pinned[entry][k].filter((n) => !current[entry][k].includes(n));
       const hint = 'a public API change: review it, then UPDATE_EXPORTS=1 regenerates exports.json';
-      expect({ added: added('values'), removed: removed('values') }, hint).toEqual({ added: [], removed: [] });
+      expect({ added: added('values'), removed: removed('values') }, hint).toEqual({
+        added: [],
+        removed: [],
+      });
       expect({ added: added('types'), removed: removed('types') }, hint).toEqual({ added: [], removed: [] });
     });
 
