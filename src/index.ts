@@ -278,6 +278,7 @@ export {
   LlmExecutor,
   LlmResponder,
   generateObject,
+  MAX_REPAIRS,
   budgetText,
   budgetJson,
   DEFAULT_BLOCK_TOKENS,

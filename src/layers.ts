@@ -16,11 +16,15 @@ import type { SessionMemory } from './memory/session.js';
 
 /** What every layer receives. */
 export interface LayerContext {
+  /** The session this call belongs to. */
   sessionId: string;
+  /** The turn this call belongs to. */
   turnId: string;
   /** Aborted when the turn is cancelled or the agent closes. */
   signal: AbortSignal;
+  /** The agent's clock: read time from it (tests pass a `ManualClock`). */
   clock: Clock;
+  /** The agent's logger. */
   logger: Logger;
   /** Host metadata of the session. */
   metadata: JsonObject;
@@ -50,7 +54,14 @@ export interface CognitiveContext extends LayerContext {
   /** Slots carried over from earlier turns. */
   slots: JsonObject;
   /** Clarification questions and answers of this turn, in order. */
-  clarifications: { question: string; answer: string; slot?: string }[];
+  clarifications: {
+    /** The question asked. */
+    question: string;
+    /** The user's answer. */
+    answer: string;
+    /** The slot the answer fills, when the question was about one. */
+    slot?: string;
+  }[];
 }
 
 /** Layer 1: understands the user's input. */
@@ -65,12 +76,15 @@ export interface Cognitive {
 
 /** Context of the Planning layer. */
 export interface PlanningContext extends LayerContext {
+  /** The user's text of this turn. */
   input: string;
+  /** The tools a todo may name. */
   tools: ToolCatalog;
   /** Executor domains available. */
   domains: string[];
   /** Domains whose executors can run a todo that names no tool (all of `domains` when absent). */
   toolFreeDomains?: string[];
+  /** Recent turns of this session, oldest first. */
   history: DialogueTurn[];
 }
 
@@ -99,6 +113,7 @@ export interface InputRequestSpec {
 
 /** Context of an executor running one todo. */
 export interface ExecutionContext extends LayerContext {
+  /** The todo being run. */
   todoId: string;
   /** hash(sessionId, turnId, todoId): the same on every attempt, in every process. */
   idempotencyKey: string;
@@ -116,12 +131,15 @@ export interface ExecutionContext extends LayerContext {
    * returns. Code before this call must therefore be free of side effects.
    */
   requestInput(spec: InputRequestSpec): Promise<Json>;
+  /** The agent's tools. */
   tools: ToolCatalog;
+  /** The agent's cache (tool results are cached through it). */
   cache: Cache;
 }
 
 /** What an executor returns. */
 export interface ExecutionResult {
+  /** The todo's output (JSON; later todos reference it with `$ref`). */
   output: Json;
   /** True when served from the execution cache (`todo.completed` carries it). */
   cached?: boolean;
@@ -140,8 +158,11 @@ export interface Executor {
 
 /** What the Response layer is given. */
 export interface TurnSummary {
+  /** The user's text of this turn. */
   input: string;
+  /** What the Cognitive layer understood, when it ran. */
   intent?: Intent;
+  /** The plan that ran, or null when the turn needed none. */
   plan: Plan | null;
   /** Todo states in plan order. */
   todos: TodoRecord[];
@@ -151,6 +172,7 @@ export interface TurnSummary {
 export interface ResponseContext extends LayerContext {
   /** Streams answer text (`response.delta`). */
   delta(text: string): void;
+  /** Recent turns of this session, oldest first. */
   history: DialogueTurn[];
 }
 

@@ -31,7 +31,7 @@ export interface LlmPlannerOptions {
   model: LanguageModel;
   /** At most this many tools go into the prompt (the top-k by `searchTools`); default 20. */
   maxTools?: number;
-  /** Relevance search used when there are more than `maxTools` tools; default {@link rankToolsLexically}. */
+  /** Relevance search used when there are more than `maxTools` tools; default: the catalog's own search, else a deterministic lexical ranking. */
   searchTools?: ToolSearch;
   /** Domains that may run todos without a tool (LLM executors); default `insight` and `content`. */
   toolFreeDomains?: readonly string[];

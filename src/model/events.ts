@@ -9,6 +9,7 @@ import type { HitlRequest, RequestKind, SkipReason } from './session.js';
 export interface EventEnvelope {
   /** The event type (one literal per event). */
   type: string;
+  /** The session it belongs to. */
   sessionId: string;
   /** The turn it belongs to (null for session-level events outside a turn). */
   turnId: string | null;
@@ -20,52 +21,232 @@ export interface EventEnvelope {
 
 /** The payload of each event type. The union {@link AgentEvent} is built from this map. */
 export interface EventPayloads {
-  'turn.started': { input: string; index: number };
-  'intent.detected': { intent: Intent };
-  'clarification.requested': { request: HitlRequest };
-  'clarification.answered': { requestId: string; answer: string; actor: string };
-  'plan.created': { plan: Plan };
-  'plan.review.requested': { request: HitlRequest; plan: Plan };
-  'plan.updated': { plan: Plan; edits: PlanEdit[]; actor: string };
-  'plan.approved': { planId: string; version: number; actor: string };
-  'plan.rejected': { planId: string; version: number; actor: string; reason?: string };
-  'todo.started': { todoId: string; attempt: number; idempotencyKey: string; tool?: string };
-  'todo.progress': { todoId: string; message: string; pct?: number };
-  'todo.output.delta': { todoId: string; delta: string };
-  'todo.completed': { todoId: string; output: Json; cached: boolean; durationMs: number };
-  'todo.failed': { todoId: string; error: SerializedError; attempt: number };
-  'todo.skipped': { todoId: string; reason: SkipReason; detail?: string };
-  'approval.requested': { request: HitlRequest };
-  'approval.resolved': {
+  /** A turn began. */
+  'turn.started': {
+    /** The user's text. */
+    input: string;
+    /** The turn's position in the session. */
+    index: number;
+  };
+  /** The Cognitive layer understood the input. */
+  'intent.detected': {
+    /** What it understood. */
+    intent: Intent;
+  };
+  /** The agent asks the user a question before planning (answer with `clarification.answer`). */
+  'clarification.requested': {
+    /** The pending request. */
+    request: HitlRequest;
+  };
+  /** The user answered a clarification question. */
+  'clarification.answered': {
+    /** The request answered. */
     requestId: string;
+    /** The answer. */
+    answer: string;
+    /** Who answered. */
+    actor: string;
+  };
+  /** The planner produced a plan (version 1). */
+  'plan.created': {
+    /** The plan. */
+    plan: Plan;
+  };
+  /** The plan waits for review (`plan.approve`, `plan.edit` or `plan.reject`). */
+  'plan.review.requested': {
+    /** The pending request. */
+    request: HitlRequest;
+    /** The plan under review. */
+    plan: Plan;
+  };
+  /** Edits produced a new plan version. */
+  'plan.updated': {
+    /** The new version. */
+    plan: Plan;
+    /** The edits that produced it. */
+    edits: PlanEdit[];
+    /** Who edited. */
+    actor: string;
+  };
+  /** The plan was approved and runs. */
+  'plan.approved': {
+    /** The plan's id. */
+    planId: string;
+    /** The version approved. */
+    version: number;
+    /** Who approved. */
+    actor: string;
+  };
+  /** The plan was rejected; the turn ends. */
+  'plan.rejected': {
+    /** The plan's id. */
+    planId: string;
+    /** The version rejected. */
+    version: number;
+    /** Who rejected. */
+    actor: string;
+    /** Why, when given. */
+    reason?: string;
+  };
+  /** A todo started (again, on a later attempt). */
+  'todo.started': {
+    /** The todo. */
     todoId: string;
+    /** 1-based attempt number. */
+    attempt: number;
+    /** The key the todo's effects are de-duplicated by (the same on every attempt). */
+    idempotencyKey: string;
+    /** The tool it runs, when it names one. */
+    tool?: string;
+  };
+  /** A todo reported progress. */
+  'todo.progress': {
+    /** The todo. */
+    todoId: string;
+    /** What it is doing. */
+    message: string;
+    /** How far it is, in percent, when known. */
+    pct?: number;
+  };
+  /** A todo streamed output text. */
+  'todo.output.delta': {
+    /** The todo. */
+    todoId: string;
+    /** The text piece. */
+    delta: string;
+  };
+  /** A todo completed; its output is recorded exactly once. */
+  'todo.completed': {
+    /** The todo. */
+    todoId: string;
+    /** Its output. */
+    output: Json;
+    /** True when served from the execution cache. */
+    cached: boolean;
+    /** How long it ran, in ms. */
+    durationMs: number;
+  };
+  /** A todo failed (after its retries). */
+  'todo.failed': {
+    /** The todo. */
+    todoId: string;
+    /** Why. */
+    error: SerializedError;
+    /** The attempt that failed. */
+    attempt: number;
+  };
+  /** A todo will not run. */
+  'todo.skipped': {
+    /** The todo. */
+    todoId: string;
+    /** Why (denied, dependency failed, removed…). */
+    reason: SkipReason;
+    /** More detail, when there is any. */
+    detail?: string;
+  };
+  /** A todo waits for a human's approval (`approval.grant` or `approval.deny`). */
+  'approval.requested': {
+    /** The pending request, with the effect it covers. */
+    request: HitlRequest;
+  };
+  /** An approval request was decided or withdrawn. */
+  'approval.resolved': {
+    /** The request. */
+    requestId: string;
+    /** The todo it gated. */
+    todoId: string;
+    /** True when granted. */
     granted: boolean;
     /** How it was resolved: a grant, a denial, or withdrawn because the effect it covered changed. */
     outcome: 'granted' | 'denied' | 'superseded';
+    /** Who decided. */
     actor: string;
+    /** Why, when given. */
     reason?: string;
   };
-  'input.requested': { request: HitlRequest };
-  'input.received': { requestId: string; todoId: string; actor: string };
-  'recovery.requested': { request: HitlRequest };
-  'recovery.resolved': {
+  /** A todo asks a human for a value (`input.provide`). */
+  'input.requested': {
+    /** The pending request, with the value's schema. */
+    request: HitlRequest;
+  };
+  /** The value a todo asked for arrived. */
+  'input.received': {
+    /** The request. */
     requestId: string;
+    /** The todo that asked. */
     todoId: string;
-    decision: 'retry' | 'mark_done' | 'skip';
+    /** Who provided it. */
     actor: string;
   };
-  'command.rejected': { commandId: string; commandType: string; error: SerializedError; actor: string };
-  'run.paused': { actor: string };
-  'run.resumed': { actor: string; reason: 'command' | 'recovery' | 'restart' };
-  'run.cancelled': { actor: string; reason?: string };
+  /** A non-idempotent todo was interrupted by a crash: a human decides (`recovery.resolve`). */
+  'recovery.requested': {
+    /** The pending request. */
+    request: HitlRequest;
+  };
+  /** A recovery request was decided. */
+  'recovery.resolved': {
+    /** The request. */
+    requestId: string;
+    /** The interrupted todo. */
+    todoId: string;
+    /** What was decided. */
+    decision: 'retry' | 'mark_done' | 'skip';
+    /** Who decided. */
+    actor: string;
+  };
+  /** A queued command could not be applied; nothing changed. */
+  'command.rejected': {
+    /** The command's id. */
+    commandId: string;
+    /** The command's type. */
+    commandType: string;
+    /** Why it was refused. */
+    error: SerializedError;
+    /** Who sent it. */
+    actor: string;
+  };
+  /** The session paused at a cycle boundary. */
+  'run.paused': {
+    /** Who paused it. */
+    actor: string;
+  };
+  /** The session resumed. */
+  'run.resumed': {
+    /** Who resumed it. */
+    actor: string;
+    /** Why: a `resume` command, crash recovery, or a process restart. */
+    reason: 'command' | 'recovery' | 'restart';
+  };
+  /** The turn was cancelled. */
+  'run.cancelled': {
+    /** Who cancelled it. */
+    actor: string;
+    /** Why, when given. */
+    reason?: string;
+  };
   /**
    * A piece of the answer. `reset: true` means: discard the answer text streamed so far in this turn
    * (the answer is being produced again after a failed attempt); `delta` then starts the new text.
    */
-  'response.delta': { delta: string; reset?: boolean };
-  'response.completed': { text: string };
-  /** `answerError`: every todo ran but the answer could not be produced (retried once); `answer` is empty. */
-  'turn.completed': { answer: string; answerError?: SerializedError };
+  'response.delta': {
+    /** The text piece. */
+    delta: string;
+    /** Discard what was streamed before. */
+    reset?: boolean;
+  };
+  /** The answer is complete. */
+  'response.completed': {
+    /** The whole answer. */
+    text: string;
+  };
+  /** The turn ended. `answerError`: every todo ran but the answer could not be produced (retried once); `answer` is empty. */
+  'turn.completed': {
+    /** The answer. */
+    answer: string;
+    /** Why there is no answer, when there is none. */
+    answerError?: SerializedError;
+  };
+  /** The turn failed. */
   'turn.failed': { error: SerializedError };
   /**
    * One LLM call a layer made (emitted only when a model is called: the offline default agent emits
@@ -78,7 +259,10 @@ export interface EventPayloads {
 export type AgentEventType = keyof EventPayloads;
 
 /** The event of one type: envelope + payload. */
-export type EventOf<K extends AgentEventType> = EventEnvelope & { type: K } & EventPayloads[K];
+export type EventOf<K extends AgentEventType> = EventEnvelope & {
+  /** The event type. */
+  type: K;
+} & EventPayloads[K];
 
 /** The typed discriminated union of all events (narrow on `event.type`). */
 export type AgentEvent = { [K in AgentEventType]: EventOf<K> }[AgentEventType];

@@ -9,8 +9,9 @@ export const EntitySchema = z.object({
   value: JsonSchema,
   /** The text it was found in. */
   text: z.string(),
-  /** Character offsets in the input, when known. */
+  /** Character offset in the input where the entity starts, when known. */
   start: z.number().int().nonnegative().optional(),
+  /** Character offset in the input just after the entity, when known. */
   end: z.number().int().nonnegative().optional(),
 });
 /** An entity found in the user's text. */
@@ -31,8 +32,11 @@ export const IntentSchema = z.object({
   /** When set, the agent asks the user this question before planning. */
   clarification: z
     .object({
+      /** The question to ask. */
       question: z.string().min(1),
+      /** The slot the answer fills. */
       slot: z.string().optional(),
+      /** Answers to offer (a UI may show them as choices). */
       options: z.array(z.string()).optional(),
     })
     .optional(),

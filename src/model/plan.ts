@@ -26,8 +26,11 @@ export const TodoApprovalSchema = z.union([
   z.boolean(),
   z
     .object({
+      /** Whether a human must approve before the todo runs (default true). */
       required: z.boolean().default(true),
+      /** Why it needs approval, shown to the approver. */
       reason: z.string().optional(),
+      /** How risky the effect is, shown to the approver (`low`, `medium` or `high`). */
       risk: z.enum(['low', 'medium', 'high']).optional(),
       /** Roles allowed to grant; empty means any actor. */
       roles: z.array(z.string()).optional(),
@@ -42,6 +45,7 @@ export const TodoSchema = z
     id: TodoIdSchema,
     /** Short human-readable title shown in plan review. */
     title: z.string().min(1).max(500),
+    /** Longer explanation of the step, shown in plan review. */
     description: z.string().max(5000).optional(),
     /** Which executor runs it (`data`, `insight`, `content`, `ops`, or a custom domain). */
     domain: z.string().min(1).max(64),
@@ -71,8 +75,11 @@ export type TodoInput = z.input<typeof TodoSchema>;
 
 /** A plan: a versioned DAG of todos. Todo order is meaningful — it breaks scheduling ties. */
 export const PlanSchema = z.object({
+  /** The plan's id (one per turn). */
   id: z.string().min(1),
+  /** 1 for the planner's plan; each accepted edit adds one. */
   version: z.number().int().positive(),
+  /** The todos, in plan order (the order breaks scheduling ties). */
   todos: z.array(TodoSchema),
   /** Why the planner chose these steps (shown in review). */
   rationale: z.string().optional(),
@@ -83,7 +90,9 @@ export type Plan = z.infer<typeof PlanSchema>;
 /** What a planner returns; the agent assigns id and version and validates it. */
 export const PlanDraftSchema = z
   .object({
+    /** The todos, in plan order. */
     todos: z.array(TodoSchema),
+    /** Why the planner chose these steps (shown in review). */
     rationale: z.string().optional(),
   })
   .strict();
@@ -98,7 +107,9 @@ export type PlanDraftInput = z.input<typeof PlanDraftSchema>;
  */
 export const TodoPatchSchema = TodoSchema.omit({ id: true, input: true, dependsOn: true })
   .extend({
+    /** The new input (replaces the whole input). */
     input: z.record(z.string(), JsonSchema).optional(),
+    /** The new dependencies (replace the whole list). */
     dependsOn: z.array(TodoIdSchema).optional(),
   })
   .partial()
@@ -108,19 +119,41 @@ export const TodoPatchSchema = TodoSchema.omit({ id: true, input: true, dependsO
 export const PlanEditSchema = z.discriminatedUnion('op', [
   z
     .object({
+      /** Adds a todo. */
       op: z.literal('add'),
+      /** The todo to add (its id must be new). */
       todo: TodoSchema,
       /** Insert after this todo (plan order); at the end when omitted. */
       after: TodoIdSchema.optional(),
     })
     .strict(),
-  z.object({ op: z.literal('remove'), todoId: TodoIdSchema }).strict(),
-  z.object({ op: z.literal('update'), todoId: TodoIdSchema, patch: TodoPatchSchema }).strict(),
   z
     .object({
-      op: z.literal('move'),
+      /** Removes a todo (refused while another todo depends on it). */
+      op: z.literal('remove'),
+      /** The todo to remove. */
       todoId: TodoIdSchema,
+    })
+    .strict(),
+  z
+    .object({
+      /** Changes fields of a todo. */
+      op: z.literal('update'),
+      /** The todo to change. */
+      todoId: TodoIdSchema,
+      /** The fields to change; the others keep their values. */
+      patch: TodoPatchSchema,
+    })
+    .strict(),
+  z
+    .object({
+      /** Moves a todo in plan order (never before one of its dependencies). */
+      op: z.literal('move'),
+      /** The todo to move. */
+      todoId: TodoIdSchema,
+      /** Place it just before this todo (exactly one of `before` and `after`). */
       before: TodoIdSchema.optional(),
+      /** Place it just after this todo. */
       after: TodoIdSchema.optional(),
     })
     .strict()
@@ -133,13 +166,17 @@ export type PlanEdit = z.infer<typeof PlanEditSchema>;
 
 /** One stored plan version, with who changed it and how. */
 export interface PlanVersionRecord {
+  /** The session of the plan. */
   sessionId: string;
+  /** The turn the plan belongs to. */
   turnId: string;
+  /** The plan at this version. */
   plan: Plan;
   /** Edits that produced this version from the previous one (empty for the planner's version). */
   edits: PlanEdit[];
   /** Who made the change (`planner` for the planner's version). */
   actor: string;
+  /** When the version was stored (ms since the epoch, the agent's clock). */
   createdAt: number;
 }
 

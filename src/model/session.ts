@@ -16,9 +16,11 @@ export type RequestKind = (typeof REQUEST_KINDS)[number];
  * withdraws the request (`approval.resolved` with outcome `superseded`) and asks again under a new id.
  */
 export interface ApprovalEffect {
+  /** The todo the approval gates. */
   todoId: string;
   /** The plan version in which this todo's definition last changed. */
   todoVersion: number;
+  /** The tool that will run, when the todo names one. */
   tool?: string;
   /** The tool version that will run (pinned once the todo first started). */
   toolVersion?: string;
@@ -39,8 +41,11 @@ export interface ApprovalEffect {
  * client cannot forge a request for a todo that never asked.
  */
 export interface HitlRequest {
+  /** The request id (deterministic: the same question keeps the same id). */
   id: string;
+  /** What is asked: plan review, approval, input, clarification or recovery. */
   kind: RequestKind;
+  /** The turn that asked. */
   turnId: string;
   /** The todo it concerns (approval, input, recovery). */
   todoId?: string;
@@ -54,6 +59,7 @@ export interface HitlRequest {
   roles?: string[];
   /** Options offered (clarifications, recovery decisions). */
   options?: string[];
+  /** When it was raised (ms since the epoch, the agent's clock). */
   createdAt: number;
   /** When set, the request may be expired by the host (see docs/hitl.md). */
   expiresAt?: number;
@@ -67,14 +73,30 @@ export interface HitlRequest {
 
 /** How the todos of a finished turn ended (bounded lists: at most 50 entries each). */
 export interface TurnTodoSummary {
+  /** How many todos the plan had. */
   total: number;
+  /** How many completed. */
   completed: number;
+  /** How many failed. */
   failed: number;
+  /** How many were skipped. */
   skipped: number;
   /** Todos that failed, with their error. */
-  failures: { todoId: string; error: SerializedError }[];
+  failures: {
+    /** The todo. */
+    todoId: string;
+    /** Its error. */
+    error: SerializedError;
+  }[];
   /** Todos that were skipped, with the reason. */
-  skips: { todoId: string; reason: SkipReason; detail?: string }[];
+  skips: {
+    /** The todo. */
+    todoId: string;
+    /** Why it was skipped. */
+    reason: SkipReason;
+    /** More detail, when there is any. */
+    detail?: string;
+  }[];
 }
 
 /** Where a session is. `idle`: no turn in progress. */
@@ -90,42 +112,66 @@ export type TurnOutcome = 'completed' | 'failed' | 'cancelled';
 
 /** The state of the current (or last) turn, kept small: it is rewritten on every commit. */
 export interface TurnState {
+  /** The turn id. */
   id: string;
   /** 1-based turn number within the session. */
   index: number;
+  /** The user's text. */
   input: string;
+  /** Where the turn is. */
   phase: TurnPhase;
+  /** What the Cognitive layer understood (once it ran). */
   intent?: Intent;
   /** Questions asked and answers received during clarification, in order. */
-  clarifications: { question: string; answer: string; slot?: string }[];
+  clarifications: {
+    /** The question asked. */
+    question: string;
+    /** The answer received. */
+    answer: string;
+    /** The slot the answer fills, when there is one. */
+    slot?: string;
+  }[];
+  /** The id of the turn's plan (once planned). */
   planId?: string;
+  /** The plan version in effect. */
   planVersion?: number;
   /** Pending human-in-the-loop requests. */
   pending: HitlRequest[];
   /** A pause was requested or is in effect. */
   paused: boolean;
+  /** How the turn ended (once it ended). */
   outcome?: TurnOutcome;
+  /** The answer text (completed turns). */
   answer?: string;
+  /** Why the turn failed (failed turns). */
   error?: SerializedError;
   /** The responder failed after every todo ran: the turn completed without an answer text. */
   answerError?: SerializedError;
   /** How the todos ended (set when the turn ends). */
   todoSummary?: TurnTodoSummary;
+  /** When the turn started (ms since the epoch). */
   startedAt: number;
+  /** When it ended. */
   endedAt?: number;
 }
 
 /** One past turn remembered for dialogue (bounded list). */
 export interface DialogueTurn {
+  /** The turn id. */
   turnId: string;
+  /** The user's text. */
   input: string;
+  /** The intent name understood. */
   intent?: string;
+  /** The slot values of that turn. */
   slots: JsonObject;
+  /** The answer given. */
   answer?: string;
 }
 
 /** The small, bounded state of a session, rewritten on every commit. */
 export interface SessionState {
+  /** The current (or last) turn; null before the first. */
   turn: TurnState | null;
   /** Number of turns started. */
   turns: number;
@@ -139,23 +185,29 @@ export interface SessionState {
 
 /** The stored session row. */
 export interface SessionRecord {
+  /** The session id. */
   id: string;
   /** Incremented by every commit (optimistic concurrency). */
   version: number;
+  /** Where the session is. */
   status: SessionStatus;
   /** Seq of the last committed event (0 when none). */
   lastSeq: number;
   /** Monotonic fencing token: incremented by every lease acquisition. */
   leaseEpoch: number;
+  /** The node holding the lease, or null. */
   leaseOwner: string | null;
   /** Epoch ms; meaningful when `leaseOwner` is set. */
   leaseExpiresAt: number;
+  /** The session's small state. */
   state: SessionState;
   /** Tenant the session belongs to (indexed, filterable). */
   tenantId?: string;
   /** Principal that owns the session (indexed, filterable). */
   ownerId?: string;
+  /** When it was created (ms since the epoch). */
   createdAt: number;
+  /** When it was last committed. */
   updatedAt: number;
 }
 
@@ -180,19 +232,27 @@ export type SkipReason =
 
 /** The stored state of one todo of one turn (upserted as a delta). */
 export interface TodoRecord {
+  /** The session. */
   sessionId: string;
+  /** The turn. */
   turnId: string;
+  /** The todo. */
   todoId: string;
+  /** Where the todo is. */
   status: TodoStatus;
   /** How many times its code was started. */
   attempts: number;
   /** The idempotency key: hash(sessionId, turnId, todoId). Stable across retries and processes. */
   idempotencyKey: string;
+  /** Its output (completed todos). */
   output?: Json;
+  /** Why it failed (failed todos). */
   error?: SerializedError;
+  /** Why it was skipped (skipped todos). */
   skipReason?: SkipReason;
   /** Human-readable reason (denial reason, failed dependency…). */
   reason?: string;
+  /** True when its output came from the execution cache. */
   cached?: boolean;
   /** Values provided for input requests, by request key (replayed into `requestInput`). */
   inputs?: JsonObject;
@@ -204,18 +264,27 @@ export interface TodoRecord {
   todoVersion?: number;
   /** The tool version the todo first started with; re-runs (after input or a crash) use the same. */
   toolVersion?: string;
+  /** When it last started (ms since the epoch). */
   startedAt?: number;
+  /** When it finished. */
   finishedAt?: number;
 }
 
 /** A command waiting in (or applied from) a session's inbox. */
 export interface InboxEntry {
+  /** The entry id (the command id when the client gave one). */
   id: string;
+  /** The session it is for. */
   sessionId: string;
+  /** The command as received. */
   command: Json;
+  /** Who sent it. */
   actor: string;
+  /** When it arrived (ms since the epoch). */
   receivedAt: number;
+  /** `pending` until the owner applies or rejects it. */
   status: 'pending' | 'applied' | 'rejected';
+  /** Why it was rejected. */
   error?: SerializedError;
 }
 

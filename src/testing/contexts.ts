@@ -183,9 +183,7 @@ export function testExecutionContext(over: Partial<ExecutionContext> = {}): Reco
  * ctx.deltas.join('') === answer;
  * ```
  */
-export function testResponseContext(
-  over: Partial<ResponseContext> = {},
-): ResponseContext & { deltas: string[] } {
+export function testResponseContext(over: Partial<ResponseContext> = {}): RecordingResponseContext {
   const deltas: string[] = [];
   return {
     ...base(),
