@@ -190,7 +190,7 @@ export type {
   CommitGuardState,
 } from './ports/store.js';
 export { assertCommitApplies } from './ports/store.js';
-export type { Cache } from './ports/cache.js';
+export type { Cache, CacheSetOptions } from './ports/cache.js';
 export type { EventBus, BusHandler } from './ports/bus.js';
 export { eventsTopic, inboxTopic } from './ports/bus.js';
 export type { Clock } from './ports/clock.js';
