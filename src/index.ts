@@ -35,8 +35,13 @@ export type {
   Kms,
   StaticKeyringOptions,
 } from './security/codec.js';
-export { encryptedStore } from './security/encrypted-store.js';
-export type { EncryptedStoreOptions } from './security/encrypted-store.js';
+export { encryptedStore, reencryptStore } from './security/encrypted-store.js';
+export type {
+  EncryptedStoreOptions,
+  ReencryptOptions,
+  ReencryptProgress,
+  ReencryptResult,
+} from './security/encrypted-store.js';
 export { auditedStore, AuditedStore } from './security/audit.js';
 export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
 
@@ -190,6 +195,7 @@ export type {
   CommitGuardState,
 } from './ports/store.js';
 export { assertCommitApplies } from './ports/store.js';
+export type { SessionRecords, RecordsRewrite } from './ports/store.js';
 export type { Cache, CacheSetOptions } from './ports/cache.js';
 export type { EventBus, BusHandler } from './ports/bus.js';
 export { eventsTopic, inboxTopic } from './ports/bus.js';

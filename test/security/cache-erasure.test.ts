@@ -17,7 +17,6 @@ import { ManualClock } from 'dream-agent/testing';
 /** An agent whose one todo calls a cached tool with the turn's input as its argument. */
 function setup(cache: Cache, clock = new ManualClock()): { agent: Agent; calls: string[] } {
   const calls: string[] = [];
-  let next = '';
   const tools = new ToolRegistry();
   tools.register(
     defineTool({
@@ -38,7 +37,7 @@ function setup(cache: Cache, clock = new ManualClock()): { agent: Agent; calls: 
     clock,
     cache,
     tools,
-    planner: new FunctionPlanner(() => ({
+    planner: new FunctionPlanner((_intent, input) => ({
       todos: [
         {
           id: 'a',
@@ -46,17 +45,11 @@ function setup(cache: Cache, clock = new ManualClock()): { agent: Agent; calls: 
           domain: 'crm',
           tool: 'crm.lookup',
           dependsOn: [],
-          input: { q: next },
+          input: { q: input },
         },
       ],
     })),
   });
-  // Each run looks up its own input (runs in these tests are sequential).
-  const run = agent.run.bind(agent);
-  agent.run = (input, ...rest) => {
-    next = input;
-    return run(input, ...rest);
-  };
   return { agent, calls };
 }
 
