@@ -87,6 +87,9 @@ const TODO_CLEAR = [
   'finishedAt',
 ] as const;
 
+const EVENT_ENVELOPE_SET: ReadonlySet<string> = new Set(EVENT_ENVELOPE);
+const TODO_CLEAR_SET: ReadonlySet<string> = new Set(TODO_CLEAR);
+
 type Sealed = { [SEALED]: string; [PART]?: number };
 
 const isSealedObject = (v: unknown): v is Sealed & Record<string, unknown> =>
@@ -280,8 +283,12 @@ class EncryptedStore implements Store {
   }
 
   #eventSlot(e: AgentEvent): [Slot, () => AgentEvent] {
-    const rest: Record<string, unknown> = { ...e };
-    for (const k of EVENT_ENVELOPE) delete rest[k];
+    // Copied key by key rather than spread-then-delete: `delete` turns the copy into a slow dictionary
+    // object, and every event of every commit goes through here. Same keys, same order.
+    const rest: Record<string, unknown> = {};
+    for (const k in e) {
+      if (!EVENT_ENVELOPE_SET.has(k)) rest[k] = (e as unknown as Record<string, unknown>)[k];
+    }
     const sl = slot(`event\u0000${e.seq}`, rest as Json);
     return [
       sl,
@@ -307,11 +314,11 @@ class EncryptedStore implements Store {
   }
 
   #todoSlot(t: TodoRecord): [Slot, () => TodoRecord] {
-    const secret: Record<string, unknown> = { ...t };
+    const secret: Record<string, unknown> = {};
     const out: Record<string, unknown> = {};
-    for (const k of TODO_CLEAR) {
-      if (t[k] !== undefined) out[k] = t[k];
-      delete secret[k];
+    for (const k of TODO_CLEAR) if (t[k] !== undefined) out[k] = t[k];
+    for (const k in t) {
+      if (!TODO_CLEAR_SET.has(k)) secret[k] = (t as unknown as Record<string, unknown>)[k];
     }
     const sl = slot(`todo\u0000${t.turnId}\u0000${t.todoId}`, secret as Json);
     return [sl, () => Object.assign(out, EncryptedStore.#sealedField(sl)) as unknown as TodoRecord];
