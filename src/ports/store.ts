@@ -95,6 +95,7 @@ export interface SessionQuery {
  * as re-encryption: through `encryptedStore` these are the sealed rows).
  */
 export interface SessionRecords {
+  /** The session row (its state as stored). */
   session: SessionRecord;
   /** Every event, seq ascending. */
   events: AgentEvent[];
@@ -113,12 +114,17 @@ export interface SessionRecords {
  * timestamps stay as they are, so a session driven meanwhile is not disturbed.
  */
 export interface RecordsRewrite {
+  /** The session whose records are replaced. */
   sessionId: string;
   /** The version the rewrite was computed from: it applies only while the session is still at it. */
   expectedVersion: number;
+  /** The new session state. */
   state?: SessionState;
+  /** Events replacing the stored ones with the same seq. */
   events?: AgentEvent[];
+  /** Todo rows replacing the stored ones with the same turn and todo id. */
   todos?: TodoRecord[];
+  /** Plan versions replacing the stored ones with the same plan id and version. */
   planVersions?: PlanVersionRecord[];
   /** New payloads of inbox commands (their status, actor and errors are kept). */
   commands?: { id: string; command: Json }[];
