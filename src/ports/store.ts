@@ -221,6 +221,7 @@ export interface Store {
    * Optional: reads every record of a session as stored (see {@link SessionRecords}); with
    * {@link Store.rewriteRecords} it lets `reencryptStore` rotate old rows to the current key.
    *
+   * @param sessionId - the session
    * @returns the records, or undefined when there is no such session
    */
   readRecords?(sessionId: string): Promise<SessionRecords | undefined>;
@@ -230,6 +231,7 @@ export interface Store {
    * (that commit moved the version; re-read and compute the rewrite again). It changes no version, lease
    * or seq, so a commit racing it still applies.
    *
+   * @param rewrite - the payloads to replace and the version they were computed from
    * @throws `CONFLICT` when the session moved past `expectedVersion` (nothing changed); `SESSION_NOT_FOUND`
    */
   rewriteRecords?(rewrite: RecordsRewrite): Promise<void>;
