@@ -127,7 +127,12 @@ export interface RecordsRewrite {
   /** Plan versions replacing the stored ones with the same plan id and version. */
   planVersions?: PlanVersionRecord[];
   /** New payloads of inbox commands (their status, actor and errors are kept). */
-  commands?: { id: string; command: Json }[];
+  commands?: {
+    /** The inbox command's id. */
+    id: string;
+    /** Its new payload. */
+    command: Json;
+  }[];
 }
 
 /**
