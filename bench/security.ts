@@ -4,6 +4,11 @@
  * round so machine noise hits every variant alike, timed in CPU time. Prints one JSON object; read the
  * ratios.
  *
+ * The PostgreSQL part (skip with BENCH_PG=0) runs the same chain on a throwaway PostgreSQL cluster, bare
+ * and with all four, and reports wall time per todo (a PostgreSQL cycle is mostly waiting for the
+ * server: CPU time of this process would miss it) and what the four add as a share of that cycle —
+ * both measured, and computed from the in-memory CPU µs they add.
+ *
  *   npx tsx bench/security.ts
  *   BENCH_QUICK=1 npx tsx bench/security.ts
  */
@@ -12,6 +17,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { SqliteStore } from '@dream-agent/sqlite';
+import { PostgresStore, migrate } from '@dream-agent/postgres';
+import pg from 'pg';
+import { startPostgres } from '../test/setup/services.js';
 import * as otel from '@opentelemetry/api';
 import {
   BasicTracerProvider,
@@ -143,4 +151,67 @@ const result = Object.fromEntries(
   }),
 );
 rmSync(sqliteDir, { recursive: true, force: true });
-console.log(JSON.stringify({ bench: 'security', steps, rounds, ...result }, null, 2));
+
+/** Wall µs per todo of one run (PostgreSQL: the cycle waits on the server). */
+async function onceWall(store: Store): Promise<number> {
+  const agent = new Agent({
+    store,
+    planner: new FunctionPlanner(() => ({ todos })),
+    executors: { work: noop },
+  });
+  const t0 = performance.now();
+  const run = agent.run('go');
+  for await (const _ of run) void _;
+  const res = await run.result();
+  const us = ((performance.now() - t0) * 1000) / steps;
+  if (res.status !== 'completed') throw new Error(`run ended ${res.status}`);
+  await agent.close();
+  return us;
+}
+
+let postgres: Record<string, number> | undefined;
+if (process.env['BENCH_PG'] !== '0') {
+  const server = await startPostgres();
+  const pool = new pg.Pool({ connectionString: server.url, max: 4 });
+  try {
+    await migrate(pool);
+    const pgVariants: Record<string, () => Store> = {
+      bare: () => new PostgresStore({ pool }),
+      all: () => all(new PostgresStore({ pool })),
+    };
+    const pgSamples: Record<string, number[]> = { bare: [], all: [] };
+    for (const make of Object.values(pgVariants)) await onceWall(make());
+    for (let r = 0; r < (quick ? 3 : 7); r += 1) {
+      for (const [name, make] of Object.entries(pgVariants)) pgSamples[name]?.push(await onceWall(make()));
+    }
+    const pgBare = median(pgSamples['bare'] ?? []);
+    const pgAll = median(pgSamples['all'] ?? []);
+    const addedInMemory = median(samples['all (metrics, tracing API, encryption, audit)'] ?? []) - bare;
+    postgres = {
+      bareWallUsPerTodo: Math.round(pgBare),
+      allWallUsPerTodo: Math.round(pgAll),
+      measuredOverhead: Math.round((pgAll / pgBare - 1) * 1000) / 1000,
+      // The four's CPU cost per todo (in memory, same run) as a share of a PostgreSQL cycle per todo.
+      addedCpuShareOfCycle: Math.round((addedInMemory / pgBare) * 1000) / 1000,
+    };
+  } finally {
+    await pool.end();
+    await server.stop();
+  }
+}
+
+const allAdded = median(samples['all (metrics, tracing API, encryption, audit)'] ?? []) - bare;
+console.log(
+  JSON.stringify(
+    {
+      bench: 'security',
+      steps,
+      rounds,
+      ...result,
+      allAddedUsPerTodo: Math.round(allAdded * 10) / 10,
+      ...(postgres ? { postgres } : {}),
+    },
+    null,
+    2,
+  ),
+);

@@ -13,7 +13,7 @@ import { DreamAgentError, isDreamAgentError } from './errors/index.js';
 import type { AgentEvent } from './model/events.js';
 
 // Stores: the version / lease / seq pre-check of a commit, shared by every backend.
-export { assertCommitApplies } from './ports/store.js';
+export { assertCommitApplies, assertRewriteApplies } from './ports/store.js';
 export type { CommitGuardState } from './ports/store.js';
 
 // Stores: plan history as patches between versions, with a full checkpoint every few versions.

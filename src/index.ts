@@ -34,8 +34,13 @@ export type {
   Kms,
   StaticKeyringOptions,
 } from './security/codec.js';
-export { encryptedStore } from './security/encrypted-store.js';
-export type { EncryptedStoreOptions } from './security/encrypted-store.js';
+export { encryptedStore, reencryptStore } from './security/encrypted-store.js';
+export type {
+  EncryptedStoreOptions,
+  ReencryptOptions,
+  ReencryptProgress,
+  ReencryptResult,
+} from './security/encrypted-store.js';
 export { auditedStore, AuditedStore } from './security/audit.js';
 export type { AuditEntry, AuditHead, AuditProblem, AuditReport } from './security/audit.js';
 
@@ -184,7 +189,8 @@ export type {
   InboxAck,
   SessionQuery,
 } from './ports/store.js';
-export type { Cache } from './ports/cache.js';
+export type { SessionRecords, RecordsRewrite } from './ports/store.js';
+export type { Cache, CacheSetOptions } from './ports/cache.js';
 export type { EventBus, BusHandler } from './ports/bus.js';
 export type { Clock } from './ports/clock.js';
 export { systemClock } from './ports/clock.js';

@@ -515,12 +515,15 @@ export class Agent {
 
   /**
    * Erases a session: its state, plan history, todos, events and inbox (the store's `deleteSession`),
-   * and first what the agent's `memory` remembered of it (its `forgetSession`, after writes in flight).
+   * and first what the agent's `memory` remembered of it (its `forgetSession`, after writes in flight)
+   * and the execution-cache entries its todos wrote (the cache's `eraseSession`, when it has one; an
+   * entry is removed even when other sessions could have hit it).
    * A session driven right now (a live lease) is refused; cancel it first.
    *
    * @param sessionId - the session
    * @returns whether it existed
-   * @throws `SESSION_BUSY` while it is driven, `INVALID_STATE` when the store cannot delete
+   * @throws `SESSION_BUSY` while it is driven, `INVALID_STATE` when the store cannot delete,
+   *   `UNAVAILABLE` when the cache could not erase (nothing deleted from the store; retry)
    */
   async deleteSession(sessionId: string): Promise<boolean> {
     this.#assertOpen();
@@ -532,8 +535,9 @@ export class Agent {
     if (this.#active.has(sessionId) || (rec.leaseOwner !== null && rec.leaseExpiresAt > this.#clock.now())) {
       throw this.#busy(sessionId);
     }
-    // The session's vectors first: a failure leaves the session, so a retry erases both.
+    // The session's vectors and cache entries first: a failure leaves the session, so a retry erases all.
     await this.#deps.memory?.forgetSession?.(sessionId, rec.tenantId);
+    await this.#deps.cache.eraseSession?.(sessionId);
     return del(sessionId);
   }
 

@@ -1,8 +1,23 @@
 import type { Json } from '../model/json.js';
 
+/** Options of {@link Cache.set}. */
+export interface CacheSetOptions {
+  /**
+   * The session on whose behalf the entry is written (the tool executor passes the todo's session). A
+   * cache that implements {@link Cache.eraseSession} records it, so erasing the session removes the entry.
+   */
+  sessionId?: string;
+}
+
 /**
  * A key/value cache with TTL (the execution cache). Implementations: memory LRU (core), Redis (adapter).
  * A cache must never fail a run: callers treat errors as misses.
+ *
+ * Keys are shared across sessions (tool, version and a hash of the input), so one session can be served
+ * an entry another session wrote. For erasure, a cache records which sessions wrote each entry
+ * (`set(…, { sessionId })`) and {@link Cache.eraseSession} removes every entry a session wrote — also
+ * when other sessions could still have hit it (they simply run the tool again). Entries a session only
+ * read are left to the sessions that wrote them.
  */
 export interface Cache {
   /**
@@ -14,8 +29,9 @@ export interface Cache {
    * @param key - the cache key
    * @param value - a JSON value
    * @param ttlMs - time to live in ms
+   * @param options - the session writing the entry (recorded for {@link Cache.eraseSession})
    */
-  set(key: string, value: Json, ttlMs: number): Promise<void>;
+  set(key: string, value: Json, ttlMs: number, options?: CacheSetOptions): Promise<void>;
   /** @param key - the key to remove */
   delete(key: string): Promise<void>;
   /**
@@ -30,6 +46,17 @@ export interface Cache {
    * @throws DreamAgentError `UNAVAILABLE` when the counter cannot be reached
    */
   increment?(key: string, by: number, ttlMs: number): Promise<number>;
+
+  /**
+   * Optional: removes every entry written with `set(…, { sessionId })` for this session, and the record
+   * of them. `agent.deleteSession` (and so `expireSessions`) calls it before erasing the session's rows.
+   * Unlike the other methods it must not swallow errors: an erasure that could not reach the backend
+   * throws, so the caller retries it.
+   *
+   * @param sessionId - the session
+   * @returns how many entries were removed
+   */
+  eraseSession?(sessionId: string): Promise<number>;
   /** Releases connections (optional). */
   close?(): Promise<void>;
 }

@@ -1,5 +1,6 @@
 import type { AgentEvent } from '../model/events.js';
 import type { PlanVersionRecord } from '../model/plan.js';
+import type { Json } from '../model/json.js';
 import type { InboxEntry, SessionRecord, SessionState, SessionStatus, TodoRecord } from '../model/session.js';
 import { DreamAgentError, type SerializedError } from '../errors/index.js';
 
@@ -90,6 +91,51 @@ export interface SessionQuery {
 }
 
 /**
+ * Every record a store holds for one session, exactly as the backend holds it (for maintenance jobs such
+ * as re-encryption: through `encryptedStore` these are the sealed rows).
+ */
+export interface SessionRecords {
+  /** The session row (its state as stored). */
+  session: SessionRecord;
+  /** Every event, seq ascending. */
+  events: AgentEvent[];
+  /** Every todo row of every turn. */
+  todos: TodoRecord[];
+  /** Every plan version of every plan. */
+  planVersions: PlanVersionRecord[];
+  /** Every inbox entry, pending or not, in arrival order. */
+  commands: InboxEntry[];
+}
+
+/**
+ * Payloads to replace in place, for {@link Store.rewriteRecords}. Each record is found by its key (state:
+ * the session; events: seq; todos: turn and todo id; plan versions: plan id and version; commands: id)
+ * and keeps it; records not found are ignored. Nothing else changes: version, lease, seqs, status and
+ * timestamps stay as they are, so a session driven meanwhile is not disturbed.
+ */
+export interface RecordsRewrite {
+  /** The session whose records are replaced. */
+  sessionId: string;
+  /** The version the rewrite was computed from: it applies only while the session is still at it. */
+  expectedVersion: number;
+  /** The new session state. */
+  state?: SessionState;
+  /** Events replacing the stored ones with the same seq. */
+  events?: AgentEvent[];
+  /** Todo rows replacing the stored ones with the same turn and todo id. */
+  todos?: TodoRecord[];
+  /** Plan versions replacing the stored ones with the same plan id and version. */
+  planVersions?: PlanVersionRecord[];
+  /** New payloads of inbox commands (their status, actor and errors are kept). */
+  commands?: {
+    /** The inbox command's id. */
+    id: string;
+    /** Its new payload. */
+    command: Json;
+  }[];
+}
+
+/**
  * The durable state of sessions: session rows (version + lease), plan versions, todo states, an
  * append-only event log with per-session seq, and a command inbox.
  *
@@ -176,8 +222,48 @@ export interface Store {
    * @returns whether it existed
    */
   deleteSession?(sessionId: string): Promise<boolean>;
+  /**
+   * Optional: reads every record of a session as stored (see {@link SessionRecords}); with
+   * {@link Store.rewriteRecords} it lets `reencryptStore` rotate old rows to the current key.
+   *
+   * @param sessionId - the session
+   * @returns the records, or undefined when there is no such session
+   */
+  readRecords?(sessionId: string): Promise<SessionRecords | undefined>;
+  /**
+   * Optional: replaces stored payloads in place, atomically, fenced by the session version: it applies
+   * only while the session is at `expectedVersion`, so it never overwrites what a concurrent commit wrote
+   * (that commit moved the version; re-read and compute the rewrite again). It changes no version, lease
+   * or seq, so a commit racing it still applies.
+   *
+   * @param rewrite - the payloads to replace and the version they were computed from
+   * @throws `CONFLICT` when the session moved past `expectedVersion` (nothing changed); `SESSION_NOT_FOUND`
+   */
+  rewriteRecords?(rewrite: RecordsRewrite): Promise<void>;
   /** Releases connections (optional). */
   close?(): Promise<void>;
+}
+
+/**
+ * The check every {@link Store.rewriteRecords} makes, with the contract's errors.
+ *
+ * @param r - the rewrite
+ * @param version - the session's current version, or undefined when it does not exist
+ * @throws `SESSION_NOT_FOUND` when it does not exist; `CONFLICT` when it is not at `r.expectedVersion`
+ */
+export function assertRewriteApplies(r: RecordsRewrite, version: number | undefined): void {
+  if (version === undefined) {
+    throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${r.sessionId}"`, {
+      details: { sessionId: r.sessionId },
+    });
+  }
+  if (version !== r.expectedVersion) {
+    throw new DreamAgentError(
+      'CONFLICT',
+      `session "${r.sessionId}" is at version ${version}, not ${r.expectedVersion}: re-read and rewrite again`,
+      { details: { sessionId: r.sessionId, expected: r.expectedVersion, actual: version } },
+    );
+  }
 }
 
 /** The fields of a session row that decide whether a commit applies. */

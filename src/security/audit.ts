@@ -107,18 +107,48 @@ const toJson = (v: unknown): Json => JSON.parse(JSON.stringify(v)) as Json;
  * from the stored row — without serialising every event twice on the hot path.
  */
 function stable(v: unknown): string {
-  if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null';
-  if (Array.isArray(v))
-    return `[${v.map((x) => (x === undefined || typeof x === 'function' ? 'null' : stable(x))).join(',')}]`;
+  switch (typeof v) {
+    case 'string':
+      return JSON.stringify(v);
+    case 'number':
+      // Exactly what JSON.stringify writes (same number-to-string algorithm; non-finite → null).
+      return Number.isFinite(v) ? String(v) : 'null';
+    case 'boolean':
+      return v ? 'true' : 'false';
+    case 'object':
+      break;
+    default:
+      return JSON.stringify(v) ?? 'null';
+  }
+  if (v === null) return 'null';
+  if (Array.isArray(v)) {
+    let out = '[';
+    for (let i = 0; i < v.length; i += 1) {
+      const x: unknown = v[i];
+      out += `${i > 0 ? ',' : ''}${x === undefined || typeof x === 'function' ? 'null' : stable(x)}`;
+    }
+    return `${out}]`;
+  }
   const o = v as Record<string, unknown>;
   const keys = Object.keys(o).sort();
   let out = '{';
   for (const k of keys) {
     const x = o[k];
     if (x === undefined || typeof x === 'function') continue;
-    out += `${out.length > 1 ? ',' : ''}${JSON.stringify(k)}:${stable(x)}`;
+    out += `${out.length > 1 ? ',' : ''}${quotedKey(k)}:${stable(x)}`;
   }
   return `${out}}`;
+}
+
+/** Keys repeat across every event and row: their JSON form is computed once (bounded). */
+const KEY_JSON = new Map<string, string>();
+function quotedKey(k: string): string {
+  let q = KEY_JSON.get(k);
+  if (q === undefined) {
+    q = JSON.stringify(k);
+    if (KEY_JSON.size < 4096) KEY_JSON.set(k, q);
+  }
+  return q;
 }
 
 const stripStamp = (e: AgentEvent): { event: JsonObject; stamp: EventStamp | undefined } => {

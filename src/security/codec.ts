@@ -64,6 +64,15 @@ export interface Codec {
    * @throws `DECRYPTION_FAILED` as `open` does
    */
   openText?(sealed: string, aad: string, context: CodecContext): Promise<string>;
+  /**
+   * Optional: whether a sealed value was written with the key `seal` would use now for this context.
+   * `reencryptStore` skips such values; without this method it re-seals every value.
+   *
+   * @param sealed - a sealed value
+   * @param context - session and tenant
+   * @returns true when re-sealing would change nothing but the nonce
+   */
+  isCurrent?(sealed: string, context: CodecContext): boolean | Promise<boolean>;
 }
 
 /** A data key: its id (stored beside every ciphertext) and 32 key bytes. */
@@ -357,6 +366,19 @@ export class AesGcmCodec implements Codec {
         keyId: id.slice(0, 64),
       });
     }
+  }
+
+  /**
+   * Whether `sealed` was written with the current key for `context` (rotation jobs skip those).
+   *
+   * @param sealed - a sealed value
+   * @param context - session and tenant
+   * @returns true when its key id is the key provider's current one
+   */
+  async isCurrent(sealed: string, context: CodecContext): Promise<boolean> {
+    const current = this.#keys.current(context);
+    const { id } = current instanceof Promise ? await current : current;
+    return AesGcmCodec.keyIdOf(sealed) === id;
   }
 
   /** @returns the key id a sealed value was written with (for rotation jobs), or undefined */

@@ -15,12 +15,19 @@
  *
  * @packageDocumentation
  */
-import { DreamAgentError } from '../errors/index.js';
+import { DreamAgentError, isDreamAgentError } from '../errors/index.js';
 import type { AgentEvent } from '../model/events.js';
 import type { Json, JsonObject } from '../model/json.js';
 import type { Plan, PlanVersionRecord } from '../model/plan.js';
 import type { InboxEntry, SessionRecord, SessionState, TodoRecord } from '../model/session.js';
-import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
+import type {
+  Commit,
+  CommitResult,
+  NewSession,
+  RecordsRewrite,
+  SessionRecords,
+  Store,
+} from '../ports/store.js';
 import { reviveData, type Codec, type CodecContext } from './codec.js';
 
 /** Options of {@link encryptedStore}. */
@@ -79,6 +86,9 @@ const TODO_CLEAR = [
   'startedAt',
   'finishedAt',
 ] as const;
+
+const EVENT_ENVELOPE_SET: ReadonlySet<string> = new Set(EVENT_ENVELOPE);
+const TODO_CLEAR_SET: ReadonlySet<string> = new Set(TODO_CLEAR);
 
 type Sealed = { [SEALED]: string; [PART]?: number };
 
@@ -273,8 +283,12 @@ class EncryptedStore implements Store {
   }
 
   #eventSlot(e: AgentEvent): [Slot, () => AgentEvent] {
-    const rest: Record<string, unknown> = { ...e };
-    for (const k of EVENT_ENVELOPE) delete rest[k];
+    // Copied key by key rather than spread-then-delete: `delete` turns the copy into a slow dictionary
+    // object, and every event of every commit goes through here. Same keys, same order.
+    const rest: Record<string, unknown> = {};
+    for (const k in e) {
+      if (!EVENT_ENVELOPE_SET.has(k)) rest[k] = (e as unknown as Record<string, unknown>)[k];
+    }
     const sl = slot(`event\u0000${e.seq}`, rest as Json);
     return [
       sl,
@@ -300,11 +314,11 @@ class EncryptedStore implements Store {
   }
 
   #todoSlot(t: TodoRecord): [Slot, () => TodoRecord] {
-    const secret: Record<string, unknown> = { ...t };
+    const secret: Record<string, unknown> = {};
     const out: Record<string, unknown> = {};
-    for (const k of TODO_CLEAR) {
-      if (t[k] !== undefined) out[k] = t[k];
-      delete secret[k];
+    for (const k of TODO_CLEAR) if (t[k] !== undefined) out[k] = t[k];
+    for (const k in t) {
+      if (!TODO_CLEAR_SET.has(k)) secret[k] = (t as unknown as Record<string, unknown>)[k];
     }
     const sl = slot(`todo\u0000${t.turnId}\u0000${t.todoId}`, secret as Json);
     return [sl, () => Object.assign(out, EncryptedStore.#sealedField(sl)) as unknown as TodoRecord];
@@ -357,6 +371,124 @@ class EncryptedStore implements Store {
 
   async #openEntry(e: InboxEntry): Promise<InboxEntry> {
     return { ...e, command: await this.#open(e.command, `inbox\u0000${e.id}`, e.sessionId) };
+  }
+
+  // ── rotation ───────────────────────────────────────────────────────────────────────────────────
+
+  /**
+   * The rewrite that moves a session's stored rows to the current key: each sealed value not under it
+   * is opened and sealed again under the same associated data (a shared envelope once, every row that
+   * points into it keeping its index), and — with `allowPlaintext` — plaintext rows are sealed.
+   *
+   * @returns the rewrite and how many rows it changes (undefined when every row is current)
+   */
+  async rotation(recs: SessionRecords): Promise<{ rewrite: RecordsRewrite; rows: number } | undefined> {
+    const sid = recs.session.id;
+    this.#remember(sid, (recs.session as { tenantId?: string }).tenantId);
+    const ctx = this.#ctx(sid);
+    const codec = this.#codec;
+    const fresh = new Map<string, Promise<string>>();
+    const reseal = async (blob: string, aad: string): Promise<string | undefined> => {
+      if (codec.isCurrent && (await codec.isCurrent(blob, ctx))) return undefined;
+      let next = fresh.get(blob);
+      if (!next) {
+        const full = `${sid}\u0000${aad}`;
+        next =
+          codec.openText && codec.sealText
+            ? codec.openText(blob, full, ctx).then((text) => codec.sealText!(text, full, ctx))
+            : codec.open(blob, full, ctx).then((value) => codec.seal(value, full, ctx));
+        fresh.set(blob, next);
+      }
+      return next;
+    };
+    /** A sealed row's object with its envelope re-sealed, or undefined when it is current. */
+    const row = async <T>(raw: Sealed & Record<string, unknown>, aad: string): Promise<T | undefined> => {
+      const next = await reseal(raw[SEALED], raw[PART] === undefined ? aad : BATCH);
+      return next === undefined ? undefined : ({ ...raw, [SEALED]: next } as T);
+    };
+    // Plaintext rows (written before encryption was on) are sealed like a commit seals them.
+    const plain: Slot[] = [];
+    const later: (() => void)[] = [];
+    const refuse = async (raw: unknown, aad: string): Promise<void> => {
+      await this.#open(raw, aad, sid); // throws unless plaintext is allowed
+    };
+
+    const out: RecordsRewrite = { sessionId: sid, expectedVersion: recs.session.version };
+    const rawState = recs.session.state as unknown;
+    if (isSealedObject(rawState)) {
+      const next = await row<SessionState>(rawState, 'state');
+      if (next) out.state = next;
+    } else {
+      await refuse(rawState, 'state');
+      const sl = slot('state', rawState as Json);
+      plain.push(sl);
+      later.push(() => (out.state = EncryptedStore.#sealedField(sl) as unknown as SessionState));
+    }
+
+    const events: AgentEvent[] = [];
+    for (const e of recs.events) {
+      const raw = e as unknown as Record<string, unknown>;
+      const aad = `event\u0000${e.seq}`;
+      if (isSealedObject(raw)) {
+        const next = await row<AgentEvent>(raw, aad);
+        if (next) events.push(next);
+        continue;
+      }
+      await refuse(raw, aad);
+      const [sl, build] = this.#eventSlot(e);
+      plain.push(sl);
+      later.push(() => events.push(build()));
+    }
+    const todos: TodoRecord[] = [];
+    for (const t of recs.todos) {
+      const raw = t as unknown as Record<string, unknown>;
+      const aad = `todo\u0000${t.turnId}\u0000${t.todoId}`;
+      if (isSealedObject(raw)) {
+        const next = await row<TodoRecord>(raw, aad);
+        if (next) todos.push(next);
+        continue;
+      }
+      await refuse(raw, aad);
+      const [sl, build] = this.#todoSlot(t);
+      plain.push(sl);
+      later.push(() => todos.push(build()));
+    }
+    const plans: PlanVersionRecord[] = [];
+    for (const p of recs.planVersions) {
+      const raw = p.plan as unknown;
+      const aad = `plan\u0000${p.plan.id}\u0000${p.plan.version}`;
+      if (isSealedObject(raw)) {
+        const next = await row<Plan>(raw, aad);
+        if (next) plans.push({ ...p, plan: next });
+        continue;
+      }
+      await refuse(raw, aad);
+      const [sl, build] = this.#planSlot(p);
+      plain.push(sl);
+      later.push(() => plans.push(build()));
+    }
+    const commands: { id: string; command: Json }[] = [];
+    for (const c of recs.commands) {
+      const aad = `inbox\u0000${c.id}`;
+      if (typeof c.command === 'string') {
+        const next = await reseal(c.command, aad);
+        if (next !== undefined) commands.push({ id: c.id, command: next });
+        continue;
+      }
+      await refuse(c.command, aad);
+      commands.push({ id: c.id, command: await this.#seal(c.command, aad, sid) });
+    }
+    if (plain.length > 0) {
+      await this.#sealAll(sid, plain);
+      for (const f of later) f();
+    }
+    const rows = (out.state ? 1 : 0) + events.length + todos.length + plans.length + commands.length;
+    if (rows === 0) return undefined;
+    if (events.length > 0) out.events = events;
+    if (todos.length > 0) out.todos = todos;
+    if (plans.length > 0) out.planVersions = plans;
+    if (commands.length > 0) out.commands = commands;
+    return { rewrite: out, rows };
   }
 
   // ── the Store port ─────────────────────────────────────────────────────────────────────────────
@@ -456,5 +588,141 @@ class EncryptedStore implements Store {
   async getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined> {
     const e = await this.#inner.getCommand(sessionId, commandId);
     return e ? this.#openEntry(e) : undefined;
+  }
+}
+
+/** Options of {@link reencryptStore}. */
+export interface ReencryptOptions {
+  /** The codec the store is encrypted with; its key provider's current key is the one rows move to. */
+  codec: Codec;
+  /** Seal rows written before encryption was turned on (default false: such a row fails the job). */
+  allowPlaintext?: boolean;
+  /** As in {@link EncryptedStoreOptions.batchBytes}, for the plaintext rows the job seals (default 4096). */
+  batchBytes?: number;
+  /** Sessions read per page (default 100, at most 1000). */
+  pageSize?: number;
+  /** Resume after this session id (the `after` of an earlier run's progress or result). */
+  after?: string;
+  /** Stops the job between two sessions; the result then has `done: false` and the cursor to resume. */
+  signal?: AbortSignal;
+  /** Called after each session with the running totals. */
+  onProgress?: (progress: ReencryptProgress) => void;
+  /**
+   * Attempts per session when a concurrent commit moves it between read and rewrite (default 20). A
+   * session still moving after them is listed in `skipped`: run the job again later.
+   */
+  maxAttempts?: number;
+}
+
+/** Running totals of {@link reencryptStore}. */
+export interface ReencryptProgress {
+  /** Sessions looked at. */
+  sessions: number;
+  /** Sessions that had rows to rotate and were rewritten. */
+  rewritten: number;
+  /** Rows rewritten (states, events, todos, plan versions, inbox commands). */
+  rows: number;
+  /** The last session id done: pass it as `after` to resume. */
+  after: string | undefined;
+  /** Sessions that kept moving under concurrent commits (not rotated: run again). */
+  skipped: string[];
+}
+
+/** What {@link reencryptStore} did. */
+export interface ReencryptResult extends ReencryptProgress {
+  /** True when every session was looked at (false when `signal` stopped the job). */
+  done: boolean;
+}
+
+const pause = async (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/**
+ * Key rotation: rewrites every row of the store that is not sealed with the current key (and, with
+ * `allowPlaintext`, seals plaintext rows), page by page and session by session, so that old keys can
+ * then be removed from the key ring. Each session is rewritten atomically with the store's
+ * `rewriteRecords`, fenced by its version: a session driven meanwhile keeps running, and when its commit
+ * lands between the job's read and write the job reads again (nothing it wrote is ever overwritten). Rows
+ * already under the current key are skipped (the codec's `isCurrent`), so a re-run is cheap and an
+ * interrupted run can simply start again or resume from `after`.
+ *
+ * Pass the backend store (the one `encryptedStore` wraps), not the wrapper. Run it after making the new
+ * key current on every node; new writes then already use it.
+ *
+ * @param store - the backend store (it must implement `readRecords` and `rewriteRecords`)
+ * @param options - codec, paging, resume cursor, signal, progress callback
+ * @returns the totals, the resume cursor and whether the whole store was covered
+ * @throws DreamAgentError `INVALID_STATE` when the store cannot read or rewrite records; `INVALID_INPUT`
+ *   on a bad page size; `DECRYPTION_FAILED` when a row cannot be opened (wrong or removed key, tampered
+ *   row, or plaintext without `allowPlaintext`) — the rows before it stay rotated, re-run after fixing it
+ * @example
+ * ```ts
+ * const keys = new StaticKeyring({ keys: { k1: oldKey, k2: newKey }, current: 'k2' });
+ * const codec = new AesGcmCodec(keys);
+ * const r = await reencryptStore(backend, { codec, onProgress: (p) => log.info(p, 'rotating') });
+ * // r.done && r.skipped.length === 0 → k1 can be removed from the key ring
+ * ```
+ */
+export async function reencryptStore(store: Store, options: ReencryptOptions): Promise<ReencryptResult> {
+  const read = store.readRecords?.bind(store);
+  const rewrite = store.rewriteRecords?.bind(store);
+  if (!read || !rewrite) {
+    throw new DreamAgentError(
+      'INVALID_STATE',
+      'this store cannot rewrite records (no readRecords/rewriteRecords): pass the backend store, not a wrapper',
+    );
+  }
+  const pageSize = options.pageSize ?? 100;
+  if (!Number.isInteger(pageSize) || pageSize < 1 || pageSize > 1000) {
+    throw new DreamAgentError(
+      'INVALID_INPUT',
+      `pageSize must be an integer in 1..1000, got ${String(pageSize)}`,
+    );
+  }
+  const maxAttempts = options.maxAttempts ?? 20;
+  const job = new EncryptedStore(store, {
+    codec: options.codec,
+    allowPlaintext: options.allowPlaintext ?? false,
+    ...(options.batchBytes === undefined ? {} : { batchBytes: options.batchBytes }),
+  });
+  const progress: ReencryptProgress = {
+    sessions: 0,
+    rewritten: 0,
+    rows: 0,
+    after: options.after,
+    skipped: [],
+  };
+  const result = (done: boolean): ReencryptResult => ({ ...progress, skipped: [...progress.skipped], done });
+  for (;;) {
+    const page = await store.listSessions({
+      limit: pageSize,
+      ...(progress.after === undefined ? {} : { after: progress.after }),
+    });
+    for (const s of page) {
+      if (options.signal?.aborted) return result(false);
+      for (let attempt = 1; ; attempt += 1) {
+        const recs = await read(s.id);
+        if (!recs) break; // erased meanwhile
+        const plan = await job.rotation(recs);
+        if (!plan) break;
+        try {
+          await rewrite(plan.rewrite);
+          progress.rewritten += 1;
+          progress.rows += plan.rows;
+          break;
+        } catch (e) {
+          if (isDreamAgentError(e) && e.code === 'SESSION_NOT_FOUND') break;
+          if (!isDreamAgentError(e) || e.code !== 'CONFLICT') throw e;
+          if (attempt >= maxAttempts) {
+            progress.skipped.push(s.id);
+            break;
+          }
+          await pause(Math.min(2 * attempt, 50));
+        }
+      }
+      progress.sessions += 1;
+      progress.after = s.id;
+      options.onProgress?.({ ...progress, skipped: [...progress.skipped] });
+    }
+    if (page.length < pageSize) return result(true);
   }
 }

@@ -156,7 +156,8 @@ export class ToolExecutor implements Executor {
     }
     if (cache !== undefined && key !== undefined && ttl !== undefined) {
       try {
-        await cache.set(key, out.value, ttl * 1000);
+        // The session is recorded with the entry, so erasing the session erases the entry too.
+        await cache.set(key, out.value, ttl * 1000, { sessionId: ctx.sessionId });
       } catch (err) {
         ctx.logger.warn({ ...details, err }, 'tool cache write failed');
       }

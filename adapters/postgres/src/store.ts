@@ -3,6 +3,7 @@ import type { Pool, PoolClient, QueryResultRow } from 'pg';
 import { DreamAgentError } from 'dream-agent';
 import {
   PLAN_CHECKPOINT_EVERY,
+  assertRewriteApplies,
   decodePlanVersionAt,
   decodePlanVersions,
   encodePlanVersions,
@@ -17,8 +18,10 @@ import type {
   LeaseToken,
   NewSession,
   PlanVersionRecord,
+  RecordsRewrite,
   SessionQuery,
   SessionRecord,
+  SessionRecords,
   SessionState,
   SessionStatus,
   Store,
@@ -615,6 +618,139 @@ export class PostgresStore implements Store {
   async getCommand(sessionId: string, commandId: string): Promise<InboxEntry | undefined> {
     const row = (await this.#q<InboxRow>('command', [sessionId, commandId], 'always'))[0];
     return row ? toEntry(row) : undefined;
+  }
+
+  /**
+   * Every record of a session as stored (see `Store.readRecords`), read in one `REPEATABLE READ`
+   * snapshot.
+   *
+   * @param sessionId - the session
+   * @returns its records, or undefined
+   * @throws `UNAVAILABLE` when PostgreSQL cannot be reached
+   */
+  async readRecords(sessionId: string): Promise<SessionRecords | undefined> {
+    const s = this.#s;
+    return withClient(this.#handle.pool, 'readRecords', 'always', this.#retryMs, async (c) => {
+      await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY');
+      try {
+        const row = (
+          await c.query<SessionRow>(`SELECT ${SESSION_COLUMNS} FROM ${s}.sessions WHERE id = $1`, [sessionId])
+        ).rows[0];
+        if (!row) return undefined;
+        const batches = await c.query<{ events: AgentEvent[] }>(
+          `SELECT events FROM ${s}.event_batches WHERE session_id = $1 ORDER BY last_seq`,
+          [sessionId],
+        );
+        const todos = await c.query<{ record: TodoRecord }>(
+          `SELECT record FROM ${s}.todos WHERE session_id = $1 ORDER BY turn_id, todo_id`,
+          [sessionId],
+        );
+        const plans = await c.query<{ record: PlanVersionRecord }>(
+          `SELECT record FROM ${s}.plan_versions WHERE session_id = $1 ORDER BY plan_id, version`,
+          [sessionId],
+        );
+        const inbox = await c.query<InboxRow>(
+          `SELECT ${INBOX_COLUMNS} FROM ${s}.inbox WHERE session_id = $1 ORDER BY n`,
+          [sessionId],
+        );
+        return {
+          session: toRecord(row),
+          events: batches.rows.flatMap((b) => b.events),
+          todos: todos.rows.map((t) => t.record),
+          // Plan versions stored as patches are rebuilt whole (a rewrite stores them whole).
+          planVersions: decodePlanVersions(plans.rows.map((p) => p.record as StoredPlanVersion)).map(
+            (d) => d.record,
+          ),
+          commands: inbox.rows.map(toEntry),
+        };
+      } finally {
+        await c.query('COMMIT');
+      }
+    });
+  }
+
+  /**
+   * Replaces payloads in place in one transaction that locks the session row (`FOR UPDATE`) and checks
+   * its version first, so a concurrent commit either lands before (the rewrite fails `CONFLICT`) or waits
+   * for it (and applies: the rewrite changes no version). See `Store.rewriteRecords`.
+   *
+   * @param r - the rewrite
+   * @throws `CONFLICT` when the session moved past `expectedVersion`; `SESSION_NOT_FOUND`; `UNAVAILABLE`
+   */
+  async rewriteRecords(r: RecordsRewrite): Promise<void> {
+    const s = this.#s;
+    const texts = [
+      r.state === undefined ? '' : JSON.stringify(r.state),
+      ...(r.events ?? []).map((e) => JSON.stringify(e)),
+      ...(r.todos ?? []).map((t) => JSON.stringify(t)),
+      ...(r.planVersions ?? []).map((p) => JSON.stringify(p)),
+      ...(r.commands ?? []).map((c) => JSON.stringify(c.command)),
+    ];
+    if (texts.some(hasNul)) throw nulError(r.sessionId);
+    // Idempotent under the fence (it changes no version): retried on any connection error.
+    await withClient(this.#handle.pool, 'rewriteRecords', 'always', this.#retryMs, async (c) => {
+      await c.query('BEGIN');
+      try {
+        const cur = await c.query<{ version: string }>(
+          `SELECT version FROM ${s}.sessions WHERE id = $1 FOR UPDATE`,
+          [r.sessionId],
+        );
+        const version = cur.rows[0]?.version;
+        assertRewriteApplies(r, version === undefined ? undefined : Number(version));
+        if (r.state !== undefined) {
+          await c.query(`UPDATE ${s}.sessions SET state = $2::jsonb WHERE id = $1`, [
+            r.sessionId,
+            JSON.stringify(r.state),
+          ]);
+        }
+        if (r.events && r.events.length > 0) {
+          // One row per commit: rewrite each batch that holds a replaced seq.
+          const bySeq = new Map(r.events.map((e) => [e.seq, e]));
+          const batches = await c.query<{ last_seq: string; events: AgentEvent[] }>(
+            `SELECT last_seq, events FROM ${s}.event_batches WHERE session_id = $1 ORDER BY last_seq`,
+            [r.sessionId],
+          );
+          for (const b of batches.rows) {
+            let changed = false;
+            const next = b.events.map((e) => {
+              const n = bySeq.get(e.seq);
+              if (n === undefined) return e;
+              changed = true;
+              return n;
+            });
+            if (changed) {
+              await c.query(
+                `UPDATE ${s}.event_batches SET events = $3::json WHERE session_id = $1 AND last_seq = $2`,
+                [r.sessionId, b.last_seq, JSON.stringify(next)],
+              );
+            }
+          }
+        }
+        for (const t of r.todos ?? []) {
+          await c.query(
+            `UPDATE ${s}.todos SET record = $4::json WHERE session_id = $1 AND turn_id = $2 AND todo_id = $3`,
+            [r.sessionId, t.turnId, t.todoId, JSON.stringify(t)],
+          );
+        }
+        for (const p of r.planVersions ?? []) {
+          await c.query(
+            `UPDATE ${s}.plan_versions SET record = $4::jsonb WHERE session_id = $1 AND plan_id = $2 AND version = $3`,
+            [r.sessionId, p.plan.id, p.plan.version, JSON.stringify(p)],
+          );
+        }
+        for (const cmd of r.commands ?? []) {
+          await c.query(`UPDATE ${s}.inbox SET command = $3::jsonb WHERE session_id = $1 AND id = $2`, [
+            r.sessionId,
+            cmd.id,
+            JSON.stringify(cmd.command),
+          ]);
+        }
+        await c.query('COMMIT');
+      } catch (e) {
+        await c.query('ROLLBACK').catch(() => undefined);
+        throw e;
+      }
+    });
   }
 
   /**

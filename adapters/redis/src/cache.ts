@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { DreamAgentError, type Cache, type Json } from 'dream-agent';
+import { DreamAgentError, type Cache, type CacheSetOptions, type Json } from 'dream-agent';
 
 /** How the Redis adapters reach Redis: your own ioredis client, or a URL (the adapter owns that client). */
 export type RedisConnection = { client: Redis } | { url: string };
@@ -63,9 +63,27 @@ if redis.call('PTTL', KEYS[1]) < 0 then redis.call('PEXPIRE', KEYS[1], ARGV[2]) 
 return v`;
 
 /**
+ * Writes an entry and records it in its session's index, in one atomic step: `SET key value PX ttl`,
+ * `SADD index key`, and the index lives at least as long as its longest-lived entry (`PTTL` checked, so
+ * it works on Redis before 7's `PEXPIRE … GT`).
+ */
+const SET_AND_INDEX = `redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+redis.call('SADD', KEYS[2], KEYS[1])
+local ttl = tonumber(ARGV[2])
+if redis.call('PTTL', KEYS[2]) < ttl then redis.call('PEXPIRE', KEYS[2], ttl) end
+return 1`;
+
+/** How many keys one erasure `SSCAN`/`DEL` round handles. */
+const ERASE_BATCH = 500;
+
+/**
  * The execution {@link Cache} on Redis: TTL per entry (`SET … PX`), a namespace and a version in
  * every key, and hit/miss/error counters. It never fails a run: when Redis is down or slow, `get` is a
  * miss and `set`/`delete` are skipped (and counted in {@link RedisCache.metrics}).
+ *
+ * Erasure: an entry written for a session (`set(…, { sessionId })`, as the tool executor does) is also
+ * recorded in a per-session set at `<namespace>:writers:<sessionId>` (expiring with the entries), and
+ * {@link RedisCache.eraseSession} deletes every entry in it — whatever cache version wrote it.
  *
  * @example
  * ```ts
@@ -78,6 +96,7 @@ export class RedisCache implements Cache {
   readonly #client: Redis;
   readonly #owned: boolean;
   readonly #prefix: string;
+  readonly #writersPrefix: string;
   readonly #timeoutMs: number;
   readonly #metrics: CacheMetrics = { hits: 0, misses: 0, sets: 0, errors: 0 };
 
@@ -88,7 +107,9 @@ export class RedisCache implements Cache {
     const opts: RedisCacheOptions = typeof options === 'string' ? { url: options } : options;
     this.#owned = !('client' in opts);
     this.#client = 'client' in opts ? opts.client : ownClient(opts.url);
-    this.#prefix = `${opts.namespace ?? 'dream-agent:cache'}:v${String(opts.version ?? 1)}:`;
+    const namespace = opts.namespace ?? 'dream-agent:cache';
+    this.#prefix = `${namespace}:v${String(opts.version ?? 1)}:`;
+    this.#writersPrefix = `${namespace}:writers:`;
     this.#timeoutMs = opts.timeoutMs ?? 250;
   }
 
@@ -118,14 +139,29 @@ export class RedisCache implements Cache {
     }
   }
 
-  async set(key: string, value: Json, ttlMs: number): Promise<void> {
+  /**
+   * The Redis key of a session's index of the entries it wrote.
+   *
+   * @param sessionId - the session
+   * @returns `<namespace>:writers:<sessionId>`
+   */
+  writersKeyOf(sessionId: string): string {
+    return `${this.#writersPrefix}${sessionId}`;
+  }
+
+  async set(key: string, value: Json, ttlMs: number, options?: CacheSetOptions): Promise<void> {
     try {
       if (!(ttlMs > 0)) {
         await withTimeout(this.#client.del(this.keyOf(key)), this.#timeoutMs, 'DEL');
         return;
       }
+      const text = JSON.stringify(value);
+      const ms = Math.ceil(ttlMs);
+      const sessionId = options?.sessionId;
       await withTimeout(
-        this.#client.set(this.keyOf(key), JSON.stringify(value), 'PX', Math.ceil(ttlMs)),
+        sessionId === undefined
+          ? this.#client.set(this.keyOf(key), text, 'PX', ms)
+          : this.#client.eval(SET_AND_INDEX, 2, this.keyOf(key), this.writersKeyOf(sessionId), text, ms),
         this.#timeoutMs,
         'SET',
       );
@@ -172,6 +208,41 @@ export class RedisCache implements Cache {
       throw new DreamAgentError('UNAVAILABLE', 'the Redis counter could not be updated', {
         cause,
         retryable: true,
+      });
+    }
+  }
+
+  /**
+   * Deletes every entry written for the session, then its index (see {@link Cache.eraseSession}). Entries
+   * other sessions wrote under the same key are deleted too (the key is shared; they run the tool again).
+   *
+   * @param sessionId - the session
+   * @returns how many entries were deleted
+   * @throws DreamAgentError `UNAVAILABLE` (retryable) when Redis cannot be reached: the erasure is not
+   *   complete, and calling again finishes it
+   */
+  async eraseSession(sessionId: string): Promise<number> {
+    const index = this.writersKeyOf(sessionId);
+    try {
+      let removed = 0;
+      let cursor = '0';
+      do {
+        const [next, keys] = await withTimeout(
+          this.#client.sscan(index, cursor, 'COUNT', ERASE_BATCH),
+          this.#timeoutMs,
+          'SSCAN',
+        );
+        cursor = next;
+        if (keys.length > 0) removed += await withTimeout(this.#client.del(...keys), this.#timeoutMs, 'DEL');
+      } while (cursor !== '0');
+      await withTimeout(this.#client.del(index), this.#timeoutMs, 'DEL');
+      return removed;
+    } catch (err) {
+      this.#metrics.errors += 1;
+      throw new DreamAgentError('UNAVAILABLE', `could not erase the cache entries of "${sessionId}"`, {
+        retryable: true,
+        cause: err,
+        details: { sessionId },
       });
     }
   }

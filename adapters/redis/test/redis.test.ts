@@ -1,9 +1,12 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import {
   Agent,
   FunctionPlanner,
   MemoryStore,
+  ToolRegistry,
+  defineTool,
   type AgentEvent,
   type Executor,
   type Json,
@@ -111,6 +114,123 @@ if (skip) {
         expect(ttl).toBeLessThanOrEqual(60_000);
       } finally {
         client.disconnect();
+      }
+    });
+
+    it('erasure through the agent: deleteSession leaves no key of the session in Redis, other sessions keep theirs', async () => {
+      const client = new Redis(server.url);
+      const namespace = `erase${Math.random().toString(36).slice(2)}`;
+      const cache = new RedisCache({ client, namespace });
+      const calls: string[] = [];
+      let next = '';
+      const tools = new ToolRegistry();
+      tools.register(
+        defineTool({
+          name: 'crm.lookup',
+          description: 'Looks a customer up',
+          domain: 'crm',
+          input: z.object({ q: z.string() }),
+          output: z.object({ card: z.string() }),
+          cache: { ttl: 3600 },
+          handler: ({ q }) => {
+            calls.push(q);
+            return { card: `card of ${q}` };
+          },
+        }),
+      );
+      const agent = new Agent({
+        store: new MemoryStore(),
+        cache,
+        tools,
+        planner: new FunctionPlanner(() => ({
+          todos: [
+            {
+              id: 'a',
+              title: 'Look up',
+              domain: 'crm',
+              tool: 'crm.lookup',
+              dependsOn: [],
+              input: { q: next },
+            },
+          ],
+        })),
+      });
+      const run = async (q: string): Promise<string> => {
+        next = q;
+        const r = await agent.run(q).result();
+        expect(r.status).toBe('completed');
+        return r.sessionId;
+      };
+      /** Every raw key of this cache's namespace with its value (strings) or members (sets). */
+      const raw = async (): Promise<Map<string, string>> => {
+        const out = new Map<string, string>();
+        for (const k of await client.keys(`${namespace}:*`)) {
+          out.set(
+            k,
+            (await client.type(k)) === 'set'
+              ? (await client.smembers(k)).sort().join(',')
+              : ((await client.get(k)) ?? ''),
+          );
+        }
+        return out;
+      };
+      try {
+        const alice = await run('alice@example.com');
+        const bob = await run('bob@example.com');
+        const hitter = await run('bob@example.com'); // a hit on Bob's entry: not a writer
+        expect(calls).toEqual(['alice@example.com', 'bob@example.com']);
+        const before = await raw();
+        expect([...before.keys()].filter((k) => k.includes(':writers:')).sort()).toEqual(
+          [cache.writersKeyOf(alice), cache.writersKeyOf(bob)].sort(),
+        );
+        expect(await client.pttl(cache.writersKeyOf(alice))).toBeGreaterThan(3_000_000);
+
+        expect(await agent.deleteSession(alice)).toBe(true);
+        expect(await agent.deleteSession(hitter)).toBe(true);
+        const after = await raw();
+        expect([...after.keys()].sort()).toEqual(
+          [...before.keys()]
+            .filter((k) => k !== cache.writersKeyOf(alice) && !before.get(k)!.includes('alice'))
+            .sort(),
+        );
+        for (const [k, v] of after) {
+          expect(k).not.toContain(alice);
+          expect(v).not.toContain('alice');
+        }
+        expect([...after.values()].some((v) => v.includes('card of bob'))).toBe(true);
+
+        expect(await agent.deleteSession(bob)).toBe(true);
+        expect(await raw()).toEqual(new Map());
+      } finally {
+        await agent.close();
+        client.disconnect();
+      }
+    });
+
+    it('eraseSession throws UNAVAILABLE while Redis is down (nothing half-done is reported as done), and finishes once it is back', async () => {
+      const own = await startRedis();
+      const cache = new RedisCache({ url: own.url, timeoutMs: 200 });
+      try {
+        await cache.set('k', 1, 60_000, { sessionId: 's1' });
+        await own.kill();
+        await expect(cache.eraseSession('s1')).rejects.toMatchObject({
+          code: 'UNAVAILABLE',
+          retryable: true,
+        });
+        await own.start();
+        let removed: number | undefined;
+        for (let i = 0; i < 100 && removed === undefined; i += 1) {
+          removed = await cache.eraseSession('s1').catch(() => undefined);
+          if (removed === undefined) await sleep(50);
+        }
+        // Redis ran without persistence: after the restart nothing is left to erase.
+        expect(removed).toBe(0);
+        await cache.set('k', 2, 60_000, { sessionId: 's1' });
+        expect(await cache.eraseSession('s1')).toBe(1);
+        expect(await cache.get('k')).toBeUndefined();
+      } finally {
+        await cache.close();
+        await own.stop();
       }
     });
 

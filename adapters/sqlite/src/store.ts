@@ -6,6 +6,7 @@ import { DreamAgentError, isDreamAgentError } from 'dream-agent';
 import {
   PLAN_CHECKPOINT_EVERY,
   assertCommitApplies,
+  assertRewriteApplies,
   decodePlanVersionAt,
   decodePlanVersions,
   encodePlanVersions,
@@ -20,9 +21,11 @@ import type {
   LeaseToken,
   NewSession,
   PlanVersionRecord,
+  RecordsRewrite,
   SerializedError,
   SessionQuery,
   SessionRecord,
+  SessionRecords,
   SessionState,
   SessionStatus,
   Store,
@@ -645,6 +648,95 @@ export class SqliteStore implements Store {
     return { walFrames: row?.log ?? 0, checkpointed: row?.checkpointed ?? 0 };
   }
 
+  #rw: { st: ReturnType<typeof prepareRewrite>; tx: (r: RecordsRewrite) => void } | undefined;
+
+  /** The maintenance statements (prepared on first use: the cycle path never pays for them). */
+  #rewriter(): { st: ReturnType<typeof prepareRewrite>; tx: (r: RecordsRewrite) => void } {
+    if (this.#rw) return this.#rw;
+    const st = prepareRewrite(this.#db);
+    const tx = this.#db.transaction((r: RecordsRewrite) => {
+      const version = st.version.get(r.sessionId) as number | undefined;
+      assertRewriteApplies(r, version);
+      if (r.state !== undefined) st.state.run(JSON.stringify(r.state), r.sessionId);
+      if (r.events && r.events.length > 0) {
+        // Events live in one row per commit: rewrite each batch that holds a replaced seq.
+        const bySeq = new Map(r.events.map((e) => [e.seq, e]));
+        const batches = st.batches.all(r.sessionId) as { last_seq: number; events: string }[];
+        for (const b of batches) {
+          const events = JSON.parse(b.events) as AgentEvent[];
+          let changed = false;
+          const next = events.map((e) => {
+            const n = bySeq.get(e.seq);
+            if (n === undefined) return e;
+            changed = true;
+            return n;
+          });
+          if (changed) st.batch.run(JSON.stringify(next), r.sessionId, b.last_seq);
+        }
+      }
+      for (const t of r.todos ?? []) st.todo.run(JSON.stringify(t), r.sessionId, t.turnId, t.todoId);
+      for (const p of r.planVersions ?? [])
+        st.plan.run(JSON.stringify(p), r.sessionId, p.plan.id, p.plan.version);
+      for (const c of r.commands ?? []) st.command.run(JSON.stringify(c.command), r.sessionId, c.id);
+    }).immediate as (r: RecordsRewrite) => void;
+    this.#rw = { st, tx };
+    return this.#rw;
+  }
+
+  /**
+   * Every record of a session as stored (see `Store.readRecords`), read in one transaction.
+   *
+   * @param sessionId - the session
+   * @returns its records, or undefined
+   */
+  async readRecords(sessionId: string): Promise<SessionRecords | undefined> {
+    await Promise.resolve();
+    const { st } = this.#rewriter();
+    return this.#run('readRecords', () =>
+      this.#db.transaction(() => {
+        const row = this.#row(sessionId);
+        if (!row) return undefined;
+        const events: AgentEvent[] = [];
+        for (const b of st.batches.all(sessionId) as { events: string }[])
+          events.push(...(JSON.parse(b.events) as AgentEvent[]));
+        return {
+          session: toRecord(row),
+          events,
+          // Records as the Store port reads them: a todo's output stored by reference to its event is
+          // resolved, plan versions stored as patches are rebuilt whole (a rewrite stores them whole).
+          todos: (st.allTodos.all(sessionId) as { record: string }[]).map((r) => {
+            const t = JSON.parse(r.record) as TodoRecord & { [OUTPUT_SEQ]?: number };
+            const seq = t[OUTPUT_SEQ];
+            if (seq === undefined) return t;
+            delete t[OUTPUT_SEQ];
+            const e = events.find((x) => x.seq === seq);
+            if (e?.type === 'todo.completed') t.output = e.output;
+            return t;
+          }),
+          planVersions: decodePlanVersions(
+            (st.allPlans.all(sessionId) as { record: string }[]).map(
+              (p) => JSON.parse(p.record) as StoredPlanVersion,
+            ),
+          ).map((d) => d.record),
+          commands: (st.allInbox.all(sessionId) as InboxRow[]).map(toEntry),
+        };
+      })(),
+    );
+  }
+
+  /**
+   * Replaces payloads in place in one `BEGIN IMMEDIATE` transaction, fenced by the version (see
+   * `Store.rewriteRecords`).
+   *
+   * @param rewrite - the rewrite
+   * @throws `CONFLICT` when the session moved past `expectedVersion`; `SESSION_NOT_FOUND`; `UNAVAILABLE`
+   */
+  async rewriteRecords(rewrite: RecordsRewrite): Promise<void> {
+    await Promise.resolve();
+    const { tx } = this.#rewriter();
+    this.#run('rewriteRecords', () => tx(rewrite));
+  }
+
   /** The underlying better-sqlite3 Database (yours, or the one opened from the path). */
   get database(): SqliteDatabase {
     return this.#db;
@@ -741,6 +833,24 @@ function prepare(db: SqliteDatabase) {
       db.prepare(`DELETE FROM inbox WHERE session_id = ?`),
     ] as Statement[],
     deleteSession: db.prepare(`DELETE FROM sessions WHERE id = ?`),
+  };
+}
+
+/** The statements of `readRecords` and `rewriteRecords` (maintenance, not the cycle path). */
+function prepareRewrite(db: SqliteDatabase) {
+  return {
+    version: db.prepare(`SELECT version FROM sessions WHERE id = ?`).pluck(),
+    state: db.prepare(`UPDATE sessions SET state = ? WHERE id = ?`),
+    batches: db.prepare(`SELECT last_seq, events FROM event_batches WHERE session_id = ? ORDER BY last_seq`),
+    batch: db.prepare(`UPDATE event_batches SET events = ? WHERE session_id = ? AND last_seq = ?`),
+    todo: db.prepare(`UPDATE todos SET record = ? WHERE session_id = ? AND turn_id = ? AND todo_id = ?`),
+    plan: db.prepare(
+      `UPDATE plan_versions SET record = ? WHERE session_id = ? AND plan_id = ? AND version = ?`,
+    ),
+    command: db.prepare(`UPDATE inbox SET command = ? WHERE session_id = ? AND id = ?`),
+    allTodos: db.prepare(`SELECT record FROM todos WHERE session_id = ? ORDER BY turn_id, todo_id`),
+    allPlans: db.prepare(`SELECT record FROM plan_versions WHERE session_id = ? ORDER BY plan_id, version`),
+    allInbox: db.prepare(`SELECT ${INBOX_COLUMNS} FROM inbox WHERE session_id = ? ORDER BY n`),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { Json } from '../../model/json.js';
-import type { Cache } from '../cache.js';
+import type { Cache, CacheSetOptions } from '../cache.js';
 
 /** Options of the {@link MemoryCache}. */
 export interface MemoryCacheOptions {
@@ -18,6 +18,8 @@ interface Entry {
   /** The value as JSON text: callers get a fresh copy, so mutating a result never corrupts the cache. */
   text: string;
   expiresAt: number;
+  /** The sessions that wrote this entry (for `eraseSession`), when any did. */
+  writers?: Set<string>;
 }
 
 /**
@@ -37,6 +39,8 @@ interface Entry {
  */
 export class MemoryCache implements Cache {
   readonly #entries = new Map<string, Entry>();
+  /** Session id → keys of the live entries it wrote (kept in step with evictions and expiry). */
+  readonly #bySession = new Map<string, Set<string>>();
   readonly #clock: { now(): number };
   readonly #max: number;
   readonly #maxBytes: number;
@@ -62,22 +66,33 @@ export class MemoryCache implements Cache {
   get(key: string): Promise<Json | undefined> {
     const e = this.#entries.get(key);
     if (e === undefined) return Promise.resolve(undefined);
-    this.#remove(key, e);
-    if (this.#clock.now() >= e.expiresAt) return Promise.resolve(undefined);
+    if (this.#clock.now() >= e.expiresAt) {
+      this.#remove(key, e);
+      return Promise.resolve(undefined);
+    }
     // Re-insert at the end: the Map's order is the recency order.
+    this.#entries.delete(key);
     this.#entries.set(key, e);
-    this.#bytes += e.text.length;
     return Promise.resolve(JSON.parse(e.text) as Json);
   }
 
   /** @inheritDoc */
-  set(key: string, value: Json, ttlMs: number): Promise<void> {
+  set(key: string, value: Json, ttlMs: number, options?: CacheSetOptions): Promise<void> {
     const old = this.#entries.get(key);
     if (old !== undefined) this.#remove(key, old);
     if (!(ttlMs > 0)) return Promise.resolve();
     const text = JSON.stringify(value);
     if (text.length > this.#maxBytes) return Promise.resolve();
-    this.#entries.set(key, { text, expiresAt: this.#clock.now() + ttlMs });
+    const entry: Entry = { text, expiresAt: this.#clock.now() + ttlMs };
+    // An overwrite keeps the earlier writers: the value may be the same one they computed.
+    const writers = old?.writers;
+    const sessionId = options?.sessionId;
+    if (writers !== undefined || sessionId !== undefined) {
+      entry.writers = writers ?? new Set();
+      if (sessionId !== undefined) entry.writers.add(sessionId);
+      for (const s of entry.writers) this.#index(s).add(key);
+    }
+    this.#entries.set(key, entry);
     this.#bytes += text.length;
     while (this.#entries.size > this.#max || this.#bytes > this.#maxBytes) {
       const oldest = this.#entries.entries().next().value;
@@ -94,9 +109,31 @@ export class MemoryCache implements Cache {
     return Promise.resolve();
   }
 
+  /**
+   * Removes every entry the session wrote (see {@link Cache.eraseSession}).
+   *
+   * @param sessionId - the session
+   * @returns how many entries were removed
+   */
+  eraseSession(sessionId: string): Promise<number> {
+    const keys = this.#bySession.get(sessionId);
+    let removed = 0;
+    if (keys !== undefined) {
+      for (const key of [...keys]) {
+        const e = this.#entries.get(key);
+        if (e === undefined) continue;
+        this.#remove(key, e);
+        removed += 1;
+      }
+      this.#bySession.delete(sessionId);
+    }
+    return Promise.resolve(removed);
+  }
+
   /** Removes every entry. */
   clear(): void {
     this.#entries.clear();
+    this.#bySession.clear();
     this.#bytes = 0;
   }
 
@@ -108,5 +145,21 @@ export class MemoryCache implements Cache {
   #remove(key: string, e: Entry): void {
     this.#entries.delete(key);
     this.#bytes -= e.text.length;
+    if (e.writers === undefined) return;
+    for (const s of e.writers) {
+      const keys = this.#bySession.get(s);
+      if (keys === undefined) continue;
+      keys.delete(key);
+      if (keys.size === 0) this.#bySession.delete(s);
+    }
+  }
+
+  #index(sessionId: string): Set<string> {
+    let keys = this.#bySession.get(sessionId);
+    if (keys === undefined) {
+      keys = new Set();
+      this.#bySession.set(sessionId, keys);
+    }
+    return keys;
   }
 }

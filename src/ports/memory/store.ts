@@ -13,6 +13,9 @@ import type { InboxEntry, SessionRecord, TodoRecord } from '../../model/session.
 import { systemClock, type Clock } from '../clock.js';
 import {
   assertCommitApplies,
+  assertRewriteApplies,
+  type RecordsRewrite,
+  type SessionRecords,
   type Commit,
   type CommitResult,
   type LeaseToken,
@@ -320,6 +323,58 @@ export class MemoryStore implements Store {
   async deleteSession(sessionId: string): Promise<boolean> {
     await Promise.resolve();
     return this.#sessions.delete(sessionId);
+  }
+
+  /**
+   * Every record of a session as stored (see {@link Store.readRecords}).
+   *
+   * @param sessionId - the session
+   * @returns copies of its records, or undefined
+   */
+  async readRecords(sessionId: string): Promise<SessionRecords | undefined> {
+    await Promise.resolve();
+    const slot = this.#sessions.get(sessionId);
+    if (!slot) return undefined;
+    return {
+      session: clone(slot.record),
+      events: slot.events.map(clone),
+      todos: [...slot.todos.values()].map(clone),
+      // Plan versions stored as patches are rebuilt whole (a rewrite stores them whole).
+      planVersions: [...slot.plans.values()].flatMap((rows) =>
+        decodePlanVersions(rows).map((d) => clone(d.record)),
+      ),
+      commands: [...slot.inbox.values()].map(clone),
+    };
+  }
+
+  /**
+   * Replaces payloads in place, fenced by the version (see {@link Store.rewriteRecords}).
+   *
+   * @param r - the rewrite
+   * @throws `CONFLICT` when the session moved past `r.expectedVersion`; `SESSION_NOT_FOUND`
+   */
+  async rewriteRecords(r: RecordsRewrite): Promise<void> {
+    await Promise.resolve();
+    const slot = this.#sessions.get(r.sessionId);
+    assertRewriteApplies(r, slot?.record.version);
+    if (!slot) return;
+    if (r.state !== undefined) slot.record = { ...slot.record, state: clone(r.state) };
+    for (const e of r.events ?? []) {
+      if (slot.events[e.seq - 1]?.seq === e.seq) slot.events[e.seq - 1] = clone(e);
+    }
+    for (const t of r.todos ?? []) {
+      const key = `${t.turnId}\u0000${t.todoId}`;
+      if (slot.todos.has(key)) slot.todos.set(key, clone(t));
+    }
+    for (const p of r.planVersions ?? []) {
+      const versions = slot.plans.get(p.plan.id);
+      const i = versions?.findIndex((v) => storedPlanKey(v).version === p.plan.version) ?? -1;
+      if (versions && i >= 0) versions[i] = clone(p);
+    }
+    for (const c of r.commands ?? []) {
+      const entry = slot.inbox.get(c.id);
+      if (entry) slot.inbox.set(c.id, { ...entry, command: clone(c.command) });
+    }
   }
 
   /** Number of sessions held (for tests and benchmarks). */

@@ -12,7 +12,8 @@ export interface CacheContractSubject {
 }
 
 /**
- * The Cache contract suite: round-trips, misses, TTL expiry, delete, overwrite.
+ * The Cache contract suite: round-trips, misses, TTL expiry, delete, overwrite, and — for a cache that
+ * implements `eraseSession` — erasure of the entries a session wrote.
  *
  * @param name - shown in the describe block
  * @param factory - creates a fresh cache
@@ -56,5 +57,38 @@ export function cacheContract(name: string, factory: () => Promise<CacheContract
       await cache.delete(key());
       expect(await cache.get(k)).toBeUndefined();
     });
+
+    run(
+      'eraseSession (when implemented) removes the entries the session wrote, and only those',
+      async ({ cache }) => {
+        if (!cache.eraseSession) return; // optional method: nothing to check
+        const s1 = `s-${key()}`;
+        const s2 = `s-${key()}`;
+        const [own, other, shared, anonymous] = [key(), key(), key(), key()];
+        await cache.set(own, 'own', 60_000, { sessionId: s1 });
+        await cache.set(other, 'other', 60_000, { sessionId: s2 });
+        await cache.set(shared, 'first', 60_000, { sessionId: s2 });
+        await cache.set(shared, 'second', 60_000, { sessionId: s1 });
+        await cache.set(anonymous, 'anonymous', 60_000);
+        // A read by s2 does not make s2 a writer: erasing s2 later leaves what only s1 wrote.
+        expect(await cache.get(own)).toBe('own');
+
+        expect(await cache.eraseSession(s1)).toBe(2);
+        expect(await cache.get(own)).toBeUndefined();
+        expect(await cache.get(shared)).toBeUndefined();
+        expect(await cache.get(other)).toBe('other');
+        expect(await cache.get(anonymous)).toBe('anonymous');
+        expect(await cache.eraseSession(s1)).toBe(0);
+        expect(await cache.eraseSession(`s-${key()}`)).toBe(0);
+
+        // The session can write again after its erasure, and a second erasure removes that too.
+        await cache.set(own, 'again', 60_000, { sessionId: s1 });
+        expect(await cache.eraseSession(s1)).toBe(1);
+        expect(await cache.get(own)).toBeUndefined();
+        expect(await cache.eraseSession(s2)).toBe(1);
+        expect(await cache.get(other)).toBeUndefined();
+        expect(await cache.get(anonymous)).toBe('anonymous');
+      },
+    );
   });
 }

@@ -854,6 +854,82 @@ export function storeContract(
       expect(await store.readEvents(id)).toEqual([]);
     });
 
+    test('readRecords/rewriteRecords (when implemented) replace payloads in place, fenced by the version', async (store) => {
+      if (!store.readRecords || !store.rewriteRecords) return; // optional methods: nothing to check
+      const id = newId();
+      const { lease } = await store.createSession({ id, status: 'running', state: emptyState() }, 'a', TTL);
+      await store.enqueueCommand({
+        id: 'c1',
+        sessionId: id,
+        command: { type: 'pause' },
+        actor: 'x',
+        receivedAt: 1,
+      });
+      const plan = {
+        sessionId: id,
+        turnId: 't1',
+        plan: { id: 'p1', version: 1, todos: [] },
+        edits: [],
+        actor: 'planner',
+        createdAt: 1,
+      };
+      const todo = {
+        sessionId: id,
+        turnId: 't1',
+        todoId: 'a',
+        status: 'running' as const,
+        attempts: 1,
+        idempotencyKey: 'k',
+      };
+      await store.commit(
+        commitOf(id, 1, lease, { events: [event(id, 1), event(id, 2)], todos: [todo], planVersions: [plan] }),
+      );
+      expect(await store.readRecords(newId())).toBeUndefined();
+      const recs = await store.readRecords(id);
+      expect(recs?.session).toMatchObject({ id, version: 2, lastSeq: 2 });
+      expect(recs?.events.map((e) => e.seq)).toEqual([1, 2]);
+      expect(recs?.todos).toEqual([todo]);
+      expect(recs?.planVersions).toEqual([plan]);
+      expect(recs?.commands.map((c) => [c.id, c.command])).toEqual([['c1', { type: 'pause' }]]);
+
+      const state = { ...emptyState(), metadata: { rewritten: true } };
+      const e2 = { ...event(id, 2), message: 'rewritten' };
+      const todo2 = { ...todo, reason: 'rewritten' };
+      const plan2 = { ...plan, actor: 'rewritten' };
+      await store.rewriteRecords({
+        sessionId: id,
+        expectedVersion: 2,
+        state,
+        events: [e2],
+        todos: [todo2],
+        planVersions: [plan2],
+        commands: [{ id: 'c1', command: { type: 'rewritten' } }],
+      });
+      const after = await store.readRecords(id);
+      // Payloads replaced; version, seqs and lease untouched.
+      expect(after?.session).toMatchObject({ version: 2, lastSeq: 2, leaseEpoch: lease.epoch, state });
+      expect(after?.events).toEqual([event(id, 1), e2]);
+      expect(await store.readEvents(id)).toEqual([event(id, 1), e2]);
+      expect(await store.getTodos(id, 't1')).toEqual([todo2]);
+      expect(await store.getPlan(id, 'p1', 1)).toEqual(plan2);
+      expect((await store.getCommand(id, 'c1'))?.command).toEqual({ type: 'rewritten' });
+      expect((await store.getCommand(id, 'c1'))?.status).toBe('pending');
+
+      // The session's own next commit still applies (the rewrite moved no version) …
+      await store.commit(commitOf(id, 2, lease, { events: [event(id, 3)] }));
+      // … and a rewrite computed before it is refused, changing nothing.
+      const before = await store.readRecords(id);
+      await expectCode(
+        store.rewriteRecords({ sessionId: id, expectedVersion: 2, state: emptyState() }),
+        'CONFLICT',
+      );
+      expect(await store.readRecords(id)).toEqual(before);
+      await expectCode(
+        store.rewriteRecords({ sessionId: newId(), expectedVersion: 1, state: emptyState() }),
+        'SESSION_NOT_FOUND',
+      );
+    });
+
     for (const [title, fn] of cases) {
       const reason = options.skip?.[title];
       if (reason !== undefined) {
