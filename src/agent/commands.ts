@@ -13,6 +13,8 @@ export interface CommandView {
   plan: Plan | null;
   todos: ReadonlyMap<string, TodoRecord>;
   validation: PlanValidationOptions;
+  /** The current time (epoch ms, from the agent's Clock): an approval past its `expiresAt` cannot be granted. */
+  now?: number;
 }
 
 /**
@@ -94,6 +96,7 @@ export function validateAgainstSchema(schema: JsonObject, value: Json): string[]
  * @param view - session row, plan and todos
  * @returns the plan that plan edits would produce (for plan.edit / plan.approve with edits)
  * @throws `INVALID_STATE`, `REQUEST_NOT_FOUND`, `STALE_VERSION`, `INVALID_EDIT`, `INVALID_INPUT`, `FORBIDDEN`
+ * (`INVALID_STATE` with `details.reason: 'expired'` for a grant of an approval past its `expiresAt`)
  */
 export function validateCommand(command: Command, view: CommandView): { plan?: Plan } {
   const turn = view.record.state.turn;
@@ -147,6 +150,18 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
           'STALE_VERSION',
           `the effect of "${req.todoId ?? req.id}" is not the one the grant names (digest mismatch)`,
           { details: { requestId: req.id, digest: req.digest, granted: command.digest } },
+        );
+      }
+      if (
+        command.type === 'approval.grant' &&
+        req.expiresAt !== undefined &&
+        view.now !== undefined &&
+        view.now >= req.expiresAt
+      ) {
+        throw new DreamAgentError(
+          'INVALID_STATE',
+          `the approval of "${req.todoId ?? req.id}" expired at ${new Date(req.expiresAt).toISOString()}; it can only be denied`,
+          { details: { requestId: req.id, expiresAt: req.expiresAt, now: view.now, reason: 'expired' } },
         );
       }
       const roles = req.roles ?? [];
