@@ -195,9 +195,23 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
     case 'clarification.answer':
       pendingRequest(view, command.requestId, 'clarification');
       return {};
-    case 'recovery.resolve':
-      pendingRequest(view, command.requestId, 'recovery');
+    case 'recovery.resolve': {
+      const req = pendingRequest(view, command.requestId, 'recovery');
+      // `retry` runs an approved effect again: only someone who could have approved it may decide so.
+      const roles = req.roles ?? [];
+      if (
+        command.decision === 'retry' &&
+        roles.length > 0 &&
+        !actorRoles(command.actor).some((r) => roles.includes(r))
+      ) {
+        throw new DreamAgentError(
+          'FORBIDDEN',
+          `retrying "${req.todoId ?? req.id}" needs one of the roles ${roles.join(', ')} (its approval needed them)`,
+          { details: { requestId: req.id, roles, decision: command.decision } },
+        );
+      }
       return {};
+    }
     case 'pause':
       if (!active) throw state('pause: no turn is in progress');
       if (turn.paused) throw state('pause: the session is already paused');
