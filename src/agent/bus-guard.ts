@@ -50,8 +50,7 @@ export function guardBus(bus: EventBus, logger: Logger, clock: Clock): EventBus 
         return noop;
       }
       const ctrl = new AbortController();
-      const late = Symbol('late');
-      const outcome = await Promise.race([
+      const outcome: (() => Promise<void>) | null = await Promise.race([
         pending.then(
           (off) => off,
           (err: unknown) => {
@@ -60,12 +59,12 @@ export function guardBus(bus: EventBus, logger: Logger, clock: Clock): EventBus 
           },
         ),
         clock.sleep(BUS_SUBSCRIBE_WAIT_MS, ctrl.signal).then(
-          () => late,
-          () => late,
+          () => null,
+          () => null,
         ),
       ]);
       ctrl.abort();
-      if (outcome !== late) return outcome;
+      if (outcome !== null) return outcome;
       failed('subscribe', topic, new Error(`no answer within ${BUS_SUBSCRIBE_WAIT_MS} ms`));
       // If it settles after all, drop it: nobody listens to it any more.
       pending.then((off) => off().catch(() => undefined)).catch(() => undefined);
