@@ -5,7 +5,8 @@
  * the rest, and the request stays pending.
  */
 import { describe, expect, it } from 'vitest';
-import { Agent, FunctionPlanner, MemoryStore, validateAgainstSchema, type AgentEvent } from 'dream-agent';
+import { Agent, FunctionPlanner, MemoryStore, type AgentEvent } from 'dream-agent';
+import { validateAgainstSchema } from '../../src/agent/commands.js';
 
 const drain = async (run: AsyncIterable<AgentEvent> & { result(): Promise<unknown> }): Promise<unknown> => {
   for await (const _ of run) void _;
