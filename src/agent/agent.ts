@@ -303,6 +303,7 @@ export class Agent {
         plan,
         todos: new Map(todos.map((t) => [t.todoId, t])),
         validation: planValidationOptions(this.#deps),
+        now: this.#clock.now(),
       });
       const commandId = cmd.commandId ?? newId('cmd');
       const entry = await this.#store.enqueueCommand({

@@ -13,6 +13,8 @@ export interface CommandView {
   plan: Plan | null;
   todos: ReadonlyMap<string, TodoRecord>;
   validation: PlanValidationOptions;
+  /** The current time (epoch ms, from the agent's Clock): an approval past its `expiresAt` cannot be granted. */
+  now?: number;
 }
 
 /**
@@ -94,6 +96,7 @@ export function validateAgainstSchema(schema: JsonObject, value: Json): string[]
  * @param view - session row, plan and todos
  * @returns the plan that plan edits would produce (for plan.edit / plan.approve with edits)
  * @throws `INVALID_STATE`, `REQUEST_NOT_FOUND`, `STALE_VERSION`, `INVALID_EDIT`, `INVALID_INPUT`, `FORBIDDEN`
+ * (`INVALID_STATE` with `details.reason: 'expired'` for a grant of an approval past its `expiresAt`)
  */
 export function validateCommand(command: Command, view: CommandView): { plan?: Plan } {
   const turn = view.record.state.turn;
@@ -149,6 +152,18 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
           { details: { requestId: req.id, digest: req.digest, granted: command.digest } },
         );
       }
+      if (
+        command.type === 'approval.grant' &&
+        req.expiresAt !== undefined &&
+        view.now !== undefined &&
+        view.now >= req.expiresAt
+      ) {
+        throw new DreamAgentError(
+          'INVALID_STATE',
+          `the approval of "${req.todoId ?? req.id}" expired at ${new Date(req.expiresAt).toISOString()}; it can only be denied`,
+          { details: { requestId: req.id, expiresAt: req.expiresAt, now: view.now, reason: 'expired' } },
+        );
+      }
       const roles = req.roles ?? [];
       if (roles.length > 0 && !actorRoles(command.actor).some((r) => roles.includes(r))) {
         throw new DreamAgentError(
@@ -180,9 +195,23 @@ export function validateCommand(command: Command, view: CommandView): { plan?: P
     case 'clarification.answer':
       pendingRequest(view, command.requestId, 'clarification');
       return {};
-    case 'recovery.resolve':
-      pendingRequest(view, command.requestId, 'recovery');
+    case 'recovery.resolve': {
+      const req = pendingRequest(view, command.requestId, 'recovery');
+      // `retry` runs an approved effect again: only someone who could have approved it may decide so.
+      const roles = req.roles ?? [];
+      if (
+        command.decision === 'retry' &&
+        roles.length > 0 &&
+        !actorRoles(command.actor).some((r) => roles.includes(r))
+      ) {
+        throw new DreamAgentError(
+          'FORBIDDEN',
+          `retrying "${req.todoId ?? req.id}" needs one of the roles ${roles.join(', ')} (its approval needed them)`,
+          { details: { requestId: req.id, roles, decision: command.decision } },
+        );
+      }
       return {};
+    }
     case 'pause':
       if (!active) throw state('pause: no turn is in progress');
       if (turn.paused) throw state('pause: the session is already paused');

@@ -22,6 +22,7 @@ import type { Cache } from '../ports/cache.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { LeaseToken, Store } from '../ports/store.js';
+import { recoveryRetryRoles } from '../hitl/recovery.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { requestIds } from './ids.js';
 import { rememberTurn, sessionMemory, type SessionMemory } from '../memory/session.js';
@@ -302,6 +303,9 @@ export class SessionDriver {
           createdAt: this.#d.clock.now(),
           details: { tool: todo?.tool ?? null, attempts: rec.attempts },
         };
+        // A retry runs the approved effect again: it needs the roles its approval needed.
+        const roles = recoveryRetryRoles(todo, r.approvedBy, this.#d.tools);
+        if (roles.length > 0) request.roles = roles;
         turn.pending = [...turn.pending.filter((p) => p.id !== request.id), request];
         this.#m.journal.emit({ type: 'recovery.requested', request });
       }

@@ -55,7 +55,11 @@ export interface HitlOptions {
   approvals?: ApprovalPolicy;
   /** How many clarification rounds before the turn fails (default 3). */
   maxClarifications?: number;
-  /** Lifetime of approval requests in ms; sets `expiresAt` (informational, default none). */
+  /**
+   * Lifetime of approval requests in ms (default none: they never expire). Sets the request's `expiresAt`
+   * on the agent's Clock; an `approval.grant` sent or applied at or after it is refused `INVALID_STATE`
+   * (`details.reason: 'expired'`) and nothing runs — the request stays pending until it is denied.
+   */
   approvalTtlMs?: number;
   /**
    * Input a todo requests after its approval was granted changes what runs, so by default the approval

@@ -18,6 +18,7 @@ import { ToolExecutor } from '../tools/executor.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
 import type { DriverDeps } from './driver.js';
+import { guardBus } from './bus-guard.js';
 import { defaultNodeId } from './ids.js';
 import type { AgentOptions } from './options.js';
 
@@ -87,7 +88,8 @@ export function wireAgent(options: AgentOptions): Wiring {
     observer = new AgentObserver({ ...rest, ...(sink ? { metrics: sink } : {}) });
     store = observedStore(baseStore, observer);
   }
-  const bus = options.bus ?? new MemoryEventBus();
+  // An application's bus may fail; its failures must never change what the store records.
+  const bus = options.bus ? guardBus(options.bus, logger, clock) : new MemoryEventBus();
   const maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
   const maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
   const tools = options.tools ?? emptyCatalog;

@@ -6,6 +6,7 @@ import type { EventDraft } from '../model/events.js';
 import { cloneJson, freezeJson, type Json } from '../model/json.js';
 import type { Plan, Todo } from '../model/plan.js';
 import type { HitlRequest, InboxEntry, TodoRecord, TurnState } from '../model/session.js';
+import { checkJsonValue } from '../tools/define.js';
 import { TOOL_VERSION_METADATA_KEY } from '../tools/executor.js';
 import { requestIds } from '../agent/ids.js';
 import type { SessionModel } from '../session/transitions.js';
@@ -517,6 +518,16 @@ export class TodoRunner {
         );
       }
       const output = result.output;
+      // The check a tool output gets: never let JSON.stringify silently turn a Map into {}.
+      const json = checkJsonValue(output);
+      if (!json.ok) {
+        const issue = json.issues[0];
+        throw new DreamAgentError(
+          'TOOL_FAILED',
+          `the executor of domain "${todo.domain}" returned an output for "${todo.id}" that is not plain JSON: ${issue?.path || '(root)'}: ${issue?.message ?? 'invalid'}`,
+          { details: { todoId: todo.id, domain: todo.domain, issues: json.issues } },
+        );
+      }
       // One serialisation: the size check and the owned copy (frozen, shared by record, event, store).
       const text = JSON.stringify(output) ?? 'null';
       // UTF-8 takes at most 3 bytes per UTF-16 unit: count bytes only when it could matter.

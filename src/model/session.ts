@@ -55,7 +55,10 @@ export interface HitlRequest {
   schema?: JsonObject;
   /** Risk level shown with approval requests. */
   risk?: 'low' | 'medium' | 'high';
-  /** Roles allowed to answer (approval requests); empty or absent means anyone. */
+  /**
+   * Roles allowed to answer (approval requests), or to decide `retry` (recovery requests of a todo a human
+   * approved: the roles that approval needed); empty or absent means anyone.
+   */
   roles?: string[];
   /** Options offered (clarifications, recovery decisions). */
   options?: string[];

@@ -347,7 +347,13 @@ export class SessionModel {
   }
 
   view(): CommandView {
-    return { record: this.rec, plan: this.plan, todos: this.todos, validation: this.validationOptions() };
+    return {
+      record: this.rec,
+      plan: this.plan,
+      todos: this.todos,
+      validation: this.validationOptions(),
+      now: this.d.clock.now(),
+    };
   }
 
   applyEntry(entry: InboxEntry): void {
