@@ -10,6 +10,7 @@ export default tseslint.config(
       '**/dist/**',
       'docs/api/**',
       'coverage/**',
+      '.tmp/**',
       'examples/*/output/**',
       'examples/*/public/**',
       // Files of the consumer project the packaging test installs (checked there, against the tarballs).
