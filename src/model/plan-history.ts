@@ -275,7 +275,8 @@ export function diffPlanVersions(versions: readonly PlanVersionRecord[]): PlanCh
   const out: PlanChange[] = [];
   let prev: Plan | undefined;
   for (const v of versions) {
-    const diff = prev && Array.isArray(prev.todos) && Array.isArray(v.plan.todos) ? planDiff(prev, v.plan) : null;
+    const diff =
+      prev && Array.isArray(prev.todos) && Array.isArray(v.plan.todos) ? planDiff(prev, v.plan) : null;
     out.push({
       planId: v.plan.id,
       version: v.plan.version,
