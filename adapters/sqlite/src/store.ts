@@ -220,6 +220,9 @@ export class SqliteStore implements Store {
     // WAL + NORMAL: a commit is durable against process crashes (what leases and recovery are about);
     // use FULL for durability against power loss.
     this.#db.pragma('synchronous = NORMAL');
+    // Space a row frees (an update that moves it, a delete) is zeroed, so erased data does not linger in
+    // unused parts of live pages; in WAL mode this adds no I/O for pages a commit writes anyway.
+    this.#db.pragma('secure_delete = ON');
     this.#migrate();
     const db = this.#db;
     this.#st = prepare(db);
@@ -515,7 +518,22 @@ export class SqliteStore implements Store {
    */
   async deleteSession(sessionId: string): Promise<boolean> {
     await Promise.resolve();
-    return this.#run('deleteSession', () => this.#deleteTx(sessionId));
+    return this.#run('deleteSession', () => {
+      const deleted = this.#deleteTx(sessionId);
+      // The WAL still holds the pages as they were before the delete: move the zeroed pages into the
+      // database and empty the log, so the file holds no copy of what was erased (a reader holding an
+      // old snapshot can keep it from completing: the next erasure, or the checkpointer, finishes it).
+      if (deleted && !this.#db.memory) this.#truncateWal();
+      return deleted;
+    });
+  }
+
+  #truncateWal(): void {
+    try {
+      this.#db.pragma('wal_checkpoint(TRUNCATE)');
+    } catch {
+      /* busy: the background checkpointer moves the pages; the next erasure truncates */
+    }
   }
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
