@@ -25,6 +25,13 @@ const occurrences = (path: string, needle: string): number => {
 async function runSession(agent: Agent, secret: string): Promise<string> {
   const r = await agent.run(`please file ${secret} for ${secret}`).result();
   expect(r.status).toBe('completed');
+  // The secret is in the todos' inputs and outputs, not only in the request text.
+  const snap = await agent.getSession(r.sessionId);
+  expect(snap.todos.map((t) => (t.output as { echoed?: string } | null)?.echoed)).toEqual([
+    secret,
+    secret,
+    secret,
+  ]);
   return r.sessionId;
 }
 
@@ -41,8 +48,8 @@ describe('SQLite erasure leaves no bytes of the erased sessions', () => {
     };
     const agent = new Agent({
       store,
-      planner: new FunctionPlanner((ctx) => {
-        const secret = /file (\S+)/.exec(ctx.request)?.[1] ?? 'none';
+      planner: new FunctionPlanner((_intent, input) => {
+        const secret = /file (\S+)/.exec(input)?.[1] ?? 'none';
         return {
           todos: [1, 2, 3].map((i) => ({
             id: `t${i}`,
