@@ -27,7 +27,12 @@ export {
   storedPlanKey,
   makePlanPatch,
 } from './model/plan-history.js';
-export type { StoredPlanVersion } from './model/plan-history.js';
+export type {
+  StoredPlanVersion,
+  PatchedPlanFields,
+  PlanVersionKey,
+  DecodedPlanVersion,
+} from './model/plan-history.js';
 
 // Language models: streams, tool calls, usage, provider errors.
 export {

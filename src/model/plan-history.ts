@@ -24,6 +24,7 @@ export const PLAN_CHECKPOINT_EVERY = 16;
 
 /** One changed todo in a {@link PlanPatch}: the top-level fields that were set or removed. */
 export interface TodoPatchRecord {
+  /** The todo's id (the same in both versions). */
   id: string;
   /** Fields whose value is new (whole field values: a changed `input` is stored whole). */
   set?: Record<string, Json>;
@@ -53,20 +54,48 @@ export interface PlanPatch {
  * a {@link PlanPatch} against version − 1 instead of the plan. Rows written before plan history was
  * stored as diffs are full records: they read as checkpoints, no migration needed.
  */
-export type StoredPlanVersion =
-  | PlanVersionRecord
-  | (Omit<PlanVersionRecord, 'plan'> & { planId: string; version: number; patch: PlanPatch });
+export type StoredPlanVersion = PlanVersionRecord | (Omit<PlanVersionRecord, 'plan'> & PatchedPlanFields);
+
+/** The fields a patch-stored plan version has in place of its plan (see {@link StoredPlanVersion}). */
+export interface PatchedPlanFields {
+  /** The plan's id. */
+  planId: string;
+  /** This version's number (the patch applies to `version − 1`). */
+  version: number;
+  /** What changed from version − 1. */
+  patch: PlanPatch;
+}
+
+/** Which plan version a stored row is for. */
+export interface PlanVersionKey {
+  /** The plan's id. */
+  planId: string;
+  /** The version number. */
+  version: number;
+}
+
+/** A plan version rebuilt from stored rows. */
+export interface DecodedPlanVersion {
+  /** The full record, its plan whole. */
+  record: PlanVersionRecord;
+  /** How many patches it was rebuilt through (0 for a checkpoint). */
+  depth: number;
+}
 
 /**
  * One entry of a session's plan history without the plan itself: who changed it, with which edits, and
  * which todos that added, removed, changed or moved. Its size is the size of the edits.
  */
 export interface PlanChange {
+  /** The plan's id. */
   planId: string;
+  /** The version this change produced. */
   version: number;
+  /** The turn the plan belongs to. */
   turnId: string;
   /** Who made the change (`planner` for the planner's version). */
   actor: string;
+  /** When the version was committed (ms since the epoch). */
   createdAt: number;
   /** The edits that produced this version (empty for the planner's version). */
   edits: PlanEdit[];
@@ -227,7 +256,7 @@ export function encodePlanVersion(
  * @param row - a stored row (checkpoint or patch)
  * @returns its plan id and version
  */
-export function storedPlanKey(row: StoredPlanVersion): { planId: string; version: number } {
+export function storedPlanKey(row: StoredPlanVersion): PlanVersionKey {
   return 'patch' in row
     ? { planId: row.planId, version: row.version }
     : { planId: row.plan.id, version: row.plan.version };
@@ -241,11 +270,9 @@ export function storedPlanKey(row: StoredPlanVersion): { planId: string; version
  * @param rows - stored rows of one plan, ascending by version
  * @returns the full records, with the number of patches each was rebuilt through (`depth`, 0 for a checkpoint)
  */
-export function decodePlanVersions(
-  rows: readonly StoredPlanVersion[],
-): { record: PlanVersionRecord; depth: number }[] {
-  const out: { record: PlanVersionRecord; depth: number }[] = [];
-  let prev: { record: PlanVersionRecord; depth: number } | undefined;
+export function decodePlanVersions(rows: readonly StoredPlanVersion[]): DecodedPlanVersion[] {
+  const out: DecodedPlanVersion[] = [];
+  let prev: DecodedPlanVersion | undefined;
   for (const row of rows) {
     if (!('patch' in row)) {
       prev = { record: row, depth: 0 };
@@ -303,7 +330,7 @@ export function diffPlanVersions(versions: readonly PlanVersionRecord[]): PlanCh
 export function decodePlanVersionAt(
   rows: readonly StoredPlanVersion[],
   version?: number,
-): { record: PlanVersionRecord; depth: number } | undefined {
+): DecodedPlanVersion | undefined {
   let i = rows.length - 1;
   if (version !== undefined)
     while (i >= 0 && storedPlanKey(rows[i] as StoredPlanVersion).version !== version) i -= 1;
@@ -327,9 +354,9 @@ export function decodePlanVersionAt(
  */
 export function encodePlanVersions(
   records: readonly PlanVersionRecord[],
-  previous: (planId: string, version: number) => { record: PlanVersionRecord; depth: number } | undefined,
+  previous: (planId: string, version: number) => DecodedPlanVersion | undefined,
 ): StoredPlanVersion[] {
-  const local = new Map<string, { record: PlanVersionRecord; depth: number }>();
+  const local = new Map<string, DecodedPlanVersion>();
   return records.map((r) => {
     const v = r.plan.version;
     const prev = local.get(`${r.plan.id}\u0000${v - 1}`) ?? (v > 1 ? previous(r.plan.id, v - 1) : undefined);
@@ -346,11 +373,9 @@ export function encodePlanVersions(
  * @param records - the commit's plan versions
  * @returns plan id and version pairs
  */
-export function planBasesNeeded(
-  records: readonly PlanVersionRecord[],
-): { planId: string; version: number }[] {
+export function planBasesNeeded(records: readonly PlanVersionRecord[]): PlanVersionKey[] {
   const inCommit = new Set(records.map((r) => `${r.plan.id}\u0000${r.plan.version}`));
-  const out: { planId: string; version: number }[] = [];
+  const out: PlanVersionKey[] = [];
   for (const r of records) {
     const v = r.plan.version - 1;
     if (v >= 1 && !inCommit.has(`${r.plan.id}\u0000${v}`)) out.push({ planId: r.plan.id, version: v });
