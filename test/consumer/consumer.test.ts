@@ -133,7 +133,7 @@ describe('the packed packages in a fresh project', () => {
     expect(adapters.length).toBeGreaterThanOrEqual(11);
     expect(installed).toEqual(adapters);
     const pkg = createRequire(join(app, 'x.js'))('dream-agent/package.json') as { files: string[] };
-    expect(pkg.files).toEqual(['dist', 'README.md', 'CHANGELOG.md']);
+    expect(pkg.files).toEqual(['dist', 'README.md']);
   });
 
   it('publint and attw pass for every packed package', async () => {

@@ -1,4 +1,5 @@
 import { describe, expect, it } from './api.js';
+import { loadFastCheck } from './fast-check.js';
 import { isDreamAgentError } from '../../errors/index.js';
 import type { EventOf } from '../../model/events.js';
 import type { Json } from '../../model/json.js';
@@ -426,7 +427,7 @@ export function storeContract(
 
     test('property: every plan version reads back exactly as committed, across checkpoints and batched commits', async (store) => {
       // fast-check is loaded here, not at module load (see the vector suite).
-      const { default: fc } = await import('fast-check');
+      const fc = await loadFastCheck();
       const todo = (id: string, input: Record<string, Json>): Plan['todos'][number] => ({
         id,
         title: `do ${id}`,

@@ -1,4 +1,5 @@
 import { describe, expect, it } from './api.js';
+import { loadFastCheck } from './fast-check.js';
 import { isDreamAgentError } from '../../errors/index.js';
 import type { VectorItem, VectorStore } from '../../ports/vector.js';
 
@@ -383,7 +384,7 @@ export function vectorContract(
     }, namespace) => {
       // fast-check is loaded here, not at module load: users of `dream-agent/testing` who never run this
       // suite (Jest users of ScriptedModel, ManualClock…) do not need it installed.
-      const { default: fc } = await import('fast-check');
+      const fc = await loadFastCheck();
       let run = 0;
       const op = fc.oneof(
         fc.record({
