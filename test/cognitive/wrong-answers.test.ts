@@ -4,6 +4,12 @@ import { context, quickstart } from './helpers.js';
 // Requests the agent once answered wrongly: each is now understood right, or asked about — never
 // answered with a different figure than the one asked for. (NOW is Thursday 14 May 2026.)
 describe('no silently wrong reading', () => {
+  it('reads "outliers" as a request for unusual days, whatever else the request names', async () => {
+    const intent = await quickstart().understand('outliers in LATAM revenue last month', context());
+    expect(intent.name).toBe('sales.anomalies');
+    expect(intent.slots['region']).toBe('LATAM');
+  });
+
   it('reads "how many … sell / sold" as units, not revenue', async () => {
     for (const text of [
       'how many Orbit Tablets did we sell in April',
