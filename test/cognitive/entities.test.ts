@@ -121,6 +121,21 @@ describe('numbers, money, percentages, e-mails', () => {
 });
 
 describe('gazetteers', () => {
+  it('matches a phrase with a gap as its first part, leaving what stands in the gap to other entities', () => {
+    const gazetteers = { metric: { units: ['how many … sell'] }, product: { 'Pulse Watch': ['watches'] } };
+    const found = extractEntities('How many watches did we sell', { now: NOW, gazetteers });
+    expect(found.map((e) => [e.type, e.value, e.text])).toEqual([
+      ['metric', 'units', 'How many'],
+      ['product', 'Pulse Watch', 'watches'],
+    ]);
+    // More than five words apart, or the second part missing: no match.
+    const far = 'how many of the new shiny blue watches did we sell';
+    expect(extractEntities(far, { now: NOW, gazetteers }).some((e) => e.type === 'metric')).toBe(false);
+    expect(
+      extractEntities('how many watches', { now: NOW, gazetteers }).some((e) => e.type === 'metric'),
+    ).toBe(false);
+  });
+
   it.each([
     ['sales in Europe', 'region', 'EMEA'],
     ["Europe's numbers", 'region', 'EMEA'],

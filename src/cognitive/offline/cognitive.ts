@@ -298,6 +298,23 @@ export class OfflineCognitive implements Cognitive {
       }
     } else sets = spec.sets;
 
+    // A second value of a single-valued slot is never dropped: the request becomes the intent that
+    // takes several (a report of two periods is a comparison), or the user is asked which one.
+    let overflow = secondValue(spec, entities, ctx.clarifications);
+    if (overflow !== undefined) {
+      const from = spec;
+      const ranked = [...classification.ranking.map((r) => r.intent), ...this.#specs.keys()];
+      const target = ranked
+        .map((n) => this.#specs.get(n))
+        .find((t) => t !== undefined && t.name !== from.name && takesAll(t, from, overflow?.type, entities));
+      if (target !== undefined) {
+        metadata['handoff'] = { from: name, to: target.name };
+        name = target.name;
+        spec = target;
+        overflow = undefined;
+      }
+    }
+
     const resolved = resolveSlots({
       spec,
       entities,
@@ -315,6 +332,13 @@ export class OfflineCognitive implements Cognitive {
       metadata,
     };
     if (resolved.clarification) intent.clarification = resolved.clarification;
+    if (overflow !== undefined) {
+      intent.clarification = {
+        question: `You named ${overflow.texts.join(' and ')}, but I can use only one ${overflow.slot} for this request. Which one should I use?`,
+        slot: overflow.slot,
+        options: overflow.texts,
+      };
+    }
 
     // Exclusions the intent cannot express are asked about, never dropped or inverted.
     const excluded = entities.filter((e) => e.type.startsWith(NEGATED_PREFIX));
@@ -383,8 +407,14 @@ export class OfflineCognitive implements Cognitive {
     if (guess === undefined || spec === undefined || guess.confidence < EVIDENCE_CONFIDENCE) return c;
     // Only a clear favourite is lifted; between close guesses the user is asked which one they meant.
     const runnerUp = this.#guesses(c)[1];
-    if (runnerUp !== undefined && guess.confidence < EVIDENCE_MARGIN * runnerUp.confidence) return c;
-    const types = new Set(spec.slots.map((s) => s.type));
+    // An intent that continues the other one ("e-mail the report" and "analyse sales") is no rival.
+    const continued = spec.continues !== undefined ? this.#specs.get(spec.continues) : undefined;
+    const rival =
+      runnerUp !== undefined &&
+      runnerUp.intent !== spec.continues &&
+      this.#specs.get(runnerUp.intent)?.continues !== spec.name;
+    if (rival && guess.confidence < EVIDENCE_MARGIN * runnerUp.confidence) return c;
+    const types = new Set([...spec.slots, ...(continued?.slots ?? [])].map((s) => s.type));
     const evidence = entities.filter((e) => {
       const type = e.type.replace(NEGATED_PREFIX, '');
       if (type === 'period' || type === 'date') {
@@ -457,6 +487,54 @@ const EVIDENCE_CONFIDENCE = 0.1;
 const EVIDENCE_MARGIN = 1.3;
 /** Gazetteer types too generic to be evidence of a domain request on their own. */
 const EVIDENCE_TYPES_EXCLUDED: readonly string[] = ['delivery', 'order'];
+
+/** Entity types a slot of `type` accepts (a period slot also takes a day, and the reverse). */
+function typesOf(type: string): readonly string[] {
+  return type === 'period' || type === 'date' ? ['period', 'date'] : [type];
+}
+
+/**
+ * The first single-valued slot of `spec` for which the user named more distinct values than the
+ * intent has slots of that type ("H1 2026 versus H1 2025" for a report of one period), unless a
+ * clarification already answered it.
+ */
+function secondValue(
+  spec: IntentSpec,
+  entities: readonly Entity[],
+  clarifications: readonly { slot?: string | undefined }[],
+): { slot: string; type: string; texts: string[] } | undefined {
+  for (const slot of spec.slots) {
+    if (slot.multiple || slot.negated) continue;
+    const types = typesOf(slot.type);
+    const peers = spec.slots.filter((s) => !s.negated && typesOf(s.type).some((t) => types.includes(t)));
+    if (peers.some((s) => s.multiple)) continue;
+    if (clarifications.some((c) => peers.some((s) => s.name === c.slot))) continue;
+    const texts = new Map<string, string>();
+    for (const e of entities) {
+      const key = JSON.stringify(e.value);
+      if (types.includes(e.type) && !texts.has(key)) texts.set(key, e.text);
+    }
+    if (texts.size > peers.length) return { slot: slot.name, type: slot.type, texts: [...texts.values()] };
+  }
+  return undefined;
+}
+
+/**
+ * Whether `target` can take the request instead of `from`: it has a slot taking several values of
+ * `type`, and a slot for every other kind of entity the user named that `from` would have used.
+ */
+function takesAll(
+  target: IntentSpec,
+  from: IntentSpec,
+  type: string | undefined,
+  entities: readonly Entity[],
+): boolean {
+  if (type === undefined) return false;
+  const accepts = (spec: IntentSpec, t: string): boolean =>
+    spec.slots.some((s) => (s.negated ? `${NEGATED_PREFIX}${s.type}` === t : typesOf(s.type).includes(t)));
+  if (!target.slots.some((s) => s.multiple && !s.negated && typesOf(s.type).includes(type))) return false;
+  return entities.every((e) => !accepts(from, e.type) || accepts(target, e.type));
+}
 
 /**
  * Drops a period that contains another period the user named ("the final quarter of last year, Q4

@@ -493,6 +493,39 @@ function normalisePhrase(phrase: string): string {
     .replace(/[\s-]+/g, ' ');
 }
 
+/** The gap of a gazetteer phrase with words between its parts ("how many … sell"). */
+const GAP = /\s*(?:\.\.\.|…)\s*/;
+/** Most words a gap stands for. */
+const GAP_WORDS = 5;
+
+/** Phrases with a gap, per gazetteer: both parts must occur, at most {@link GAP_WORDS} words apart. */
+const gapCache = new WeakMap<object, { type: string; re: RegExp; key: string }[]>();
+
+function gapMatchers(
+  gazetteers: Readonly<Record<string, Gazetteer>>,
+): { type: string; re: RegExp; key: string }[] {
+  const cached = gapCache.get(gazetteers);
+  if (cached) return cached;
+  const words = (part: string): string => normalisePhrase(part).split(' ').map(escapeRe).join('[\\s-]+');
+  const out = Object.entries(gazetteers).flatMap(([type, entries]) =>
+    Object.entries(entries).flatMap(([key, synonyms]) =>
+      synonyms
+        .map((phrase) => phrase.split(GAP))
+        .filter((parts) => parts.length === 2 && parts.every((p) => normalisePhrase(p) !== ''))
+        .map(([head = '', tail = '']) => ({
+          type,
+          key,
+          re: new RegExp(
+            `(?<![\\p{L}\\p{N}])(${words(head)})(?:[\\s-]+[\\p{L}\\p{N}'’]+){0,${GAP_WORDS}}?[\\s-]+${words(tail)}(?![\\p{L}\\p{N}])`,
+            'gu',
+          ),
+        })),
+    ),
+  );
+  gapCache.set(gazetteers, out);
+  return out;
+}
+
 function gazetteerMatchers(
   gazetteers: Readonly<Record<string, Gazetteer>>,
 ): { type: string; re: RegExp; lookup: Map<string, string> }[] {
@@ -502,6 +535,7 @@ function gazetteerMatchers(
     const lookup = new Map<string, string>();
     for (const [key, synonyms] of Object.entries(entries)) {
       for (const phrase of [key, ...synonyms]) {
+        if (GAP.test(phrase)) continue;
         const norm = normalisePhrase(phrase);
         if (norm !== '' && !lookup.has(norm)) lookup.set(norm, key);
       }
@@ -558,6 +592,21 @@ export function extractEntities(text: string, options: EntityOptions): Entity[] 
         const key = lookup.get((m[1] ?? '').replace(/[\s-]+/g, ' '));
         if (key === undefined) continue;
         const end = m.index + m[0].length;
+        candidates.push({
+          type,
+          value: key,
+          text: text.slice(m.index, end),
+          start: m.index,
+          end,
+          priority: 9,
+        });
+      }
+    }
+    // A phrase with a gap is the entity of its first part, so what stands in the gap is found too.
+    for (const { type, re, key } of gapMatchers(options.gazetteers)) {
+      re.lastIndex = 0;
+      for (let m = re.exec(folded); m !== null; m = re.exec(folded)) {
+        const end = m.index + (m[1] ?? '').length;
         candidates.push({
           type,
           value: key,
