@@ -103,6 +103,8 @@ describe('the packed packages in a fresh project', () => {
           typescript: lockVersion('typescript'),
           '@types/node': lockVersion('@types/node'),
           jest: '^29.7.0',
+          // The contract suites' property cases need it (an optional peer of dream-agent/testing).
+          'fast-check': lockVersion('fast-check'),
         },
       }),
     );

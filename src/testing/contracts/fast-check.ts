@@ -13,9 +13,17 @@ export async function loadFastCheck(): Promise<FastCheckApi> {
   try {
     return (await import('fast-check')).default;
   } catch (err) {
-    if (typeof require !== 'function') throw err;
-    // eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS fallback (see above)
-    const m = require('fast-check') as typeof FastCheck & { default?: FastCheckApi };
+    let m: typeof FastCheck & { default?: FastCheckApi };
+    try {
+      if (typeof require !== 'function') throw err;
+      // eslint-disable-next-line @typescript-eslint/no-require-imports -- the CommonJS fallback (see above)
+      m = require('fast-check') as typeof FastCheck & { default?: FastCheckApi };
+    } catch (cause) {
+      throw new Error(
+        'the property cases of the dream-agent/testing contract suites need fast-check (an optional peer): npm install -D fast-check',
+        { cause },
+      );
+    }
     return m.default ?? m;
   }
 }
