@@ -58,11 +58,17 @@ export interface EventsOptions {
 
 /** A row of {@link Agent.listSessions}. */
 export interface SessionSummary {
+  /** The session id. */
   id: string;
+  /** Where the session is: `running`, `waiting` for a human, `idle` between turns, or `paused` */
   status: SessionStatus;
+  /** The current (or last) turn's id; null before the first turn. */
   turnId: string | null;
+  /** The user's text of that turn; null before the first turn. */
   input: string | null;
+  /** How many human requests (plan review, approvals, clarifications, inputs) the turn waits for. */
   pending: number;
+  /** When the session row last changed, epoch ms (the store's clock). */
   updatedAt: number;
   /** Tenant, when the session has one. */
   tenantId?: string;

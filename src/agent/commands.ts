@@ -9,9 +9,13 @@ import type { HitlRequest, RequestKind, SessionRecord, TodoRecord } from '../mod
 
 /** What command validation looks at: the session row, its plan and its todo rows. */
 export interface CommandView {
+  /** The session row as stored: status, version and the current turn with its pending requests. */
   record: SessionRecord;
+  /** The turn's current plan version; null when the turn has none yet. */
   plan: Plan | null;
+  /** The turn's todo rows by todo id (states, outputs, attempts). */
   todos: ReadonlyMap<string, TodoRecord>;
+  /** How edited plans are checked (known domains and tools, todo inputs), as the planner's plans are. */
   validation: PlanValidationOptions;
   /** The current time (epoch ms, from the agent's Clock): an approval past its `expiresAt` cannot be granted. */
   now?: number;
@@ -98,7 +102,13 @@ export function validateAgainstSchema(schema: JsonObject, value: Json): string[]
  * @throws `INVALID_STATE`, `REQUEST_NOT_FOUND`, `STALE_VERSION`, `INVALID_EDIT`, `INVALID_INPUT`, `FORBIDDEN`
  * (`INVALID_STATE` with `details.reason: 'expired'` for a grant of an approval past its `expiresAt`)
  */
-export function validateCommand(command: Command, view: CommandView): { plan?: Plan } {
+export function validateCommand(
+  command: Command,
+  view: CommandView,
+): {
+  /** The plan the command's edits would produce; absent for commands that edit nothing. */
+  plan?: Plan;
+} {
   const turn = view.record.state.turn;
   const active = turn !== null && turn.phase !== 'done';
   const state = (msg: string): DreamAgentError =>

@@ -22,19 +22,26 @@ export type ApprovalDecision =
   /** Run without asking (recorded as approved by `policy`). */
   | 'approve'
   /** Skip the todo and its dependents, with a reason. */
-  | { deny: string }
+  | {
+      /** Why the policy denied it: the reason of the `approval.resolved` event and of the skipped todo. */
+      deny: string;
+    }
   /** Fall back to the todo's and the tool's flags. */
   | undefined;
 
 /** What an approval policy sees. */
 export interface ApprovalContext {
+  /** The session the todo runs in. */
   sessionId: string;
+  /** The turn whose plan holds the todo. */
   turnId: string;
+  /** The plan version about to run (after any human edits). */
   plan: Plan;
   /** The todo's tool, when it has one. */
   tool?: ToolHandle;
   /** Whether the todo's or the tool's flag asks for approval. */
   flagged: boolean;
+  /** The session's metadata, as given when it was started (`{}` when none): tenant, user, channel… */
   metadata: JsonObject;
 }
 
@@ -108,11 +115,24 @@ export interface AgentOptions {
    * the rest. Models not wrapped in `withResilience` get its defaults (timeouts, retries).
    */
   models?: LayerModels;
+  /**
+   * Layer 1: turns input into an intent with slots. Default: `LlmCognitive` over `models.cognitive ?? llm`
+   * when one is set, else `PassthroughCognitive` (every input is the intent `default`).
+   */
   cognitive?: Cognitive;
+  /**
+   * Layer 2: turns the intent into a plan. Default: `LlmPlanner` over `models.planner ?? llm` when one is
+   * set, else a planner that returns an empty plan (the turn goes straight to the response).
+   */
   planner?: Planner;
   /** Executors by domain; `*` is the fallback for every other domain. */
   executors?: Record<string, Executor>;
+  /**
+   * Layer 4: writes the answer from what ran. Default: `LlmResponder` over `models.responder ?? llm` when
+   * one is set, else `TemplateResponder` (plain text: what was done, what failed or was skipped and why).
+   */
   responder?: Responder;
+  /** Human-in-the-loop settings: plan review, approval policy, clarification rounds, approval expiry. */
   hitl?: HitlOptions;
   /** How many ready todos may run at once (default 1: one todo per cycle). */
   concurrency?: number;
@@ -126,8 +146,16 @@ export interface AgentOptions {
   leaseTtlMs?: number;
   /** Identifies this node in leases (default: host-pid-random). */
   nodeId?: string;
+  /**
+   * Time source for events, leases, timeouts and approval expiry (default the system clock; tests pass a
+   * manual one).
+   */
   clock?: Clock;
+  /** Where the agent logs (structured fields first; pino-compatible). Default: silent. */
   logger?: Logger;
+  /**
+   * Size limits for untrusted payloads: input 64 KiB, one command 256 KiB, one todo output 4 MiB by default.
+   */
   limits?: LimitOptions;
   /** Where completed turns are remembered for context retrieval (optional). */
   memory?: TurnMemory;
@@ -138,7 +166,13 @@ export interface AgentOptions {
    * unless a sink or OpenTelemetry provider you wire sends it). `metrics: true` keeps an in-memory
    * registry that {@link Agent.metrics} snapshots; a {@link MetricsSink} receives every series too.
    */
-  observability?: Omit<AgentObserverOptions, 'metrics'> & { metrics?: boolean | MetricsSink };
+  observability?: Omit<AgentObserverOptions, 'metrics'> & {
+    /**
+     * `true` or unset: keep the in-memory registry; a {@link MetricsSink}: keep it and send every series
+     * to the sink too; `false`: no metrics (spans only, when `otel` is set).
+     */
+    metrics?: boolean | MetricsSink;
+  };
   /**
    * LLM tokens per period per tenant: a call is refused with `RATE_LIMITED` (`details.reason:
    * 'token_budget'`) before it is made once the tenant's tokens for the period are spent. Counted in

@@ -114,6 +114,13 @@ export class Run implements AsyncIterable<AgentEvent> {
     for (const w of waiters) w();
   }
 
+  /**
+   * Iterates the run's events in seq order, from its first event until it comes to rest; for a second
+   * reader use `agent.events()`.
+   *
+   * @returns the events (the iterator ends when the run is done, and throws when the run failed)
+   * @throws Error when the run is iterated a second time
+   */
   async *[Symbol.asyncIterator](): AsyncIterator<AgentEvent> {
     if (this.#iterating) throw new Error('a Run can be iterated once; use agent.events() for another reader');
     this.#iterating = true;

@@ -127,9 +127,13 @@ export class DreamAgentError extends Error {
 
 /** The JSON form of an error, as stored in events and sent over transports. */
 export interface SerializedError {
+  /** The error code, from the fixed list {@link ERROR_CODES} (`INTERNAL` for errors that were not ours). */
   code: ErrorCode;
+  /** What went wrong, for people; its wording may change between releases, so branch on `code`. */
   message: string;
+  /** Whether trying the same thing again may succeed (timeouts, rate limits, unavailable backends). */
   retryable: boolean;
+  /** Machine-readable specifics (`issues`, `retryAfterMs`, `reason`…); `{}` when there are none. */
   details: Record<string, unknown>;
 }
 

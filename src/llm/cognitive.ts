@@ -17,7 +17,9 @@ import { generateObject } from './structured.js';
 
 /** A slot of an intent the LLM cognitive layer knows. */
 export interface LlmIntentSlot extends PromptSlot {
+  /** The slot's name (`period`), the key of `intent.slots`. */
   name: string;
+  /** What the slot holds and in what form (`the reporting period, e.g. 2024-Q1`), shown to the model. */
   description?: string;
   /** A required slot that is unknown makes the layer ask a clarification question. */
   required?: boolean;
@@ -25,14 +27,19 @@ export interface LlmIntentSlot extends PromptSlot {
 
 /** An intent the LLM cognitive layer may choose (the same shape the YAML intents declare). */
 export interface LlmIntentSpec extends PromptIntent {
+  /** The intent's name (`sales.report`): what `intent.name` is when the model chooses it. */
   name: string;
+  /** When the intent applies, shown to the model to choose between intents. */
   description?: string;
+  /** The slots the model extracts for this intent. Unset: none. */
   slots?: readonly LlmIntentSlot[];
+  /** Example user inputs that mean this intent, shown to the model. Unset: none. */
   examples?: readonly string[];
 }
 
 /** Options of {@link LlmCognitive}. */
 export interface LlmCognitiveOptions {
+  /** The model this layer calls (wrap it in `withResilience` for timeouts and retries). */
   model: LanguageModel;
   /** The registered intents. Empty (the default) means open-ended. */
   intents?: readonly LlmIntentSpec[];
@@ -50,7 +57,9 @@ export interface LlmCognitiveOptions {
 
   /** Structured-output repairs (default 1). */
   maxRepairs?: number;
+  /** Sampling temperature of the understanding call (default 0: the most repeatable). */
   temperature?: number;
+  /** Upper bound on the understanding call's output, in tokens (default 1024). */
   maxTokens?: number;
 }
 

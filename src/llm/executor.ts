@@ -17,7 +17,9 @@ import { executorPrompt } from './prompts.js';
 
 /** Options of {@link LlmExecutor}. */
 export interface LlmExecutorOptions {
+  /** The model this layer calls (wrap it in `withResilience` for timeouts and retries). */
   model: LanguageModel;
+  /** Sampling temperature of a todo's call (default 0.3). */
   temperature?: number;
   /** Upper bound on the output of one todo; default 2048. */
   maxTokens?: number;

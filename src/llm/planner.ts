@@ -28,6 +28,7 @@ export type ToolSearch = (
 
 /** Options of {@link LlmPlanner}. */
 export interface LlmPlannerOptions {
+  /** The model this layer calls (wrap it in `withResilience` for timeouts and retries). */
   model: LanguageModel;
   /** At most this many tools go into the prompt (the top-k by `searchTools`); default 20. */
   maxTools?: number;
@@ -48,7 +49,9 @@ export interface LlmPlannerOptions {
    * documents recalled through `ctx.memory` (the agent's `memory`). Default 500; 0 leaves memory out.
    */
   memoryTokens?: number;
+  /** Sampling temperature of the planning call (default 0: the most repeatable plans). */
   temperature?: number;
+  /** Upper bound on the planning call's output, in tokens (default 4096). */
   maxTokens?: number;
 }
 

@@ -64,11 +64,17 @@ export interface ResilienceOptions extends CallLimits {
 
 /** The defaults of {@link withResilience}, for documentation and tests. */
 export const DEFAULT_RESILIENCE = Object.freeze({
+  /** Longest silence between two stream events: 60 s ({@link CallLimits.idleTimeoutMs}). */
   idleTimeoutMs: 60_000,
+  /** Longest whole call, retries included: 5 min ({@link CallLimits.deadlineMs}). */
   deadlineMs: 300_000,
+  /** Total attempts including the first: 3 ({@link RetryPolicy.attempts}). */
   attempts: 3,
+  /** First backoff delay: 500 ms, doubling per attempt with full jitter ({@link RetryPolicy.baseDelayMs}). */
   baseDelayMs: 500,
+  /** Upper bound of one backoff delay: 8 s ({@link RetryPolicy.maxDelayMs}). */
   maxDelayMs: 8_000,
+  /** Upper bound on a provider's Retry-After wait: 20 s ({@link RetryPolicy.maxRetryAfterMs}). */
   maxRetryAfterMs: 20_000,
 });
 

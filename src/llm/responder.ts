@@ -16,6 +16,7 @@ import { responderPrompt, summarisePrompt, type ResponseSection } from './prompt
 
 /** Options of {@link LlmResponder}. */
 export interface LlmResponderOptions {
+  /** The model this layer calls (wrap it in `withResilience` for timeouts and retries). */
   model: LanguageModel;
   /** Token budget for all step results in the answer prompt (estimated); default 6000. */
   maxContextTokens?: number;
@@ -23,6 +24,7 @@ export interface LlmResponderOptions {
   maxSummaryInputTokens?: number;
   /** Upper bound on the answer; default 1024. */
   maxTokens?: number;
+  /** Sampling temperature of the answer call (default 0.3; summaries of large results use 0). */
   temperature?: number;
   /** How many recent turns to show (default 4). */
   maxHistory?: number;

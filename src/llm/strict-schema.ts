@@ -15,7 +15,20 @@ import type { Json, JsonObject } from '../model/json.js';
 
 /** The result of {@link toStrictJsonSchema}. */
 export type StrictConversion =
-  { strict: true; schema: JsonObject } | { strict: false; schema: JsonObject; reason: string };
+  | {
+      /** The schema could be converted: send it with `strict: true`. */
+      strict: true;
+      /** The strict form: every property required (optionals nullable), `additionalProperties: false`. */
+      schema: JsonObject;
+    }
+  | {
+      /** The schema cannot be expressed in strict mode: send it non-strict. */
+      strict: false;
+      /** The original schema, unchanged. */
+      schema: JsonObject;
+      /** Why it is not convertible, naming the place (`the root of a strict schema must be …`). */
+      reason: string;
+    };
 
 /** Keywords strict mode accepts (others are dropped; dream-agent validates the answer against the original anyway). */
 const ALLOWED = new Set([

@@ -30,7 +30,9 @@ export interface GenerateObjectOptions<T> {
   jsonSchema?: JsonObject;
   /** Name of the output (`^[a-zA-Z0-9_-]{1,64}$`), used by providers. Default `result`. */
   name?: string;
+  /** What the output is, passed to providers that accept a schema description. Unset: none. */
   description?: string;
+  /** The conversation; not modified (a repair appends the invalid answer and a re-prompt to a copy). */
   messages: ChatMessage[];
   /**
    * Semantic checks after the schema passed; every returned message is fed back for a repair.
@@ -41,9 +43,13 @@ export interface GenerateObjectOptions<T> {
   maxRepairs?: number;
   /** Builds the re-prompt from the issues (default: the generic `repairPrompt`). */
   repairPrompt?: (issues: readonly string[], stage: OutputFailureStage) => string;
+  /** Sampling temperature of every call. Unset: the model's default. */
   temperature?: number;
+  /** Upper bound on each call's output, in tokens. Unset: the model's default. */
   maxTokens?: number;
+  /** Overrides the model's default model id for these calls. */
   model?: string;
+  /** Aborts the call in progress and every repair; rejects with `ABORTED`. */
   signal?: AbortSignal;
   /** Label for usage accounting. */
   layer?: string;

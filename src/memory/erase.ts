@@ -10,7 +10,18 @@ import { memoryNamespace } from './scope.js';
 
 /** What to erase. */
 export type EraseTarget =
-  { sessionId: string; tenantId?: string } | { tenantId: string; sessionId?: undefined };
+  | {
+      /** Erase every vector recorded with this session id (stores need `deleteWhere`). */
+      sessionId: string;
+      /** The session's tenant: selects the tenant's namespace; unset for sessions without a tenant. */
+      tenantId?: string;
+    }
+  | {
+      /** Erase everything of this tenant: its namespace is dropped (or emptied by filter). */
+      tenantId: string;
+      /** Absent: a tenant-wide erasure names no session. */
+      sessionId?: undefined;
+    };
 
 /** Options of {@link eraseVectors}. */
 export interface EraseOptions {

@@ -22,6 +22,7 @@ export interface SplitOptions {
 
 /** One chunk of a document. */
 export interface TextChunk {
+  /** The chunk's text (what is embedded and returned in citations). */
   text: string;
   /** Offset of the chunk's first character in the source. */
   start: number;
@@ -169,7 +170,9 @@ export interface DocumentInput {
 
 /** What {@link DocumentIngestor.ingest} did. */
 export interface IngestResult {
+  /** The document's id ({@link DocumentInput.id}). */
   documentId: string;
+  /** How many chunks the document now has in the store. */
   chunks: number;
   /** False when the content was unchanged and nothing was embedded. */
   changed: boolean;
@@ -179,20 +182,32 @@ export interface IngestResult {
 
 /** A retrieved chunk with its citation. */
 export interface Citation {
+  /** The document the chunk belongs to ({@link DocumentInput.id}). */
   documentId: string;
+  /** Where the document came from ({@link DocumentInput.source}; the id when none was given). */
   source: string;
   /** Chunk index in the document. */
   chunk: number;
+  /** Markdown: the heading path of the chunk (`Guide > Install`); empty for plain text. */
   section: string;
+  /** Offset of the chunk's first character in the document's text. */
   start: number;
+  /** Offset after the chunk's last character. */
   end: number;
+  /** The chunk's text, to quote or put into a prompt. */
   text: string;
+  /**
+   * Similarity to the query as the vector store reports it: higher is closer (scale depends on the store and
+   * metric).
+   */
   score: number;
 }
 
 /** Options of {@link DocumentIngestor}. */
 export interface DocumentIngestorOptions extends SplitOptions {
+  /** Turns chunks and queries into vectors; use the same embedder for ingesting and retrieving. */
   embedder: Embedder;
+  /** Where the chunks' vectors and metadata are stored. */
   store: VectorStore;
   /** Namespace prefix, shared with `ContextMemory` so its recall sees documents (default `memory`). */
   namespace?: string;

@@ -247,7 +247,10 @@ export interface EventPayloads {
     answerError?: SerializedError;
   };
   /** The turn failed. */
-  'turn.failed': { error: SerializedError };
+  'turn.failed': {
+    /** Why: the error's code, message, retryability and details (a layer's error, or `INTERNAL`). */
+    error: SerializedError;
+  };
   /**
    * One LLM call a layer made (emitted only when a model is called: the offline default agent emits
    * none). `at` is when the call settled; it started `latencyMs` earlier.
@@ -302,7 +305,12 @@ export const AGENT_EVENT_TYPES: readonly AgentEventType[] = [
 ];
 
 /** An event as emitted by the engine, before the envelope's seq/at are assigned. */
-export type EventDraft = { [K in AgentEventType]: { type: K } & EventPayloads[K] }[AgentEventType];
+export type EventDraft = {
+  [K in AgentEventType]: {
+    /** The event type; the rest of the draft is that type's payload ({@link EventPayloads}). */
+    type: K;
+  } & EventPayloads[K];
+}[AgentEventType];
 
 /** The request kind of each request-raising event. */
 export const REQUEST_EVENT: Readonly<Record<RequestKind, AgentEventType>> = {

@@ -21,6 +21,19 @@ export interface OutputRef {
   path?: string;
 }
 
+/**
+ * The risk levels of an approval, as the entries of a zod enum (an object rather than an array so that each
+ * level is documented where the schema's type shows it).
+ */
+export const RISK_LEVELS = {
+  /** Little harm if it goes wrong, easily undone (reading, drafting). */
+  low: 'low',
+  /** Visible to others or costly to undo (sending one message, a bounded spend). */
+  medium: 'medium',
+  /** Hard or impossible to undo (payments, deletions, mass messages). */
+  high: 'high',
+} as const;
+
 /** Approval settings on a todo (overrides the tool's flag). */
 export const TodoApprovalSchema = z.union([
   z.boolean(),
@@ -31,7 +44,7 @@ export const TodoApprovalSchema = z.union([
       /** Why it needs approval, shown to the approver. */
       reason: z.string().optional(),
       /** How risky the effect is, shown to the approver (`low`, `medium` or `high`). */
-      risk: z.enum(['low', 'medium', 'high']).optional(),
+      risk: z.enum(RISK_LEVELS).optional(),
       /** Roles allowed to grant; empty means any actor. */
       roles: z.array(z.string()).optional(),
     })

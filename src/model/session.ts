@@ -293,10 +293,15 @@ export interface InboxEntry {
 
 /** What {@link Agent.getSession} returns. */
 export interface SessionSnapshot {
+  /** The session id. */
   id: string;
+  /** Where the session is: `idle` between turns, `running`, `waiting` for a human, or `paused`. */
   status: SessionStatus;
+  /** The session row's version: every commit adds one. */
   version: number;
+  /** The seq of the session's last event: pass it as `after` to `agent.events` to follow from here. */
   lastSeq: number;
+  /** The current (or last) turn: phase, input, intent and pending requests; null before the first turn. */
   turn: TurnState | null;
   /** The current plan of the current turn. */
   plan: Plan | null;
@@ -315,9 +320,20 @@ export interface SessionSnapshot {
   todos: TodoRecord[];
   /** Pending human-in-the-loop requests. */
   pending: HitlRequest[];
+  /** The recent turns of the session (user text and answer), oldest first, at most `dialogueTurns`. */
   dialogue: DialogueTurn[];
-  lease: { owner: string | null; epoch: number; expiresAt: number };
+  /** Who drives the session now. */
+  lease: {
+    /** The node holding the lease (`AgentOptions.nodeId`); null when released. */
+    owner: string | null;
+    /** The fencing epoch: one more each time a node takes the session over. */
+    epoch: number;
+    /** When the lease expires, epoch ms; after it, any node may recover the session. */
+    expiresAt: number;
+  };
+  /** When the session was created, epoch ms. */
   createdAt: number;
+  /** When the session row last changed, epoch ms. */
   updatedAt: number;
 }
 
@@ -326,8 +342,14 @@ export const RUN_STATUSES = ['completed', 'waiting', 'paused', 'failed', 'cancel
 
 /** What `run.result()` resolves to. */
 export interface RunResult {
+  /**
+   * How the run came to rest: `completed` (an answer), `waiting` (for the humans in `pending`), `paused`,
+   * `failed` (see `error`) or `cancelled`.
+   */
   status: (typeof RUN_STATUSES)[number];
+  /** The session the run drove. */
   sessionId: string;
+  /** The turn it drove; null when the run ended before a turn existed. */
   turnId: string | null;
   /** The answer text (completed turns). */
   answer?: string;

@@ -21,12 +21,22 @@ export interface MetricsSink {
 
 /** Summary of one histogram series. */
 export interface HistogramSummary {
+  /** How many values were observed. */
   count: number;
+  /** Their sum (in the series' unit, ms for durations). */
   sum: number;
+  /** The smallest value observed (0 when none). */
   min: number;
+  /** The largest value observed (0 when none). */
   max: number;
+  /**
+   * The median, estimated from the buckets: the upper bound of the bucket holding it, capped at `max` (0 when
+   * empty).
+   */
   p50: number;
+  /** The 95th percentile, estimated like `p50`. */
   p95: number;
+  /** The 99th percentile, estimated like `p50`. */
   p99: number;
   /** Cumulative counts per upper bound (Prometheus `le` buckets), `+Inf` last. */
   buckets: [number, number][];
@@ -34,8 +44,14 @@ export interface HistogramSummary {
 
 /** A point-in-time copy of every series. */
 export interface MetricsSnapshot {
+  /**
+   * Counter totals: metric name → series key → value. The series key is the labels as `k="v"` pairs sorted
+   * by name and joined by commas (`layer="planner",outcome="ok"`); `''` for no labels.
+   */
   counters: Record<string, Record<string, number>>;
+  /** Histogram summaries: metric name → series key (as for `counters`) → summary. */
   histograms: Record<string, Record<string, HistogramSummary>>;
+  /** Last gauge values: metric name → series key (as for `counters`) → value. */
   gauges: Record<string, Record<string, number>>;
 }
 

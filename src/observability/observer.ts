@@ -20,27 +20,45 @@ export type OtelAttributeValue = string | number | boolean | string[];
 
 /** The part of an OpenTelemetry span the observer uses (structural: pass spans of `@opentelemetry/api`). */
 export interface OtelSpanLike {
+  /**
+   * Sets one attribute (`dream_agent.todo.attempt`, `dream_agent.tool.name`…); the return value is ignored.
+   */
   setAttribute(key: string, value: OtelAttributeValue): unknown;
+  /**
+   * Sets the span's status: `code` 1 (OK) or 2 (ERROR, with the error's message), as in OpenTelemetry's
+   * `SpanStatusCode`; the return value is ignored.
+   */
   setStatus(status: { code: number; message?: string }): unknown;
+  /** Ends the span at `endTime` (epoch ms: the time of the event that ended it). */
   end(endTime?: number): void;
 }
 
 /** The part of `@opentelemetry/api` the observer uses: pass the module itself (`import * as otel from '@opentelemetry/api'`). */
 export interface OtelApiLike {
+  /** The tracing API (`trace` of `@opentelemetry/api`). */
   trace: {
+    /** Returns the tracer the observer records with (called once, with the name `dream-agent`). */
     getTracer(
       name: string,
       version?: string,
     ): {
+      /** Starts a span at `options.startTime` (epoch ms), as a child of the span in `context` when given. */
       startSpan(
         name: string,
         options?: { startTime?: number; kind?: number; attributes?: Record<string, OtelAttributeValue> },
         context?: unknown,
       ): OtelSpanLike;
     };
+    /**
+     * Returns a context with `span` as the active span (used to parent layer and todo spans on the turn's).
+     */
     setSpan(context: unknown, span: OtelSpanLike): unknown;
   };
-  context: { active(): unknown };
+  /** The context API (`context` of `@opentelemetry/api`). */
+  context: {
+    /** Returns the active context, the parent of each turn span. */
+    active(): unknown;
+  };
   /**
    * Context propagation (`propagation` of `@opentelemetry/api`): with it, tool HTTP requests carry the
    * todo span's trace context through the globally registered propagator (W3C `traceparent` by default
@@ -54,7 +72,9 @@ export interface OtelApiLike {
 
 /** A price per million tokens, for cost metrics. */
 export interface ModelPrice {
+  /** USD per million input (prompt) tokens. */
   inputPerMTok: number;
+  /** USD per million output (generated) tokens. */
   outputPerMTok: number;
 }
 
@@ -72,10 +92,19 @@ export interface AgentObserverOptions {
 
 /** One LLM call's token usage, as `UsageTracker` records it. */
 export interface UsageLike {
+  /** The provider name (not used as a label: model ids are). */
   provider?: string;
+  /** The model id: the `model` label, and the key into the price table. */
   model: string;
+  /** The layer that made the call: the `layer` label (`unlabelled` when unset). */
   layer?: string;
-  usage: { inputTokens: number; outputTokens: number };
+  /** The tokens of the call. */
+  usage: {
+    /** Prompt tokens, counted as `direction="input"`. */
+    inputTokens: number;
+    /** Generated tokens, counted as `direction="output"`. */
+    outputTokens: number;
+  };
 }
 
 /** Label sets used on every todo, built once (see `labelKey` in metrics.ts: frozen objects are keyed once). */

@@ -36,30 +36,69 @@ import { TodoApprovalSchema, TodoIdSchema, type PlanDraft, type Todo } from '../
 import { findPlanIssues } from '../dag/validate.js';
 
 const TodoTemplateSchema = z.strictObject({
+  /**
+   * The todo's id in the plan (letters, digits, `_`, `-`, `.`; at most 64 characters); unique within the
+   * recipe.
+   */
   id: TodoIdSchema,
+  /**
+   * Title shown in plan review; `{slot}` is replaced by the slot's label. Unset: the tool's description, else
+   * the id.
+   */
   title: z.string().min(1).max(500).optional(),
+  /** Longer explanation shown in plan review (at most 5000 characters). Unset: none. */
   description: z.string().max(5000).optional(),
+  /** The registered tool the todo runs. Unset: an LLM executor handles the todo by its domain. */
   tool: z.string().min(1).optional(),
+  /**
+   * Which executor runs it. Unset: the tool's domain; a todo with neither fails planning with `INVALID_PLAN`.
+   */
   domain: z.string().min(1).optional(),
+  /**
+   * The tool input (default `{}`): `{ $slot: name, default? }` is bound from the intent's slots at plan time,
+   * `{ $ref: todo, path? }` from a dependency's output at run time.
+   */
   input: z.record(z.string(), JsonSchema).default({}),
+  /**
+   * Ids of todos of this recipe that must complete first (default none); edges to todos dropped by `when` are
+   * removed.
+   */
   dependsOn: z.array(TodoIdSchema).default([]),
+  /**
+   * Approval gate of the todo: `true`, `false` or settings; overrides the tool's flag. Unset: the tool and
+   * the agent's policy decide.
+   */
   approval: TodoApprovalSchema.optional(),
+  /** Resource class for concurrency limits (see the file's `resources`). Unset: the todo's domain. */
   resource: z.string().optional(),
+  /** Safe to re-run after a crash. Unset: the tool's flag, else false. */
   idempotent: z.boolean().optional(),
+  /** Per-todo timeout in ms, overriding the tool's. Unset: the tool's timeout. */
   timeoutMs: z.number().int().positive().optional(),
   /** `always` (default), a slot name that must be present (`a|b`: any of them), or `!slot` that must be absent. */
   when: z.string().min(1).default('always'),
 });
 
 const RecipeSchema = z.strictObject({
+  /**
+   * The intent name this recipe plans for (`sales.report`); at most one recipe per intent, else
+   * `INVALID_INPUT`.
+   */
   intent: z.string().min(1),
+  /** Why the plan looks like this, shown with the plan in review. Unset: none. */
   rationale: z.string().optional(),
+  /** The todo templates, in plan order (the order breaks scheduling ties). */
   todos: z.array(TodoTemplateSchema),
 });
 
 /** The recipes file. */
 export const RecipesFileSchema = z.strictObject({
+  /**
+   * Concurrency limits: resource class → how many todos of that class may run at once (positive integers;
+   * default none). Pass them to `AgentOptions.resources` (`planner.resources` holds them).
+   */
   resources: z.record(z.string(), z.number().int().positive()).default({}),
+  /** The recipes, one per intent. */
   recipes: z.array(RecipeSchema),
 });
 /** A parsed recipes file. */

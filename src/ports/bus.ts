@@ -11,6 +11,9 @@ export type BusHandler = (message: Json) => void;
  */
 export interface EventBus {
   /**
+   * Sends a message to every current subscriber of `topic`, on every node sharing the bus (best effort:
+   * subscribers that join later do not get it).
+   *
    * @param topic - e.g. `session:<id>:events`
    * @param message - a JSON message
    */

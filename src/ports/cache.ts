@@ -26,13 +26,20 @@ export interface Cache {
    */
   get(key: string): Promise<Json | undefined>;
   /**
+   * Stores a value under `key` for `ttlMs`, replacing any earlier one. A cache may decline to store it
+   * (too large, evicted early): callers treat the cache as an optimisation, never as storage.
+   *
    * @param key - the cache key
    * @param value - a JSON value
    * @param ttlMs - time to live in ms
    * @param options - the session writing the entry (recorded for {@link Cache.eraseSession})
    */
   set(key: string, value: Json, ttlMs: number, options?: CacheSetOptions): Promise<void>;
-  /** @param key - the key to remove */
+  /**
+   * Removes the entry under `key`, if any (a no-op for a missing key).
+   *
+   * @param key - the key to remove
+   */
   delete(key: string): Promise<void>;
   /**
    * Adds `by` to an integer counter atomically, creating it at 0 with a lifetime of `ttlMs` (optional).

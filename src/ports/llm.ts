@@ -14,19 +14,25 @@ import type { Json, JsonObject } from '../model/json.js';
 
 /** A system instruction. Adapters whose API has a separate system field (Anthropic) lift it out. */
 export interface SystemMessage {
+  /** Always `'system'`. */
   role: 'system';
+  /** The instruction text. */
   content: string;
 }
 
 /** A message from the user. */
 export interface UserMessage {
+  /** Always `'user'`. */
   role: 'user';
+  /** What the user wrote (plain text). */
   content: string;
 }
 
 /** A message from the model (text and/or tool calls), as returned earlier in the conversation. */
 export interface AssistantMessage {
+  /** Always `'assistant'`. */
   role: 'assistant';
+  /** The text the model wrote; an empty string when it only called tools. */
   content: string;
   /** Tool calls the model made in that turn. */
   toolCalls?: ToolCall[];
@@ -34,6 +40,7 @@ export interface AssistantMessage {
 
 /** The result of a tool call, sent back to the model. */
 export interface ToolResultMessage {
+  /** Always `'tool'`. */
   role: 'tool';
   /** The {@link ToolCall.id} this answers. */
   toolCallId: string;
@@ -50,6 +57,7 @@ export type ChatMessage = SystemMessage | UserMessage | AssistantMessage | ToolR
 export interface ToolSpec {
   /** `^[a-zA-Z0-9_-]{1,64}$` is safe for every provider (dots are not: map them, see the planner). */
   name: string;
+  /** What the tool does and when to call it: the model reads this to choose it, so say what it returns. */
   description: string;
   /** JSON Schema of the arguments object. */
   parameters: JsonObject;
@@ -59,37 +67,65 @@ export interface ToolSpec {
 export interface ToolCall {
   /** Provider-assigned call id (changes on every retry: never use it as an idempotency key). */
   id: string;
+  /** The tool's name as the model saw it in {@link ToolSpec.name}; look the tool up by it. */
   name: string;
   /** The arguments as JSON text (may be invalid JSON when the model misbehaves). */
   arguments: string;
 }
 
 /** How the model may use tools. */
-export type ToolChoice = 'auto' | 'none' | 'required' | { name: string };
+export type ToolChoice =
+  | 'auto'
+  | 'none'
+  | 'required'
+  | {
+      /** The one tool the model must call ({@link ToolSpec.name}). */
+      name: string;
+    };
 
 /** The output format requested: free text, or JSON matching a JSON Schema. */
 export type ResponseFormat =
-  | { type: 'text' }
   | {
+      /** Free text: no schema is sent to the provider. */
+      type: 'text';
+    }
+  | {
+      /**
+       * JSON matching `schema`; not every provider enforces it, so `generateObject` validates and repairs.
+       */
       type: 'json';
       /** JSON Schema of the expected value (an object schema works with every provider). */
       schema: JsonObject;
       /** A short identifier for the schema (`^[a-zA-Z0-9_-]{1,64}$`). */
       name?: string;
+      /** What the value is for, passed to providers that accept a schema description. Unset: none. */
       description?: string;
     };
 
 /** One request to a model. */
 export interface GenerateRequest {
+  /**
+   * The conversation so far, oldest first. System messages may appear anywhere; adapters whose API takes one
+   * system field join them.
+   */
   messages: ChatMessage[];
   /** Tools the model may call. */
   tools?: ToolSpec[];
+  /**
+   * Whether the model may, must or must not call a tool. Unset: the provider's default (`auto` when `tools`
+   * are given).
+   */
   toolChoice?: ToolChoice;
   /** Ask for JSON matching a schema (see `generateObject` for validation and repair). */
   responseFormat?: ResponseFormat;
+  /**
+   * Sampling temperature, usually 0–2 (0 is the most deterministic). Unset: the provider's default. Adapters
+   * pass it through unchanged.
+   */
   temperature?: number;
   /** Upper bound on generated tokens. */
   maxTokens?: number;
+  /** Sequences that end generation when the model writes them (not included in the text). Unset: none. */
   stop?: string[];
   /** Overrides the adapter's default model id for this call. */
   model?: string;
@@ -146,8 +182,11 @@ export interface LlmCallScope {
 
 /** Token counts of one or more calls. */
 export interface TokenUsage {
+  /** Tokens in the prompt: messages, tool specs and the response schema. */
   inputTokens: number;
+  /** Tokens the model generated (text and tool-call arguments). */
   outputTokens: number;
+  /** `inputTokens + outputTokens`. */
   totalTokens: number;
 }
 
@@ -158,8 +197,14 @@ export type FinishReason = 'stop' | 'length' | 'tool_calls' | 'content_filter' |
 export interface GenerateResult {
   /** The text the model produced (all text parts concatenated; empty when it only called tools). */
   text: string;
+  /** The tool calls the model made, in the order it made them; empty when it made none. */
   toolCalls: ToolCall[];
+  /**
+   * Why the model stopped: `tool_calls` when it wants tool results back, `length` when `maxTokens` cut it
+   * off.
+   */
   finishReason: FinishReason;
+  /** Tokens this call consumed, as the provider reported them (the `ScriptedModel` estimates them). */
   usage: TokenUsage;
   /** The model id that answered (as the provider reports it). */
   model: string;
@@ -169,10 +214,40 @@ export interface GenerateResult {
 
 /** One chunk of a streamed call. The last chunk is always `finish`, carrying the whole result. */
 export type StreamChunk =
-  | { type: 'text.delta'; text: string }
-  | { type: 'tool_call.start'; index: number; id: string; name: string }
-  | { type: 'tool_call.delta'; index: number; id: string; argumentsDelta: string }
-  | { type: 'finish'; result: GenerateResult };
+  | {
+      /** A piece of the model's text. */
+      type: 'text.delta';
+      /** The new text, to append to what came before. */
+      text: string;
+    }
+  | {
+      /** The model began a tool call. */
+      type: 'tool_call.start';
+      /** The call's position among this response's tool calls (0-based); its deltas carry the same index. */
+      index: number;
+      /** The provider's call id ({@link ToolCall.id}). */
+      id: string;
+      /** The tool called ({@link ToolCall.name}). */
+      name: string;
+    }
+  | {
+      /** More of a tool call's arguments. */
+      type: 'tool_call.delta';
+      /** The call this belongs to (as in its `tool_call.start`). */
+      index: number;
+      /** The call's id (as in its `tool_call.start`). */
+      id: string;
+      /**
+       * The next piece of the arguments' JSON text; concatenated, the pieces make {@link ToolCall.arguments}.
+       */
+      argumentsDelta: string;
+    }
+  | {
+      /** The last chunk: the call completed. */
+      type: 'finish';
+      /** The whole result, as {@link LanguageModel.generate} would have returned it. */
+      result: GenerateResult;
+    };
 
 /**
  * A language model. Implementations translate requests into their provider's API and every failure
@@ -293,10 +368,13 @@ export function parseToolArguments(call: ToolCall): JsonObject {
 
 /** One recorded call. */
 export interface UsageRecord {
+  /** Provider name of the model that answered ({@link LanguageModel.provider}). */
   provider: string;
+  /** The model id that answered, as the provider reported it. */
   model: string;
   /** The layer that made the call (`unlabelled` when the request carried none). */
   layer: string;
+  /** Tokens the call consumed. */
   usage: TokenUsage;
   /** Epoch ms when the call finished. */
   at: number;

@@ -6,14 +6,22 @@ import { DreamAgentError, type SerializedError } from '../errors/index.js';
 
 /** Proof of ownership of a session: the owner id and the fencing epoch it acquired. */
 export interface LeaseToken {
+  /** Who holds the lease: the owner id given to `acquireLease` (each agent process has its own). */
   owner: string;
+  /**
+   * The fencing epoch: incremented by every acquisition, so a token from before a takeover is stale and
+   * its commits fail with `CONFLICT`.
+   */
   epoch: number;
 }
 
 /** What creating a session stores. */
 export interface NewSession {
+  /** The session id; creating an id that exists fails with `SESSION_BUSY`. */
   id: string;
+  /** The initial status (the agent creates sessions `running`, with their first turn started). */
   status: SessionStatus;
+  /** The initial small session state (dialogue, current turn). */
   state: SessionState;
   /** Events appended atomically with the creation, seq 1..n (the new turn's first commit). */
   events?: AgentEvent[];
@@ -25,8 +33,11 @@ export interface NewSession {
 
 /** The acknowledgement of an inbox command, written in the same commit as its effects. */
 export interface InboxAck {
+  /** The inbox command acknowledged ({@link InboxEntry.id}). */
   commandId: string;
+  /** `applied` when its effects are in this commit, `rejected` when it was refused (see `error`). */
   status: 'applied' | 'rejected';
+  /** Why it was rejected (its code and message); absent when applied. */
   error?: SerializedError;
 }
 
@@ -35,6 +46,7 @@ export interface InboxAck {
  * never on how long the session has run.
  */
 export interface Commit {
+  /** The session written. */
   sessionId: string;
   /** The version the writer read; the commit fails with `CONFLICT` unless it is still current. */
   expectedVersion: number;
@@ -60,7 +72,9 @@ export interface Commit {
 
 /** The result of a successful commit. */
 export interface CommitResult {
+  /** The session's version after the commit (one more than `expectedVersion`); the next commit expects it. */
   version: number;
+  /** The seq of the session's last event after the commit (unchanged when it appended none). */
   lastSeq: number;
   /** When the lease now expires (0 after release). */
   leaseExpiresAt: number;
@@ -159,7 +173,12 @@ export interface Store {
     session: NewSession,
     owner: string,
     leaseTtlMs: number,
-  ): Promise<{ record: SessionRecord; lease: LeaseToken }>;
+  ): Promise<{
+    /** The stored session row (version 1). */
+    record: SessionRecord;
+    /** The lease `owner` now holds, valid for `leaseTtlMs`. */
+    lease: LeaseToken;
+  }>;
   /** @returns the session row, or undefined */
   getSession(sessionId: string): Promise<SessionRecord | undefined>;
   /** @returns session rows matching the query, ids ascending */
@@ -215,7 +234,14 @@ export interface Store {
     limit: number,
     owner: string,
     ttlMs: number,
-  ): Promise<{ sessionId: string; lease: LeaseToken }[]>;
+  ): Promise<
+    {
+      /** A claimed session. */
+      sessionId: string;
+      /** The new lease on it, held by `owner` for `ttlMs`. */
+      lease: LeaseToken;
+    }[]
+  >;
   /**
    * Deletes the session and everything stored for it (events, todos, plan versions, inbox).
    *
@@ -268,10 +294,15 @@ export function assertRewriteApplies(r: RecordsRewrite, version: number | undefi
 
 /** The fields of a session row that decide whether a commit applies. */
 export interface CommitGuardState {
+  /** The session's current version, compared with {@link Commit.expectedVersion}. */
   version: number;
+  /** The seq of the session's last event: the commit's events must start at `lastSeq + 1`. */
   lastSeq: number;
+  /** The epoch of the lease as stored, compared with the commit's lease epoch. */
   leaseEpoch: number;
+  /** The lease holder as stored; null when the lease was released. */
   leaseOwner: string | null;
+  /** When the stored lease expires, epoch ms (a lease expired at `now` fails the commit). */
   leaseExpiresAt: number;
 }
 

@@ -338,7 +338,12 @@ export class TopK {
   }
 
   /** @returns the kept candidates, best first (ties by tie key) */
-  sorted(): { row: number; score: number }[] {
+  sorted(): {
+    /** The row pushed with the score (an index into the caller's data). */
+    row: number;
+    /** Its score. */
+    score: number;
+  }[] {
     const out: { row: number; score: number }[] = [];
     for (let i = 0; i < this.#size; i++) out.push({ row: this.#rows[i]!, score: this.#scores[i]! });
     out.sort((a, b) => {

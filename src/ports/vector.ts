@@ -30,6 +30,10 @@ export interface Embedder {
 export interface VectorItem {
   /** Unique within its namespace; upserting an existing id replaces vector and metadata. */
   id: string;
+  /**
+   * The embedding: finite numbers, the same length as every other vector of the namespace (the first one
+   * fixes it).
+   */
   vector: number[];
   /** Stored with the vector and returned by queries; filters match on it. */
   metadata?: JsonObject;
@@ -37,8 +41,11 @@ export interface VectorItem {
 
 /** One query result; higher scores are closer (the exact mapping is documented per store and metric). */
 export interface VectorMatch {
+  /** The id of the matching item. */
   id: string;
+  /** How close it is to the query: higher is closer (cosine similarity for the memory store). */
   score: number;
+  /** The item's metadata, when it was stored with some. */
   metadata?: JsonObject;
 }
 
@@ -98,6 +105,8 @@ export interface VectorStore {
    */
   query(vector: number[], k: number, filter?: VectorFilter, scope?: VectorScope): Promise<VectorMatch[]>;
   /**
+   * Removes vectors by id from one namespace.
+   *
    * @param ids - ids to remove (unknown ids are ignored)
    * @param scope - the namespace
    */

@@ -47,7 +47,12 @@ export const DEFAULT_SCHEMA_LIMITS: Readonly<Required<SchemaLimits>> = Object.fr
 
 /** A problem found in a schema, with the path of the offending keyword inside the schema. */
 export interface SchemaIssue {
+  /**
+   * Where the offending keyword is inside the schema, as segments (`['properties', 'period', 'type']`); empty
+   * for the root.
+   */
   path: (string | number)[];
+  /** What is wrong and what is supported instead. */
   message: string;
 }
 

@@ -46,6 +46,7 @@ interface RowDigests {
 
 /** The chain head kept in the session row. */
 export interface AuditHead {
+  /** The session the chain belongs to. */
   sessionId: string;
   /** Seq of the last chained event (0 when none). */
   seq: number;
@@ -55,18 +56,38 @@ export interface AuditHead {
 
 /** One entry of the exported trail. */
 export interface AuditEntry {
+  /** The session the event belongs to. */
   sessionId: string;
+  /** The event's seq in the session's log (1-based, contiguous). */
   seq: number;
+  /** When the event was committed, epoch ms (0 when the event carries no time). */
   at: number;
+  /** The event type (`plan.proposed`, `approval.granted`, …). */
   type: string;
   /** Who caused it, when the event names an actor. */
   actor?: string;
+  /** The hash of the entry before (64 zeros for the first); empty for an event stored without a stamp. */
   prev: string;
+  /**
+   * SHA-256 (hex) over `prev`, the event and the commands and rows its commit covered; empty for an event
+   * stored without a stamp.
+   */
   hash: string;
   /** The event itself. */
   event: JsonObject;
   /** Commands acknowledged with it: the full inbox entry and whether it was applied. */
-  commands?: { id: string; status: string; digest: string; entry?: JsonObject }[];
+  commands?: {
+    /** The inbox command's id. */
+    id: string;
+    /** `applied` or `rejected`, as the commit acknowledged it. */
+    status: string;
+    /**
+     * SHA-256 (hex) of the entry's id, session, command, actor and arrival time; empty when it was missing.
+     */
+    digest: string;
+    /** The inbox entry as the store holds it now; absent when the store no longer has it. */
+    entry?: JsonObject;
+  }[];
 }
 
 /** A problem found by `verifyAudit`. */
@@ -85,17 +106,23 @@ export interface AuditProblem {
     | 'unchained'
     | 'row_edited'
     | 'row_deleted';
+  /** The seq of the entry where the problem was found (for `truncated`, where the chain ends). */
   seq: number;
+  /** What was found, for people (`the chain ends at 12, the session's head says 14`). */
   message: string;
 }
 
 /** What `verifyAudit` returns. */
 export interface AuditReport {
+  /** The session verified. */
   sessionId: string;
+  /** True when the chain and every row it covers verified: `problems` is empty. */
   ok: boolean;
   /** Entries checked. */
   entries: number;
+  /** The chain head stored in the session row, as `auditHead` returns it (pass an old one as the anchor). */
   head: AuditHead;
+  /** Every problem found; empty when `ok`. */
   problems: AuditProblem[];
 }
 

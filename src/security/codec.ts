@@ -23,6 +23,7 @@ import type { Json } from '../model/json.js';
 
 /** Who a sealed value belongs to: lets a key provider choose per-tenant keys. */
 export interface CodecContext {
+  /** The session whose record is sealed or opened. */
   sessionId: string;
   /** The session's tenant, when known. */
   tenantId?: string;
@@ -77,7 +78,12 @@ export interface Codec {
 
 /** A data key: its id (stored beside every ciphertext) and 32 key bytes. */
 export interface DataKey {
+  /**
+   * The key's id, `[A-Za-z0-9_-]`: written beside every ciphertext so the right key opens it after a
+   * rotation.
+   */
   id: string;
+  /** The AES-256 key: exactly 32 bytes. */
   key: Uint8Array;
 }
 

@@ -31,14 +31,19 @@ export type AgentAction = 'create' | 'read' | 'list' | 'command' | 'delete';
 
 /** The session an authorization is about. */
 export interface SessionOwnership {
+  /** The session id. */
   id: string;
+  /** The tenant the session was created in; absent for sessions created without one. */
   tenantId?: string;
+  /** The principal that owns the session; absent for sessions created without one. */
   ownerId?: string;
 }
 
 /** What an {@link Authorize} function sees. */
 export interface AuthorizeRequest {
+  /** Who is asking: their id, tenant and roles. */
   principal: Principal;
+  /** What they want to do: `create`, `read`, `list`, `command` or `delete`. */
   action: AgentAction;
   /** The session (absent for `create` of a new session and for `list`). */
   session?: SessionOwnership;

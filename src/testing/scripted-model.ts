@@ -136,14 +136,14 @@ export class ScriptedModel implements LanguageModel {
     return this.#calls;
   }
 
-  /** {@inheritDoc LanguageModel.generate} */
+  /** {@inheritDoc src!LanguageModel.generate} */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     const reply = await this.#next(request);
     await sleep(reply.latencyMs ?? 0, request.signal);
     return this.#result(reply, request);
   }
 
-  /** {@inheritDoc LanguageModel.stream} */
+  /** {@inheritDoc src!LanguageModel.stream} */
   async *stream(request: GenerateRequest): AsyncIterable<StreamChunk> {
     const reply = await this.#next(request);
     await sleep(reply.latencyMs ?? 0, request.signal);

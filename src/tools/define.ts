@@ -7,6 +7,7 @@
 import { z } from 'zod';
 import { DreamAgentError } from '../errors/index.js';
 import type { Json, JsonObject } from '../model/json.js';
+import { RISK_LEVELS } from '../model/plan.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import {
   createHttpInvoker,
@@ -26,13 +27,37 @@ import type {
 /** Tool names: a letter, then letters, digits, `_`, `.`, `:` or `-`; at most 128 characters; no `@`. */
 export const TOOL_NAME_PATTERN = /^[A-Za-z][A-Za-z0-9_.:-]{0,127}$/;
 
+/** {@link HTTP_METHODS} as the entries of a zod enum, each documented (the values are the same). */
+const HTTP_METHOD_ENTRIES = {
+  /** Sends no body: input fields only fill the URL template. */
+  GET: 'GET',
+  /** Sends the input (or its `body` field) as JSON. */
+  POST: 'POST',
+  /** Sends the input (or its `body` field) as JSON. */
+  PUT: 'PUT',
+  /** Sends the input (or its `body` field) as JSON. */
+  PATCH: 'PATCH',
+  /** Sends no body: input fields only fill the URL template. */
+  DELETE: 'DELETE',
+} as const satisfies { [M in (typeof HTTP_METHODS)[number]]: M };
+
 /** `approval:` in a definition: a boolean or settings. */
 export const ToolApprovalInputSchema = z.union([
   z.boolean(),
   z.strictObject({
+    /**
+     * Whether a human must approve before a todo running this tool starts (default true when settings are
+     * given).
+     */
     required: z.boolean().default(true),
+    /** Why approval is needed, shown to the approver (at most 2000 characters). Unset: no reason shown. */
     reason: z.string().max(2000).optional(),
-    risk: z.enum(['low', 'medium', 'high']).optional(),
+    /**
+     * How risky the effect is (`low`, `medium` or `high`), shown to the approver in the approval request.
+     * Unset: not rated.
+     */
+    risk: z.enum(RISK_LEVELS).optional(),
+    /** Roles allowed to grant the approval; unset or empty means any actor may. */
     roles: z.array(z.string().min(1)).optional(),
   }),
 ]);
@@ -41,36 +66,92 @@ export type ToolApprovalInput = z.input<typeof ToolApprovalInputSchema>;
 
 /** The zod shape of the metadata every tool definition has (YAML and code). */
 export const toolMetaShape = {
+  /**
+   * Unique tool name (`sales.query`): a letter, then letters, digits, `_`, `.`, `:` or `-`; at most 128
+   * characters.
+   */
   name: z.string().regex(TOOL_NAME_PATTERN, {
     message: 'expected a letter followed by letters, digits, "_", ".", ":" or "-" (at most 128 characters)',
   }),
+  /**
+   * What the tool does, for planners (and the model) choosing tools and for users reviewing plans; 1–4000
+   * characters.
+   */
   description: z.string().min(1).max(4000),
+  /**
+   * Which executor runs it: `data`, `insight`, `content`, `ops`, or a custom domain (a letter, then up to 63
+   * letters, digits, `_` or `-`).
+   */
   domain: z.string().regex(/^[A-Za-z][A-Za-z0-9_-]{0,63}$/, {
     message: 'expected a domain name such as data, insight, content or ops',
   }),
+  /**
+   * The tool's version (a string of 1–64 characters or a number). Unset: a hash of the definition, so every
+   * change is a new version.
+   */
   version: z.union([z.string().min(1).max(64), z.number()]).optional(),
+  /**
+   * Approval gate: `true`, `false` (the default) or settings. A todo's own `approval` and the agent's policy
+   * can still require approval.
+   */
   approval: ToolApprovalInputSchema.default(false),
+  /**
+   * Safe to run again with the same input after a crash (default false: an interrupted run fails instead of
+   * re-running).
+   */
   idempotent: z.boolean().default(false),
-  cache: z.strictObject({ ttl: z.number().positive() }).optional(),
+  /** Execution cache: results are reused for the same input while fresh. Unset: not cached. */
+  cache: z
+    .strictObject({
+      /** How long a result stays fresh, in seconds (positive). */
+      ttl: z.number().positive(),
+    })
+    .optional(),
+  /**
+   * Per-attempt timeout in ms (a positive integer); an attempt that exceeds it fails with `TIMEOUT`, which is
+   * retryable. Unset: no timeout.
+   */
   timeout: z.number().int().positive().optional(),
+  /** Retries of retryable failures (timeouts, 5xx, network errors). Unset: none. */
   retries: z
     .strictObject({
+      /** Extra attempts after the first (0–10). */
       max: z.number().int().min(0).max(10),
+      /**
+       * Base delay in ms (0–600000, default 500): retry n waits a random time up to `backoff * 2^n` (capped
+       * by the executor).
+       */
       backoff: z.number().int().min(0).max(600_000).default(500),
     })
     .optional(),
+  /** Free labels for search and filtering (at most 64, each 1–64 characters; default none). */
   tags: z.array(z.string().min(1).max(64)).max(64).default([]),
 };
 
 /** The zod schema of an http handler spec. */
 export const HttpHandlerSpecSchema = z.strictObject({
+  /**
+   * URL template: `{field}` is replaced by the URL-encoded input field, `${env:NAME}` by an environment
+   * variable read at call time.
+   */
   url: z.string().min(1),
-  method: z.preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(HTTP_METHODS)).optional(),
+  /** HTTP method, case-insensitive (default `GET`). POST, PUT and PATCH send the input as the JSON body. */
+  method: z
+    .preprocess((m) => (typeof m === 'string' ? m.toUpperCase() : m), z.enum(HTTP_METHOD_ENTRIES))
+    .optional(),
+  /**
+   * Request headers; values may contain `${env:NAME}` secrets, which never appear in errors or logs. Unset:
+   * none besides the defaults.
+   */
   headers: z.record(z.string(), z.string()).optional(),
+  /** The input field sent as the JSON body (POST/PUT/PATCH). Unset: the whole input. */
   body: z.string().min(1).optional(),
+  /** How the response JSON becomes the output. Unset: the whole response. */
   response: z
     .strictObject({
+      /** A dot path into the response JSON (`data.items`); the output is the value there. */
       pick: z.string().optional(),
+      /** Reshapes the (picked) response: output field → dot path into it. */
       map: z.record(z.string(), z.string()).optional(),
     })
     .optional(),
@@ -185,28 +266,64 @@ function findNonJson(v: unknown, path: string, depth: number): { path: string; w
 
 /** A code tool's handler: a function of the parsed input, or an http endpoint. */
 export type CodeToolHandler<I extends z.ZodType, O extends z.ZodType> =
-  ((input: z.output<I>, ctx: ToolContext) => z.input<O> | Promise<z.input<O>>) | { http: HttpHandlerSpec };
+  | ((input: z.output<I>, ctx: ToolContext) => z.input<O> | Promise<z.input<O>>)
+  | {
+      /**
+       * The endpoint to call instead of a function (`defineTool`'s `http` option configures env and fetch).
+       */
+      http: HttpHandlerSpec;
+    };
 
 /** What {@link defineTool} takes: the fields of a YAML definition, with zod schemas and a function. */
 export interface DefineToolOptions<I extends z.ZodType, O extends z.ZodType> {
   /** Unique name (`sales.query`). */
   name: string;
+  /**
+   * What the tool does, for planners (and the model) choosing tools and for users reviewing plans; 1–4000
+   * characters.
+   */
   description: string;
   /** Which executor runs it (`data`, `insight`, `content`, `ops` or custom). */
   domain: string;
   /** Default: a hash of the definition and the handler's source, so a code change is a new version. */
   version?: string | number;
+  /**
+   * The zod schema of the input: the handler receives the parsed value; invalid input fails the todo with
+   * `INVALID_INPUT`. Its JSON Schema is what planners see.
+   */
   input: I;
+  /**
+   * The zod schema of the output, checked after every call (invalid output fails the todo with
+   * `TOOL_FAILED`). Unset: any JSON value is accepted.
+   */
   output?: O;
+  /**
+   * The function that does the work (receives the parsed input and a {@link ToolContext}), or `{ http: … }`
+   * for an HTTP endpoint.
+   */
   handler: CodeToolHandler<I, O>;
+  /** Approval gate: `true`, `false` (the default) or settings (`{ reason, risk, roles }`). */
   approval?: ToolApprovalInput;
+  /**
+   * Safe to run again with the same input after a crash (default false: an interrupted run fails instead of
+   * re-running).
+   */
   idempotent?: boolean;
-  /** Execution cache: `ttl` in seconds. */
-  cache?: { ttl: number };
+  /** Execution cache: results are reused for the same input while fresh. Unset: not cached. */
+  cache?: {
+    /** How long a result stays fresh, in seconds (positive). */
+    ttl: number;
+  };
   /** Per-attempt timeout in ms. */
   timeout?: number;
-  /** Retries of retryable errors: `max` extra attempts, `backoff` base delay in ms (default 500). */
-  retries?: { max: number; backoff?: number };
+  /** Retries of retryable errors (timeouts, 5xx, network errors). Unset: none. */
+  retries?: {
+    /** Extra attempts after the first (0–10). */
+    max: number;
+    /** Base delay in ms (default 500): retry n waits a random time up to `backoff * 2^n`. */
+    backoff?: number;
+  };
+  /** Free labels for search and filtering (at most 64, each 1–64 characters; default none). */
   tags?: string[];
   /** Options of http handlers (env, fetch). */
   http?: HttpHandlerOptions;

@@ -38,7 +38,18 @@ export interface JsonValidator {
 
 /** The result of {@link compileJsonSchema}. */
 export type CompileJsonSchemaResult =
-  { ok: true; validator: JsonValidator } | { ok: false; issues: SchemaIssue[] };
+  | {
+      /** The schema is supported and within the limits. */
+      ok: true;
+      /** Validates values against it. */
+      validator: JsonValidator;
+    }
+  | {
+      /** The schema is invalid, unsupported or over a limit. */
+      ok: false;
+      /** Every problem found, each with its path inside the schema. */
+      issues: SchemaIssue[];
+    };
 
 /**
  * Checks a JSON Schema and compiles it into a validator (cached: an equal schema is compiled once).

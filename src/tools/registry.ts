@@ -33,13 +33,33 @@ import {
 /** Payloads of the registry's events. */
 export interface ToolRegistryEvents {
   /** A name was registered for the first time. */
-  'tool.registered': { tool: ToolHandle };
+  'tool.registered': {
+    /** The tool as registered. */
+    tool: ToolHandle;
+  };
   /** A new version (or revision) of a tool became the latest. */
-  'tool.updated': { tool: ToolHandle; previous: ToolHandle };
+  'tool.updated': {
+    /** The new latest version. */
+    tool: ToolHandle;
+    /** The version that was the latest before (still addressable while within `keepVersions`). */
+    previous: ToolHandle;
+  };
   /** A tool (or one version of it) was removed. */
-  'tool.removed': { name: string; version?: string; tool: ToolHandle };
+  'tool.removed': {
+    /** The tool's name. */
+    name: string;
+    /** The version removed; absent when the whole tool (every version) was removed. */
+    version?: string;
+    /** The removed handle (the latest one when the whole tool was removed). */
+    tool: ToolHandle;
+  };
   /** A file (or part of it) failed to load; previous versions of its tools stay registered. */
-  'tool.invalid': { file: string; errors: ToolDefinitionError[] };
+  'tool.invalid': {
+    /** The file that failed, as given to the loader. */
+    file: string;
+    /** Every problem found, with line, column and key path. */
+    errors: ToolDefinitionError[];
+  };
 }
 
 /** A registry event name. */
@@ -49,7 +69,9 @@ type Listeners = { [K in ToolRegistryEventName]: (payload: ToolRegistryEvents[K]
 
 /** Filters for {@link ToolRegistry.list}. */
 export interface ToolFilter {
+  /** Only tools of this domain (exact match). */
   domain?: string;
+  /** Only tools carrying this tag (exact match). */
   tag?: string;
   /** The defining file (absolute path) or `<code>`. */
   source?: string;
@@ -57,11 +79,13 @@ export interface ToolFilter {
 
 /** Options of the {@link ToolRegistry}. */
 export interface ToolRegistryOptions {
+  /** Where load and reload problems are logged (default: silent). */
   logger?: Logger;
   /** Versions kept addressable per tool name (default 5, at least 1). */
   keepVersions?: number;
   /** With `vectorStore`, makes `search` semantic. */
   embedder?: Embedder;
+  /** With `embedder`, where the tools' description vectors are kept for semantic `search`. */
   vectorStore?: VectorStore;
   /** Options for loading YAML files (schema limits, http env/fetch, file size). */
   files?: ToolFileOptions;
@@ -84,6 +108,10 @@ export interface ToolWatcher {
   readonly dir: string;
   /** Applies pending changes now and resolves when they are applied. */
   flush(): Promise<void>;
+  /**
+   * Stops watching: releases the file watcher and timers and waits for a reload in progress; later changes
+   * are not applied.
+   */
   close(): Promise<void>;
 }
 

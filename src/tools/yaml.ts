@@ -41,10 +41,17 @@ export const YamlToolDefinitionSchema = z.strictObject({
   input: z.unknown().optional(),
   /** Output JSON Schema. */
   output: z.unknown().optional(),
+  /** What runs the tool: exactly one of `module` (with an optional `export`) or `http`. */
   handler: z
     .strictObject({
+      /**
+       * A JavaScript module, relative to the YAML file (`./handlers/report.js`) or absolute; imported on the
+       * tool's first call, so loading many tools imports nothing.
+       */
       module: z.string().min(1).optional(),
+      /** The module's export to call with `(input, ctx)` (default `default`); only with `module`. */
       export: z.string().min(1).optional(),
+      /** An HTTP endpoint to call instead of a module (URL template, method, headers, response mapping). */
       http: HttpHandlerSpecSchema.optional(),
     })
     .superRefine((h, ctx) => {
@@ -73,6 +80,7 @@ export interface ToolFileOptions {
 
 /** What loading one file produced. */
 export interface ToolFileResult {
+  /** The file, as given to the loader. */
   file: string;
   /** The valid tools of the file. */
   tools: ToolHandle[];
@@ -81,7 +89,15 @@ export interface ToolFileResult {
   /** True when nothing in the file could be read (syntax error, too large, alias bomb). */
   fatal: boolean;
   /** Where each valid tool's `name` key is (for messages about the tool as a whole). */
-  nameLines?: Record<string, { line: number; column: number }>;
+  nameLines?: Record<
+    string,
+    {
+      /** 1-based line of the `name` key. */
+      line: number;
+      /** 1-based column of the `name` key. */
+      column: number;
+    }
+  >;
 }
 
 /**

@@ -102,7 +102,7 @@ export class AiSdkModel implements LanguageModel {
     this.#options = options;
   }
 
-  /** {@inheritDoc LanguageModel.generate} */
+  /** {@inheritDoc src!LanguageModel.generate} */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     throwIfAborted(request.signal);
     try {
@@ -128,7 +128,7 @@ export class AiSdkModel implements LanguageModel {
     }
   }
 
-  /** {@inheritDoc LanguageModel.stream} */
+  /** {@inheritDoc src!LanguageModel.stream} */
   async *stream(request: GenerateRequest): AsyncIterable<StreamChunk> {
     throwIfAborted(request.signal);
     let reader: ReadableStreamDefaultReader<LanguageModelV3StreamPart>;

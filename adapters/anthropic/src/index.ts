@@ -115,7 +115,7 @@ export class AnthropicModel implements LanguageModel {
       });
   }
 
-  /** {@inheritDoc LanguageModel.generate} */
+  /** {@inheritDoc src!LanguageModel.generate} */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     throwIfAborted(request.signal);
     const { params, structured } = this.#params(request);
@@ -151,7 +151,7 @@ export class AnthropicModel implements LanguageModel {
     }
   }
 
-  /** {@inheritDoc LanguageModel.stream} */
+  /** {@inheritDoc src!LanguageModel.stream} */
   async *stream(request: GenerateRequest): AsyncIterable<StreamChunk> {
     throwIfAborted(request.signal);
     const { params, structured } = this.#params(request);

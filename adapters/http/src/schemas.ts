@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { JsonObjectSchema, SESSION_STATUSES } from 'dream-agent';
+import { JsonObjectSchema, SESSION_STATUSES, type SessionStatus } from 'dream-agent';
 
 const sessionId = z
   .string()
@@ -32,6 +32,21 @@ export const NewTurnSchema = z
   })
   .strict();
 
+/**
+ * The session statuses (the core's `SESSION_STATUSES`, checked at compile time) as the entries of a zod
+ * enum: an object rather than an array so that each status is documented where the schema's type shows it.
+ */
+const STATUS_ENTRIES = {
+  /** Between turns: nothing is running or pending. */
+  idle: 'idle',
+  /** A turn is being driven (or is due to be, after a crash). */
+  running: 'running',
+  /** The turn waits for a human: plan review, approval, clarification or input. */
+  waiting: 'waiting',
+  /** Paused by a `pause` command (at a cycle boundary); a `resume` command continues it. */
+  paused: 'paused',
+} as const satisfies { [S in SessionStatus]: S };
+
 /** Query of `GET /sessions`. */
 export const ListQuerySchema = z
   .object({
@@ -39,7 +54,7 @@ export const ListQuerySchema = z
     status: z
       .string()
       .transform((s) => s.split(',').filter((x) => x.length > 0))
-      .pipe(z.array(z.enum(SESSION_STATUSES)).max(SESSION_STATUSES.length))
+      .pipe(z.array(z.enum(STATUS_ENTRIES)).max(SESSION_STATUSES.length))
       .optional(),
     after: sessionId.optional(),
     limit: z.coerce.number().int().min(1).max(1000).optional(),

@@ -8,12 +8,25 @@ import { DreamAgentError } from 'dream-agent';
 import { parseDocument } from 'yaml';
 import { z } from 'zod';
 
+/**
+ * The risk levels of an approval (the core's `low` / `medium` / `high`), as the entries of a zod enum: an
+ * object rather than an array so that each level is documented where the schema's type shows it.
+ */
+const RISK_LEVELS = {
+  /** Little harm if it goes wrong, easily undone (reading, drafting). */
+  low: 'low',
+  /** Visible to others or costly to undo (sending one message, a bounded spend). */
+  medium: 'medium',
+  /** Hard or impossible to undo (payments, deletions, mass messages). */
+  high: 'high',
+} as const;
+
 const ApprovalSchema = z.union([
   z.boolean(),
   z.strictObject({
     required: z.boolean(),
     reason: z.string().optional(),
-    risk: z.enum(['low', 'medium', 'high']).optional(),
+    risk: z.enum(RISK_LEVELS).optional(),
   }),
 ]);
 

@@ -135,7 +135,7 @@ export class OpenAIModel implements LanguageModel {
     this.#options = options;
   }
 
-  /** {@inheritDoc LanguageModel.generate} */
+  /** {@inheritDoc src!LanguageModel.generate} */
   async generate(request: GenerateRequest): Promise<GenerateResult> {
     throwIfAborted(request.signal);
     try {
@@ -168,7 +168,7 @@ export class OpenAIModel implements LanguageModel {
     }
   }
 
-  /** {@inheritDoc LanguageModel.stream} */
+  /** {@inheritDoc src!LanguageModel.stream} */
   async *stream(request: GenerateRequest): AsyncIterable<StreamChunk> {
     throwIfAborted(request.signal);
     const includeUsage = this.#options.streamUsage ?? true;

@@ -36,7 +36,12 @@ export interface OfflineCognitiveOptions {
   /** Classifier training options. */
   classifier?: Omit<ClassifierOptions, 'calibration'>;
   /** Held-out labelled utterances to calibrate confidence on (default: cross-validation). */
-  calibration?: readonly { text: string; intent: string }[];
+  calibration?: readonly {
+    /** An utterance as a user would write it. */
+    text: string;
+    /** The intent it means (a name from the intents file). */
+    intent: string;
+  }[];
   /** When set, the most relevant past turns of the session are recalled into `intent.metadata.context`. */
   memory?: ContextMemory;
   /** How many memories to recall (default 3). */
@@ -56,7 +61,9 @@ export interface OfflineClassification extends Classification {
 
 /** A held-out utterance with its gold label (`unknown` for out-of-scope) and the model's answer. */
 export interface ScoredUtterance {
+  /** The intent the utterance is labelled with, the right answer (`unknown` for out-of-scope). */
   gold: string;
+  /** What the classifier answered for it: best intent, confidence and runners-up. */
   classification: Classification;
 }
 

@@ -198,7 +198,14 @@ export interface SlotResolution {
   /** Required slots still missing, in declaration order. */
   missingSlots: string[];
   /** The question for the first missing slot, when one is missing. */
-  clarification?: { question: string; slot: string; options?: string[] };
+  clarification?: {
+    /** The question to ask the user (from the slot's `question`, else a generic one naming the slot). */
+    question: string;
+    /** The slot the answer fills. */
+    slot: string;
+    /** Choices to offer, from the slot's `options`; the user may answer with one or with its number. */
+    options?: string[];
+  };
 }
 
 /** Inputs of {@link resolveSlots}. */
@@ -210,7 +217,14 @@ export interface SlotInputs {
   /** Slots carried from the previous turn (follow-ups only); only the intent's own slots are kept. */
   carried?: JsonObject;
   /** This turn's clarification answers, in order; those naming a slot fill it. */
-  clarifications?: readonly { question: string; answer: string; slot?: string }[];
+  clarifications?: readonly {
+    /** The question that was asked. */
+    question: string;
+    /** What the user answered: read as the slot's type, or as one of the offered options (`yes`, `2`). */
+    answer: string;
+    /** The slot the question was for; answers without one fill nothing. */
+    slot?: string;
+  }[];
   /** Clock reading and gazetteers for reading answers. */
   entityOptions: EntityOptions;
 }

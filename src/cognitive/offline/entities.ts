@@ -13,14 +13,18 @@ import { fold } from './tokenize.js';
 /** An inclusive range of calendar days, as ISO dates (`YYYY-MM-DD`). */
 export interface PeriodValue {
   [key: string]: string;
+  /** The first day of the period (`2024-01-01` for "Q1 2024"). */
   from: string;
+  /** The last day of the period, inclusive (`2024-03-31` for "Q1 2024"). */
   to: string;
 }
 
 /** Money: an amount and an ISO 4217 currency code (`USD` when only `$` is given). */
 export interface MoneyValue {
   [key: string]: string | number;
+  /** The amount in the currency's units (`1500` for "$1.5k"). */
   amount: number;
+  /** The ISO 4217 code (`EUR`, `USD`…). */
   currency: string;
 }
 

@@ -46,12 +46,17 @@ export interface MemoryEntry {
 
 /** A recalled memory. */
 export interface Recollection {
+  /** The entry's id ({@link MemoryEntry.id}: the turn id, or `<turn id>/<todo id>` for todo results). */
   id: string;
+  /** What was remembered: the user's text, the todo result or the document chunk (at most `maxTextChars`). */
   text: string;
+  /** What came of it, when the entry had a summary. */
   summary?: string;
+  /** Whether it is a turn, a todo result or a document chunk. */
   kind: MemoryKind;
   /** Similarity to the query (cosine for the memory store). */
   score: number;
+  /** The entry's metadata as remembered (`sessionId`, `tenantId`, `shared` and extra fields). */
   metadata: JsonObject;
 }
 
@@ -75,6 +80,7 @@ export interface ContextOptions {
 
 /** Recalled context, ready for a prompt. */
 export interface RecalledContext {
+  /** The recalled entries that fit the budget, most relevant first. */
   items: Recollection[];
   /** The items as prompt text (`[kind] text — summary` per line), within the budget. */
   text: string;

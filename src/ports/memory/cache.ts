@@ -11,7 +11,10 @@ export interface MemoryCacheOptions {
    */
   maxBytes?: number;
   /** Time source for expiry (default `Date.now`); inject a manual clock in tests. */
-  clock?: { now(): number };
+  clock?: {
+    /** The current time, epoch ms. */
+    now(): number;
+  };
 }
 
 interface Entry {

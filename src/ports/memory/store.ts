@@ -73,7 +73,12 @@ export class MemoryStore implements Store {
     session: NewSession,
     owner: string,
     leaseTtlMs: number,
-  ): Promise<{ record: SessionRecord; lease: LeaseToken }> {
+  ): Promise<{
+    /** The stored session row (version 1). */
+    record: SessionRecord;
+    /** The lease `owner` now holds, valid for `leaseTtlMs`. */
+    lease: LeaseToken;
+  }> {
     await Promise.resolve();
     if (this.#sessions.has(session.id)) {
       throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, {
@@ -170,7 +175,14 @@ export class MemoryStore implements Store {
     limit: number,
     owner: string,
     ttlMs: number,
-  ): Promise<{ sessionId: string; lease: LeaseToken }[]> {
+  ): Promise<
+    {
+      /** A claimed session. */
+      sessionId: string;
+      /** The new lease on it, held by `owner` for `ttlMs`. */
+      lease: LeaseToken;
+    }[]
+  > {
     await Promise.resolve();
     const now = this.#clock.now();
     const out: { sessionId: string; lease: LeaseToken }[] = [];
