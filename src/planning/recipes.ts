@@ -71,7 +71,10 @@ const TodoTemplateSchema = z.strictObject({
   approval: TodoApprovalSchema.optional(),
   /** Resource class for concurrency limits (see the file's `resources`). Unset: the todo's domain. */
   resource: z.string().optional(),
-  /** Safe to re-run after a crash. Unset: the tool's flag, else false. */
+  /**
+   * Safe to re-run after a crash. With a tool, only `false` counts (a todo can lower its tool's flag,
+   * never raise it); without one, the todo's own flag decides. Unset: the tool's flag, else false.
+   */
   idempotent: z.boolean().optional(),
   /** Per-todo timeout in ms, overriding the tool's. Unset: the tool's timeout. */
   timeoutMs: z.number().int().positive().optional(),

@@ -96,8 +96,8 @@ export const toolMetaShape = {
    */
   approval: ToolApprovalInputSchema.default(false),
   /**
-   * Safe to run again with the same input after a crash (default false: an interrupted run fails instead of
-   * re-running).
+   * Safe to run again with the same input after a crash (default false: a run interrupted by a crash
+   * waits for a human to retry it, mark it done or skip it).
    */
   idempotent: z.boolean().default(false),
   /** Execution cache: results are reused for the same input while fresh. Unset: not cached. */
@@ -305,8 +305,8 @@ export interface DefineToolOptions<I extends z.ZodType, O extends z.ZodType> {
   /** Approval gate: `true`, `false` (the default) or settings (`{ reason, risk, roles }`). */
   approval?: ToolApprovalInput;
   /**
-   * Safe to run again with the same input after a crash (default false: an interrupted run fails instead of
-   * re-running).
+   * Safe to run again with the same input after a crash (default false: a run interrupted by a crash
+   * waits for a human to retry it, mark it done or skip it).
    */
   idempotent?: boolean;
   /** Execution cache: results are reused for the same input while fresh. Unset: not cached. */

@@ -59,8 +59,9 @@ export interface ToolHandle {
   /** The tool's approval settings (`{ required: false }` when the definition sets none). */
   approval: ToolApproval;
   /**
-   * Safe to run again after a crash with the same input (false unless the definition says so); decides
-   * whether a todo interrupted mid-run is re-run or failed.
+   * Safe to run again after a crash with the same input (false unless the definition says so): a todo
+   * interrupted mid-run is re-run when true, and waits for a human's recovery decision (retry, mark done
+   * or skip) when false.
    */
   idempotent: boolean;
   /** Execution-cache TTL in seconds; absent means not cached. */

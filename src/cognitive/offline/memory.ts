@@ -46,7 +46,10 @@ export interface MemoryEntry {
 
 /** A recalled memory. */
 export interface Recollection {
-  /** The entry's id ({@link MemoryEntry.id}: the turn id, or `<turn id>/<todo id>` for todo results). */
+  /**
+   * The entry's id ({@link MemoryEntry.id}); the agent uses turn ids, and `<turn id>/<todo id>` for todo
+   * results.
+   */
   id: string;
   /** What was remembered: the user's text, the todo result or the document chunk (at most `maxTextChars`). */
   text: string;
