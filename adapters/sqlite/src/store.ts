@@ -124,7 +124,7 @@ const MIGRATIONS: readonly string[] = [
    DROP TABLE todos;
    ALTER TABLE todos_v2 RENAME TO todos;`,
   // 3: the event batch becomes the commit's journal row: it also carries the commit's todo rows (`todos`,
-  //    a JSON array, NULL once folded), so a cycle writes one row instead of a batch row plus an upsert
+  //    a JSON array), so a cycle writes one row instead of a batch row plus an upsert
   //    into the todos table and its index (two to three WAL pages less per cycle). The todos table is the
   //    folded read model: `sessions.todos_from` is the `last_seq` of the session's oldest batch whose
   //    todos are not folded yet (NULL: all folded), reads overlay those batches on the table, and a
@@ -679,9 +679,10 @@ export class SqliteStore implements Store {
     this.#dirty.delete(sessionId);
     const from = this.#st.todosFrom.get(sessionId) as number | null | undefined;
     if (from === null || from === undefined) return;
-    // One statement, in SQLite: later journal rows (and later rows within one) win.
+    // One statement, in SQLite: later journal rows (and later rows within one) win. The journal rows
+    // keep their copies (rewriting them would cost as many pages again): only the watermark moves, and
+    // reads overlay nothing below it. A rewrite clears them (see #rewriter).
     this.#st.foldJournal.run(sessionId, from);
-    this.#st.clearJournal.run(sessionId, from);
     this.#st.folded.run(sessionId);
   }
 
@@ -819,8 +820,10 @@ export class SqliteStore implements Store {
     const tx = this.#db.transaction((r: RecordsRewrite) => {
       const version = st.version.get(r.sessionId) as number | undefined;
       assertRewriteApplies(r, version);
-      // Journaled todo copies are folded first, so the rewrite replaces the only copy of each row.
+      // Journaled todo copies are folded first and then cleared, so the rewrite replaces the only copy
+      // of each row (a re-encryption leaves no row under the old key).
       this.#foldOne(r.sessionId);
+      if (r.todos !== undefined) this.#st.clearJournal.run(r.sessionId);
       if (r.state !== undefined) st.state.run(JSON.stringify(r.state), r.sessionId);
       if (r.events && r.events.length > 0) {
         // Events live in one row per commit: rewrite each batch that holds a replaced seq.
@@ -965,7 +968,7 @@ function prepare(db: SqliteDatabase) {
        ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record`,
     ),
     clearJournal: db.prepare(
-      `UPDATE event_batches SET todos = NULL WHERE session_id = ? AND last_seq >= ? AND todos IS NOT NULL`,
+      `UPDATE event_batches SET todos = NULL WHERE session_id = ? AND todos IS NOT NULL`,
     ),
     folded: db.prepare(`UPDATE sessions SET todos_from = NULL WHERE id = ?`),
     upsertTodo: db.prepare(

@@ -220,7 +220,7 @@ describe('SqliteStore specifics', () => {
       expect(journaled).toBeLessThan(JSON.stringify(output).length);
       expect(store.foldTodos()).toBe(1);
       expect(
-        store.database.prepare(`SELECT todos FROM event_batches WHERE session_id = 'o'`).pluck().get(),
+        store.database.prepare(`SELECT todos_from FROM sessions WHERE id = 'o'`).pluck().get(),
       ).toBeNull();
       expect(new Map((await store.getTodos('o', 't')).map((t) => [t.todoId, t]))).toEqual(byId);
       const stored = store.database
