@@ -3,7 +3,9 @@
  * of `bench/lib.ts` (state, todo.started + todo.completed with a 1 KB output, the todo row) with parts
  * left out, 500 commits each from an emptied WAL with no checkpoint running, and prints frames/commit.
  * Frames are deterministic (unlike timings on a shared machine): the guarded session update is 1, the
- * event batch about 2.7 (its row, its index entry, a leaf split every few rows), the todo row the rest.
+ * commit's journal row (its events and todo rows) about 3 (its row, its index entry, a leaf split every
+ * few rows). `full+fold` adds the background fold of the todo rows into the todos table (run every 50
+ * commits here), amortised per commit: it is written between commits, not inside one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -12,8 +14,12 @@ import { SqliteStore } from '@dream-agent/sqlite';
 import { cycleCommit } from './lib.js';
 import type { Commit } from 'dream-agent';
 const dir = mkdtempSync(join(tmpdir(), 'dream-frames-'));
-async function run(label: string, shape: (c: Commit) => Commit): Promise<void> {
-  const store = new SqliteStore({ database: join(dir, `${label}.db`), checkpointIntervalMs: 1e9 });
+async function run(label: string, shape: (c: Commit) => Commit, fold = false): Promise<void> {
+  const store = new SqliteStore({
+    database: join(dir, `${label}.db`),
+    checkpointIntervalMs: 1e9,
+    foldIntervalMs: 1e9,
+  });
   const { record, lease } = await store.createSession(
     { id: 's', status: 'running', state: { turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} } },
     'bench',
@@ -29,7 +35,11 @@ async function run(label: string, shape: (c: Commit) => Commit): Promise<void> {
   };
   for (let i = 1; i <= 300; i++) await step(i);
   store.database.pragma('wal_checkpoint(TRUNCATE)');
-  for (let i = 301; i <= 800; i++) await step(i);
+  for (let i = 301; i <= 800; i++) {
+    await step(i);
+    // The background fold's pages, amortised: what it writes for every 50 commits' todo rows.
+    if (fold && i % 50 === 0) store.foldTodos();
+  }
   const row = (store.database.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0];
   console.log(
     label,
@@ -40,6 +50,7 @@ async function run(label: string, shape: (c: Commit) => Commit): Promise<void> {
   await store.close();
 }
 await run('full', (c) => c);
+await run('full+fold', (c) => c, true);
 await run('noStatus', (c) => {
   const { status: _s, ...r } = c;
   return r as Commit;

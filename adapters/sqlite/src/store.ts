@@ -53,6 +53,12 @@ export interface SqliteStoreOptions {
   checkpoint?: 'background' | 'auto';
   /** How often the background checkpoint runs (default 1,000 ms). */
   checkpointIntervalMs?: number;
+  /**
+   * How often todo rows journaled by commits are folded into the todos table, between commits
+   * (default 200 ms). Reads are exact either way (they overlay the rows not folded yet); the fold only
+   * keeps that overlay short. See {@link SqliteStore.foldTodos}.
+   */
+  foldIntervalMs?: number;
 }
 
 interface SessionRow {
@@ -117,10 +123,31 @@ const MIGRATIONS: readonly string[] = [
    INSERT INTO todos_v2 (session_id, turn_id, todo_id, record) SELECT session_id, turn_id, todo_id, record FROM todos;
    DROP TABLE todos;
    ALTER TABLE todos_v2 RENAME TO todos;`,
+  // 3: the event batch becomes the commit's journal row: it also carries the commit's todo rows (`todos`,
+  //    a JSON array), so a cycle writes one row instead of a batch row plus an upsert
+  //    into the todos table and its index (two to three WAL pages less per cycle). The todos table is the
+  //    folded read model: `sessions.todos_from` is the `last_seq` of the session's oldest batch whose
+  //    todos are not folded yet (NULL: all folded), reads overlay those batches on the table, and a
+  //    background fold moves them into it. Existing rows stay where they are: all already folded.
+  `ALTER TABLE event_batches ADD COLUMN todos TEXT;
+   ALTER TABLE sessions ADD COLUMN todos_from INTEGER;`,
 ];
 
 /** The field of a stored todo row that names the event holding its output (instead of a copy of it). */
 const OUTPUT_SEQ = '$outputSeq';
+
+/** How many sessions' status hints a store keeps before starting over (see `SqliteStore.#known`). */
+const KNOWN_MAX = 10_000;
+
+/** A todo row as stored: its output may be a reference to the `todo.completed` event holding it. */
+type StoredTodo = TodoRecord & { [OUTPUT_SEQ]?: number };
+
+/** A journal row whose todos are not folded yet. */
+interface JournalRow {
+  first_seq: number;
+  events: string;
+  todos: string;
+}
 
 const SESSION_COLUMNS =
   'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at, tenant_id, owner_id';
@@ -203,6 +230,13 @@ export class SqliteStore implements Store {
   readonly #createTx: (session: NewSession, owner: string, expires: number, now: number) => SessionRow;
   readonly #deleteTx: (sessionId: string) => boolean;
   readonly #checkpointer: Checkpointer | undefined;
+  /** The version and status each session had after this store's last commit to it (a hint, see #applyCommit). */
+  readonly #known = new Map<string, { version: number; status: string }>();
+  /** Sessions this store journaled todo rows for since the last fold. */
+  readonly #dirty = new Set<string>();
+  readonly #foldTx: (sessionIds: readonly string[]) => void;
+  readonly #foldTimer: NodeJS.Timeout;
+  readonly #todosTx: (sessionId: string, turnId: string) => TodoRecord[];
 
   /**
    * Opens (and migrates) the database.
@@ -237,6 +271,13 @@ export class SqliteStore implements Store {
       for (const st of this.#st.deleteChildren) st.run(sessionId);
       return this.#st.deleteSession.run(sessionId).changes > 0;
     }).immediate as (sessionId: string) => boolean;
+    this.#foldTx = db.transaction((sessionIds: readonly string[]) => {
+      for (const id of sessionIds) this.#foldOne(id);
+    }).immediate as (sessionIds: readonly string[]) => void;
+    // Deferred: the table and the journal read from one snapshot.
+    this.#todosTx = db.transaction((sessionId: string, turnId: string) => this.#todosOf(sessionId, turnId));
+    this.#foldTimer = setInterval(() => this.foldTodos(), Math.max(1, opts.foldIntervalMs ?? 200));
+    this.#foldTimer.unref();
     const walFile = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
     if (walFile && (opts.checkpoint ?? 'background') === 'background') {
       db.pragma('wal_autocheckpoint = 0');
@@ -287,7 +328,8 @@ export class SqliteStore implements Store {
       throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, {
         details: { sessionId: session.id },
       });
-    if (events.length > 0) this.#st.insertBatch.run(session.id, 1, events.length, JSON.stringify(events));
+    if (events.length > 0)
+      this.#st.insertBatch.run(session.id, 1, events.length, JSON.stringify(events), null);
     const row = this.#row(session.id);
     if (!row) throw notFound(session.id);
     return row;
@@ -311,6 +353,7 @@ export class SqliteStore implements Store {
     const now = this.#clock.now();
     return this.#run('createSession', () => {
       const row = this.#createTx(session, owner, now + leaseTtlMs, now);
+      this.#known.set(row.id, { version: row.version, status: row.status });
       return { record: toRecord(row), lease: { owner, epoch: row.lease_epoch } };
     });
   }
@@ -396,27 +439,37 @@ export class SqliteStore implements Store {
     for (const [i, e] of c.events.entries()) {
       if (e.seq !== (first ?? 0) + i || e.sessionId !== c.sessionId) contiguous = false;
     }
+    // The commit's todo rows ride in its journal row (the event batch) when it has events; they are
+    // folded into the todos table later (see #fold). `journalSeq` is that row's last_seq.
+    const journal = first !== undefined && c.todos.length > 0;
+    const journalSeq = journal ? first - 1 + c.events.length : null;
     // SQLite rewrites an index entry whenever its column is assigned, even to the same value: a commit
     // that names the session's current status (the usual cycle says 'running' again) would dirty a
     // page of sessions_status_idx, one more WAL frame per commit. So the status is assigned only when
-    // it changes; the read is of the page the update dirties anyway, under this transaction's write lock.
-    const setStatus =
-      c.status !== undefined && (this.#st.status.get(c.sessionId) as string | undefined) !== c.status;
-    const updated = contiguous
-      ? ((setStatus ? this.#st.update : this.#st.updateKeepStatus).get(
-          ...(setStatus ? [c.events.length, c.status] : [c.events.length]),
-          c.state === undefined ? null : JSON.stringify(c.state),
-          now,
-          release ? 1 : 0,
-          expires,
-          c.sessionId,
-          c.expectedVersion,
-          c.lease.epoch,
-          c.lease.owner,
-          now,
-          first === undefined ? null : first - 1,
-        ) as { version: number; last_seq: number; pending: number } | undefined)
-      : undefined;
+    // it changes. The status this store's last commit returned is a hint (no read): the update keeping
+    // the status also requires it in its WHERE, so a wrong hint matches nothing and the row is read.
+    const known = this.#known.get(c.sessionId);
+    const hint = known !== undefined && known.version === c.expectedVersion ? known.status : undefined;
+    const keep = c.status === undefined || c.status === hint;
+    const args = [
+      c.state === undefined ? null : JSON.stringify(c.state),
+      journalSeq,
+      now,
+      release ? 1 : 0,
+      expires,
+      c.sessionId,
+      c.expectedVersion,
+      c.lease.epoch,
+      c.lease.owner,
+      now,
+      first === undefined ? null : first - 1,
+    ];
+    type Updated = { version: number; last_seq: number; status: string; pending: number };
+    let updated = !contiguous
+      ? undefined
+      : keep
+        ? (this.#st.updateKeepStatus.get(c.events.length, ...args, c.status ?? null) as Updated | undefined)
+        : (this.#st.update.get(c.events.length, c.status, ...args) as Updated | undefined);
     if (!updated) {
       // Nothing written: say why, with the contract's exact errors.
       const r = this.#row(c.sessionId);
@@ -432,11 +485,14 @@ export class SqliteStore implements Store {
         },
         now,
       );
-      throw new DreamAgentError('INTERNAL', `commit of "${c.sessionId}" matched no row`);
+      // The commit applies: only the status hint was wrong. Write it with the status read.
+      updated =
+        c.status === undefined || c.status === r.status
+          ? (this.#st.updateKeepStatus.get(c.events.length, ...args, null) as Updated | undefined)
+          : (this.#st.update.get(c.events.length, c.status, ...args) as Updated | undefined);
+      if (!updated) throw new DreamAgentError('INTERNAL', `commit of "${c.sessionId}" matched no row`);
     }
     // Writes: any throw below rolls the whole transaction back (the update included).
-    if (first !== undefined)
-      this.#st.insertBatch.run(c.sessionId, first, updated.last_seq, JSON.stringify(c.events));
     // A todo's output travels twice in a completing cycle: in its todo.completed event and in its row.
     // The row then stores the event's seq instead of the output (getTodos reads it back from the event):
     // a row of a few hundred bytes instead of a copy of the output, one JSON serialisation less.
@@ -447,13 +503,27 @@ export class SqliteStore implements Store {
         (completed ??= new Map()).set(`${e.turnId ?? ''}\u0000${e.todoId}`, e);
       }
     }
-    for (const t of c.todos) {
+    const stored = (t: TodoRecord): TodoRecord => {
       const e = completed?.get(`${t.turnId}\u0000${t.todoId}`);
-      const record =
-        e !== undefined && t.output !== undefined && e.output === t.output
-          ? JSON.stringify({ ...t, output: undefined, [OUTPUT_SEQ]: e.seq })
-          : JSON.stringify(t);
-      this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, record);
+      return e !== undefined && t.output !== undefined && e.output === t.output
+        ? (Object.assign({}, t, { output: undefined, [OUTPUT_SEQ]: e.seq }) as TodoRecord)
+        : t;
+    };
+    if (first !== undefined)
+      this.#st.insertBatch.run(
+        c.sessionId,
+        first,
+        updated.last_seq,
+        JSON.stringify(c.events),
+        journal ? JSON.stringify(c.todos.map(stored)) : null,
+      );
+    if (journal) this.#dirty.add(c.sessionId);
+    else if (c.todos.length > 0) {
+      // No journal row to carry them (a commit without events): written to the table directly, after
+      // folding what the journal holds so the older journal copies cannot shadow these.
+      this.#foldOne(c.sessionId);
+      for (const t of c.todos)
+        this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, JSON.stringify(stored(t)));
     }
     // Plan versions are stored as patches against the version before them (read here, under the write
     // lock, only for commits that carry a plan version), with a full plan every PLAN_CHECKPOINT_EVERY.
@@ -494,6 +564,11 @@ export class SqliteStore implements Store {
       c.inboxAcks.length === 0
         ? updated.pending
         : (this.#st.pendingCount.get(c.sessionId) as { n: number }).n;
+    if (release) this.#known.delete(c.sessionId);
+    else {
+      if (this.#known.size >= KNOWN_MAX) this.#known.clear();
+      this.#known.set(c.sessionId, { version: updated.version, status: updated.status });
+    }
     return {
       version: updated.version,
       lastSeq: updated.last_seq,
@@ -520,6 +595,8 @@ export class SqliteStore implements Store {
     await Promise.resolve();
     return this.#run('deleteSession', () => {
       const deleted = this.#deleteTx(sessionId);
+      this.#dirty.delete(sessionId);
+      this.#known.delete(sessionId);
       // The WAL still holds the pages as they were before the delete: move the zeroed pages into the
       // database and empty the log, so the file holds no copy of what was erased (a reader holding an
       // old snapshot can keep it from completing: the next erasure, or the checkpointer, finishes it).
@@ -538,12 +615,25 @@ export class SqliteStore implements Store {
 
   async getTodos(sessionId: string, turnId: string): Promise<TodoRecord[]> {
     await Promise.resolve();
-    return this.#run('getTodos', () => {
-      const batches = new Map<number, { first: number; events: AgentEvent[] }>();
-      return (this.#st.todos.all(sessionId, turnId) as { record: string }[]).map((r) => {
-        const t = JSON.parse(r.record) as TodoRecord & { [OUTPUT_SEQ]?: number };
-        const seq = t[OUTPUT_SEQ];
-        if (seq === undefined) return t;
+    return this.#run('getTodos', () => this.#todosTx(sessionId, turnId));
+  }
+
+  /**
+   * The todo rows of a session (of one turn, or all), outputs resolved: the folded table overlaid with
+   * the journal rows not folded yet (later rows win), in (turn, todo) order. Call inside a transaction.
+   */
+  #todosOf(sessionId: string, turnId: string | undefined): TodoRecord[] {
+    const rows = (
+      turnId === undefined
+        ? this.#rewriter().st.allTodos.all(sessionId)
+        : this.#st.todos.all(sessionId, turnId)
+    ) as { record: string }[];
+    const byKey = new Map<string, TodoRecord>();
+    const batches = new Map<number, { first: number; events: AgentEvent[] }>();
+    for (const r of rows) {
+      const t = JSON.parse(r.record) as StoredTodo;
+      const seq = t[OUTPUT_SEQ];
+      if (seq !== undefined) {
         delete t[OUTPUT_SEQ];
         // The output lives in the todo.completed event at `seq` (written in the same commit).
         let batch = [...batches.values()].find((b) => seq >= b.first && seq < b.first + b.events.length);
@@ -557,9 +647,64 @@ export class SqliteStore implements Store {
         }
         const e = batch?.events[seq - (batch?.first ?? 0)];
         if (e?.type === 'todo.completed') t.output = e.output;
-        return t;
-      });
-    });
+      }
+      byKey.set(`${t.turnId}\u0000${t.todoId}`, t);
+    }
+    const from = this.#st.todosFrom.get(sessionId) as number | null | undefined;
+    if (from !== null && from !== undefined) {
+      for (const j of this.#st.journal.all(sessionId, from) as JournalRow[]) {
+        let events: AgentEvent[] | undefined;
+        for (const t of JSON.parse(j.todos) as StoredTodo[]) {
+          if (turnId !== undefined && t.turnId !== turnId) continue;
+          const seq = t[OUTPUT_SEQ];
+          if (seq !== undefined) {
+            delete t[OUTPUT_SEQ];
+            events ??= JSON.parse(j.events) as AgentEvent[];
+            const e = events[seq - j.first_seq];
+            if (e?.type === 'todo.completed') t.output = e.output;
+          }
+          byKey.set(`${t.turnId}\u0000${t.todoId}`, t);
+        }
+      }
+    }
+    const out = [...byKey.values()];
+    out.sort((a, b) =>
+      a.turnId === b.turnId ? (a.todoId < b.todoId ? -1 : 1) : a.turnId < b.turnId ? -1 : 1,
+    );
+    return out;
+  }
+
+  /** Moves one session's journaled todo rows into the todos table. Call inside a write transaction. */
+  #foldOne(sessionId: string): void {
+    this.#dirty.delete(sessionId);
+    const from = this.#st.todosFrom.get(sessionId) as number | null | undefined;
+    if (from === null || from === undefined) return;
+    // One statement, in SQLite: later journal rows (and later rows within one) win. The journal rows
+    // keep their copies (rewriting them would cost as many pages again): only the watermark moves, and
+    // reads overlay nothing below it. A rewrite clears them (see #rewriter).
+    this.#st.foldJournal.run(sessionId, from);
+    this.#st.folded.run(sessionId);
+  }
+
+  /**
+   * Folds the todo rows that this store's commits journaled into the todos table now, in one
+   * transaction (a timer does it every `foldIntervalMs`; `close()` does it too). Reads never depend on
+   * it: they overlay what is not folded yet. A database left by a process that stopped before folding
+   * is folded by the next commit of todos to that session without events, or stays exact as it is.
+   *
+   * @returns how many sessions were folded (0 when the database was busy: the next run retries)
+   */
+  foldTodos(): number {
+    if (this.#dirty.size === 0 || !this.#db.open) return 0;
+    const ids = [...this.#dirty];
+    try {
+      this.#foldTx(ids);
+      return ids.length;
+    } catch {
+      // Busy (another process writing) or closed: the sessions stay dirty, the next run retries.
+      for (const id of ids) this.#dirty.add(id);
+      return 0;
+    }
   }
 
   /** Rebuilds one stored plan version (the latest when `version` is omitted) from its checkpoint. */
@@ -675,6 +820,10 @@ export class SqliteStore implements Store {
     const tx = this.#db.transaction((r: RecordsRewrite) => {
       const version = st.version.get(r.sessionId) as number | undefined;
       assertRewriteApplies(r, version);
+      // Journaled todo copies are folded first and then cleared, so the rewrite replaces the only copy
+      // of each row (a re-encryption leaves no row under the old key).
+      this.#foldOne(r.sessionId);
+      if (r.todos !== undefined) this.#st.clearJournal.run(r.sessionId);
       if (r.state !== undefined) st.state.run(JSON.stringify(r.state), r.sessionId);
       if (r.events && r.events.length > 0) {
         // Events live in one row per commit: rewrite each batch that holds a replaced seq.
@@ -721,16 +870,8 @@ export class SqliteStore implements Store {
           session: toRecord(row),
           events,
           // Records as the Store port reads them: a todo's output stored by reference to its event is
-          // resolved, plan versions stored as patches are rebuilt whole (a rewrite stores them whole).
-          todos: (st.allTodos.all(sessionId) as { record: string }[]).map((r) => {
-            const t = JSON.parse(r.record) as TodoRecord & { [OUTPUT_SEQ]?: number };
-            const seq = t[OUTPUT_SEQ];
-            if (seq === undefined) return t;
-            delete t[OUTPUT_SEQ];
-            const e = events.find((x) => x.seq === seq);
-            if (e?.type === 'todo.completed') t.output = e.output;
-            return t;
-          }),
+          // resolved (journaled rows overlaid), plan versions stored as patches are rebuilt whole.
+          todos: this.#todosOf(sessionId, undefined),
           planVersions: decodePlanVersions(
             (st.allPlans.all(sessionId) as { record: string }[]).map(
               (p) => JSON.parse(p.record) as StoredPlanVersion,
@@ -765,19 +906,25 @@ export class SqliteStore implements Store {
    * you passed in stays yours to close).
    */
   async close(): Promise<void> {
+    clearInterval(this.#foldTimer);
+    this.foldTodos();
     await this.#checkpointer?.stop();
     if (this.#owned && this.#db.open) this.#db.close();
   }
 }
 
-/** The guarded session update of a commit, with or without the status assignment `setStatus`. */
-const updateSql = (setStatus: string): string =>
+/**
+ * The guarded session update of a commit, with or without the status assignment `setStatus`.
+ * `todos_from` is set to the journal row's last_seq when the commit's todos ride in it and none are
+ * waiting to be folded yet (assigned only then: the column has no index, but the value stays put).
+ */
+const updateSql = (setStatus: string, statusGuard: string): string =>
   `UPDATE sessions SET version = version + 1, last_seq = last_seq + ?, ${setStatus}
-     state = COALESCE(?, state), updated_at = ?,
+     state = COALESCE(?, state), todos_from = COALESCE(todos_from, ?), updated_at = ?,
      lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END, lease_expires_at = ?
    WHERE id = ? AND version = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ?
-     AND last_seq = COALESCE(?, last_seq)
-   RETURNING version, last_seq,
+     AND last_seq = COALESCE(?, last_seq)${statusGuard}
+   RETURNING version, last_seq, status,
      (SELECT count(*) FROM inbox i WHERE i.session_id = sessions.id AND i.status = 'pending') AS pending`;
 
 /** The store's prepared statements. */
@@ -799,13 +946,31 @@ function prepare(db: SqliteDatabase) {
     ),
     // The fencing write: matches only the expected version under the live lease, with the log at the
     // seq the commit's events continue (NULL: no events, any seq).
-    update: db.prepare(updateSql('status = ?,')),
-    // The same without assigning status (see #applyCommit: no write to the status index).
-    updateKeepStatus: db.prepare(updateSql('')),
-    status: db.prepare(`SELECT status FROM sessions WHERE id = ?`).pluck(),
+    update: db.prepare(updateSql('status = ?,', '')),
+    // The same without assigning status (see #applyCommit: no write to the status index), requiring
+    // the status hint when one is given.
+    updateKeepStatus: db.prepare(updateSql('', ' AND status = COALESCE(?, status)')),
     insertBatch: db.prepare(
-      `INSERT INTO event_batches (session_id, first_seq, last_seq, events) VALUES (?, ?, ?, ?)`,
+      `INSERT INTO event_batches (session_id, first_seq, last_seq, events, todos) VALUES (?, ?, ?, ?, ?)`,
     ),
+    todosFrom: db.prepare(`SELECT todos_from FROM sessions WHERE id = ?`).pluck(),
+    // The journal rows whose todos are not folded yet, oldest first.
+    journal: db.prepare(
+      `SELECT first_seq, events, todos FROM event_batches
+       WHERE session_id = ? AND last_seq >= ? AND todos IS NOT NULL ORDER BY last_seq`,
+    ),
+    foldJournal: db.prepare(
+      `INSERT INTO todos (session_id, turn_id, todo_id, record)
+       SELECT b.session_id, json_extract(j.value, '$.turnId'), json_extract(j.value, '$.todoId'), j.value
+       FROM event_batches b, json_each(b.todos) j
+       WHERE b.session_id = ? AND b.last_seq >= ? AND b.todos IS NOT NULL
+       ORDER BY b.last_seq, j.key
+       ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record`,
+    ),
+    clearJournal: db.prepare(
+      `UPDATE event_batches SET todos = NULL WHERE session_id = ? AND todos IS NOT NULL`,
+    ),
+    folded: db.prepare(`UPDATE sessions SET todos_from = NULL WHERE id = ?`),
     upsertTodo: db.prepare(
       `INSERT INTO todos (session_id, turn_id, todo_id, record) VALUES (?, ?, ?, ?)
        ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record`,

@@ -93,7 +93,7 @@ describe('SqliteStore specifics', () => {
 
     const store = new SqliteStore(path);
     try {
-      expect(store.database.pragma('user_version', { simple: true })).toBe(2);
+      expect(store.database.pragma('user_version', { simple: true })).toBe(3);
       expect(await store.readEvents('old')).toEqual([1, 2, 3].map((s) => ev('old', s)));
       expect(await store.readEvents('old', { after: 1, limit: 1 })).toEqual([ev('old', 2)]);
       expect(await store.getTodos('old', 't')).toEqual([todo]);
@@ -212,6 +212,17 @@ describe('SqliteStore specifics', () => {
       expect(byId.get('b')?.output).toEqual({ y: 2 });
       expect(byId.get('c')?.output).toEqual({ x: 1 });
       expect(Object.keys(byId.get('a') ?? {})).not.toContain('$outputSeq');
+      // The rows ride in the commit's journal row until they are folded into the todos table.
+      const journaled = store.database
+        .prepare(`SELECT length(todos) FROM event_batches WHERE session_id = 'o'`)
+        .pluck()
+        .get() as number;
+      expect(journaled).toBeLessThan(JSON.stringify(output).length);
+      expect(store.foldTodos()).toBe(1);
+      expect(
+        store.database.prepare(`SELECT todos_from FROM sessions WHERE id = 'o'`).pluck().get(),
+      ).toBeNull();
+      expect(new Map((await store.getTodos('o', 't')).map((t) => [t.todoId, t]))).toEqual(byId);
       const stored = store.database
         .prepare(`SELECT length(record) FROM todos WHERE session_id = 'o' AND todo_id = 'a'`)
         .pluck()
