@@ -138,14 +138,22 @@ describe('the quick-start demo', { timeout: 240_000 }, () => {
     expect(closedAtApproval.stdout).not.toContain('▶ email');
     expect((await files(out)).filter((f) => f.endsWith('.eml'))).toHaveLength(0);
 
-    // Resume once more: grant, give the recipient, approve again now that the effect names the recipient
+    // Grant, then close the input at the recipient prompt: one notice, no repeated errors, nothing sent.
+    const closedAtRecipient = await runDemo(['--resume'], ['y']);
+    expect(closedAtRecipient.code).toBe(0);
+    expect(closedAtRecipient.stdout.match(/input closed/g) ?? []).toHaveLength(1);
+    expect(closedAtRecipient.stdout).not.toMatch(/refused:|error/i);
+    expect(closedAtRecipient.stdout).not.toContain('turn completed');
+    expect((await files(out)).filter((f) => f.endsWith('.eml'))).toHaveLength(0);
+
+    // Resume once more: give the recipient, approve again now that the effect names the recipient
     // (a grant never covers an input given after it); the step continues with the answer (no "attempt 2").
-    const done = await runDemo(['--resume'], ['y', 'ann@example.com', 'y', '']);
+    const done = await runDemo(['--resume'], ['ann@example.com', 'y', '']);
     expect(done.code).toBe(0);
     expect(done.stdout).toContain('▶ email (continuing with your answer)');
     expect(done.stdout).not.toContain('attempt 2');
-    // the second approval prompt shows the recipient given after the first grant
-    const second = done.stdout.split('Approve? [y/N]')[1] ?? '';
+    // the second approval prompt (the only one of this run) shows the recipient given after the first grant
+    const second = done.stdout.split('Approve? [y/N]')[0] ?? '';
     expect(second).toMatch(/provided recipient: ann@example\.com/);
     expect(done.stdout).toContain('turn completed');
     const mails = (await files(out)).filter((f) => f.endsWith('.eml'));

@@ -214,7 +214,7 @@ export class OfflineCognitive implements Cognitive {
     const entities: Entity[] = narrowestPeriods(
       [input, ...restated].flatMap((t) => this.#entities(t, entityOptions)),
     );
-    const classification = this.#withEvidence(classified, entities, today);
+    const classification = this.#withEvidence(classified, entities, today, [input, ...restated]);
 
     let name = picked ?? (classification.outOfScope || refused ? UNKNOWN_INTENT : classification.intent);
     let confidence = picked !== undefined ? this.#confidenceOf(input, picked) : classification.confidence;
@@ -309,16 +309,41 @@ export class OfflineCognitive implements Cognitive {
     // takes several (a report of two periods is a comparison), or the user is asked which one.
     let overflow = secondValue(spec, entities, ctx.clarifications);
     if (overflow !== undefined) {
-      const from = spec;
-      const ranked = [...classification.ranking.map((r) => r.intent), ...this.#specs.keys()];
-      const target = ranked
-        .map((n) => this.#specs.get(n))
-        .find((t) => t !== undefined && t.name !== from.name && takesAll(t, from, overflow?.type, entities));
+      const to = this.#overflowTarget(spec, entities, classification.ranking);
+      const target = to !== spec.name ? this.#specs.get(to) : undefined;
       if (target !== undefined) {
         metadata['handoff'] = { from: name, to: target.name };
         name = target.name;
         spec = target;
         overflow = undefined;
+      }
+    }
+
+    // An exclusion the intent cannot express goes to a close guess that can, if that one also takes
+    // everything else named ("Q3 revenue without APAC": a report, not a comparison of one period).
+    const canExclude = (t: IntentSpec, e: Entity): boolean =>
+      t.slots.some((s) => s.negated && `${NEGATED_PREFIX}${s.type}` === e.type);
+    const exclusions = entities.filter((e) => e.type.startsWith(NEGATED_PREFIX));
+    const chosen: IntentSpec = spec;
+    if (!followUp && exclusions.some((e) => !canExclude(chosen, e))) {
+      const from = chosen;
+      const own = classification.ranking.find((r) => r.intent === from.name)?.confidence ?? 0;
+      const target = this.#guesses(classification)
+        .filter((g) => g.intent !== from.name && g.confidence >= EXCLUSION_SWITCH * own)
+        .map((g) => this.#specs.get(g.intent))
+        .find(
+          (t) =>
+            t !== undefined &&
+            t.continues === undefined &&
+            exclusions.every((e) => canExclude(t, e)) &&
+            entities.every(
+              (e) => e.type.startsWith(NEGATED_PREFIX) || !accepts(from, e.type) || accepts(t, e.type),
+            ),
+        );
+      if (target !== undefined) {
+        metadata['handoff'] = { from: name, to: target.name };
+        name = target.name;
+        spec = target;
       }
     }
 
@@ -407,22 +432,38 @@ export class OfflineCognitive implements Cognitive {
    * best in-scope guess is plausible (at least {@link EVIDENCE_CONFIDENCE}) and is an intent with a slot
    * for what was named. Out-of-scope text names none of them, so it stays out.
    */
-  #withEvidence(c: OfflineClassification, entities: readonly Entity[], today: string): OfflineClassification {
+  #withEvidence(
+    c: OfflineClassification,
+    entities: readonly Entity[],
+    today: string,
+    texts: readonly string[],
+  ): OfflineClassification {
     if (!c.outOfScope) return c;
     const guess = this.#guesses(c)[0];
     const spec = guess !== undefined ? this.#specs.get(guess.intent) : undefined;
-    if (guess === undefined || spec === undefined || guess.confidence < EVIDENCE_CONFIDENCE) return c;
+    if (guess === undefined || spec === undefined) return c;
     // Only a clear favourite is lifted; between close guesses the user is asked which one they meant.
     const runnerUp = this.#guesses(c)[1];
-    // An intent that continues the other one ("e-mail the report" and "analyse sales") is no rival.
+    // An intent that continues the other one ("e-mail the report" and "analyse sales") is no rival, nor
+    // is one that would do the same with these entities (then their probabilities add up).
     const continued = spec.continues !== undefined ? this.#specs.get(spec.continues) : undefined;
+    const same =
+      runnerUp !== undefined &&
+      this.#sameOutcome(spec, this.#specs.get(runnerUp.intent), entities, c.ranking);
     const rival =
       runnerUp !== undefined &&
       runnerUp.intent !== spec.continues &&
-      this.#specs.get(runnerUp.intent)?.continues !== spec.name;
+      this.#specs.get(runnerUp.intent)?.continues !== spec.name &&
+      !same;
+    const mass = guess.confidence + (same ? (runnerUp?.confidence ?? 0) : 0);
+    if (mass < EVIDENCE_CONFIDENCE) return c;
     if (rival && guess.confidence < EVIDENCE_MARGIN * runnerUp.confidence) return c;
     const types = new Set([...spec.slots, ...(continued?.slots ?? [])].map((s) => s.type));
+    // A word the typo repair changed is a guess ("table" read as the Orbit Tablet): only entities the
+    // user actually typed may overrule the classifier.
+    const typed = texts.join(' ').toLowerCase();
     const evidence = entities.filter((e) => {
+      if (e.text !== '' && !typed.includes(e.text.toLowerCase())) return false;
       const type = e.type.replace(NEGATED_PREFIX, '');
       if (type === 'period' || type === 'date') {
         // A day that has not come yet ("tomorrow") says nothing about a request for actual figures.
@@ -442,6 +483,48 @@ export class OfflineCognitive implements Cognitive {
     });
     if (evidence.length === 0) return c;
     return { intent: guess.intent, confidence: guess.confidence, ranking: c.ranking, outOfScope: false };
+  }
+
+  /**
+   * Whether two close guesses would do the same thing with these entities, so that choosing between
+   * them needs no question: both hand the request over to the same intent (a report or a trend of two
+   * periods is a comparison), or both decline it for the same unsupported value ("order count").
+   */
+  #sameOutcome(
+    a: IntentSpec,
+    b: IntentSpec | undefined,
+    entities: readonly Entity[],
+    ranking: readonly RankedIntent[],
+  ): boolean {
+    if (b === undefined) return false;
+    if (this.#overflowTarget(a, entities, ranking) === this.#overflowTarget(b, entities, ranking))
+      return true;
+    const declined = (spec: IntentSpec): Set<string> => {
+      const out = new Set<string>();
+      for (const e of entities) {
+        for (const slot of spec.slots) {
+          const reason = typeof e.value === 'string' ? slot.unsupported[e.value] : undefined;
+          if (slot.type === e.type && reason !== undefined) out.add(`${e.type}=${String(e.value)}`);
+        }
+      }
+      return out;
+    };
+    const da = declined(a);
+    const db = declined(b);
+    return da.size > 0 && [...da].some((k) => db.has(k));
+  }
+
+  /**
+   * The intent `spec` ends up as with these entities: itself, or — when the user named more values of a
+   * single-valued slot than it takes — the first intent (by rank, then file order) that takes them all.
+   */
+  #overflowTarget(spec: IntentSpec, entities: readonly Entity[], ranking: readonly RankedIntent[]): string {
+    const overflow = secondValue(spec, entities, []);
+    if (overflow === undefined) return spec.name;
+    const target = [...ranking.map((r) => r.intent), ...this.#specs.keys()]
+      .map((n) => this.#specs.get(n))
+      .find((t) => t !== undefined && t.name !== spec.name && takesAll(t, spec, overflow.type, entities));
+    return target?.name ?? spec.name;
   }
 
   /** The in-scope guesses offered when a request is unclear, best first (at most 3). */
@@ -492,6 +575,8 @@ export class OfflineCognitive implements Cognitive {
 const EVIDENCE_CONFIDENCE = 0.1;
 /** How many times likelier than the runner-up a guess must be for entities to lift it into scope. */
 const EVIDENCE_MARGIN = 1.3;
+/** A close guess that can express an exclusion the chosen intent cannot takes over at this fraction of its confidence. */
+const EXCLUSION_SWITCH = 0.5;
 /** Gazetteer types too generic to be evidence of a domain request on their own. */
 const EVIDENCE_TYPES_EXCLUDED: readonly string[] = ['delivery', 'order'];
 
@@ -526,6 +611,13 @@ function secondValue(
   return undefined;
 }
 
+/** Whether a slot of `spec` takes entities of type `t` (`not:<type>` for an excluded value). */
+function accepts(spec: IntentSpec, t: string): boolean {
+  return spec.slots.some((s) =>
+    s.negated ? `${NEGATED_PREFIX}${s.type}` === t : typesOf(s.type).includes(t),
+  );
+}
+
 /**
  * Whether `target` can take the request instead of `from`: it has a slot taking several values of
  * `type`, and a slot for every other kind of entity the user named that `from` would have used.
@@ -537,8 +629,6 @@ function takesAll(
   entities: readonly Entity[],
 ): boolean {
   if (type === undefined) return false;
-  const accepts = (spec: IntentSpec, t: string): boolean =>
-    spec.slots.some((s) => (s.negated ? `${NEGATED_PREFIX}${s.type}` === t : typesOf(s.type).includes(t)));
   if (!target.slots.some((s) => s.multiple && !s.negated && typesOf(s.type).includes(type))) return false;
   return entities.every((e) => !accepts(from, e.type) || accepts(target, e.type));
 }
