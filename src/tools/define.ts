@@ -11,7 +11,7 @@ import { RISK_LEVELS } from '../model/plan.js';
 import { canonicalJson, sha256Hex } from './canonical.js';
 import {
   createHttpInvoker,
-  HTTP_METHODS,
+  type HTTP_METHODS,
   type HttpHandlerOptions,
   type HttpHandlerSpec,
 } from './handlers/http.js';

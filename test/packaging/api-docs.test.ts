@@ -7,7 +7,8 @@
  * it reached zero and was removed, so every new export needs its TSDoc in the same change.
  */
 import { execFile } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
@@ -17,13 +18,15 @@ const root = fileURLToPath(new URL('../..', import.meta.url));
 const exec = promisify(execFile);
 
 /**
- * Runs typedoc (no output written) and returns its exit code and log lines, colours stripped. Warnings are
+ * Runs typedoc as `npm run docs:api` does, writing the HTML to a temporary directory (some link warnings
+ * only appear while rendering), and returns its exit code and log lines, colours stripped. Warnings are
  * not fatal in this run, so that a failure lists every undocumented item (with `treatWarningsAsErrors`
  * typedoc stops after the first phase that warned); the config test below pins the setting itself.
  */
 async function typedoc(): Promise<{ code: number; lines: string[] }> {
   const bin = join(root, 'node_modules/typedoc/bin/typedoc');
-  const args = [bin, '--emit', 'none', '--treatWarningsAsErrors', 'false', '--logLevel', 'Verbose'];
+  const outDir = mkdtempSync(join(tmpdir(), 'dream-agent-api-docs-'));
+  const args = [bin, '--out', outDir, '--treatWarningsAsErrors', 'false', '--logLevel', 'Verbose'];
   let out = '';
   let code = 0;
   try {
@@ -38,6 +41,8 @@ async function typedoc(): Promise<{ code: number; lines: string[] }> {
     const err = e as { stdout?: string; stderr?: string; code?: number };
     out = `${err.stdout ?? ''}${err.stderr ?? ''}`;
     code = typeof err.code === 'number' ? err.code : -1;
+  } finally {
+    rmSync(outDir, { recursive: true, force: true });
   }
   // eslint-disable-next-line no-control-regex
   return { code, lines: out.replace(/\x1b\[[0-9;]*m/g, '').split('\n') };

@@ -29,7 +29,7 @@ export type PostgresEventBusOptions = PostgresConnection & {
   catchUpMessage?: Json | null;
 };
 
-/** The default {@link PostgresEventBusOptions.catchUpMessage}. */
+/** The default `catchUpMessage` of {@link PostgresEventBusOptions}. */
 export const CATCH_UP_MESSAGE = { catchUp: true } as const;
 
 /** NOTIFY payloads must stay below 8000 bytes; bigger messages travel in base64 chunks. */
@@ -55,8 +55,9 @@ interface PartialMessage {
  * Messages above NOTIFY's 8000-byte limit are split into chunks and reassembled.
  *
  * Delivery is best effort, as the port allows: NOTIFYs sent while the listening connection is down are
- * lost. When it reconnects, every subscriber receives {@link PostgresEventBusOptions.catchUpMessage} so
- * that it re-checks the Store (commands wait in the inbox; events are in the log by seq).
+ * lost. When it reconnects, every subscriber receives the `catchUpMessage` of
+ * {@link PostgresEventBusOptions} so that it re-checks the Store (commands wait in the inbox; events are
+ * in the log by seq).
  *
  * @example
  * ```ts
