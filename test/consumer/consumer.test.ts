@@ -74,6 +74,7 @@ describe('the packed packages in a fresh project', () => {
     // Build: the core first (the adapters take its types from dist/), then the adapters, two at a time.
     const tsup = join(root, 'node_modules/tsup/dist/cli-default.js');
     await sh(process.execPath, [tsup], { cwd: root, timeout: 600_000 });
+    lap('core built');
     await pool(pkgs.slice(1), 2, (p) => sh(process.execPath, [tsup], { cwd: p.dir, timeout: 600_000 }));
     lap('built');
     mkdirSync(tarballs, { recursive: true });
