@@ -4,6 +4,7 @@
  * and nothing it imports is missing from its manifest.
  */
 import {
+  existsSync,
   mkdirSync,
   mkdtempSync,
   readFileSync,
@@ -85,6 +86,35 @@ describe('adapter manifests', () => {
         (p) => !deps.includes(p) && !peers.includes(p),
       );
       expect(undeclared).toEqual([]);
+    });
+  }
+});
+
+/** The only files an adapter publishes: its build, its README and CHANGELOG (and the HTTP adapter's OpenAPI document). */
+const PUBLISHED = new Set(['dist', 'README.md', 'CHANGELOG.md', 'openapi.json']);
+const CHANGE_KINDS = new Set(['Added', 'Changed', 'Deprecated', 'Removed', 'Fixed', 'Security']);
+
+describe('what each adapter publishes', () => {
+  for (const name of adapters) {
+    it(`${name}: files lists only the build and docs, every listed file exists, no source maps, a Keep a Changelog CHANGELOG`, () => {
+      const dir = join(root, 'adapters', name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name: string;
+        files?: string[];
+      };
+      const files = pkg.files ?? [];
+      expect(files.filter((f) => !PUBLISHED.has(f))).toEqual([]);
+      // npm skips a listed file that is missing without a word: the tarball would lack it.
+      expect(files.filter((f) => f !== 'dist' && !existsSync(join(dir, f)))).toEqual([]);
+      expect(files).toContain('CHANGELOG.md');
+      expect(readFileSync(join(dir, 'tsup.config.ts'), 'utf8')).toMatch(/sourcemap:\s*false/);
+      const log = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
+      expect(log.split('\n')[0]).toBe(`# Changelog — ${pkg.name}`);
+      expect(log).toContain('[Keep a Changelog]');
+      expect(log).toMatch(/^## \[Unreleased\]$/m);
+      const kinds = [...log.matchAll(/^### (.+)$/gm)].map((m) => m[1] ?? '');
+      expect(kinds.length).toBeGreaterThan(0);
+      expect(kinds.filter((k) => !CHANGE_KINDS.has(k))).toEqual([]);
     });
   }
 });
