@@ -200,9 +200,16 @@ describe('the packed packages in a fresh project', () => {
         cwd: root,
       },
     );
-    const bytes = Number(/install weight: ([\d.]+) MB/.exec(out)?.[1]) * 1e6;
+    const measured = /install weight: ([\d.]+) MB in (\d+) packages/.exec(out);
+    const bytes = Number(measured?.[1]) * 1e6;
     expect(bytes).toBeGreaterThan(100_000);
     expect(bytes).toBeLessThanOrEqual(5_000_000);
+    // The README states the number: it must be the measured one (within 0.25 MB), with the package count.
+    const readme = readFileSync(join(root, 'README.md'), 'utf8');
+    const stated = /The core installs \*\*([\d.]+) MB in (\d+) packages\*\*/.exec(readme);
+    expect(stated, 'README.md states the install weight').not.toBeNull();
+    expect(Math.abs(Number(stated?.[1]) * 1e6 - bytes)).toBeLessThanOrEqual(250_000);
+    expect(stated?.[2]).toBe(measured?.[2]);
   }, 120_000);
 
   it('every package and subpath loads from ESM and from CommonJS; the core loads no NLP model or test framework', async () => {
