@@ -10,7 +10,11 @@ export default defineConfig({
       { find: /^dream-agent\/adapter-kit$/, replacement: here('./src/adapter-kit.ts') },
       { find: /^dream-agent\/offline$/, replacement: here('./src/offline.ts') },
       { find: /^dream-agent$/, replacement: here('./src/index.ts') },
-      { find: /^@dream-agent\/([a-z0-9-]+)$/, replacement: here('./adapters/$1/src/index.ts') },
+      // The private test harness package resolves through its workspace link (test/services/).
+      {
+        find: /^@dream-agent\/(?!test-services$)([a-z0-9-]+)$/,
+        replacement: here('./adapters/$1/src/index.ts'),
+      },
     ],
   },
   test: {

@@ -3,8 +3,18 @@
  * (the user's app owns them — one copy, the user's version), small helpers it owns are dependencies,
  * and nothing it imports is missing from its manifest.
  */
-import { readFileSync, readdirSync } from 'node:fs';
-import { builtinModules } from 'node:module';
+import {
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  readdirSync,
+  realpathSync,
+  rmSync,
+  writeFileSync,
+} from 'node:fs';
+import { builtinModules, createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
@@ -80,6 +90,35 @@ describe('adapter manifests', () => {
   }
 });
 
+/** The only files an adapter publishes: its build, its README and CHANGELOG (and the HTTP adapter's OpenAPI document). */
+const PUBLISHED = new Set(['dist', 'README.md', 'CHANGELOG.md', 'openapi.json']);
+const CHANGE_KINDS = new Set(['Added', 'Changed', 'Deprecated', 'Removed', 'Fixed', 'Security']);
+
+describe('what each adapter publishes', () => {
+  for (const name of adapters) {
+    it(`${name}: files lists only the build and docs, every listed file exists, no source maps, a Keep a Changelog CHANGELOG`, () => {
+      const dir = join(root, 'adapters', name);
+      const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+        name: string;
+        files?: string[];
+      };
+      const files = pkg.files ?? [];
+      expect(files.filter((f) => !PUBLISHED.has(f))).toEqual([]);
+      // npm skips a listed file that is missing without a word: the tarball would lack it.
+      expect(files.filter((f) => f !== 'dist' && !existsSync(join(dir, f)))).toEqual([]);
+      expect(files).toContain('CHANGELOG.md');
+      expect(readFileSync(join(dir, 'tsup.config.ts'), 'utf8')).toMatch(/sourcemap:\s*false/);
+      const log = readFileSync(join(dir, 'CHANGELOG.md'), 'utf8');
+      expect(log.split('\n')[0]).toBe(`# Changelog — ${pkg.name}`);
+      expect(log).toContain('[Keep a Changelog]');
+      expect(log).toMatch(/^## \[Unreleased\]$/m);
+      const kinds = [...log.matchAll(/^### (.+)$/gm)].map((m) => m[1] ?? '');
+      expect(kinds.length).toBeGreaterThan(0);
+      expect(kinds.filter((k) => !CHANGE_KINDS.has(k))).toEqual([]);
+    });
+  }
+});
+
 /**
  * The public entry points of the core: what an adapter (source or test) may import of it. An adapter
  * that reached into the core's files would break the day they move, and would test something a user
@@ -93,11 +132,13 @@ const CORE_ENTRIES = new Set([
 ]);
 
 /**
- * The one file outside its package an adapter's tests may import: the repository's harness that starts
- * the real services (a throwaway PostgreSQL, Redis, Chroma; the FAISS build). It is the test
- * environment, like the vitest config, not code under test or API.
+ * The repository's test harness (throwaway PostgreSQL, Redis, Chroma; the FAISS build; the transport
+ * tests' fixtures) is the private workspace package `@dream-agent/test-services` at `test/services/`: an
+ * adapter's tests import it by name, declared in its devDependencies, never by a relative path. Its source
+ * never does (it is not published).
  */
-const SERVICE_HARNESS = join(root, 'test/setup/services.ts');
+const HARNESS = '@dream-agent/test-services';
+const HARNESS_DIR = join(root, 'test/services');
 
 /** Every module specifier of a TypeScript file: static imports and re-exports, dynamic imports, mocks. */
 function specifiers(text: string): string[] {
@@ -109,19 +150,28 @@ function specifiers(text: string): string[] {
   return out;
 }
 
-/** The imports of an adapter's files that break its boundary, as `file: specifier`. */
+/**
+ * The imports of a package's files that break its boundary, as `file: specifier`: a relative path out of
+ * the package (no exception), a non-public path of the core, or the test harness imported from source or
+ * without being declared in devDependencies.
+ */
 function boundaryBreaks(dir: string): string[] {
   const out: string[] = [];
+  const pkg = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8')) as {
+    devDependencies?: Record<string, string>;
+  };
+  const harnessDeclared = pkg.devDependencies?.[HARNESS] !== undefined;
   for (const f of readdirSync(dir, { recursive: true, encoding: 'utf8' })) {
     if (!f.endsWith('.ts') || f.split(/[\\/]/).includes('node_modules')) continue;
     const file = join(dir, f);
     const inTests = f.startsWith('test');
     for (const spec of specifiers(readFileSync(file, 'utf8'))) {
       if (spec.startsWith('.')) {
-        const target = resolve(dirname(file), spec).replace(/\.js$/, '.ts');
-        const inside = !relative(dir, target).startsWith('..');
-        if (!inside && !(inTests && target === SERVICE_HARNESS)) out.push(`${f}: ${spec}`);
+        const target = resolve(dirname(file), spec);
+        if (relative(dir, target).startsWith('..')) out.push(`${f}: ${spec}`);
       } else if (spec.startsWith('dream-agent') && !CORE_ENTRIES.has(spec)) {
+        out.push(`${f}: ${spec}`);
+      } else if (packageOf(spec) === HARNESS && !(inTests && harnessDeclared)) {
         out.push(`${f}: ${spec}`);
       }
     }
@@ -138,9 +188,73 @@ describe('adapter boundaries', () => {
     ).toEqual(['../../../test/helpers/run.js', 'dream-agent/src/x']);
   });
 
+  it('flags a planted relative import of the old harness path, a harness import from source, and an undeclared one', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'dream-boundary-'));
+    try {
+      const fake = join(dir, 'adapters/fake');
+      mkdirSync(join(fake, 'src'), { recursive: true });
+      mkdirSync(join(fake, 'test'), { recursive: true });
+      writeFileSync(join(fake, 'package.json'), JSON.stringify({ name: '@dream-agent/fake' }));
+      writeFileSync(join(fake, 'src/index.ts'), `import { startRedis } from '${HARNESS}';\n`);
+      writeFileSync(
+        join(fake, 'test/a.test.ts'),
+        "import { startRedis } from '../../../test/setup/services.js';\n" +
+          `import { listen } from '${HARNESS}/transport';\n` +
+          "import { x } from './fixtures/x.js';\n",
+      );
+      expect(boundaryBreaks(fake).sort()).toEqual([
+        'src/index.ts: @dream-agent/test-services',
+        'test/a.test.ts: ../../../test/setup/services.js',
+        'test/a.test.ts: @dream-agent/test-services/transport',
+      ]);
+      // Declared as a devDependency, the tests' import is fine; the relative path and the source import are not.
+      writeFileSync(
+        join(fake, 'package.json'),
+        JSON.stringify({ name: '@dream-agent/fake', devDependencies: { [HARNESS]: '*' } }),
+      );
+      expect(boundaryBreaks(fake).sort()).toEqual([
+        'src/index.ts: @dream-agent/test-services',
+        'test/a.test.ts: ../../../test/setup/services.js',
+      ]);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+
   for (const name of adapters) {
-    it(`${name}: source and tests import the core only through its public entry points, and nothing relative outside the package`, () => {
+    it(`${name}: source and tests import the core only through its public entry points, the harness by name, and nothing relative outside the package`, () => {
       expect(boundaryBreaks(join(root, 'adapters', name))).toEqual([]);
     });
   }
+});
+
+describe('the test harness package', () => {
+  const pkg = JSON.parse(readFileSync(join(HARNESS_DIR, 'package.json'), 'utf8')) as {
+    name: string;
+    private?: boolean;
+    files?: string[];
+  };
+  const rootPkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as {
+    workspaces: string[];
+    files: string[];
+  };
+
+  it('is a private workspace (npm refuses to publish it) outside every published package', () => {
+    expect(pkg.name).toBe(HARNESS);
+    expect(pkg.private).toBe(true);
+    expect(rootPkg.workspaces).toContain('test/services');
+    // The core publishes dist/ and its README only; no adapter folder contains test/services.
+    expect(rootPkg.files.some((f) => f.startsWith('test'))).toBe(false);
+  });
+
+  it('imports nothing relative outside itself, and the core only through its public entry points', () => {
+    expect(boundaryBreaks(HARNESS_DIR).filter((b) => !b.includes(HARNESS))).toEqual([]);
+  });
+
+  it('is what the adapter tests resolve: the workspace link points at test/services', () => {
+    const resolved = createRequire(join(root, 'adapters/redis/package.json')).resolve(
+      `${HARNESS}/package.json`,
+    );
+    expect(realpathSync(resolved)).toBe(join(HARNESS_DIR, 'package.json'));
+  });
 });

@@ -1,6 +1,6 @@
 /**
  * The transport tests' journey agent and loopback HTTP helpers, shared with the example server's tests:
- * one copy, kept with the HTTP adapter's own tests (which may import only the public packages).
+ * one copy, in the private test harness package (which the transport adapters' tests import by name).
  */
 export {
   closeServer,
@@ -9,4 +9,4 @@ export {
   listen,
   readSse,
   request,
-} from '../../adapters/http/test/helpers.js';
+} from '@dream-agent/test-services/transport';

@@ -1,7 +1,7 @@
 import { isDreamAgentError } from 'dream-agent';
 import { vectorContract } from 'dream-agent/testing';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { serviceSkipReason, startChroma, type ChromaService } from '../../../test/setup/services.js';
+import { serviceSkipReason, startChroma, type ChromaService } from '@dream-agent/test-services';
 import { ChromaVectorStore } from '../src/index.js';
 
 const skipReason = serviceSkipReason('chroma');

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { isDreamAgentError } from 'dream-agent';
 import { VECTOR_CONTRACT_PERSISTENCE_CASE, vectorContract } from 'dream-agent/testing';
 import { afterAll, describe, expect, it } from 'vitest';
-import { ensureFaissNode } from '../../../test/setup/services.js';
+import { ensureFaissNode } from '@dream-agent/test-services';
 import { FaissVectorStore, type FaissVectorStoreOptions } from '../src/index.js';
 
 const skipReason = ensureFaissNode();

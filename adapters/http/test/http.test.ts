@@ -18,7 +18,7 @@ import {
   type CommandRecord,
   type HttpTransportOptions,
 } from '@dream-agent/http';
-import { closeServer, journeyAgent, listen, readSse, request } from './helpers.js';
+import { closeServer, journeyAgent, listen, readSse, request } from '@dream-agent/test-services/transport';
 
 const cleanups: (() => Promise<void>)[] = [];
 afterEach(async () => {

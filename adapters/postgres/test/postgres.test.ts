@@ -11,12 +11,7 @@ import {
 } from 'dream-agent';
 import { busContract, storeContract, storeExtensionsContract } from 'dream-agent/testing';
 import { MIGRATIONS, PostgresEventBus, PostgresStore, migrate } from '@dream-agent/postgres';
-import {
-  freePort,
-  serviceSkipReason,
-  startPostgres,
-  type PostgresService,
-} from '../../../test/setup/services.js';
+import { freePort, serviceSkipReason, startPostgres, type PostgresService } from '@dream-agent/test-services';
 
 const skip = serviceSkipReason('postgres');
 const emptyState = (): SessionState => ({ turn: null, turns: 0, dialogue: [], slots: {}, metadata: {} });

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PostgresStore, migrate } from '@dream-agent/postgres';
-import { serviceSkipReason, startPostgres, type PostgresService } from '../../../test/setup/services.js';
+import { serviceSkipReason, startPostgres, type PostgresService } from '@dream-agent/test-services';
 import { immediateReactions } from './reactions.js';
 
 const skip = serviceSkipReason('postgres');

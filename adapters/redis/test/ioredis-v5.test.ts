@@ -7,7 +7,7 @@ import { Redis as Redis5 } from 'ioredis-v5';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { busContract, cacheContract } from 'dream-agent/testing';
 import { RedisCache, RedisEventBus } from '@dream-agent/redis';
-import { serviceSkipReason, startRedis, type RedisService } from '../../../test/setup/services.js';
+import { serviceSkipReason, startRedis, type RedisService } from '@dream-agent/test-services';
 
 const skip = serviceSkipReason('redis');
 /**

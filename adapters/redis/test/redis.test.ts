@@ -14,7 +14,7 @@ import {
 } from 'dream-agent';
 import { busContract, cacheContract } from 'dream-agent/testing';
 import { RedisCache, RedisEventBus } from '@dream-agent/redis';
-import { freePort, serviceSkipReason, startRedis, type RedisService } from '../../../test/setup/services.js';
+import { freePort, serviceSkipReason, startRedis, type RedisService } from '@dream-agent/test-services';
 
 const skip = serviceSkipReason('redis');
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));

@@ -8,7 +8,7 @@ import { Agent, ToolRegistry, defineTool, isDreamAgentError } from 'dream-agent'
 import { ScriptedModel } from 'dream-agent/testing';
 import { RedisCache } from '@dream-agent/redis';
 import { z } from 'zod';
-import { serviceSkipReason, startRedis, type RedisService } from '../../../test/setup/services.js';
+import { serviceSkipReason, startRedis, type RedisService } from '@dream-agent/test-services';
 
 const skip = serviceSkipReason('redis');
 const PERIOD = 3_600_000;

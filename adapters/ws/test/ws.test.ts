@@ -21,7 +21,7 @@ import {
   type WsCommandRecord,
   type WsServerOptions,
 } from '@dream-agent/ws';
-import { closeServer, journeyAgent, listen } from './helpers.js';
+import { closeServer, journeyAgent, listen } from '@dream-agent/test-services/transport';
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {

@@ -1,6 +1,7 @@
 /**
- * Fixtures of this package's tests, built on the public API only: the journey agent every transport test
- * drives (review → fetch → ask for input → send behind an approval) and loopback HTTP helpers.
+ * `@dream-agent/test-services/transport`: fixtures of the transport adapters' tests (`@dream-agent/http`,
+ * `@dream-agent/ws`), built on the public API only — the journey agent every transport test drives
+ * (review → fetch → ask for input → send behind an approval) and loopback HTTP helpers.
  */
 import http, { type IncomingHttpHeaders } from 'node:http';
 import type { AddressInfo } from 'node:net';
