@@ -14,6 +14,7 @@ import { MemoryCache } from '../ports/memory/cache.js';
 import { MemoryStore } from '../ports/memory/store.js';
 import { TrackedMemory } from '../memory/session.js';
 import type { Store } from '../ports/store.js';
+import { encryptedCache } from '../security/encrypted-cache.js';
 import { ToolExecutor } from '../tools/executor.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
@@ -93,7 +94,9 @@ export function wireAgent(options: AgentOptions): Wiring {
   const maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
   const maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
   const tools = options.tools ?? emptyCatalog;
-  const cache = options.cache ?? new MemoryCache({ clock });
+  const plainCache = options.cache ?? new MemoryCache({ clock });
+  // With a codec, cached tool outputs are sealed like the store's payloads (counters pass through).
+  const cache = options.codec ? encryptedCache(plainCache, { codec: options.codec }) : plainCache;
   // The tool executor serves the seed domains and every domain a registered tool declares.
   const defaultExecutor: Executor = new ToolExecutor({
     tools,
