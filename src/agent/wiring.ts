@@ -24,6 +24,7 @@ import { defaultNodeId } from './ids.js';
 import type { AgentOptions } from './options.js';
 
 type Increment = NonNullable<Cache['increment']>;
+type DeleteCounter = NonNullable<Cache['deleteCounter']>;
 
 const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
 
@@ -39,6 +40,8 @@ export interface Wiring {
   maxCommandBytes: number;
   observer: AgentObserver | undefined;
   metrics: InMemoryMetrics | undefined;
+  /** The per-tenant token budget, when configured. */
+  budget: TokenBudget | undefined;
   /** What every session driver gets (without its per-session event sink). */
   deps: Omit<DriverDeps, 'onEvent'>;
 }
@@ -117,6 +120,9 @@ export function wireAgent(options: AgentOptions): Wiring {
                 counters: {
                   increment: (k: string, by: number, ttl: number) =>
                     (shared.increment as Increment).call(shared, k, by, ttl),
+                  ...(shared.deleteCounter
+                    ? { delete: (k: string) => (shared.deleteCounter as DeleteCounter).call(shared, k) }
+                    : {}),
                 },
               }),
         },
@@ -146,6 +152,7 @@ export function wireAgent(options: AgentOptions): Wiring {
     maxCommandBytes,
     observer,
     metrics: metricsSink,
+    budget,
     deps: {
       store,
       bus,

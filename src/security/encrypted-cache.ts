@@ -65,6 +65,7 @@ export function encryptedCache(cache: Cache, options: EncryptedCacheOptions): Ca
     delete: (key: string) => cache.delete(key),
   };
   if (cache.increment) wrapped.increment = cache.increment.bind(cache);
+  if (cache.deleteCounter) wrapped.deleteCounter = cache.deleteCounter.bind(cache);
   if (cache.eraseSession) wrapped.eraseSession = cache.eraseSession.bind(cache);
   if (cache.close) wrapped.close = cache.close.bind(cache);
   return wrapped;
