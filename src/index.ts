@@ -37,6 +37,8 @@ export type {
 export { encryptedStore, reencryptStore } from './security/encrypted-store.js';
 export { encryptedCache } from './security/encrypted-cache.js';
 export type { EncryptedCacheOptions } from './security/encrypted-cache.js';
+export { encryptedVectorStore } from './security/encrypted-vectors.js';
+export type { EncryptedVectorStoreOptions } from './security/encrypted-vectors.js';
 export type {
   EncryptedStoreOptions,
   ReencryptOptions,
