@@ -74,7 +74,7 @@ if (skip) {
     it('no canary in the raw Redis bytes; hits across sessions; moved or plaintext entries are misses; erasure', async () => {
       const client = new Redis(server.url);
       const namespace = `enc${Math.random().toString(36).slice(2)}`;
-      const cache = new RedisCache({ client, namespace });
+      const cache = new RedisCache({ client, namespace, timeoutMs: 10_000 });
       const codec = new AesGcmCodec(
         new StaticKeyring({ keys: { k1: new Uint8Array(randomBytes(32)) }, current: 'k1' }),
       );

@@ -71,8 +71,8 @@ if (skip) {
   describe('token budgets on Redis', () => {
     it('RedisCache.increment is atomic across clients and sets the expiry once', async () => {
       const ns = `t${Math.random().toString(36).slice(2)}`;
-      const a = new RedisCache({ url: server.url, namespace: ns });
-      const b = new RedisCache({ url: server.url, namespace: ns });
+      const a = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
+      const b = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
       const adds = Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).increment('k', 3, 60_000));
       const values = await Promise.all(adds);
       expect(Math.max(...values)).toBe(300);
@@ -90,8 +90,8 @@ if (skip) {
 
     it('a tenant spending its budget on one node is refused on the other; other tenants are not', async () => {
       const ns = `t${Math.random().toString(36).slice(2)}`;
-      const cacheA = new RedisCache({ url: server.url, namespace: ns });
-      const cacheB = new RedisCache({ url: server.url, namespace: ns });
+      const cacheA = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
+      const cacheB = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
       const a = node(cacheA);
       const b = node(cacheB);
       // Node A: 580 tokens. Node B: cognitive and planner add 500 (1 080 ≥ 1 000, counted from A's 580):
@@ -119,7 +119,7 @@ if (skip) {
     it("eraseTenant erases a tenant's sessions and its budget counters in Redis; a user's erasure leaves the tenant's count", async () => {
       const namespace = `erase${Math.random().toString(36).slice(2)}`;
       const client = new Redis(server.url);
-      const cache = new RedisCache({ client, namespace });
+      const cache = new RedisCache({ client, namespace, timeoutMs: 10_000 });
       const a = node(cache, () => 100_000);
       /** Raw counter keys of the namespace (token budgets) with their values. */
       const counters = async (): Promise<Map<string, string>> => {
