@@ -565,8 +565,18 @@ export class Agent {
    */
   async eraseTenant(
     tenantId: string,
-    options: { ownerId?: string } = {},
-  ): Promise<{ erased: string[]; busy: string[]; budgetErased: boolean }> {
+    options: {
+      /** Erase only this user's sessions of the tenant (the tenant's budget counters stay). */
+      ownerId?: string;
+    } = {},
+  ): Promise<{
+    /** The sessions erased. */
+    erased: string[];
+    /** Sessions driven right now, left as they are (cancel them and call again). */
+    busy: string[];
+    /** Whether the tenant's token-budget counters were erased (a whole tenant with a budget). */
+    budgetErased: boolean;
+  }> {
     this.#assertOpen();
     if (typeof tenantId !== 'string' || tenantId === '') {
       throw new DreamAgentError('INVALID_INPUT', 'eraseTenant needs a tenant id');
