@@ -35,6 +35,10 @@ export type {
   StaticKeyringOptions,
 } from './security/codec.js';
 export { encryptedStore, reencryptStore } from './security/encrypted-store.js';
+export { encryptedCache } from './security/encrypted-cache.js';
+export type { EncryptedCacheOptions } from './security/encrypted-cache.js';
+export { encryptedVectorStore } from './security/encrypted-vectors.js';
+export type { EncryptedVectorStoreOptions } from './security/encrypted-vectors.js';
 export type {
   EncryptedStoreOptions,
   ReencryptOptions,

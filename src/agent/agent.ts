@@ -29,6 +29,7 @@ import { Run } from './run.js';
 import { followEvents } from '../events/follow.js';
 import { hostSession, type ActiveSession, type HostContext } from './host.js';
 import { wireAgent } from './wiring.js';
+import type { TokenBudget } from '../llm/token-budget.js';
 import type { InMemoryMetrics, MetricsSnapshot } from '../observability/metrics.js';
 import type { AgentObserver } from '../observability/observer.js';
 
@@ -128,6 +129,7 @@ export class Agent {
     this.#bus = w.bus;
     this.observer = w.observer;
     this.#metrics = w.metrics;
+    this.#budget = w.budget;
     this.#leaseTtlMs = w.leaseTtlMs;
     this.#maxInputBytes = w.maxInputBytes;
     this.#maxCommandBytes = w.maxCommandBytes;
@@ -162,6 +164,7 @@ export class Agent {
    */
   readonly observer: AgentObserver | undefined;
   #metrics: InMemoryMetrics | undefined;
+  readonly #budget: TokenBudget | undefined;
 
   /**
    * A snapshot of this node's metrics: time per layer, todo and turn outcomes, human wait times, cache
@@ -546,6 +549,74 @@ export class Agent {
     await this.#deps.memory?.forgetSession?.(sessionId, rec.tenantId);
     await this.#deps.cache.eraseSession?.(sessionId);
     return del(sessionId);
+  }
+
+  /**
+   * Erases everything stored for a tenant — or, with `ownerId`, for one user of it: every session
+   * (each as {@link deleteSession} erases it: rows, vectors, cache entries it wrote) and, for a whole
+   * tenant, its token-budget counters (a tenant's count is an aggregate of its use, not data about a
+   * person, so erasing one user's sessions leaves it). Sessions driven right now are not erased: they are
+   * listed in `busy` (cancel them, then call again; the call is idempotent).
+   *
+   * @param tenantId - the tenant
+   * @param options - `ownerId` to erase only that user's sessions of the tenant
+   * @returns the sessions erased, those left because they were busy, and whether budget counters were erased
+   * @throws `INVALID_INPUT` for an empty tenant id, `INVALID_STATE` when the store cannot delete or the
+   *   budget counters cannot be deleted, `UNAVAILABLE` when the cache could not erase (retry)
+   * @example
+   * ```ts
+   * const r = await agent.eraseTenant('acme');
+   * if (r.busy.length > 0) { for (const id of r.busy) await agent.send(id, { type: 'cancel' }); }
+   * ```
+   */
+  async eraseTenant(
+    tenantId: string,
+    options: {
+      /** Erase only this user's sessions of the tenant (the tenant's budget counters stay). */
+      ownerId?: string;
+    } = {},
+  ): Promise<{
+    /** The sessions erased. */
+    erased: string[];
+    /** Sessions driven right now, left as they are (cancel them and call again). */
+    busy: string[];
+    /** Whether the tenant's token-budget counters were erased (a whole tenant with a budget). */
+    budgetErased: boolean;
+  }> {
+    this.#assertOpen();
+    if (typeof tenantId !== 'string' || tenantId === '') {
+      throw new DreamAgentError('INVALID_INPUT', 'eraseTenant needs a tenant id');
+    }
+    const erased: string[] = [];
+    const busy: string[] = [];
+    let after: string | undefined;
+    for (;;) {
+      const page = await this.#store.listSessions({
+        tenantId,
+        limit: 500,
+        ...(options.ownerId !== undefined ? { ownerId: options.ownerId } : {}),
+        ...(after !== undefined ? { after } : {}),
+      });
+      for (const s of page) {
+        // The store filters by tenant; checked again so a store that ignored the filter erases nothing else.
+        if (s.tenantId !== tenantId) continue;
+        if (options.ownerId !== undefined && s.ownerId !== options.ownerId) continue;
+        try {
+          if (await this.deleteSession(s.id)) erased.push(s.id);
+        } catch (e) {
+          if (!isDreamAgentError(e, 'SESSION_BUSY')) throw e;
+          busy.push(s.id);
+        }
+      }
+      if (page.length < 500) break;
+      after = page[page.length - 1]?.id;
+    }
+    let budgetErased = false;
+    if (options.ownerId === undefined && this.#budget) {
+      await this.#budget.erase(tenantId);
+      budgetErased = true;
+    }
+    return { erased, busy, budgetErased };
   }
 
   /**

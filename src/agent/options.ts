@@ -13,6 +13,7 @@ import type { Cache } from '../ports/cache.js';
 import type { Clock } from '../ports/clock.js';
 import type { Logger } from '../ports/logger.js';
 import type { Store } from '../ports/store.js';
+import type { Codec } from '../security/codec.js';
 import type { ToolCatalog, ToolHandle } from '../tools/types.js';
 
 /** What an {@link ApprovalPolicy} decides for one todo. */
@@ -102,6 +103,13 @@ export interface AgentOptions {
   store?: Store;
   /** Execution cache (default: memory). */
   cache?: Cache;
+  /**
+   * Seals what the agent writes outside its store: with a codec, the execution cache is wrapped with
+   * `encryptedCache`, so cached tool outputs reach the cache (e.g. Redis) only as ciphertext bound to
+   * their key. Pass the codec the store is encrypted with (`encryptedStore`); the store itself is not
+   * wrapped by this option.
+   */
+  codec?: Codec;
   /** Wakes owners and carries events across nodes (default: in-process). */
   bus?: EventBus;
   /**

@@ -14,6 +14,7 @@ import { MemoryCache } from '../ports/memory/cache.js';
 import { MemoryStore } from '../ports/memory/store.js';
 import { TrackedMemory } from '../memory/session.js';
 import type { Store } from '../ports/store.js';
+import { encryptedCache } from '../security/encrypted-cache.js';
 import { ToolExecutor } from '../tools/executor.js';
 import type { ToolCatalog } from '../tools/types.js';
 import { FunctionPlanner, PassthroughCognitive, TemplateResponder } from './defaults.js';
@@ -23,6 +24,7 @@ import { defaultNodeId } from './ids.js';
 import type { AgentOptions } from './options.js';
 
 type Increment = NonNullable<Cache['increment']>;
+type DeleteCounter = NonNullable<Cache['deleteCounter']>;
 
 const emptyCatalog: ToolCatalog = { get: () => undefined, list: () => [] };
 
@@ -38,6 +40,8 @@ export interface Wiring {
   maxCommandBytes: number;
   observer: AgentObserver | undefined;
   metrics: InMemoryMetrics | undefined;
+  /** The per-tenant token budget, when configured. */
+  budget: TokenBudget | undefined;
   /** What every session driver gets (without its per-session event sink). */
   deps: Omit<DriverDeps, 'onEvent'>;
 }
@@ -93,7 +97,9 @@ export function wireAgent(options: AgentOptions): Wiring {
   const maxInputBytes = options.limits?.maxInputBytes ?? 64 * 1024;
   const maxCommandBytes = options.limits?.maxCommandBytes ?? 256 * 1024;
   const tools = options.tools ?? emptyCatalog;
-  const cache = options.cache ?? new MemoryCache({ clock });
+  const plainCache = options.cache ?? new MemoryCache({ clock });
+  // With a codec, cached tool outputs are sealed like the store's payloads (counters pass through).
+  const cache = options.codec ? encryptedCache(plainCache, { codec: options.codec }) : plainCache;
   // The tool executor serves the seed domains and every domain a registered tool declares.
   const defaultExecutor: Executor = new ToolExecutor({
     tools,
@@ -114,6 +120,9 @@ export function wireAgent(options: AgentOptions): Wiring {
                 counters: {
                   increment: (k: string, by: number, ttl: number) =>
                     (shared.increment as Increment).call(shared, k, by, ttl),
+                  ...(shared.deleteCounter
+                    ? { delete: (k: string) => (shared.deleteCounter as DeleteCounter).call(shared, k) }
+                    : {}),
                 },
               }),
         },
@@ -143,6 +152,7 @@ export function wireAgent(options: AgentOptions): Wiring {
     maxCommandBytes,
     observer,
     metrics: metricsSink,
+    budget,
     deps: {
       store,
       bus,

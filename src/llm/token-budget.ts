@@ -22,6 +22,12 @@ export interface CounterStore {
    * @returns the counter's value after the addition
    */
   increment(key: string, by: number, ttlMs: number): Promise<number>;
+  /**
+   * Optional: removes a counter ({@link TokenBudget.erase} needs it). Must fail loudly.
+   *
+   * @param key - the counter
+   */
+  delete?(key: string): Promise<void>;
 }
 
 /**
@@ -54,6 +60,12 @@ export class MemoryCounters implements CounterStore {
     }
     c.value += by;
     return Promise.resolve(c.value);
+  }
+
+  /** @inheritDoc */
+  delete(key: string): Promise<void> {
+    this.#counters.delete(key);
+    return Promise.resolve();
   }
 }
 
@@ -184,6 +196,31 @@ export class TokenBudget {
         },
       },
     );
+  }
+
+  /**
+   * Erases a tenant's counters (the current period's, the previous one's — counters live two periods —
+   * and the next one's, for nodes whose clocks run ahead). A tenant's count is an aggregate of the
+   * tenant's LLM use, not data about a person or a session: `Agent.eraseTenant` erases it, deleting a
+   * session or a user's sessions does not.
+   *
+   * @param tenantId - the tenant (undefined for sessions without one)
+   * @returns how many counter keys were deleted (existing or not)
+   * @throws DreamAgentError `INVALID_STATE` when the counter store cannot delete (nothing deleted);
+   *   `UNAVAILABLE` from the counter store (retry)
+   */
+  async erase(tenantId: string | undefined): Promise<number> {
+    const del = this.#counters.delete?.bind(this.#counters);
+    if (!del) {
+      throw new DreamAgentError(
+        'INVALID_STATE',
+        'the token budget counters cannot be deleted (their CounterStore has no delete)',
+      );
+    }
+    const now = this.#now();
+    const keys = [now - this.#periodMs, now, now + this.#periodMs].map((t) => this.#key(tenantId, t).key);
+    for (const k of keys) await del(k);
+    return keys.length;
   }
 
   /**

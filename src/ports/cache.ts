@@ -53,6 +53,14 @@ export interface Cache {
    * @throws DreamAgentError `UNAVAILABLE` when the counter cannot be reached
    */
   increment?(key: string, by: number, ttlMs: number): Promise<number>;
+  /**
+   * Optional, with `increment`: removes a counter (token budgets erase a tenant's counters with it when
+   * the tenant's data is erased). Like `increment` it must fail loudly.
+   *
+   * @param key - the counter
+   * @throws DreamAgentError `UNAVAILABLE` when the counter cannot be reached
+   */
+  deleteCounter?(key: string): Promise<void>;
 
   /**
    * Optional: removes every entry written with `set(…, { sessionId })` for this session, and the record

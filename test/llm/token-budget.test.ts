@@ -56,6 +56,27 @@ describe('TokenBudget', () => {
     expect((await budget.state('acme')).used).toBe(0);
   });
 
+  it("erase removes a tenant's counters (this period and the last), only that tenant's; a counter store without delete is INVALID_STATE", async () => {
+    let now = 5 * PERIOD + 1_000;
+    const counters = new MemoryCounters(() => now);
+    const budget = new TokenBudget({ tokensPerPeriod: 100, periodMs: PERIOD, counters }, () => now);
+    await budget.charge('acme', 70);
+    now += PERIOD; // a new period: last period's counter still exists until it expires
+    await budget.charge('acme', 30);
+    await budget.charge('globex', 40);
+    const lastPeriod = `dream-agent:llm-tokens:"acme":5`;
+    expect(await counters.increment(lastPeriod, 0, PERIOD)).toBe(70);
+    expect(await budget.erase('acme')).toBe(3);
+    expect((await budget.state('acme')).used).toBe(0);
+    expect(await counters.increment(lastPeriod, 0, PERIOD)).toBe(0);
+    expect((await budget.state('globex')).used).toBe(40);
+    const noDelete = new TokenBudget(
+      { tokensPerPeriod: 100, periodMs: PERIOD, counters: { increment: async () => 0 } },
+      () => now,
+    );
+    expect((await refusal(noDelete.erase('acme'))).code).toBe('INVALID_STATE');
+  });
+
   it('per-tenant limits: a function picks each limit; undefined means unlimited and costs no counter', async () => {
     const counted: string[] = [];
     const counters = new MemoryCounters();

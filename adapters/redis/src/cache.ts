@@ -213,6 +213,24 @@ export class RedisCache implements Cache {
   }
 
   /**
+   * Removes a counter made by {@link increment} (a tenant's token-budget counters, on tenant erasure).
+   *
+   * @param key - the counter (namespaced like every key)
+   * @throws DreamAgentError `UNAVAILABLE` when Redis does not answer (the erasure is not done: retry)
+   */
+  async deleteCounter(key: string): Promise<void> {
+    try {
+      await withTimeout(this.#client.del(this.keyOf(key)), this.#timeoutMs, 'DEL');
+    } catch (cause) {
+      this.#metrics.errors += 1;
+      throw new DreamAgentError('UNAVAILABLE', 'the Redis counter could not be deleted', {
+        cause,
+        retryable: true,
+      });
+    }
+  }
+
+  /**
    * Deletes every entry written for the session, then its index (see {@link Cache.eraseSession}). Entries
    * other sessions wrote under the same key are deleted too (the key is shared; they run the tool again).
    *

@@ -26,7 +26,10 @@ const PLAN = {
 };
 
 /** One node: its own store, the shared Redis cache; cognitive 120 tokens, planner 380, responder 80. */
-function node(cache: RedisCache): Agent {
+function node(
+  cache: RedisCache,
+  limit: (tenant: string | undefined) => number | undefined = (t) => (t === 'acme' ? 1_000 : undefined),
+): Agent {
   const tools = new ToolRegistry();
   tools.register(
     defineTool({
@@ -48,7 +51,7 @@ function node(cache: RedisCache): Agent {
       responder: scripted('resp-1', { text: 'Done.', usage: { inputTokens: 60, outputTokens: 20 } }),
     },
     hitl: { planReview: 'never' },
-    tokenBudget: { tokensPerPeriod: (t) => (t === 'acme' ? 1_000 : undefined), periodMs: PERIOD },
+    tokenBudget: { tokensPerPeriod: limit, periodMs: PERIOD },
   });
 }
 
@@ -68,8 +71,8 @@ if (skip) {
   describe('token budgets on Redis', () => {
     it('RedisCache.increment is atomic across clients and sets the expiry once', async () => {
       const ns = `t${Math.random().toString(36).slice(2)}`;
-      const a = new RedisCache({ url: server.url, namespace: ns });
-      const b = new RedisCache({ url: server.url, namespace: ns });
+      const a = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
+      const b = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
       const adds = Array.from({ length: 100 }, (_, i) => (i % 2 === 0 ? a : b).increment('k', 3, 60_000));
       const values = await Promise.all(adds);
       expect(Math.max(...values)).toBe(300);
@@ -87,8 +90,8 @@ if (skip) {
 
     it('a tenant spending its budget on one node is refused on the other; other tenants are not', async () => {
       const ns = `t${Math.random().toString(36).slice(2)}`;
-      const cacheA = new RedisCache({ url: server.url, namespace: ns });
-      const cacheB = new RedisCache({ url: server.url, namespace: ns });
+      const cacheA = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
+      const cacheB = new RedisCache({ url: server.url, namespace: ns, timeoutMs: 10_000 });
       const a = node(cacheA);
       const b = node(cacheB);
       // Node A: 580 tokens. Node B: cognitive and planner add 500 (1 080 ≥ 1 000, counted from A's 580):
@@ -111,6 +114,52 @@ if (skip) {
       await b.close();
       await cacheA.close();
       await cacheB.close();
+    });
+
+    it("eraseTenant erases a tenant's sessions and its budget counters in Redis; a user's erasure leaves the tenant's count", async () => {
+      const namespace = `erase${Math.random().toString(36).slice(2)}`;
+      const client = new Redis(server.url);
+      const cache = new RedisCache({ client, namespace, timeoutMs: 10_000 });
+      const a = node(cache, () => 100_000);
+      /** Raw counter keys of the namespace (token budgets) with their values. */
+      const counters = async (): Promise<Map<string, string>> => {
+        const out = new Map<string, string>();
+        for (const k of await client.keys(`${namespace}:*llm-tokens*`))
+          out.set(k, (await client.get(k)) ?? '');
+        return out;
+      };
+      try {
+        const alice = await a.run('review o-1', { tenantId: 'acme', ownerId: 'alice' }).result();
+        const bob = await a.run('review o-2', { tenantId: 'acme', ownerId: 'bob' }).result();
+        const carol = await a.run('review o-3', { tenantId: 'globex', ownerId: 'carol' }).result();
+        expect([alice.status, bob.status, carol.status]).toEqual(['completed', 'completed', 'completed']);
+        const before = await counters();
+        expect([...before.keys()].filter((k) => k.includes('"acme"'))).toHaveLength(1);
+        expect([...before.values()].sort()).toEqual(['1160', '580']);
+
+        // One user's data: their sessions go, the tenant's aggregate count stays.
+        const user = await a.eraseTenant('acme', { ownerId: 'alice' });
+        expect(user).toEqual({ erased: [alice.sessionId], busy: [], budgetErased: false });
+        expect(await counters()).toEqual(before);
+        await expect(a.getSession(alice.sessionId)).rejects.toMatchObject({ code: 'SESSION_NOT_FOUND' });
+        expect((await a.getSession(bob.sessionId)).id).toBe(bob.sessionId);
+
+        // The whole tenant: its remaining sessions and its counters; globex keeps both.
+        const tenant = await a.eraseTenant('acme');
+        expect(tenant).toEqual({ erased: [bob.sessionId], busy: [], budgetErased: true });
+        const after = await counters();
+        expect([...after.keys()].some((k) => k.includes('acme'))).toBe(false);
+        expect([...after.values()]).toEqual(['580']);
+        expect((await a.getSession(carol.sessionId)).id).toBe(carol.sessionId);
+        expect(await a.listSessions({ tenantId: 'acme' })).toEqual([]);
+        // Idempotent, and acme starts counting from zero again.
+        expect(await a.eraseTenant('acme')).toEqual({ erased: [], busy: [], budgetErased: true });
+        await a.run('review o-4', { tenantId: 'acme' }).result();
+        expect([...(await counters()).entries()].find(([k]) => k.includes('"acme"'))?.[1]).toBe('580');
+      } finally {
+        await a.close();
+        client.disconnect();
+      }
     });
 
     it('with Redis down the call is refused (UNAVAILABLE), not let through unbudgeted', async () => {

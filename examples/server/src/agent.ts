@@ -107,7 +107,14 @@ export async function createAgent(
     ...(bus ? { bus } : {}),
     logger,
     ...(config.nodeId ? { nodeId: config.nodeId } : {}),
-    ...(metrics ? { observability: { metrics } } : {}),
+    ...(metrics || config.llmPrices
+      ? {
+          observability: {
+            ...(metrics ? { metrics } : {}),
+            ...(config.llmPrices ? { prices: config.llmPrices } : {}),
+          },
+        }
+      : {}),
   };
   let agent: Agent;
   let tools: AgentWiring['tools'];

@@ -1,3 +1,5 @@
+import type { ModelPrice } from 'dream-agent';
+
 /** Everything the example server reads from its environment, parsed once. */
 export interface ServerConfig {
   host: string;
@@ -63,6 +65,40 @@ export interface ServerConfig {
   defaultTenant: string;
   /** Four eyes (FOUR_EYES=1): nobody approves a plan or a step of a session they own. Default off. */
   fourEyes: boolean;
+  /**
+   * USD prices per model id (LLM_PRICES, JSON: `{"gpt-4.1-mini":{"inputPerMTok":0.4,"outputPerMTok":1.6}}`),
+   * so `/metrics` reports `dream_agent_llm_cost_usd_total` and the step inspector each call's cost.
+   */
+  llmPrices: Record<string, ModelPrice> | undefined;
+}
+
+/**
+ * Parses LLM_PRICES: a JSON object of model id → `{ inputPerMTok, outputPerMTok }` (USD per million
+ * tokens, finite and ≥ 0).
+ *
+ * @param text - the variable's value (undefined or empty: no prices)
+ * @returns the price table, or undefined
+ * @throws when the value is not such an object
+ */
+export function parsePrices(text: string | undefined): Record<string, ModelPrice> | undefined {
+  if (text === undefined || text.trim() === '') return undefined;
+  let value: unknown;
+  try {
+    value = JSON.parse(text);
+  } catch {
+    throw new Error('LLM_PRICES must be JSON: {"<model>":{"inputPerMTok":n,"outputPerMTok":n}}');
+  }
+  if (value === null || typeof value !== 'object' || Array.isArray(value))
+    throw new Error('LLM_PRICES must be a JSON object of model id → price');
+  const out: Record<string, ModelPrice> = {};
+  for (const [model, price] of Object.entries(value as Record<string, unknown>)) {
+    const p = price as Partial<Record<keyof ModelPrice, unknown>> | null;
+    const ok = (n: unknown): n is number => typeof n === 'number' && Number.isFinite(n) && n >= 0;
+    if (p === null || typeof p !== 'object' || !ok(p.inputPerMTok) || !ok(p.outputPerMTok))
+      throw new Error(`LLM_PRICES["${model}"] must be { inputPerMTok, outputPerMTok }, numbers ≥ 0`);
+    out[model] = { inputPerMTok: p.inputPerMTok, outputPerMTok: p.outputPerMTok };
+  }
+  return out;
 }
 
 function int(env: NodeJS.ProcessEnv, name: string, fallback: number): number {
@@ -134,6 +170,7 @@ export function loadConfig(
     trustProxy: int(env, 'TRUST_PROXY', 0),
     defaultTenant: env['DEFAULT_TENANT'] || 'default',
     fourEyes: env['FOUR_EYES'] === '1',
+    llmPrices: parsePrices(env['LLM_PRICES']),
     ...overrides,
   };
 }
