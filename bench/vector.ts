@@ -1,7 +1,7 @@
 /**
  * Vector store benchmark, side by side in one run: the memory store, FAISS through the adapter (flat,
- * HNSW) and directly through faiss-node (the adapter's overhead), Chroma (a real `chroma run` server),
- * and hnswlib-node and usearch as reference ANN libraries.
+ * HNSW at one or more M) and directly through faiss-node (the adapter's overhead, interleaved), Chroma
+ * (a real `chroma run` server), and hnswlib-node and usearch as reference ANN libraries.
  *
  * Data (`--data`, seeded, queries from the same distribution), 100 Gaussian clusters in 384 dimensions:
  * - `spectrum` (default): dimension i scaled by (1 + i)^-0.5, so the variance falls off as 1/(1 + i) —
@@ -14,22 +14,36 @@
  *   i.i.d. noise in all 384 dimensions, the worst case for any graph index (nearest neighbours are barely
  *   nearer than the rest). Reported for honesty, not because embeddings look like it.
  * Reported per store: insert throughput, query p50/p99 (k = 10), recall@10 against exact search, memory
- * (RSS growth while building) and disk (saved size).
+ * (RSS growth of the store's own process while building) and disk (saved size).
  *
- * HNSW build parameters: `--hnsw HNSW32` (the index description; its number is M, the graph degree),
- * `--efc N` (efConstruction, FAISS's default 40 when absent) and `--ef N` (efSearch, default 64).
+ * How a run is organised, so that a 100k run finishes on a small shared machine:
+ * - the parent generates the data once and computes the exact ground truth once (FAISS `Flat`, all
+ *   queries in one batched call; the memory store without faiss-node), both written to the work
+ *   directory (`--cache DIR`, or a temporary one) and shared by every store;
+ * - each store runs in its own child process, one after another (`--timeout S` each, default 600; a
+ *   store over it is stopped and its row says so), so one store's memory and threads never disturb the
+ *   next, and RSS growth is the store's own;
+ * - the exact stores (memory, FAISS Flat) answer only the first `--exact-queries` queries (default 50
+ *   at 50k vectors and more), the approximate ones all `--queries`;
+ * - the report is written after every row (`--out FILE`), so a run stopped midway keeps what it measured.
  *
- * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--data spectrum|noise] [--hnsw HNSW32]
- * [--efc 40] [--ef 64] [--only memory,faiss-hnsw,…] [--json] [--out FILE] [--cache DIR]`.
+ * HNSW build parameters: `--hnsw HNSW32,HNSW64` (index descriptions, one FAISS row pair each; the number
+ * is M, the graph degree), `--efc N` (efConstruction, FAISS's default 40 when absent), `--ef N`
+ * (efSearch, default 64) and `--sweep 16,32,64` (for each HNSW index, recall and latency of faiss-node
+ * at each efSearch, interleaved query by query — the recall-vs-latency curve).
  *
- * `--cache DIR` keeps the FAISS indexes built by the adapter in `DIR` (the data is deterministic, seed
- * 42): the first run builds and saves them, later runs open them from disk (their row says `cached` and
- * repeats the build's insert rate), and the raw faiss-node rows load the very same index files — so a
- * 100k run fits in about two minutes on a small machine once built, and the overhead compares one
- * index. With both FAISS HNSW rows present, the adapter overhead is also measured interleaved (adapter
- * and faiss-node answer each query in turn, several rounds) so that load on a shared machine hits both
- * alike.
+ * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--exact-queries 50] [--data spectrum|noise|clinc]
+ * [--hnsw HNSW32] [--efc 40] [--ef 64] [--sweep 64,256] [--only memory,faiss-hnsw,…] [--json] [--out FILE]
+ * [--cache DIR] [--timeout 600]`.
+ *
+ * `--cache DIR` keeps the data, the ground truth and the indexes (FAISS through the adapter, Chroma's
+ * data directory, hnswlib and usearch files) in `DIR` (the data is deterministic, seed 42): the first run
+ * builds and saves them, later runs open them from disk (their row says `cached` and repeats the
+ * build's insert rate and memory), and the raw faiss-node rows load the very same FAISS index files — so
+ * the adapter-vs-faiss-node overhead compares one index, measured interleaved (adapter and faiss-node
+ * answer each query in turn, several rounds) so that load on a shared machine hits both alike.
  */
+import { spawn } from 'node:child_process';
 import {
   existsSync,
   mkdirSync,
@@ -62,19 +76,26 @@ const arg = (name: string, fallback: string): string => {
 };
 const N = Number(arg('n', '10000'));
 const Q = Number(arg('queries', '200'));
+const EXACT_Q = Math.min(Q, Number(arg('exact-queries', N >= 50_000 ? '50' : String(Q))));
 const DIM = 384;
 const K = 10;
 const only = arg('only', '').split(',').filter(Boolean);
 const CACHE = arg('cache', '');
 const OUT = arg('out', '');
+const TIMEOUT_S = Number(arg('timeout', '600'));
 /** HNSW search breadth (faiss `efSearch`) for the adapter and the raw faiss-node rows alike. */
 const EF = Number(arg('ef', '64'));
-/** HNSW index description (M is its number) and build breadth (undefined: FAISS's default 40). */
-const HNSW = arg('hnsw', 'HNSW32');
+/** HNSW index descriptions (M is the number) and build breadth (undefined: FAISS's default 40). */
+const HNSWS = arg('hnsw', 'HNSW32').split(',').filter(Boolean);
 const EFC = arg('efc', '') === '' ? undefined : Number(arg('efc', ''));
+const SWEEP = arg('sweep', '').split(',').filter(Boolean).map(Number);
 const DATA = arg('data', 'spectrum');
 if (!['spectrum', 'noise', 'clinc'].includes(DATA))
   throw new Error(`--data must be spectrum, noise or clinc, got ${DATA}`);
+/** Set in a child process: the one subject it measures, and where the parent keeps the shared files. */
+const CHILD = arg('child', '');
+const WORK = arg('work', '');
+const RESULT = arg('result', '');
 const wanted = (name: string): boolean => only.length === 0 || only.includes(name);
 
 // ------------------------------------------------------------------ data
@@ -137,16 +158,84 @@ async function clincData(): Promise<{ data: number[][]; queries: number[][] }> {
   };
   return { data: await embed(all), queries: await embed(queryTexts) };
 }
-const generated =
-  DATA === 'clinc'
-    ? await clincData()
-    : {
-        data: Array.from({ length: N }, () => unit(point())),
-        queries: Array.from({ length: Q }, () => unit(point())),
-      };
-const data = generated.data;
-const queries = generated.queries;
-const ids = data.map((_, i) => `v${i}`);
+/** The data and queries of this run, generated (seeded) — by the parent only; children read the files. */
+async function generate(): Promise<{ data: number[][]; queries: number[][] }> {
+  if (DATA === 'clinc') return clincData();
+  const data = Array.from({ length: N }, () => unit(point()));
+  return { data, queries: Array.from({ length: Q }, () => unit(point())) };
+}
+
+// ------------------------------------------------------------------ shared files
+
+const require = createRequire(import.meta.url);
+const dataName = `n${N}-d${DIM}-${DATA}-q${Q}-seed42`;
+
+interface FaissIndex {
+  add(x: number[]): void;
+  search(x: number[], k: number): { labels: number[] };
+  toBuffer(): Buffer;
+}
+interface FaissModule {
+  Index: {
+    fromFactory(d: number, s: string, m: number): FaissIndex;
+    fromBuffer(b: Buffer): FaissIndex;
+  };
+}
+
+/**
+ * Writes `efSearch` into a serialised FAISS HNSW index, as the adapter does (faiss-node has no setter,
+ * and asking a search for more neighbours does not widen it). The layout is FAISS `write_HNSW`'s: after
+ * the index header, five vectors (each a uint64 count then items of 8, 4, 4, 8, 4 bytes), then
+ * entry_point, max_level, efConstruction, efSearch.
+ */
+function patchEfSearch(buf: Buffer, efSearch: number): boolean {
+  if (buf.toString('latin1', 0, 3) !== 'IHN') return false;
+  let offset = 37 + (buf.readInt32LE(33) > 1 ? 4 : 0);
+  for (const size of [8, 4, 4, 8, 4]) offset += 8 + Number(buf.readBigUInt64LE(offset)) * size;
+  buf.writeInt32LE(efSearch, offset + 12);
+  return true;
+}
+
+/** Writes the data and queries (float32, one file) and the exact top-k of every query. */
+async function prepare(work: string): Promise<void> {
+  const dataFile = join(work, `data-${dataName}.f32`);
+  const truthFile = join(work, `truth-${dataName}-k${K}.json`);
+  if (existsSync(dataFile) && existsSync(truthFile)) return;
+  const t0 = performance.now();
+  const { data, queries } = await generate();
+  const flat = new Float32Array((N + Q) * DIM);
+  [...data, ...queries].forEach((v, i) => flat.set(v, i * DIM));
+  writeFileSync(dataFile, flat);
+  let truth: number[][];
+  if (ensureFaissNode() === undefined) {
+    // Exact inner product over unit vectors = cosine; all queries in one batched call.
+    const faiss = require('faiss-node') as FaissModule;
+    const index = faiss.Index.fromFactory(DIM, 'Flat', 0);
+    for (let i = 0; i < N; i += 10_000) index.add(data.slice(i, i + 10_000).flat());
+    const labels = index.search(queries.flat(), K).labels;
+    truth = queries.map((_, q) => labels.slice(q * K, (q + 1) * K));
+  } else {
+    const exact = new MemoryVectorStore();
+    for (let i = 0; i < N; i += 1000)
+      await exact.upsert(data.slice(i, i + 1000).map((vector, j) => ({ id: String(i + j), vector })));
+    truth = await Promise.all(queries.map(async (q) => (await exact.query(q, K)).map((m) => Number(m.id))));
+  }
+  writeFileSync(truthFile, JSON.stringify(truth));
+  console.error(`data and ground truth: ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+}
+
+function load(work: string): { data: number[][]; queries: number[][]; truth: string[][] } {
+  const raw = readFileSync(join(work, `data-${dataName}.f32`));
+  const flat = new Float32Array(raw.buffer, raw.byteOffset, raw.byteLength / 4);
+  const rowsOf = (from: number, to: number): number[][] =>
+    Array.from({ length: to - from }, (_, i) =>
+      Array.from(flat.subarray((from + i) * DIM, (from + i + 1) * DIM)),
+    );
+  const truth = (
+    JSON.parse(readFileSync(join(work, `truth-${dataName}-k${K}.json`), 'utf8')) as number[][]
+  ).map((labels) => labels.map((l) => `v${l}`));
+  return { data: rowsOf(0, N), queries: rowsOf(N, N + Q), truth };
+}
 
 // ------------------------------------------------------------------ harness
 
@@ -158,12 +247,37 @@ interface Row {
   recall: number;
   memoryMB: number;
   diskMB: number | null;
+  /** How many queries this row answered (the exact stores answer fewer). */
+  queries: number;
   /** True when the index was opened from the `--cache` directory (insert rate and memory from its build). */
   cached?: boolean;
 }
-
-const rows: Row[] = [];
-let truth: string[][] = [];
+/** A store that did not finish (its child timed out or failed). */
+interface Failed {
+  store: string;
+  error: string;
+}
+/** p50 of two searches answering the same queries in turn (several rounds), and their ratio. */
+interface Interleaved {
+  adapterP50: number;
+  rawP50: number;
+  overheadPct: number;
+  rounds: number;
+  queries: number;
+}
+/** Recall and latency of one HNSW index at one efSearch (faiss-node directly). */
+interface SweepPoint {
+  efSearch: number;
+  p50: number;
+  p99: number;
+  recall: number;
+}
+/** What one child process reports. */
+interface ChildResult {
+  rows: Row[];
+  interleaved: Record<string, Interleaved>;
+  sweeps: Record<string, SweepPoint[]>;
+}
 
 const pct = (xs: number[], p: number): number => {
   const s = [...xs].sort((a, b) => a - b);
@@ -198,113 +312,95 @@ interface Subject {
   close?(): Promise<void>;
 }
 
-async function measure(name: string, make: () => Promise<Subject>): Promise<void> {
-  if (!wanted(name)) return;
-  const before = rss();
-  const subject = await make();
-  const t0 = performance.now();
-  const cached = await subject.insert();
-  const insertMs = performance.now() - t0;
-  const memoryMB = cached ? cached.memoryMB : (rss() - before) / 1e6;
-  if (!cached) await subject.built?.({ insertPerSec: Math.round(N / (insertMs / 1000)), memoryMB });
-  for (const q of queries.slice(0, 10)) await subject.search(q);
-  const times: number[] = [];
-  let hits = 0;
-  for (const [i, q] of queries.entries()) {
-    const t = performance.now();
-    const got = await subject.search(q);
-    times.push(performance.now() - t);
-    const expected = new Set(truth[i]);
-    hits += got.filter((id) => expected.has(id)).length;
-  }
-  const diskMB = subject.disk ? (await subject.disk()) / 1e6 : null;
-  await subject.close?.();
-  rows.push({
-    store: name,
-    insertPerSec: cached ? cached.insertPerSec : Math.round(N / (insertMs / 1000)),
-    p50: pct(times, 0.5),
-    p99: pct(times, 0.99),
-    recall: hits / (K * queries.length),
-    memoryMB,
-    diskMB,
-    ...(cached ? { cached: true } : {}),
-  });
-  console.error(`${name}: done`);
-  // Written after every row: a long run stopped midway keeps what it measured.
-  writeReport();
-}
-
-/** The report so far; written to `--out` when given. */
-function writeReport(): object {
-  const report = {
-    n: N,
-    dim: DIM,
-    queries: Q,
-    k: K,
-    data: DATA,
-    hnsw: HNSW,
-    efConstruction: EFC ?? 40,
-    efSearch: EF,
-    rows,
-    interleaved,
-    at: new Date().toISOString(),
-  };
-  if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(report, null, 2)}\n`);
-  return report;
-}
-
-/** p50 of two searches answering the same queries in turn (several rounds), and their ratio. */
-interface Interleaved {
-  adapterP50: number;
-  rawP50: number;
-  overheadPct: number;
-  rounds: number;
-}
-const interleaved: Record<string, Interleaved> = {};
-
-async function interleave(
-  name: string,
-  adapter: (q: number[]) => Promise<unknown>,
-  raw: (q: number[]) => unknown,
-  rounds = 5,
-): Promise<void> {
-  const a: number[] = [];
-  const r: number[] = [];
-  for (let round = 0; round < rounds; round++) {
-    for (const q of queries) {
-      // Alternate which goes first, so neither always runs on a warmer cache.
-      const first = (round + a.length) % 2 === 0;
-      for (const which of first ? ['a', 'r'] : ['r', 'a']) {
-        const t = performance.now();
-        if (which === 'a') await adapter(q);
-        else raw(q);
-        (which === 'a' ? a : r).push(performance.now() - t);
-      }
-    }
-  }
-  const adapterP50 = pct(a, 0.5);
-  const rawP50 = pct(r, 0.5);
-  interleaved[name] = { adapterP50, rawP50, overheadPct: (adapterP50 / rawP50 - 1) * 100, rounds };
-}
-
-/** The cache directory of one FAISS configuration (undefined without `--cache`). */
-const cacheDir = (name: string): string | undefined => {
-  if (CACHE === '') return undefined;
-  const build = name.includes('hnsw') ? `-${HNSW.replace(/[^A-Za-z0-9]/g, '_')}-efc${EFC ?? 40}` : '';
-  return join(CACHE, `${name}-n${N}-d${DIM}-${DATA}${build}-seed42`);
-};
+/** The cache directory of one configuration (undefined without `--cache`). */
+const cacheDir = (name: string, build = ''): string | undefined =>
+  CACHE === '' ? undefined : join(CACHE, `${name}-n${N}-d${DIM}-${DATA}${build}-seed42`);
+const hnswBuild = (hnsw: string): string => `-${hnsw.replace(/[^A-Za-z0-9]/g, '_')}-efc${EFC ?? 40}`;
 const META = 'bench-build.json';
+const readBuild = (dir: string): CachedBuild =>
+  JSON.parse(readFileSync(join(dir, META), 'utf8')) as CachedBuild;
 
 const BATCH = 1000;
-const items = (from: number, to: number) =>
-  data.slice(from, to).map((vector, j) => ({ id: ids[from + j]!, vector, metadata: { i: from + j } }));
 
-function storeSubject(
-  store: VectorStore,
-  disk?: () => Promise<number>,
-  close?: () => Promise<void>,
-): Subject {
-  return {
+/** Runs one child's subject(s); everything it measures lands in `result`. */
+async function child(name: string): Promise<ChildResult> {
+  const { data, queries, truth } = load(WORK);
+  const ids = data.map((_, i) => `v${i}`);
+  const result: ChildResult = { rows: [], interleaved: {}, sweeps: {} };
+  const items = (from: number, to: number) =>
+    data.slice(from, to).map((vector, j) => ({ id: ids[from + j]!, vector, metadata: { i: from + j } }));
+
+  async function measure(store: string, make: () => Promise<Subject>, nq = Q): Promise<void> {
+    const before = rss();
+    const subject = await make();
+    const t0 = performance.now();
+    const cached = await subject.insert();
+    const insertMs = performance.now() - t0;
+    const memoryMB = cached ? cached.memoryMB : (rss() - before) / 1e6;
+    if (!cached) await subject.built?.({ insertPerSec: Math.round(N / (insertMs / 1000)), memoryMB });
+    const qs = queries.slice(0, nq);
+    for (const q of qs.slice(0, 5)) await subject.search(q);
+    const times: number[] = [];
+    let hits = 0;
+    for (const [i, q] of qs.entries()) {
+      const t = performance.now();
+      const got = await subject.search(q);
+      times.push(performance.now() - t);
+      const expected = new Set(truth[i]);
+      hits += got.filter((id) => expected.has(id)).length;
+    }
+    const diskMB = subject.disk ? (await subject.disk()) / 1e6 : null;
+    await subject.close?.();
+    result.rows.push({
+      store,
+      insertPerSec: cached ? cached.insertPerSec : Math.round(N / (insertMs / 1000)),
+      p50: pct(times, 0.5),
+      p99: pct(times, 0.99),
+      recall: hits / (K * qs.length),
+      memoryMB,
+      diskMB,
+      queries: qs.length,
+      ...(cached ? { cached: true } : {}),
+    });
+  }
+
+  async function interleave(
+    key: string,
+    adapter: (q: number[]) => Promise<unknown>,
+    raw: (q: number[]) => unknown,
+    rounds: number,
+    nq: number,
+  ): Promise<void> {
+    const a: number[] = [];
+    const r: number[] = [];
+    for (let round = 0; round < rounds; round++) {
+      for (const q of queries.slice(0, nq)) {
+        // Alternate which goes first, so neither always runs on a warmer cache.
+        const first = (round + a.length) % 2 === 0;
+        for (const which of first ? ['a', 'r'] : ['r', 'a']) {
+          const t = performance.now();
+          if (which === 'a') await adapter(q);
+          else raw(q);
+          (which === 'a' ? a : r).push(performance.now() - t);
+        }
+      }
+    }
+    const adapterP50 = pct(a, 0.5);
+    const rawP50 = pct(r, 0.5);
+    result.interleaved[key] = {
+      adapterP50,
+      rawP50,
+      overheadPct: (adapterP50 / rawP50 - 1) * 100,
+      rounds,
+      queries: nq,
+    };
+  }
+
+  const storeSubject = (
+    store: VectorStore,
+    disk?: () => Promise<number>,
+    close?: () => Promise<void>,
+  ): Subject => ({
     insert: async () => {
       for (let i = 0; i < N; i += BATCH)
         await store.upsert(items(i, Math.min(N, i + BATCH)), { namespace: 'bench' });
@@ -312,253 +408,354 @@ function storeSubject(
     search: async (q) => (await store.query(q, K, undefined, { namespace: 'bench' })).map((m) => m.id),
     ...(disk ? { disk } : {}),
     ...(close ? { close } : {}),
-  };
-}
+  });
 
-// ------------------------------------------------------------------ stores
+  if (name === 'memory') {
+    await measure('memory', () => Promise.resolve(storeSubject(new MemoryVectorStore())), EXACT_Q);
+    return result;
+  }
 
-const require = createRequire(import.meta.url);
-
-async function main(): Promise<void> {
-  console.error(`vector bench: n=${N} dim=${DIM} queries=${Q} k=${K}`);
-  // Ground truth: exact search (the memory store is exact).
-  const exact = new MemoryVectorStore();
-  for (let i = 0; i < N; i += BATCH) await exact.upsert(items(i, Math.min(N, i + BATCH)));
-  truth = await Promise.all(queries.map(async (q) => (await exact.query(q, K)).map((m) => m.id)));
-
-  await measure('memory', () => Promise.resolve(storeSubject(new MemoryVectorStore())));
-
-  const faissSkip = ensureFaissNode();
-  if (faissSkip === undefined) {
-    const opened = new Map<string, FaissVectorStore>();
-    for (const [name, index] of [
-      ['faiss-flat', 'Flat'],
-      ['faiss-hnsw', HNSW],
-    ] as const) {
-      await measure(name, async () => {
-        const cache = cacheDir(name);
-        const hit = cache !== undefined && existsSync(join(cache, META));
-        // The store's own directory is a subdirectory: its saves remove files they do not know.
-        const directory =
-          cache !== undefined ? join(cache, 'index') : mkdtempSync(join(tmpdir(), 'bench-faiss-'));
-        if (cache !== undefined && !hit) {
-          rmSync(cache, { recursive: true, force: true });
-          mkdirSync(join(cache, 'index'), { recursive: true });
-        }
-        const store = await FaissVectorStore.open({
-          directory,
-          index,
-          efSearch: EF,
-          ...(index !== 'Flat' && EFC !== undefined ? { efConstruction: EFC } : {}),
+  if (name.startsWith('faiss-')) {
+    const skip = ensureFaissNode();
+    if (skip !== undefined) throw new Error(`faiss skipped: ${skip}`);
+    const flat = name === 'faiss-flat';
+    const index = flat ? 'Flat' : name.slice('faiss-hnsw:'.length);
+    const label = flat ? 'faiss-flat' : `faiss-${index}`;
+    const nq = flat ? EXACT_Q : Q;
+    const cache = cacheDir(flat ? 'faiss-flat' : 'faiss-hnsw', flat ? '' : hnswBuild(index));
+    const hit = cache !== undefined && existsSync(join(cache, META));
+    // The store's own directory is a subdirectory: its saves remove files they do not know.
+    const directory =
+      cache !== undefined ? join(cache, 'index') : mkdtempSync(join(tmpdir(), 'bench-faiss-'));
+    if (cache !== undefined && !hit) {
+      rmSync(cache, { recursive: true, force: true });
+      mkdirSync(join(cache, 'index'), { recursive: true });
+    }
+    const store = await FaissVectorStore.open({
+      directory,
+      index,
+      efSearch: EF,
+      ...(!flat && EFC !== undefined ? { efConstruction: EFC } : {}),
+    });
+    await measure(
+      label,
+      () => {
+        const subject = storeSubject(store, async () => {
+          if (!hit) await store.save();
+          return dirSize(directory);
         });
-        const subject = storeSubject(
-          store,
-          async () => {
-            if (!hit) await store.save();
-            return dirSize(directory);
-          },
-          async () => {
-            if (cache === undefined) {
-              await store.close();
-              rmSync(directory, { recursive: true, force: true });
-            } else opened.set(name, store);
-          },
-        );
-        if (hit) {
-          const build = JSON.parse(readFileSync(join(cache, META), 'utf8')) as CachedBuild;
-          return { ...subject, insert: () => Promise.resolve(build) };
-        }
-        if (cache === undefined) return subject;
+        if (hit) return Promise.resolve({ ...subject, insert: () => Promise.resolve(readBuild(cache)) });
+        if (cache === undefined) return Promise.resolve(subject);
         // A fresh build into the cache: saved with its numbers once measured.
-        return {
+        return Promise.resolve({
           ...subject,
           built: async (build: CachedBuild) => {
             await store.save();
             writeFileSync(join(cache, META), JSON.stringify(build));
           },
-        };
-      });
-    }
-    // faiss-node directly, asking for as many neighbours as the adapter does (efSearch 64).
-    const faiss = require('faiss-node') as {
-      Index: {
-        fromFactory(
-          d: number,
-          s: string,
-          m: number,
-        ): {
-          add(x: number[]): void;
-          search(x: number[], k: number): { labels: number[] };
-          toBuffer(): Buffer;
-        };
-        fromBuffer(b: Buffer): {
-          add(x: number[]): void;
-          search(x: number[], k: number): { labels: number[] };
-          toBuffer(): Buffer;
-        };
-      };
-    };
-    // A raw index built here gets the adapter's efConstruction the way the adapter sets it: patched
-    // into the empty index's serialised form (faiss-node has no setter; see the adapter's source).
-    const rawIndex = (index: string): ReturnType<typeof faiss.Index.fromFactory> => {
-      const empty = faiss.Index.fromFactory(DIM, index, 0);
-      if (index === 'Flat' || EFC === undefined) return empty;
-      const buf = empty.toBuffer();
-      let offset = 37;
-      for (const size of [8, 4, 4, 8, 4]) offset += 8 + Number(buf.readBigUInt64LE(offset)) * size;
-      buf.writeInt32LE(EFC, offset + 8);
+        });
+      },
+      nq,
+    );
+    // faiss-node directly, on the very index the adapter saved (its labels are the insertion order),
+    // with the adapter's efSearch written into it.
+    await store.save();
+    const file = readdirSync(directory).find((f) => f.endsWith('.faiss'));
+    const faiss = require('faiss-node') as FaissModule;
+    const indexFile = readFileSync(join(directory, file!));
+    /** The saved index read by faiss-node, with `efSearch` written into it as the adapter does. */
+    const rawIndex = (ef: number): FaissIndex => {
+      const buf = Buffer.from(indexFile);
+      if (!flat && !patchEfSearch(buf, ef))
+        throw new Error(`${label}: not an HNSW index layout the bench knows`);
       return faiss.Index.fromBuffer(buf);
     };
-    for (const [name, index, breadth, source] of [
-      ['faiss-raw-flat', 'Flat', K, 'faiss-flat'],
-      ['faiss-raw-hnsw', HNSW, EF, 'faiss-hnsw'],
-    ] as const) {
-      // With a cache, the very index the adapter built and saved (its labels are the insertion order).
-      const cache = cacheDir(source);
-      const file =
-        cache !== undefined && existsSync(join(cache, META))
-          ? readdirSync(join(cache, 'index'))
-              .map((f) => join('index', f))
-              .find((f) => f.endsWith('.faiss'))
-          : undefined;
-      let idx: ReturnType<typeof faiss.Index.fromFactory> | undefined;
-      const search = (q: number[]): string[] =>
-        idx!
-          .search(q, Math.min(N, breadth))
-          .labels.slice(0, K)
-          .map((l) => ids[l]!);
-      await measure(name, () => {
-        idx = file !== undefined ? faiss.Index.fromBuffer(readFileSync(join(cache!, file))) : rawIndex(index);
-        return Promise.resolve({
-          insert: async (): Promise<CachedBuild | undefined> => {
-            await Promise.resolve();
-            if (file !== undefined) {
-              return JSON.parse(readFileSync(join(cache!, META), 'utf8')) as CachedBuild;
-            }
-            for (let i = 0; i < N; i += BATCH) idx!.add(data.slice(i, i + BATCH).flat());
-            return undefined;
-          },
+    const raw = rawIndex(EF);
+    const search = (q: number[], index = raw): string[] =>
+      index
+        .search(q, K)
+        .labels.slice(0, K)
+        .map((l) => ids[l]!);
+    // The same index as the adapter's row: its build numbers are the adapter's.
+    const { insertPerSec, memoryMB } = result.rows.at(-1)!;
+    const built: CachedBuild = { insertPerSec, memoryMB };
+    await measure(
+      `${label} (faiss-node)`,
+      () =>
+        Promise.resolve({
+          insert: () => Promise.resolve(built),
           search: (q) => Promise.resolve(search(q)),
-          disk: async () => {
-            await Promise.resolve();
-            return idx!.toBuffer().length;
-          },
-        });
-      });
-      const store = opened.get(source);
-      if (store !== undefined && idx !== undefined) {
-        // Flat scans every vector per query: one interleaved round is plenty (and keeps 100k short).
-        const rounds = index === 'Flat' ? 1 : 5;
-        await interleave(source, (q) => store.query(q, K, undefined, { namespace: 'bench' }), search, rounds);
+          disk: () => Promise.resolve(raw.toBuffer().length),
+        }),
+      nq,
+    );
+    // The raw row is "cached" exactly when the adapter's was: it repeats the adapter's build.
+    const adapterRow = result.rows.at(-2)!;
+    const rawRow = result.rows.at(-1)!;
+    if (adapterRow.cached === true) rawRow.cached = true;
+    else delete rawRow.cached;
+    // Flat scans every vector per query: one interleaved round is plenty.
+    await interleave(
+      label,
+      (q) => store.query(q, K, undefined, { namespace: 'bench' }),
+      (q) => search(q),
+      flat ? 1 : 5,
+      nq,
+    );
+    if (!flat && SWEEP.length > 0) {
+      // Every efSearch answers each query in turn (rotating which goes first), several rounds, so the
+      // machine's load hits all of them alike: the p50s are comparable within the curve.
+      const indexes = SWEEP.map((ef) => rawIndex(ef));
+      const times = SWEEP.map((): number[] => []);
+      const hits = SWEEP.map(() => 0);
+      const rounds = 3;
+      for (let round = 0; round < rounds; round++) {
+        for (const [i, q] of queries.entries()) {
+          const expected = new Set(truth[i]);
+          for (let j = 0; j < SWEEP.length; j++) {
+            const which = (i + j + round) % SWEEP.length;
+            const t = performance.now();
+            const got = search(q, indexes[which]);
+            times[which]!.push(performance.now() - t);
+            if (round === 0) hits[which]! += got.filter((id) => expected.has(id)).length;
+          }
+        }
       }
+      result.sweeps[label] = SWEEP.map((efSearch, j) => ({
+        efSearch,
+        p50: pct(times[j]!, 0.5),
+        p99: pct(times[j]!, 0.99),
+        recall: hits[j]! / (K * Q),
+      }));
+      for (const p of result.sweeps[label])
+        console.error(
+          `${label} efSearch ${p.efSearch}: recall ${p.recall.toFixed(3)} p50 ${p.p50.toFixed(3)} ms`,
+        );
     }
-    for (const store of opened.values()) await store.close();
-  } else {
-    console.error(`faiss skipped: ${faissSkip}`);
+    await store.close();
+    if (cache === undefined) rmSync(directory, { recursive: true, force: true });
+    return result;
   }
 
-  if (wanted('hnswlib')) {
+  if (name === 'hnswlib') {
     const { HierarchicalNSW } = require('hnswlib-node') as typeof HnswlibModule;
-    await measure('hnswlib', () => {
-      const index = new HierarchicalNSW('ip', DIM);
-      index.initIndex(N, 16, 200);
-      index.setEf(64);
-      return Promise.resolve({
+    const cache = cacheDir('hnswlib', '-M16-efc200');
+    const hit = cache !== undefined && existsSync(join(cache, META));
+    const dir = cache ?? mkdtempSync(join(tmpdir(), 'bench-hnswlib-'));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'index.bin');
+    const index = new HierarchicalNSW('ip', DIM);
+    await measure('hnswlib (M 16, efC 200)', () =>
+      Promise.resolve({
         insert: async () => {
-          await Promise.resolve();
+          if (hit) {
+            await index.readIndex(file);
+            index.setEf(EF);
+            return readBuild(dir);
+          }
+          index.initIndex(N, 16, 200);
+          index.setEf(EF);
           for (let i = 0; i < N; i++) index.addPoint(data[i]!, i);
+          return undefined;
         },
-        search: async (q) => {
-          await Promise.resolve();
-          return index.searchKnn(q, K).neighbors.map((l) => ids[l]!);
+        built: async (build) => {
+          await index.writeIndex(file);
+          writeFileSync(join(dir, META), JSON.stringify(build));
         },
+        search: (q) => Promise.resolve(index.searchKnn(q, K).neighbors.map((l) => ids[l]!)),
         disk: async () => {
-          const dir = mkdtempSync(join(tmpdir(), 'bench-hnswlib-'));
-          await index.writeIndex(join(dir, 'index.bin'));
-          const size = dirSize(dir);
-          rmSync(dir, { recursive: true, force: true });
-          return size;
+          if (!existsSync(file)) await index.writeIndex(file);
+          return statSync(file).size;
         },
-      });
-    });
+        close: () => {
+          if (cache === undefined) rmSync(dir, { recursive: true, force: true });
+          return Promise.resolve();
+        },
+      }),
+    );
+    return result;
   }
 
-  if (wanted('usearch')) {
+  if (name === 'usearch') {
     const { Index, MetricKind } = require('usearch') as typeof UsearchModule;
-    await measure('usearch', () => {
-      const index = new Index({
-        metric: MetricKind.Cos,
-        connectivity: 16,
-        dimensions: DIM,
-      } as unknown as ConstructorParameters<typeof Index>[0]);
-      return Promise.resolve({
-        insert: async () => {
-          await Promise.resolve();
+    const cache = cacheDir('usearch', '-M16');
+    const hit = cache !== undefined && existsSync(join(cache, META));
+    const dir = cache ?? mkdtempSync(join(tmpdir(), 'bench-usearch-'));
+    mkdirSync(dir, { recursive: true });
+    const file = join(dir, 'index.usearch');
+    const index = new Index({
+      metric: MetricKind.Cos,
+      connectivity: 16,
+      dimensions: DIM,
+    } as unknown as ConstructorParameters<typeof Index>[0]);
+    await measure('usearch (M 16)', () =>
+      Promise.resolve({
+        insert: () => {
+          if (hit) {
+            index.load(file);
+            return Promise.resolve(readBuild(dir));
+          }
           const flat = new Float32Array(N * DIM);
           data.forEach((v, i) => flat.set(v, i * DIM));
           index.add(
             BigUint64Array.from({ length: N }, (_, i) => BigInt(i)),
             flat,
           );
+          return Promise.resolve(undefined);
         },
-        search: async (q) => {
-          await Promise.resolve();
+        built: (build) => {
+          index.save(file);
+          writeFileSync(join(dir, META), JSON.stringify(build));
+          return Promise.resolve();
+        },
+        search: (q) => {
           const m = index.search(Float32Array.from(q), K, 0);
-          return Array.from(m.keys, (key) => ids[Number(key)]!);
+          return Promise.resolve(Array.from(m.keys, (key) => ids[Number(key)]!));
         },
-        disk: async () => {
-          const dir = mkdtempSync(join(tmpdir(), 'bench-usearch-'));
-          index.save(join(dir, 'index.usearch'));
-          const size = dirSize(dir);
-          rmSync(dir, { recursive: true, force: true });
-          await Promise.resolve();
-          return size;
+        disk: () => {
+          if (!existsSync(file)) index.save(file);
+          return Promise.resolve(statSync(file).size);
         },
-      });
-    });
+        close: () => {
+          if (cache === undefined) rmSync(dir, { recursive: true, force: true });
+          return Promise.resolve();
+        },
+      }),
+    );
+    return result;
   }
 
-  if (wanted('chroma')) {
+  if (name === 'chroma') {
     const skip = serviceSkipReason('chroma');
-    if (skip === undefined) {
-      // With --cache, the server keeps its data directory and the collection is built once.
-      const cache = cacheDir('chroma');
-      const hit = cache !== undefined && existsSync(join(cache, META));
-      if (cache !== undefined && !hit) {
-        rmSync(cache, { recursive: true, force: true });
-        mkdirSync(join(cache, 'data'), { recursive: true });
-      }
-      const server = await startChroma(cache !== undefined ? { path: join(cache, 'data') } : {});
+    if (skip !== undefined) throw new Error(`chroma skipped: ${skip}`);
+    // With --cache, the server keeps its data directory and the collection is built once.
+    const cache = cacheDir('chroma');
+    const hit = cache !== undefined && existsSync(join(cache, META));
+    const path = cache !== undefined ? join(cache, 'data') : mkdtempSync(join(tmpdir(), 'bench-chroma-'));
+    if (cache !== undefined && !hit) {
+      rmSync(cache, { recursive: true, force: true });
+      mkdirSync(path, { recursive: true });
+    }
+    const server = await startChroma({ path });
+    try {
       await measure('chroma', () => {
-        const subject = storeSubject(new ChromaVectorStore({ url: server.url, collectionPrefix: 'bench' }));
-        if (hit) {
-          const build = JSON.parse(readFileSync(join(cache, META), 'utf8')) as CachedBuild;
-          return Promise.resolve({ ...subject, insert: () => Promise.resolve(build) });
-        }
-        if (cache === undefined) return Promise.resolve(subject);
+        const subject = storeSubject(
+          new ChromaVectorStore({ url: server.url, collectionPrefix: 'bench' }),
+          () => Promise.resolve(dirSize(path)),
+        );
+        if (hit) return Promise.resolve({ ...subject, insert: () => Promise.resolve(readBuild(cache)) });
         return Promise.resolve({
           ...subject,
-          built: async (build: CachedBuild) => {
-            await Promise.resolve();
-            writeFileSync(join(cache, META), JSON.stringify(build));
-          },
-          disk: async () => {
-            await Promise.resolve();
-            return dirSize(join(cache, 'data'));
+          built: (build: CachedBuild) => {
+            if (cache !== undefined) writeFileSync(join(cache, META), JSON.stringify(build));
+            return Promise.resolve();
           },
         });
       });
+    } finally {
       await server.stop();
-    } else console.error(`chroma skipped: ${skip}`);
+      if (cache === undefined) rmSync(path, { recursive: true, force: true });
+    }
+    return result;
   }
+  throw new Error(`unknown store ${name}`);
+}
 
-  const report = writeReport();
+// ------------------------------------------------------------------ parent
+
+/** Runs one child process to completion or to the timeout; resolves with what it reported. */
+function runChild(name: string, work: string): Promise<ChildResult | Failed> {
+  const resultFile = join(work, `result-${process.pid}-${name.replace(/[^A-Za-z0-9]/g, '_')}.json`);
+  rmSync(resultFile, { force: true });
+  const script = fileURLToPath(import.meta.url);
+  const childArgs = [...args, '--child', name, '--work', work, '--result', resultFile];
+  return new Promise((resolve) => {
+    const started = performance.now();
+    const proc = spawn(process.execPath, ['--expose-gc', ...process.execArgv, script, ...childArgs], {
+      stdio: ['ignore', 'inherit', 'inherit'],
+    });
+    let timedOut = false;
+    const timer = setTimeout(() => {
+      timedOut = true;
+      proc.kill('SIGTERM');
+      setTimeout(() => proc.kill('SIGKILL'), 5000).unref();
+    }, TIMEOUT_S * 1000);
+    proc.on('exit', (code, signal) => {
+      clearTimeout(timer);
+      const s = ((performance.now() - started) / 1000).toFixed(0);
+      if (!timedOut && code === 0 && existsSync(resultFile)) {
+        console.error(`${name}: done in ${s} s`);
+        resolve(JSON.parse(readFileSync(resultFile, 'utf8')) as ChildResult);
+      } else {
+        const error = timedOut ? `stopped at the ${TIMEOUT_S} s limit` : `exited with ${code ?? signal}`;
+        console.error(`${name}: ${error}`);
+        resolve({ store: name, error });
+      }
+      rmSync(resultFile, { force: true });
+    });
+  });
+}
+
+async function main(): Promise<void> {
+  if (CHILD !== '') {
+    writeFileSync(RESULT, JSON.stringify(await child(CHILD)));
+    return;
+  }
+  console.error(`vector bench: n=${N} dim=${DIM} queries=${Q} (exact stores ${EXACT_Q}) k=${K} data=${DATA}`);
+  const work = CACHE !== '' ? CACHE : mkdtempSync(join(tmpdir(), 'bench-vector-'));
+  mkdirSync(work, { recursive: true });
+  await prepare(work);
+  const subjects = [
+    'memory',
+    'faiss-flat',
+    ...HNSWS.map((h) => `faiss-hnsw:${h}`),
+    'chroma',
+    'usearch',
+    'hnswlib',
+  ].filter((s) => wanted(s.split(':')[0]!) || wanted(s));
+  const rows: Row[] = [];
+  const failed: Failed[] = [];
+  const interleaved: Record<string, Interleaved> = {};
+  const sweeps: Record<string, SweepPoint[]> = {};
+  const report = (): object => {
+    const out = {
+      n: N,
+      dim: DIM,
+      queries: Q,
+      exactQueries: EXACT_Q,
+      k: K,
+      data: DATA,
+      hnsw: HNSWS,
+      efConstruction: EFC ?? 40,
+      efSearch: EF,
+      rows,
+      failed,
+      interleaved,
+      sweeps,
+      at: new Date().toISOString(),
+    };
+    // Written after every store: a long run stopped midway keeps what it measured.
+    if (OUT !== '') writeFileSync(OUT, `${JSON.stringify(out, null, 2)}\n`);
+    return out;
+  };
+  for (const subject of subjects) {
+    const got = await runChild(subject, work);
+    if ('error' in got) failed.push(got);
+    else {
+      rows.push(...got.rows);
+      Object.assign(interleaved, got.interleaved);
+      Object.assign(sweeps, got.sweeps);
+    }
+    report();
+  }
+  if (CACHE === '') rmSync(work, { recursive: true, force: true });
+  const out = report();
   if (args.includes('--json')) {
-    console.log(JSON.stringify(report, null, 2));
+    console.log(JSON.stringify(out, null, 2));
     return;
   }
   console.log(
-    `\nn=${N} dim=${DIM} queries=${Q} k=${K} data=${DATA} ${HNSW} efConstruction=${EFC ?? 40} efSearch=${EF} (RSS growth is approximate, the exact set is held throughout)`,
+    `\nn=${N} dim=${DIM} queries=${Q} (exact stores: ${EXACT_Q}) k=${K} data=${DATA} efConstruction=${EFC ?? 40} efSearch=${EF}`,
   );
   console.log('| store | insert/s | p50 ms | p99 ms | recall@10 | memory MB | disk MB |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
@@ -567,24 +764,16 @@ async function main(): Promise<void> {
       `| ${r.store}${r.cached ? ' (cached)' : ''} | ${r.insertPerSec.toLocaleString('en')} | ${r.p50.toFixed(3)} | ${r.p99.toFixed(3)} | ${r.recall.toFixed(3)} | ${r.memoryMB.toFixed(0)} | ${r.diskMB === null ? '–' : r.diskMB.toFixed(1)} |`,
     );
   }
-  const adapter = rows.find((r) => r.store === 'faiss-hnsw');
-  const raw = rows.find((r) => r.store === 'faiss-raw-hnsw');
-  if (adapter && raw) {
-    console.log(
-      `\nadapter overhead (HNSW, p50): ${((adapter.p50 / raw.p50 - 1) * 100).toFixed(1)}% over faiss-node directly`,
-    );
-  }
+  for (const f of failed) console.log(`| ${f.store} | ${f.error} | | | | | |`);
   for (const [name, o] of Object.entries(interleaved)) {
     console.log(
-      `adapter overhead (${name}, interleaved ×${o.rounds}, p50): ${o.overheadPct.toFixed(1)}% (${o.adapterP50.toFixed(3)} vs ${o.rawP50.toFixed(3)} ms)`,
+      `adapter overhead (${name}, interleaved ×${o.rounds} over ${o.queries} queries, p50): ${o.overheadPct.toFixed(1)}% (${o.adapterP50.toFixed(3)} vs ${o.rawP50.toFixed(3)} ms)`,
     );
   }
-  const aflat = rows.find((r) => r.store === 'faiss-flat');
-  const rflat = rows.find((r) => r.store === 'faiss-raw-flat');
-  if (aflat && rflat) {
-    console.log(
-      `adapter overhead (Flat, p50): ${((aflat.p50 / rflat.p50 - 1) * 100).toFixed(1)}% over faiss-node directly`,
-    );
+  for (const [name, points] of Object.entries(sweeps)) {
+    console.log(`\n${name}, faiss-node by efSearch: | efSearch | recall@10 | p50 ms | p99 ms |`);
+    for (const p of points)
+      console.log(`| ${p.efSearch} | ${p.recall.toFixed(3)} | ${p.p50.toFixed(3)} | ${p.p99.toFixed(3)} |`);
   }
 }
 

@@ -76,7 +76,8 @@ export interface FaissVectorStoreOptions {
    */
   index?: string;
   /**
-   * HNSW: search breadth (faiss `efSearch`); the store asks for `max(k, efSearch)` neighbours. Default 64.
+   * HNSW: search breadth (faiss `efSearch`), written into each HNSW index this instance creates or
+   * opens (a reopened namespace searches with the value of the instance that opened it). Default 64.
    * Raising it trades query time for recall on a built graph; it cannot make up for a sparse graph
    * (see `efConstruction` and the M in `HNSW<M>`).
    */
@@ -241,20 +242,14 @@ function headerLength(buf: Buffer): number {
 }
 
 /**
- * Sets `efConstruction` of a new, empty HNSW index. faiss-node exposes no setter, so the field is
- * patched in the serialised index (FAISS `write_HNSW` after the index header: the vectors
- * assign_probas (double), cum_nneighbor_per_level (int), levels (int), offsets (size_t) and
+ * Where FAISS `write_HNSW` puts `entry_point` in a serialised HNSW index (after the index header: the
+ * vectors assign_probas (double), cum_nneighbor_per_level (int), levels (int), offsets (size_t) and
  * neighbors (int32), each a uint64 count then its items; then entry_point, max_level, efConstruction,
- * efSearch, upper_beam as int32) and the index read back.
+ * efSearch, upper_beam as int32).
  *
- * @returns the index, or undefined when it is not an HNSW index this layout describes
+ * @returns the offset, or undefined when the buffer is not an HNSW index this layout describes
  */
-function withEfConstruction(
-  faiss: FaissModule,
-  index: FaissIndex,
-  efConstruction: number,
-): FaissIndex | undefined {
-  const buf = index.toBuffer();
+function hnswFieldsAt(buf: Buffer): number | undefined {
   // IHNf (flat), IHNs (scalar quantizer), IHNp (product quantizer), IHN2 (two-level).
   if (buf.length < 41 || buf.toString('latin1', 0, 3) !== 'IHN') return undefined;
   let offset = headerLength(buf);
@@ -262,11 +257,29 @@ function withEfConstruction(
     if (offset + 8 > buf.length) return undefined;
     offset += 8 + Number(buf.readBigUInt64LE(offset)) * size;
   }
-  const at = offset + 8;
-  if (at + 4 > buf.length) return undefined;
-  buf.writeInt32LE(efConstruction, at);
-  return faiss.Index.fromBuffer(buf);
+  return offset + 20 <= buf.length ? offset : undefined;
 }
+
+/**
+ * Sets HNSW `efConstruction` and/or `efSearch` in a serialised index, in place. faiss-node exposes no
+ * setter for either; FAISS reads both back with the index. (`efSearch` must be set in the index: asking
+ * a search for more neighbours widens only its result heap — FAISS stops exploring once `efSearch`
+ * visited candidates are nearer than the next one, so recall stays where the stored value, 16 by
+ * default, puts it.)
+ *
+ * @returns true when the fields were written, false when the buffer is not an HNSW index this layout
+ *   describes
+ */
+function patchHnsw(buf: Buffer, params: { efConstruction?: number; efSearch?: number }): boolean {
+  const at = hnswFieldsAt(buf);
+  if (at === undefined) return false;
+  if (params.efConstruction !== undefined) buf.writeInt32LE(params.efConstruction, at + 8);
+  if (params.efSearch !== undefined) buf.writeInt32LE(params.efSearch, at + 12);
+  return true;
+}
+
+/** HNSW indexes whose `efSearch` the store wrote (see {@link patchHnsw}). */
+const searchTuned = new WeakSet<FaissIndex>();
 
 function nlistOf(description: string): number | undefined {
   const m = /(?:^|,)IVF(\d+)/.exec(description);
@@ -355,15 +368,33 @@ export class FaissVectorStore implements VectorStore {
       );
     }
     const efConstruction = this.#options.efConstruction;
-    if (efConstruction === undefined) return index;
-    const built = withEfConstruction(this.#faiss!, index, efConstruction);
-    if (built === undefined) {
+    if (efConstruction === undefined && !/HNSW/.test(description)) return index;
+    const buf = index.toBuffer();
+    if (
+      !patchHnsw(buf, {
+        efSearch: this.#efSearch,
+        ...(efConstruction !== undefined ? { efConstruction } : {}),
+      })
+    ) {
+      if (efConstruction === undefined) return index;
       throw new DreamAgentError(
         'INVALID_INPUT',
         `efConstruction applies to HNSW indexes (HNSW<M>, HNSW<M>,Flat, HNSW<M>,SQ8, HNSW<M>,PQ<m>), not "${description}"`,
       );
     }
-    return built;
+    return this.#tuned(buf);
+  }
+
+  /** HNSW search breadth of this instance (`efSearch`, default 64). */
+  get #efSearch(): number {
+    return this.#options.efSearch ?? 64;
+  }
+
+  /** Reads back an HNSW index whose `efSearch` was written into `buf`, and remembers that it was. */
+  #tuned(buf: Buffer): FaissIndex {
+    const index = this.#faiss!.Index.fromBuffer(buf);
+    searchTuned.add(index);
+    return index;
   }
 
   #check(): void {
@@ -494,9 +525,11 @@ export class FaissVectorStore implements VectorStore {
     const results: { label: number; score: number }[] = [];
     if (index !== undefined && index.isTrained() && space.indexed > 0) {
       const total = index.ntotal();
-      // HNSW explores max(efSearch, k) candidates: asking for efSearch neighbours is how its search
-      // breadth is set (faiss-node exposes no parameter). Other indexes get k, plus room for tombstones.
-      const breadth = /HNSW/.test(space.description) ? Math.max(k, this.#options.efSearch ?? 64) : k;
+      // An HNSW index carries this instance's efSearch (written into it, see patchHnsw). One whose layout
+      // the store does not know is asked for max(k, efSearch) neighbours, which at least widens its
+      // result heap. Every index gets room for tombstones.
+      const breadth =
+        /HNSW/.test(space.description) && !searchTuned.has(index) ? Math.max(k, this.#efSearch) : k;
       let want = Math.min(total, breadth + space.tombstones);
       for (;;) {
         const { distances, labels } = index.search(q, want);
@@ -793,7 +826,11 @@ export class FaissVectorStore implements VectorStore {
         });
         if (body.ids.length > 0) {
           try {
-            space.index = this.#faiss!.Index.fromBuffer(await readFile(join(dir, `${entry.file}.faiss`)));
+            const buf = await readFile(join(dir, `${entry.file}.faiss`));
+            // A loaded HNSW index searches with this instance's efSearch (its build breadth stays).
+            space.index = patchHnsw(buf, { efSearch: this.#efSearch })
+              ? this.#tuned(buf)
+              : this.#faiss!.Index.fromBuffer(buf);
             space.indexed = space.index.ntotal();
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;

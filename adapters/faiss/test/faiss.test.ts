@@ -212,10 +212,26 @@ describe.skipIf(skipReason !== undefined)(
       const dense = await FaissVectorStore.open({ index: 'HNSW8', efConstruction: 200, efSearch: 10 });
       await dense.upsert(items);
       const low = await recallOf(sparse);
-      console.log('efc', low);
       const high = await recallOf(dense);
-      console.log('efc high', high);
       expect(high).toBeGreaterThan(low + 0.15);
+    }, 60_000);
+
+    it('efSearch is the search breadth: one saved graph searched wider finds more of the exact neighbours', async () => {
+      // FAISS stops exploring once efSearch visited candidates are nearer than the next: asking for more
+      // neighbours does not widen it, so the store writes efSearch into the index (a reopened namespace
+      // searches with the opening instance's value).
+      const directory = tempDir();
+      const built = await FaissVectorStore.open({ directory, index: 'HNSW8', efSearch: 10 });
+      await built.upsert(items);
+      await built.close();
+      const narrow = await FaissVectorStore.open({ directory, index: 'HNSW8', efSearch: 10 });
+      const low = await recallOf(narrow);
+      await narrow.close();
+      const wide = await FaissVectorStore.open({ directory, index: 'HNSW8', efSearch: 400 });
+      const high = await recallOf(wide);
+      await wide.close();
+      expect(high).toBeGreaterThan(low + 0.1);
+      expect(high).toBeGreaterThan(0.95);
     }, 60_000);
 
     it('the build breadth is saved with the index: a reopened namespace keeps building with it', async () => {
