@@ -18,7 +18,7 @@ import {
   defineTool,
 } from 'dream-agent';
 import { RedisCache } from '@dream-agent/redis';
-import { serviceSkipReason, startRedis, type RedisService } from '../../../test/setup/services.js';
+import { serviceSkipReason, startRedis, type RedisService } from '@dream-agent/test-services';
 
 const skip = serviceSkipReason('redis');
 const CANARY = 'CANARY-7f3a9c-card-4111111111111111';
