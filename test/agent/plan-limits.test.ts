@@ -125,10 +125,8 @@ describe('plan size limits', () => {
   it('bytes per plan: many inputs each under the todo limit add up to maxPlanBytes, then edits are refused', async () => {
     const { agent, store } = agentWith([todo('fetch')], { maxPlanBytes: 64 * 1024 });
     const id = await reviewing(agent);
-    const add = (i: number): PlanEdit => ({
-      op: 'add',
-      todo: todo(`n${i}`, [], { input: { notes: 'y'.repeat(20 * 1024) } }),
-    });
+    const add = (i: number): PlanEdit =>
+      ({ op: 'add', todo: todo(`n${i}`, [], { input: { notes: 'y'.repeat(20 * 1024) } }) }) as PlanEdit;
     await agent.send(id, { type: 'plan.edit', edits: [add(1), add(2)] }).result();
     await agent.send(id, { type: 'plan.edit', edits: [add(3)] }).result();
     const before = await state(agent, store, id);
