@@ -53,9 +53,14 @@ async function snapshotFor(
   api: SessionApi,
   sid: string,
   history: number | 'full' | 'changes' | undefined,
+  edits = true,
 ): Promise<SessionSnapshot> {
   if (history === undefined || history === 'full') return api.getSession(sid);
-  const snap = await api.getSession(sid, { history: 'changes' });
+  const got = await api.getSession(sid, { history: 'changes' });
+  const snap =
+    edits || got.planChanges === undefined
+      ? got
+      : { ...got, planChanges: got.planChanges.map((c) => ({ ...c, edits: [] })) };
   if (history === 'changes') return snap;
   if (snap.planChanges === undefined) {
     if (snap.planHistory.length <= history) return snap;
@@ -354,7 +359,7 @@ export const ROUTES: readonly RouteDef[] = [
       const id = sessionParam(ctx);
       const q = parse(SnapshotQuerySchema, queryObject(ctx.query), 'query');
       await authorize(ctx, { kind: 'read', sessionId: id });
-      return { status: 200, body: await snapshotFor(ctx.agent, id, q.history) };
+      return { status: 200, body: await snapshotFor(ctx.agent, id, q.history, q.edits !== 'false') };
     },
   },
   {

@@ -296,6 +296,14 @@ export function buildOpenApiDocument(
             ],
           },
         },
+        {
+          name: 'edits',
+          in: 'query',
+          required: false,
+          description:
+            "with `history=changes` or `history=N`: `false` leaves each change's `edits` empty (its `diff` still names the todos)",
+          schema: { type: 'string', enum: ['true', 'false'] },
+        },
       ],
       responses: {
         '200': { description: 'The snapshot', content: json(ref('SessionSnapshot')) },

@@ -62,11 +62,13 @@ export const WaitQuerySchema = z.object({ wait: z.enum(['true', 'false', '1', '0
 
 /**
  * Query of `GET /sessions/{id}`: `history=full` (default) every plan version whole; `history=changes`
- * `planChanges` and the current plan only; `history=N` `planChanges` and the last N versions whole.
+ * `planChanges` and the current plan only; `history=N` `planChanges` and the last N versions whole;
+ * `edits=false` leaves each change's `edits` empty (its `diff` still names the todos).
  */
 export const SnapshotQuerySchema = z
   .object({
     history: z.union([z.enum(['full', 'changes']), z.coerce.number().int().min(0).max(1000)]).optional(),
+    edits: z.enum(['true', 'false']).optional(),
   })
   .strict();
 

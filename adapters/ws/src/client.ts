@@ -260,7 +260,8 @@ export class AgentClient {
    * @param sessionId - the session
    * @param options - `history`: `'full'` (default) every plan version whole; `'changes'` only
    *   `planChanges` and the current plan (big sessions open fast; fetch versions with {@link AgentClient.plans});
-   *   a number N: `planChanges` and the last N versions whole
+   *   a number N: `planChanges` and the last N versions whole; `edits: false` leaves each change's
+   *   `edits` empty (its `diff` still names the todos; versions with `plans` carry their edits)
    * @returns status, plan, plan history, todos, pending requests
    * @example
    * ```ts
@@ -268,7 +269,10 @@ export class AgentClient {
    * const [a, b] = await client.plans(id, [1, snap.plan?.version ?? 1]);
    * ```
    */
-  get(sessionId: string, options: { history?: number | 'full' | 'changes' } = {}): Promise<SessionSnapshot> {
+  get(
+    sessionId: string,
+    options: { history?: number | 'full' | 'changes'; edits?: boolean } = {},
+  ): Promise<SessionSnapshot> {
     return this.#request({ type: 'get', sessionId, ...options }) as Promise<SessionSnapshot>;
   }
 

@@ -88,6 +88,11 @@ export interface GetMessage {
    * number N: `planChanges` and the last N versions whole. Older versions come with a `plans` message.
    */
   history?: number | 'full' | 'changes';
+  /**
+   * With `history` `'changes'` or a number: `false` leaves each change's `edits` empty (its `diff` still
+   * names the todos added, removed and changed; a version's edits come with `plans`). Default true.
+   */
+  edits?: boolean;
 }
 /** Read chosen plan versions of the current turn (e.g. two, to diff them); answers `{ plans }`. */
 export interface PlansMessage {

@@ -226,6 +226,7 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
       id,
       sessionId,
       history: z.union([z.number().int().min(0).max(1000), z.enum(['full', 'changes'])]).optional(),
+      edits: z.boolean().optional(),
     })
     .strict(),
   z
@@ -335,9 +336,16 @@ async function snapshotFor(
   view: WsSessionApi,
   sid: string,
   history: number | 'full' | 'changes' | undefined,
+  edits = true,
 ): Promise<SessionSnapshot> {
   if (history === undefined || history === 'full') return view.getSession(sid);
-  const snap = await view.getSession(sid, { history: 'changes' });
+  const got = await view.getSession(sid, { history: 'changes' });
+  // Without edits a change still names the todos it added, removed and changed (`diff`); a version's
+  // edits come with `plans`. Twenty 200 KB edits are then a few KB, not 4 MB.
+  const snap =
+    edits || got.planChanges === undefined
+      ? got
+      : { ...got, planChanges: got.planChanges.map((c) => ({ ...c, edits: [] })) };
   if (history === 'changes') return snap;
   if (snap.planChanges === undefined) {
     // A view that ignores the option answered with every version: trim it.
@@ -684,7 +692,7 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         }
         case 'get':
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          await reply(conn, msg.id, await snapshotFor(view, msg.sessionId, msg.history));
+          await reply(conn, msg.id, await snapshotFor(view, msg.sessionId, msg.history, msg.edits ?? true));
           return;
         case 'plans': {
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });

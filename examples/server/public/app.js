@@ -294,7 +294,7 @@ async function refresh() {
     // Only the changes of the plan history: a session with many big edits opens as fast as a small one;
     // versions shown or diffed are fetched on demand.
     const id = state.sessionId;
-    const snap = await state.client.get(id, { history: 'changes' });
+    const snap = await state.client.get(id, { history: 'changes', edits: false });
     if (state.sessionId !== id) return;
     state.snapshot = snap;
     render();
@@ -1206,11 +1206,16 @@ function preview(value) {
   return text && text.length > 140 ? `${text.slice(0, 140)}…` : (text ?? '');
 }
 
-function describeEdit(e) {
-  if (e.op === 'add') return `+ ${e.todo.id}`;
-  if (e.op === 'remove') return `− ${e.todoId}`;
-  if (e.op === 'move') return `↕ ${e.todoId} ${e.before ? `before ${e.before}` : `after ${e.after}`}`;
-  return `✎ ${e.todoId} (${Object.keys(e.patch).join(', ')})`;
+/** A version's change in one line, from the ids it added, changed and removed (its edits stay on the server). */
+function describeChange(v) {
+  if (!v.diff) return 'proposed by the planner';
+  const parts = [
+    ...v.diff.added.map((id) => `+ ${id}`),
+    ...v.diff.changed.map((id) => `✎ ${id}`),
+    ...v.diff.removed.map((id) => `− ${id}`),
+    ...(v.diff.moved ? ['↕ order'] : []),
+  ];
+  return parts.length ? parts.join(' · ') : 'no change';
 }
 
 function renderHistory(s) {
@@ -1242,9 +1247,7 @@ function renderHistory(s) {
           },
           'view',
         ),
-        v.edits.length
-          ? h('div', { class: 'edits' }, v.edits.map(describeEdit).join(' · '))
-          : h('div', { class: 'edits' }, 'proposed by the planner'),
+        h('div', { class: 'edits' }, describeChange(v)),
       ),
     ),
   );

@@ -133,6 +133,17 @@ describe('a multi-megabyte session over WebSocket', () => {
       expect(JSON.stringify(v4?.plan.todos.find((t) => t.id === 'draft')?.input).slice(0, 14)).toBe(
         '{"notes":"v2 é',
       );
+      // Without edits the changes still name the todos; the snapshot is about one plan.
+      const bare = await client.get('big', { history: 'changes', edits: false });
+      expect(bare.planChanges?.map((c) => [c.edits, c.diff?.changed ?? null])).toEqual(
+        slim.planChanges?.map((c) => [[], c.diff?.changed ?? null]),
+      );
+      const bareRest = await request(base, 'GET', '/api/sessions/big?history=changes&edits=false', {
+        headers: auth,
+      });
+      expect(bareRest.body).toEqual(JSON.parse(JSON.stringify(bare)));
+      console.log(`without edits: ${size(bareRest.body)} bytes`);
+      expect(size(bareRest.body)).toBeLessThan(size(slim.plan) + 100 * 1024);
       // A number keeps the changes and adds the last N versions whole.
       const two = await request(base, 'GET', '/api/sessions/big?history=2', { headers: auth });
       expect((two.body as SessionSnapshot).planHistory.map((p) => p.plan.version)).toEqual([5, 6]);
