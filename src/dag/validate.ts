@@ -32,7 +32,14 @@ export interface PlanValidationIssue {
   /** For cycles: the cycle path, first id repeated at the end, e.g. `['a', 'b', 'c', 'a']`. */
   path?: string[];
   /** For `plan_too_large`: which limit was passed, its maximum and the plan's value. */
-  limit?: { name: keyof PlanSizeLimits; max: number; actual: number };
+  limit?: {
+    /** The limit passed, e.g. `maxPlanTodos`. */
+    name: keyof PlanSizeLimits;
+    /** Its configured maximum. */
+    max: number;
+    /** The plan's value (todos, or bytes of JSON). */
+    actual: number;
+  };
 }
 
 /**
