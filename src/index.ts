@@ -168,7 +168,12 @@ export { Supervisor, SEED_DOMAINS } from './execution/supervisor.js';
 
 // DAG
 export { findPlanIssues, validatePlan, topologicalOrder } from './dag/validate.js';
-export type { PlanValidationIssue, PlanValidationOptions, PlanIssueCode } from './dag/validate.js';
+export type {
+  PlanValidationIssue,
+  PlanValidationOptions,
+  PlanIssueCode,
+  PlanSizeLimits,
+} from './dag/validate.js';
 export {
   readyTodos,
   blockedByFailure,

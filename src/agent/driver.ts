@@ -1,4 +1,4 @@
-import { findPlanIssues } from '../dag/validate.js';
+import { findPlanIssues, type PlanSizeLimits } from '../dag/validate.js';
 import { startHeartbeat } from '../session/lease.js';
 import { Journal } from '../session/journal.js';
 import { planValidationOptions, resultOf, SessionModel } from '../session/transitions.js';
@@ -57,6 +57,8 @@ export interface DriverDeps {
   leaseTtlMs: number;
   maxCommandBytes: number;
   maxOutputBytes: number;
+  /** Size limits every plan and plan edit is checked against. */
+  planLimits: PlanSizeLimits;
   dialogueTurns: number;
   memory: TurnMemory | undefined;
   /** Spans of this node's sessions, for the trace headers of outgoing tool requests (when set). */

@@ -84,6 +84,15 @@ export interface LimitOptions {
   maxCommandBytes?: number;
   /** One todo output (default 4 MiB). */
   maxOutputBytes?: number;
+  /**
+   * Todos in one plan (default 1,000). A planner's plan past it fails the turn `INVALID_PLAN`; a
+   * `plan.edit` whose result would pass it is refused `INVALID_EDIT` with `details.limit` (nothing changes).
+   */
+  maxPlanTodos?: number;
+  /** Bytes of JSON of one todo's `input` (default 256 KiB); enforced like `maxPlanTodos`. */
+  maxTodoInputBytes?: number;
+  /** Bytes of JSON of one plan's todos together (default 4 MiB); enforced like `maxPlanTodos`. */
+  maxPlanBytes?: number;
 }
 
 /**

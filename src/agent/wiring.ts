@@ -176,6 +176,11 @@ export function wireAgent(options: AgentOptions): Wiring {
       leaseTtlMs,
       maxCommandBytes,
       maxOutputBytes: options.limits?.maxOutputBytes ?? 4 * 1024 * 1024,
+      planLimits: {
+        maxPlanTodos: options.limits?.maxPlanTodos ?? 1000,
+        maxTodoInputBytes: options.limits?.maxTodoInputBytes ?? 256 * 1024,
+        maxPlanBytes: options.limits?.maxPlanBytes ?? 4 * 1024 * 1024,
+      },
       dialogueTurns: options.dialogueTurns ?? 10,
       // Memory writes are tracked so deleteSession can wait for them before erasing the session's vectors.
       memory: options.memory && new TrackedMemory(options.memory),

@@ -18,7 +18,8 @@ export type PlanIssueCode =
   | 'unknown_domain'
   | 'unknown_tool'
   | 'bad_reference'
-  | 'invalid_input';
+  | 'invalid_input'
+  | 'plan_too_large';
 
 /** One problem found in a plan. */
 export interface PlanValidationIssue {
@@ -30,6 +31,28 @@ export interface PlanValidationIssue {
   message: string;
   /** For cycles: the cycle path, first id repeated at the end, e.g. `['a', 'b', 'c', 'a']`. */
   path?: string[];
+  /** For `plan_too_large`: which limit was passed, its maximum and the plan's value. */
+  limit?: {
+    /** The limit passed, e.g. `maxPlanTodos`. */
+    name: keyof PlanSizeLimits;
+    /** Its configured maximum. */
+    max: number;
+    /** The plan's value (todos, or bytes of JSON). */
+    actual: number;
+  };
+}
+
+/**
+ * Size limits on one plan, checked on every plan a planner writes and after every `plan.edit` (see
+ * `AgentOptions.limits`). A plan past any of them is refused whole; nothing is stored.
+ */
+export interface PlanSizeLimits {
+  /** Todos in one plan. */
+  maxPlanTodos?: number;
+  /** Bytes of JSON of one todo's `input`. */
+  maxTodoInputBytes?: number;
+  /** Bytes of JSON of the plan's todos together. */
+  maxPlanBytes?: number;
 }
 
 /** Optional checks that need knowledge outside the plan (executors, tool registry). */
@@ -44,6 +67,8 @@ export interface PlanValidationOptions {
    * `{ $ref }` values whose types are only known at run time.
    */
   validateToolInput?: (todo: Todo) => string[];
+  /** Size limits; a plan past one gets a `plan_too_large` issue (per todo for `maxTodoInputBytes`). */
+  limits?: PlanSizeLimits;
 }
 
 /**
@@ -52,7 +77,9 @@ export interface PlanValidationOptions {
  * and tools (when the options allow checking them), output references to todos that are not
  * dependencies, and invalid tool inputs.
  *
- * Order is deterministic: per-todo issues in plan order (for one todo: duplicate id, dependencies,
+ * With `options.limits`, a plan past a size limit gets `plan_too_large` issues first.
+ *
+ * Order is deterministic: size issues, then per-todo issues in plan order (for one todo: duplicate id, dependencies,
  * domain, tool, references, input), then cycles ordered by their first todo in plan order.
  *
  * @param todos - the todos, in plan order
@@ -68,7 +95,7 @@ export function findPlanIssues(
   todos: readonly Todo[],
   options: PlanValidationOptions = {},
 ): PlanValidationIssue[] {
-  const issues: PlanValidationIssue[] = [];
+  const issues: PlanValidationIssue[] = options.limits ? sizeIssues(todos, options.limits) : [];
   const ids = new Set<string>();
   for (const todo of todos) ids.add(todo.id);
   const domains = options.domains === undefined ? undefined : new Set(options.domains);
@@ -142,6 +169,47 @@ export function findPlanIssues(
     });
   }
   return issues;
+}
+
+const byteLength = (value: unknown): number => Buffer.byteLength(JSON.stringify(value) ?? '', 'utf8');
+
+/** The `plan_too_large` issues of a plan: the whole-plan limits first, then oversized inputs in plan order. */
+function sizeIssues(todos: readonly Todo[], limits: PlanSizeLimits): PlanValidationIssue[] {
+  const out: PlanValidationIssue[] = [];
+  const { maxPlanTodos, maxTodoInputBytes, maxPlanBytes } = limits;
+  if (maxPlanTodos !== undefined && todos.length > maxPlanTodos) {
+    out.push({
+      code: 'plan_too_large',
+      message: `the plan has ${todos.length} todos; at most ${maxPlanTodos} are allowed`,
+      limit: { name: 'maxPlanTodos', max: maxPlanTodos, actual: todos.length },
+    });
+    return out; // the byte checks would only say the same thing, at a cost
+  }
+  let total = 0;
+  for (const todo of todos) {
+    const size = byteLength(todo);
+    total += size;
+    if (maxTodoInputBytes !== undefined && size > maxTodoInputBytes) {
+      const input = byteLength(todo.input);
+      if (input > maxTodoInputBytes) {
+        out.push({
+          code: 'plan_too_large',
+          todoId: todo.id,
+          message: `todo "${todo.id}" has ${input} bytes of input; at most ${maxTodoInputBytes} are allowed`,
+          limit: { name: 'maxTodoInputBytes', max: maxTodoInputBytes, actual: input },
+        });
+      }
+    }
+  }
+  total += Math.max(0, todos.length - 1) + 2; // the array's commas and brackets
+  if (maxPlanBytes !== undefined && total > maxPlanBytes) {
+    out.unshift({
+      code: 'plan_too_large',
+      message: `the plan's todos take ${total} bytes of JSON; at most ${maxPlanBytes} are allowed`,
+      limit: { name: 'maxPlanBytes', max: maxPlanBytes, actual: total },
+    });
+  }
+  return out;
 }
 
 /**

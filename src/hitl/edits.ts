@@ -50,7 +50,8 @@ export interface PlanDiff {
  * @returns a new plan with the same id and `version + 1`
  * @throws DreamAgentError `INVALID_EDIT` naming the edit index and todo; `details.editIndex` is the
  *   0-based index of the offending edit and `details.issues` the validation issues when the
- *   resulting plan is invalid.
+ *   resulting plan is invalid; past a size limit (`validation.limits`) `details.limit` names it
+ *   (`{ name, max, actual }`).
  * @example
  * ```ts
  * const next = applyPlanEdits(plan, [
@@ -82,7 +83,7 @@ export function applyPlanEdits(
       'INVALID_EDIT',
       `${label(edit, editIndex)}: the edited plan would be invalid: ${first.message}` +
         (more === 0 ? '' : ` (and ${more} more issue${more === 1 ? '' : 's'})`),
-      { details: { editIndex, issues } },
+      { details: { editIndex, issues, ...(first.limit ? { limit: first.limit } : {}) } },
     );
   }
 

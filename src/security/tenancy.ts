@@ -12,6 +12,7 @@ import { DreamAgentError, isDreamAgentError } from '../errors/index.js';
 import type { AgentEvent } from '../model/events.js';
 import type { JsonObject } from '../model/json.js';
 import type { SessionSnapshot, SessionStatus } from '../model/session.js';
+import type { PlanVersionRecord } from '../model/plan.js';
 import type { Agent, EventsOptions, SessionSummary } from '../agent/agent.js';
 import { Run } from '../agent/run.js';
 import { newId } from '../agent/ids.js';
@@ -318,15 +319,38 @@ export class ScopedAgent {
   }
 
   /**
+   * @param sessionId - the session
+   * @param options - `history`: `'full'` (default) or `'changes'`, as {@link Agent.getSession}
    * @returns the snapshot of a session the caller may read
    * @throws `SESSION_NOT_FOUND` (absent or another tenant's), `FORBIDDEN`
    */
-  async getSession(sessionId: string): Promise<SessionSnapshot> {
+  async getSession(
+    sessionId: string,
+    options: { history?: 'full' | 'changes' } = {},
+  ): Promise<SessionSnapshot> {
     await this.#existing(sessionId, 'read');
-    const snap = await this.#agent.getSession(sessionId);
+    const snap = await this.#agent.getSession(sessionId, options);
     if (!snap)
       throw new DreamAgentError('SESSION_NOT_FOUND', `no session "${sessionId}"`, { details: { sessionId } });
     return snap;
+  }
+
+  /**
+   * One plan version of a session the caller may read, as {@link Agent.getPlanVersion}.
+   *
+   * @param sessionId - the session
+   * @param version - the plan version (the latest when omitted)
+   * @param planId - the plan (default: the current turn's)
+   * @returns the version, or undefined when there is no such version
+   * @throws `SESSION_NOT_FOUND` (absent or another tenant's), `FORBIDDEN`
+   */
+  async getPlanVersion(
+    sessionId: string,
+    version?: number,
+    planId?: string,
+  ): Promise<PlanVersionRecord | undefined> {
+    await this.#existing(sessionId, 'read');
+    return this.#agent.getPlanVersion(sessionId, version, planId);
   }
 
   /** Events of a session the caller may read (checked before the first event). */

@@ -593,11 +593,12 @@ export function startTurnState(state: SessionState, turnId: string, input: strin
  * @returns options for `findPlanIssues` / `applyPlanEdits`
  */
 export function planValidationOptions(
-  d: Pick<DriverDeps, 'domains' | 'tools' | 'requiresTool'>,
+  d: Pick<DriverDeps, 'domains' | 'tools' | 'requiresTool'> & Partial<Pick<DriverDeps, 'planLimits'>>,
 ): PlanValidationOptions {
   const domains = d.domains();
   return {
     ...(domains ? { domains } : {}),
+    ...(d.planLimits ? { limits: d.planLimits } : {}),
     hasTool: (name) => d.tools.get(name) !== undefined,
     validateToolInput: (todo) =>
       todo.tool === undefined && d.requiresTool(todo.domain)

@@ -185,7 +185,7 @@ export function buildOpenApiDocument(
         plan: { oneOf: [ref('Plan'), { type: 'null' }] },
         planHistory: {
           type: 'array',
-          description: 'every version of the current plan, oldest first',
+          description: 'versions of the current plan, oldest first (all with `history=full`)',
           items: {
             type: 'object',
             properties: {
@@ -193,6 +193,23 @@ export function buildOpenApiDocument(
               edits: { type: 'array' },
               actor: { type: 'string' },
               createdAt: { type: 'integer' },
+            },
+          },
+        },
+        planChanges: {
+          type: 'array',
+          description:
+            'with `history=changes` or `history=N`: per version its actor, edits and the ids of the todos it added, removed or changed',
+          items: {
+            type: 'object',
+            properties: {
+              planId: { type: 'string' },
+              version: { type: 'integer' },
+              turnId: { type: 'string' },
+              actor: { type: 'string' },
+              createdAt: { type: 'integer' },
+              edits: { type: 'array' },
+              diff: { type: ['object', 'null'] },
             },
           },
         },
@@ -265,14 +282,27 @@ export function buildOpenApiDocument(
     'GET /sessions/:id': {
       operationId: 'getSession',
       summary:
-        'A session: status, plan, plan history (`history=N`: only the last N versions), todos, pending requests',
+        'A session: status, plan, plan history, todos, pending requests. `history=full` (default): every plan version whole; `history=changes`: `planChanges` (actor, edits, ids changed per version) and the current plan only — use it for big sessions, with `/plans` for versions; `history=N`: `planChanges` and the last N versions',
       parameters: [
         sessionIdParam,
         {
           name: 'history',
           in: 'query',
           required: false,
-          schema: { type: 'integer', minimum: 0, maximum: 1000 },
+          schema: {
+            oneOf: [
+              { type: 'string', enum: ['full', 'changes'] },
+              { type: 'integer', minimum: 0, maximum: 1000 },
+            ],
+          },
+        },
+        {
+          name: 'edits',
+          in: 'query',
+          required: false,
+          description:
+            "with `history=changes` or `history=N`: `false` leaves each change's `edits` empty (its `diff` still names the todos)",
+          schema: { type: 'string', enum: ['true', 'false'] },
         },
       ],
       responses: {

@@ -75,9 +75,16 @@ export const StreamQuerySchema = z.object({ after: z.coerce.number().int().min(0
 /** Query of the POST routes: `wait=true` answers when the session rests (200) instead of on acceptance (202). */
 export const WaitQuerySchema = z.object({ wait: z.enum(['true', 'false', '1', '0']).optional() }).strict();
 
-/** Query of `GET /sessions/{id}`: `history=N` keeps only the last N plan versions in `planHistory`. */
+/**
+ * Query of `GET /sessions/{id}`: `history=full` (default) every plan version whole; `history=changes`
+ * `planChanges` and the current plan only; `history=N` `planChanges` and the last N versions whole;
+ * `edits=false` leaves each change's `edits` empty (its `diff` still names the todos).
+ */
 export const SnapshotQuerySchema = z
-  .object({ history: z.coerce.number().int().min(0).max(1000).optional() })
+  .object({
+    history: z.union([z.enum(['full', 'changes']), z.coerce.number().int().min(0).max(1000)]).optional(),
+    edits: z.enum(['true', 'false']).optional(),
+  })
   .strict();
 
 /** Query of `GET /sessions/{id}/plans`: comma-separated plan versions (1–20). */

@@ -4,6 +4,7 @@ import type {
   Command,
   EventsOptions,
   JsonObject,
+  PlanVersionRecord,
   Run,
   SerializedError,
   SessionSnapshot,
@@ -35,8 +36,20 @@ export interface SessionApi {
   send(sessionId: string, command: Command): Run;
   /** Resumes a session. */
   resume(sessionId: string): Run;
-  /** The session's snapshot (rejects `SESSION_NOT_FOUND`). */
-  getSession(sessionId: string): Promise<SessionSnapshot>;
+  /**
+   * The session's snapshot (rejects `SESSION_NOT_FOUND`); `history: 'changes'` lists `planChanges`
+   * instead of every plan version whole (see the core's `Agent.getSession`).
+   */
+  getSession(sessionId: string, options?: { history?: 'full' | 'changes' }): Promise<SessionSnapshot>;
+  /**
+   * One plan version whole (the current turn's plan by default). Optional: without it the transport
+   * reads versions from the full snapshot.
+   */
+  getPlanVersion?(
+    sessionId: string,
+    version?: number,
+    planId?: string,
+  ): Promise<PlanVersionRecord | undefined>;
   /** The session's events after `options.after`, then live with `follow`. */
   events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
   /** Sessions the caller may see. */

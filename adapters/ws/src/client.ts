@@ -258,10 +258,21 @@ export class AgentClient {
    * Reads a session snapshot.
    *
    * @param sessionId - the session
-   * @param options - `history`: keep only the last N plan versions (big sessions open faster)
+   * @param options - `history`: `'full'` (default) every plan version whole; `'changes'` only
+   *   `planChanges` and the current plan (big sessions open fast; fetch versions with {@link AgentClient.plans});
+   *   a number N: `planChanges` and the last N versions whole; `edits: false` leaves each change's
+   *   `edits` empty (its `diff` still names the todos; versions with `plans` carry their edits)
    * @returns status, plan, plan history, todos, pending requests
+   * @example
+   * ```ts
+   * const snap = await client.get(id, { history: 'changes' });
+   * const [a, b] = await client.plans(id, [1, snap.plan?.version ?? 1]);
+   * ```
    */
-  get(sessionId: string, options: { history?: number } = {}): Promise<SessionSnapshot> {
+  get(
+    sessionId: string,
+    options: { history?: number | 'full' | 'changes'; edits?: boolean } = {},
+  ): Promise<SessionSnapshot> {
     return this.#request({ type: 'get', sessionId, ...options }) as Promise<SessionSnapshot>;
   }
 

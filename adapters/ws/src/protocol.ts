@@ -82,8 +82,17 @@ export interface GetMessage {
   type: 'get';
   id?: string;
   sessionId: string;
-  /** Keep only the last N plan versions in `planHistory` (default: all); older ones via a `plans` message. */
-  history?: number;
+  /**
+   * How much plan history: `'full'` (default) every version whole in `planHistory`; `'changes'` none
+   * whole but `planChanges` (actor, edits, ids changed per version) — what big sessions should use; a
+   * number N: `planChanges` and the last N versions whole. Older versions come with a `plans` message.
+   */
+  history?: number | 'full' | 'changes';
+  /**
+   * With `history` `'changes'` or a number: `false` leaves each change's `edits` empty (its `diff` still
+   * names the todos added, removed and changed; a version's edits come with `plans`). Default true.
+   */
+  edits?: boolean;
 }
 /** Read chosen plan versions of the current turn (e.g. two, to diff them); answers `{ plans }`. */
 export interface PlansMessage {

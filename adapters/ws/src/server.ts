@@ -16,6 +16,7 @@ import {
   type EventsOptions,
   type JsonObject,
   type Logger,
+  type PlanVersionRecord,
   type Run,
   type SerializedError,
   type SessionSnapshot,
@@ -47,8 +48,20 @@ export interface WsSessionApi {
   run(input: string, options?: { sessionId?: string; metadata?: JsonObject }): Run;
   /** Sends a command to a session. */
   send(sessionId: string, command: Command): Run;
-  /** The session's snapshot (rejects `SESSION_NOT_FOUND`). */
-  getSession(sessionId: string): Promise<SessionSnapshot>;
+  /**
+   * The session's snapshot (rejects `SESSION_NOT_FOUND`); `history: 'changes'` lists `planChanges`
+   * instead of every plan version whole (see the core's `Agent.getSession`).
+   */
+  getSession(sessionId: string, options?: { history?: 'full' | 'changes' }): Promise<SessionSnapshot>;
+  /**
+   * One plan version whole (the current turn's plan by default). Optional: without it the transport
+   * reads versions from the full snapshot.
+   */
+  getPlanVersion?(
+    sessionId: string,
+    version?: number,
+    planId?: string,
+  ): Promise<PlanVersionRecord | undefined>;
   /** The session's events after `options.after`, then live with `follow`. */
   events(sessionId: string, options?: EventsOptions): AsyncIterable<AgentEvent>;
   /** Sessions the caller may see. */
@@ -208,7 +221,13 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
     })
     .strict(),
   z
-    .object({ type: z.literal('get'), id, sessionId, history: z.number().int().min(0).max(1000).optional() })
+    .object({
+      type: z.literal('get'),
+      id,
+      sessionId,
+      history: z.union([z.number().int().min(0).max(1000), z.enum(['full', 'changes'])]).optional(),
+      edits: z.boolean().optional(),
+    })
     .strict(),
   z
     .object({
@@ -292,14 +311,49 @@ function originAllowed(req: IncomingMessage, allowed: WsServerOptions['allowedOr
   }
 }
 
+/** Chosen versions of the current turn's plan, oldest first: one read each, never the whole history. */
+async function planVersions(
+  view: WsSessionApi,
+  sid: string,
+  versions: readonly number[],
+): Promise<PlanVersionRecord[]> {
+  const wanted = [...new Set(versions)].sort((a, b) => a - b);
+  if (!view.getPlanVersion) {
+    const snap = await view.getSession(sid);
+    return snap.planHistory.filter((p) => wanted.includes(p.plan.version));
+  }
+  const getPlanVersion = view.getPlanVersion.bind(view);
+  const found = await Promise.all(wanted.map((v) => getPlanVersion(sid, v)));
+  return found.filter((p): p is PlanVersionRecord => p !== undefined && wanted.includes(p.plan.version));
+}
+
 /**
- * A snapshot whose plan history keeps only the last `history` versions (all when undefined): the same
- * shape, so a client opening a big session reads the current state first and fetches older versions with
- * `plans` when it needs them.
+ * A snapshot for a `get`: every version whole (`'full'`, the default), `planChanges` and the current
+ * plan only (`'changes'`), or `planChanges` plus the last N versions whole (a number) — so a client
+ * opening a big session reads the current state first and fetches older versions with `plans`.
  */
-function trimHistory(snap: SessionSnapshot, history: number | undefined): SessionSnapshot {
-  if (history === undefined || snap.planHistory.length <= history) return snap;
-  return { ...snap, planHistory: history === 0 ? [] : snap.planHistory.slice(-history) };
+async function snapshotFor(
+  view: WsSessionApi,
+  sid: string,
+  history: number | 'full' | 'changes' | undefined,
+  edits = true,
+): Promise<SessionSnapshot> {
+  if (history === undefined || history === 'full') return view.getSession(sid);
+  const got = await view.getSession(sid, { history: 'changes' });
+  // Without edits a change still names the todos it added, removed and changed (`diff`); a version's
+  // edits come with `plans`. Twenty 200 KB edits are then a few KB, not 4 MB.
+  const snap =
+    edits || got.planChanges === undefined
+      ? got
+      : { ...got, planChanges: got.planChanges.map((c) => ({ ...c, edits: [] })) };
+  if (history === 'changes') return snap;
+  if (snap.planChanges === undefined) {
+    // A view that ignores the option answered with every version: trim it.
+    if (snap.planHistory.length <= history) return snap;
+    return { ...snap, planHistory: history === 0 ? [] : snap.planHistory.slice(-history) };
+  }
+  const last = history === 0 ? [] : snap.planChanges.slice(-history).map((c) => c.version);
+  return { ...snap, planHistory: last.length ? await planVersions(view, sid, last) : [] };
 }
 
 function errorOf(e: unknown): { code: string; message: string; details: Record<string, unknown> } {
@@ -638,13 +692,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         }
         case 'get':
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          await reply(conn, msg.id, trimHistory(await view.getSession(msg.sessionId), msg.history));
+          await reply(conn, msg.id, await snapshotFor(view, msg.sessionId, msg.history, msg.edits ?? true));
           return;
         case 'plans': {
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          const snap = await view.getSession(msg.sessionId);
-          const wanted = new Set(msg.versions);
-          await reply(conn, msg.id, { plans: snap.planHistory.filter((p) => wanted.has(p.plan.version)) });
+          await reply(conn, msg.id, { plans: await planVersions(view, msg.sessionId, msg.versions) });
           return;
         }
         case 'list': {

@@ -38,6 +38,8 @@ const state = {
   progress: new Map(),
   sub: null,
   viewVersion: null,
+  // Plan versions fetched on demand (`planId:version` → plan): snapshots carry only the changes.
+  planCache: new Map(),
   refreshTimer: null,
   tools: [],
   inspect: null,
@@ -235,6 +237,7 @@ async function select(id) {
   state.events = [];
   state.progress = new Map();
   state.viewVersion = null;
+  state.planCache = new Map();
   state.snapshot = null;
   state.inspect = null;
   // Nothing of the previous session may stay on screen: its event rows, progress, toasts, files.
@@ -288,7 +291,12 @@ function onEvent(e) {
 async function refresh() {
   if (!state.sessionId) return;
   try {
-    state.snapshot = await state.client.get(state.sessionId);
+    // Only the changes of the plan history: a session with many big edits opens as fast as a small one;
+    // versions shown or diffed are fetched on demand.
+    const id = state.sessionId;
+    const snap = await state.client.get(id, { history: 'changes', edits: false });
+    if (state.sessionId !== id) return;
+    state.snapshot = snap;
     render();
   } catch (e) {
     toast(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
@@ -531,9 +539,43 @@ function titleOf(s, todoId) {
   return s.plan?.todos.find((t) => t.id === todoId)?.title ?? todoId ?? '';
 }
 
+/** Versions of the current plan, oldest first, with their step counts (from the changes, no plan needed). */
+function versionsOf(s) {
+  const changes = s.planChanges ?? [];
+  let count = s.plan?.todos.length ?? 0;
+  const out = [];
+  for (let i = changes.length - 1; i >= 0; i -= 1) {
+    const c = changes[i];
+    out.unshift({ ...c, steps: count });
+    count -= (c.diff?.added.length ?? 0) - (c.diff?.removed.length ?? 0);
+  }
+  return out;
+}
+
+const planKey = (s, version) => `${s.plan?.id ?? ''}:${version}`;
+
+/** Fetches plan versions not yet cached (one `plans` request), then re-renders. */
+async function fetchVersions(versions) {
+  const s = state.snapshot;
+  const id = state.sessionId;
+  const missing = versions.filter((v) => !state.planCache.has(planKey(s, v)));
+  if (missing.length === 0) return;
+  const plans = await state.client.plans(id, missing).catch((e) => {
+    toast(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
+    return [];
+  });
+  if (state.sessionId !== id) return;
+  for (const p of plans) state.planCache.set(planKey(s, p.plan.version), p.plan);
+}
+
 function shownPlan(s) {
-  if (state.viewVersion === null) return s.plan;
-  return s.planHistory.find((v) => v.plan.version === state.viewVersion)?.plan ?? s.plan;
+  if (state.viewVersion === null || state.viewVersion === s.plan?.version) return s.plan;
+  const cached = state.planCache.get(planKey(s, state.viewVersion));
+  if (cached) return cached;
+  void fetchVersions([state.viewVersion]).then(() => {
+    if (state.planCache.has(planKey(s, state.viewVersion))) render();
+  });
+  return s.plan;
 }
 
 function renderPlan(s) {
@@ -544,18 +586,19 @@ function renderPlan(s) {
     : '';
   $('plan-rationale').textContent = plan?.rationale ?? '';
   const pick = $('version-pick');
+  const versions = versionsOf(s);
   pick.replaceChildren(
-    ...[...s.planHistory]
+    ...versions
       .reverse()
       .map((v) =>
         h(
           'option',
-          { value: v.plan.version, selected: v.plan.version === (plan?.version ?? current) },
-          `v${v.plan.version} · ${v.actor}`,
+          { value: v.version, selected: v.version === (plan?.version ?? current) },
+          `v${v.version} · ${v.actor}`,
         ),
       ),
   );
-  pick.hidden = s.planHistory.length === 0;
+  pick.hidden = versions.length === 0;
   renderGraph($('graph'), plan, statusMap(s));
   applyZoom();
 }
@@ -1163,15 +1206,21 @@ function preview(value) {
   return text && text.length > 140 ? `${text.slice(0, 140)}…` : (text ?? '');
 }
 
-function describeEdit(e) {
-  if (e.op === 'add') return `+ ${e.todo.id}`;
-  if (e.op === 'remove') return `− ${e.todoId}`;
-  if (e.op === 'move') return `↕ ${e.todoId} ${e.before ? `before ${e.before}` : `after ${e.after}`}`;
-  return `✎ ${e.todoId} (${Object.keys(e.patch).join(', ')})`;
+/** A version's change in one line, from the ids it added, changed and removed (its edits stay on the server). */
+function describeChange(v) {
+  if (!v.diff) return 'proposed by the planner';
+  const parts = [
+    ...v.diff.added.map((id) => `+ ${id}`),
+    ...v.diff.changed.map((id) => `✎ ${id}`),
+    ...v.diff.removed.map((id) => `− ${id}`),
+    ...(v.diff.moved ? ['↕ order'] : []),
+  ];
+  return parts.length ? parts.join(' · ') : 'no change';
 }
 
 function renderHistory(s) {
-  const versions = [...s.planHistory].map((v) => v.plan.version);
+  const all = versionsOf(s);
+  const versions = all.map((v) => v.version);
   for (const [sel, pick] of [
     ['diff-a', versions.at(-2) ?? versions[0]],
     ['diff-b', versions.at(-1)],
@@ -1181,26 +1230,24 @@ function renderHistory(s) {
     el.replaceChildren(...versions.map((v) => h('option', { value: v, selected: v === keep }, `v${v}`)));
   }
   $('versions').replaceChildren(
-    ...[...s.planHistory].reverse().map((v) =>
+    ...all.reverse().map((v) =>
       h(
         'div',
-        { class: 'version', 'data-version': v.plan.version },
-        h('strong', {}, `v${v.plan.version}`),
-        ` by ${v.actor} · ${new Date(v.createdAt).toLocaleTimeString()} · ${v.plan.todos.length} steps `,
+        { class: 'version', 'data-version': v.version },
+        h('strong', {}, `v${v.version}`),
+        ` by ${v.actor} · ${new Date(v.createdAt).toLocaleTimeString()} · ${v.steps} steps `,
         h(
           'button',
           {
             class: 'ghost',
             onclick: () => {
-              state.viewVersion = v.plan.version === s.plan?.version ? null : v.plan.version;
+              state.viewVersion = v.version === s.plan?.version ? null : v.version;
               render();
             },
           },
           'view',
         ),
-        v.edits.length
-          ? h('div', { class: 'edits' }, v.edits.map(describeEdit).join(' · '))
-          : h('div', { class: 'edits' }, 'proposed by the planner'),
+        h('div', { class: 'edits' }, describeChange(v)),
       ),
     ),
   );

@@ -573,7 +573,11 @@ export async function startServer(
 
   // ---- the HTTP server and the WebSocket transport
   const server = http.createServer(app);
-  server.headersTimeout = 30_000;
+  // Idle keep-alive sockets live longer than a client's reuse window (and a load balancer's 60 s): with
+  // Node's 5 s default a client reusing a socket just as the server closes it gets ECONNRESET — the load
+  // bench saw 3 in 300 sessions on a loaded machine. headersTimeout must stay above keepAliveTimeout.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   server.requestTimeout = 0; // SSE streams are long-lived; idle sockets are still reaped by keepAliveTimeout
   const ws = createWsServer(agent, {
     server,

@@ -105,6 +105,100 @@ describe('a multi-megabyte session over WebSocket', () => {
     }
   });
 
+  it("history: 'changes' sends the changes and the current plan once, over WebSocket and REST; versions come on demand", async () => {
+    const auth = { authorization: `Bearer ${op}` };
+    const client = wsClient(wsUrl, op);
+    try {
+      const slim = await client.get('big', { history: 'changes' });
+      expect(slim.planHistory).toEqual([]);
+      expect(slim.planChanges?.map((c) => [c.version, c.diff?.changed ?? null])).toEqual([
+        [1, null],
+        [2, ['draft']],
+        [3, ['draft']],
+        [4, ['draft']],
+        [5, ['draft']],
+        [6, ['draft']],
+      ]);
+      expect(slim.plan?.version).toBe(6);
+      const full = await request(base, 'GET', '/api/sessions/big', { headers: auth });
+      const changes = await request(base, 'GET', '/api/sessions/big?history=changes', { headers: auth });
+      expect(changes.status).toBe(200);
+      expect(changes.body).toEqual(JSON.parse(JSON.stringify(slim)));
+      const size = (v: unknown): number => Buffer.byteLength(JSON.stringify(v));
+      console.log(`big session snapshot: full ${size(full.body)} bytes, changes ${size(changes.body)} bytes`);
+      // Five 200 KB edits: the full history holds six ~200 KB plans, the changes five edits and one plan.
+      expect(size(changes.body)).toBeLessThan(size(full.body));
+      const [v1, v4] = await client.plans('big', [4, 1, 4]);
+      expect([v1?.plan.version, v4?.plan.version]).toEqual([1, 4]);
+      expect(JSON.stringify(v4?.plan.todos.find((t) => t.id === 'draft')?.input).slice(0, 14)).toBe(
+        '{"notes":"v2 é',
+      );
+      // Without edits the changes still name the todos; the snapshot is about one plan.
+      const bare = await client.get('big', { history: 'changes', edits: false });
+      expect(bare.planChanges?.map((c) => [c.edits, c.diff?.changed ?? null])).toEqual(
+        slim.planChanges?.map((c) => [[], c.diff?.changed ?? null]),
+      );
+      const bareRest = await request(base, 'GET', '/api/sessions/big?history=changes&edits=false', {
+        headers: auth,
+      });
+      expect(bareRest.body).toEqual(JSON.parse(JSON.stringify(bare)));
+      console.log(`without edits: ${size(bareRest.body)} bytes`);
+      expect(size(bareRest.body)).toBeLessThan(size(slim.plan) + 100 * 1024);
+      // A number keeps the changes and adds the last N versions whole.
+      const two = await request(base, 'GET', '/api/sessions/big?history=2', { headers: auth });
+      expect((two.body as SessionSnapshot).planHistory.map((p) => p.plan.version)).toEqual([5, 6]);
+      expect((two.body as SessionSnapshot).planChanges).toHaveLength(6);
+      expect((await request(base, 'GET', '/api/sessions/big?history=some', { headers: auth })).status).toBe(
+        400,
+      );
+    } finally {
+      client.close();
+    }
+  });
+
+  it('an edit past the plan size limit is a 400 INVALID_EDIT over REST and an INVALID_EDIT error over WebSocket; nothing changes', async () => {
+    const auth = { authorization: `Bearer ${op}` };
+    const r = await request(base, 'POST', '/api/sessions?wait=true', {
+      body: { input: 'report for last quarter and email it', sessionId: 'many' },
+      headers: auth,
+    });
+    expect((r.body as RunResult).pending[0]?.kind).toBe('plan_review');
+    const before = (await srv.agent.getSession('many')).plan;
+    const adds = (prefix: string, n: number) =>
+      Array.from({ length: n }, (_, i) => ({
+        op: 'add',
+        todo: { id: `${prefix}-${i}`, title: `Note ${i}`, domain: 'insight', dependsOn: [], input: {} },
+      }));
+    let accepted = 0;
+    let last: { status: number; body: unknown } = { status: 0, body: null };
+    for (let i = 0; i < 8 && last.status !== 400; i += 1) {
+      last = await request(base, 'POST', '/api/sessions/many/commands?wait=true', {
+        body: { type: 'plan.edit', edits: adds(`e${i}`, 200) },
+        headers: auth,
+      });
+      if (last.status === 200) accepted += 1;
+    }
+    expect(last.status).toBe(400);
+    expect(last.body).toMatchObject({
+      error: { code: 'INVALID_EDIT', details: { limit: { name: 'maxPlanTodos', max: 1000 } } },
+    });
+    const after = (await srv.agent.getSession('many')).plan;
+    expect(after?.todos.length).toBe((before?.todos.length ?? 0) + accepted * 200);
+    const client = wsClient(wsUrl, op);
+    try {
+      const e: unknown = await client
+        .send('many', { type: 'plan.edit', edits: adds('ws', 200) } as never, { wait: true })
+        .then(
+          () => null,
+          (err: unknown) => err,
+        );
+      expect(e).toMatchObject({ code: 'INVALID_EDIT' });
+    } finally {
+      client.close();
+    }
+    expect((await srv.agent.getSession('many')).plan).toEqual(after);
+  });
+
   it('a client that keeps being dropped backs off instead of reconnecting in a tight loop', async () => {
     // A server that accepts and closes at once (as a 4008 right after the welcome did).
     const { WebSocketServer } = await import('ws');

@@ -222,6 +222,12 @@ describe('the operator console on the default offline agent', () => {
         .locator(`[data-testid="sessions"] li[data-session="${id}"] [data-testid="session-badge"]`)
         .textContent();
     await expect.poll(() => badge(b)).toBe('waiting');
+    // the owner is shown on each session
+    expect(
+      await page
+        .locator(`[data-testid="sessions"] li[data-session="${b}"] [data-testid="session-owner"]`)
+        .textContent(),
+    ).toBe('by alice');
     // pagination (2 per page here): a third session only appears with "Load more"
     const c = await startRequest("Analyse last quarter's sales by channel and email the report to the team");
     await page.reload();
