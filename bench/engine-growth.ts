@@ -1,14 +1,20 @@
 /**
  * The engine's growth only (a quick check of issue 10's flat-cost target, well under a minute):
  * per-todo cost of a chain and a fan-out at 100 and 4,000 todos, concurrency 1 and 8, through the
- * public API, and the 4,000/100 ratio (target ≤ 1.2). `npx tsx bench/engine-growth.ts`.
+ * public API of the built package (`bench/engine.ts`), and the 4,000/100 ratio (target ≤ 1.2).
+ * `npx tsup --config bench/tsup.bench.ts && npx tsx bench/engine-growth.ts`.
  * The full set (1,000 too, and the scheduling layer alone) is in `bench/core.ts`.
  */
 import type { TodoInput } from '../src/index.js';
 import { chain, fan, round2, runOnce, timeRun } from './lib.js';
+import { engineSource } from './engine.js';
 
 const sizes = (process.env['GROWTH_SIZES'] ?? '100,4000').split(',').map(Number);
-const out: Record<string, unknown> = { bench: 'engine-growth', node: process.version };
+const out: Record<string, unknown> = {
+  bench: 'engine-growth',
+  node: process.version,
+  dreamAgentFrom: engineSource,
+};
 const shapes: [string, (n: number) => TodoInput[]][] = [
   ['long', (n) => chain(n)],
   ['wide', (n) => fan(n - 1)],

@@ -18,6 +18,7 @@ import {
   type TodoInput,
   type TodoRecord,
 } from '../src/index.js';
+import { loadEngine } from './engine.js';
 
 /** An executor that does no work: what is left is the engine's own cost per todo. */
 export const noop: Executor = { execute: async (t) => ({ output: t.id }) };
@@ -62,7 +63,8 @@ export function flat(n: number): TodoInput[] {
 }
 
 /**
- * Runs a plan once through the public API, every event consumed.
+ * Runs a plan once through the public API of the built package (`bench/engine.ts`), every event
+ * consumed.
  *
  * @param todos - the plan
  * @param concurrency - the Agent's concurrency
@@ -72,8 +74,9 @@ export async function runOnce(
   todos: TodoInput[],
   concurrency: number,
 ): Promise<{ us: number; events: number }> {
-  const agent = new Agent({
-    planner: new FunctionPlanner(() => ({ todos })),
+  const engine = await loadEngine();
+  const agent = new engine.Agent({
+    planner: new engine.FunctionPlanner(() => ({ todos })),
     executors: { work: noop },
     concurrency,
   });

@@ -5,6 +5,7 @@
  * all of them alike. Prints one JSON object with each µs per step and the ratios.
  *
  *   npm install --prefix bench/peers     # once: the peers live outside the workspaces
+ *   npx tsup --config bench/tsup.bench.ts  # builds dist/ (npm run bench does this itself)
  *   npx tsx bench/peers.ts               # or `npm run bench`
  *   BENCH_QUICK=1 npx tsx bench/peers.ts
  *   BENCH_PEERS=mastraStream,mastraStart npx tsx bench/peers.ts   # only these peers
@@ -13,6 +14,7 @@
  */
 import { chain, round1, round2, runOnce } from './lib.js';
 import { peers } from './peers/chain.js';
+import { engineSource } from './engine.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 
@@ -24,7 +26,13 @@ async function main(): Promise<void> {
   const all = await peers();
   const missing = all.missing;
   const available = only ? all.available.filter((p) => only.includes(p.name)) : all.available;
-  const out: Record<string, unknown> = { bench: 'peers', node: process.version, quick };
+  const out: Record<string, unknown> = {
+    bench: 'peers',
+    node: process.version,
+    quick,
+    // dream-agent runs from its built package (precompiled JS, like the peers), unless BENCH_SOURCE=1.
+    dreamAgentFrom: engineSource,
+  };
   if (missing !== undefined) {
     out['peers'] = `not installed (run \`npm install --prefix bench/peers\`): ${missing}`;
     process.stderr.write(`peer comparison unavailable: ${missing}\n`);
