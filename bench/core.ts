@@ -19,6 +19,7 @@ import {
 } from '../src/index.js';
 import { ReadyIndex } from '../src/dag/incremental.js';
 import { chain, fan, noop, round2, runOnce, timeRun } from './lib.js';
+import { engineSource } from './engine.js';
 
 const quick = process.env['BENCH_QUICK'] === '1';
 
@@ -245,7 +246,12 @@ async function eventStreaming(n: number): Promise<Record<string, number>> {
 
 async function main(): Promise<void> {
   const reps = quick ? 1 : 3;
-  const out: Record<string, unknown> = { bench: 'core', node: process.version, quick };
+  const out: Record<string, unknown> = {
+    bench: 'core',
+    node: process.version,
+    quick,
+    dreamAgentFrom: engineSource,
+  };
   const overhead: Record<string, unknown> = {};
   for (const n of quick ? [10, 100] : [10, 100, 1000])
     overhead[`chain${n}`] = await timeRun(chain(n), 1, reps);

@@ -18,6 +18,7 @@ import {
   type TodoInput,
   type TodoRecord,
 } from '../src/index.js';
+import { loadEngine } from './engine.js';
 
 /** An executor that does no work: what is left is the engine's own cost per todo. */
 export const noop: Executor = { execute: async (t) => ({ output: t.id }) };
@@ -62,30 +63,38 @@ export function flat(n: number): TodoInput[] {
 }
 
 /**
- * Runs a plan once through the public API, every event consumed.
+ * Runs a plan once through the public API of the built package (`bench/engine.ts`), every event
+ * consumed.
  *
  * @param todos - the plan
  * @param concurrency - the Agent's concurrency
- * @returns µs per todo and the number of events consumed
+ * @param resources - the Agent's resource limits (none by default)
+ * @returns wall-clock and CPU µs per todo, and the number of events consumed
  */
 export async function runOnce(
   todos: TodoInput[],
   concurrency: number,
-): Promise<{ us: number; events: number }> {
-  const agent = new Agent({
-    planner: new FunctionPlanner(() => ({ todos })),
+  resources?: Record<string, number>,
+): Promise<{ us: number; cpuUs: number; events: number }> {
+  const engine = await loadEngine();
+  const agent = new engine.Agent({
+    planner: new engine.FunctionPlanner(() => ({ todos })),
     executors: { work: noop },
     concurrency,
+    ...(resources ? { resources } : {}),
   });
+  const c0 = process.cpuUsage();
   const t0 = process.hrtime.bigint();
   const run = agent.run('go');
   let events = 0;
   for await (const _ of run) events += 1; // events consumed
   const res = await run.result();
   const us = Number(process.hrtime.bigint() - t0) / 1e3 / todos.length;
+  const c = process.cpuUsage(c0);
+  const cpuUs = (c.user + c.system) / todos.length;
   if (res.status !== 'completed') throw new Error(`run ended ${res.status}`);
   await agent.close();
-  return { us, events };
+  return { us, cpuUs, events };
 }
 
 /**
@@ -94,21 +103,25 @@ export async function runOnce(
  * @param todos - the plan
  * @param concurrency - the Agent's concurrency
  * @param reps - repetitions
- * @returns best µs per todo (one decimal) and the events of one run
+ * @param resources - the Agent's resource limits (none by default)
+ * @returns best wall-clock and CPU µs per todo (one decimal) and the events of one run
  */
 export async function timeRun(
   todos: TodoInput[],
   concurrency: number,
   reps: number,
-): Promise<{ usPerTodo: number; events: number }> {
+  resources?: Record<string, number>,
+): Promise<{ usPerTodo: number; cpuUsPerTodo: number; events: number }> {
   let best = Infinity;
+  let bestCpu = Infinity;
   let events = 0;
   for (let r = 0; r < reps; r += 1) {
-    const o = await runOnce(todos, concurrency);
+    const o = await runOnce(todos, concurrency, resources);
     best = Math.min(best, o.us);
+    bestCpu = Math.min(bestCpu, o.cpuUs);
     events = o.events;
   }
-  return { usPerTodo: round1(best), events };
+  return { usPerTodo: round1(best), cpuUsPerTodo: round1(bestCpu), events };
 }
 
 /** @returns x rounded to one decimal */

@@ -25,6 +25,15 @@ const benches = [
 ].filter((b) => existsSync(here(`./${b}`)));
 const only = process.argv.slice(2);
 let failed = 0;
+// The in-memory benchmarks run the built package (bench/engine.ts): build its JS first (ESM, no .d.ts).
+if (process.env['BENCH_SOURCE'] !== '1') {
+  process.stderr.write('# building dist/ (npx tsup --config bench/tsup.bench.ts)\n');
+  const built = spawnSync('npx', ['tsup', '--config', here('./tsup.bench.ts'), '--silent'], {
+    stdio: 'inherit',
+    cwd: here('..'),
+  });
+  if (built.status !== 0) process.exit(1);
+}
 for (const b of benches) {
   if (only.length > 0 && !only.some((o) => b.startsWith(o))) continue;
   process.stderr.write(`\n# bench/${b}\n`);

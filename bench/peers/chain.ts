@@ -60,15 +60,26 @@ async function versionOf(pkg: string): Promise<string> {
 
 const elapsedUs = (t0: bigint): number => Number(process.hrtime.bigint() - t0) / 1e3;
 
+/** One run's cost per step: wall-clock µs, and CPU µs of this process (user + system). */
+export interface StepCost {
+  us: number;
+  cpuUs: number;
+}
+
+const cpuNow = (): number => {
+  const c = process.cpuUsage();
+  return c.user + c.system;
+};
+
 /**
  * Builds the n-step chain on Mastra and returns a function that runs it once.
  *
  * @param n - chain length
  * @param mode - `stream` (every event consumed, as the other runs) or `start` (result only: Mastra's
  *   fastest path, reported too so the comparison never flatters us)
- * @returns a runner resolving to the µs per step of one run
+ * @returns a runner resolving to the wall-clock and CPU µs per step of one run
  */
-export async function mastraChain(n: number, mode: 'stream' | 'start'): Promise<() => Promise<number>> {
+export async function mastraChain(n: number, mode: 'stream' | 'start'): Promise<() => Promise<StepCost>> {
   const { z } = await load<{ z: ZodLike }>('zod');
   const m = await load<MastraModule>('@mastra/core/workflows');
   const schema = z.object({ count: z.number() });
@@ -85,6 +96,7 @@ export async function mastraChain(n: number, mode: 'stream' | 'start'): Promise<
   }
   const workflow = wf.commit();
   return async () => {
+    const c0 = cpuNow();
     const t0 = process.hrtime.bigint();
     const run = await workflow.createRun();
     let result: MastraResult;
@@ -98,10 +110,11 @@ export async function mastraChain(n: number, mode: 'stream' | 'start'): Promise<
       result = await run.start({ inputData: { count: 0 } });
     }
     const us = elapsedUs(t0) / n;
+    const cpuUs = (cpuNow() - c0) / n;
     const count = (result.result as { count?: number } | undefined)?.count;
     if (result.status !== 'success' || count !== n)
       throw new Error(`mastra chain ended ${result.status} at ${String(count)}`);
-    return us;
+    return { us, cpuUs };
   };
 }
 
@@ -131,9 +144,9 @@ interface LangGraphBuilder {
  *
  * @param n - chain length
  * @param withSaver - compile with a `MemorySaver` checkpointer (durable-like) or without
- * @returns a runner resolving to the µs per step of one run
+ * @returns a runner resolving to the wall-clock and CPU µs per step of one run
  */
-export async function langgraphChain(n: number, withSaver: boolean): Promise<() => Promise<number>> {
+export async function langgraphChain(n: number, withSaver: boolean): Promise<() => Promise<StepCost>> {
   const lg = await load<LangGraphModule>('@langchain/langgraph');
   const State = lg.Annotation.Root({
     count: lg.Annotation<number>({ reducer: (_a, b) => b, default: () => 0 }),
@@ -146,6 +159,7 @@ export async function langgraphChain(n: number, withSaver: boolean): Promise<() 
   const app = g.compile(withSaver ? { checkpointer: new lg.MemorySaver() } : {});
   let thread = 0;
   return async () => {
+    const c0 = cpuNow();
     const t0 = process.hrtime.bigint();
     const stream = await app.stream(
       { count: 0 },
@@ -154,7 +168,7 @@ export async function langgraphChain(n: number, withSaver: boolean): Promise<() 
     let updates = 0;
     for await (const _ of stream) updates += 1; // every update consumed
     if (updates !== n) throw new Error(`langgraph chain streamed ${updates} updates, expected ${n}`);
-    return elapsedUs(t0) / n;
+    return { us: elapsedUs(t0) / n, cpuUs: (cpuNow() - c0) / n };
   };
 }
 
@@ -164,7 +178,7 @@ export async function langgraphChain(n: number, withSaver: boolean): Promise<() 
  * @returns the peers, or an empty list with the reason when `bench/peers` is not installed
  */
 export async function peers(): Promise<{
-  available: { name: string; version: string; build: (n: number) => Promise<() => Promise<number>> }[];
+  available: { name: string; version: string; build: (n: number) => Promise<() => Promise<StepCost>> }[];
   missing?: string;
 }> {
   try {

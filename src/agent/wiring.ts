@@ -1,4 +1,5 @@
 import { DreamAgentError } from '../errors/index.js';
+import { assertLimit } from '../dag/scheduler.js';
 import { Supervisor } from '../execution/supervisor.js';
 import type { Executor } from '../layers.js';
 import { llmLayerDefaults } from '../llm/defaults.js';
@@ -170,7 +171,7 @@ export function wireAgent(options: AgentOptions): Wiring {
       hitl: options.hitl ?? {},
       approvals: options.hitl?.approvals,
       concurrency,
-      resources: options.resources ?? {},
+      resources: checkedResources(options.resources),
       failurePolicy: options.failurePolicy ?? 'continue',
       todoTimeoutMs: options.todoTimeoutMs,
       leaseTtlMs,
@@ -187,4 +188,19 @@ export function wireAgent(options: AgentOptions): Wiring {
       observer,
     },
   };
+}
+
+/**
+ * Resource limits are checked once, here (the runner's hot loop no longer re-checks them every cycle):
+ * each a positive integer or Infinity.
+ *
+ * @throws `INVALID_INPUT` naming the bad limit
+ */
+function checkedResources(resources: Record<string, number> | undefined): Record<string, number> {
+  const out: Record<string, number> = {};
+  for (const [name, limit] of Object.entries(resources ?? {})) {
+    assertLimit(`resources.${name}`, limit);
+    out[name] = limit;
+  }
+  return out;
 }

@@ -184,6 +184,11 @@ export class ReadyIndex {
     return fresh.map((i) => this.#todos[i] as Todo);
   }
 
+  /** The plan's todos, in plan order (the index's source). */
+  get todos(): readonly Todo[] {
+    return this.#todos;
+  }
+
   /** @returns the todo with this id */
   get(id: string): Todo | undefined {
     const i = this.#pos.get(id);

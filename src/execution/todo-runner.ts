@@ -1,4 +1,5 @@
-import { blockedByFailure, allTerminal, selectWithLimits } from '../dag/scheduler.js';
+import { blockedByFailure, allTerminal, resourceClass } from '../dag/scheduler.js';
+import type { ReadyIndex } from '../dag/incremental.js';
 import { resolveInput } from '../dag/refs.js';
 import { DreamAgentError, serializeError } from '../errors/index.js';
 import type { ExecutionContext, InputRequestSpec } from '../layers.js';
@@ -33,6 +34,19 @@ type Decision =
 type Gate = 'run' | 'gated-run' | 'gated' | 'held';
 
 const RUN: Decision = Object.freeze({ kind: 'run' });
+
+/** The inbox probe's stop reason (nobody reads it: the probe's sleep rejects with it and the loop ends). */
+const PROBE_STOPPED = new Error('inbox probe stopped');
+
+/** Resource limits during one scheduling cycle (see `TodoRunner.#limits`). */
+interface CycleLimits {
+  /** Whether the todo's resource class has room. */
+  fits(todo: Todo): boolean;
+  /** Counts a todo taken to start. */
+  take(todo: Todo): void;
+  /** Every resource class of the plan is at its limit. */
+  full(): boolean;
+}
 
 /** Thrown through an executor when a todo asks for human input; never escapes the runner. */
 class SuspendForInput extends Error {
@@ -184,35 +198,31 @@ export class TodoRunner {
         if (typeof g !== 'string') g = await g;
         if (g === 'gated' || g === 'gated-run') gated = true;
       }
-      // Then only as many runnable todos as there are free slots (all of them when resource limits may
-      // pass over some): the index yields lazily, so a cycle of a 4,000-wide plan costs what it starts,
-      // not the plan's width (it scanned and sorted the whole ready set every cycle: 580 µs per todo at
-      // 4,000 wide against 98 µs at 100).
-      const limited = this.#limited;
-      const want = limited ? Infinity : this.#m.d.concurrency - this.#m.running.size;
-      if (want > 0) {
+      // Then only as many runnable todos as there are free slots: the index yields lazily, so a cycle of
+      // a 4,000-wide plan costs what it starts, not the plan's width (it scanned and sorted the whole
+      // ready set every cycle: 580 µs per todo at 4,000 wide against 98 µs at 100). Resource limits are
+      // counted as the todos are taken, and the loop stops once every resource class of the plan is
+      // full (it used to take every ready todo through the gate and let the limits choose, every cycle).
+      const free = this.#m.d.concurrency - this.#m.running.size;
+      const limits = free > 0 && this.#limited ? this.#limits(index) : undefined;
+      if (free > 0 && !limits?.full()) {
         for (const todo of index.iterate(this.#m.statusOf)) {
           if (this.#m.running.has(todo.id)) continue;
+          if (limits && !limits.fits(todo)) {
+            if (limits.full()) break;
+            continue;
+          }
           let g = this.#gate(todo, turn);
           if (typeof g !== 'string') g = await g;
           if (g === 'gated' || g === 'gated-run') gated = true;
           if (g === 'run' || g === 'gated-run') {
             runnable.push(todo);
-            if (runnable.length >= want) break;
+            limits?.take(todo);
+            if (runnable.length >= free || limits?.full()) break;
           }
         }
       }
-      // Without resource limits the loop above already took no more than the free slots.
-      const start = limited
-        ? selectWithLimits(
-            runnable,
-            [...this.#m.running.keys()].flatMap((id) => {
-              const t = index.get(id);
-              return t ? [t] : [];
-            }),
-            { concurrency: this.#m.d.concurrency, resources: this.#m.d.resources },
-          )
-        : runnable;
+      const start = runnable;
       for (const todo of start) {
         const p = this.#runTodo(todo, turn).then(
           () => this.#settled(todo.id),
@@ -347,10 +357,55 @@ export class TodoRunner {
   /** Set when a todo settles; a wait that starts after that returns at once. */
   #settledSinceWait = false;
 
-  /** Resource limits are configured: the gate loop takes every ready todo and the limits choose. */
+  /** Resource limits are configured. */
   get #limited(): boolean {
     return Object.keys(this.#m.d.resources).length > 0;
   }
+
+  /**
+   * The resource limits' state for one cycle: each class's running count (from the running todos),
+   * whether a todo's class has room, and whether every class of the plan is full (then no ready todo
+   * can start and the loop stops without walking the rest of the ready set).
+   */
+  #limits(index: ReadyIndex): CycleLimits {
+    const resources = this.#m.d.resources;
+    let classes = this.#planClasses;
+    if (classes?.index !== index) {
+      const all = new Set<string>();
+      for (const t of index.todos) all.add(resourceClass(t));
+      classes = { index, all: [...all] };
+      this.#planClasses = classes;
+    }
+    const inUse = new Map<string, number>();
+    for (const id of this.#m.running.keys()) {
+      const t = index.get(id);
+      if (t) {
+        const cls = resourceClass(t);
+        inUse.set(cls, (inUse.get(cls) ?? 0) + 1);
+      }
+    }
+    const limitOf = (cls: string): number =>
+      Object.hasOwn(resources, cls) ? (resources[cls] as number) : Infinity;
+    const planClasses = classes.all;
+    // Classes of the plan without room; the plan is full when it reaches their number.
+    let fullClasses = 0;
+    for (const cls of planClasses) if ((inUse.get(cls) ?? 0) >= limitOf(cls)) fullClasses += 1;
+    return {
+      fits: (t) => {
+        const cls = resourceClass(t);
+        return (inUse.get(cls) ?? 0) < limitOf(cls);
+      },
+      take: (t) => {
+        const cls = resourceClass(t);
+        const used = (inUse.get(cls) ?? 0) + 1;
+        inUse.set(cls, used);
+        if (used === limitOf(cls)) fullClasses += 1;
+      },
+      full: () => fullClasses >= planClasses.length,
+    };
+  }
+
+  #planClasses: { index: ReadyIndex; all: string[] } | undefined;
 
   async #raceRunning(): Promise<void> {
     // Nothing in flight (it settled while a commit was queued): waiting on an empty race would hang
@@ -402,7 +457,8 @@ export class TodoRunner {
 
   /** Stops the inbox probe (the drive left the executing phase). */
   stopInboxProbe(): void {
-    this.#probe?.abort();
+    // A shared reason: `abort()` without one builds a DOMException with a stack trace each time.
+    this.#probe?.abort(PROBE_STOPPED);
     this.#probe = undefined;
   }
 

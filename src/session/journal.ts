@@ -193,11 +193,14 @@ export class Journal {
     // engine replaces nested state values instead of mutating them, so a state whose fields (and its
     // turn's) are all the same values as at the last commit is unchanged without serialising it; a
     // release serialises anyway, so a session always rests with exactly what it holds.
-    const fingerprint = shallowFingerprint(this.#rec.state);
+    // Compared in place: an unchanged state (most cycles) allocates no new fingerprint.
     const same =
       leaseAction === 'renew' &&
       this.#committedFingerprint !== undefined &&
-      sameValues(fingerprint, this.#committedFingerprint);
+      sameFingerprint(this.#rec.state, this.#committedFingerprint);
+    const fingerprint = same
+      ? (this.#committedFingerprint as unknown[])
+      : shallowFingerprint(this.#rec.state);
     const stateText = same ? (this.#committedState as string) : JSON.stringify(this.#rec.state);
     const stateChanged = stateText !== this.#committedState;
     const statusChanged = this.#rec.status !== this.#committedStatus;
@@ -308,8 +311,18 @@ function shallowFingerprint(state: SessionState): unknown[] {
   return out;
 }
 
-function sameValues(a: unknown[], b: unknown[]): boolean {
-  if (a.length !== b.length) return false;
-  for (let i = 0; i < a.length; i += 1) if (a[i] !== b[i]) return false;
-  return true;
+/** Whether {@link shallowFingerprint} of `state` would equal `fp`, computed without building it. */
+function sameFingerprint(state: SessionState, fp: unknown[]): boolean {
+  let i = 0;
+  for (const key in state) {
+    if (fp[i] !== key || fp[i + 1] !== (state as unknown as Record<string, unknown>)[key]) return false;
+    i += 2;
+  }
+  const turn = state.turn as unknown as Record<string, unknown> | null;
+  if (turn)
+    for (const key in turn) {
+      if (fp[i] !== key || fp[i + 1] !== turn[key]) return false;
+      i += 2;
+    }
+  return i === fp.length;
 }

@@ -2,6 +2,8 @@ import { EventEmitter } from 'eventemitter3';
 import { cloneJson, type Json } from '../../model/json.js';
 import type { BusHandler, EventBus } from '../bus.js';
 
+const DONE: Promise<void> = Promise.resolve();
+
 /**
  * The in-process {@link EventBus}: delivers to subscribers of the same `MemoryEventBus` instance. Share
  * one instance between several Agents in a process (tests, workers) to let them wake each other.
@@ -10,7 +12,14 @@ import type { BusHandler, EventBus } from '../bus.js';
 export class MemoryEventBus implements EventBus {
   readonly #emitter = new EventEmitter();
 
-  async publish(topic: string, message: Json): Promise<void> {
+  publish(topic: string, message: Json): Promise<void> {
+    // Nobody subscribed (an Agent alone in its process publishes every commit): nothing to do, and no
+    // async frame or listener array per commit.
+    if (this.#emitter.listenerCount(topic) === 0) return DONE;
+    return this.#deliver(topic, message);
+  }
+
+  async #deliver(topic: string, message: Json): Promise<void> {
     await Promise.resolve();
     const handlers = this.#emitter.listeners(topic) as BusHandler[];
     for (const h of handlers) {
