@@ -6,14 +6,17 @@
  * the valid definitions of a file load even when another one in it is broken. The parser's alias limit
  * stays at its default (`maxAliasCount: 100`), so "billion laughs" documents are refused.
  *
- * Plain, valid files take a fast path (`js-yaml` with the YAML 1.2 core schema, no positions); any file
- * that could contain anchors, aliases, tags, merge keys or several documents, or that has any problem,
- * is parsed by the `yaml` package, which enforces the alias limit and locates every error.
+ * When the optional peer `js-yaml` is installed, plain, valid files take a fast path (`js-yaml` with the
+ * YAML 1.2 core schema, no positions); any file that could contain anchors, aliases, tags, merge keys or
+ * several documents, or that has any problem — and every file when `js-yaml` is absent — is parsed by the
+ * `yaml` package, which enforces the alias limit and locates every error. Both paths give the same tools
+ * and the same errors.
  *
  * @packageDocumentation
  */
 import { readFile, stat } from 'node:fs/promises';
-import jsyaml from 'js-yaml';
+import { createRequire } from 'node:module';
+import type jsyamlType from 'js-yaml';
 import { isAlias, isMap, isScalar, isSeq, LineCounter, parseAllDocuments, type Document } from 'yaml';
 import { z } from 'zod';
 import type { Json, JsonObject } from '../model/json.js';
@@ -154,8 +157,8 @@ export function parseToolFile(text: string, file: string, options: ToolFileOptio
 
 /**
  * The fast path of {@link parseToolFile}: the common file — valid tools as a top-level mapping or
- * list, written in the plain subset of YAML (see `fastPathEligible`) — parsed with `js-yaml` (about
- * 20× faster than the `yaml` package with positions). Returns `undefined` whenever anything could differ from
+ * list, written in the plain subset of YAML (see `fastPathEligible`) — parsed with the optional peer
+ * `js-yaml` when it is installed (about 20× faster than the `yaml` package with positions). Returns `undefined` whenever anything could differ from
  * {@link parseToolFileWithPositions} or anything is wrong (syntax, schema, handler…): the caller then
  * takes the positional path, so every error keeps its `file:line:column`. Does not check the file size.
  *
@@ -171,9 +174,11 @@ export function parseToolFileFast(
   options: ToolFileOptions = {},
 ): ToolFileResult | undefined {
   if (!fastPathEligible(text)) return undefined;
+  const fast = fastParser();
+  if (fast === undefined) return undefined;
   let raw: unknown;
   try {
-    raw = jsyaml.load(text, { schema: YAML12_CORE_SCHEMA, filename: file });
+    raw = fast.jsyaml.load(text, { schema: fast.schema, filename: file });
   } catch {
     return undefined;
   }
@@ -401,43 +406,64 @@ const CORE_FLOAT = /^[-+]?(?:\.[0-9]+|[0-9]+\.[0-9]*)$/;
 
 const isStr = (d: unknown): d is string => typeof d === 'string';
 
-const YAML12_CORE_SCHEMA = jsyaml.FAILSAFE_SCHEMA.extend({
-  implicit: [
-    new jsyaml.Type('tag:yaml.org,2002:null', {
-      kind: 'scalar',
-      resolve: (d: unknown) => d === null || (isStr(d) && CORE_NULL.test(d)),
-      construct: () => null,
-    }),
-    new jsyaml.Type('tag:yaml.org,2002:bool', {
-      kind: 'scalar',
-      resolve: (d: unknown) => isStr(d) && CORE_BOOL.test(d),
-      construct: (d: string) => d[0] === 't' || d[0] === 'T',
-    }),
-    new jsyaml.Type('tag:yaml.org,2002:int', {
-      kind: 'scalar',
-      resolve: (d: unknown) => isStr(d) && (CORE_INT_OCT.test(d) || CORE_INT.test(d) || CORE_INT_HEX.test(d)),
-      construct: (d: string) =>
-        CORE_INT_OCT.test(d)
-          ? parseInt(d.substring(2), 8)
-          : CORE_INT_HEX.test(d)
-            ? parseInt(d.substring(2), 16)
-            : parseInt(d, 10),
-    }),
-    new jsyaml.Type('tag:yaml.org,2002:float', {
-      kind: 'scalar',
-      resolve: (d: unknown) =>
-        isStr(d) && (CORE_FLOAT_NAN.test(d) || CORE_FLOAT_EXP.test(d) || CORE_FLOAT.test(d)),
-      construct: (d: string) =>
-        CORE_FLOAT_NAN.test(d)
-          ? d.slice(-3).toLowerCase() === 'nan'
-            ? NaN
-            : d.startsWith('-')
-              ? Number.NEGATIVE_INFINITY
-              : Number.POSITIVE_INFINITY
-          : parseFloat(d),
-    }),
-  ],
-});
+/** The optional fast parser: `js-yaml` and the YAML 1.2 core schema built on it, or null when absent. */
+let fastParserCache: { jsyaml: typeof jsyamlType; schema: jsyamlType.Schema } | null | undefined;
+
+/**
+ * Loads the optional peer `js-yaml` once (synchronously, from ESM and CommonJS alike) and builds the
+ * YAML 1.2 core schema on it. Returns undefined when it is not installed: every file then takes the
+ * positional path, with the same results.
+ */
+function fastParser(): { jsyaml: typeof jsyamlType; schema: jsyamlType.Schema } | undefined {
+  if (fastParserCache !== undefined) return fastParserCache ?? undefined;
+  let jsyaml: typeof jsyamlType;
+  try {
+    jsyaml = createRequire(import.meta.url)('js-yaml') as typeof jsyamlType;
+  } catch {
+    fastParserCache = null;
+    return undefined;
+  }
+  const schema = jsyaml.FAILSAFE_SCHEMA.extend({
+    implicit: [
+      new jsyaml.Type('tag:yaml.org,2002:null', {
+        kind: 'scalar',
+        resolve: (d: unknown) => d === null || (isStr(d) && CORE_NULL.test(d)),
+        construct: () => null,
+      }),
+      new jsyaml.Type('tag:yaml.org,2002:bool', {
+        kind: 'scalar',
+        resolve: (d: unknown) => isStr(d) && CORE_BOOL.test(d),
+        construct: (d: string) => d[0] === 't' || d[0] === 'T',
+      }),
+      new jsyaml.Type('tag:yaml.org,2002:int', {
+        kind: 'scalar',
+        resolve: (d: unknown) =>
+          isStr(d) && (CORE_INT_OCT.test(d) || CORE_INT.test(d) || CORE_INT_HEX.test(d)),
+        construct: (d: string) =>
+          CORE_INT_OCT.test(d)
+            ? parseInt(d.substring(2), 8)
+            : CORE_INT_HEX.test(d)
+              ? parseInt(d.substring(2), 16)
+              : parseInt(d, 10),
+      }),
+      new jsyaml.Type('tag:yaml.org,2002:float', {
+        kind: 'scalar',
+        resolve: (d: unknown) =>
+          isStr(d) && (CORE_FLOAT_NAN.test(d) || CORE_FLOAT_EXP.test(d) || CORE_FLOAT.test(d)),
+        construct: (d: string) =>
+          CORE_FLOAT_NAN.test(d)
+            ? d.slice(-3).toLowerCase() === 'nan'
+              ? NaN
+              : d.startsWith('-')
+                ? Number.NEGATIVE_INFINITY
+                : Number.POSITIVE_INFINITY
+            : parseFloat(d),
+      }),
+    ],
+  });
+  fastParserCache = { jsyaml, schema };
+  return fastParserCache;
+}
 
 /** Whether a key could have been written as a non-string scalar (the parsers stringify those differently). */
 function keyIsAmbiguous(k: string): boolean {
