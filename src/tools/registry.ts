@@ -361,7 +361,22 @@ export class ToolRegistry implements ToolCatalog {
         try {
           let dirChanged = false;
           if (paths === null) await this.syncDir(abs, false);
-          else for (const p of paths) dirChanged = (await this.syncPath(abs, p)) || dirChanged;
+          else {
+            // Paths that are gone first, as in syncDir: a file renamed within the tree (sub/b.yml →
+            // c.yaml) reports both paths in one batch, in either order; reading the new path first
+            // would refuse its tools as defined twice and then drop them with the old path.
+            const list = [...paths];
+            const gone = await Promise.all(
+              list.map((p) =>
+                stat(p).then(
+                  () => false,
+                  () => true,
+                ),
+              ),
+            );
+            const ordered = [...list.filter((_, i) => gone[i]), ...list.filter((_, i) => !gone[i])];
+            for (const p of ordered) dirChanged = (await this.syncPath(abs, p)) || dirChanged;
+          }
           // A recursive fs.watch attaches to a new directory only after it appears (Node emulates it
           // per directory on Linux): a file written into it before then raises no event at all. Look
           // again once the watcher has caught up, so such a file is never missed.
