@@ -159,3 +159,7 @@ export async function collectRun<R>(run: AsyncIterable<AgentEvent> & { result():
   for await (const e of run) events.push(e);
   return { events, result: await run.result() };
 }
+
+// Transports: the plan history sent with a session snapshot (REST and WebSocket share it).
+export { planVersions, snapshotWithHistory } from './transport/history.js';
+export type { SnapshotSource } from './transport/history.js';

@@ -9,11 +9,15 @@ import {
   type AgentEvent,
   type Command,
   type Logger,
-  type PlanVersionRecord,
   type Run,
-  type SessionSnapshot,
 } from 'dream-agent';
-import { assertJsonDepth, DEFAULT_MAX_JSON_DEPTH, parseJsonBounded } from 'dream-agent/adapter-kit';
+import {
+  assertJsonDepth,
+  DEFAULT_MAX_JSON_DEPTH,
+  parseJsonBounded,
+  planVersions,
+  snapshotWithHistory,
+} from 'dream-agent/adapter-kit';
 import type { z } from 'zod';
 import { errorResponse, type ErrorBody } from './errors.js';
 import {
@@ -31,45 +35,6 @@ import { settle } from './settle.js';
 import type { Operation, Principal, SessionApi, TransportHooks } from './types.js';
 
 /** Options of {@link createHandler} and {@link createRouter}. */
-
-/** Chosen versions of the current turn's plan, oldest first: one read each, never the whole history. */
-async function planVersions(
-  api: SessionApi,
-  sid: string,
-  versions: readonly number[],
-): Promise<PlanVersionRecord[]> {
-  const wanted = [...new Set(versions)].sort((a, b) => a - b);
-  if (!api.getPlanVersion) {
-    const snap = await api.getSession(sid);
-    return snap.planHistory.filter((p) => wanted.includes(p.plan.version));
-  }
-  const getPlanVersion = api.getPlanVersion.bind(api);
-  const found = await Promise.all(wanted.map((v) => getPlanVersion(sid, v)));
-  return found.filter((p): p is PlanVersionRecord => p !== undefined && wanted.includes(p.plan.version));
-}
-
-/** A snapshot with the plan history asked for (`full`, `changes`, or changes plus the last N versions). */
-async function snapshotFor(
-  api: SessionApi,
-  sid: string,
-  history: number | 'full' | 'changes' | undefined,
-  edits = true,
-): Promise<SessionSnapshot> {
-  if (history === undefined || history === 'full') return api.getSession(sid);
-  const got = await api.getSession(sid, { history: 'changes' });
-  const snap =
-    edits || got.planChanges === undefined
-      ? got
-      : { ...got, planChanges: got.planChanges.map((c) => ({ ...c, edits: [] })) };
-  if (history === 'changes') return snap;
-  if (snap.planChanges === undefined) {
-    if (snap.planHistory.length <= history) return snap;
-    return { ...snap, planHistory: history === 0 ? [] : snap.planHistory.slice(-history) };
-  }
-  const last = history === 0 ? [] : snap.planChanges.slice(-history).map((c) => c.version);
-  return { ...snap, planHistory: last.length ? await planVersions(api, sid, last) : [] };
-}
-
 export interface HttpTransportOptions extends TransportHooks {
   /** Path prefix the handler serves under when used as a plain Node handler (e.g. `/api`); Express strips its mount path itself. */
   basePath?: string;
@@ -359,7 +324,7 @@ export const ROUTES: readonly RouteDef[] = [
       const id = sessionParam(ctx);
       const q = parse(SnapshotQuerySchema, queryObject(ctx.query), 'query');
       await authorize(ctx, { kind: 'read', sessionId: id });
-      return { status: 200, body: await snapshotFor(ctx.agent, id, q.history, q.edits !== 'false') };
+      return { status: 200, body: await snapshotWithHistory(ctx.agent, id, q.history, q.edits !== 'false') };
     },
   },
   {

@@ -23,7 +23,12 @@ import {
   type SessionStatus,
   type SessionSummary,
 } from 'dream-agent';
-import { DEFAULT_MAX_JSON_DEPTH, parseJsonBounded } from 'dream-agent/adapter-kit';
+import {
+  DEFAULT_MAX_JSON_DEPTH,
+  parseJsonBounded,
+  planVersions,
+  snapshotWithHistory,
+} from 'dream-agent/adapter-kit';
 import { BEARER_PREFIX, CLOSE_CODES, PROTOCOL, type AcceptedResult, type ServerMessage } from './protocol.js';
 
 /** The authenticated caller. */
@@ -309,51 +314,6 @@ function originAllowed(req: IncomingMessage, allowed: WsServerOptions['allowedOr
   } catch {
     return false;
   }
-}
-
-/** Chosen versions of the current turn's plan, oldest first: one read each, never the whole history. */
-async function planVersions(
-  view: WsSessionApi,
-  sid: string,
-  versions: readonly number[],
-): Promise<PlanVersionRecord[]> {
-  const wanted = [...new Set(versions)].sort((a, b) => a - b);
-  if (!view.getPlanVersion) {
-    const snap = await view.getSession(sid);
-    return snap.planHistory.filter((p) => wanted.includes(p.plan.version));
-  }
-  const getPlanVersion = view.getPlanVersion.bind(view);
-  const found = await Promise.all(wanted.map((v) => getPlanVersion(sid, v)));
-  return found.filter((p): p is PlanVersionRecord => p !== undefined && wanted.includes(p.plan.version));
-}
-
-/**
- * A snapshot for a `get`: every version whole (`'full'`, the default), `planChanges` and the current
- * plan only (`'changes'`), or `planChanges` plus the last N versions whole (a number) — so a client
- * opening a big session reads the current state first and fetches older versions with `plans`.
- */
-async function snapshotFor(
-  view: WsSessionApi,
-  sid: string,
-  history: number | 'full' | 'changes' | undefined,
-  edits = true,
-): Promise<SessionSnapshot> {
-  if (history === undefined || history === 'full') return view.getSession(sid);
-  const got = await view.getSession(sid, { history: 'changes' });
-  // Without edits a change still names the todos it added, removed and changed (`diff`); a version's
-  // edits come with `plans`. Twenty 200 KB edits are then a few KB, not 4 MB.
-  const snap =
-    edits || got.planChanges === undefined
-      ? got
-      : { ...got, planChanges: got.planChanges.map((c) => ({ ...c, edits: [] })) };
-  if (history === 'changes') return snap;
-  if (snap.planChanges === undefined) {
-    // A view that ignores the option answered with every version: trim it.
-    if (snap.planHistory.length <= history) return snap;
-    return { ...snap, planHistory: history === 0 ? [] : snap.planHistory.slice(-history) };
-  }
-  const last = history === 0 ? [] : snap.planChanges.slice(-history).map((c) => c.version);
-  return { ...snap, planHistory: last.length ? await planVersions(view, sid, last) : [] };
 }
 
 function errorOf(e: unknown): { code: string; message: string; details: Record<string, unknown> } {
@@ -692,7 +652,11 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
         }
         case 'get':
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
-          await reply(conn, msg.id, await snapshotFor(view, msg.sessionId, msg.history, msg.edits ?? true));
+          await reply(
+            conn,
+            msg.id,
+            await snapshotWithHistory(view, msg.sessionId, msg.history, msg.edits ?? true),
+          );
           return;
         case 'plans': {
           await options.authorize?.(conn.principal, { kind: 'read', sessionId: msg.sessionId });
