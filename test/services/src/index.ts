@@ -418,7 +418,17 @@ export function ensureFaissNode(): string | undefined {
   if (load()) return undefined;
   const r = spawnSync('bash', [join(REPO_ROOT, 'scripts/build-faiss-node.sh')], { encoding: 'utf8' });
   if (r.status === 0 && load()) return undefined;
-  const reason = `faiss-node does not load and scripts/build-faiss-node.sh failed:\n${r.stdout}${r.stderr}`;
+  // A native module this process already failed to load may stay unloadable here even once rebuilt:
+  // check the rebuilt one in a fresh process, so the reason says which of the two happened.
+  const fresh = spawnSync(process.execPath, ['-e', "require('faiss-node')"], {
+    cwd: REPO_ROOT,
+    encoding: 'utf8',
+  });
+  const reason =
+    r.status === 0 && fresh.status === 0
+      ? 'faiss-node was rebuilt by scripts/build-faiss-node.sh and loads in a fresh process, but not in ' +
+        'this one (it had already failed to load here): run the tests again'
+      : `faiss-node does not load and scripts/build-faiss-node.sh failed:\n${r.stdout}${r.stderr}${fresh.stderr}`;
   if (process.env['CI'] === 'true') throw new Error(`CI=true and ${reason}`);
   return reason;
 }
