@@ -32,8 +32,10 @@ describe('close guesses that lead to the same thing are not asked about', () => 
 describe('an exclusion the best guess cannot express', () => {
   it('goes to a close guess that can express it and everything else named', async () => {
     const text = 'last month revenue without EMEA';
-    // The premise: the comparison (no exclusion slot) is the best guess, the report a close second.
-    expect(quickstart().classify(text).ranking[0]?.intent).toBe('sales.compare');
+    // The premise: on the plain model the comparison (no exclusion slot) is the best guess, the report
+    // a close second. (The layer's blend with its period-masked model already leans to the report; the
+    // outcome below must hold either way.)
+    expect(quickstart().classifier.classify(text).ranking[0]?.intent).toBe('sales.compare');
     const intent = await quickstart().understand(text, context());
     expect(intent.name).toBe('sales.report');
     expect(intent.slots['exclude']).toBe('EMEA');
@@ -62,5 +64,22 @@ describe('entities that only a typo repair produced', () => {
     const intent = await quickstart().understand('q1 nmbers for emea please', context());
     expect(intent.name).toMatch(/^sales\./);
     expect(intent.slots['region']).toBe('EMEA');
+  });
+});
+
+describe('a long period phrase', () => {
+  it('does not outvote the words that name a comparison', async () => {
+    // Plain text alone: "in the first half of 2026" reads like the reports' examples, and the
+    // comparison was only a coin toss ahead of the report, so the user was asked which one they meant.
+    for (const text of [
+      'compare north america and apac revenue in the first half of 2026',
+      'compare latam and emea units over the second quarter of 2025',
+    ]) {
+      const intent = await quickstart().understand(text, context());
+      expect(intent.name, text).toBe('sales.compare');
+      const regions = intent.slots['region'];
+      expect(Array.isArray(regions) ? regions.length : 0, text).toBe(2);
+      expect(intent.clarification, text).toBeUndefined();
+    }
   });
 });
