@@ -70,6 +70,17 @@ export function cloneJson<T>(value: T): T {
 const immutable = new WeakSet<object>();
 
 /**
+ * Whether a value is a primitive or was deep-frozen by {@link freezeJson} (so it can never change).
+ *
+ * @internal
+ * @param value - any value
+ * @returns true when it cannot change
+ */
+export function isImmutableJson(value: unknown): boolean {
+  return value === null || typeof value !== 'object' || immutable.has(value);
+}
+
+/**
  * Deep-freezes a JSON value and marks it immutable, so `cloneJson` shares it instead of copying it
  * (an output recorded once is referenced by the todo row, its event, the store and every listener).
  *

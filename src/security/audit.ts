@@ -16,10 +16,16 @@
  */
 import { DreamAgentError } from '../errors/index.js';
 import type { AgentEvent } from '../model/events.js';
-import { cloneJson, type Json, type JsonObject } from '../model/json.js';
+import { hash as oneShotHash } from 'node:crypto';
+import { cloneJson, freezeJson, type Json, type JsonObject } from '../model/json.js';
 import type { InboxEntry, SessionRecord, SessionState, TodoRecord } from '../model/session.js';
 import type { Commit, CommitResult, NewSession, Store } from '../ports/store.js';
-import { sha256Hex } from '../tools/canonical.js';
+
+/**
+ * SHA-256 as hex with the one-shot `crypto.hash` (about a third of the cost of a Hash object for the
+ * small texts the chain hashes; Node ≥ 20.12, the engines field asks for 20.19).
+ */
+const sha256Hex = (text: string): string => oneShotHash('sha256', text, 'hex');
 
 const MARK = '$audit';
 const GENESIS = '0'.repeat(64);
@@ -302,8 +308,10 @@ export class AuditedStore implements Store {
       const oldest = this.#states.keys().next();
       if (!oldest.done) this.#states.delete(oldest.value);
     }
-    // A deep copy: the caller may change the objects it was handed or passed in.
-    const copy = cloneJson(state as unknown as Json) as unknown as SessionState;
+    // A deep copy, deep-frozen: the caller may change the objects it was handed or passed in, and a
+    // frozen copy is shared rather than copied again by every commit that rewrites only the head in it
+    // (`cloneJson` in the stores; `encryptedStore` reuses the sealed state while its parts are the same).
+    const copy = freezeJson(cloneJson(state as unknown as Json)) as unknown as SessionState;
     this.#states.set(sessionId, { version, state: withoutHead(copy), head: storedHeadOf(copy) });
   }
 

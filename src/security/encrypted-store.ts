@@ -15,9 +15,10 @@
  *
  * @packageDocumentation
  */
+import { randomUUID } from 'node:crypto';
 import { DreamAgentError, isDreamAgentError } from '../errors/index.js';
 import type { AgentEvent } from '../model/events.js';
-import type { Json, JsonObject } from '../model/json.js';
+import { isImmutableJson, type Json, type JsonObject } from '../model/json.js';
 import type { Plan, PlanVersionRecord } from '../model/plan.js';
 import type { InboxEntry, SessionRecord, SessionState, TodoRecord } from '../model/session.js';
 import type {
@@ -55,6 +56,25 @@ const SEALED = '$sealed';
 const PART = '$part';
 /** Record name of a shared envelope in the associated data. */
 const BATCH = 'batch';
+/**
+ * The state key that changes on every commit while the rest of the state stays the same: the audit
+ * trail's chain head (`auditedStore` rewrites it in each commit). A state holding it is stored in two
+ * parts (see {@link EncryptedStore.#stateParts}).
+ */
+const VOLATILE = '$audit';
+/** Field of a two-part state row that holds the sealed volatile part. */
+const HEAD = '$head';
+/** Records of the two parts in the associated data. */
+const STATE_BODY = 'state\u0000body';
+const STATE_HEAD = 'state\u0000head';
+
+/** The body of a two-part state as last sealed for a session: reused while every part is the same. */
+interface SealedBody {
+  keys: string[];
+  values: unknown[];
+  ref: Record<string, unknown>;
+  id: string;
+}
 
 /** One record to seal: its identity, its plaintext, and (after sealing) where it ended up. */
 interface Slot {
@@ -120,6 +140,8 @@ class EncryptedStore implements Store {
   readonly #tenants = new Map<string, string>();
   readonly #maxTenants: number;
   readonly #batchBytes: number;
+  /** Per session, the last sealed state body (bounded like the tenant cache). */
+  readonly #bodies = new Map<string, SealedBody>();
   claimStale?: NonNullable<Store['claimStale']>;
   close?: NonNullable<Store['close']>;
   deleteSession?: (sessionId: string) => Promise<boolean>;
@@ -140,6 +162,7 @@ class EncryptedStore implements Store {
     if (del) {
       this.deleteSession = async (id: string) => {
         this.#tenants.delete(id);
+        this.#bodies.delete(id);
         return del.call(inner, id);
       };
     }
@@ -276,10 +299,98 @@ class EncryptedStore implements Store {
   async #openRecord(r: SessionRecord, memo?: Memo): Promise<SessionRecord> {
     this.#remember(r.id, (r as { tenantId?: string }).tenantId);
     const raw = r.state as unknown;
-    const state = isSealedObject(raw)
-      ? await this.#openRow(raw, 'state', r.id, memo)
-      : await this.#open(raw, 'state', r.id);
+    let state: Json;
+    if (isSealedObject(raw) && isSealedObject(raw[HEAD])) state = await this.#openParts(raw, r.id, memo);
+    else if (isSealedObject(raw)) state = await this.#openRow(raw, 'state', r.id, memo);
+    else state = await this.#open(raw, 'state', r.id);
     return { ...r, state: state as unknown as SessionState };
+  }
+
+  /**
+   * The slots of a state that holds the volatile key: the body (every other key, sealed with a random
+   * id) unless the body sealed last for this session is the same, and the volatile value with that id.
+   * The same means the same keys holding the very same values, each a primitive or deep-frozen (it
+   * cannot have changed since): `auditedStore` keeps its state that way, so a commit that changes only
+   * the chain head seals a few dozen bytes instead of the whole state again.
+   */
+  #stateParts(
+    sessionId: string,
+    state: Record<string, unknown>,
+  ): { head: Slot; body: Slot | undefined; build: () => SessionState } {
+    const keys: string[] = [];
+    const values: unknown[] = [];
+    let frozen = true;
+    for (const k in state) {
+      if (k === VOLATILE) continue;
+      const v = state[k];
+      if (v === undefined) continue;
+      keys.push(k);
+      values.push(v);
+      if (frozen && !isImmutableJson(v)) frozen = false;
+    }
+    const last = this.#bodies.get(sessionId);
+    const same =
+      frozen &&
+      last !== undefined &&
+      last.keys.length === keys.length &&
+      keys.every((k, i) => last.keys[i] === k && last.values[i] === values[i]);
+    let body: Slot | undefined;
+    let id: string;
+    if (same) {
+      id = last.id;
+    } else {
+      id = randomUUID();
+      const plain: Record<string, unknown> = {};
+      keys.forEach((k, i) => (plain[k] = values[i]));
+      body = slot(STATE_BODY, [id, plain as Json]);
+    }
+    const head = slot(STATE_HEAD, [state[VOLATILE] as Json, id]);
+    return {
+      head,
+      body,
+      build: () => {
+        let ref: Record<string, unknown>;
+        if (body) {
+          ref = EncryptedStore.#sealedField(body);
+          if (frozen) {
+            if (!this.#bodies.has(sessionId) && this.#bodies.size >= this.#maxTenants) {
+              const oldest = this.#bodies.keys().next();
+              if (!oldest.done) this.#bodies.delete(oldest.value);
+            }
+            this.#bodies.set(sessionId, { keys, values, ref, id });
+          } else {
+            this.#bodies.delete(sessionId);
+          }
+        } else {
+          ref = (last as SealedBody).ref;
+        }
+        return { ...ref, [HEAD]: EncryptedStore.#sealedField(head) } as unknown as SessionState;
+      },
+    };
+  }
+
+  /** Opens a two-part state row: body and volatile part must name the same body id. */
+  async #openParts(raw: Sealed & Record<string, unknown>, sessionId: string, memo?: Memo): Promise<Json> {
+    const [body, head] = await Promise.all([
+      this.#openRow(raw, STATE_BODY, sessionId, memo),
+      this.#openRow(raw[HEAD] as Sealed, STATE_HEAD, sessionId, memo),
+    ]);
+    if (
+      !Array.isArray(body) ||
+      !Array.isArray(head) ||
+      typeof body[0] !== 'string' ||
+      body[0] !== head[1] ||
+      body[1] === null ||
+      typeof body[1] !== 'object' ||
+      Array.isArray(body[1])
+    ) {
+      throw new DreamAgentError(
+        'DECRYPTION_FAILED',
+        `the two parts of the sealed state of "${sessionId}" do not belong together`,
+        { details: { sessionId, record: 'state' } },
+      );
+    }
+    return { ...(body[1] as JsonObject), [VOLATILE]: head[0] ?? null };
   }
 
   #eventSlot(e: AgentEvent): [Slot, () => AgentEvent] {
@@ -416,8 +527,14 @@ class EncryptedStore implements Store {
     const out: RecordsRewrite = { sessionId: sid, expectedVersion: recs.session.version };
     const rawState = recs.session.state as unknown;
     if (isSealedObject(rawState)) {
-      const next = await row<SessionState>(rawState, 'state');
-      if (next) out.state = next;
+      const head = rawState[HEAD];
+      const twoParts = isSealedObject(head);
+      let next = await row<Record<string, unknown>>(rawState, twoParts ? STATE_BODY : 'state');
+      if (twoParts) {
+        const nextHead = await row<Record<string, unknown>>(head, STATE_HEAD);
+        if (nextHead) next = { ...(next ?? rawState), [HEAD]: nextHead };
+      }
+      if (next) out.state = next as unknown as SessionState;
     } else {
       await refuse(rawState, 'state');
       const sl = slot('state', rawState as Json);
@@ -538,9 +655,18 @@ class EncryptedStore implements Store {
     const events = c.events.map((e) => this.#eventSlot(e));
     const todos = c.todos.map((t) => this.#todoSlot(t));
     const plans = c.planVersions.map((p) => this.#planSlot(p));
-    const stateSlot = c.state === undefined ? undefined : slot('state', c.state as unknown as Json);
+    const st = c.state as unknown as Record<string, unknown> | undefined;
+    const parts =
+      st !== undefined && VOLATILE in st && this.#codec.sealText
+        ? this.#stateParts(c.sessionId, st)
+        : undefined;
+    const stateSlot = c.state === undefined || parts ? undefined : slot('state', c.state as unknown as Json);
     const slots = [...events, ...todos, ...plans].map(([sl]) => sl);
     if (stateSlot) slots.push(stateSlot);
+    if (parts) {
+      slots.push(parts.head);
+      if (parts.body) slots.push(parts.body);
+    }
     await this.#sealAll(c.sessionId, slots);
     const sealed: Commit = {
       ...c,
@@ -549,6 +675,7 @@ class EncryptedStore implements Store {
       planVersions: plans.map(([, row]) => row()),
     };
     if (stateSlot) sealed.state = EncryptedStore.#sealedField(stateSlot) as unknown as SessionState;
+    if (parts) sealed.state = parts.build();
     return this.#inner.commit(sealed);
   }
 

@@ -48,7 +48,7 @@ const DEFAULT_CLEAR = [
  *   `DECRYPTION_FAILED` when a match's metadata cannot be opened
  * @example
  * ```ts
- * const vectors = encryptedVectorStore(new FaissVectorStore({ dir: './vectors' }), { codec });
+ * const vectors = encryptedVectorStore(await FaissVectorStore.open({ directory: './vectors' }), { codec });
  * ```
  */
 export function encryptedVectorStore(store: VectorStore, options: EncryptedVectorStoreOptions): VectorStore {
