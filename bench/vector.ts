@@ -34,7 +34,12 @@
  *
  * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--exact-queries 50] [--data spectrum|noise|clinc]
  * [--hnsw HNSW32] [--efc 40] [--ef 64] [--sweep 64,256] [--only memory,faiss-hnsw,…] [--json] [--out FILE]
- * [--cache DIR] [--timeout 600]`.
+ * [--cache DIR] [--timeout 600] [--vs-hnswlib]`.
+ *
+ * `--vs-hnswlib` (with `--cache`, after an `--only hnswlib` run into it): each FAISS HNSW row is also
+ * timed against hnswlib-node's index of the same data, the two answering each query in turn (5 rounds),
+ * reported as `faiss-HNSW… vs hnswlib` in the interleaved section (overheadPct is then FAISS's p50
+ * over hnswlib's).
  *
  * `--cache DIR` keeps the data, the ground truth and the indexes (FAISS through the adapter, Chroma's
  * data directory, hnswlib and usearch files) in `DIR` (the data is deterministic, seed 42): the first run
@@ -90,6 +95,8 @@ const HNSWS = arg('hnsw', 'HNSW32').split(',').filter(Boolean);
 const EFC = arg('efc', '') === '' ? undefined : Number(arg('efc', ''));
 const SWEEP = arg('sweep', '').split(',').filter(Boolean).map(Number);
 const DATA = arg('data', 'spectrum');
+/** Interleave each FAISS HNSW row with the cached hnswlib-node index of the same data (see child). */
+const VS_HNSWLIB = args.includes('--vs-hnswlib');
 if (!['spectrum', 'noise', 'clinc'].includes(DATA))
   throw new Error(`--data must be spectrum, noise or clinc, got ${DATA}`);
 /** Set in a child process: the one subject it measures, and where the parent keeps the shared files. */
@@ -502,6 +509,23 @@ async function child(name: string): Promise<ChildResult> {
       flat ? 1 : 5,
       nq,
     );
+    // The reference in the same process: hnswlib-node's cached index of the same data (built by an
+    // earlier `--only hnswlib` run into this `--cache`), interleaved query by query with the adapter,
+    // so the FAISS/hnswlib ratio holds however loaded the machine is. `--vs-hnswlib`.
+    const refDir = cacheDir('hnswlib', '-M16-efc200');
+    if (!flat && VS_HNSWLIB && refDir !== undefined && existsSync(join(refDir, META))) {
+      const { HierarchicalNSW } = require('hnswlib-node') as typeof HnswlibModule;
+      const ref = new HierarchicalNSW('ip', DIM);
+      await ref.readIndex(join(refDir, 'index.bin'));
+      ref.setEf(EF);
+      await interleave(
+        `${label} vs hnswlib (M 16, efC 200)`,
+        (q) => store.query(q, K, undefined, { namespace: 'bench' }),
+        (q) => ref.searchKnn(q, K),
+        5,
+        nq,
+      );
+    }
     if (!flat && SWEEP.length > 0) {
       // Every efSearch answers each query in turn (rotating which goes first), several rounds, so the
       // machine's load hits all of them alike: the p50s are comparable within the curve.
