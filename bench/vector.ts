@@ -34,7 +34,12 @@
  *
  * Usage: `tsx bench/vector.ts [--n 10000] [--queries 200] [--exact-queries 50] [--data spectrum|noise|clinc]
  * [--hnsw HNSW32] [--efc 40] [--ef 64] [--sweep 64,256] [--only memory,faiss-hnsw,…] [--json] [--out FILE]
- * [--cache DIR] [--timeout 600]`.
+ * [--cache DIR] [--timeout 600] [--vs-hnswlib]`.
+ *
+ * `--vs-hnswlib` (with `--cache`, after an `--only hnswlib` run into it): each FAISS HNSW row is also
+ * timed against hnswlib-node's index of the same data, the two answering each query in turn (5 rounds),
+ * reported as `faiss-HNSW… vs hnswlib` in the interleaved section (overheadPct is then FAISS's p50
+ * over hnswlib's).
  *
  * `--cache DIR` keeps the data, the ground truth and the indexes (FAISS through the adapter, Chroma's
  * data directory, hnswlib and usearch files) in `DIR` (the data is deterministic, seed 42): the first run
@@ -90,6 +95,8 @@ const HNSWS = arg('hnsw', 'HNSW32').split(',').filter(Boolean);
 const EFC = arg('efc', '') === '' ? undefined : Number(arg('efc', ''));
 const SWEEP = arg('sweep', '').split(',').filter(Boolean).map(Number);
 const DATA = arg('data', 'spectrum');
+/** Interleave each FAISS HNSW row with the cached hnswlib-node index of the same data (see child). */
+const VS_HNSWLIB = args.includes('--vs-hnswlib');
 if (!['spectrum', 'noise', 'clinc'].includes(DATA))
   throw new Error(`--data must be spectrum, noise or clinc, got ${DATA}`);
 /** Set in a child process: the one subject it measures, and where the parent keeps the shared files. */
@@ -502,6 +509,23 @@ async function child(name: string): Promise<ChildResult> {
       flat ? 1 : 5,
       nq,
     );
+    // The reference in the same process: hnswlib-node's cached index of the same data (built by an
+    // earlier `--only hnswlib` run into this `--cache`), interleaved query by query with the adapter,
+    // so the FAISS/hnswlib ratio holds however loaded the machine is. `--vs-hnswlib`.
+    const refDir = cacheDir('hnswlib', '-M16-efc200');
+    if (!flat && VS_HNSWLIB && refDir !== undefined && existsSync(join(refDir, META))) {
+      const { HierarchicalNSW } = require('hnswlib-node') as typeof HnswlibModule;
+      const ref = new HierarchicalNSW('ip', DIM);
+      await ref.readIndex(join(refDir, 'index.bin'));
+      ref.setEf(EF);
+      await interleave(
+        `${label} vs hnswlib (M 16, efC 200)`,
+        (q) => store.query(q, K, undefined, { namespace: 'bench' }),
+        (q) => ref.searchKnn(q, K),
+        5,
+        nq,
+      );
+    }
     if (!flat && SWEEP.length > 0) {
       // Every efSearch answers each query in turn (rotating which goes first), several rounds, so the
       // machine's load hits all of them alike: the p50s are comparable within the curve.
@@ -578,7 +602,11 @@ async function child(name: string): Promise<ChildResult> {
 
   if (name === 'usearch') {
     const { Index, MetricKind } = require('usearch') as typeof UsearchModule;
-    const cache = cacheDir('usearch', '-M16');
+    // usearch's own defaults spelled out (expansion_add 128 is its efConstruction), search breadth as
+    // the other HNSW rows. One thread for add and search, as hnswlib's addPoint loop and every single
+    // query here: usearch's "0 = automatic" starts a thread pool per call, which on a loaded 2-core
+    // machine made one 100k add of the whole matrix run past 600 s (session 5).
+    const cache = cacheDir('usearch', '-M16-efc128');
     const hit = cache !== undefined && existsSync(join(cache, META));
     const dir = cache ?? mkdtempSync(join(tmpdir(), 'bench-usearch-'));
     mkdirSync(dir, { recursive: true });
@@ -587,20 +615,30 @@ async function child(name: string): Promise<ChildResult> {
       metric: MetricKind.Cos,
       connectivity: 16,
       dimensions: DIM,
+      expansion_add: 128,
+      expansion_search: EF,
     } as unknown as ConstructorParameters<typeof Index>[0]);
-    await measure('usearch (M 16)', () =>
+    await measure('usearch (M 16, efC 128)', () =>
       Promise.resolve({
         insert: () => {
           if (hit) {
             index.load(file);
             return Promise.resolve(readBuild(dir));
           }
-          const flat = new Float32Array(N * DIM);
-          data.forEach((v, i) => flat.set(v, i * DIM));
-          index.add(
-            BigUint64Array.from({ length: N }, (_, i) => BigInt(i)),
-            flat,
-          );
+          // In batches, so progress is visible and a slow machine shows how far the build got.
+          const started = performance.now();
+          for (let i = 0; i < N; i += 10_000) {
+            const end = Math.min(N, i + 10_000);
+            const flat = new Float32Array((end - i) * DIM);
+            for (let j = i; j < end; j++) flat.set(data[j]!, (j - i) * DIM);
+            index.add(
+              BigUint64Array.from({ length: end - i }, (_, j) => BigInt(i + j)),
+              flat,
+              1,
+            );
+            if (N > 10_000)
+              console.error(`usearch: ${end} added, ${((performance.now() - started) / 1000).toFixed(0)} s`);
+          }
           return Promise.resolve(undefined);
         },
         built: (build) => {
@@ -609,7 +647,7 @@ async function child(name: string): Promise<ChildResult> {
           return Promise.resolve();
         },
         search: (q) => {
-          const m = index.search(Float32Array.from(q), K, 0);
+          const m = index.search(Float32Array.from(q), K, 1);
           return Promise.resolve(Array.from(m.keys, (key) => ids[Number(key)]!));
         },
         disk: () => {

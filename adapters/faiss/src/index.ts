@@ -79,7 +79,11 @@ export interface FaissVectorStoreOptions {
    * HNSW: search breadth (faiss `efSearch`), written into each HNSW index this instance creates or
    * opens (a reopened namespace searches with the value of the instance that opened it). Default 64.
    * Raising it trades query time for recall on a built graph; it cannot make up for a sparse graph
-   * (see `efConstruction` and the M in `HNSW<M>`).
+   * (see `efConstruction` and the M in `HNSW<M>`). faiss-node has no setter: the store writes the value
+   * into the serialised index, and checks once per binary at open that the binary reads back what was
+   * written (a binary that does not is refused when this option is set with an HNSW `index`; otherwise
+   * HNSW indexes keep FAISS's own efSearch, 16, and a `DREAM_AGENT_FAISS_HNSW_PARAMS` process warning
+   * says so).
    */
   efSearch?: number;
   /**
@@ -138,13 +142,17 @@ class Space {
   vectors = new Float32Array(0);
   readonly labelOf = new Map<string, number>();
   tombstones = 0;
+  /** Reused for every query of this namespace (see `FaissVectorStore#prepare`). */
+  readonly query: number[];
 
   constructor(
     readonly dim: number,
     readonly metric: FaissMetric,
     readonly description: string,
     public model: string | undefined,
-  ) {}
+  ) {
+    this.query = new Array<number>(dim).fill(0);
+  }
 
   get count(): number {
     return this.labelOf.size;
@@ -281,6 +289,57 @@ function patchHnsw(buf: Buffer, params: { efConstruction?: number; efSearch?: nu
 /** HNSW indexes whose `efSearch` the store wrote (see {@link patchHnsw}). */
 const searchTuned = new WeakSet<FaissIndex>();
 
+/** FAISS's defaults for a new HNSW index, which the probe expects to find where the layout says. */
+const FAISS_DEFAULT_EF_CONSTRUCTION = 40;
+const FAISS_DEFAULT_EF_SEARCH = 16;
+
+/** Per faiss-node module: why it cannot be tuned (a string), or undefined when the probe passed. */
+const hnswProbes = new WeakMap<FaissModule, { reason: string | undefined }>();
+
+/**
+ * Checks once per faiss-node module that the HNSW fields the store writes are the ones the binary
+ * reads: a new, empty HNSW index must show FAISS's defaults (efConstruction 40, efSearch 16) where
+ * {@link hnswFieldsAt} looks, and values written there must come back from the index read in and
+ * serialised again. A binary built from another FAISS whose layout differs fails here, before the
+ * store writes into (and so corrupts) a real index.
+ *
+ * @returns undefined when the binary honours the fields, else the reason it does not
+ */
+function probeHnsw(faiss: FaissModule): string | undefined {
+  const known = hnswProbes.get(faiss);
+  if (known !== undefined) return known.reason;
+  let reason: string | undefined;
+  try {
+    const buf = faiss.Index.fromFactory(8, 'HNSW4', METRIC_INNER_PRODUCT).toBuffer();
+    const at = hnswFieldsAt(buf);
+    if (at === undefined) {
+      reason = 'its serialised HNSW index has a layout the store does not know';
+    } else if (
+      buf.readInt32LE(at + 8) !== FAISS_DEFAULT_EF_CONSTRUCTION ||
+      buf.readInt32LE(at + 12) !== FAISS_DEFAULT_EF_SEARCH
+    ) {
+      reason = `a new HNSW index reads efConstruction ${buf.readInt32LE(at + 8)} and efSearch ${buf.readInt32LE(at + 12)} where FAISS's defaults (${FAISS_DEFAULT_EF_CONSTRUCTION}, ${FAISS_DEFAULT_EF_SEARCH}) belong`;
+    } else {
+      patchHnsw(buf, { efConstruction: 57, efSearch: 43 });
+      const back = faiss.Index.fromBuffer(buf).toBuffer();
+      const again = hnswFieldsAt(back);
+      const got =
+        again === undefined ? undefined : [back.readInt32LE(again + 8), back.readInt32LE(again + 12)];
+      if (got?.[0] !== 57 || got[1] !== 43) {
+        reason = `an HNSW index given efConstruction 57 and efSearch 43 reads back ${got === undefined ? 'an unknown layout' : `${got[0]} and ${got[1]}`}`;
+      }
+    }
+  } catch (cause) {
+    reason = `probing its HNSW index failed: ${String(cause)}`;
+  }
+  hnswProbes.set(faiss, { reason });
+  return reason;
+}
+
+/** Warning code emitted (once per faiss-node module) when HNSW indexes fall back to FAISS's efSearch. */
+const HNSW_WARNING = 'DREAM_AGENT_FAISS_HNSW_PARAMS';
+const warned = new WeakSet<FaissModule>();
+
 function nlistOf(description: string): number | undefined {
   const m = /(?:^|,)IVF(\d+)/.exec(description);
   return m ? Number(m[1]) : undefined;
@@ -320,8 +379,10 @@ export class FaissVectorStore implements VectorStore {
    * @param options - directory, metric, index description and tuning
    * @returns the store
    * @throws DreamAgentError `INVALID_INPUT` for bad options; `UNAVAILABLE` when faiss-node cannot be
-   *   loaded (run `scripts/build-faiss-node.sh` where no prebuilt binary exists); `INVALID_STATE` for a
-   *   directory whose manifest or files are unreadable
+   *   loaded (run `scripts/build-faiss-node.sh` where no prebuilt binary exists), or when `efConstruction`
+   *   (or `efSearch` with an HNSW `index`) is set and the binary does not keep the HNSW fields the store
+   *   writes (checked at open on a tiny index; details `reason: 'hnsw_params_ignored'`); `INVALID_STATE`
+   *   for a directory whose manifest or files are unreadable
    */
   static async open(options: FaissVectorStoreOptions = {}): Promise<FaissVectorStore> {
     const metric = options.metric ?? 'cosine';
@@ -346,6 +407,20 @@ export class FaissVectorStore implements VectorStore {
     }
     const store = new FaissVectorStore(options);
     store.#faiss = options.faiss ?? (await loadFaiss());
+    // The binary must keep the HNSW fields the store writes (see probeHnsw). Asked for explicitly on
+    // one that does not, that is an error now; by default, HNSW indexes search with FAISS's own
+    // efSearch and a warning says so.
+    const wantsHnsw =
+      options.efConstruction !== undefined ||
+      (options.efSearch !== undefined && /HNSW/.test(options.index ?? ''));
+    const refused = wantsHnsw ? probeHnsw(store.#faiss) : undefined;
+    if (refused !== undefined) {
+      throw new DreamAgentError(
+        'UNAVAILABLE',
+        `this faiss-node binary cannot take HNSW ${options.efConstruction !== undefined ? 'efConstruction/' : ''}efSearch from the store: ${refused}. Build faiss-node against the system FAISS (scripts/build-faiss-node.sh), or leave both options unset to search with FAISS's own efSearch`,
+        { details: { reason: 'hnsw_params_ignored' } },
+      );
+    }
     if (options.directory !== undefined) await store.#load(options.directory);
     return store;
   }
@@ -369,6 +444,7 @@ export class FaissVectorStore implements VectorStore {
     }
     const efConstruction = this.#options.efConstruction;
     if (efConstruction === undefined && !/HNSW/.test(description)) return index;
+    if (!this.#hnswTunable()) return index;
     const buf = index.toBuffer();
     if (
       !patchHnsw(buf, {
@@ -383,6 +459,24 @@ export class FaissVectorStore implements VectorStore {
       );
     }
     return this.#tuned(buf);
+  }
+
+  /**
+   * Whether this binary keeps the HNSW fields the store writes (the probe, once per module). When it
+   * does not, HNSW indexes are used as FAISS made them (a query asks for max(k, efSearch) neighbours,
+   * which widens only the result heap) and a process warning says so once.
+   */
+  #hnswTunable(): boolean {
+    const reason = probeHnsw(this.#faiss!);
+    if (reason === undefined) return true;
+    if (!warned.has(this.#faiss!)) {
+      warned.add(this.#faiss!);
+      process.emitWarning(
+        `faiss-node cannot take HNSW efSearch from the store (${reason}); HNSW indexes search with FAISS's own efSearch (16)`,
+        { code: HNSW_WARNING },
+      );
+    }
+    return false;
   }
 
   /** HNSW search breadth of this instance (`efSearch`, default 64). */
@@ -523,8 +617,10 @@ export class FaissVectorStore implements VectorStore {
     const q = this.#prepare(space, vector);
     const index = space.index;
     const results: { label: number; score: number }[] = [];
-    if (index !== undefined && index.isTrained() && space.indexed > 0) {
-      const total = index.ntotal();
+    // Labels reach the index only once it is trained, so `indexed > 0` means trained; `indexed` is its
+    // ntotal (no native call per query).
+    if (index !== undefined && space.indexed > 0) {
+      const total = space.indexed;
       // An HNSW index carries this instance's efSearch (written into it, see patchHnsw). One whose layout
       // the store does not know is asked for max(k, efSearch) neighbours, which at least widens its
       // result heap. Every index gets room for tombstones.
@@ -560,12 +656,22 @@ export class FaissVectorStore implements VectorStore {
     return best.map((r) => this.#match(space, r.label, r.score));
   }
 
+  /**
+   * The query as FAISS gets it: normalised for cosine, written into the namespace's reused query array
+   * (faiss-node copies its input during the synchronous search, so one array per namespace is safe and
+   * a query allocates none). The caller's array is never changed.
+   */
   #prepare(space: Space, vector: readonly number[]): number[] {
-    if (space.metric !== 'cosine') return Array.from(vector);
-    let norm = 0;
-    for (const v of vector) norm += v * v;
-    const inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
-    return vector.map((v) => v * inv);
+    const q = space.query;
+    const dim = space.dim;
+    let inv = 1;
+    if (space.metric === 'cosine') {
+      let norm = 0;
+      for (let i = 0; i < dim; i++) norm += vector[i]! * vector[i]!;
+      inv = norm > 0 ? 1 / Math.sqrt(norm) : 0;
+    }
+    for (let i = 0; i < dim; i++) q[i] = vector[i]! * inv;
+    return q;
   }
 
   #score(space: Space, distance: number): number {
@@ -828,9 +934,9 @@ export class FaissVectorStore implements VectorStore {
           try {
             const buf = await readFile(join(dir, `${entry.file}.faiss`));
             // A loaded HNSW index searches with this instance's efSearch (its build breadth stays).
-            space.index = patchHnsw(buf, { efSearch: this.#efSearch })
-              ? this.#tuned(buf)
-              : this.#faiss!.Index.fromBuffer(buf);
+            const tune = hnswFieldsAt(buf) !== undefined && this.#hnswTunable();
+            if (tune) patchHnsw(buf, { efSearch: this.#efSearch });
+            space.index = tune ? this.#tuned(buf) : this.#faiss!.Index.fromBuffer(buf);
             space.indexed = space.index.ntotal();
           } catch (e) {
             if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;

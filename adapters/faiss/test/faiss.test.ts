@@ -1,13 +1,14 @@
 import { spawn } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { isDreamAgentError } from 'dream-agent';
 import { VECTOR_CONTRACT_PERSISTENCE_CASE, vectorContract } from 'dream-agent/testing';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, vi } from 'vitest';
 import { ensureFaissNode } from '@dream-agent/test-services';
-import { FaissVectorStore, type FaissVectorStoreOptions } from '../src/index.js';
+import { FaissVectorStore, type FaissModule, type FaissVectorStoreOptions } from '../src/index.js';
 
 const skipReason = ensureFaissNode();
 const dirs: string[] = [];
@@ -298,6 +299,116 @@ describe.skipIf(skipReason !== undefined)(
       const all = await recallAt(32);
       expect(all).toBeCloseTo(1, 5);
       expect(one).toBeLessThan(0.9);
+    });
+  },
+);
+
+/**
+ * Where FAISS 1.7's `write_HNSW` keeps efConstruction and efSearch in a serialised HNSW index (after the
+ * index header and five counted vectors: entry_point, max_level, then these two int32), written out
+ * here independently of the adapter so the test checks the file, not the adapter's own parser.
+ */
+const hnswFields = (buf: Buffer): { efConstruction: number; efSearch: number; at: number } => {
+  expect(buf.toString('latin1', 0, 3)).toBe('IHN');
+  let at = 37 + (buf.readInt32LE(33) > 1 ? 4 : 0);
+  for (const size of [8, 4, 4, 8, 4]) at += 8 + Number(buf.readBigUInt64LE(at)) * size;
+  return { efConstruction: buf.readInt32LE(at + 8), efSearch: buf.readInt32LE(at + 12), at };
+};
+
+describe.skipIf(skipReason !== undefined)(
+  `FAISS HNSW parameters read back${skipReason ? ` — skipped: ${skipReason}` : ''}`,
+  () => {
+    let seed = 5;
+    const rand = (): number => ((seed = (seed * 16807) % 2147483647) / 2147483647) * 2 - 1;
+    const items = Array.from({ length: 200 }, (_, i) => ({
+      id: `v${i}`,
+      vector: Array.from({ length: 16 }, rand),
+    }));
+
+    it('this binary keeps what the store writes: the saved index reports the efSearch and efConstruction set', async () => {
+      const warn = vi.spyOn(process, 'emitWarning');
+      try {
+        for (const [efSearch, efConstruction] of [
+          [24, 80],
+          [300, 17],
+        ] as const) {
+          const directory = tempDir();
+          const store = await FaissVectorStore.open({ directory, index: 'HNSW8', efSearch, efConstruction });
+          await store.upsert(items);
+          await store.close();
+          const file = readdirSync(directory).find((f) => f.endsWith('.faiss'))!;
+          const fields = hnswFields(readFileSync(join(directory, file)));
+          expect(fields).toMatchObject({ efSearch, efConstruction });
+          // Reopened at another breadth: the index it searches with reports that one.
+          const reopened = await FaissVectorStore.open({ directory, index: 'HNSW8', efSearch: 99 });
+          await reopened.upsert(items.slice(0, 1).map((it) => ({ ...it, id: 'extra' })));
+          await reopened.close();
+          const again = readdirSync(directory).find((f) => f.endsWith('.faiss'))!;
+          expect(hnswFields(readFileSync(join(directory, again)))).toMatchObject({
+            efSearch: 99,
+            efConstruction,
+          });
+        }
+        expect(warn.mock.calls.filter(([, o]) => JSON.stringify(o).includes('FAISS_HNSW'))).toEqual([]);
+      } finally {
+        warn.mockRestore();
+      }
+    });
+
+    /** faiss-node as a binary that drops both fields when it reads an index (FAISS's defaults come back). */
+    const ignoring = (): FaissModule => {
+      const real = createRequire(import.meta.url)('faiss-node') as FaissModule;
+      return {
+        Index: {
+          fromFactory: (d, s, m) => real.Index.fromFactory(d, s, m),
+          fromBuffer: (src) => {
+            const buf = Buffer.from(src);
+            if (buf.toString('latin1', 0, 3) === 'IHN') {
+              const { at } = hnswFields(buf);
+              buf.writeInt32LE(40, at + 8);
+              buf.writeInt32LE(16, at + 12);
+            }
+            return real.Index.fromBuffer(buf);
+          },
+        },
+      };
+    };
+
+    it('a binary that ignores them: explicit settings are refused at open, defaults warn once and still search', async () => {
+      const faiss = ignoring();
+      for (const options of [
+        { index: 'HNSW8', efSearch: 128 },
+        { index: 'HNSW8', efConstruction: 100 },
+        { index: 'HNSW8,Flat', efSearch: 32, efConstruction: 64 },
+      ]) {
+        await expect(FaissVectorStore.open({ ...options, faiss })).rejects.toSatisfy(
+          (e) =>
+            isDreamAgentError(e, 'UNAVAILABLE') &&
+            (e.details as { reason?: string } | undefined)?.reason === 'hnsw_params_ignored',
+        );
+      }
+      const warn = vi.spyOn(process, 'emitWarning').mockImplementation(() => undefined);
+      try {
+        const directory = tempDir();
+        const store = await FaissVectorStore.open({ directory, index: 'HNSW8', faiss });
+        await store.upsert(items);
+        // An exact copy of a stored vector finds it first.
+        expect((await store.query(items[42]!.vector, 3))[0]?.id).toBe('v42');
+        await store.close();
+        const reopened = await FaissVectorStore.open({ directory, index: 'HNSW8', faiss });
+        expect((await reopened.query(items[7]!.vector, 3))[0]?.id).toBe('v7');
+        expect(await reopened.describe()).toMatchObject({ count: 200 });
+        await reopened.close();
+        // Flat needs no HNSW fields: efSearch set with it is not refused.
+        await (await FaissVectorStore.open({ efSearch: 50, faiss })).close();
+        const ours = warn.mock.calls.filter(([, o]) =>
+          JSON.stringify(o).includes('DREAM_AGENT_FAISS_HNSW_PARAMS'),
+        );
+        expect(ours).toHaveLength(1);
+        expect(String(ours[0]![0])).toMatch(/efSearch/);
+      } finally {
+        warn.mockRestore();
+      }
     });
   },
 );
