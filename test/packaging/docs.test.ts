@@ -1,3 +1,5 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { checkSamples, extractSamples, sampleFiles } from './samples.js';
@@ -6,28 +8,11 @@ import { fileURLToPath } from 'node:url';
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
 /**
- * Guides whose fragments do not compile on their own yet (they use an `agent`, a `ctx`, … declared
- * elsewhere). Each needs a `<!-- ts-prelude … -->` block or complete samples; until then its samples are
- * reported here by name instead of checked. The list may only shrink: a listed file that compiles fails
- * the test, so it is taken off.
+ * Guides whose samples are reported by name instead of checked, each with the reason. Empty: every
+ * sample compiles (fragments get their setup from hidden `ts-prelude` / `ts-setup` blocks, see
+ * `samples.ts`). The list may only shrink: a listed file that compiles fails the test, so it is taken off.
  */
-const PENDING: Record<string, string> = {
-  'docs/events.md': 'fragment uses agent and UI helpers',
-  'docs/hitl.md': 'fragments use Agent, planner, tools, ctx',
-  'docs/intents.md': 'fragments use Agent, tools, heldOut',
-  'docs/layers.md': 'executor sample does not match the Executor signature',
-  'docs/llm.md': 'fragments use Agent, tools, usage, GenerateRequest',
-  'docs/production.md': 'fragments use pg, PostgresStore, agent, log',
-  'docs/store-adapters.md': 'imports ../src/index.js',
-  'adapters/http/README.md': 'fragment uses app, agent, verify',
-  'adapters/openai/README.md': 'alternatives redeclare llm',
-  'adapters/ws/README.md': 'fragments use agent, server, token',
-  // Written this release; their samples are fragments too (the next docs pass gives them setup blocks).
-  'docs/memory.md': 'interface fragment uses VectorItem, VectorScope, MyStore',
-  'adapters/ai-sdk/README.md':
-    'samples import provider packages (@ai-sdk/google, @ai-sdk/mistral) and use tools',
-  'adapters/mcp/README.md': 'fragment uses token, llm',
-};
+const PENDING: Record<string, string> = {};
 
 describe('code samples in README.md, docs/ and the adapter READMEs', () => {
   it('type-check against the packages (strict)', () => {
@@ -44,4 +29,54 @@ describe('code samples in README.md, docs/ and the adapter READMEs', () => {
       expect(stillFailing.has(file), `${file} compiles now: remove it from PENDING`).toBe(true);
     }
   }, 600_000);
+});
+
+describe('sample extraction', () => {
+  it('prepends the file prelude to every sample and a ts-setup block only to the sample right below it', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samples-'));
+    const file = join(dir, 'guide.md');
+    writeFileSync(
+      file,
+      [
+        '<!-- ts-prelude',
+        'const fromPrelude = 1;',
+        '-->',
+        '<!-- ts-setup',
+        'const fromSetup = 2;',
+        '-->',
+        '',
+        '```ts',
+        'use(fromSetup);',
+        '```',
+        '',
+        '```ts',
+        'use(fromPrelude);',
+        '```',
+        '',
+        '```ts nocheck',
+        'not compiled',
+        '```',
+      ].join('\n'),
+    );
+    const [first, second, ...rest] = extractSamples([file]);
+    expect(rest).toEqual([]);
+    expect(first?.code).toContain('const fromPrelude = 1;');
+    expect(first?.code).toContain('const fromSetup = 2;');
+    expect(second?.code).toContain('const fromPrelude = 1;');
+    expect(second?.code).not.toContain('fromSetup');
+    // The sample's own first line is at bodyStart (diagnostics map back to markdown lines from it).
+    expect(first?.code.split('\n')[first.bodyStart]).toBe('use(fromSetup);');
+    expect(second?.code.split('\n')[second.bodyStart]).toBe('use(fromPrelude);');
+    expect(first?.line).toBe(8);
+  });
+
+  it('refuses a ts-setup block that is not directly above a sample (it would set up nothing)', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'samples-'));
+    const file = join(dir, 'guide.md');
+    writeFileSync(
+      file,
+      ['<!-- ts-setup', 'const x = 1;', '-->', 'Some prose.', '', '```ts', 'x;', '```'].join('\n'),
+    );
+    expect(() => extractSamples([file])).toThrow(/not directly above/);
+  });
 });

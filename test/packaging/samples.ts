@@ -3,11 +3,21 @@
  * packages' source, so a sample cannot drift from the API it shows.
  *
  * A sample is a fenced block opened with ```ts. It is compiled as its own module with the repository's
- * strict options. A guide can declare what its fragments assume (an `agent`, a `store`…) in a hidden
- * block — an HTML comment `<!-- ts-prelude ... -->` — that is prepended to each of its samples; a sample
- * that is not meant to compile is opened with ```ts nocheck (say why next to it).
+ * strict options, importing the packages by name (`dream-agent`, `@dream-agent/…`) as a user would.
+ * What a fragment assumes (an `agent`, a `store`…) is declared in hidden blocks — HTML comments, so a
+ * reader of the rendered guide does not see them:
+ *
+ * - `<!-- ts-prelude ... -->` anywhere in the file: prepended to every sample of the file;
+ * - `<!-- ts-setup ... -->` directly above a fence (blank lines between are allowed): prepended to that
+ *   one sample only, after the prelude — for a fragment that continues an earlier sample, or whose
+ *   imports would clash with a file-wide prelude.
+ *
+ * Setup code should declare what a real program would have (`declare const agent: Agent;`, an import),
+ * never re-implement the API. A sample that is not meant to compile is opened with ```ts nocheck (say
+ * why next to it). Diagnostics are reported at the markdown line of the sample's code, or at the
+ * sample's fence with "(setup)" when they fall in the hidden code.
  */
-import { mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, readdirSync, writeFileSync } from 'node:fs';
 import { join, relative } from 'node:path';
 import ts from 'typescript';
 
@@ -17,7 +27,10 @@ export interface Sample {
   file: string;
   /** 1-based line of the opening fence. */
   line: number;
+  /** The code compiled: prelude, setup, the sample, `export {}`. */
   code: string;
+  /** 0-based line of `code` where the sample's own lines start (the lines above are hidden setup). */
+  bodyStart: number;
 }
 
 /** Every ```ts sample of the given markdown files (the nocheck ones excluded). */
@@ -27,17 +40,44 @@ export function extractSamples(files: readonly string[]): Sample[] {
     const text = readFileSync(file, 'utf8');
     const prelude = [...text.matchAll(/<!--\s*ts-prelude\n([\s\S]*?)-->/g)].map((m) => m[1] ?? '').join('\n');
     const lines = text.split('\n');
+    const setups = [...text.matchAll(/<!--\s*ts-setup\b/g)].length;
+    let attached = 0;
     for (let i = 0; i < lines.length; i++) {
       const open = /^\s*```(ts|typescript)(\s+nocheck)?\s*$/.exec(lines[i] ?? '');
       if (!open) continue;
       const start = i;
       const body: string[] = [];
       for (i++; i < lines.length && !/^\s*```\s*$/.test(lines[i] ?? ''); i++) body.push(lines[i] ?? '');
-      if (open[2] !== undefined) continue;
-      out.push({ file, line: start + 1, code: `${prelude}\n${body.join('\n')}\nexport {};\n` });
+      if (open[2] !== undefined) {
+        if (setupAbove(lines, start) !== undefined) attached++;
+        continue;
+      }
+      const setup = setupAbove(lines, start);
+      if (setup !== undefined) attached++;
+      const head = `${prelude}\n${setup ?? ''}\n`;
+      out.push({
+        file,
+        line: start + 1,
+        code: `${head}${body.join('\n')}\nexport {};\n`,
+        bodyStart: head.split('\n').length - 1,
+      });
     }
+    // A setup block that is not directly above a fence would silently set up nothing.
+    if (attached !== setups)
+      throw new Error(`${file}: a ts-setup block is not directly above a \`\`\`ts fence`);
   }
   return out;
+}
+
+/** The body of a `<!-- ts-setup … -->` comment that ends right above line `fence` (blank lines between). */
+function setupAbove(lines: readonly string[], fence: number): string | undefined {
+  let end = fence - 1;
+  while (end >= 0 && (lines[end] ?? '').trim() === '') end--;
+  if (end < 0 || !(lines[end] ?? '').trim().endsWith('-->')) return undefined;
+  let begin = end;
+  while (begin > 0 && !(lines[begin] ?? '').includes('<!--')) begin--;
+  const comment = /^\s*<!--\s*ts-setup\b([\s\S]*?)-->\s*$/.exec(lines.slice(begin, end + 1).join('\n'));
+  return comment?.[1];
 }
 
 /** The markdown files whose samples are checked: README.md, docs/*.md, every adapter's README. */
@@ -61,6 +101,31 @@ export function sampleFiles(root: string): string[] {
 }
 
 /**
+ * Path mappings for the adapters' subpath exports (`@dream-agent/ws/client` → `adapters/ws/src/client.ts`):
+ * the repository's tsconfig maps each adapter's root to its source, and a subpath would otherwise resolve
+ * to a `dist/` that is not built when the docs test runs.
+ */
+function adapterSubpaths(root: string): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const dir of readdirSync(join(root, 'adapters'))) {
+    let manifest: { name?: string; exports?: Record<string, unknown> };
+    try {
+      manifest = JSON.parse(
+        readFileSync(join(root, 'adapters', dir, 'package.json'), 'utf8'),
+      ) as typeof manifest;
+    } catch {
+      continue;
+    }
+    for (const key of Object.keys(manifest.exports ?? {})) {
+      const source = join('adapters', dir, 'src', `${key.slice(2)}.ts`);
+      if (key === '.' || !/^\.\/[\w-]+$/.test(key) || !existsSync(join(root, source))) continue;
+      out[`${manifest.name}/${key.slice(2)}`] = [`./${source}`];
+    }
+  }
+  return out;
+}
+
+/**
  * Type-checks the samples in one program.
  *
  * @returns one message per failing sample: `file:line: diagnostic`
@@ -79,13 +144,21 @@ export function checkSamples(root: string, samples: readonly Sample[], outDir: s
   const parsed = ts.parseJsonConfigFileContent(config.config, ts.sys, root);
   const program = ts.createProgram([...byPath.keys()], {
     ...parsed.options,
+    paths: { ...adapterSubpaths(root), ...parsed.options.paths },
     noEmit: true,
     noUnusedLocals: false,
   });
   const problems: string[] = [];
   for (const d of ts.getPreEmitDiagnostics(program)) {
     const sample = d.file ? byPath.get(d.file.fileName) : undefined;
-    const where = sample ? `${relative(root, sample.file)}:${sample.line}` : (d.file?.fileName ?? 'program');
+    let where = d.file?.fileName ?? 'program';
+    if (sample && d.file) {
+      const line = d.start === undefined ? 0 : d.file.getLineAndCharacterOfPosition(d.start).line;
+      where =
+        line >= sample.bodyStart
+          ? `${relative(root, sample.file)}:${sample.line + 1 + line - sample.bodyStart}`
+          : `${relative(root, sample.file)}:${sample.line} (setup)`;
+    }
     problems.push(`${where}: ${ts.flattenDiagnosticMessageText(d.messageText, '\n')}`);
   }
   return problems;
