@@ -926,11 +926,11 @@ export class SqliteStore implements Store {
       this.#foldOne(r.sessionId);
       const version = st.version.get(r.sessionId) as number | undefined;
       assertRewriteApplies(r, version);
-      if (r.todos !== undefined) st.clearTodos.run(r.sessionId);
-      if (r.state !== undefined) {
-        st.state.run(JSON.stringify(r.state), r.sessionId);
-        st.clearStates.run(r.sessionId);
-      }
+      // Every copy is cleared, not only those of the rows replaced now: a journal row can hold an
+      // older copy of a row (or state) that a later commit overwrote, written under another key.
+      st.clearTodos.run(r.sessionId);
+      st.clearStates.run(r.sessionId);
+      if (r.state !== undefined) st.state.run(JSON.stringify(r.state), r.sessionId);
       if (r.events && r.events.length > 0) {
         // Events live in one row per commit: rewrite each row that holds a replaced seq.
         const bySeq = new Map(r.events.map((e) => [e.seq, e]));
