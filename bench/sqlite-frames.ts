@@ -2,9 +2,11 @@
  * Where a SQLite commit's WAL frames (pages) go: `npx tsx bench/sqlite-frames.ts`. Commits the bench cycle
  * of `bench/lib.ts` (state, todo.started + todo.completed with a 1 KB output, the todo row) with parts
  * left out, 500 commits each from an emptied WAL with no checkpoint running, and prints frames/commit.
- * Frames are deterministic (unlike timings on a shared machine): the guarded session update is 1, the
- * commit's journal row (its events and todo rows) about 3 (its row, its index entry, a leaf split every
- * few rows). `full+fold` adds the background fold of the todo rows into the todos table (run every 50
+ * Frames are deterministic (unlike timings on a shared machine). Schema 4: a commit is one INSERT of
+ * its journal row (events, todo rows, status, state): about 3 pages (its table leaf, its key's index
+ * entry, a leaf split every row or two) whatever the parts — a raw INSERT of a row this size into a
+ * table with the same key writes the same (`bench/sqlite.ts`, floorSameRow). `full+fold` adds the
+ * background fold of the journal into the sessions row and todos table (run every 50
  * commits here), amortised per commit: it is written between commits, not inside one.
  */
 import { mkdtempSync, rmSync } from 'node:fs';

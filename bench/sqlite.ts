@@ -4,6 +4,8 @@
  * Compares, interleaved one for one in the same run (same disk, same load):
  * - raw: a better-sqlite3 `BEGIN IMMEDIATE; INSERT one row; COMMIT` on its own file (WAL,
  *   synchronous=NORMAL — the store's settings);
+ * - floor: a raw INSERT transaction of a row as large as the store's journal row, into a table keyed
+ *   (session, version) like the journal, its text prepared in advance (what one such row costs SQLite);
  * - store: one `SqliteStore.commit` of a typical cycle (state, todo.started + todo.completed, the todo
  *   row with a 1 KB output), with WAL checkpoints in the background (the default) and, separately,
  *   with SQLite's automatic checkpoint inside commits (`checkpoint: 'auto'`, the previous behaviour);
@@ -38,9 +40,13 @@ const stats = (lat: number[]): ReturnType<typeof latencyStats> => latencyStats(l
 
 /** WAL frames per call of `step` over `n` calls, counted from an emptied WAL (no checkpoint between). */
 async function framesPer(db: Database.Database, n: number, step: () => Promise<void>): Promise<number> {
+  // No automatic checkpoint during the count: a full one restarts the WAL and the count with it.
+  const auto = Number(db.pragma('wal_autocheckpoint', { simple: true }));
+  db.pragma('wal_autocheckpoint = 0');
   db.pragma('wal_checkpoint(TRUNCATE)');
   for (let i = 0; i < n; i += 1) await step();
   const row = (db.pragma('wal_checkpoint(PASSIVE)') as { log: number }[])[0];
+  db.pragma(`wal_autocheckpoint = ${auto}`);
   return round2((row?.log ?? 0) / n);
 }
 
@@ -64,8 +70,53 @@ async function main(): Promise<void> {
     const measure = async (store: SqliteStore): Promise<{ raw: number[]; subject: number[] }> =>
       interleaved(PAIRS, 500, raw, await cycler(store, `s-${Date.now()}`));
 
+    // The floor: a raw INSERT transaction of a row as large as the store's journal row, into a table
+    // with the same key (session, version), its text prepared in advance — what one row of this size
+    // costs SQLite here, whatever the store does around it.
+    const floorDb = new Database(join(dir, 'floor.db'));
+    floorDb.pragma('journal_mode = WAL');
+    floorDb.pragma('synchronous = NORMAL');
+    floorDb.exec(
+      'CREATE TABLE floor_rows (session_id TEXT NOT NULL, version INTEGER NOT NULL, body TEXT NOT NULL, PRIMARY KEY (session_id, version))',
+    );
     const background = new SqliteStore({ database: join(dir, 'background.db') });
-    const bg = await measure(background);
+    const bgCommit = await cycler(background, `s-${Date.now()}`);
+    for (let i = 0; i < 50; i += 1) await bgCommit();
+    const rowBytes = background.database
+      .prepare(
+        `SELECT coalesce(length(events), 0) + coalesce(length(todos), 0) + coalesce(length(state), 0)
+           + coalesce(length(status), 0) + coalesce(length(lease_owner), 0) + 40
+         FROM journal ORDER BY rowid DESC LIMIT 1`,
+      )
+      .pluck()
+      .get() as number;
+    const body = 'x'.repeat(rowBytes);
+    const floorInsert = floorDb.prepare(
+      'INSERT INTO floor_rows (session_id, version, body) VALUES (?, ?, ?)',
+    );
+    let floorN = 0;
+    const floorTx = floorDb.transaction(() => floorInsert.run('s', (floorN += 1), body)).immediate;
+    const floor = async (): Promise<void> => {
+      await Promise.resolve();
+      floorTx();
+    };
+    const bg = { raw: [] as number[], subject: [] as number[], floor: [] as number[] };
+    for (let i = 0; i < 500; i += 1) {
+      await raw();
+      await floor();
+      await bgCommit();
+    }
+    for (let i = 0; i < PAIRS; i += 1) {
+      let t = performance.now();
+      await raw();
+      bg.raw.push(performance.now() - t);
+      t = performance.now();
+      await floor();
+      bg.floor.push(performance.now() - t);
+      t = performance.now();
+      await bgCommit();
+      bg.subject.push(performance.now() - t);
+    }
     const auto = new SqliteStore({ database: join(dir, 'auto.db'), checkpoint: 'auto' });
     const au = await measure(auto);
     await auto.close();
@@ -76,6 +127,7 @@ async function main(): Promise<void> {
     for (let i = 0; i < 200; i += 1) await framesCommit();
     const frames = {
       rawTransaction: await framesPer(rawDb, 500, raw),
+      floorSameRow: await framesPer(floorDb, 500, floor),
       storeCommit: await framesPer(framesDb.database, 500, framesCommit),
     };
     await framesDb.close();
@@ -87,6 +139,7 @@ async function main(): Promise<void> {
     await agent.close();
     await background.close();
     rawDb.close();
+    floorDb.close();
 
     const sum = (label: string, m: { raw: number[]; subject: number[] }): Record<string, unknown> => {
       const r = stats(m.raw);
@@ -109,7 +162,18 @@ async function main(): Promise<void> {
             loadavgBefore: loadBefore,
             loadavgAfter: loadavg().map(round2),
           },
-          backgroundCheckpoint: sum("checkpoint: 'background' (default)", bg),
+          backgroundCheckpoint: {
+            ...sum("checkpoint: 'background' (default)", bg),
+            floorSameRow: { rowBytes, ...stats(bg.floor) },
+            floorToRaw: {
+              p50: ratio(stats(bg.floor).p50Ms, stats(bg.raw).p50Ms),
+              p99: ratio(stats(bg.floor).p99Ms, stats(bg.raw).p99Ms),
+            },
+            storeToFloor: {
+              p50: ratio(stats(bg.subject).p50Ms, stats(bg.floor).p50Ms),
+              p99: ratio(stats(bg.subject).p99Ms, stats(bg.floor).p99Ms),
+            },
+          },
           autoCheckpoint: sum("checkpoint: 'auto' (checkpoints inside commits)", au),
           walFramesPerCommit: { ...frames, storeToRaw: ratio(frames.storeCommit, frames.rawTransaction) },
           agentCycle: {

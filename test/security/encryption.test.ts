@@ -322,6 +322,8 @@ describe('one sealed envelope per commit (SQLite rows tampered)', () => {
       leaseAction: 'renew',
       leaseTtlMs: 30_000,
     });
+    // The rows are tampered with in the todos table: fold what the commit journaled into it first.
+    inner.foldTodos();
     const rows = (): Record<string, Record<string, unknown>> =>
       Object.fromEntries(
         (

@@ -54,13 +54,14 @@ export interface SqliteStoreOptions {
   /** How often the background checkpoint runs (default 1,000 ms). */
   checkpointIntervalMs?: number;
   /**
-   * How often todo rows journaled by commits are folded into the todos table, between commits
-   * (default 200 ms). Reads are exact either way (they overlay the rows not folded yet); the fold only
-   * keeps that overlay short. See {@link SqliteStore.foldTodos}.
+   * How often the journal rows written by commits are folded into the read models (the sessions row and
+   * the todos table), between commits (default 200 ms). Reads are exact either way (they overlay the
+   * rows not folded yet); the fold only keeps that overlay short. See {@link SqliteStore.foldTodos}.
    */
   foldIntervalMs?: number;
 }
 
+/** A session as read: the folded row with the newest journal row overlaid (see `nowSql`). */
 interface SessionRow {
   id: string;
   version: number;
@@ -131,13 +132,38 @@ const MIGRATIONS: readonly string[] = [
   //    background fold moves them into it. Existing rows stay where they are: all already folded.
   `ALTER TABLE event_batches ADD COLUMN todos TEXT;
    ALTER TABLE sessions ADD COLUMN todos_from INTEGER;`,
+  // 4: a commit is one statement, the INSERT of its journal row (table `journal`, key (session_id,
+  //    version)): the key is the compare-and-set (a second commit of the same version collides), and the
+  //    version, lease and seq checks are inside that INSERT (see COMMIT_SQL). The row carries what the
+  //    commit changed: the resulting status, last_seq and lease, the state when it changed, the events and
+  //    the todo rows. The sessions row and the todos table are read models: a background fold moves the
+  //    newest journal row's fields into the sessions row (`sessions.version` is the folded watermark) and
+  //    the todo rows into the todos table; reads overlay the journal rows above the watermark. The lease
+  //    lives in the sessions row too (acquire, renew, release write it, stamping `lease_version` with the
+  //    session's version then); a journal row newer than that stamp holds the lease as its commit left it.
+  //    Existing data: journaled todo rows are folded, event batches become journal rows numbered back
+  //    from the session's version (folded: at or below the watermark, so only their events are read).
+  `INSERT INTO todos (session_id, turn_id, todo_id, record)
+     SELECT b.session_id, json_extract(t.value, '$.turnId'), json_extract(t.value, '$.todoId'), t.value
+     FROM sessions s JOIN event_batches b ON b.session_id = s.id, json_each(b.todos) t
+     WHERE s.todos_from IS NOT NULL AND b.last_seq >= s.todos_from AND b.todos IS NOT NULL
+     ORDER BY b.session_id, b.last_seq, t.key
+     ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record;
+   CREATE TABLE journal (session_id TEXT NOT NULL, version INTEGER NOT NULL, first_seq INTEGER,
+     last_seq INTEGER NOT NULL, status TEXT, state TEXT, events TEXT, todos TEXT, lease_epoch INTEGER,
+     lease_owner TEXT, lease_expires_at INTEGER, updated_at INTEGER, PRIMARY KEY (session_id, version));
+   INSERT INTO journal (session_id, version, first_seq, last_seq, events)
+     SELECT b.session_id, s.version + 1 - row_number() OVER (PARTITION BY b.session_id ORDER BY b.last_seq DESC),
+       b.first_seq, b.last_seq, b.events
+     FROM event_batches b JOIN sessions s ON s.id = b.session_id;
+   DROP TABLE event_batches;
+   ALTER TABLE sessions DROP COLUMN todos_from;
+   ALTER TABLE sessions ADD COLUMN lease_version INTEGER NOT NULL DEFAULT 0;
+   UPDATE sessions SET lease_version = version;`,
 ];
 
 /** The field of a stored todo row that names the event holding its output (instead of a copy of it). */
 const OUTPUT_SEQ = '$outputSeq';
-
-/** How many sessions' status hints a store keeps before starting over (see `SqliteStore.#known`). */
-const KNOWN_MAX = 10_000;
 
 /** A todo row as stored: its output may be a reference to the `todo.completed` event holding it. */
 type StoredTodo = TodoRecord & { [OUTPUT_SEQ]?: number };
@@ -145,14 +171,61 @@ type StoredTodo = TodoRecord & { [OUTPUT_SEQ]?: number };
 /** A journal row whose todos are not folded yet. */
 interface JournalRow {
   first_seq: number;
-  events: string;
+  events: string | null;
   todos: string;
 }
+
+/**
+ * A session as it is now: the folded sessions row with its newest journal row above the watermark
+ * overlaid (version, status, last_seq, updated_at; the lease when that row is newer than the lease's
+ * stamp; the state from the newest such row that changed it). `where` filters `sessions s`.
+ */
+const nowSql = (where: string): string =>
+  `SELECT s.id AS id, coalesce(j.version, s.version) AS version, coalesce(j.status, s.status) AS status,
+     coalesce(j.last_seq, s.last_seq) AS last_seq,
+     CASE WHEN j.version > s.lease_version THEN j.lease_epoch ELSE s.lease_epoch END AS lease_epoch,
+     CASE WHEN j.version > s.lease_version THEN j.lease_owner ELSE s.lease_owner END AS lease_owner,
+     CASE WHEN j.version > s.lease_version THEN j.lease_expires_at ELSE s.lease_expires_at END AS lease_expires_at,
+     CASE WHEN j.version IS NULL THEN s.state ELSE coalesce(
+       (SELECT x.state FROM journal x WHERE x.session_id = s.id AND x.version > s.version AND x.state IS NOT NULL
+        ORDER BY x.version DESC LIMIT 1), s.state) END AS state,
+     s.created_at AS created_at, coalesce(j.updated_at, s.updated_at) AS updated_at,
+     s.tenant_id AS tenant_id, s.owner_id AS owner_id
+   FROM sessions s LEFT JOIN journal j ON j.session_id = s.id AND j.version > s.version
+     AND j.version = (SELECT max(m.version) FROM journal m WHERE m.session_id = s.id)
+   WHERE ${where}`;
+
+/**
+ * The commit: one INSERT of the journal row at version `@v + 1`, no transaction around it.
+ * - Stale version: the row at `@v + 1` exists, the primary key refuses it (SQLITE_CONSTRAINT_PRIMARYKEY).
+ * - Everything else is checked by the scalar subquery that computes `last_seq`: it yields NULL unless
+ *   the session exists, `@v` is its current version or a journal row at `@v` exists above the
+ *   watermark (with the key, `@v` is then exactly the newest version), the lease as of version `@v` is
+ *   `@epoch`/`@owner` and unexpired at `@now`, and the events continue its last_seq; `last_seq` is
+ *   NOT NULL, so the INSERT fails (SQLITE_CONSTRAINT_NOTNULL) and writes nothing. Either failure is then
+ *   explained by reading the session (see #refused). An INSERT ... VALUES reading the journal in a
+ *   subquery writes straight into it (an INSERT ... SELECT from its own table would first copy the
+ *   row into a temporary table).
+ * The subquery reads the sessions row and at most the journal row `@v`, both by key.
+ */
+const GUARD_FROM = `FROM sessions s LEFT JOIN journal j ON j.session_id = s.id AND j.version = @v AND @v > s.version
+   WHERE s.id = @id`;
+const COMMIT_SQL = `INSERT INTO journal (session_id, version, first_seq, last_seq, status, state, events, todos,
+     lease_epoch, lease_owner, lease_expires_at, updated_at)
+   VALUES (@id, @v + 1, @first,
+     (SELECT CASE WHEN (s.version = @v OR j.version IS NOT NULL)
+        AND CASE WHEN j.version > s.lease_version
+          THEN j.lease_epoch = @epoch AND j.lease_owner = @owner AND j.lease_expires_at > @now
+          ELSE s.lease_epoch = @epoch AND s.lease_owner = @owner AND s.lease_expires_at > @now END
+        AND (@first IS NULL OR coalesce(j.last_seq, s.last_seq) = @first - 1)
+      THEN coalesce(j.last_seq, s.last_seq) + @n END ${GUARD_FROM}),
+     coalesce(@status, (SELECT coalesce(j.status, s.status) ${GUARD_FROM})),
+     @state, @events, @todos, @epoch, @leaseOwner, @expires, @now)
+   RETURNING last_seq, (SELECT count(*) FROM inbox i WHERE i.session_id = @id AND i.status = 'pending') AS pending`;
 
 const SESSION_COLUMNS =
   'id, version, status, last_seq, lease_epoch, lease_owner, lease_expires_at, state, created_at, updated_at, tenant_id, owner_id';
 const INBOX_COLUMNS = 'id, session_id, command, actor, received_at, status, error';
-
 const toRecord = (r: SessionRow): SessionRecord => ({
   id: r.id,
   version: r.version,
@@ -206,14 +279,16 @@ function mapError(e: unknown, what: string): DreamAgentError {
 
 /**
  * The SQLite {@link Store} on better-sqlite3: durable sessions on one machine, the embedded default
- * for single-node servers. WAL mode, one `BEGIN IMMEDIATE` transaction per commit carrying all of a
- * cycle's deltas, and the same version + lease/fencing checks as every store (several processes may
- * share the file: SQLite's write lock serialises them and the checks fence stale writers).
+ * for single-node servers. WAL mode, and the same version + lease/fencing checks as every store (several
+ * processes may share the file: SQLite's write lock serialises them and the checks fence stale writers).
  *
- * A commit is three prepared statements in the usual cycle: the guarded session update (version, lease
- * and seq checked in its `WHERE`; only when it matches nothing is the row read to say why), one event
- * batch row, and the todo upsert — plus the pending-inbox count. WAL checkpoints run off the commit
- * path (see {@link SqliteStoreOptions.checkpoint}).
+ * A commit is one statement: the INSERT of its journal row, keyed by (session, version) — the key is
+ * the compare-and-set, and the lease and seq checks are inside the same INSERT. The row carries the
+ * commit's events, todo rows and session changes; the sessions row and the todos table are read models
+ * folded from the journal in the background, and every read overlays the journal rows not folded yet,
+ * so reads are exact on every connection and after a crash. Commits that also ack inbox commands or
+ * add plan versions write those rows in the same transaction. WAL checkpoints run off the commit path
+ * (see {@link SqliteStoreOptions.checkpoint}).
  *
  * @example
  * ```ts
@@ -230,13 +305,12 @@ export class SqliteStore implements Store {
   readonly #createTx: (session: NewSession, owner: string, expires: number, now: number) => SessionRow;
   readonly #deleteTx: (sessionId: string) => boolean;
   readonly #checkpointer: Checkpointer | undefined;
-  /** The version and status each session had after this store's last commit to it (a hint, see #applyCommit). */
-  readonly #known = new Map<string, { version: number; status: string }>();
-  /** Sessions this store journaled todo rows for since the last fold. */
+  /** Sessions with journal rows above their watermark (this store's commits, or found at open). */
   readonly #dirty = new Set<string>();
   readonly #foldTx: (sessionIds: readonly string[]) => void;
   readonly #foldTimer: NodeJS.Timeout;
   readonly #todosTx: (sessionId: string, turnId: string) => TodoRecord[];
+  readonly #eventsTx: (sessionId: string, after: number, limit: number) => AgentEvent[];
 
   /**
    * Opens (and migrates) the database.
@@ -274,8 +348,13 @@ export class SqliteStore implements Store {
     this.#foldTx = db.transaction((sessionIds: readonly string[]) => {
       for (const id of sessionIds) this.#foldOne(id);
     }).immediate as (sessionIds: readonly string[]) => void;
-    // Deferred: the table and the journal read from one snapshot.
+    // Deferred: the tables and the journal read from one snapshot.
     this.#todosTx = db.transaction((sessionId: string, turnId: string) => this.#todosOf(sessionId, turnId));
+    this.#eventsTx = db.transaction((sessionId: string, after: number, limit: number) =>
+      this.#eventsOf(sessionId, after, limit),
+    );
+    // A process that stopped before folding left journal rows above some watermarks: fold them too.
+    for (const id of this.#run('open', () => this.#st.unfolded.all() as string[])) this.#dirty.add(id);
     this.#foldTimer = setInterval(() => this.foldTodos(), Math.max(1, opts.foldIntervalMs ?? 200));
     this.#foldTimer.unref();
     const walFile = !db.memory && db.pragma('journal_mode', { simple: true }) === 'wal';
@@ -328,8 +407,17 @@ export class SqliteStore implements Store {
       throw new DreamAgentError('SESSION_BUSY', `session "${session.id}" already exists`, {
         details: { sessionId: session.id },
       });
+    // The creation's events are the journal row of version 1 (folded: the sessions row is version 1).
     if (events.length > 0)
-      this.#st.insertBatch.run(session.id, 1, events.length, JSON.stringify(events), null);
+      this.#st.insertCreated.run(
+        session.id,
+        events.length,
+        session.status,
+        JSON.stringify(events),
+        owner,
+        expires,
+        now,
+      );
     const row = this.#row(session.id);
     if (!row) throw notFound(session.id);
     return row;
@@ -353,7 +441,6 @@ export class SqliteStore implements Store {
     const now = this.#clock.now();
     return this.#run('createSession', () => {
       const row = this.#createTx(session, owner, now + leaseTtlMs, now);
-      this.#known.set(row.id, { version: row.version, status: row.status });
       return { record: toRecord(row), lease: { owner, epoch: row.lease_epoch } };
     });
   }
@@ -367,8 +454,24 @@ export class SqliteStore implements Store {
   async listSessions(query: SessionQuery): Promise<SessionRecord[]> {
     await Promise.resolve();
     const limit = Math.min(Math.max(query.limit ?? 100, 1), 1000);
+    // Folded columns that never change (tenant, owner, id) filter the sessions rows; the rest filter
+    // the sessions as they are now (journal rows overlaid).
+    const inner: string[] = ['1'];
+    const innerValues: (string | number)[] = [];
     const where: string[] = [];
     const values: (string | number)[] = [];
+    if (query.tenantId !== undefined) {
+      inner.push('s.tenant_id = ?');
+      innerValues.push(query.tenantId);
+    }
+    if (query.ownerId !== undefined) {
+      inner.push('s.owner_id = ?');
+      innerValues.push(query.ownerId);
+    }
+    if (query.after !== undefined) {
+      inner.push('s.id > ?');
+      innerValues.push(query.after);
+    }
     if (query.status) {
       where.push(`status IN (${query.status.map(() => '?').join(', ') || 'NULL'})`);
       values.push(...query.status);
@@ -378,22 +481,11 @@ export class SqliteStore implements Store {
       values.push(query.leaseExpiredBefore);
     }
     if (query.hasPendingCommands)
-      where.push(`EXISTS (SELECT 1 FROM inbox i WHERE i.session_id = s.id AND i.status = 'pending')`);
-    if (query.tenantId !== undefined) {
-      where.push('tenant_id = ?');
-      values.push(query.tenantId);
-    }
-    if (query.ownerId !== undefined) {
-      where.push('owner_id = ?');
-      values.push(query.ownerId);
-    }
-    if (query.after !== undefined) {
-      where.push('id > ?');
-      values.push(query.after);
-    }
-    const sql = `SELECT ${SESSION_COLUMNS} FROM sessions s ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
+      where.push(`EXISTS (SELECT 1 FROM inbox i WHERE i.session_id = n.id AND i.status = 'pending')`);
+    const sql = `SELECT ${SESSION_COLUMNS} FROM (${nowSql(inner.join(' AND '))}) n
+      ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY id LIMIT ${limit}`;
     return this.#run('listSessions', () =>
-      (this.#db.prepare(sql).all(...values) as SessionRow[]).map(toRecord),
+      (this.#db.prepare(sql).all(...innerValues, ...values) as SessionRow[]).map(toRecord),
     );
   }
 
@@ -429,73 +521,21 @@ export class SqliteStore implements Store {
     });
   }
 
-  #applyCommit(c: Commit, now: number): CommitResult {
+  /**
+   * The commit's journal row INSERT (see COMMIT_SQL). Run alone it is its own transaction; commits with
+   * inbox acks or plan versions run it inside #commitTx with their other rows.
+   */
+  #insertJournal(c: Commit, now: number): { last_seq: number; pending: number } {
     const release = c.leaseAction === 'release';
-    const expires = release ? 0 : now + c.leaseTtlMs;
     const first = c.events[0]?.seq;
-    // The guarded write first: version, lease and seq are checked in its WHERE, so the usual commit
-    // reads nothing. Events must also be contiguous among themselves (checked before any write).
-    let contiguous = true;
+    // The INSERT checks that the events continue the log; that they are contiguous among themselves
+    // (and of this session) is checked here, before it.
     for (const [i, e] of c.events.entries()) {
-      if (e.seq !== (first ?? 0) + i || e.sessionId !== c.sessionId) contiguous = false;
+      if (e.seq !== (first ?? 0) + i || e.sessionId !== c.sessionId) throw this.#refused(c, now);
     }
-    // The commit's todo rows ride in its journal row (the event batch) when it has events; they are
-    // folded into the todos table later (see #fold). `journalSeq` is that row's last_seq.
-    const journal = first !== undefined && c.todos.length > 0;
-    const journalSeq = journal ? first - 1 + c.events.length : null;
-    // SQLite rewrites an index entry whenever its column is assigned, even to the same value: a commit
-    // that names the session's current status (the usual cycle says 'running' again) would dirty a
-    // page of sessions_status_idx, one more WAL frame per commit. So the status is assigned only when
-    // it changes. The status this store's last commit returned is a hint (no read): the update keeping
-    // the status also requires it in its WHERE, so a wrong hint matches nothing and the row is read.
-    const known = this.#known.get(c.sessionId);
-    const hint = known !== undefined && known.version === c.expectedVersion ? known.status : undefined;
-    const keep = c.status === undefined || c.status === hint;
-    const args = [
-      c.state === undefined ? null : JSON.stringify(c.state),
-      journalSeq,
-      now,
-      release ? 1 : 0,
-      expires,
-      c.sessionId,
-      c.expectedVersion,
-      c.lease.epoch,
-      c.lease.owner,
-      now,
-      first === undefined ? null : first - 1,
-    ];
-    type Updated = { version: number; last_seq: number; status: string; pending: number };
-    let updated = !contiguous
-      ? undefined
-      : keep
-        ? (this.#st.updateKeepStatus.get(c.events.length, ...args, c.status ?? null) as Updated | undefined)
-        : (this.#st.update.get(c.events.length, c.status, ...args) as Updated | undefined);
-    if (!updated) {
-      // Nothing written: say why, with the contract's exact errors.
-      const r = this.#row(c.sessionId);
-      if (!r) throw notFound(c.sessionId);
-      assertCommitApplies(
-        c,
-        {
-          version: r.version,
-          lastSeq: r.last_seq,
-          leaseEpoch: r.lease_epoch,
-          leaseOwner: r.lease_owner,
-          leaseExpiresAt: r.lease_expires_at,
-        },
-        now,
-      );
-      // The commit applies: only the status hint was wrong. Write it with the status read.
-      updated =
-        c.status === undefined || c.status === r.status
-          ? (this.#st.updateKeepStatus.get(c.events.length, ...args, null) as Updated | undefined)
-          : (this.#st.update.get(c.events.length, c.status, ...args) as Updated | undefined);
-      if (!updated) throw new DreamAgentError('INTERNAL', `commit of "${c.sessionId}" matched no row`);
-    }
-    // Writes: any throw below rolls the whole transaction back (the update included).
     // A todo's output travels twice in a completing cycle: in its todo.completed event and in its row.
-    // The row then stores the event's seq instead of the output (getTodos reads it back from the event):
-    // a row of a few hundred bytes instead of a copy of the output, one JSON serialisation less.
+    // The row then stores the event's seq instead of the output (reads take it from the event): a row
+    // of a few hundred bytes instead of a copy of the output, one JSON serialisation less.
     let completed: Map<string, AgentEvent & { type: 'todo.completed' }> | undefined;
     if (c.todos.length > 0) {
       for (const e of c.events) {
@@ -509,22 +549,58 @@ export class SqliteStore implements Store {
         ? (Object.assign({}, t, { output: undefined, [OUTPUT_SEQ]: e.seq }) as TodoRecord)
         : t;
     };
-    if (first !== undefined)
-      this.#st.insertBatch.run(
-        c.sessionId,
-        first,
-        updated.last_seq,
-        JSON.stringify(c.events),
-        journal ? JSON.stringify(c.todos.map(stored)) : null,
-      );
-    if (journal) this.#dirty.add(c.sessionId);
-    else if (c.todos.length > 0) {
-      // No journal row to carry them (a commit without events): written to the table directly, after
-      // folding what the journal holds so the older journal copies cannot shadow these.
-      this.#foldOne(c.sessionId);
-      for (const t of c.todos)
-        this.#st.upsertTodo.run(c.sessionId, t.turnId, t.todoId, JSON.stringify(stored(t)));
+    try {
+      return this.#st.commit.get({
+        id: c.sessionId,
+        v: c.expectedVersion,
+        first: first ?? null,
+        n: c.events.length,
+        epoch: c.lease.epoch,
+        owner: c.lease.owner,
+        now,
+        status: c.status ?? null,
+        state: c.state === undefined ? null : JSON.stringify(c.state),
+        events: first === undefined ? null : JSON.stringify(c.events),
+        todos: c.todos.length === 0 ? null : JSON.stringify(c.todos.map(stored)),
+        leaseOwner: release ? null : c.lease.owner,
+        expires: release ? 0 : now + c.leaseTtlMs,
+      }) as { last_seq: number; pending: number };
+    } catch (e) {
+      const code = (e as { code?: unknown }).code;
+      if (code === 'SQLITE_CONSTRAINT_PRIMARYKEY' || code === 'SQLITE_CONSTRAINT_NOTNULL')
+        throw this.#refused(c, now);
+      throw e;
     }
+  }
+
+  /** Why a commit's INSERT wrote nothing, with the contract's exact errors (read after the fact). */
+  #refused(c: Commit, now: number): DreamAgentError {
+    const r = this.#row(c.sessionId);
+    if (!r) return notFound(c.sessionId);
+    try {
+      assertCommitApplies(
+        c,
+        {
+          version: r.version,
+          lastSeq: r.last_seq,
+          leaseEpoch: r.lease_epoch,
+          leaseOwner: r.lease_owner,
+          leaseExpiresAt: r.lease_expires_at,
+        },
+        now,
+      );
+    } catch (e) {
+      if (isDreamAgentError(e)) return e;
+      throw e;
+    }
+    return new DreamAgentError('INTERNAL', `commit of "${c.sessionId}" matched no row`, {
+      details: { sessionId: c.sessionId },
+    });
+  }
+
+  /** A commit with inbox acks or plan versions: the journal row and those rows in one transaction. */
+  #applyCommit(c: Commit, now: number): CommitResult {
+    const written = this.#insertJournal(c, now);
     // Plan versions are stored as patches against the version before them (read here, under the write
     // lock, only for commits that carry a plan version), with a full plan every PLAN_CHECKPOINT_EVERY.
     const planRows =
@@ -559,20 +635,20 @@ export class SqliteStore implements Store {
           details: { commandId: a.commandId },
         });
     }
-    // The update returned the pending count; acks written after it change it.
+    // The insert returned the pending count; acks written after it change it.
     const pending =
       c.inboxAcks.length === 0
-        ? updated.pending
+        ? written.pending
         : (this.#st.pendingCount.get(c.sessionId) as { n: number }).n;
-    if (release) this.#known.delete(c.sessionId);
-    else {
-      if (this.#known.size >= KNOWN_MAX) this.#known.clear();
-      this.#known.set(c.sessionId, { version: updated.version, status: updated.status });
-    }
+    return this.#result(c, now, written.last_seq, pending);
+  }
+
+  #result(c: Commit, now: number, lastSeq: number, pending: number): CommitResult {
+    this.#dirty.add(c.sessionId);
     return {
-      version: updated.version,
-      lastSeq: updated.last_seq,
-      leaseExpiresAt: expires,
+      version: c.expectedVersion + 1,
+      lastSeq,
+      leaseExpiresAt: c.leaseAction === 'release' ? 0 : now + c.leaseTtlMs,
       pendingCommands: pending,
     };
   }
@@ -580,12 +656,17 @@ export class SqliteStore implements Store {
   async commit(c: Commit): Promise<CommitResult> {
     await Promise.resolve();
     const now = this.#clock.now();
-    return this.#run('commit', () => this.#commitTx(c, now));
+    return this.#run('commit', () => {
+      if (c.planVersions.length > 0 || c.inboxAcks.length > 0) return this.#commitTx(c, now);
+      // The usual cycle: one statement, its own transaction.
+      const w = this.#insertJournal(c, now);
+      return this.#result(c, now, w.last_seq, w.pending);
+    });
   }
 
   /**
-   * Deletes the session and everything stored for it (events, todos, plan versions, inbox) in one
-   * transaction.
+   * Deletes the session and everything stored for it (journal, events, todos, plan versions, inbox) in
+   * one transaction.
    *
    * @param sessionId - the session
    * @returns whether it existed
@@ -596,7 +677,6 @@ export class SqliteStore implements Store {
     return this.#run('deleteSession', () => {
       const deleted = this.#deleteTx(sessionId);
       this.#dirty.delete(sessionId);
-      this.#known.delete(sessionId);
       // The WAL still holds the pages as they were before the delete: move the zeroed pages into the
       // database and empty the log, so the file holds no copy of what was erased (a reader holding an
       // old snapshot can keep it from completing: the next erasure, or the checkpointer, finishes it).
@@ -619,6 +699,42 @@ export class SqliteStore implements Store {
   }
 
   /**
+   * The version of the session's first journal row whose events end at or after `seq` (undefined when
+   * none): a binary search over versions by key, since last_seq grows with the version (the journal has
+   * one key; a second index on last_seq would cost every commit another page).
+   */
+  #versionAtSeq(sessionId: string, seq: number): number | undefined {
+    const range = this.#st.versionRange.get(sessionId) as { lo: number | null; hi: number | null };
+    if (range.lo === null || range.hi === null) return undefined;
+    // The smallest v whose first row at or above v ends at or after seq (monotone in v).
+    let lo = range.lo;
+    let hi = range.hi + 1;
+    while (lo < hi) {
+      const mid = Math.floor((lo + hi) / 2);
+      const r = this.#st.rowFrom.get(sessionId, mid) as { version: number; last_seq: number } | undefined;
+      if (r !== undefined && r.last_seq >= seq) hi = mid;
+      else lo = mid + 1;
+    }
+    return lo > range.hi ? undefined : lo;
+  }
+
+  /** Events after `after`, at most `limit`, from the journal. Call inside a transaction. */
+  #eventsOf(sessionId: string, after: number, limit: number): AgentEvent[] {
+    const from = this.#versionAtSeq(sessionId, after + 1);
+    const out: AgentEvent[] = [];
+    if (from === undefined) return out;
+    for (const row of this.#st.eventsFrom.iterate(sessionId, from) as Iterable<{ events: string }>) {
+      for (const e of JSON.parse(row.events) as AgentEvent[]) {
+        if (e.seq <= after) continue;
+        if (out.length >= limit) return out;
+        out.push(e);
+      }
+      if (out.length >= limit) return out;
+    }
+    return out;
+  }
+
+  /**
    * The todo rows of a session (of one turn, or all), outputs resolved: the folded table overlaid with
    * the journal rows not folded yet (later rows win), in (turn, todo) order. Call inside a transaction.
    */
@@ -629,20 +745,23 @@ export class SqliteStore implements Store {
         : this.#st.todos.all(sessionId, turnId)
     ) as { record: string }[];
     const byKey = new Map<string, TodoRecord>();
-    const batches = new Map<number, { first: number; events: AgentEvent[] }>();
+    const batches: { first: number; events: AgentEvent[] }[] = [];
     for (const r of rows) {
       const t = JSON.parse(r.record) as StoredTodo;
       const seq = t[OUTPUT_SEQ];
       if (seq !== undefined) {
         delete t[OUTPUT_SEQ];
         // The output lives in the todo.completed event at `seq` (written in the same commit).
-        let batch = [...batches.values()].find((b) => seq >= b.first && seq < b.first + b.events.length);
+        let batch = batches.find((b) => seq >= b.first && seq < b.first + b.events.length);
         if (!batch) {
-          const row = this.#st.batchAt.get(sessionId, seq) as
-            { first_seq: number; events: string } | undefined;
+          const v = this.#versionAtSeq(sessionId, seq);
+          const row =
+            v === undefined
+              ? undefined
+              : (this.#st.eventsAt.get(sessionId, v) as { first_seq: number; events: string } | undefined);
           if (row) {
             batch = { first: row.first_seq, events: JSON.parse(row.events) as AgentEvent[] };
-            batches.set(row.first_seq, batch);
+            batches.push(batch);
           }
         }
         const e = batch?.events[seq - (batch?.first ?? 0)];
@@ -650,21 +769,18 @@ export class SqliteStore implements Store {
       }
       byKey.set(`${t.turnId}\u0000${t.todoId}`, t);
     }
-    const from = this.#st.todosFrom.get(sessionId) as number | null | undefined;
-    if (from !== null && from !== undefined) {
-      for (const j of this.#st.journal.all(sessionId, from) as JournalRow[]) {
-        let events: AgentEvent[] | undefined;
-        for (const t of JSON.parse(j.todos) as StoredTodo[]) {
-          if (turnId !== undefined && t.turnId !== turnId) continue;
-          const seq = t[OUTPUT_SEQ];
-          if (seq !== undefined) {
-            delete t[OUTPUT_SEQ];
-            events ??= JSON.parse(j.events) as AgentEvent[];
-            const e = events[seq - j.first_seq];
-            if (e?.type === 'todo.completed') t.output = e.output;
-          }
-          byKey.set(`${t.turnId}\u0000${t.todoId}`, t);
+    for (const j of this.#st.journal.all(sessionId) as JournalRow[]) {
+      let events: AgentEvent[] | undefined;
+      for (const t of JSON.parse(j.todos) as StoredTodo[]) {
+        if (turnId !== undefined && t.turnId !== turnId) continue;
+        const seq = t[OUTPUT_SEQ];
+        if (seq !== undefined) {
+          delete t[OUTPUT_SEQ];
+          events ??= JSON.parse(j.events ?? '[]') as AgentEvent[];
+          const e = events[seq - j.first_seq];
+          if (e?.type === 'todo.completed') t.output = e.output;
         }
+        byKey.set(`${t.turnId}\u0000${t.todoId}`, t);
       }
     }
     const out = [...byKey.values()];
@@ -674,23 +790,21 @@ export class SqliteStore implements Store {
     return out;
   }
 
-  /** Moves one session's journaled todo rows into the todos table. Call inside a write transaction. */
+  /** Folds one session's journal rows above its watermark into the read models. Call inside a write transaction. */
   #foldOne(sessionId: string): void {
     this.#dirty.delete(sessionId);
-    const from = this.#st.todosFrom.get(sessionId) as number | null | undefined;
-    if (from === null || from === undefined) return;
-    // One statement, in SQLite: later journal rows (and later rows within one) win. The journal rows
-    // keep their copies (rewriting them would cost as many pages again): only the watermark moves, and
-    // reads overlay nothing below it. A rewrite clears them (see #rewriter).
-    this.#st.foldJournal.run(sessionId, from);
-    this.#st.folded.run(sessionId);
+    // Two statements, in SQLite: the todo rows (later journal rows, and later rows within one, win),
+    // then the sessions row, which moves the watermark. The journal rows keep their copies (rewriting
+    // them would cost as many pages again); a rewrite clears them (see #rewriter).
+    this.#st.foldTodos.run(sessionId);
+    this.#st.foldSession.run(sessionId);
   }
 
   /**
-   * Folds the todo rows that this store's commits journaled into the todos table now, in one
-   * transaction (a timer does it every `foldIntervalMs`; `close()` does it too). Reads never depend on
-   * it: they overlay what is not folded yet. A database left by a process that stopped before folding
-   * is folded by the next commit of todos to that session without events, or stays exact as it is.
+   * Folds the journal rows written since the last fold into the read models now — the sessions row and
+   * the todos table — in one transaction (a timer does it every `foldIntervalMs`; `close()` does it
+   * too). Reads never depend on it: they overlay what is not folded yet. Journal rows left by a process
+   * that stopped before folding are found when a store opens the file, and folded by its first run.
    *
    * @returns how many sessions were folded (0 when the database was busy: the next run retries)
    */
@@ -751,19 +865,7 @@ export class SqliteStore implements Store {
     await Promise.resolve();
     const after = Math.max(options.after ?? 0, 0);
     const limit = Math.min(Math.max(options.limit ?? 1000, 1), 10_000);
-    // Seqs are contiguous: the batches overlapping (after, after + limit], the first and last sliced.
-    return this.#run('readEvents', () => {
-      const rows = this.#st.events.all(sessionId, after, sessionId, after, limit) as { events: string }[];
-      const out: AgentEvent[] = [];
-      for (const row of rows) {
-        for (const e of JSON.parse(row.events) as AgentEvent[]) {
-          if (e.seq <= after) continue;
-          if (out.length >= limit) return out;
-          out.push(e);
-        }
-      }
-      return out;
-    });
+    return this.#run('readEvents', () => this.#eventsTx(sessionId, after, limit));
   }
 
   async enqueueCommand(entry: Omit<InboxEntry, 'status' | 'error'>): Promise<InboxEntry> {
@@ -818,18 +920,22 @@ export class SqliteStore implements Store {
     if (this.#rw) return this.#rw;
     const st = prepareRewrite(this.#db);
     const tx = this.#db.transaction((r: RecordsRewrite) => {
+      // The journal is folded first, so the sessions row is current and the todos table holds every
+      // row; the journal's copies of what is replaced are then cleared, so the rewrite replaces the
+      // only copy (a re-encryption leaves nothing under the old key).
+      this.#foldOne(r.sessionId);
       const version = st.version.get(r.sessionId) as number | undefined;
       assertRewriteApplies(r, version);
-      // Journaled todo copies are folded first and then cleared, so the rewrite replaces the only copy
-      // of each row (a re-encryption leaves no row under the old key).
-      this.#foldOne(r.sessionId);
-      if (r.todos !== undefined) this.#st.clearJournal.run(r.sessionId);
+      // Every copy is cleared, not only those of the rows replaced now: a journal row can hold an
+      // older copy of a row (or state) that a later commit overwrote, written under another key.
+      st.clearTodos.run(r.sessionId);
+      st.clearStates.run(r.sessionId);
       if (r.state !== undefined) st.state.run(JSON.stringify(r.state), r.sessionId);
       if (r.events && r.events.length > 0) {
-        // Events live in one row per commit: rewrite each batch that holds a replaced seq.
+        // Events live in one row per commit: rewrite each row that holds a replaced seq.
         const bySeq = new Map(r.events.map((e) => [e.seq, e]));
-        const batches = st.batches.all(r.sessionId) as { last_seq: number; events: string }[];
-        for (const b of batches) {
+        const rows = st.batches.all(r.sessionId) as { version: number; events: string }[];
+        for (const b of rows) {
           const events = JSON.parse(b.events) as AgentEvent[];
           let changed = false;
           const next = events.map((e) => {
@@ -838,7 +944,7 @@ export class SqliteStore implements Store {
             changed = true;
             return n;
           });
-          if (changed) st.batch.run(JSON.stringify(next), r.sessionId, b.last_seq);
+          if (changed) st.batch.run(JSON.stringify(next), r.sessionId, b.version);
         }
       }
       for (const t of r.todos ?? []) st.todo.run(JSON.stringify(t), r.sessionId, t.turnId, t.todoId);
@@ -902,8 +1008,8 @@ export class SqliteStore implements Store {
   }
 
   /**
-   * Stops the background checkpointer and closes the database when this store opened it (a Database
-   * you passed in stays yours to close).
+   * Folds what this store journaled, stops the background checkpointer and closes the database when
+   * this store opened it (a Database you passed in stays yours to close).
    */
   async close(): Promise<void> {
     clearInterval(this.#foldTimer);
@@ -913,67 +1019,74 @@ export class SqliteStore implements Store {
   }
 }
 
-/**
- * The guarded session update of a commit, with or without the status assignment `setStatus`.
- * `todos_from` is set to the journal row's last_seq when the commit's todos ride in it and none are
- * waiting to be folded yet (assigned only then: the column has no index, but the value stays put).
- */
-const updateSql = (setStatus: string, statusGuard: string): string =>
-  `UPDATE sessions SET version = version + 1, last_seq = last_seq + ?, ${setStatus}
-     state = COALESCE(?, state), todos_from = COALESCE(todos_from, ?), updated_at = ?,
-     lease_owner = CASE WHEN ? THEN NULL ELSE lease_owner END, lease_expires_at = ?
-   WHERE id = ? AND version = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ?
-     AND last_seq = COALESCE(?, last_seq)${statusGuard}
-   RETURNING version, last_seq, status,
-     (SELECT count(*) FROM inbox i WHERE i.session_id = sessions.id AND i.status = 'pending') AS pending`;
-
 /** The store's prepared statements. */
 function prepare(db: SqliteDatabase) {
   return {
     insertSession: db.prepare(
-      `INSERT INTO sessions (${SESSION_COLUMNS}) VALUES (?, 1, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (id) DO NOTHING`,
+      `INSERT INTO sessions (${SESSION_COLUMNS}, lease_version) VALUES (?, 1, ?, ?, 1, ?, ?, ?, ?, ?, ?, ?, 1)
+       ON CONFLICT (id) DO NOTHING`,
     ),
-    getSession: db.prepare(`SELECT ${SESSION_COLUMNS} FROM sessions WHERE id = ?`),
+    insertCreated: db.prepare(
+      `INSERT INTO journal (session_id, version, first_seq, last_seq, status, events, lease_epoch, lease_owner,
+         lease_expires_at, updated_at) VALUES (?, 1, 1, ?, ?, ?, 1, ?, ?, ?)`,
+    ),
+    getSession: db.prepare(nowSql('s.id = ?')),
+    // Sessions with journal rows above their watermark.
+    unfolded: db
+      .prepare(
+        `SELECT s.id FROM sessions s WHERE EXISTS
+           (SELECT 1 FROM journal j WHERE j.session_id = s.id AND j.version > s.version)`,
+      )
+      .pluck(),
+    // Lease changes write the sessions row with the lease as it is now, stamped with the version.
     acquire: db.prepare(
-      `UPDATE sessions SET lease_epoch = lease_epoch + 1, lease_owner = ?, lease_expires_at = ?
-       WHERE id = ? AND (lease_owner IS NULL OR lease_expires_at <= ?) RETURNING lease_epoch`,
+      `UPDATE sessions SET lease_epoch = n.lease_epoch + 1, lease_owner = ?, lease_expires_at = ?,
+         lease_version = n.version
+       FROM (${nowSql('s.id = ?')}) n
+       WHERE sessions.id = n.id AND (n.lease_owner IS NULL OR n.lease_expires_at <= ?)
+       RETURNING sessions.lease_epoch`,
     ),
     renew: db.prepare(
-      `UPDATE sessions SET lease_expires_at = ? WHERE id = ? AND lease_epoch = ? AND lease_owner = ? AND lease_expires_at > ? RETURNING lease_expires_at`,
+      `UPDATE sessions SET lease_expires_at = ?, lease_epoch = n.lease_epoch, lease_owner = n.lease_owner,
+         lease_version = n.version
+       FROM (${nowSql('s.id = ?')}) n
+       WHERE sessions.id = n.id AND n.lease_epoch = ? AND n.lease_owner = ? AND n.lease_expires_at > ?
+       RETURNING sessions.lease_expires_at`,
     ),
     release: db.prepare(
-      `UPDATE sessions SET lease_owner = NULL, lease_expires_at = 0 WHERE id = ? AND lease_epoch = ? AND lease_owner = ?`,
+      `UPDATE sessions SET lease_owner = NULL, lease_expires_at = 0, lease_epoch = n.lease_epoch,
+         lease_version = n.version
+       FROM (${nowSql('s.id = ?')}) n
+       WHERE sessions.id = n.id AND n.lease_epoch = ? AND n.lease_owner = ?`,
     ),
-    // The fencing write: matches only the expected version under the live lease, with the log at the
-    // seq the commit's events continue (NULL: no events, any seq).
-    update: db.prepare(updateSql('status = ?,', '')),
-    // The same without assigning status (see #applyCommit: no write to the status index), requiring
-    // the status hint when one is given.
-    updateKeepStatus: db.prepare(updateSql('', ' AND status = COALESCE(?, status)')),
-    insertBatch: db.prepare(
-      `INSERT INTO event_batches (session_id, first_seq, last_seq, events, todos) VALUES (?, ?, ?, ?, ?)`,
-    ),
-    todosFrom: db.prepare(`SELECT todos_from FROM sessions WHERE id = ?`).pluck(),
-    // The journal rows whose todos are not folded yet, oldest first.
+    commit: db.prepare(COMMIT_SQL),
+    // The journal rows above the watermark with todo rows, oldest first.
     journal: db.prepare(
-      `SELECT first_seq, events, todos FROM event_batches
-       WHERE session_id = ? AND last_seq >= ? AND todos IS NOT NULL ORDER BY last_seq`,
+      `SELECT j.first_seq, j.events, j.todos FROM sessions s
+       JOIN journal j ON j.session_id = s.id AND j.version > s.version
+       WHERE s.id = ? AND j.todos IS NOT NULL ORDER BY j.version`,
     ),
-    foldJournal: db.prepare(
+    foldTodos: db.prepare(
       `INSERT INTO todos (session_id, turn_id, todo_id, record)
-       SELECT b.session_id, json_extract(j.value, '$.turnId'), json_extract(j.value, '$.todoId'), j.value
-       FROM event_batches b, json_each(b.todos) j
-       WHERE b.session_id = ? AND b.last_seq >= ? AND b.todos IS NOT NULL
-       ORDER BY b.last_seq, j.key
+       SELECT j.session_id, json_extract(t.value, '$.turnId'), json_extract(t.value, '$.todoId'), t.value
+       FROM sessions s JOIN journal j ON j.session_id = s.id AND j.version > s.version, json_each(j.todos) t
+       WHERE s.id = ? AND j.todos IS NOT NULL
+       ORDER BY j.version, t.key
        ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record`,
     ),
-    clearJournal: db.prepare(
-      `UPDATE event_batches SET todos = NULL WHERE session_id = ? AND todos IS NOT NULL`,
-    ),
-    folded: db.prepare(`UPDATE sessions SET todos_from = NULL WHERE id = ?`),
-    upsertTodo: db.prepare(
-      `INSERT INTO todos (session_id, turn_id, todo_id, record) VALUES (?, ?, ?, ?)
-       ON CONFLICT (session_id, turn_id, todo_id) DO UPDATE SET record = excluded.record`,
+    // The newest journal row's fields into the sessions row (the lease only when that row is newer than
+    // the lease's stamp; the state from the newest row that changed it); the watermark moves to it.
+    foldSession: db.prepare(
+      `UPDATE sessions SET version = j.version, status = j.status, last_seq = j.last_seq,
+         updated_at = j.updated_at,
+         state = coalesce((SELECT x.state FROM journal x WHERE x.session_id = sessions.id
+           AND x.version > sessions.version AND x.state IS NOT NULL ORDER BY x.version DESC LIMIT 1), sessions.state),
+         lease_epoch = CASE WHEN j.version > sessions.lease_version THEN j.lease_epoch ELSE sessions.lease_epoch END,
+         lease_owner = CASE WHEN j.version > sessions.lease_version THEN j.lease_owner ELSE sessions.lease_owner END,
+         lease_expires_at = CASE WHEN j.version > sessions.lease_version THEN j.lease_expires_at ELSE sessions.lease_expires_at END,
+         lease_version = max(sessions.lease_version, j.version)
+       FROM (SELECT * FROM journal WHERE session_id = ? ORDER BY version DESC LIMIT 1) j
+       WHERE sessions.id = j.session_id AND j.version > sessions.version`,
     ),
     insertPlan: db.prepare(
       `INSERT INTO plan_versions (session_id, plan_id, version, record) VALUES (?, ?, ?, ?)`,
@@ -981,8 +1094,18 @@ function prepare(db: SqliteDatabase) {
     ack: db.prepare(`UPDATE inbox SET status = ?, error = ? WHERE session_id = ? AND id = ?`),
     pendingCount: db.prepare(`SELECT count(*) AS n FROM inbox WHERE session_id = ? AND status = 'pending'`),
     todos: db.prepare(`SELECT record FROM todos WHERE session_id = ? AND turn_id = ?`),
-    batchAt: db.prepare(
-      `SELECT first_seq, events FROM event_batches WHERE session_id = ? AND last_seq >= ? ORDER BY last_seq LIMIT 1`,
+    versionRange: db.prepare(
+      `SELECT min(version) AS lo, max(version) AS hi FROM journal WHERE session_id = ?`,
+    ),
+    rowFrom: db.prepare(
+      `SELECT version, last_seq FROM journal WHERE session_id = ? AND version >= ? ORDER BY version LIMIT 1`,
+    ),
+    eventsAt: db.prepare(
+      `SELECT first_seq, events FROM journal WHERE session_id = ? AND version >= ? AND events IS NOT NULL
+       ORDER BY version LIMIT 1`,
+    ),
+    eventsFrom: db.prepare(
+      `SELECT events FROM journal WHERE session_id = ? AND version >= ? AND events IS NOT NULL ORDER BY version`,
     ),
     // The stored rows at or below a version (any when NULL), newest first: enough to rebuild it.
     planTail: db.prepare(
@@ -992,16 +1115,6 @@ function prepare(db: SqliteDatabase) {
     plans: db.prepare(
       `SELECT record FROM plan_versions WHERE session_id = ? AND plan_id = ? ORDER BY version`,
     ),
-    // Batches ending after `after`, up to the first one that reaches after + limit (or the log's end).
-    events: db.prepare(
-      `SELECT events FROM event_batches
-       WHERE session_id = ? AND last_seq > ?
-         AND last_seq <= COALESCE(
-           (SELECT b.last_seq FROM event_batches b WHERE b.session_id = ? AND b.last_seq >= ? + ?
-            ORDER BY b.last_seq LIMIT 1),
-           9223372036854775807)
-       ORDER BY last_seq`,
-    ),
     insertInbox: db.prepare(
       `INSERT INTO inbox (session_id, id, command, actor, received_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT (session_id, id) DO NOTHING`,
     ),
@@ -1010,7 +1123,7 @@ function prepare(db: SqliteDatabase) {
     ),
     command: db.prepare(`SELECT ${INBOX_COLUMNS} FROM inbox WHERE session_id = ? AND id = ?`),
     deleteChildren: [
-      db.prepare(`DELETE FROM event_batches WHERE session_id = ?`),
+      db.prepare(`DELETE FROM journal WHERE session_id = ?`),
       db.prepare(`DELETE FROM todos WHERE session_id = ?`),
       db.prepare(`DELETE FROM plan_versions WHERE session_id = ?`),
       db.prepare(`DELETE FROM inbox WHERE session_id = ?`),
@@ -1024,8 +1137,12 @@ function prepareRewrite(db: SqliteDatabase) {
   return {
     version: db.prepare(`SELECT version FROM sessions WHERE id = ?`).pluck(),
     state: db.prepare(`UPDATE sessions SET state = ? WHERE id = ?`),
-    batches: db.prepare(`SELECT last_seq, events FROM event_batches WHERE session_id = ? ORDER BY last_seq`),
-    batch: db.prepare(`UPDATE event_batches SET events = ? WHERE session_id = ? AND last_seq = ?`),
+    clearStates: db.prepare(`UPDATE journal SET state = NULL WHERE session_id = ? AND state IS NOT NULL`),
+    clearTodos: db.prepare(`UPDATE journal SET todos = NULL WHERE session_id = ? AND todos IS NOT NULL`),
+    batches: db.prepare(
+      `SELECT version, events FROM journal WHERE session_id = ? AND events IS NOT NULL ORDER BY version`,
+    ),
+    batch: db.prepare(`UPDATE journal SET events = ? WHERE session_id = ? AND version = ?`),
     todo: db.prepare(`UPDATE todos SET record = ? WHERE session_id = ? AND turn_id = ? AND todo_id = ?`),
     plan: db.prepare(
       `UPDATE plan_versions SET record = ? WHERE session_id = ? AND plan_id = ? AND version = ?`,
