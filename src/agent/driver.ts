@@ -9,7 +9,7 @@ import type { AgentEvent } from '../model/events.js';
 import { IntentSchema } from '../model/intent.js';
 import { cloneJson, type Json, type JsonObject } from '../model/json.js';
 import { PlanDraftSchema, type Plan } from '../model/plan.js';
-import { fastPlanDraft } from '../model/plan-draft.js';
+import { fastIntent, fastPlanDraft } from '../model/fast-parse.js';
 import type {
   HitlRequest,
   InboxEntry,
@@ -422,7 +422,8 @@ export class SessionDriver {
         clarifications: clone(turn.clarifications),
       }),
     );
-    const parsed = IntentSchema.safeParse(raw);
+    const fast = fastIntent(raw);
+    const parsed = fast ? { success: true as const, data: fast } : IntentSchema.safeParse(raw);
     if (!parsed.success) {
       throw new DreamAgentError(
         'INVALID_INPUT',

@@ -7,7 +7,7 @@
  */
 import { DreamAgentError } from '../errors/index.js';
 import type { Todo } from '../model/plan.js';
-import { planJsonBounds } from '../model/plan-draft.js';
+import { planJsonBounds } from '../model/fast-parse.js';
 import { collectRefs } from './refs.js';
 
 /** The kinds of problems {@link findPlanIssues} reports. */

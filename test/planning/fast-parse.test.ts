@@ -2,7 +2,8 @@ import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
 import { findPlanIssues } from '../../src/dag/validate.js';
 import { PlanDraftSchema } from '../../src/model/plan.js';
-import { fastPlanDraft, planJsonBounds } from '../../src/model/plan-draft.js';
+import { fastIntent, fastPlanDraft, planJsonBounds } from '../../src/model/fast-parse.js';
+import { IntentSchema } from '../../src/model/intent.js';
 
 /** A todo id, valid most of the time. */
 const id = fc.oneof(
@@ -261,5 +262,61 @@ describe('the plan draft fast path', () => {
       max: exact - 1,
       actual: exact,
     });
+  });
+});
+
+describe('the intent fast path', () => {
+  const validIntent = fc.record(
+    {
+      name: fc.string({ minLength: 1, maxLength: 8 }),
+      confidence: fc.double({ min: 0, max: 1, noNaN: true }),
+      entities: fc.constant([]),
+      slots: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 3 }),
+      missingSlots: fc.array(fc.string({ maxLength: 4 }), { maxLength: 3 }),
+      metadata: fc.dictionary(fc.string({ maxLength: 5 }), fc.jsonValue({ maxDepth: 2 }), { maxKeys: 2 }),
+    },
+    { requiredKeys: ['name', 'confidence'] },
+  );
+  const edges: Record<string, fc.Arbitrary<unknown>> = {
+    name: fc.constantFrom<unknown>('', 'x', 1, null),
+    confidence: fc.constantFrom<unknown>(-0.1, 0, -0, 1, 1.01, Number.NaN, Infinity, '1'),
+    entities: fc.constantFrom<unknown>([{ type: 'x', value: 1, text: 'x' }], {}, null, [1]),
+    slots: record,
+    missingSlots: fc.constantFrom<unknown>(['a'], [1], 'a', null),
+    metadata: record,
+    clarification: fc.constantFrom<unknown>({ question: 'q?' }, { question: '' }),
+    extra: fc.constant<unknown>(1),
+  };
+  const intent = fc.oneof(
+    { weight: 3, arbitrary: validIntent as fc.Arbitrary<unknown> },
+    {
+      weight: 10,
+      arbitrary: fc
+        .constantFrom(...Object.keys(edges))
+        .chain((k) => fc.tuple(validIntent, fc.constant(k), edges[k] as fc.Arbitrary<unknown>))
+        .map(([t, k, v]) => ({ ...t, [k]: v }) as unknown),
+    },
+    { weight: 1, arbitrary: oddValue },
+  );
+
+  it('returns exactly what IntentSchema returns whenever it vouches for an intent', () => {
+    fc.assert(
+      fc.property(intent, (raw) => {
+        const fast = fastIntent(raw);
+        const parsed = IntentSchema.safeParse(raw);
+        if (fast === undefined) return;
+        expect(parsed.success).toBe(true);
+        if (!parsed.success) return;
+        sameJson(fast, parsed.data);
+        expect(fast).toEqual(parsed.data);
+      }),
+      { numRuns: 2000 },
+    );
+  });
+
+  it('vouches for the intents the built-in layers return', () => {
+    const raw = { name: 'default', confidence: 1, entities: [], slots: {}, missingSlots: [] };
+    expect(fastIntent(raw)).toEqual(IntentSchema.parse(raw));
+    expect(fastIntent(raw)?.slots).not.toBe(raw.slots);
   });
 });
