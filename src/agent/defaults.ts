@@ -32,9 +32,13 @@ function preview(value: Json | undefined, max = 300): string {
   return text.length > max ? `${text.slice(0, max)}… (${text.length - max} more characters)` : text;
 }
 
+/** Characters of answer text a {@link TemplateResponder} delta carries at most (unless one line is longer). */
+const DELTA_CHARS = 4096;
+
 /**
  * A plain-text responder: what was done, what failed or was skipped and why, with compact output
- * previews. The offline defaults ship a richer one.
+ * previews, streamed as `response.delta` events of whole lines (up to ~4 KB each). The offline defaults
+ * ship a richer one.
  */
 export class TemplateResponder implements Responder {
   async respond(turn: TurnSummary, ctx: { delta(text: string): void }): Promise<string> {
@@ -56,7 +60,17 @@ export class TemplateResponder implements Responder {
         lines.push(`- ○ ${title}: skipped (${t.skipReason ?? 'unknown'}${t.reason ? `: ${t.reason}` : ''})`);
     }
     const text = lines.join('\n');
-    for (const line of lines) ctx.delta(`${line}\n`);
+    // Streamed in whole lines, up to ~4 KB a delta: one `response.delta` per line made a 1,000-step
+    // answer 1,000 events (each numbered, stored and delivered), for text that arrives all at once.
+    let chunk = '';
+    for (const line of lines) {
+      if (chunk.length > 0 && chunk.length + line.length >= DELTA_CHARS) {
+        ctx.delta(chunk);
+        chunk = '';
+      }
+      chunk += `${line}\n`;
+    }
+    if (chunk.length > 0) ctx.delta(chunk);
     return text;
   }
 }

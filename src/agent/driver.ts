@@ -9,6 +9,7 @@ import type { AgentEvent } from '../model/events.js';
 import { IntentSchema } from '../model/intent.js';
 import { cloneJson, type Json, type JsonObject } from '../model/json.js';
 import { PlanDraftSchema, type Plan } from '../model/plan.js';
+import { fastIntent, fastPlanDraft } from '../model/fast-parse.js';
 import type {
   HitlRequest,
   InboxEntry,
@@ -421,7 +422,8 @@ export class SessionDriver {
         clarifications: clone(turn.clarifications),
       }),
     );
-    const parsed = IntentSchema.safeParse(raw);
+    const fast = fastIntent(raw);
+    const parsed = fast ? { success: true as const, data: fast } : IntentSchema.safeParse(raw);
     if (!parsed.success) {
       throw new DreamAgentError(
         'INVALID_INPUT',
@@ -483,7 +485,10 @@ export class SessionDriver {
         history: clone(this.#m.rec.state.dialogue),
       }),
     );
-    const parsed = PlanDraftSchema.safeParse(draftRaw);
+    // The zod-free fast path vouches for the drafts planners usually write (the same result as the
+    // schema's); anything else goes through the schema, which also words the error.
+    const fast = fastPlanDraft(draftRaw);
+    const parsed = fast ? { success: true as const, data: fast } : PlanDraftSchema.safeParse(draftRaw);
     if (!parsed.success) {
       throw new DreamAgentError(
         'INVALID_PLAN',

@@ -7,6 +7,7 @@
  */
 import { DreamAgentError } from '../errors/index.js';
 import type { Todo } from '../model/plan.js';
+import { planJsonBounds } from '../model/fast-parse.js';
 import { collectRefs } from './refs.js';
 
 /** The kinds of problems {@link findPlanIssues} reports. */
@@ -185,6 +186,15 @@ function sizeIssues(todos: readonly Todo[], limits: PlanSizeLimits): PlanValidat
     });
     return out; // the byte checks would only say the same thing, at a cost
   }
+  // A draft the fast path parsed comes with upper bounds of its size: well inside the limits, nothing
+  // needs measuring (serialising every todo cost more than validating the plan).
+  const bounds = planJsonBounds(todos);
+  if (
+    bounds !== undefined &&
+    (maxPlanBytes === undefined || bounds.total <= maxPlanBytes) &&
+    (maxTodoInputBytes === undefined || bounds.largest <= maxTodoInputBytes)
+  )
+    return out;
   let total = 0;
   for (const todo of todos) {
     const size = byteLength(todo);
