@@ -41,6 +41,13 @@ const CONCURRENCY = arg('concurrency', 200);
 const FOLLOWERS = arg('followers', 100);
 const STORE = arg('store', 'sqlite');
 const WARMUP = Math.min(200, Math.floor(SESSIONS / 4));
+/** Extra node flags for the server process, e.g. `--node-args "--cpu-prof --cpu-prof-dir=/tmp/prof"`. */
+const NODE_ARGS = arg('node-args', '').split(' ').filter(Boolean);
+/** Sessions between RSS samples (and heap snapshots with `--heap-snapshots`, written by SIGUSR2). */
+const RSS_EVERY = arg('rss-every', 100);
+const HEAP_SNAPSHOTS = arg('heap-snapshots', '').split(',').filter(Boolean).map(Number);
+/** Where `--cpu-prof`/`--heap-prof` output and heap snapshots go (node's `--diagnostic-dir`). */
+const PROF_DIR = arg('prof-dir', join(tmpdir(), 'dream-load-prof'));
 
 function percentile(xs: number[], p: number): number {
   if (xs.length === 0) return NaN;
@@ -50,24 +57,35 @@ function percentile(xs: number[], p: number): number {
 
 async function startServer(env: Record<string, string>): Promise<{ proc: ChildProcess; base: string }> {
   const port = await freePort();
-  const proc = spawn(process.execPath, ['--import', 'tsx', 'examples/server/src/main.ts'], {
-    cwd: root,
-    stdio: ['ignore', 'ignore', 'inherit'],
-    env: {
-      ...process.env,
-      NODE_ENV: 'development',
-      HOST: '127.0.0.1',
-      PORT: String(port),
-      JWT_SECRET: SECRET,
-      METRICS_TOKEN: METRICS,
-      LAYERS: 'scripted',
-      STEP_DELAY_MS: '0',
-      LOG_LEVEL: 'warn',
-      RATE_LIMIT_PER_MINUTE: '10000000',
-      WS_MESSAGES_PER_SECOND: '100000',
-      ...env,
+  const proc = spawn(
+    process.execPath,
+    [
+      ...NODE_ARGS,
+      ...(NODE_ARGS.length || HEAP_SNAPSHOTS.length ? [`--diagnostic-dir=${PROF_DIR}`] : []),
+      ...(HEAP_SNAPSHOTS.length ? ['--heapsnapshot-signal=SIGUSR2'] : []),
+      '--import',
+      'tsx',
+      'examples/server/src/main.ts',
+    ],
+    {
+      cwd: root,
+      stdio: ['ignore', 'ignore', 'inherit'],
+      env: {
+        ...process.env,
+        NODE_ENV: 'development',
+        HOST: '127.0.0.1',
+        PORT: String(port),
+        JWT_SECRET: SECRET,
+        METRICS_TOKEN: METRICS,
+        LAYERS: 'scripted',
+        STEP_DELAY_MS: '0',
+        LOG_LEVEL: 'warn',
+        RATE_LIMIT_PER_MINUTE: '10000000',
+        WS_MESSAGES_PER_SECOND: '100000',
+        ...env,
+      },
     },
-  });
+  );
   const base = `127.0.0.1:${port}`;
   for (let i = 0; i < 600; i++) {
     const ok = await fetch(`http://${base}/readyz`).then(
@@ -98,6 +116,7 @@ async function main(): Promise<void> {
     Object.assign(env, { STORE: 'postgres', DATABASE_URL: pg.url });
   } else if (STORE === 'sqlite') Object.assign(env, { STORE: 'sqlite', SQLITE_PATH: join(dir, 'load.db') });
   else Object.assign(env, { STORE: 'memory' });
+  if (NODE_ARGS.length || HEAP_SNAPSHOTS.length) mkdirSync(PROF_DIR, { recursive: true });
   const { proc, base } = await startServer(env);
   const token = await new SignJWT({ roles: ['admin'] })
     .setProtectedHeader({ alg: 'HS256' })
@@ -211,22 +230,30 @@ async function main(): Promise<void> {
   let next = 0;
   let warmedAt = 0;
   let warmStart = 0;
-  let nextMark = WARMUP + 250;
+  let nextMark = RSS_EVERY;
+  const snapshotsDue = [...HEAP_SNAPSHOTS].sort((a, b) => a - b);
   const t0 = performance.now();
   const workers = Array.from({ length: CONCURRENCY }, async () => {
     for (;;) {
       const n = next++;
       if (n >= SESSIONS) return;
       await journey(n);
-      // Samples by sessions finished (not started): warm-up once WARMUP are done, then every 250.
+      // Samples by sessions finished (not started): at warm-up (WARMUP done), then every RSS_EVERY.
       const finished = done + Object.values(errors).reduce((a, b) => a + b, 0);
       if (warmStart === 0 && finished >= WARMUP) {
         warmedAt = finished;
         warmStart = performance.now();
-        rss.push({ sessions: finished, mb: await rssMb(base) });
-      } else if (finished >= nextMark) {
-        nextMark += 250;
-        rss.push({ sessions: finished, mb: await rssMb(base) });
+      }
+      if (finished >= nextMark) {
+        nextMark += RSS_EVERY;
+        const mb = await rssMb(base);
+        rss.push({ sessions: finished, mb });
+        console.error(`rss ${String(finished).padStart(5)} sessions: ${mb} MB`);
+      }
+      if (snapshotsDue.length && finished >= (snapshotsDue[0] as number)) {
+        snapshotsDue.shift();
+        proc.kill('SIGUSR2');
+        console.error(`heap snapshot at ${finished} sessions -> ${PROF_DIR}`);
       }
     }
   });

@@ -161,5 +161,10 @@ export async function collectRun<R>(run: AsyncIterable<AgentEvent> & { result():
 }
 
 // Transports: the plan history sent with a session snapshot (REST and WebSocket share it).
-export { planVersions, snapshotWithHistory } from './transport/history.js';
-export type { SnapshotSource } from './transport/history.js';
+export { MAX_CHANGES_PAGE, planVersions, snapshotWithHistory } from './transport/history.js';
+export type {
+  HistorySnapshot,
+  PlanChangesCursor,
+  PlanChangesPage,
+  SnapshotSource,
+} from './transport/history.js';

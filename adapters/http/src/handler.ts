@@ -324,7 +324,14 @@ export const ROUTES: readonly RouteDef[] = [
       const id = sessionParam(ctx);
       const q = parse(SnapshotQuerySchema, queryObject(ctx.query), 'query');
       await authorize(ctx, { kind: 'read', sessionId: id });
-      return { status: 200, body: await snapshotWithHistory(ctx.agent, id, q.history, q.edits !== 'false') };
+      const cursor = {
+        ...(q.changesLimit !== undefined ? { limit: q.changesLimit } : {}),
+        ...(q.changesBefore !== undefined ? { before: q.changesBefore } : {}),
+      };
+      return {
+        status: 200,
+        body: await snapshotWithHistory(ctx.agent, id, q.history, q.edits !== 'false', cursor),
+      };
     },
   },
   {

@@ -213,6 +213,16 @@ export function buildOpenApiDocument(
             },
           },
         },
+        planChangesPage: {
+          type: 'object',
+          description:
+            'with `changesLimit` or `changesBefore`: where the page of `planChanges` sits in the whole list',
+          properties: {
+            total: { type: 'integer' },
+            older: { type: 'integer', description: 'changes older than the page' },
+            newer: { type: 'integer', description: 'changes newer than the page' },
+          },
+        },
         todos: { type: 'array', items: ref('TodoRecord') },
         pending: { type: 'array', items: ref('HitlRequest') },
         dialogue: { type: 'array' },
@@ -303,6 +313,22 @@ export function buildOpenApiDocument(
           description:
             "with `history=changes` or `history=N`: `false` leaves each change's `edits` empty (its `diff` still names the todos)",
           schema: { type: 'string', enum: ['true', 'false'] },
+        },
+        {
+          name: 'changesLimit',
+          in: 'query',
+          required: false,
+          description:
+            'with `history=changes` or `history=N`: at most this many changes in `planChanges`, the newest of those selected; the response then carries `planChangesPage`',
+          schema: { type: 'integer', minimum: 1, maximum: 1000 },
+        },
+        {
+          name: 'changesBefore',
+          in: 'query',
+          required: false,
+          description:
+            'with `history=changes` or `history=N`: only changes that produced a version below this one (pass the oldest version you hold to load older changes)',
+          schema: { type: 'integer', minimum: 1 },
         },
       ],
       responses: {

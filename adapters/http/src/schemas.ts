@@ -78,12 +78,16 @@ export const WaitQuerySchema = z.object({ wait: z.enum(['true', 'false', '1', '0
 /**
  * Query of `GET /sessions/{id}`: `history=full` (default) every plan version whole; `history=changes`
  * `planChanges` and the current plan only; `history=N` `planChanges` and the last N versions whole;
- * `edits=false` leaves each change's `edits` empty (its `diff` still names the todos).
+ * `edits=false` leaves each change's `edits` empty (its `diff` still names the todos); `changesLimit=N`
+ * (1–1000) and `changesBefore=V` (a plan version) page `planChanges` — the newest N changes below
+ * version V — and add `planChangesPage` (`total`, `older`, `newer`); they need `history=changes` or N.
  */
 export const SnapshotQuerySchema = z
   .object({
     history: z.union([z.enum(['full', 'changes']), z.coerce.number().int().min(0).max(1000)]).optional(),
     edits: z.enum(['true', 'false']).optional(),
+    changesLimit: z.coerce.number().int().min(1).max(1000).optional(),
+    changesBefore: z.coerce.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
   })
   .strict();
 

@@ -11,10 +11,10 @@ import type {
   JsonObject,
   PlanVersionRecord,
   RunResult,
-  SessionSnapshot,
   SessionStatus,
   SessionSummary,
 } from 'dream-agent';
+import type { HistorySnapshot } from 'dream-agent/adapter-kit';
 import {
   BEARER_PREFIX,
   PROTOCOL,
@@ -261,19 +261,32 @@ export class AgentClient {
    * @param options - `history`: `'full'` (default) every plan version whole; `'changes'` only
    *   `planChanges` and the current plan (big sessions open fast; fetch versions with {@link AgentClient.plans});
    *   a number N: `planChanges` and the last N versions whole; `edits: false` leaves each change's
-   *   `edits` empty (its `diff` still names the todos; versions with `plans` carry their edits)
+   *   `edits` empty (its `diff` still names the todos; versions with `plans` carry their edits);
+   *   `changesLimit` / `changesBefore` page `planChanges` (the newest `changesLimit` changes below version
+   *   `changesBefore`) and add `planChangesPage`
    * @returns status, plan, plan history, todos, pending requests
+   * @throws DreamAgentError `INVALID_INPUT` for a bad cursor (or a cursor with `history` `'full'`)
    * @example
    * ```ts
-   * const snap = await client.get(id, { history: 'changes' });
+   * const snap = await client.get(id, { history: 'changes', edits: false, changesLimit: 50 });
+   * const older = await client.get(id, {
+   *   history: 'changes',
+   *   changesLimit: 50,
+   *   changesBefore: snap.planChanges?.[0]?.version,
+   * });
    * const [a, b] = await client.plans(id, [1, snap.plan?.version ?? 1]);
    * ```
    */
   get(
     sessionId: string,
-    options: { history?: number | 'full' | 'changes'; edits?: boolean } = {},
-  ): Promise<SessionSnapshot> {
-    return this.#request({ type: 'get', sessionId, ...options }) as Promise<SessionSnapshot>;
+    options: {
+      history?: number | 'full' | 'changes';
+      edits?: boolean;
+      changesLimit?: number;
+      changesBefore?: number;
+    } = {},
+  ): Promise<HistorySnapshot> {
+    return this.#request({ type: 'get', sessionId, ...options }) as Promise<HistorySnapshot>;
   }
 
   /**

@@ -93,6 +93,16 @@ export interface GetMessage {
    * names the todos added, removed and changed; a version's edits come with `plans`). Default true.
    */
   edits?: boolean;
+  /**
+   * With `history` `'changes'` or a number: at most this many changes (1–1000), the newest of those
+   * selected; the snapshot then carries `planChangesPage` (`total`, `older`, `newer`). Without it, all.
+   */
+  changesLimit?: number;
+  /**
+   * With `history` `'changes'` or a number: only changes that produced a version below this one — pass
+   * the oldest version you hold to load the page before it.
+   */
+  changesBefore?: number;
 }
 /** Read chosen plan versions of the current turn (e.g. two, to diff them); answers `{ plans }`. */
 export interface PlansMessage {

@@ -232,6 +232,8 @@ const ClientMessageSchema = z.discriminatedUnion('type', [
       sessionId,
       history: z.union([z.number().int().min(0).max(1000), z.enum(['full', 'changes'])]).optional(),
       edits: z.boolean().optional(),
+      changesLimit: z.number().int().min(1).max(1000).optional(),
+      changesBefore: z.number().int().min(1).max(Number.MAX_SAFE_INTEGER).optional(),
     })
     .strict(),
   z
@@ -655,7 +657,10 @@ export function createWsServer(agent: Agent, options: WsServerOptions = {}): Age
           await reply(
             conn,
             msg.id,
-            await snapshotWithHistory(view, msg.sessionId, msg.history, msg.edits ?? true),
+            await snapshotWithHistory(view, msg.sessionId, msg.history, msg.edits ?? true, {
+              ...(msg.changesLimit !== undefined ? { limit: msg.changesLimit } : {}),
+              ...(msg.changesBefore !== undefined ? { before: msg.changesBefore } : {}),
+            }),
           );
           return;
         case 'plans': {

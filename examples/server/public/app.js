@@ -49,6 +49,8 @@ const state = {
   fileUrls: new Map(),
 };
 const PAGE = Number(new URLSearchParams(location.search).get('page')) || 25;
+/** Plan changes per page of the versions list (`?changes=N`); older pages load on demand. */
+const CHANGES_PAGE = Number(new URLSearchParams(location.search).get('changes')) || 50;
 
 const can = (perm) => {
   const r = state.me?.roles ?? [];
@@ -294,9 +296,14 @@ async function refresh() {
     // Only the changes of the plan history: a session with many big edits opens as fast as a small one;
     // versions shown or diffed are fetched on demand.
     const id = state.sessionId;
-    const snap = await state.client.get(id, { history: 'changes', edits: false });
+    // The newest page of changes only; older pages the user loaded are kept while they still join on.
+    const snap = await state.client.get(id, {
+      history: 'changes',
+      edits: false,
+      changesLimit: CHANGES_PAGE,
+    });
     if (state.sessionId !== id) return;
-    state.snapshot = snap;
+    state.snapshot = withOlder(snap);
     render();
   } catch (e) {
     toast(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
@@ -538,6 +545,59 @@ function renderPending(s) {
 function titleOf(s, todoId) {
   return s.plan?.todos.find((t) => t.id === todoId)?.title ?? todoId ?? '';
 }
+
+/**
+ * The snapshot with the older changes already on screen put in front of its newest page, while they
+ * belong to the same plan and join on without a hole (otherwise they are dropped: load them again).
+ */
+function withOlder(snap) {
+  const page = snap.planChanges ?? [];
+  const first = page[0]?.version;
+  const prev = state.snapshot;
+  const kept =
+    prev && prev.id === snap.id && prev.plan?.id === snap.plan?.id && first !== undefined
+      ? (prev.planChanges ?? []).filter((c) => c.version < first)
+      : [];
+  if (kept.length === 0 || (kept.at(-1)?.version ?? 0) + 1 !== first)
+    return { ...snap, olderChanges: snap.planChangesPage?.older ?? 0 };
+  return { ...snap, planChanges: [...kept, ...page], olderChanges: prev.olderChanges ?? 0 };
+}
+
+/** Loads the page of plan changes before the oldest one shown, then re-renders. */
+async function loadOlder() {
+  const s = state.snapshot;
+  const id = state.sessionId;
+  const first = s?.planChanges?.[0]?.version;
+  if (!s || first === undefined) return;
+  $('load-older').disabled = true;
+  try {
+    const older = await state.client.get(id, {
+      history: 'changes',
+      edits: false,
+      changesLimit: CHANGES_PAGE,
+      changesBefore: first,
+    });
+    const cur = state.snapshot;
+    if (
+      state.sessionId !== id ||
+      older.plan?.id !== cur?.plan?.id ||
+      cur?.planChanges?.[0]?.version !== first
+    )
+      return;
+    const got = (older.planChanges ?? []).filter((c) => c.version < first);
+    state.snapshot = {
+      ...cur,
+      planChanges: [...got, ...cur.planChanges],
+      olderChanges: older.planChangesPage?.older ?? 0,
+    };
+    render();
+  } catch (e) {
+    toast(`${e.code ?? 'ERROR'}: ${e.message}`, 'error');
+  } finally {
+    $('load-older').disabled = false;
+  }
+}
+$('load-older').addEventListener('click', () => void loadOlder());
 
 /** Versions of the current plan, oldest first, with their step counts (from the changes, no plan needed). */
 function versionsOf(s) {
@@ -1251,6 +1311,9 @@ function renderHistory(s) {
       ),
     ),
   );
+  const more = s.olderChanges ?? 0;
+  $('load-older').hidden = more === 0;
+  $('load-older').textContent = `Load older versions (${more} more)`;
 }
 
 function summary(e) {

@@ -16,6 +16,9 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+
+/** How many verified JWTs the server remembers (see `Auth.authenticate`). */
+const VERIFIED_CACHE_SIZE = 1024;
 import { DreamAgentError, type Authorize, type Command } from 'dream-agent';
 import type { Operation, Principal } from '@dream-agent/http';
 import { MemoryApiKeyStore, type ApiKeyStore } from './keys.js';
@@ -128,6 +131,12 @@ export interface AuthenticatedPrincipal extends Principal {
 /** Verifies credentials and decides permissions. */
 export class Auth {
   readonly #key: Uint8Array;
+  /**
+   * JWTs already verified, until they expire: a JWT's verdict depends only on the token and the clock
+   * (JWTs are not revocable one by one; API keys are, and are never cached), so a client sending the same
+   * token on every request costs one HMAC check, not one per request. Bounded; the oldest entry goes first.
+   */
+  readonly #verified = new Map<string, AuthenticatedPrincipal>();
   readonly #options: AuthOptions;
   readonly #keys: ApiKeyStore;
   readonly #cache = new Map<string, { record: ApiKeyRecord | undefined; at: number }>();
@@ -163,6 +172,20 @@ export class Auth {
         'missing credentials: send "Authorization: Bearer <token>"',
       );
     if (token.startsWith('dak_')) return this.#apiKey(token);
+    const known = this.#verified.get(token);
+    if (known && Date.now() < (known.expiresAt ?? 0)) return { ...known, roles: [...known.roles] };
+    if (known) this.#verified.delete(token);
+    const principal = await this.#verifyJwt(token);
+    if (this.#verified.size >= VERIFIED_CACHE_SIZE) {
+      const oldest = this.#verified.keys().next().value;
+      if (oldest !== undefined) this.#verified.delete(oldest);
+    }
+    this.#verified.set(token, principal);
+    return { ...principal, roles: [...principal.roles] };
+  }
+
+  /** Verifies a JWT: signature, issuer, audience, expiry, lifetime cap and claims. */
+  async #verifyJwt(token: string): Promise<AuthenticatedPrincipal> {
     try {
       const { payload } = await jwtVerify(token, this.#key, {
         algorithms: ['HS256'],

@@ -156,6 +156,78 @@ describe('a multi-megabyte session over WebSocket', () => {
     }
   });
 
+  it('changesLimit and changesBefore page the change list over REST and WebSocket; a bad cursor is a 400 / INVALID_INPUT and changes nothing', async () => {
+    const auth = { authorization: `Bearer ${op}` };
+    const client = wsClient(wsUrl, op);
+    type Paged = SessionSnapshot & { planChangesPage?: { total: number; older: number; newer: number } };
+    const rest = async (q: string): Promise<{ status: number; body: Paged }> => {
+      const r = await request(base, 'GET', `/api/sessions/big?${q}`, { headers: auth });
+      return { status: r.status, body: r.body as Paged };
+    };
+    const versions = (s: Paged): number[] => (s.planChanges ?? []).map((c) => c.version);
+    try {
+      const newest = await client.get('big', { history: 'changes', edits: false, changesLimit: 2 });
+      expect(versions(newest)).toEqual([5, 6]);
+      expect(newest.planChangesPage).toEqual({ total: 6, older: 4, newer: 0 });
+      expect(newest.plan?.version).toBe(6);
+      const older = await client.get('big', {
+        history: 'changes',
+        edits: false,
+        changesLimit: 2,
+        changesBefore: 5,
+      });
+      expect(versions(older)).toEqual([3, 4]);
+      expect(older.planChangesPage).toEqual({ total: 6, older: 2, newer: 2 });
+      const oldest = await rest('history=changes&edits=false&changesLimit=2&changesBefore=3');
+      expect(versions(oldest.body)).toEqual([1, 2]);
+      expect(oldest.body.planChangesPage).toEqual({ total: 6, older: 0, newer: 4 });
+      // The same page over both transports; before alone takes all below it; history=N counts in the page.
+      const same = await rest('history=changes&edits=false&changesLimit=2&changesBefore=5');
+      expect(same.body).toEqual(JSON.parse(JSON.stringify(older)));
+      expect(versions((await rest('history=changes&changesBefore=4')).body)).toEqual([1, 2, 3]);
+      expect(versions((await rest('history=changes&changesBefore=1')).body)).toEqual([]);
+      expect(versions((await rest('history=changes&changesBefore=99')).body)).toEqual([1, 2, 3, 4, 5, 6]);
+      const withPlans = await rest('history=1&changesLimit=2&changesBefore=4');
+      expect(versions(withPlans.body)).toEqual([2, 3]);
+      expect(withPlans.body.planHistory.map((p) => p.plan.version)).toEqual([3]);
+      // Without a cursor nothing is paged and no page is described.
+      expect((await rest('history=changes')).body.planChangesPage).toBeUndefined();
+
+      const before = await srv.agent.getSession('big', { history: 'changes' });
+      for (const q of [
+        'history=changes&changesLimit=0',
+        'history=changes&changesLimit=1001',
+        'history=changes&changesLimit=1.5',
+        'history=changes&changesLimit=',
+        'history=changes&changesBefore=0',
+        'history=changes&changesBefore=x',
+        'history=changes&changesBefore=1e30',
+        'history=full&changesLimit=2',
+        'changesBefore=3',
+        'history=changes&changesAfter=3',
+      ]) {
+        const r = await request(base, 'GET', `/api/sessions/big?${q}`, { headers: auth });
+        expect(r.status, q).toBe(400);
+        expect((r.body as { error: { code: string } }).error.code, q).toBe('INVALID_INPUT');
+      }
+      for (const bad of [
+        { history: 'changes' as const, changesLimit: 0 },
+        { history: 'changes' as const, changesLimit: 2.5 },
+        { history: 'changes' as const, changesBefore: -1 },
+        { history: 'full' as const, changesLimit: 2 },
+        { changesBefore: 2 },
+      ])
+        await expect(client.get('big', bad), JSON.stringify(bad)).rejects.toMatchObject({
+          code: 'INVALID_INPUT',
+        });
+      // The socket stays usable and nothing changed.
+      expect(versions(await client.get('big', { history: 'changes', changesLimit: 1 }))).toEqual([6]);
+      expect(await srv.agent.getSession('big', { history: 'changes' })).toEqual(before);
+    } finally {
+      client.close();
+    }
+  });
+
   it('an edit past the plan size limit is a 400 INVALID_EDIT over REST and an INVALID_EDIT error over WebSocket; nothing changes', async () => {
     const auth = { authorization: `Bearer ${op}` };
     const r = await request(base, 'POST', '/api/sessions?wait=true', {

@@ -130,6 +130,15 @@ const query = fc.oneof(
     '?status=waiting,zzz',
     '?status=',
     '?x=%ZZ',
+    '?history=changes&changesLimit=0',
+    '?history=changes&changesLimit=1001',
+    '?history=changes&changesLimit=2.5',
+    '?history=changes&changesBefore=-1',
+    '?history=changes&changesBefore=abc',
+    '?history=changes&changesBefore=99999999999999999999',
+    '?history=full&changesLimit=5',
+    '?changesBefore=3',
+    '?history=3&changesLimit=2&changesBefore=2',
   ),
 );
 const route = fc.oneof(
@@ -256,6 +265,20 @@ describe('fuzz: every WebSocket message type', () => {
       ),
       fc.record({ type: fc.constant('unsubscribe'), sessionId: ids }),
       fc.record({ type: fc.constant('get'), sessionId: ids }),
+      fc.record(
+        {
+          type: fc.constant('get'),
+          sessionId: ids,
+          history: fc.oneof(fc.constantFrom('full', 'changes', 'all'), fc.integer({ min: -1, max: 1001 })),
+          changesLimit: fc.oneof(
+            fc.integer({ min: -1, max: 1001 }),
+            fc.double(),
+            fc.string({ maxLength: 3 }),
+          ),
+          changesBefore: fc.oneof(fc.integer({ min: -2, max: 20 }), fc.constant(2 ** 60), fc.constant(null)),
+        },
+        { requiredKeys: ['type', 'sessionId'] },
+      ),
       fc.record(
         {
           type: fc.constant('list'),
