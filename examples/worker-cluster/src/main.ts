@@ -114,6 +114,14 @@ async function storeUntil(nodeId: string, test: (s: StoreView) => boolean): Prom
   }
 }
 
+// Ctrl-C (or a SIGTERM) stops the workers and the throwaway services too, not only a normal exit.
+for (const signal of ['SIGINT', 'SIGTERM'] as const) {
+  process.once(signal, () => {
+    for (const c of children.values()) c.kill('SIGKILL');
+    void stopServices().finally(() => process.exit(130));
+  });
+}
+
 for (const id of ['A', 'B', 'C']) worker(id);
 await Promise.all(['A', 'B', 'C'].map((id) => until((l) => l.node === id && l.ready === true)));
 
