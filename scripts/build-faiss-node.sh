@@ -13,9 +13,11 @@
 #
 # It never runs inside `npm ci` (so an offline install cannot fail on it): call it after installing.
 # With a working prebuilt binary it does nothing. Usage: scripts/build-faiss-node.sh [--force]
+# FAISS_NODE_INTO=/path/to/project installs the built package into that project's node_modules instead of
+# this repository's (e.g. your app, after `npm i faiss-node --ignore-scripts` there).
 set -euo pipefail
 
-ROOT="$(cd "$(dirname "$0")/.." && pwd)"
+ROOT="$(cd "${FAISS_NODE_INTO:-$(dirname "$0")/..}" && pwd)"
 VERSION="${FAISS_NODE_VERSION:-0.5.1}"
 TARGET="$ROOT/node_modules/faiss-node"
 

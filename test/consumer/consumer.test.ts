@@ -11,15 +11,20 @@ import {
 import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import ts from 'typescript';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startLlmServer, type LlmServer } from '../helpers/llm-server.js';
 import {
+  ensureFaissNode,
   serviceSkipReason,
+  startChroma,
   startPostgres,
   startRedis,
+  type ChromaService,
   type PostgresService,
   type RedisService,
 } from '../setup/services.js';
+import { runNode, type ExampleProcess } from '../helpers/example.js';
 import { lastJson, packages, pool, root, sh } from './helpers.js';
 
 /**
@@ -55,6 +60,9 @@ const PEERS = [
   '@ai-sdk/provider',
   '@modelcontextprotocol/sdk',
   'chromadb',
+  // Not peers: what a user of @dream-agent/ai-sdk has anyway, the AI SDK and a provider of it.
+  'ai',
+  '@ai-sdk/openai-compatible',
 ];
 
 const work = mkdtempSync(join(tmpdir(), 'dream-consumer-'));
@@ -64,6 +72,7 @@ const tgz: Record<string, string> = {};
 let pg: PostgresService | undefined;
 let redis: RedisService | undefined;
 let llm: LlmServer | undefined;
+let chroma: ChromaService | undefined;
 
 /**
  * publint (`--strict`: warnings count as errors) and attw on every tarball, two packages at a time; attw
@@ -86,6 +95,14 @@ let lintRun: Promise<{ name: string; publint: string }[] | Error> | undefined;
 
 describe('the packed packages in a fresh project', () => {
   beforeAll(async () => {
+    // faiss-node's own install downloads a prebuilt binary from GitHub (unreachable here): the fresh
+    // project installs the package without scripts and gets the addon this repository built against the
+    // system FAISS (scripts/build-faiss-node.sh; same faiss-node version, same Node).
+    const faissReason = ensureFaissNode();
+    if (faissReason !== undefined) throw new Error(faissReason);
+    const faissNode = JSON.parse(
+      readFileSync(join(root, 'node_modules/faiss-node/package.json'), 'utf8'),
+    ) as { version: string };
     const pkgs = await packages();
     const t0 = Date.now();
     const lap = (what: string): void =>
@@ -112,6 +129,7 @@ describe('the packed packages in a fresh project', () => {
       });
     const peers: Record<string, string> = {};
     for (const name of PEERS) peers[name] = lockVersion(name);
+    peers['faiss-node'] = faissNode.version;
     // No install scripts: the one native addon (better-sqlite3, same version, same Node) is copied from the
     // repository's build instead of compiled again (there is no prebuilt download on this network).
     const install = (): Promise<string> =>
@@ -159,11 +177,30 @@ describe('the packed packages in a fresh project', () => {
       join(root, 'node_modules/better-sqlite3/build/Release/better_sqlite3.node'),
       join(release, 'better_sqlite3.node'),
     );
+    const faissRelease = join(app, 'node_modules/faiss-node/build/Release');
+    mkdirSync(faissRelease, { recursive: true });
+    copyFileSync(
+      join(root, 'node_modules/faiss-node/build/Release/faiss-node.node'),
+      join(faissRelease, 'faiss-node.node'),
+    );
+    // examples/embed-in-express's host file, compiled as a user deploying it would: once as an ES module,
+    // once as CommonJS (no type check here: the repository's typecheck covers the example).
+    const host = readFileSync(join(root, 'examples/embed-in-express/src/main.ts'), 'utf8');
+    for (const [file, module] of [
+      ['embed-host.mjs', ts.ModuleKind.ESNext],
+      ['embed-host.cjs', ts.ModuleKind.CommonJS],
+    ] as const) {
+      const out = ts.transpileModule(host, {
+        fileName: 'main.ts',
+        compilerOptions: { module, target: ts.ScriptTarget.ES2022, esModuleInterop: true },
+      });
+      writeFileSync(join(app, file), out.outputText);
+    }
     lap('installed');
   }, 2_400_000);
 
   afterAll(async () => {
-    await Promise.allSettled([pg?.stop(), redis?.stop(), llm?.close()]);
+    await Promise.allSettled([pg?.stop(), redis?.stop(), llm?.close(), chroma?.stop()]);
     rmSync(work, { recursive: true, force: true });
   });
 
@@ -265,6 +302,95 @@ describe('the packed packages in a fresh project', () => {
       wsSession: 'http-1',
     });
   }, 180_000);
+
+  it('the vector stores, MCP and the AI SDK run for real: FAISS, a Chroma server, an MCP server over stdio, the AI SDK provider', async () => {
+    const skip = serviceSkipReason('chroma');
+    if (skip !== undefined) throw new Error(`a service is missing: ${skip}`);
+    const [c, server] = await Promise.all([startChroma(), startLlmServer()]);
+    chroma = c;
+    server.script(
+      { route: 'openai', reply: { text: 'hello from the ai sdk' } },
+      { route: 'openai', reply: { text: 'streamed reply', chunks: ['stream', 'ed ', 'reply'] } },
+      { route: 'openai', reply: { text: 'through ai itself' } },
+    );
+    try {
+      const out = await sh(process.execPath, ['services.mjs'], {
+        cwd: app,
+        timeout: 120_000,
+        env: { CHROMA_URL: c.url, OPENAI_BASE_URL: server.openaiBaseURL },
+      });
+      const report = lastJson(out);
+      expect(report['aiSdk']).toEqual({
+        generate: 'hello from the ai sdk',
+        finishReason: 'stop',
+        stream: 'streamed reply',
+        ai: 'through ai itself',
+      });
+      // The probe is the embedding of the "shipping" text: it is its own nearest neighbour, similarity 1.
+      expect(report['faiss']).toEqual({ top: 'shipping', score: 1, hits: 2 });
+      expect(report['chroma']).toEqual({ top: 'shipping', score: 1, filtered: ['shipping'] });
+      expect(report['mcp']).toEqual({
+        tools: ['calc.multiply'],
+        status: 'completed',
+        output: { product: 42 },
+      });
+      // Three chats and the embeddings went over the wire, to the provider's paths.
+      expect(server.requests.map((r) => r.route).sort()).toEqual([
+        'embeddings',
+        'embeddings',
+        'openai',
+        'openai',
+        'openai',
+      ]);
+    } finally {
+      await server.close();
+    }
+  }, 180_000);
+
+  it.each(['embed-host.mjs', 'embed-host.cjs'])(
+    'examples/embed-in-express runs from the tarballs with plain node (%s): approval, grant, answer',
+    async (file) => {
+      let host: ExampleProcess | undefined;
+      try {
+        host = runNode([file], { cwd: app, env: { PORT: '0' } });
+        const [, base] = await host.waitFor(/listening on (http:\/\/127\.0\.0\.1:\d+)/);
+        const post = async (path: string, body: unknown): Promise<Record<string, unknown>> => {
+          const res = await fetch(`${base ?? ''}${path}`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify(body),
+          });
+          expect(res.status, path).toBe(200);
+          return (await res.json()) as Record<string, unknown>;
+        };
+        expect(await (await fetch(`${base ?? ''}/health`)).json()).toEqual({ ok: true });
+        const waiting = await post('/agent/sessions?wait=true', {
+          input: 'refund order 42',
+          sessionId: 's-42',
+        });
+        expect(waiting['status']).toBe('waiting');
+        const request = (waiting['pending'] as { id: string; kind: string }[]).find(
+          (p) => p.kind === 'approval',
+        );
+        expect(request).toBeDefined();
+        const done = await post('/agent/sessions/s-42/commands?wait=true', {
+          type: 'approval.grant',
+          requestId: request?.id,
+        });
+        expect(done['status']).toBe('completed');
+        expect(done['answer']).toMatch(/Refund the order/);
+        const snapshot = (await (await fetch(`${base ?? ''}/agent/sessions/s-42`)).json()) as {
+          todos: { todoId: string; status: string; output?: unknown }[];
+        };
+        expect(snapshot.todos).toEqual([
+          expect.objectContaining({ todoId: 'refund', status: 'completed', output: { refunded: '42' } }),
+        ]);
+      } finally {
+        await host?.stop();
+      }
+    },
+    180_000,
+  );
 
   it('the public API type-checks with tsc --strict under nodenext and under bundler resolution', async () => {
     const tsc = join(app, 'node_modules/typescript/bin/tsc');

@@ -32,9 +32,20 @@ export interface ExampleProcess {
  * @returns the running process
  */
 export function runExample(file: string, env: NodeJS.ProcessEnv = {}, args: string[] = []): ExampleProcess {
-  const child = spawn(process.execPath, ['--import', 'tsx', `examples/${file}`, ...args], {
-    cwd: repoRoot,
-    env: { ...process.env, NO_COLOR: '1', ...env },
+  return runNode(['--import', 'tsx', `examples/${file}`, ...args], { cwd: repoRoot, env });
+}
+
+/**
+ * Starts plain `node` with `args` in `cwd` (e.g. an example's host file in a fresh project).
+ *
+ * @param args - node's arguments (the script first)
+ * @param options - the working directory and extra environment
+ * @returns the running process
+ */
+export function runNode(args: string[], options: { cwd: string; env?: NodeJS.ProcessEnv }): ExampleProcess {
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
   let out = '';
