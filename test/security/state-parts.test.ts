@@ -55,11 +55,15 @@ function stack() {
     new StaticKeyring({ keys: { k1: new Uint8Array(randomBytes(32)) }, current: 'k1' }),
   );
   const store = auditedStore(encryptedStore(spy, { codec }));
-  const readState = (id: string): Raw =>
-    JSON.parse(
+  // The sessions table is a read model folded from the journal: fold before touching it directly.
+  const readState = (id: string): Raw => {
+    sqlite.foldTodos();
+    return JSON.parse(
       (sqlite.database.prepare('SELECT state FROM sessions WHERE id = ?').get(id) as { state: string }).state,
     ) as Raw;
+  };
   const writeState = (id: string, state: Raw): void => {
+    sqlite.foldTodos();
     sqlite.database.prepare('UPDATE sessions SET state = ? WHERE id = ?').run(JSON.stringify(state), id);
   };
   return { sqlite, store, states, readState, writeState };
