@@ -35,7 +35,10 @@ export interface PlanChangesPage {
 }
 
 /** A session snapshot as a transport sends it: with `planChangesPage` when the change list was paged. */
-export type HistorySnapshot = SessionSnapshot & { planChangesPage?: PlanChangesPage };
+export type HistorySnapshot = SessionSnapshot & {
+  /** Where the page of `planChanges` sits in the whole list; absent when the list was not paged. */
+  planChangesPage?: PlanChangesPage;
+};
 
 /**
  * Checks a change-list cursor from outside input.

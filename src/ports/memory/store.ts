@@ -123,7 +123,10 @@ export class MemoryStore implements Store {
   async getSession(sessionId: string): Promise<SessionRecord | undefined> {
     await Promise.resolve();
     const slot = this.#sessions.get(sessionId);
-    return slot ? clone(slot.record) : undefined;
+    if (!slot) return undefined;
+    // The state is the caller's to change (the driver applies commands to it in place): a fresh,
+    // mutable copy, even of parts a wrapper committed deep-frozen (which `cloneJson` would share).
+    return { ...clone(slot.record), state: structuredClone(slot.record.state) };
   }
 
   async listSessions(query: SessionQuery): Promise<SessionRecord[]> {
